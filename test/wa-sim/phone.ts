@@ -1,0 +1,161 @@
+import {
+  Curve,
+  encodeWAMessage,
+  generateSignalPubKey,
+  proto,
+  unpadRandomMax16,
+} from '@whiskeysockets/baileys';
+import {
+  ProtocolAddress,
+  SessionBuilder,
+  SessionCipher,
+  type SessionRecord,
+  type SignalStorage,
+} from 'libsignal';
+import { type KeyPair, newKeyPair } from './certificates.js';
+
+/** A pre-key bundle as served to key fetches: what a peer needs to open a Signal session. */
+export type PreKeyBundle = {
+  registrationId: number;
+  identityKey: Buffer; // 32 bytes
+  signedPreKey: { keyId: number; publicKey: Buffer; signature: Buffer };
+  preKey?: { keyId: number; publicKey: Buffer };
+};
+
+const PRE_KEY_BATCH = 20;
+
+/**
+ * A simulated phone (device 0 of an account): a real Signal identity in memory, which serves pre-keys,
+ * decrypts what linked devices and contacts send to it and encrypts what it sends.
+ */
+export class Phone {
+  readonly registrationId = Math.floor(Math.random() * 0x3fff) + 1;
+  readonly signedPreKey: { keyId: number; keyPair: KeyPair; signature: Buffer };
+  private readonly preKeys = new Map<number, KeyPair>();
+  private nextPreKeyId = 1;
+  private readonly unclaimed: number[] = [];
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly storage: SignalStorage;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly identity: KeyPair) {
+    const keyPair = newKeyPair();
+    this.signedPreKey = {
+      keyId: 1,
+      keyPair,
+      signature: Buffer.from(Curve.sign(identity.private, generateSignalPubKey(keyPair.public))),
+    };
+    this.storage = {
+      loadSession: async (id) => this.sessions.get(id),
+      storeSession: async (id, record) => void this.sessions.set(id, record),
+      isTrustedIdentity: () => true,
+      loadPreKey: async (id) => {
+        const pair = this.preKeys.get(Number(id));
+        return pair && { privKey: pair.private, pubKey: pair.public };
+      },
+      removePreKey: (id) => void this.preKeys.delete(Number(id)),
+      loadSignedPreKey: () => ({
+        privKey: this.signedPreKey.keyPair.private,
+        pubKey: this.signedPreKey.keyPair.public,
+      }),
+      getOurRegistrationId: () => this.registrationId,
+      getOurIdentity: () => ({
+        privKey: this.identity.private,
+        pubKey: Buffer.from(generateSignalPubKey(this.identity.public)),
+      }),
+    };
+  }
+
+  /** The bundle for one key fetch; hands out each one-time pre-key once, generating more as needed. */
+  bundle(): PreKeyBundle {
+    if (this.unclaimed.length === 0) {
+      for (let i = 0; i < PRE_KEY_BATCH; i++) {
+        const id = this.nextPreKeyId++;
+        this.preKeys.set(id, newKeyPair());
+        this.unclaimed.push(id);
+      }
+    }
+    // The private half stays until a pkmsg consumes it (libsignal's removePreKey).
+    const keyId = this.unclaimed.shift();
+    const pair = keyId === undefined ? undefined : this.preKeys.get(keyId);
+    return {
+      registrationId: this.registrationId,
+      identityKey: this.identity.public,
+      signedPreKey: {
+        keyId: this.signedPreKey.keyId,
+        publicKey: this.signedPreKey.keyPair.public,
+        signature: this.signedPreKey.signature,
+      },
+      preKey: keyId !== undefined && pair ? { keyId, publicKey: pair.public } : undefined,
+    };
+  }
+
+  /** Whether a Signal session with this address exists (so the next message is a `msg`, not a `pkmsg`). */
+  hasSession(address: string) {
+    return this.sessions.has(address);
+  }
+
+  /** Decrypts an `enc` payload from `address` and returns the message it carries. */
+  decrypt(address: string, type: string, ciphertext: Uint8Array): Promise<proto.IMessage> {
+    return this.serial(() => this.decryptNow(address, type, ciphertext));
+  }
+
+  private async decryptNow(address: string, type: string, ciphertext: Uint8Array): Promise<proto.IMessage> {
+    const cipher = new SessionCipher(this.storage, toProtocolAddress(address));
+    const padded =
+      type === 'pkmsg'
+        ? await cipher.decryptPreKeyWhisperMessage(ciphertext)
+        : type === 'msg'
+          ? await cipher.decryptWhisperMessage(ciphertext)
+          : undefined;
+    if (!padded) throw new Error(`unsupported enc type ${type}`);
+    return proto.Message.decode(unpadRandomMax16(padded));
+  }
+
+  /** Encrypts a message for `address`, opening a session from `bundle` first when there is none. */
+  encrypt(
+    address: string,
+    message: proto.IMessage,
+    bundle: () => PreKeyBundle | undefined,
+  ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
+    return this.serial(() => this.encryptNow(address, message, bundle));
+  }
+
+  /** One Signal operation at a time per phone: opening a session and using it must not interleave. */
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async encryptNow(
+    address: string,
+    message: proto.IMessage,
+    bundle: () => PreKeyBundle | undefined,
+  ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
+    const addr = toProtocolAddress(address);
+    if (!this.sessions.has(addr.toString())) {
+      const b = bundle();
+      if (!b) throw new Error(`no pre-key bundle for ${address}`);
+      await new SessionBuilder(this.storage, addr).initOutgoing({
+        registrationId: b.registrationId,
+        identityKey: generateSignalPubKey(b.identityKey),
+        signedPreKey: {
+          keyId: b.signedPreKey.keyId,
+          publicKey: generateSignalPubKey(b.signedPreKey.publicKey),
+          signature: b.signedPreKey.signature,
+        },
+        // libsignal accepts a bundle without a one-time key; its typings do not say so.
+        preKey: b.preKey && { keyId: b.preKey.keyId, publicKey: generateSignalPubKey(b.preKey.publicKey) },
+      } as Parameters<SessionBuilder['initOutgoing']>[0]);
+    }
+    const { type, body } = await new SessionCipher(this.storage, addr).encrypt(encodeWAMessage(message));
+    return { type: type === 3 ? 'pkmsg' : 'msg', ciphertext: Buffer.from(body, 'binary') };
+  }
+}
+
+/** `user.device` addresses, the same shape libsignal prints. */
+const toProtocolAddress = (address: string) => {
+  const dot = address.lastIndexOf('.');
+  return new ProtocolAddress(address.slice(0, dot), Number(address.slice(dot + 1)));
+};

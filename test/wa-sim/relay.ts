@@ -1,0 +1,130 @@
+import { type BinaryNode, jidDecode, type proto } from '@whiskeysockets/baileys';
+import type { SimConnection } from './connection.js';
+import { bytes, child, children, unixTime } from './nodes.js';
+import { newMessageId, type Simulator } from './simulator.js';
+import { type Account, type LinkedDevice, linkedDeviceBundle } from './world.js';
+
+/** The phone-side Signal address of a linked device. */
+const address = (account: Account, deviceId: number) => `${account.phone}.${deviceId}`;
+
+const textOf = (m: proto.IMessage | null | undefined): string | undefined =>
+  m?.conversation ?? m?.extendedTextMessage?.text ?? undefined;
+
+/**
+ * A message from a linked device: acked at once, then each `<to>` participant's `enc` goes to its
+ * device: a phone decrypts it (and a contact's phone answers with a delivery receipt); a linked device
+ * gets it relayed, now or when it next logs in.
+ */
+export const handleMessage = async (
+  sim: Simulator,
+  conn: SimConnection,
+  sender: Account,
+  senderDevice: LinkedDevice,
+  node: BinaryNode,
+) => {
+  const id = node.attrs.id ?? '';
+  const chat = node.attrs.to ?? '';
+  conn.send({ tag: 'ack', attrs: { class: 'message', id, from: chat, t: unixTime() } });
+  const targets: [string, BinaryNode][] = [];
+  const participants = child(node, 'participants');
+  if (participants) {
+    for (const to of children(participants)) {
+      const enc = child(to, 'enc');
+      if (to.attrs.jid && enc) targets.push([to.attrs.jid, enc]);
+    }
+  } else {
+    const enc = child(node, 'enc'); // peer messages to the own phone carry one enc directly
+    if (enc) targets.push([chat, enc]);
+  }
+  const chatUser = jidDecode(chat);
+  const recipient =
+    chatUser && sim.world.find(chatUser.user, chatUser.server === 'lid' ? 'lid' : 's.whatsapp.net');
+  let delivered = false;
+  for (const [jid, enc] of targets) {
+    const decoded = jidDecode(jid);
+    if (!decoded) continue;
+    const owner = sim.world.find(decoded.user, decoded.server === 'lid' ? 'lid' : 's.whatsapp.net');
+    const ciphertext = bytes(enc);
+    if (!owner || !ciphertext) continue;
+    const deviceId = decoded.device ?? 0;
+    if (deviceId === 0) {
+      const message = await owner.device0
+        .decrypt(address(sender, senderDevice.id), enc.attrs.type ?? '', ciphertext)
+        .catch(() => undefined);
+      // The sender's own phone gets a copy (deviceSentMessage); only a contact's phone keeps an inbox.
+      if (message && owner !== sender) {
+        owner.inbox.push({
+          from: `${sender.phone}@s.whatsapp.net`,
+          id,
+          text: textOf(message) ?? '',
+          at: new Date().toISOString(),
+          enc: enc.attrs.type ?? '',
+        });
+        delivered = true;
+      }
+      continue;
+    }
+    const device = owner.devices.get(deviceId);
+    if (!device) continue;
+    const own = owner === sender;
+    sim.deliver(device, {
+      tag: 'message',
+      attrs: {
+        id,
+        from: `${sender.phone}:${senderDevice.id}@s.whatsapp.net`,
+        t: unixTime(),
+        type: node.attrs.type ?? 'text',
+        ...(own ? { recipient: chat } : { notify: sender.name, sender_lid: `${sender.lid}@lid` }),
+      },
+      content: [enc],
+    });
+  }
+  if (delivered && recipient && recipient !== sender) {
+    conn.send({ tag: 'receipt', attrs: { id, from: chat, t: unixTime() } });
+  }
+};
+
+/** A companion's receipt for a stanza we delivered: acked, and the stanza stops being pending. */
+export const handleReceipt = (
+  _sim: Simulator,
+  conn: SimConnection,
+  device: LinkedDevice,
+  node: BinaryNode,
+) => {
+  const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
+  if (node.attrs.type !== 'retry') for (const id of ids) device.pending.delete(id);
+  conn.send({
+    tag: 'ack',
+    attrs: {
+      id: node.attrs.id ?? '',
+      class: 'receipt',
+      from: node.attrs.to ?? '',
+      ...(node.attrs.type ? { type: node.attrs.type } : {}),
+    },
+  });
+};
+
+/** A contact's phone sends `text` to every linked device of `target`: pkmsg first, msg after. */
+export const sendFromContact = async (sim: Simulator, contact: Account, target: Account, text: string) => {
+  const id = newMessageId();
+  for (const device of target.devices.values()) {
+    const { type, ciphertext } = await contact.device0.encrypt(
+      address(target, device.id),
+      { conversation: text },
+      () => linkedDeviceBundle(device),
+    );
+    sim.deliver(device, {
+      tag: 'message',
+      attrs: {
+        id,
+        from: `${contact.phone}@s.whatsapp.net`,
+        t: unixTime(),
+        type: 'text',
+        notify: contact.name,
+        sender_lid: `${contact.lid}@lid`,
+      },
+      content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
+    });
+  }
+  return id;
+};

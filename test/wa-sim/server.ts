@@ -1,0 +1,119 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { KeyPair } from './certificates.js';
+import { MAX_FRAME } from './connection.js';
+import { type Outcome, Simulator } from './simulator.js';
+
+const MAX_BODY = 64 * 1024;
+
+export type SimServer = {
+  sim: Simulator;
+  /** Base URL of the control API, e.g. http://127.0.0.1:3100 */
+  url: string;
+  /** What Baileys' `waWebSocketUrl` should be. */
+  wsUrl: string;
+  /** Hex root public key: what Baileys' `WA_CERT_DETAILS.PUBLIC_KEY` should be. */
+  trustRoot: string;
+  close(): Promise<void>;
+};
+
+const readJson = (req: IncomingMessage) =>
+  new Promise<Record<string, unknown> | undefined>((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(undefined);
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        const parsed: unknown = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+        resolve(
+          parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+            ? (parsed as Record<string, unknown>)
+            : undefined,
+        );
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+
+const send = (res: ServerResponse, { status, body }: Outcome) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+/** Routes the control API (fixed paths; see DESIGN.md "The WhatsApp network simulator"). */
+const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> => {
+  const { sim } = server;
+  const path = new URL(req.url ?? '/', 'http://sim').pathname;
+  const method = req.method ?? 'GET';
+  if (method === 'GET' && path === '/sim/health') {
+    const mem = process.memoryUsage();
+    return {
+      status: 200,
+      body: {
+        ok: true,
+        wsUrl: server.wsUrl,
+        trustRoot: server.trustRoot,
+        connections: sim.connectionCount,
+        accounts: sim.world.accountCount,
+        memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      },
+    };
+  }
+  const contact = /^\/sim\/contacts\/([^/]+)\/messages$/.exec(path);
+  const account = /^\/sim\/accounts\/([^/]+)(\/unlink)?$/.exec(path);
+  const known = path === '/sim/scan' || path === '/sim/faults' || contact || account;
+  if (!known) return { status: 404, body: { error: 'not found' } };
+  if (method === 'GET' && contact?.[1]) return sim.received(contact[1]);
+  if (method === 'GET' && account?.[1] && !account[2]) return sim.accountInfo(account[1]);
+  if (method !== 'POST' || (account && !account[2]))
+    return { status: 405, body: { error: 'method not allowed' } };
+  if (account?.[1]) return sim.unlink(account[1]);
+  const body = await readJson(req);
+  if (!body) return { status: 400, body: { error: 'body must be a JSON object' } };
+  if (path === '/sim/scan') return sim.scan(body.qr, body.phone, body.name);
+  if (path === '/sim/faults') return sim.fault(body.kind, body.phone, body.ms);
+  return sim.contactSends(contact?.[1] ?? '', body.to, body.text);
+};
+
+/** Starts the simulator: WebSocket endpoint for Baileys and the control API on one HTTP port. */
+export const startSimulator = async (
+  opts: { port?: number; host?: string; root?: KeyPair } = {},
+): Promise<SimServer> => {
+  const sim = new Simulator(opts.root);
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME + 16 });
+  http.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(req, socket, head, (ws) => sim.accept(ws));
+  });
+  await new Promise<void>((resolve) => http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  const host = opts.host ?? '127.0.0.1';
+  const server: SimServer = {
+    sim,
+    url: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}/ws/chat`,
+    trustRoot: sim.trustRoot,
+    close: async () => {
+      sim.closeAll();
+      wss.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+  http.on('request', (req, res) => {
+    route(server, req).then(
+      (outcome) => send(res, outcome),
+      () => send(res, { status: 500, body: { error: 'internal error' } }),
+    );
+  });
+  return server;
+};

@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import type { BinaryNode, proto } from '@whiskeysockets/baileys';
+import type { WebSocket } from 'ws';
+import { type KeyPair, makeCertificateChain, newKeyPair } from './certificates.js';
+import { SimConnection } from './connection.js';
+import { handleIq } from './iq.js';
+import { unixTime } from './nodes.js';
+import { NoiseResponder } from './noise.js';
+import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
+import { handleMessage, handleReceipt, sendFromContact } from './relay.js';
+import { type Account, isOnWhatsApp, type LinkedDevice, World } from './world.js';
+
+export type FaultKind = 'drop' | 'restart-required' | 'unavailable';
+
+/** A control-API outcome: an HTTP status and a JSON body. */
+export type Outcome = { status: number; body: unknown };
+
+const fail = (status: number, error: string): Outcome => ({ status, body: { error } });
+
+/**
+ * The simulated WhatsApp network: accounts, phones and linked devices, the connections of the
+ * companions (Baileys sockets), pairing, message relay and faults. Transport-agnostic: the server
+ * hands it WebSockets and control-API calls.
+ */
+export class Simulator {
+  readonly world = new World();
+  readonly root: KeyPair;
+  private readonly staticKey: KeyPair = newKeyPair();
+  private readonly certChain;
+  private readonly connections = new Set<SimConnection>();
+  private readonly pairings = new Map<string, { conn: SimConnection; registration: Registration }>();
+  private readonly awaiting = new Map<string, { conn: SimConnection; resolve: (n: BinaryNode) => void }>();
+  private unavailableUntil = 0;
+  private readonly phoneUnavailableUntil = new Map<string, number>();
+
+  constructor(root?: KeyPair) {
+    this.root = root ?? newKeyPair();
+    this.certChain = makeCertificateChain(this.root, this.staticKey);
+  }
+
+  /** The root public key, hex: Baileys' `WA_CERT_DETAILS.PUBLIC_KEY`. */
+  get trustRoot() {
+    return this.root.public.toString('hex');
+  }
+
+  get connectionCount() {
+    return this.connections.size;
+  }
+
+  /** Takes a new client WebSocket. While the network is unavailable it is accepted, then closed. */
+  accept(ws: WebSocket) {
+    if (Date.now() < this.unavailableUntil) {
+      ws.close(1013, 'unavailable');
+      return;
+    }
+    const conn = new SimConnection(ws, new NoiseResponder(this.staticKey, this.certChain), {
+      onLogin: (c, payload, clientStatic) => this.login(c, payload, clientStatic),
+      onNode: (c, node) => this.dispatch(c, node),
+      onClose: (c) => this.closed(c),
+    });
+    this.connections.add(conn);
+  }
+
+  private login(conn: SimConnection, payload: proto.ClientPayload, clientStatic: Buffer) {
+    if (payload.username === null || payload.username === undefined) {
+      const registration = readRegistration(payload);
+      if (!registration) {
+        conn.send({ tag: 'failure', attrs: { reason: '400' } });
+        return conn.close();
+      }
+      conn.pairingRefs = offerPairing(conn);
+      for (const ref of conn.pairingRefs) this.pairings.set(ref, { conn, registration });
+      return;
+    }
+    const phone = payload.username.toString();
+    const account = this.world.find(phone, 's.whatsapp.net');
+    const device = account?.devices.get(payload.device ?? 0);
+    if (!account || !device?.noiseKey.equals(clientStatic)) {
+      conn.send({ tag: 'failure', attrs: { reason: '401' } });
+      return conn.close();
+    }
+    if (Date.now() < (this.phoneUnavailableUntil.get(phone) ?? 0)) {
+      return conn.streamError({ code: '503' });
+    }
+    const previous = device.connection;
+    if (previous && previous !== conn) {
+      previous.streamError({}, { tag: 'conflict', attrs: { type: 'replaced' } });
+    }
+    device.connection = conn;
+    conn.account = account;
+    conn.device = device;
+    conn.send({
+      tag: 'success',
+      attrs: { t: unixTime(), lid: `${account.lid}:${device.id}@lid`, props: '1', location: 'sim' },
+    });
+    // Stanzas that waited while the device was away, then the end-of-offline marker.
+    for (const stanza of device.pending.values()) {
+      conn.send({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } });
+    }
+    conn.send({
+      tag: 'ib',
+      attrs: {},
+      content: [{ tag: 'offline', attrs: { count: String(device.pending.size) } }],
+    });
+  }
+
+  private async dispatch(conn: SimConnection, node: BinaryNode) {
+    const waiter = node.tag === 'iq' && node.attrs.id ? this.awaiting.get(node.attrs.id) : undefined;
+    if (waiter && waiter.conn === conn) {
+      this.awaiting.delete(node.attrs.id ?? '');
+      return waiter.resolve(node);
+    }
+    const { account, device } = conn;
+    if (!account || !device) return; // a pairing connection only answers our iqs
+    if (node.tag === 'iq') return handleIq(this, conn, account, device, node);
+    if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
+    if (node.tag === 'receipt') return handleReceipt(this, conn, device, node);
+    // presence, ib (unified_session, offline_batch), acks: nothing to answer
+  }
+
+  private closed(conn: SimConnection) {
+    this.connections.delete(conn);
+    for (const ref of conn.pairingRefs) this.pairings.delete(ref);
+    if (conn.device?.connection === conn) conn.device.connection = undefined;
+  }
+
+  /** Waits for the client's reply to a server iq. */
+  private awaitReply(conn: SimConnection, id: string, timeoutMs: number) {
+    return new Promise<BinaryNode>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.awaiting.delete(id);
+        reject(new Error('no reply'));
+      }, timeoutMs);
+      this.awaiting.set(id, {
+        conn,
+        resolve: (n) => {
+          clearTimeout(timer);
+          resolve(n);
+        },
+      });
+    });
+  }
+
+  /** Delivers a stanza to a linked device now, or when it next logs in; kept until it sends a receipt. */
+  deliver(device: LinkedDevice, stanza: BinaryNode) {
+    device.pending.set(stanza.attrs.id ?? '', stanza);
+    if (device.connection?.isOpen) device.connection.send(stanza);
+  }
+
+  /** `POST /sim/scan`: phone `phone` scans the QR text `qr`. */
+  async scan(qr: unknown, phone: unknown, name: unknown): Promise<Outcome> {
+    const parsed = parseQr(qr);
+    if (!parsed) return fail(400, 'malformed QR');
+    if (typeof phone !== 'string' || !isOnWhatsApp(phone))
+      return fail(400, 'phone must be a number on WhatsApp');
+    if (name !== undefined && typeof name !== 'string') return fail(400, 'name must be a string');
+    const pairing = this.pairings.get(parsed.ref);
+    if (!pairing?.conn.isOpen) return fail(404, 'unknown or expired QR ref');
+    const { conn, registration } = pairing;
+    if (!conn.noiseKey?.equals(parsed.noiseKey) || !registration.identityKey.equals(parsed.identityKey)) {
+      return fail(400, 'QR keys do not match the device that showed it');
+    }
+    for (const ref of conn.pairingRefs) this.pairings.delete(ref);
+    conn.pairingRefs = [];
+    const account = this.world.account(phone, name) as Account;
+    let device: LinkedDevice;
+    try {
+      device = await completePairing(conn, account, parsed, registration, (id, ms) =>
+        this.awaitReply(conn, id, ms),
+      );
+    } catch (err) {
+      conn.terminate();
+      return fail(502, `pairing failed: ${(err as Error).message}`);
+    }
+    account.devices.set(device.id, device);
+    // As WhatsApp does: the freshly paired device must reconnect and log in.
+    conn.streamError({ code: '515' });
+    return { status: 200, body: { jid: `${phone}:${device.id}@s.whatsapp.net` } };
+  }
+
+  /** `POST /sim/contacts/:phone/messages`. */
+  async contactSends(phone: string, to: unknown, text: unknown): Promise<Outcome> {
+    const contact = this.world.account(phone);
+    if (!contact) return fail(400, 'contact phone must be a number on WhatsApp');
+    if (typeof to !== 'string' || typeof text !== 'string' || text.length === 0) {
+      return fail(400, '`to` and `text` must be non-empty strings');
+    }
+    const target = this.world.find(to.split('@')[0] ?? '', 's.whatsapp.net');
+    if (!target) return fail(404, 'no such account');
+    const id = await sendFromContact(this, contact, target, text);
+    return { status: 200, body: { id } };
+  }
+
+  /** `GET /sim/contacts/:phone/messages`. */
+  received(phone: string): Outcome {
+    const account = this.world.find(phone, 's.whatsapp.net');
+    return { status: 200, body: account?.inbox ?? [] };
+  }
+
+  /** `GET /sim/accounts/:phone`: the account and its linked devices. */
+  accountInfo(phone: string): Outcome {
+    const account = this.world.find(phone, 's.whatsapp.net');
+    if (!account) return fail(404, 'no such account');
+    return {
+      status: 200,
+      body: {
+        phone: account.phone,
+        lid: `${account.lid}@lid`,
+        name: account.name,
+        devices: [...account.devices.values()].map((d) => ({
+          id: d.id,
+          jid: `${account.phone}:${d.id}@s.whatsapp.net`,
+          connected: !!d.connection?.isOpen,
+          pending: d.pending.size,
+        })),
+      },
+    };
+  }
+
+  /** `POST /sim/accounts/:phone/unlink`: the phone removes every linked device. */
+  unlink(phone: string): Outcome {
+    const account = this.world.find(phone, 's.whatsapp.net');
+    if (!account) return fail(404, 'no such account');
+    const removed = account.devices.size;
+    for (const device of account.devices.values()) {
+      device.connection?.streamError({ code: '401' }, { tag: 'conflict', attrs: { type: 'device_removed' } });
+    }
+    account.devices.clear();
+    return { status: 200, body: { removed } };
+  }
+
+  /** Tells a device its one-time pre-keys run low, so it uploads more. */
+  preKeysLow(device: LinkedDevice) {
+    device.connection?.send({
+      tag: 'notification',
+      attrs: { from: '@s.whatsapp.net', type: 'encrypt', id: newMessageId(), t: unixTime() },
+      content: [{ tag: 'count', attrs: { value: String(device.preKeys.size) } }],
+    });
+  }
+
+  /** Removes one linked device (its own logout). */
+  removeDevice(account: Account, device: LinkedDevice) {
+    account.devices.delete(device.id);
+  }
+
+  /** `POST /sim/faults`. */
+  fault(kind: unknown, phone: unknown, ms: unknown): Outcome {
+    if (phone !== undefined && (typeof phone !== 'string' || !/^\d+$/.test(phone))) {
+      return fail(400, 'phone must be digits');
+    }
+    const targets = [...this.connections].filter((c) => phone === undefined || c.account?.phone === phone);
+    if (kind === 'drop') {
+      for (const c of targets) c.terminate();
+    } else if (kind === 'restart-required') {
+      for (const c of targets) c.streamError({ code: '515' });
+    } else if (kind === 'unavailable') {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > 600_000) {
+        return fail(400, 'unavailable needs ms between 1 and 600000');
+      }
+      if (phone === undefined) this.unavailableUntil = Date.now() + ms;
+      else this.phoneUnavailableUntil.set(phone, Date.now() + ms);
+      for (const c of targets) c.terminate();
+    } else {
+      return fail(400, 'kind must be drop, restart-required or unavailable');
+    }
+    return { status: 200, body: { kind, affected: targets.length } };
+  }
+
+  /** Closes every connection. */
+  closeAll() {
+    for (const c of this.connections) c.terminate();
+  }
+}
+
+/** A new random message id, in the shape WhatsApp uses. */
+export const newMessageId = () => `3EB0${randomBytes(10).toString('hex').toUpperCase()}`;

@@ -1,0 +1,98 @@
+import { randomInt } from 'node:crypto';
+import { type KeyPair, newKeyPair } from './certificates.js';
+import type { SimConnection } from './connection.js';
+import { Phone, type PreKeyBundle } from './phone.js';
+
+/** A companion device (Baileys) linked to an account, with the Signal bundle it uploaded. */
+export type LinkedDevice = {
+  id: number;
+  keyIndex: number;
+  noiseKey: Buffer;
+  identityKey: Buffer;
+  registrationId: number;
+  signedPreKey: { keyId: number; publicKey: Buffer; signature: Buffer };
+  preKeys: Map<number, Buffer>;
+  connection?: SimConnection;
+  /** Stanzas for this device that it has not answered with a receipt yet, in order. */
+  pending: Map<string, import('@whiskeysockets/baileys').BinaryNode>;
+};
+
+/** A message a phone received from a linked device and decrypted. */
+export type Received = { from: string; id: string; text: string; at: string; enc: string };
+
+/** A phone number on WhatsApp: its phone (device 0) and linked devices. */
+export type Account = {
+  phone: string;
+  lid: string;
+  name: string;
+  identity: KeyPair;
+  device0: Phone;
+  devices: Map<number, LinkedDevice>;
+  nextDeviceId: number;
+  nextKeyIndex: number;
+  inbox: Received[];
+};
+
+/** Any number of 8 to 15 digits is on WhatsApp, except those starting with 999. */
+export const isOnWhatsApp = (phone: string) => /^\d{8,15}$/.test(phone) && !phone.startsWith('999');
+
+/** Every account of the simulated network, by phone number and by LID. */
+export class World {
+  private readonly byPhone = new Map<string, Account>();
+  private readonly byLid = new Map<string, Account>();
+
+  /** The account of `phone`, created on first use; undefined when the number is not on WhatsApp. */
+  account(phone: string, name?: string): Account | undefined {
+    const existing = this.byPhone.get(phone);
+    if (existing) {
+      if (name) existing.name = name;
+      return existing;
+    }
+    if (!isOnWhatsApp(phone)) return undefined;
+    let lid: string;
+    do lid = String(randomInt(10 ** 13, 10 ** 14 - 1)) + String(randomInt(0, 9));
+    while (this.byLid.has(lid));
+    const identity = newKeyPair();
+    const account: Account = {
+      phone,
+      lid,
+      name: name ?? `Contact ${phone}`,
+      identity,
+      device0: new Phone(identity),
+      devices: new Map(),
+      nextDeviceId: 1,
+      nextKeyIndex: 1,
+      inbox: [],
+    };
+    this.byPhone.set(phone, account);
+    this.byLid.set(lid, account);
+    return account;
+  }
+
+  /** The existing account a user part (phone number or LID) names. */
+  find(user: string, server: string): Account | undefined {
+    return server === 'lid' ? this.byLid.get(user) : this.byPhone.get(user);
+  }
+
+  get accountCount() {
+    return this.byPhone.size;
+  }
+
+  *allDevices(): Iterable<[Account, LinkedDevice]> {
+    for (const account of this.byPhone.values()) {
+      for (const device of account.devices.values()) yield [account, device];
+    }
+  }
+}
+
+/** The bundle a key fetch gets for a linked device; pops one one-time pre-key. */
+export const linkedDeviceBundle = (device: LinkedDevice): PreKeyBundle => {
+  const first = device.preKeys.entries().next().value;
+  if (first) device.preKeys.delete(first[0]);
+  return {
+    registrationId: device.registrationId,
+    identityKey: device.identityKey,
+    signedPreKey: device.signedPreKey,
+    preKey: first && { keyId: first[0], publicKey: first[1] },
+  };
+};
