@@ -2,6 +2,7 @@ import { type BinaryNode, jidDecode } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
 import { bigEndian, bytes, child, childBytes, children, iqResult, uintBE } from './nodes.js';
 import type { PreKeyBundle } from './phone.js';
+import { sendHistorySync } from './relay.js';
 import type { Simulator } from './simulator.js';
 import { type Account, isOnWhatsApp, type LinkedDevice, linkedDeviceBundle } from './world.js';
 
@@ -18,7 +19,19 @@ export const handleIq = (
   const reply = (content?: BinaryNode[]) => conn.send(iqResult(iq, content));
   switch (iq.attrs.xmlns) {
     case 'encrypt':
-      return reply(encrypt(sim, device, iq, first));
+      return reply(encrypt(sim, account, device, iq, first));
+    case 'w:sync:app:state':
+      // Nothing was ever synced: every collection asked for is empty at version 0.
+      return reply([
+        {
+          tag: 'sync',
+          attrs: {},
+          content: children(first).map((c) => ({
+            tag: 'collection',
+            attrs: { name: c.attrs.name ?? '', version: '0' },
+          })),
+        },
+      ]);
     case 'usync':
       return reply(usync(sim, first));
     case 'md':
@@ -55,6 +68,7 @@ export const handleIq = (
 
 const encrypt = (
   sim: Simulator,
+  account: Account,
   device: LinkedDevice,
   iq: BinaryNode,
   first: BinaryNode | undefined,
@@ -62,7 +76,14 @@ const encrypt = (
   if (iq.attrs.type === 'get' && first?.tag === 'count') {
     return [{ tag: 'count', attrs: { value: String(device.preKeys.size) } }];
   }
-  if (iq.attrs.type === 'get' && first?.tag === 'digest') return [{ tag: 'digest', attrs: {} }];
+  if (iq.attrs.type === 'get' && first?.tag === 'digest') {
+    // The digest check is the last step of login; a new device then gets its history sync.
+    if (!device.historySent && device.preKeys.size > 0) {
+      device.historySent = true;
+      void sendHistorySync(sim, account, device);
+    }
+    return [{ tag: 'digest', attrs: {} }];
+  }
   if (iq.attrs.type === 'get' && first?.tag === 'key') {
     const users = children(first).flatMap((u) => {
       const jid = u.attrs.jid;
@@ -96,6 +117,7 @@ const bundleFor = (sim: Simulator, jid: string): PreKeyBundle | undefined => {
   const account = sim.world.find(decoded.user, decoded.server === 'lid' ? 'lid' : 's.whatsapp.net');
   if (!account) return undefined;
   const deviceId = decoded.device ?? 0;
+  sim.keyFetches++;
   if (deviceId === 0) return account.device0.bundle();
   const linked = account.devices.get(deviceId);
   if (!linked) return undefined;

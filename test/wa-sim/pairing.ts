@@ -157,5 +157,6 @@ export const completePairing = async (
     signedPreKey: registration.signedPreKey,
     preKeys: new Map(),
     pending: new Map(),
+    historySent: false,
   };
 };

@@ -90,6 +90,22 @@ export class Phone {
     };
   }
 
+  get sessionCount() {
+    return this.sessions.size;
+  }
+
+  /**
+   * The peer answered a pkmsg with a receipt, so it holds the session: later messages go out as `msg`.
+   * (Signal itself only learns this from a reply; WhatsApp's phones act on the delivery receipt.)
+   */
+  confirmSession(address: string) {
+    const record = this.sessions.get(toProtocolAddress(address).toString()) as
+      | (SessionRecord & { getOpenSession(): { pendingPreKey?: unknown } | undefined })
+      | undefined;
+    const open = record?.getOpenSession();
+    if (open) delete open.pendingPreKey;
+  }
+
   /** Whether a Signal session with this address exists (so the next message is a `msg`, not a `pkmsg`). */
   hasSession(address: string) {
     return this.sessions.has(address);

@@ -1,4 +1,5 @@
-import { type BinaryNode, jidDecode, type proto } from '@whiskeysockets/baileys';
+import { deflateSync } from 'node:zlib';
+import { type BinaryNode, jidDecode, proto } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
 import { bytes, child, children, unixTime } from './nodes.js';
 import { newMessageId, type Simulator } from './simulator.js';
@@ -84,15 +85,27 @@ export const handleMessage = async (
   }
 };
 
-/** A companion's receipt for a stanza we delivered: acked, and the stanza stops being pending. */
+/**
+ * A companion's receipt for a stanza we delivered: acked, the stanza stops being pending, and the phone
+ * that sent it learns that the companion holds their Signal session.
+ */
 export const handleReceipt = (
-  _sim: Simulator,
+  sim: Simulator,
   conn: SimConnection,
+  owner: Account,
   device: LinkedDevice,
   node: BinaryNode,
 ) => {
   const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
-  if (node.attrs.type !== 'retry') for (const id of ids) device.pending.delete(id);
+  if (node.attrs.type !== 'retry') {
+    for (const id of ids) {
+      const from = jidDecode(device.pending.get(id)?.attrs.from);
+      if (from && !from.device) {
+        sim.world.find(from.user, 's.whatsapp.net')?.device0.confirmSession(address(owner, device.id));
+      }
+      device.pending.delete(id);
+    }
+  }
   conn.send({
     tag: 'ack',
     attrs: {
@@ -104,15 +117,56 @@ export const handleReceipt = (
   });
 };
 
+/**
+ * What a phone sends a freshly linked device, as WhatsApp's phones do: the history sync notification
+ * (here an empty inline bootstrap), which lets Baileys leave its initial-sync wait at once.
+ */
+export const sendHistorySync = async (sim: Simulator, account: Account, device: LinkedDevice) => {
+  const payload = deflateSync(
+    proto.HistorySync.encode({
+      syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
+      progress: 100,
+    }).finish(),
+  );
+  const message: proto.IMessage = {
+    protocolMessage: {
+      type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION,
+      historySyncNotification: {
+        syncType: proto.Message.HistorySyncType.INITIAL_BOOTSTRAP,
+        initialHistBootstrapInlinePayload: payload,
+        chunkOrder: 0,
+        progress: 100,
+      },
+    },
+  };
+  const { type, ciphertext } = await account.device0.encrypt(address(account, device.id), message, () =>
+    linkedDeviceBundle(device),
+  );
+  sim.deliver(device, {
+    tag: 'message',
+    attrs: {
+      id: newMessageId(),
+      from: `${account.phone}@s.whatsapp.net`,
+      t: unixTime(),
+      type: 'text',
+      category: 'peer',
+    },
+    content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
+  });
+};
+
 /** A contact's phone sends `text` to every linked device of `target`: pkmsg first, msg after. */
 export const sendFromContact = async (sim: Simulator, contact: Account, target: Account, text: string) => {
   const id = newMessageId();
+  const record = { id, to: target.phone, enc: [] as string[] };
+  contact.sent.push(record);
   for (const device of target.devices.values()) {
     const { type, ciphertext } = await contact.device0.encrypt(
       address(target, device.id),
       { conversation: text },
       () => linkedDeviceBundle(device),
     );
+    record.enc.push(type);
     sim.deliver(device, {
       tag: 'message',
       attrs: {

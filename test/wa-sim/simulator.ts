@@ -30,6 +30,8 @@ export class Simulator {
   private readonly connections = new Set<SimConnection>();
   private readonly pairings = new Map<string, { conn: SimConnection; registration: Registration }>();
   private readonly awaiting = new Map<string, { conn: SimConnection; resolve: (n: BinaryNode) => void }>();
+  /** Pre-key bundles served so far: tests use it to see a Signal session being reused. */
+  keyFetches = 0;
   private unavailableUntil = 0;
   private readonly phoneUnavailableUntil = new Map<string, number>();
 
@@ -114,7 +116,7 @@ export class Simulator {
     if (!account || !device) return; // a pairing connection only answers our iqs
     if (node.tag === 'iq') return handleIq(this, conn, account, device, node);
     if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
-    if (node.tag === 'receipt') return handleReceipt(this, conn, device, node);
+    if (node.tag === 'receipt') return handleReceipt(this, conn, account, device, node);
     // presence, ib (unified_session, offline_batch), acks: nothing to answer
   }
 
@@ -195,6 +197,11 @@ export class Simulator {
   received(phone: string): Outcome {
     const account = this.world.find(phone, 's.whatsapp.net');
     return { status: 200, body: account?.inbox ?? [] };
+  }
+
+  /** The enc types a contact's messages went out as (pkmsg until the session is confirmed, then msg). */
+  sentEncTypes(phone: string): string[] {
+    return this.world.find(phone, 's.whatsapp.net')?.sent.flatMap((m) => m.enc) ?? [];
   }
 
   /** `GET /sim/accounts/:phone`: the account and its linked devices. */

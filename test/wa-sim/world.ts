@@ -13,6 +13,8 @@ export type LinkedDevice = {
   signedPreKey: { keyId: number; publicKey: Buffer; signature: Buffer };
   preKeys: Map<number, Buffer>;
   connection?: SimConnection;
+  /** Whether the phone already sent this device its history sync notification. */
+  historySent: boolean;
   /** Stanzas for this device that it has not answered with a receipt yet, in order. */
   pending: Map<string, import('@whiskeysockets/baileys').BinaryNode>;
 };
@@ -31,6 +33,8 @@ export type Account = {
   nextDeviceId: number;
   nextKeyIndex: number;
   inbox: Received[];
+  /** What this account's phone sent to linked devices: message id and the enc type per device. */
+  sent: { id: string; to: string; enc: string[] }[];
 };
 
 /** Any number of 8 to 15 digits is on WhatsApp, except those starting with 999. */
@@ -63,6 +67,7 @@ export class World {
       nextDeviceId: 1,
       nextKeyIndex: 1,
       inbox: [],
+      sent: [],
     };
     this.byPhone.set(phone, account);
     this.byLid.set(lid, account);

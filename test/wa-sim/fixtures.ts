@@ -1,0 +1,61 @@
+import type { AuthenticationCreds, AuthenticationState, WASocket } from '@whiskeysockets/baileys';
+import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
+import { type SimServer, startSimulator } from './server.js';
+
+/** Starts a simulator on a free port and trusts its root in this process. */
+export const startTestSimulator = async (): Promise<SimServer> => {
+  const server = await startSimulator();
+  trustSimulator(server.trustRoot);
+  return server;
+};
+
+/** Calls the control API over HTTP, as any client would. */
+export const control = async (server: SimServer, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & unknown[] };
+};
+
+export type Linked = { sock: WASocket; auth: AuthenticationState & { creds: AuthenticationCreds } };
+
+/** Links a fresh Baileys device to `phone` by QR through the control API, and logs it in. */
+export const linkDevice = async (
+  server: SimServer,
+  phone: string,
+  name = `User ${phone}`,
+): Promise<Linked> => {
+  const auth = memoryAuthState();
+  const first = connect(server.wsUrl, auth);
+  const { qr } = await nextUpdate(first, (u) => !!u.qr);
+  const restarted = nextUpdate(first, (u) => u.connection === 'close');
+  const scan = await control(server, 'POST', '/sim/scan', { qr, phone, name });
+  if (scan.status !== 200) throw new Error(`scan failed: ${JSON.stringify(scan.body)}`);
+  const code = closeCode(await restarted);
+  if (code !== 515) throw new Error(`expected 515 after pairing, got ${code}`);
+  const sock = connect(server.wsUrl, auth);
+  await nextUpdate(sock, (u) => u.connection === 'open');
+  return { sock, auth };
+};
+
+/** Polls until `check` returns a value, for effects that cross the simulator asynchronously. */
+export const eventually = async <T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+) => {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+/** Ends a socket without logging out and waits for it to be closed. */
+export const endSocket = async (sock: WASocket) => {
+  sock.end(undefined);
+  await new Promise((r) => setTimeout(r, 10));
+};
