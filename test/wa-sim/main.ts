@@ -1,6 +1,22 @@
 import { startSimulator } from './server.js';
 
-/** Runs the simulator as its own process: `tsx test/wa-sim/main.ts` (port from WA_SIM_PORT, default 3100). */
+/**
+ * Runs the simulator as its own process: `tsx test/wa-sim/main.ts`. Port from WA_SIM_PORT (default
+ * 3100; 0 picks a free one). Prints one JSON line with `url`, `wsUrl` and `trustRoot` when ready.
+ */
+// libsignal reports routine session replacement on the console; in a long-running simulator that is noise.
+for (const level of ['log', 'info', 'warn'] as const) {
+  const original = console[level].bind(console);
+  console[level] = (...args: unknown[]) => {
+    if (
+      typeof args[0] === 'string' &&
+      /^(Closing session|Closing open session|Session already)/.test(args[0])
+    )
+      return;
+    original(...args);
+  };
+}
+
 const port = Number(process.env.WA_SIM_PORT ?? 3100);
 const server = await startSimulator({ port, host: process.env.WA_SIM_HOST ?? '127.0.0.1' });
 process.stdout.write(

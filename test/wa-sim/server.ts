@@ -63,7 +63,12 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
         trustRoot: server.trustRoot,
         connections: sim.connectionCount,
         accounts: sim.world.accountCount,
-        memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+        memory: {
+          rss: mem.rss,
+          heapUsed: mem.heapUsed,
+          external: mem.external,
+          arrayBuffers: mem.arrayBuffers,
+        },
       },
     };
   }

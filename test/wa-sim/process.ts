@@ -1,0 +1,35 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export type SimProcess = {
+  url: string;
+  wsUrl: string;
+  trustRoot: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+};
+
+/** Starts the simulator in a child process (so its memory can be measured apart from the clients). */
+export const spawnSimulator = async (port = 0): Promise<SimProcess> => {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, WA_SIM_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+  });
+  const info = JSON.parse(line) as { url: string; wsUrl: string; trustRoot: string };
+  return {
+    ...info,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+};
