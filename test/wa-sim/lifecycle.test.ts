@@ -47,8 +47,8 @@ describe('replacement', () => {
     const second = connect(server.wsUrl, auth);
     await nextUpdate(second, (u) => u.connection === 'open');
     expect(closeCode(await replaced)).toBe(440);
-    expect(await devices('628555000003')).toEqual([
-      { id: 1, jid: '628555000003:1@s.whatsapp.net', connected: true, pending: 0 },
+    expect(await devices('628555000003')).toMatchObject([
+      { id: 1, jid: '628555000003:1@s.whatsapp.net', connected: true },
     ]);
     await endSocket(second);
   });

@@ -1,0 +1,19 @@
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres from 'postgres';
+import type { Database } from '../../shared/db-schema.js';
+
+export interface DbOptions {
+  /** Pool size; postgres.js opens connections lazily, up to this many. */
+  max?: number;
+}
+
+/** A Kysely instance over postgres.js for `url`; call `db.destroy()` to close the pool. */
+export function createDb(url: string, options: DbOptions = {}): Kysely<Database> {
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    // Server notices (e.g. "relation already exists, skipping") are not ours to print.
+    onnotice: () => {},
+  });
+  return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
+}

@@ -1,0 +1,274 @@
+// Baileys auth state for one session, in Postgres (wa_creds, wa_keys) instead of a folder of files,
+// so a session resumes on any host without a new QR scan.
+//
+// Values are stored as Baileys writes them in its own file store: JSON with BufferJSON's replacer
+// (Buffers as base64), revived with BufferJSON's reviver. makeWASocket wraps the key store in
+// addTransactionCapability, whose commit hands all of a transaction's mutations to one `set`: that
+// `set` is one database transaction here, so a crash never leaves a half-applied ratchet step.
+//
+// The read cache assumes a single writer per session (the host holding its lease); another
+// process writing the same session's keys would not be seen until the entry is evicted.
+import {
+  type AuthenticationCreds,
+  type AuthenticationState,
+  BufferJSON,
+  initAuthCreds,
+  proto,
+  type SignalDataSet,
+  type SignalDataTypeMap,
+  type SignalKeyStore,
+} from '@whiskeysockets/baileys';
+import { type Kysely, sql } from 'kysely';
+import type { Database, JsonValue } from '../../shared/db-schema.js';
+
+type KeyType = keyof SignalDataTypeMap;
+
+/** One key write: `json` null deletes the key. */
+export interface KeyChange {
+  type: string;
+  id: string;
+  json: string | null;
+}
+
+export interface AuthStoreOptions {
+  /** Most keys kept in the read cache (JSON text per key); default 2000. */
+  cacheSize?: number;
+}
+
+export interface AuthStore {
+  /** Pass as `auth` to makeWASocket. `state.creds` is replaced by fresh creds on `clear()`. */
+  readonly state: AuthenticationState;
+  /** Persists `state.creds`; hook it to the socket's `creds.update` event. */
+  saveCreds(): Promise<void>;
+  /** Deletes the session's creds and keys (logout) and starts over with fresh, unsaved creds. */
+  clear(): Promise<void>;
+}
+
+/** Opens the auth state of the session `sessionId` (sessions.id), with fresh creds if none are stored. */
+export async function createAuthStore(
+  db: Kysely<Database>,
+  sessionId: string,
+  options: AuthStoreOptions = {},
+): Promise<AuthStore> {
+  const stored = await readCreds(db, sessionId);
+  const cache = new LruCache<string | null>(options.cacheSize ?? 2000);
+  // Bumped whenever the cache is written from a write, so a read that raced with a write does not
+  // put what it read (possibly older) into the cache.
+  let epoch = 0;
+  // Writes run one at a time, so the cache is updated in commit order and clear() cannot be
+  // overtaken by a write that started before it.
+  let writes: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = writes.then(work, work);
+    writes = next.catch(() => undefined);
+    return next;
+  };
+
+  const keys: SignalKeyStore = {
+    async get<T extends KeyType>(type: T, ids: string[]) {
+      const found: { [id: string]: SignalDataTypeMap[T] } = {};
+      const missing: string[] = [];
+      for (const id of new Set(ids)) {
+        const cached = cache.get(cacheKey(type, id));
+        if (cached === undefined) missing.push(id);
+        else if (cached !== null) found[id] = decodeKey(type, cached);
+      }
+      if (missing.length > 0) {
+        const readAt = epoch;
+        const rows = await readKeys(db, sessionId, type, missing);
+        for (const id of missing) {
+          const json = rows.get(id);
+          // Remember misses too: Baileys asks for absent sessions and sender keys often.
+          if (readAt === epoch) cache.set(cacheKey(type, id), json ?? null);
+          if (json !== undefined) found[id] = decodeKey(type, json);
+        }
+      }
+      return found;
+    },
+    async set(data: SignalDataSet) {
+      // Encode before touching the database, so a value that cannot be encoded fails the whole set.
+      const changes = encodeChanges(data);
+      if (changes.length === 0) return;
+      await serially(async () => {
+        await writeKeys(db, sessionId, changes);
+        for (const change of changes) cache.set(cacheKey(change.type, change.id), change.json);
+        epoch += 1;
+      });
+    },
+    async clear() {
+      await serially(async () => {
+        await deleteKeys(db, sessionId);
+        cache.clear();
+        epoch += 1;
+      });
+    },
+  };
+
+  const state: AuthenticationState = { creds: stored ?? initAuthCreds(), keys };
+  return {
+    state,
+    saveCreds: () =>
+      serially(async () => {
+        // Encoded inside the queue so the last save writes the latest creds.
+        await writeCreds(db, sessionId, JSON.stringify(state.creds, BufferJSON.replacer));
+      }),
+    clear: () =>
+      serially(async () => {
+        await clearAuthState(db, sessionId);
+        cache.clear();
+        epoch += 1;
+        state.creds = initAuthCreds();
+      }),
+  };
+}
+
+/** The session's stored creds, revived, or undefined when it never saved any. */
+export async function readCreds(
+  db: Kysely<Database>,
+  sessionId: string,
+): Promise<AuthenticationCreds | undefined> {
+  const row = await db
+    .selectFrom('wa_creds')
+    // As text: postgres.js would JSON.parse jsonb itself, without Baileys' reviver.
+    .select(sql<string>`creds::text`.as('json'))
+    .where('session_id', '=', sessionId)
+    .executeTakeFirst();
+  return row ? (JSON.parse(row.json, BufferJSON.reviver) as AuthenticationCreds) : undefined;
+}
+
+/** Stores BufferJSON-encoded creds, replacing earlier ones. */
+export async function writeCreds(db: Kysely<Database>, sessionId: string, json: string): Promise<void> {
+  await db
+    .insertInto('wa_creds')
+    .values({ session_id: sessionId, creds: jsonb(json) })
+    .onConflict((oc) => oc.column('session_id').doUpdateSet({ creds: (eb) => eb.ref('excluded.creds') }))
+    .execute();
+}
+
+/** The JSON text of the keys of one type that exist, by id. */
+export async function readKeys(
+  db: Kysely<Database>,
+  sessionId: string,
+  type: string,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const part of chunks(ids, 1000)) {
+    const rows = await db
+      .selectFrom('wa_keys')
+      .select(['id', sql<string>`value::text`.as('json')])
+      .where('session_id', '=', sessionId)
+      .where('type', '=', type)
+      .where('id', 'in', part)
+      .execute();
+    for (const row of rows) found.set(row.id, row.json);
+  }
+  return found;
+}
+
+/** Applies key upserts and deletes in one transaction: all of them or none. */
+export async function writeKeys(
+  db: Kysely<Database>,
+  sessionId: string,
+  changes: readonly KeyChange[],
+): Promise<void> {
+  const upserts = changes.filter((c): c is KeyChange & { json: string } => c.json !== null);
+  const deletes = new Map<string, string[]>();
+  for (const c of changes) {
+    if (c.json === null) deletes.set(c.type, [...(deletes.get(c.type) ?? []), c.id]);
+  }
+  await db.transaction().execute(async (trx) => {
+    for (const [type, ids] of deletes) {
+      for (const part of chunks(ids, 1000)) {
+        await trx
+          .deleteFrom('wa_keys')
+          .where('session_id', '=', sessionId)
+          .where('type', '=', type)
+          .where('id', 'in', part)
+          .execute();
+      }
+    }
+    // 500 rows x 4 parameters stays far below PostgreSQL's 65535-parameter limit.
+    for (const part of chunks(upserts, 500)) {
+      await trx
+        .insertInto('wa_keys')
+        .values(part.map((c) => ({ session_id: sessionId, type: c.type, id: c.id, value: jsonb(c.json) })))
+        .onConflict((oc) =>
+          oc.columns(['session_id', 'type', 'id']).doUpdateSet({ value: (eb) => eb.ref('excluded.value') }),
+        )
+        .execute();
+    }
+  });
+}
+
+/** Deletes all Signal keys of the session, keeping its creds. */
+export async function deleteKeys(db: Kysely<Database>, sessionId: string): Promise<void> {
+  await db.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute();
+}
+
+/** Deletes the session's creds and keys together. */
+export async function clearAuthState(db: Kysely<Database>, sessionId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute();
+    await trx.deleteFrom('wa_creds').where('session_id', '=', sessionId).execute();
+  });
+}
+
+function encodeChanges(data: SignalDataSet): KeyChange[] {
+  const changes: KeyChange[] = [];
+  for (const [type, values] of Object.entries(data)) {
+    for (const [id, value] of Object.entries(values ?? {})) {
+      changes.push({ type, id, json: value == null ? null : JSON.stringify(value, BufferJSON.replacer) });
+    }
+  }
+  return changes;
+}
+
+function decodeKey<T extends KeyType>(type: T, json: string): SignalDataTypeMap[T] {
+  let value: unknown = JSON.parse(json, BufferJSON.reviver);
+  // As in Baileys' own file store: app-state keys are used as protobuf objects.
+  if (type === 'app-state-sync-key') value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
+  // The shape is whatever Baileys stored under this type.
+  return value as SignalDataTypeMap[T];
+}
+
+/** Makes the parameter text, then casts it: typed as jsonb, postgres.js would JSON-encode it again. */
+function jsonb(json: string) {
+  return sql<JsonValue>`cast(${json} as text)::jsonb`;
+}
+
+function cacheKey(type: string, id: string): string {
+  // Type names never contain ':', so the first ':' always ends the type.
+  return `${type}:${id}`;
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** A Map in least-recently-used order: reads move an entry to the end, inserts evict from the front. */
+class LruCache<V extends string | null> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly max: number) {}
+
+  get(key: string): V | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  set(key: string, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,129 @@
+// Kysely types for the tables in migrations/. Types only: the edge and the hosts both query through them.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamptz: read as a Date (postgres.js parses it), written as a Date or an ISO string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** An int8: postgres.js reads it as a string so no precision is lost; written from any integer form. */
+export type Int8 = ColumnType<string, string | number | bigint, string | number | bigint>;
+
+/** A bytea: postgres.js reads a Buffer, which is a Uint8Array. */
+export type Bytes = Uint8Array;
+
+/**
+ * A column with a database default, for columns already typed with ColumnType: optional on insert.
+ * (Kysely's Generated<> would wrap the ColumnType itself and select it as that wrapper.)
+ */
+export type WithDefault<C> =
+  C extends ColumnType<infer S, infer I, infer U> ? ColumnType<S, I | undefined, U> : never;
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A jsonb column. postgres.js JSON-encodes whatever is written: pass a value, not a JSON string
+ * (a string is stored as a JSON string).
+ */
+export type Json = ColumnType<JsonValue, JsonValue, JsonValue>;
+
+export type TenantStatus = 'active' | 'suspended';
+export type KeyScope = 'operator' | 'admin' | 'session';
+
+export interface TenantsTable {
+  id: Generated<string>;
+  name: string;
+  status: Generated<TenantStatus>;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  /** SHA-256 of the full key. */
+  digest: Bytes;
+  /** Display prefix, safe to show and log. */
+  prefix: string;
+  scope: KeyScope;
+  /** Null only for operator keys. */
+  tenant_id: string | null;
+  /** Set only for session keys. */
+  session_id: string | null;
+  label: string | null;
+  created_at: WithDefault<Timestamp>;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  replaced_by: string | null;
+  overlap_until: Timestamp | null;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  /** The seed's `sessionId`, unique per tenant. */
+  name: string;
+  description: string | null;
+  state: Generated<string>;
+  account_jid: string | null;
+  account_name: string | null;
+  host_id: string | null;
+  lease_epoch: WithDefault<Int8>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WaCredsTable {
+  session_id: string;
+  /** BufferJSON-encoded AuthenticationCreds; read as text and revive, see node-runtime/wa/auth-store.ts. */
+  creds: Json;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WaKeysTable {
+  session_id: string;
+  type: string;
+  id: string;
+  /** BufferJSON-encoded Signal key value. */
+  value: Json;
+}
+
+export interface HostsTable {
+  id: string;
+  internal_url: string;
+  heartbeat_at: WithDefault<Timestamp>;
+  draining: Generated<boolean>;
+  started_at: WithDefault<Timestamp>;
+}
+
+export interface AuditLogTable {
+  id: WithDefault<Int8>;
+  tenant_id: string | null;
+  /** Display prefix of the acting key. */
+  actor: string | null;
+  action: string;
+  target: string | null;
+  at: WithDefault<Timestamp>;
+  detail: WithDefault<Json>;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  sessions: SessionsTable;
+  wa_creds: WaCredsTable;
+  wa_keys: WaKeysTable;
+  hosts: HostsTable;
+  audit_log: AuditLogTable;
+}
+
+export type Tenant = Selectable<TenantsTable>;
+export type NewTenant = Insertable<TenantsTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;
+export type ApiKeyUpdate = Updateable<ApiKeysTable>;
+export type Session = Selectable<SessionsTable>;
+export type NewSession = Insertable<SessionsTable>;
+export type SessionUpdate = Updateable<SessionsTable>;
+export type Host = Selectable<HostsTable>;
+export type NewHost = Insertable<HostsTable>;
+export type AuditEntry = Selectable<AuditLogTable>;
+export type NewAuditEntry = Insertable<AuditLogTable>;

@@ -1,0 +1,184 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+interface ErrorSpec {
+  status: ContentfulStatusCode;
+  /** The client-facing `error` string; the seed's own wording where the seed had one. */
+  message: string;
+  headers?: Readonly<Record<string, string>>;
+}
+
+// The closed list of error codes. Bodies are `{success:false, error, code}`: `error` keeps the seed's
+// Indonesian strings (its clients may match on them), `code` is the stable machine-readable part.
+export const ERRORS = {
+  // Authentication and authorisation.
+  MISSING_API_KEY: {
+    status: 401,
+    message: 'API key diperlukan',
+    headers: { 'WWW-Authenticate': 'ApiKey header="x-api-key"' },
+  },
+  INVALID_API_KEY: { status: 403, message: 'API key tidak valid' },
+  API_KEY_IN_QUERY: {
+    status: 400,
+    message: 'API key harus dikirim di header x-api-key, bukan di query string',
+  },
+  WRONG_SCOPE: { status: 403, message: 'API key tidak memiliki izin untuk operasi ini' },
+
+  // Request shape.
+  INVALID_JSON: { status: 400, message: 'Body bukan JSON yang valid' },
+  VALIDATION_ERROR: { status: 400, message: 'Permintaan tidak valid' },
+  BODY_TOO_LARGE: { status: 413, message: 'Body permintaan terlalu besar' },
+  NOT_FOUND: { status: 404, message: 'Endpoint tidak ditemukan' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: 'Metode tidak diizinkan. Gunakan POST.',
+    headers: { Allow: 'POST' },
+  },
+
+  // Sessions.
+  INVALID_SESSION_ID: {
+    status: 400,
+    message: 'sessionId tidak valid: hanya huruf, angka, "_" dan "-", maksimal 64 karakter',
+  },
+  SESSION_ID_TAKEN: { status: 409, message: 'sessionId sudah digunakan' },
+  SESSION_NOT_FOUND: { status: 404, message: 'Sesi tidak ditemukan' },
+  SESSION_NOT_AUTHENTICATED: {
+    status: 400,
+    message: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
+  },
+  QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
+
+  // Sending.
+  MISSING_PARAMETERS: { status: 400, message: 'Parameter "to" dan "message" diperlukan' },
+  INVALID_RECIPIENT: {
+    status: 400,
+    message:
+      'Nomor tujuan "to" tidak valid: gunakan nomor internasional (8-15 digit) atau JID @s.whatsapp.net',
+  },
+  // 422, not 404: the route and the request are fine, the recipient just cannot take messages. A 404 on
+  // POST /api/send would read as "no such endpoint" to generic HTTP clients and proxies.
+  RECIPIENT_NOT_ON_WHATSAPP: { status: 422, message: 'Nomor tujuan tidak terdaftar di WhatsApp' },
+
+  // Capacity and infrastructure.
+  RATE_LIMITED: {
+    status: 429,
+    message: 'Terlalu banyak permintaan. Coba lagi nanti.',
+    headers: { 'Retry-After': '1' },
+  },
+  HOST_UNAVAILABLE: {
+    status: 503,
+    message: 'Layanan sesi sedang tidak tersedia. Coba lagi nanti.',
+    headers: { 'Retry-After': '5' },
+  },
+  // Only between edge and host: a host refusing the edge's token. The edge never relays it to a client.
+  INVALID_HOST_TOKEN: {
+    status: 401,
+    message: 'Token internal tidak valid',
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  },
+  INTERNAL_ERROR: { status: 500, message: 'Terjadi kesalahan internal' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  success: false;
+  error: string;
+  code: ErrorCode;
+  details?: unknown;
+}
+
+export interface ApiErrorOptions {
+  /**
+   * Replaces the default `error` text where it depends on the request (e.g. which method to use).
+   * Must be written for clients: never pass an exception's message. Ignored for INTERNAL_ERROR.
+   */
+  message?: string;
+  /** Extra machine-readable context (e.g. validation issues); must be safe to show to the caller. */
+  details?: unknown;
+  headers?: Record<string, string>;
+  /** Sets `Retry-After` (for 429 and 503). */
+  retryAfterSeconds?: number;
+  /** The underlying error, for logs only. */
+  cause?: unknown;
+}
+
+/** The one error type of the HTTP layer: a code from the closed list, rendered as the seed's error body. */
+export class ApiError extends HTTPException {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
+    const spec: ErrorSpec = ERRORS[code];
+    const message = code === 'INTERNAL_ERROR' ? spec.message : (options.message ?? spec.message);
+    super(spec.status, { message, cause: options.cause });
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = options.details;
+    const headers: Record<string, string> = { ...spec.headers, ...options.headers };
+    if (options.retryAfterSeconds !== undefined) {
+      headers['Retry-After'] = String(Math.max(0, Math.ceil(options.retryAfterSeconds)));
+    }
+    this.headers = headers;
+  }
+
+  override getResponse(): Response {
+    return errorResponse(this);
+  }
+}
+
+/** The `{success:false, error, code, details?}` body of an ApiError. */
+export function errorBody(err: ApiError): ErrorBody {
+  const body: ErrorBody = { success: false, error: err.message, code: err.code };
+  if (err.details !== undefined) body.details = err.details;
+  return body;
+}
+
+/** The JSON response of an ApiError, with its status and headers (Allow, Retry-After, ...). */
+export function errorResponse(err: ApiError): Response {
+  const headers = new Headers(err.headers);
+  headers.set('Content-Type', 'application/json; charset=UTF-8');
+  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers });
+}
+
+/** A 405 naming the methods the route does accept. */
+export function methodNotAllowed(allow: readonly string[] = ['POST']): ApiError {
+  const methods = allow.join(', ');
+  return new ApiError('METHOD_NOT_ALLOWED', {
+    message: `Metode tidak diizinkan. Gunakan ${methods}.`,
+    headers: { Allow: methods },
+  });
+}
+
+// Hono and its middleware throw plain HTTPExceptions for a few cases; these get our codes.
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'VALIDATION_ERROR',
+  401: 'MISSING_API_KEY',
+  403: 'INVALID_API_KEY',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'BODY_TOO_LARGE',
+  429: 'RATE_LIMITED',
+  503: 'HOST_UNAVAILABLE',
+};
+
+/**
+ * Turns anything thrown into an ApiError for `onError`. Unknown errors become a generic 500 whose
+ * body says nothing about the cause (kept as `cause` for the log).
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's JSON validator reports unparsable bodies only through this message.
+    if (err.status === 400 && err.message === 'Malformed JSON in request body') {
+      return new ApiError('INVALID_JSON', { cause: err });
+    }
+    const code = CODE_BY_STATUS[err.status];
+    if (code) return new ApiError(code, { cause: err });
+  }
+  return new ApiError('INTERNAL_ERROR', { cause: err });
+}

@@ -1,0 +1,86 @@
+// A database of its own for each test file, on the server test/global-setup.ts started (or on
+// DATABASE_URL's server), so files run in parallel and nothing is left behind.
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import postgres from 'postgres';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createDb } from '../../node-runtime/db/connect.js';
+import { migrateToLatest } from '../../node-runtime/db/migrate.js';
+import type { Database } from '../../shared/db-schema.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the test server (may create databases). */
+    postgresUrl: string;
+  }
+}
+
+export interface TestDatabase {
+  /** Name of the database, `test_<random hex>`. */
+  name: string;
+  url: string;
+  db: Kysely<Database>;
+  /** Closes `db` and drops the database, even with connections still open. */
+  drop(): Promise<void>;
+}
+
+/** The URL of the test server's maintenance database. */
+export function serverUrl(): string {
+  const url = inject('postgresUrl');
+  if (!url) throw new Error('no test PostgreSQL: run through vitest.config.ts, whose globalSetup starts one');
+  return url;
+}
+
+/** Creates a fresh database, migrated unless `migrate: false`. */
+export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const admin = serverUrl();
+  const name = `test_${randomBytes(8).toString('hex')}`;
+  await withAdmin(admin, (sql) => sql.unsafe(`CREATE DATABASE ${name}`));
+  const url = databaseUrl(admin, name);
+  const db = createDb(url);
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    await db.destroy();
+    await withAdmin(admin, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  };
+  try {
+    if (options.migrate !== false) await migrateToLatest(db);
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { name, url, db, drop };
+}
+
+/** Registers beforeAll/afterAll for a per-file database; call the result inside tests. */
+export function useTestDatabase(options: { migrate?: boolean } = {}): () => TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeAll(async () => {
+    current = await createTestDatabase(options);
+  });
+  afterAll(async () => {
+    await current?.drop();
+  });
+  return () => {
+    if (!current) throw new Error('test database not ready: use it inside a test or hook');
+    return current;
+  };
+}
+
+/** `url` pointing at database `name` instead. */
+export function databaseUrl(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function withAdmin<T>(url: string, work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end();
+  }
+}
