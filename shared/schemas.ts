@@ -173,14 +173,17 @@ export type LogoutResponse = z.infer<typeof LogoutResponseSchema>;
 // Host internal API (edge -> session host). Session and tenant come from the edge's JWT, not the body.
 // Errors use ErrorResponseSchema with the same codes, so the edge can relay expected ones unchanged.
 
+/** The session actor's public states (node-runtime/session/machine.ts `PUBLIC_STATES`). */
 export const SESSION_STATES = [
   'idle',
   'connecting',
   'awaiting-qr',
   'connected',
   'reconnecting',
-  'replaced',
+  'logging-out',
   'logged-out',
+  'replaced',
+  'qr-expired',
   'failed',
 ] as const;
 export const SessionStateSchema = z.enum(SESSION_STATES).openapi('SessionState');
@@ -197,12 +200,14 @@ export const HostSessionStatusSchema = z
   })
   .openapi('HostSessionStatus');
 
-// The raw QR text, not an image: rendering is the edge's job, and later the raw text is served as is.
+// Both the raw QR text and its PNG data URL: the host renders the PNG (qrcode needs Node's zlib, and
+// the edge stays web-standard); the raw text is served as is later.
 export const HostQrResponseSchema = z
   .object({
     state: SessionStateSchema,
     connected: z.boolean(),
     qr: z.string().min(1).nullable().openapi({ description: 'Raw QR payload, null when none is current' }),
+    qrPng: z.string().startsWith('data:image/png;base64,').nullable(),
     user: UserSchema.optional(),
   })
   .openapi('HostQrResponse');

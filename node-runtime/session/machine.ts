@@ -89,7 +89,7 @@ export type SocketEvent =
   /** `connection.update` with `connection: 'close'`; use `closeDetailsOf(lastDisconnect?.error)`. */
   | ({ type: 'CLOSE' } & CloseDetails);
 
-export type SendFailure = 'not-connected' | 'send-failed' | 'timeout';
+export type SendFailure = 'not-connected' | 'not-on-whatsapp' | 'send-failed' | 'timeout';
 
 /** The answer to a SEND: Baileys' WAMessage (its `key` is what the API returns), or why not. */
 export type SendResult =

@@ -1,0 +1,51 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../../shared/db-schema.js';
+import { applyTrustRoot, type WaConnection } from '../wa/socket-actor.js';
+import { createHostApp } from './app.js';
+import { registerHost } from './registry.js';
+import { SessionHost } from './sessions.js';
+
+export type HostOptions = {
+  db: Kysely<Database>;
+  hostId: string;
+  /** Port for the internal API; 0 picks a free one. */
+  port: number;
+  /** Interface to listen on; hosts are not meant to face the internet. */
+  listen?: string;
+  /** URL the edge uses to reach this host; default http://<listen>:<port>. */
+  internalUrl?: string;
+  secret: string;
+  wa: WaConnection;
+  logger: Logger;
+};
+
+export type RunningHost = { url: string; sessions: SessionHost; close(): Promise<void> };
+
+/** Starts a session host: internal API, registration and heartbeat, and resumes its linked sessions. */
+export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
+  applyTrustRoot(opts.wa.trustRoot);
+  const logger = opts.logger.child({ hostId: opts.hostId });
+  const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa: opts.wa, logger });
+  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret });
+  const listen = opts.listen ?? '127.0.0.1';
+  const server = serve({ fetch: app.fetch, port: opts.port, hostname: listen });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const url = opts.internalUrl ?? `http://${listen}:${port}`;
+  const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
+  const resumed = await sessions.resumeOwned();
+  logger.info({ url, resumed }, 'session host started');
+  return {
+    url,
+    sessions,
+    async close() {
+      await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
+      await sessions.stopAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      logger.info('session host stopped');
+    },
+  };
+};

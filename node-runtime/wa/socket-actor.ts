@@ -1,0 +1,113 @@
+import makeWASocket, {
+  Browsers,
+  jidNormalizedUser,
+  WA_CERT_DETAILS,
+  type WASocket,
+} from '@whiskeysockets/baileys';
+import type { Logger } from 'pino';
+import { closeDetailsOf } from '../session/disconnect.js';
+import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
+import type { AuthStore } from './auth-store.js';
+
+export type WaConnection = {
+  /** WhatsApp's WebSocket URL; set only to point at the simulator (WA_WS_URL). */
+  wsUrl?: string;
+  /** Hex root public key of the simulator's certificate chain (WA_TRUST_ROOT); never set in production. */
+  trustRoot?: string;
+};
+
+/** Applies the simulator's trust root to Baileys' process-wide default; a no-op in production. */
+export const applyTrustRoot = (trustRoot: string | undefined) => {
+  if (trustRoot) WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(trustRoot, 'hex');
+};
+
+/** The account behind a socket, as the API shows it: `<digits>@s.whatsapp.net` and the push name. */
+export const accountOf = (sock: WASocket) => ({
+  id: jidNormalizedUser(sock.user?.id ?? ''),
+  name: sock.user?.name ?? null,
+});
+
+/**
+ * The real Baileys socket as the session machine's `socket` actor: one actor start is one socket.
+ * Events go back to the machine; SEND and UNLINK come in; the cleanup ends the socket without
+ * logging out, so the device stays linked.
+ */
+export const makeSocketActor = (deps: {
+  authStore: (sessionId: string) => Promise<AuthStore>;
+  wa: WaConnection;
+  logger: Logger;
+}): SocketActorLogic =>
+  defineSocketActor(({ input, sendBack, receive }) => {
+    const logger = deps.logger.child({ sessionId: input.sessionId });
+    let sock: WASocket | undefined;
+    let ended = false;
+    // Each in-flight send's reply, called at most once: by its own outcome or by the socket closing.
+    const inFlight = new Set<SendCommand['reply']>();
+
+    void deps
+      .authStore(input.sessionId)
+      .then((store) => {
+        if (ended) return;
+        sock = makeWASocket({
+          auth: store.state,
+          logger: logger.child({ module: 'baileys' }, { level: logger.level === 'trace' ? 'trace' : 'warn' }),
+          browser: Browsers.ubuntu('Chrome'),
+          markOnlineOnConnect: false,
+          generateHighQualityLinkPreview: false,
+          ...(deps.wa.wsUrl ? { waWebSocketUrl: deps.wa.wsUrl } : {}),
+        });
+        const current = sock;
+        current.ev.on('creds.update', () => {
+          store.saveCreds().catch((err) => logger.error({ err }, 'saving creds failed'));
+        });
+        current.ev.on('connection.update', (u) => {
+          if (ended) return;
+          if (u.qr) sendBack({ type: 'QR', qr: u.qr });
+          if (u.connection === 'open') sendBack({ type: 'OPEN', user: accountOf(current) });
+          if (u.connection === 'close') {
+            for (const reply of inFlight) reply({ ok: false, error: 'send-failed' });
+            sendBack({ type: 'CLOSE', ...closeDetailsOf(u.lastDisconnect?.error) });
+          }
+        });
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'loading auth state failed');
+        if (!ended) sendBack({ type: 'CLOSE', statusCode: undefined, message: 'auth state unavailable' });
+      });
+
+    receive((command) => {
+      const current = sock;
+      if (command.type === 'UNLINK') {
+        if (!current) return command.reply({ ok: true });
+        current.logout().then(
+          () => command.reply({ ok: true }),
+          (cause: unknown) => command.reply({ ok: false, cause }),
+        );
+        return;
+      }
+      if (!current) return command.reply({ ok: false, error: 'not-connected' });
+      const reply: SendCommand['reply'] = (result) => {
+        if (!inFlight.delete(reply)) return;
+        command.reply(result);
+      };
+      inFlight.add(reply);
+      send(current, command).then(reply, (cause: unknown) =>
+        reply({ ok: false, error: 'send-failed', cause }),
+      );
+    });
+
+    return () => {
+      ended = true;
+      for (const reply of inFlight) reply({ ok: false, error: 'not-connected' });
+      sock?.end(undefined);
+    };
+  });
+
+/** Sends a text after checking the number is on WhatsApp (Baileys would otherwise send to no device). */
+const send = async (sock: WASocket, command: SendCommand) => {
+  const [found] = (await sock.onWhatsApp(command.to)) ?? [];
+  if (!found?.exists) return { ok: false as const, error: 'not-on-whatsapp' as const };
+  const message = await sock.sendMessage(command.to, { text: command.text });
+  if (!message) return { ok: false as const, error: 'send-failed' as const };
+  return { ok: true as const, message };
+};
