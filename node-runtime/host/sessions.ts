@@ -33,6 +33,8 @@ export type SessionView = {
 export class SessionHost {
   private readonly actors = new Map<string, SessionActorRef>();
   private readonly stores = new Map<string, Promise<AuthStore>>();
+  /** Socket endings and state writes still in flight; stopAll waits for them. */
+  private readonly ending = new Set<Promise<void>>();
   private readonly machine;
 
   constructor(
@@ -40,7 +42,15 @@ export class SessionHost {
   ) {
     this.machine = sessionMachine.provide({
       actors: {
-        socket: makeSocketActor({ authStore: (id) => this.store(id), wa: deps.wa, logger: deps.logger }),
+        socket: makeSocketActor({
+          authStore: (id) => this.store(id),
+          wa: deps.wa,
+          logger: deps.logger,
+          onEnding: (ended) => {
+            const tracked = ended.catch(() => undefined).finally(() => this.ending.delete(tracked));
+            this.ending.add(tracked);
+          },
+        }),
         wipeAuth: fromPromise<void, WipeAuthInput>(async ({ input }) => {
           await (await this.store(input.sessionId)).clear();
         }),
@@ -91,13 +101,18 @@ export class SessionHost {
   /** Writes the actor's state to the sessions table, only while this host owns the session. */
   private mirror(sessionId: string, row: ReturnType<SessionHost['rowOf']>) {
     this.deps.logger.info({ sessionId, state: row.state }, 'session state');
-    this.deps.db
+    const write = this.deps.db
       .updateTable('sessions')
       .set(row)
       .where('id', '=', sessionId)
       .where('host_id', '=', this.deps.hostId)
       .execute()
-      .catch((err: unknown) => this.deps.logger.error({ err, sessionId }, 'mirroring session state failed'));
+      .then(
+        () => undefined,
+        (err: unknown) => this.deps.logger.error({ err, sessionId }, 'mirroring session state failed'),
+      )
+      .finally(() => this.ending.delete(write));
+    this.ending.add(write);
   }
 
   /** Starts connecting if the session rests idle (a new session shows its first QR). */
@@ -161,10 +176,15 @@ export class SessionHost {
     return rows.length;
   }
 
-  /** Host shutdown: ends every socket without logging anyone out. */
+  /**
+   * Host shutdown: ends every socket without logging anyone out, then waits for the sockets to close
+   * and for their last auth-state writes, so nothing touches the database after this resolves.
+   */
   async stopAll(): Promise<void> {
     for (const actor of this.actors.values()) actor.send({ type: 'STOP' });
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
+    await Promise.all(this.ending);
+    for (const store of this.stores.values()) await store.then((s) => s.settled()).catch(() => undefined);
   }
 }

@@ -42,6 +42,8 @@ export interface AuthStore {
   saveCreds(): Promise<void>;
   /** Deletes the session's creds and keys (logout) and starts over with fresh, unsaved creds. */
   clear(): Promise<void>;
+  /** Resolves once every write queued so far has finished (before the database is closed). */
+  settled(): Promise<void>;
 }
 
 /** Opens the auth state of the session `sessionId` (sessions.id), with fresh creds if none are stored. */
@@ -119,6 +121,7 @@ export async function createAuthStore(
         epoch += 1;
         state.creds = initAuthCreds();
       }),
+    settled: () => serially(async () => {}),
   };
 }
 

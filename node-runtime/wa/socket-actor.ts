@@ -36,6 +36,8 @@ export const makeSocketActor = (deps: {
   authStore: (sessionId: string) => Promise<AuthStore>;
   wa: WaConnection;
   logger: Logger;
+  /** Told about each socket's ending, so a host can wait for them all before it closes the database. */
+  onEnding?: (ended: Promise<void>) => void;
 }): SocketActorLogic =>
   defineSocketActor(({ input, sendBack, receive }) => {
     const logger = deps.logger.child({ sessionId: input.sessionId });
@@ -99,7 +101,7 @@ export const makeSocketActor = (deps: {
     return () => {
       ended = true;
       for (const reply of inFlight) reply({ ok: false, error: 'not-connected' });
-      sock?.end(undefined);
+      if (sock) deps.onEnding?.(sock.end(undefined));
     };
   });
 

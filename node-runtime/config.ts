@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+/** Everything the single-machine stack reads from the environment, validated once at start. */
+export const StackConfigSchema = z.object({
+  PORT: port(3000),
+  HOST_PORT: port(3001),
+  HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default('host-1'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: optional,
+  EDGE_HOST_SECRET: optional.pipe(z.string().min(32).optional()),
+  API_KEY: optional,
+  WA_WS_URL: optional.pipe(z.url().optional()),
+  WA_TRUST_ROOT: optional.pipe(
+    z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i)
+      .optional(),
+  ),
+  WA_SIM_PORT: port(3100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Configuration of a session host started on its own (node-runtime/host/main.ts). */
+export const HostConfigSchema = StackConfigSchema.pick({
+  HOST_PORT: true,
+  HOST_ID: true,
+  WA_WS_URL: true,
+  WA_TRUST_ROOT: true,
+  LOG_LEVEL: true,
+}).extend({
+  DATABASE_URL: z.string().min(1),
+  EDGE_HOST_SECRET: z.string().min(32),
+  HOST_LISTEN: z.string().default('127.0.0.1'),
+  HOST_URL: optional.pipe(z.url().optional()),
+});
+export type HostConfig = z.infer<typeof HostConfigSchema>;
+
+/** Parses `env` or exits with one readable line per problem. */
+export const parseConfig = <T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> => {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    process.stderr.write(`configuration: ${issue.path.join('.')}: ${issue.message}\n`);
+  }
+  process.exit(2);
+};

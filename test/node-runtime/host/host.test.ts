@@ -1,0 +1,184 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
+import { type HostSessionAction, hostSessionPath } from '../../../shared/host-api.js';
+import { signHostToken } from '../../../shared/jwt.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+import { control, eventually } from '../../wa-sim/fixtures.js';
+import { type SimServer, startSimulator } from '../../wa-sim/server.js';
+
+const SECRET = 'test-secret-test-secret-test-secret-0123';
+const HOST_ID = 'host-test';
+const database = useTestDatabase();
+let sim: SimServer;
+let host: RunningHost;
+let tenantId: string;
+
+const newSession = async (name: string) => {
+  const { db } = database();
+  const row = await db
+    .insertInto('sessions')
+    .values({ tenant_id: tenantId, name, host_id: HOST_ID })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+};
+
+const call = async (
+  sessionId: string,
+  action: HostSessionAction,
+  init: { method?: string; body?: unknown; token?: string | null } = {},
+) => {
+  const token =
+    init.token === undefined
+      ? await signHostToken({
+          secret: SECRET,
+          hostId: HOST_ID,
+          tenantId,
+          sessionId,
+          scope: 'session',
+          ttlSeconds: 30,
+        })
+      : init.token;
+  const res = await fetch(`${host.url}${hostSessionPath(sessionId, action)}`, {
+    method: init.method ?? (action === 'status' || action === 'qr' ? 'GET' : 'POST'),
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  const { db } = database();
+  tenantId = (await db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow())
+    .id;
+  host = await startHost({
+    db,
+    hostId: HOST_ID,
+    port: 0,
+    secret: SECRET,
+    wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
+    logger: pino({ level: 'silent' }),
+  });
+});
+afterAll(async () => {
+  await host?.close();
+  await sim?.close();
+});
+
+describe('session host', () => {
+  it('pairs by QR, sends, logs out, and mirrors each state to the sessions table', async () => {
+    const id = await newSession('flow');
+    expect((await call(id, 'start')).body.state).toMatch(/connecting|awaiting-qr/);
+    const qr = await call(id, 'qr');
+    expect(qr.body.qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+    expect(qr.body.qrPng).toMatch(/^data:image\/png;base64,/);
+    expect(
+      (await control(sim, 'POST', '/sim/scan', { qr: qr.body.qr, phone: '628900000001', name: 'Dewi' }))
+        .status,
+    ).toBe(200);
+    const status = await eventually(async () => {
+      const s = await call(id, 'status');
+      return s.body.connected ? s : undefined;
+    });
+    expect(status.body).toEqual({
+      state: 'connected',
+      connected: true,
+      qr: null,
+      user: { id: '628900000001@s.whatsapp.net', name: 'Dewi' },
+    });
+    const row = await eventually(async () => {
+      const r = await database()
+        .db.selectFrom('sessions')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return r?.state === 'connected' ? r : undefined;
+    });
+    expect(row.account_jid).toBe('628900000001@s.whatsapp.net');
+
+    const sent = await call(id, 'send', { body: { to: '628900000099@s.whatsapp.net', message: 'halo 👋' } });
+    expect(sent.status).toBe(200);
+    expect(sent.body).toEqual({
+      key: { remoteJid: '628900000099@s.whatsapp.net', id: expect.any(String), fromMe: true },
+      message: { extendedTextMessage: { text: 'halo 👋' } },
+    });
+    await eventually(async () => {
+      const inbox = (await control(sim, 'GET', '/sim/contacts/628900000099/messages')).body as {
+        text: string;
+      }[];
+      return inbox.some((m) => m.text === 'halo 👋') ? true : undefined;
+    });
+
+    const notOnWa = await call(id, 'send', { body: { to: '9990001111@s.whatsapp.net', message: 'x' } });
+    expect(notOnWa.status).toBe(422);
+    expect(notOnWa.body.code).toBe('RECIPIENT_NOT_ON_WHATSAPP');
+
+    const out = await call(id, 'logout');
+    expect(out.body.state).toBe('logged-out');
+    const devices = (await control(sim, 'GET', '/sim/accounts/628900000001')).body.devices;
+    expect(devices).toEqual([]);
+    const creds = await database()
+      .db.selectFrom('wa_creds')
+      .select('session_id')
+      .where('session_id', '=', id)
+      .execute();
+    expect(creds).toEqual([]);
+    const again = await call(id, 'qr');
+    expect(again.body.qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+    expect(again.body.qr).not.toBe(qr.body.qr);
+  });
+
+  it('answers a send while not linked with SESSION_NOT_AUTHENTICATED', async () => {
+    const id = await newSession('unlinked');
+    const res = await call(id, 'send', { body: { to: '628900000099@s.whatsapp.net', message: 'x' } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('SESSION_NOT_AUTHENTICATED');
+  });
+
+  it('refuses requests without a valid token for this host and session', async () => {
+    const id = await newSession('tokens');
+    const other = await newSession('tokens-other');
+    expect((await call(id, 'status', { token: null })).status).toBe(401);
+    expect((await call(id, 'status', { token: 'not.a.jwt' })).status).toBe(401);
+    const otherHost = await signHostToken({
+      secret: SECRET,
+      hostId: 'host-else',
+      tenantId,
+      sessionId: id,
+      scope: 'session',
+    });
+    expect((await call(id, 'status', { token: otherHost })).status).toBe(401);
+    const forOther = await signHostToken({
+      secret: SECRET,
+      hostId: HOST_ID,
+      tenantId,
+      sessionId: other,
+      scope: 'session',
+    });
+    expect((await call(id, 'status', { token: forOther })).status).toBe(401);
+    const expired = await signHostToken({
+      secret: SECRET,
+      hostId: HOST_ID,
+      tenantId,
+      sessionId: id,
+      scope: 'session',
+      ttlSeconds: 10,
+      now: new Date(Date.now() - 60_000),
+    });
+    expect((await call(id, 'status', { token: expired })).status).toBe(401);
+    const once = await signHostToken({
+      secret: SECRET,
+      hostId: HOST_ID,
+      tenantId,
+      sessionId: id,
+      scope: 'session',
+    });
+    expect((await call(id, 'status', { token: once })).status).toBe(200);
+    expect((await call(id, 'status', { token: once })).status).toBe(401); // replay
+  });
+});
