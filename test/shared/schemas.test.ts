@@ -219,10 +219,24 @@ describe('host internal API', () => {
     });
     expect(HostSessionStatusSchema.safeParse({ state: 'sleeping', connected: false }).success).toBe(false);
     expect(
-      HostQrResponseSchema.parse({ state: 'awaiting-qr', connected: false, qr: '2@ref,noise,identity,adv' })
-        .qr,
+      HostQrResponseSchema.parse({
+        state: 'awaiting-qr',
+        connected: false,
+        qr: '2@ref,noise,identity,adv',
+        qrPng: 'data:image/png;base64,iVBORw0KGgo=',
+      }).qr,
     ).toBe('2@ref,noise,identity,adv');
-    expect(HostQrResponseSchema.parse({ state: 'connecting', connected: false, qr: null }).qr).toBeNull();
+    expect(
+      HostQrResponseSchema.parse({ state: 'connecting', connected: false, qr: null, qrPng: null }).qr,
+    ).toBeNull();
+    expect(
+      HostQrResponseSchema.safeParse({
+        state: 'awaiting-qr',
+        connected: false,
+        qr: 'x',
+        qrPng: 'not a data url',
+      }).success,
+    ).toBe(false);
     expect(HostStartSessionBodySchema.parse({})).toEqual({});
   });
 });

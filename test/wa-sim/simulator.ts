@@ -7,6 +7,7 @@ import { handleIq } from './iq.js';
 import { unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
 import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
+import { readQr } from './qr-image.js';
 import { handleMessage, handleReceipt, sendFromContact } from './relay.js';
 import { type Account, isOnWhatsApp, type LinkedDevice, World } from './world.js';
 
@@ -149,9 +150,9 @@ export class Simulator {
     if (device.connection?.isOpen) device.connection.send(stanza);
   }
 
-  /** `POST /sim/scan`: phone `phone` scans the QR text `qr`. */
+  /** `POST /sim/scan`: phone `phone` scans the QR `qr` (its raw text, or a PNG data URL of it). */
   async scan(qr: unknown, phone: unknown, name: unknown): Promise<Outcome> {
-    const parsed = parseQr(qr);
+    const parsed = parseQr(readQr(qr));
     if (!parsed) return fail(400, 'malformed QR');
     if (typeof phone !== 'string' || !isOnWhatsApp(phone))
       return fail(400, 'phone must be a number on WhatsApp');
