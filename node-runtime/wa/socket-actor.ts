@@ -52,7 +52,12 @@ export const makeSocketActor = (deps: {
         if (ended) return;
         sock = makeWASocket({
           auth: store.state,
-          logger: logger.child({ module: 'baileys' }, { level: logger.level === 'trace' ? 'trace' : 'warn' }),
+          // Baileys' own log repeats what the session states say (a 515 after pairing is an "error" there);
+          // it is shown only when debugging.
+          logger: logger.child(
+            { module: 'baileys' },
+            { level: ['debug', 'trace'].includes(logger.level) ? logger.level : 'silent' },
+          ),
           browser: Browsers.ubuntu('Chrome'),
           markOnlineOnConnect: false,
           generateHighQualityLinkPreview: false,
@@ -67,8 +72,10 @@ export const makeSocketActor = (deps: {
           if (u.qr) sendBack({ type: 'QR', qr: u.qr });
           if (u.connection === 'open') sendBack({ type: 'OPEN', user: accountOf(current) });
           if (u.connection === 'close') {
+            const details = closeDetailsOf(u.lastDisconnect?.error);
+            logger.info({ statusCode: details.statusCode, reason: details.message }, 'socket closed');
             for (const reply of inFlight) reply({ ok: false, error: 'send-failed' });
-            sendBack({ type: 'CLOSE', ...closeDetailsOf(u.lastDisconnect?.error) });
+            sendBack({ type: 'CLOSE', ...details });
           }
         });
       })

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { type SimProcess, spawnSimulator } from './process.js';
 
+type Memory = { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+
 const SOCKETS = 200;
 const BATCH = 25;
 let sim: SimProcess;
@@ -43,7 +45,7 @@ afterAll(async () => {
 });
 
 it(`${SOCKETS} sockets, each linked to its own account, each send one message delivered exactly once`, async () => {
-  const idle = (await call('GET', '/sim/health')).memory as { rss: number; heapUsed: number };
+  const idle = (await call('GET', '/sim/health')).memory as Memory;
   const started = Date.now();
   for (let b = 0; b < SOCKETS; b += BATCH) {
     sockets.push(
@@ -73,7 +75,7 @@ it(`${SOCKETS} sockets, each linked to its own account, each send one message de
   }
   expect([...pending]).toEqual([]);
   const deliveredAt = Date.now();
-  const busy = health.memory as { rss: number; heapUsed: number };
+  const busy = health.memory as Memory;
   // Figures for the issue note; informative only, never asserted.
   console.info(
     JSON.stringify({
@@ -83,6 +85,7 @@ it(`${SOCKETS} sockets, each linked to its own account, each send one message de
       simRssIdleMB: +(idle.rss / 2 ** 20).toFixed(1),
       simRssLinkedMB: +(busy.rss / 2 ** 20).toFixed(1),
       simHeapLinkedMB: +(busy.heapUsed / 2 ** 20).toFixed(1),
+      simExternalLinkedMB: +(busy.external / 2 ** 20).toFixed(1),
       simRssPerConnectionKB: Math.round((busy.rss - idle.rss) / SOCKETS / 1024),
       simHeapPerConnectionKB: Math.round((busy.heapUsed - idle.heapUsed) / SOCKETS / 1024),
     }),
