@@ -29,6 +29,7 @@ export const ERRORS = {
   VALIDATION_ERROR: { status: 400, message: 'Permintaan tidak valid' },
   BODY_TOO_LARGE: { status: 413, message: 'Body permintaan terlalu besar' },
   NOT_FOUND: { status: 404, message: 'Endpoint tidak ditemukan' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type harus application/json' },
   METHOD_NOT_ALLOWED: {
     status: 405,
     message: 'Metode tidak diizinkan. Gunakan POST.',
@@ -162,6 +163,7 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
   503: 'HOST_UNAVAILABLE',
 };

@@ -1,0 +1,66 @@
+// The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Kysely } from 'kysely';
+import pino from 'pino';
+import { z } from 'zod';
+import type { Database } from '../../shared/db-schema.js';
+import { createEdgeApp, type EdgeApp, type EdgeDeps } from '../app.js';
+
+const ListenSchema = z.object({
+  /** 0 picks a free port. */
+  port: z.int().min(0).max(65535),
+  /** Default: every interface, as the seed listened. */
+  hostname: z.string().min(1).optional(),
+});
+
+export interface StartEdgeOptions extends Omit<EdgeDeps, 'db'> {
+  port: number;
+  hostname?: string;
+  /** The process's database pool; the caller owns it (close it after `close()`). */
+  db: Kysely<Database>;
+}
+
+export interface RunningEdge {
+  /** Base URL, e.g. http://127.0.0.1:3000 */
+  url: string;
+  port: number;
+  app: EdgeApp;
+  /** Stops accepting connections and ends the open ones. */
+  close(): Promise<void>;
+}
+
+/** Starts the edge app on an HTTP server. */
+export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
+  const listen = ListenSchema.parse({ port: options.port, hostname: options.hostname });
+  const logger = options.logger ?? pino({ name: 'edge' });
+  const app = createEdgeApp({ ...options, logger });
+  const server = createAdaptorServer({ fetch: app.fetch });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.hostname, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost =
+    listen.hostname === undefined || listen.hostname === '0.0.0.0' || listen.hostname === '::'
+      ? 'localhost'
+      : listen.hostname.includes(':')
+        ? `[${listen.hostname}]`
+        : listen.hostname;
+  const url = `http://${shownHost}:${port}`;
+  logger.info({ url }, 'edge listening');
+  return {
+    url,
+    port,
+    app,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive connections would hold close() open until they time out.
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
+  };
+}

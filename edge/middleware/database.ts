@@ -1,0 +1,23 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../shared/db-schema.js';
+import type { EdgeDatabase, EdgeEnv } from '../context.js';
+
+/**
+ * Makes `c.var.db()` open the request's database on first use and closes it after the response. Lazy, so
+ * requests refused on their face (no key, malformed key, wrong method) never touch the database.
+ */
+export function provideDatabase(source: EdgeDatabase): MiddlewareHandler<EdgeEnv> {
+  return async (c, next) => {
+    let opened: Kysely<Database> | undefined;
+    c.set('db', () => {
+      opened ??= source.open(c);
+      return opened;
+    });
+    try {
+      await next();
+    } finally {
+      if (opened && source.close) await source.close(opened, c);
+    }
+  };
+}

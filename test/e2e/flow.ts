@@ -1,0 +1,155 @@
+import { expect } from 'vitest';
+
+import { readQr } from '../wa-sim/qr-image.js';
+import type { SimServer } from '../wa-sim/server.js';
+
+// Response bodies are read loosely here; each test asserts their exact shape.
+// biome-ignore lint/suspicious/noExplicitAny: JSON under test, checked by the assertions
+type Json = any;
+
+/** Calls the gateway's HTTP API as a customer's backend would. */
+export const api = async (
+  base: string,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown } = {},
+) => {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(opts.key ? { 'x-api-key': opts.key } : {}),
+      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body:
+      opts.body === undefined
+        ? undefined
+        : typeof opts.body === 'string'
+          ? opts.body
+          : JSON.stringify(opts.body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (text ? JSON.parse(text) : undefined) as Record<string, Json>,
+  };
+};
+
+const sim = async (server: Pick<SimServer, 'url'>, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+};
+
+export const until = async <T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/** Fetches the QR through the API, decodes the PNG back to its text and has `phone` scan it. */
+export const linkByQr = async (
+  edgeUrl: string,
+  simServer: Pick<SimServer, 'url'>,
+  key: string,
+  phone: string,
+  name: string,
+) => {
+  const qr = await until(async () => {
+    const res = await api(edgeUrl, 'GET', '/api/session/qr', { key });
+    return res.status === 200 && res.body.qr ? res : undefined;
+  });
+  expect(qr.body).toEqual({
+    success: true,
+    connected: false,
+    qr: expect.stringMatching(/^data:image\/png;base64,/),
+  });
+  const text = readQr(qr.body.qr);
+  expect(text).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+  expect((await sim(simServer, 'POST', '/sim/scan', { qr: text, phone, name })).status).toBe(200);
+  return text as string;
+};
+
+/**
+ * The seed's whole client flow through the edge: create, QR, scan, status until connected, send (the
+ * contact receives the exact text), logout (the simulator unlinks the device), and a fresh QR after.
+ */
+export const seedFlow = async (
+  edgeUrl: string,
+  simServer: Pick<SimServer, 'url'>,
+  adminKey: string,
+  tag: string,
+) => {
+  const phone = `6281${tag.padStart(9, '0')}`.slice(0, 13);
+  const contact = `6289${tag.padStart(9, '0')}`.slice(0, 13);
+  const created = await api(edgeUrl, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: `flow-${tag}`, description: 'e2e' },
+  });
+  expect(created.status).toBe(200);
+  expect(created.body).toEqual({
+    success: true,
+    sessionId: `flow-${tag}`,
+    apiKey: expect.any(String),
+    message: 'Sesi berhasil dibuat. Gunakan API key untuk operasi selanjutnya.',
+  });
+  const key = created.body.apiKey as string;
+  const firstQr = await linkByQr(edgeUrl, simServer, key, phone, 'Budi');
+
+  const status = await until(async () => {
+    const res = await api(edgeUrl, 'GET', '/api/session/status', { key });
+    return res.body.connected ? res : undefined;
+  });
+  expect(status.body).toEqual({
+    success: true,
+    connected: true,
+    user: { id: `${phone}@s.whatsapp.net`, name: 'Budi' },
+  });
+  const linkedQr = await api(edgeUrl, 'GET', '/api/session/qr', { key });
+  expect(linkedQr.body).toEqual({
+    success: true,
+    connected: true,
+    user: { id: `${phone}@s.whatsapp.net`, name: 'Budi' },
+    message: 'Sudah terautentikasi',
+  });
+
+  const text = `Halo dari ${tag} 👋 — ñ`;
+  const sent = await api(edgeUrl, 'POST', '/api/send', { key, body: { to: `+${contact}`, message: text } });
+  expect(sent.status).toBe(200);
+  expect(sent.body).toEqual({
+    success: true,
+    result: {
+      key: { remoteJid: `${contact}@s.whatsapp.net`, id: expect.any(String), fromMe: true },
+      message: { extendedTextMessage: { text } },
+    },
+  });
+  await until(async () => {
+    const inbox = (await sim(simServer, 'GET', `/sim/contacts/${contact}/messages`)).body as {
+      id: string;
+      text: string;
+    }[];
+    return inbox.find((m) => m.id === sent.body.result.key.id && m.text === text);
+  });
+
+  const out = await api(edgeUrl, 'POST', '/api/session/logout', { key });
+  expect(out.body).toEqual({ success: true, message: 'Berhasil logout dari sesi' });
+  expect((await api(edgeUrl, 'GET', '/api/session/status', { key })).body).toEqual({
+    success: true,
+    connected: false,
+  });
+  expect((await sim(simServer, 'GET', `/sim/accounts/${phone}`)).body.devices).toEqual([]);
+
+  const again = await until(async () => {
+    const res = await api(edgeUrl, 'GET', '/api/session/qr', { key });
+    return res.body.qr ? res : undefined;
+  });
+  expect(readQr(again.body.qr)).not.toBe(firstQr);
+  return { key, phone, contact };
+};

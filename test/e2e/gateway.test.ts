@@ -1,0 +1,86 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDefaultTenant } from '../../edge/bootstrap.js';
+import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import { type RunningHost, startHost } from '../../node-runtime/host/server.js';
+import { useTestDatabase } from '../helpers/postgres.js';
+import { type SimServer, startSimulator } from '../wa-sim/server.js';
+import { api, linkByQr, seedFlow, until } from './flow.js';
+
+const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456';
+const database = useTestDatabase();
+const silent = pino({ level: 'silent' });
+let sim: SimServer;
+let host: RunningHost;
+let edge: RunningEdge;
+let adminKey: string;
+
+beforeAll(async () => {
+  const { db } = database();
+  sim = await startSimulator();
+  host = await startHost({
+    db,
+    hostId: 'host-e2e',
+    port: 0,
+    secret: SECRET,
+    wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
+    logger: silent,
+  });
+  edge = await startEdge({ db, port: 0, hostname: '127.0.0.1', hostSecret: SECRET, logger: silent });
+  adminKey = (await ensureDefaultTenant(db)).adminKey ?? '';
+});
+afterAll(async () => {
+  await edge?.close();
+  await host?.close();
+  await sim?.close();
+});
+
+describe('the seed API end to end, edge on Node', () => {
+  it('create, QR, scan, status, send, logout, fresh QR', async () => {
+    await seedFlow(edge.url, sim, adminKey, '1');
+  });
+
+  it('a send while not linked is a 400 with the seed message, and changes nothing', async () => {
+    const { db } = database();
+    const created = await api(edge.url, 'POST', '/api/session/create', {
+      key: adminKey,
+      body: { sessionId: 'idle-one' },
+    });
+    const counts = async () => ({
+      sessions: (await db.selectFrom('sessions').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow())
+        .n,
+      keys: (await db.selectFrom('api_keys').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n,
+      creds: (await db.selectFrom('wa_creds').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n,
+    });
+    const before = await counts();
+    const res = await api(edge.url, 'POST', '/api/send', {
+      key: created.body.apiKey,
+      body: { to: '6281200000099', message: 'too early' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      success: false,
+      error: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
+      code: 'SESSION_NOT_AUTHENTICATED',
+    });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('sending to a number that is not on WhatsApp (999...) is a 422', async () => {
+    const a = await api(edge.url, 'POST', '/api/session/create', { key: adminKey, body: {} });
+    // No sessionId: a UUID is chosen.
+    expect(a.body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    await linkByQr(edge.url, sim, a.body.apiKey, '628120000002', 'Sari');
+    await until(async () =>
+      (await api(edge.url, 'GET', '/api/session/status', { key: a.body.apiKey })).body.connected
+        ? true
+        : undefined,
+    );
+    const res = await api(edge.url, 'POST', '/api/send', {
+      key: a.body.apiKey,
+      body: { to: '9991234567', message: 'nobody' },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ success: false, code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+  });
+});

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEdgeApp } from '../../edge/app.js';
+import { silentLogger } from '../../edge/logger.js';
+import { useTestDatabase } from '../helpers/postgres.js';
+import {
+  call,
+  capturingLogger,
+  createKey,
+  createTenant,
+  expectError,
+  HOST_SECRET,
+  killAllHosts,
+  putHost,
+  startTestEdge,
+  type TestEdge,
+  unreachableDb,
+} from './helpers.js';
+
+const database = useTestDatabase();
+let edge: TestEdge;
+
+beforeAll(async () => {
+  const { db } = database();
+  await putHost(db, { id: 'host-live', url: 'http://127.0.0.1:1' });
+  await putHost(db, { id: 'host-dead', url: 'http://127.0.0.1:1', live: false });
+  edge = await startTestEdge(db, { version: '9.9.9' });
+});
+
+afterAll(async () => {
+  await edge?.close();
+});
+
+describe('GET /', () => {
+  it('describes the service, its routes and where the docs are', async () => {
+    const response = await call(edge.url, '/');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      name: string;
+      version: string;
+      docs: string;
+      routes: { path: string }[];
+    };
+    expect(body.name).toBe('wa-gateway');
+    expect(body.version).toBe('9.9.9');
+    expect(body.docs).toBe('README.md');
+    expect(body.routes.map((r) => r.path)).toEqual([
+      '/api/session/create',
+      '/api/session/qr',
+      '/api/session/status',
+      '/api/send',
+      '/api/session/logout',
+      '/health',
+    ]);
+  });
+});
+
+describe('GET /health', () => {
+  it('200 with the hosts, their liveness and load, when the database answers and a host is alive', async () => {
+    const response = await call(edge.url, '/health');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      ok: true,
+      database: 'ok',
+      hosts: [
+        { id: 'host-dead', live: false, draining: false, sessions: 0 },
+        { id: 'host-live', live: true, draining: false, sessions: 0 },
+      ],
+    });
+  });
+
+  it('503 when no host is alive', async () => {
+    const restore = await killAllHosts(database().db);
+    try {
+      const response = await call(edge.url, '/health');
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ ok: false, database: 'ok' });
+    } finally {
+      await restore();
+    }
+  });
+
+  it('503 with database "error" when the database does not answer', async () => {
+    const down = await startTestEdge(unreachableDb());
+    try {
+      const response = await call(down.url, '/health');
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ ok: false, database: 'error', hosts: [] });
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+describe('errors', () => {
+  it('404 NOT_FOUND as JSON for an unknown path', async () => {
+    await expectError(await call(edge.url, '/nope'), 404, 'NOT_FOUND');
+    // Under /api/ the key is checked first, as for every API path.
+    await expectError(await call(edge.url, '/api/nope'), 401, 'MISSING_API_KEY');
+    const admin = await createKey(database().db, 'admin', { tenantId: await createTenant(database().db) });
+    await expectError(await call(edge.url, '/api/session/create/', { key: admin }), 404, 'NOT_FOUND');
+  });
+
+  it('a generic 500 that says nothing of the cause, which only the log hears', async () => {
+    const logger = capturingLogger();
+    const app = createEdgeApp({
+      hostSecret: HOST_SECRET,
+      logger,
+      db: {
+        open() {
+          throw new Error('secret connection string postgres://u:p@db/x');
+        },
+      },
+    });
+    const admin = await createKey(database().db, 'admin', { tenantId: await createTenant(database().db) });
+    const response = await app.request('/api/session/create', {
+      method: 'POST',
+      headers: { 'x-api-key': admin },
+    });
+    const body = await expectError(response, 500, 'INTERNAL_ERROR', 'Terjadi kesalahan internal');
+    expect(JSON.stringify(body)).not.toContain('postgres://');
+    const logged = logger.lines.find((l) => l.level === 'error');
+    expect(JSON.stringify(logged?.fields)).toContain('secret connection string');
+    expect(JSON.stringify(logger.lines)).not.toContain(admin);
+  });
+
+  it('405 for a wrong method on a known route, naming the right one', async () => {
+    const response = await call(edge.url, '/api/session/status', { method: 'POST' });
+    await expectError(response, 405, 'METHOD_NOT_ALLOWED');
+    expect(response.headers.get('allow')).toBe('GET');
+  });
+});
+
+describe('configuration', () => {
+  it('refuses a short host secret at start, without repeating it', () => {
+    const make = () =>
+      createEdgeApp({ hostSecret: 'short-secret', db: { open: () => database().db }, logger: silentLogger });
+    expect(make).toThrow(/hostSecret: must be at least 32 bytes/);
+    try {
+      make();
+    } catch (err) {
+      expect(String(err)).not.toContain('short-secret');
+    }
+  });
+
+  it('describes every route for an OpenAPI document, from the shared schemas', () => {
+    const app = createEdgeApp({
+      hostSecret: HOST_SECRET,
+      db: { open: () => database().db },
+      logger: silentLogger,
+    });
+    const doc = app.getOpenAPIDocument({ openapi: '3.0.0', info: { title: 'wa-gateway', version: '0' } });
+    expect(Object.keys(doc.paths ?? {}).sort()).toEqual([
+      '/',
+      '/api/send',
+      '/api/session/create',
+      '/api/session/logout',
+      '/api/session/qr',
+      '/api/session/status',
+      '/health',
+    ]);
+    expect(doc.components?.securitySchemes?.ApiKey).toEqual({
+      type: 'apiKey',
+      in: 'header',
+      name: 'x-api-key',
+    });
+    expect(Object.keys(doc.components?.schemas ?? {})).toEqual(
+      expect.arrayContaining(['CreateSessionBody', 'SendMessageBody', 'QrResponse', 'ErrorResponse']),
+    );
+  });
+});
