@@ -173,7 +173,7 @@ export type LogoutResponse = z.infer<typeof LogoutResponseSchema>;
 // Host internal API (edge -> session host). Session and tenant come from the edge's JWT, not the body.
 // Errors use ErrorResponseSchema with the same codes, so the edge can relay expected ones unchanged.
 
-/** The session actor's public states (node-runtime/session/machine.ts `PUBLIC_STATES`). */
+/** The session actor's public states (node-runtime/session/machine.ts `publicState`). */
 export const SESSION_STATES = [
   'idle',
   'connecting',

@@ -36,6 +36,7 @@ import {
   sendTo,
   setup,
 } from 'xstate';
+import { SESSION_STATES, type SessionState } from '../../shared/schemas.js';
 import { backoffDelay } from './backoff.js';
 import { type CloseDetails, classifyDisconnect } from './disconnect.js';
 
@@ -458,20 +459,10 @@ export type SessionActorRef = ActorRefFrom<SessionMachine>;
 
 // ---- what a host reads -----------------------------------------------------------------------------
 
-export const PUBLIC_STATES = [
-  'idle',
-  'connecting',
-  'awaiting-qr',
-  'connected',
-  'reconnecting',
-  'logging-out',
-  'logged-out',
-  'replaced',
-  'qr-expired',
-  'failed',
-] as const;
+/** The states the API and the sessions table show: the shared contract's list. */
+export const PUBLIC_STATES = SESSION_STATES;
 
-export type PublicState = (typeof PUBLIC_STATES)[number];
+export type PublicState = SessionState;
 
 /** The state as one string, for the sessions table and the API. */
 export function publicState(snapshot: SessionSnapshot): PublicState {
