@@ -25,6 +25,15 @@ export const StackConfigSchema = z.object({
       .regex(/^[0-9a-f]{64}$/i)
       .optional(),
   ),
+  /** WhatsApp Web version to announce, e.g. 2.3000.1023456789; default Baileys' built-in one. */
+  WA_VERSION: optional.pipe(
+    z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/)
+      .optional(),
+  ),
+  /** Ask web.whatsapp.com for the current version at start (the only call to the internet at start). */
+  WA_FETCH_VERSION: z.enum(['true', 'false']).default('false'),
   WA_SIM_PORT: port(3100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -36,6 +45,8 @@ export const HostConfigSchema = StackConfigSchema.pick({
   HOST_ID: true,
   WA_WS_URL: true,
   WA_TRUST_ROOT: true,
+  WA_VERSION: true,
+  WA_FETCH_VERSION: true,
   LOG_LEVEL: true,
 }).extend({
   DATABASE_URL: z.string().min(1),
@@ -44,6 +55,16 @@ export const HostConfigSchema = StackConfigSchema.pick({
   HOST_URL: optional.pipe(z.url().optional()),
 });
 export type HostConfig = z.infer<typeof HostConfigSchema>;
+
+/** The WhatsApp connection settings a session host takes from its configuration. */
+export const waConnectionOf = (
+  config: Pick<StackConfig, 'WA_WS_URL' | 'WA_TRUST_ROOT' | 'WA_VERSION' | 'WA_FETCH_VERSION'>,
+) => ({
+  wsUrl: config.WA_WS_URL,
+  trustRoot: config.WA_TRUST_ROOT,
+  version: config.WA_VERSION?.split('.').map(Number) as [number, number, number] | undefined,
+  fetchVersion: config.WA_FETCH_VERSION === 'true',
+});
 
 /** Parses `env` or exits with one readable line per problem. */
 export const parseConfig = <T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> => {

@@ -8,6 +8,7 @@ import type { StackConfig } from '../node-runtime/config.js';
 import { createDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
+import type { WaConnection } from '../node-runtime/wa/socket-actor.js';
 
 export type RunningStack = {
   url: string;
@@ -34,7 +35,7 @@ const hostSecret = async (config: StackConfig) => {
  */
 export const startStack = async (
   config: StackConfig,
-  wa: { wsUrl?: string; trustRoot?: string },
+  wa: WaConnection,
   logger: Logger = pino({ level: config.LOG_LEVEL }),
 ): Promise<RunningStack> => {
   await mkdir(resolve(config.DATA_DIR), { recursive: true, mode: 0o755 });

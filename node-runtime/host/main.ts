@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { HostConfigSchema, parseConfig } from '../config.js';
+import { HostConfigSchema, parseConfig, waConnectionOf } from '../config.js';
 import { createDb } from '../db/connect.js';
 import { startHost } from './server.js';
 
@@ -14,7 +14,7 @@ const host = await startHost({
   listen: config.HOST_LISTEN,
   internalUrl: config.HOST_URL,
   secret: config.EDGE_HOST_SECRET,
-  wa: { wsUrl: config.WA_WS_URL, trustRoot: config.WA_TRUST_ROOT },
+  wa: waConnectionOf(config),
   logger,
 });
 process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);

@@ -3,7 +3,7 @@ import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
-import { applyTrustRoot, type WaConnection } from '../wa/socket-actor.js';
+import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { createHostApp } from './app.js';
 import { registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
@@ -28,7 +28,8 @@ export type RunningHost = { url: string; sessions: SessionHost; close(): Promise
 export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   applyTrustRoot(opts.wa.trustRoot);
   const logger = opts.logger.child({ hostId: opts.hostId });
-  const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa: opts.wa, logger });
+  const wa = await resolveWaVersion(opts.wa, logger);
+  const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa, logger });
   const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: listen });

@@ -1,5 +1,6 @@
 import makeWASocket, {
   Browsers,
+  fetchLatestWaWebVersion,
   jidNormalizedUser,
   WA_CERT_DETAILS,
   type WASocket,
@@ -14,6 +15,21 @@ export type WaConnection = {
   wsUrl?: string;
   /** Hex root public key of the simulator's certificate chain (WA_TRUST_ROOT); never set in production. */
   trustRoot?: string;
+  /** WhatsApp Web version to announce; default Baileys' built-in one. */
+  version?: [number, number, number];
+  /** Fetch the current version from web.whatsapp.com when the host starts (WA_FETCH_VERSION). */
+  fetchVersion?: boolean;
+};
+
+/**
+ * The version to announce: the configured one, or, only when asked, the one web.whatsapp.com publishes
+ * (Baileys falls back to its built-in version if that fetch fails). Nothing is fetched otherwise.
+ */
+export const resolveWaVersion = async (wa: WaConnection, logger: Logger): Promise<WaConnection> => {
+  if (wa.version || !wa.fetchVersion) return wa;
+  const { version, isLatest, error } = await fetchLatestWaWebVersion({});
+  logger.info({ version: version.join('.'), isLatest, failed: !!error }, 'WhatsApp Web version');
+  return { ...wa, version: version as [number, number, number] };
 };
 
 /** Applies the simulator's trust root to Baileys' process-wide default; a no-op in production. */
@@ -62,6 +78,7 @@ export const makeSocketActor = (deps: {
           markOnlineOnConnect: false,
           generateHighQualityLinkPreview: false,
           ...(deps.wa.wsUrl ? { waWebSocketUrl: deps.wa.wsUrl } : {}),
+          ...(deps.wa.version ? { version: deps.wa.version } : {}),
         });
         const current = sock;
         current.ev.on('creds.update', () => {

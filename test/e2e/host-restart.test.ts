@@ -15,6 +15,7 @@ const database = useTestDatabase();
 let sim: SimServer;
 let edge: RunningEdge;
 let host: ChildProcess | undefined;
+let adminKey: string;
 
 /** Starts the session host as its own process, as an operator runs it, on a fixed port. */
 const startHostProcess = async (port: number) => {
@@ -41,11 +42,11 @@ const startHostProcess = async (port: number) => {
   return child;
 };
 
-const kill = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
+const kill = (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill(signal);
   });
 
 beforeAll(async () => {
@@ -57,6 +58,7 @@ beforeAll(async () => {
     hostSecret: SECRET,
     logger: pino({ level: 'silent' }),
   });
+  adminKey = (await ensureDefaultTenant(database().db)).adminKey ?? '';
 });
 afterAll(async () => {
   if (host) await kill(host);
@@ -67,7 +69,6 @@ afterAll(async () => {
 it('a host killed and started again resumes its linked sessions with no new QR, and sends work', async () => {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   host = await startHostProcess(port);
-  const adminKey = (await ensureDefaultTenant(database().db)).adminKey ?? '';
   const created = await api(edge.url, 'POST', '/api/session/create', {
     key: adminKey,
     body: { sessionId: 'resume-me' },
@@ -105,4 +106,35 @@ it('a host killed and started again resumes its linked sessions with no new QR, 
     }[];
     return inbox.find((m) => m.text === 'after restart');
   });
+});
+
+it('SIGTERM closes the sockets without logging anyone out; the next start resumes', async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  if (host) await kill(host);
+  host = await startHostProcess(port);
+  const created = await api(edge.url, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: 'graceful' },
+  });
+  const key = created.body.apiKey as string;
+  await linkByQr(edge.url, sim, key, '628130000002', 'Tono');
+  await until(async () =>
+    (await api(edge.url, 'GET', '/api/session/status', { key })).body.connected ? true : undefined,
+  );
+
+  expect(await kill(host, 'SIGTERM')).toBe(0);
+  const account = (await (await fetch(`${sim.url}/sim/accounts/628130000002`)).json()) as {
+    devices: { connected: boolean }[];
+  };
+  expect(account.devices).toEqual([expect.objectContaining({ connected: false })]); // still linked
+
+  host = await startHostProcess(port);
+  await until(async () =>
+    (await api(edge.url, 'GET', '/api/session/status', { key })).body.connected ? true : undefined,
+  );
+  const sent = await api(edge.url, 'POST', '/api/send', {
+    key,
+    body: { to: '628130000098', message: 'after SIGTERM' },
+  });
+  expect(sent.status).toBe(200);
 });
