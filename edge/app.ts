@@ -2,19 +2,26 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Kysely } from 'kysely';
 import type { Database } from '../shared/db-schema.js';
 import type { HostSessionAction } from '../shared/host-api.js';
+import { createAuthServices } from './auth-services.js';
+import type { PeerAddress } from './client-address.js';
 import { type EdgeConfigInput, parseEdgeConfig } from './config.js';
 import type { EdgeDatabase, EdgeEnv } from './context.js';
 import { handleError, notFound } from './error-handler.js';
 import { createForwarder } from './forward.js';
 import { createHostClient } from './host-client.js';
+import type { KeyCache } from './key-cache.js';
 import { consoleLogger, type EdgeLogger } from './logger.js';
 import { authenticate } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { provideDatabase } from './middleware/database.js';
+import { invalidateKeyCacheOnWrites } from './middleware/key-cache-invalidation.js';
+import { flushLogged, recordLastUsed } from './middleware/last-used.js';
 import { checkMethod } from './middleware/method-check.js';
 import { refuseKeyInQuery } from './middleware/query-key.js';
 import { logRequests } from './middleware/request-log.js';
-import { findKeyByDigest, type KeyLookup } from './queries/api-keys.js';
+import { limitSends } from './middleware/send-limit.js';
+import type { KeyLookup } from './queries/api-keys.js';
+import { recordKeyUses } from './queries/key-usage.js';
 import { registerHealth } from './routes/health.js';
 import { registerIndex } from './routes/index.js';
 import { API_KEY_SECURITY, apiKeySecurityScheme, validationError } from './routes/openapi.js';
@@ -23,6 +30,7 @@ import { registerSessionCreate } from './routes/session-create.js';
 import { registerSessionLogout } from './routes/session-logout.js';
 import { registerSessionQr } from './routes/session-qr.js';
 import { registerSessionStatus } from './routes/session-status.js';
+import { registerTenancyRoutes } from './routes/tenancy.js';
 import type { EdgeApp, EdgeServices } from './services.js';
 
 export type { EdgeConfigInput } from './config.js';
@@ -41,8 +49,19 @@ export interface EdgeDeps extends EdgeConfigInput {
   now?: () => Date;
   /** Default: JSON lines on the console. */
   logger?: EdgeLogger;
-  /** How keys are found by digest; the seam for a cache in front of the database. */
+  /** How keys are found by digest in the database; the key cache (key-cache.ts) sits in front of it. */
   keyLookup?: KeyLookup;
+  /** A key cache to use instead of a new one (tests look into it); its settings are `keyCache`. */
+  keyCacheInstance?: KeyCache;
+  /** The connection's peer address, which only the entry can see (Node: the socket; Deno: its info). */
+  peerAddress?: PeerAddress;
+}
+
+/** The app and what its entry must do at shutdown. */
+export interface Edge {
+  app: EdgeApp;
+  /** Writes the buffered last-used times; call after the server stopped taking requests. */
+  flush(): Promise<void>;
 }
 
 /**
@@ -50,12 +69,23 @@ export interface EdgeDeps extends EdgeConfigInput {
  * session host with a signed JWT. Web-standard only, so the Node, Workers and Deno entries all run it.
  */
 export function createEdgeApp(deps: EdgeDeps): EdgeApp {
+  return createEdge(deps).app;
+}
+
+/** `createEdgeApp`, with the shutdown the Node and Deno entries need (Workers have none). */
+export function createEdge(deps: EdgeDeps): Edge {
   const config = parseEdgeConfig(deps);
   const logger = deps.logger ?? consoleLogger();
   const now = deps.now ?? (() => new Date());
   // Called through a wrapper: Workers refuse a fetch invoked on anything but the global object.
   const fetchFn = deps.fetch ?? ((input, init) => fetch(input, init));
   const database: EdgeDatabase = isEdgeDatabase(deps.db) ? deps.db : sharedDatabase(deps.db);
+  const auth = createAuthServices(config, {
+    now,
+    keyLookup: deps.keyLookup,
+    keyCache: deps.keyCacheInstance,
+    peerAddress: deps.peerAddress,
+  });
 
   const hosts = createHostClient({
     fetch: fetchFn,
@@ -75,7 +105,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     livenessSeconds: config.hostLivenessSeconds,
     timeoutMsFor,
   });
-  const services: EdgeServices = { config, hosts, forwarder, logger };
+  const services: EdgeServices = { config, hosts, forwarder, logger, now };
 
   const app: EdgeApp = new OpenAPIHono<EdgeEnv>({
     defaultHook: (result) => {
@@ -92,7 +122,10 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
   app.use(refuseKeyInQuery());
   app.use(checkMethod(app));
   app.use(provideDatabase(database));
-  app.use('/api/*', authenticate({ lookup: deps.keyLookup ?? findKeyByDigest, now, logger }));
+  app.use(invalidateKeyCacheOnWrites(auth.keyCache));
+  app.use(recordLastUsed({ buffer: auth.lastUsed, database, now, logger }));
+  app.use('/api/*', authenticate({ lookup: auth.lookup, now, logger, throttle: auth.throttle }));
+  app.use('/api/send', limitSends(auth.sendLimits, now));
 
   registerIndex(app, services);
   registerHealth(app, services);
@@ -101,7 +134,13 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
   registerSessionStatus(app, services);
   registerSend(app, services);
   registerSessionLogout(app, services);
-  return app;
+  registerTenancyRoutes(app, services);
+
+  const shared = isEdgeDatabase(deps.db) ? undefined : deps.db;
+  const flush = async () => {
+    if (shared) await flushLogged(auth.lastUsed, (uses) => recordKeyUses(shared, uses), logger);
+  };
+  return { app, flush };
 }
 
 function isEdgeDatabase(db: Kysely<Database> | EdgeDatabase): db is EdgeDatabase {

@@ -1,7 +1,8 @@
-// First start: the default tenant and its admin key. Runs from the start script (Node), but is plain
+// First start: the default tenant and its admin key, and the operator key. Runs from the start script (Node), but is plain
 // Kysely and web crypto, so any entry could call it.
 import { type Kysely, sql } from 'kysely';
 import {
+  type ApiKeyScope,
   CUSTOM_KEY_MIN_LENGTH,
   type CustomKeyProblem,
   customApiKeyProblem,
@@ -42,7 +43,7 @@ export interface BootstrapResult {
   adminKey?: string;
 }
 
-/** A bad `API_KEY` setting; the message is for the operator and never contains the key. */
+/** A bad `API_KEY` or `OPERATOR_KEY` setting; the message is for the operator and never contains the key. */
 export class ApiKeySettingError extends Error {
   constructor(message: string) {
     super(message);
@@ -50,29 +51,75 @@ export class ApiKeySettingError extends Error {
   }
 }
 
-const PROBLEMS: Record<CustomKeyProblem, string> = {
-  too_short: `API_KEY must be at least ${CUSTOM_KEY_MIN_LENGTH} characters long`,
-  too_long: `API_KEY must be at most ${MAX_PRESENTED_KEY_LENGTH} characters long`,
-  reserved_prefix: 'API_KEY starts like a gateway key (wag?_) but is not a valid one',
-  default: 'API_KEY must not be "default" (the seed\'s default key is refused)',
-  bad_characters: 'API_KEY may hold printable ASCII only, with no spaces at either end',
-};
+type KeySetting = 'API_KEY' | 'OPERATOR_KEY';
+
+const SETTING_SCOPES = {
+  API_KEY: { scope: 'admin', kind: 'a tenant admin key' },
+  OPERATOR_KEY: { scope: 'operator', kind: 'an operator key' },
+} as const satisfies Record<KeySetting, { scope: ApiKeyScope; kind: string }>;
+
+const problems = (name: KeySetting): Record<CustomKeyProblem, string> => ({
+  too_short: `${name} must be at least ${CUSTOM_KEY_MIN_LENGTH} characters long`,
+  too_long: `${name} must be at most ${MAX_PRESENTED_KEY_LENGTH} characters long`,
+  reserved_prefix: `${name} starts like a gateway key (wag?_) but is not a valid one`,
+  default: `${name} must not be "default" (the seed's default key is refused)`,
+  bad_characters: `${name} may hold printable ASCII only, with no spaces at either end`,
+});
 
 /**
- * Why `API_KEY` cannot be the admin key, or null when it can: any string of 32+ printable characters,
- * or one of our own tenant admin keys (`waga_...`, checksum and all).
+ * Why a key setting cannot be used, or null when it can: any string of 32+ printable characters, or one
+ * of our own keys of the setting's scope (checksum and all).
  */
-export function apiKeySettingProblem(text: string): string | null {
+function keySettingProblem(name: KeySetting, text: string): string | null {
+  const { scope, kind } = SETTING_SCOPES[name];
   if (hasReservedPrefix(text)) {
     const parsed = parseApiKey(text);
-    if (!parsed.ok) return PROBLEMS.reserved_prefix;
-    return parsed.scope === 'admin'
-      ? null
-      : 'API_KEY is a gateway key of another scope; use a tenant admin key';
+    if (!parsed.ok) return problems(name).reserved_prefix;
+    return parsed.scope === scope ? null : `${name} is a gateway key of another scope; use ${kind}`;
   }
   const problem = customApiKeyProblem(text);
-  return problem === null ? null : PROBLEMS[problem];
+  return problem === null ? null : problems(name)[problem];
 }
+
+/** Why `API_KEY` cannot be the admin key, or null when it can (32+ characters, or a `waga_` key). */
+export function apiKeySettingProblem(text: string): string | null {
+  return keySettingProblem('API_KEY', text);
+}
+
+/** Why `OPERATOR_KEY` cannot be the operator key, or null when it can (32+ characters, or a `wago_` key). */
+export function operatorKeySettingProblem(text: string): string | null {
+  return keySettingProblem('OPERATOR_KEY', text);
+}
+
+/** The setting as digest and display prefix; undefined when unset. Throws for an unusable one. */
+async function settingOf(name: KeySetting, value: string | undefined) {
+  if (value === undefined || value === '') return undefined;
+  const problem = keySettingProblem(name, value);
+  if (problem) throw new ApiKeySettingError(problem);
+  return { digest: await digestApiKey(value), prefix: displayPrefixOf(value) };
+}
+
+/**
+ * What an already stored key with the setting's digest means: fine when it is a live key of the right
+ * kind, else a clear refusal. A re-rolled one counts as retired: its successor is the key to set.
+ */
+function checkKnownSetting(
+  name: KeySetting,
+  known: { tenant_id: string | null; scope: string; revoked_at: Date | null; replaced_by: string | null },
+  tenantId: string | null,
+): void {
+  if (known.tenant_id !== tenantId || known.scope !== SETTING_SCOPES[name].scope) {
+    throw new ApiKeySettingError(`${name} is already in use as another key; choose a different one`);
+  }
+  if (known.revoked_at !== null) throw new ApiKeySettingError(`${name} was revoked; choose a new one`);
+  if (known.replaced_by !== null) {
+    throw new ApiKeySettingError(`${name} was re-rolled; set it to the key that replaced it, or unset it`);
+  }
+}
+
+// One lock for every first-start step: they are rare, short, and may touch the same keys.
+const lockBootstrap = (trx: Kysely<Database>) =>
+  sql`select pg_advisory_xact_lock(hashtext('wa-gateway:bootstrap'))`.execute(trx);
 
 /**
  * Makes sure the default tenant exists with an admin key. Idempotent, and safe to run from several
@@ -82,18 +129,10 @@ export async function ensureDefaultTenant(
   db: Kysely<Database>,
   options: BootstrapOptions = {},
 ): Promise<BootstrapResult> {
-  const apiKey = options.apiKey === '' ? undefined : options.apiKey;
-  if (apiKey !== undefined) {
-    const problem = apiKeySettingProblem(apiKey);
-    if (problem) throw new ApiKeySettingError(problem);
-  }
-  const setting =
-    apiKey === undefined
-      ? undefined
-      : { digest: await digestApiKey(apiKey), prefix: displayPrefixOf(apiKey) };
+  const setting = await settingOf('API_KEY', options.apiKey);
 
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('wa-gateway:bootstrap'))`.execute(trx);
+    await lockBootstrap(trx);
     const existing = await trx
       .selectFrom('tenants')
       .select('id')
@@ -136,16 +175,11 @@ export async function ensureDefaultTenant(
     if (!setting) return { tenantId: existing.id, outcome: 'unchanged' };
     const known = await trx
       .selectFrom('api_keys')
-      .select(['id', 'tenant_id', 'scope', 'revoked_at'])
+      .select(['id', 'tenant_id', 'scope', 'revoked_at', 'replaced_by'])
       .where('digest', '=', setting.digest)
       .executeTakeFirst();
     if (known) {
-      if (known.tenant_id !== existing.id || known.scope !== 'admin') {
-        throw new ApiKeySettingError('API_KEY is already in use as another key; choose a different one');
-      }
-      if (known.revoked_at !== null) {
-        throw new ApiKeySettingError('API_KEY was revoked; choose a new one');
-      }
+      checkKnownSetting('API_KEY', known, existing.id);
       return { tenantId: existing.id, outcome: 'unchanged' };
     }
     // A changed setting takes over: the key it replaces stops working, as whoever changed it expects.
@@ -170,5 +204,98 @@ export async function ensureDefaultTenant(
       detail: { adminKey: setting.prefix },
     });
     return { tenantId: existing.id, outcome: 'api-key-replaced' };
+  });
+}
+
+/** Label of the operator key that came from the `OPERATOR_KEY` setting. */
+export const OPERATOR_KEY_SETTING_LABEL = 'OPERATOR_KEY';
+
+export type OperatorKeyOutcome =
+  /** No operator key yet: one generated (in `operatorKey`, shown this once). */
+  | 'created'
+  /** No operator key from the setting yet: `OPERATOR_KEY` is now one. */
+  | 'created-from-setting'
+  /** A later start with an `OPERATOR_KEY` not seen before: it is now the key, the previous setting's revoked. */
+  | 'replaced'
+  /** Nothing to do. */
+  | 'unchanged';
+
+export interface OperatorKeyResult {
+  outcome: OperatorKeyOutcome;
+  /** The generated operator key; only when none existed and `OPERATOR_KEY` is unset. Print it once. */
+  operatorKey?: string;
+}
+
+/**
+ * Makes sure an operator key exists: `OPERATOR_KEY` (32+ characters, or a `wago_` key) when set, else one
+ * generated on the first start that finds none. Works like `API_KEY`: a new setting retires the previous
+ * setting's key, and a generated key stays valid. Idempotent, and safe from several processes at once.
+ */
+export async function ensureOperatorKey(
+  db: Kysely<Database>,
+  options: { operatorKey?: string | undefined } = {},
+): Promise<OperatorKeyResult> {
+  const setting = await settingOf('OPERATOR_KEY', options.operatorKey);
+
+  return db.transaction().execute(async (trx) => {
+    await lockBootstrap(trx);
+    const live = await trx
+      .selectFrom('api_keys')
+      .select('label')
+      .where('scope', '=', 'operator')
+      .where('revoked_at', 'is', null)
+      .execute();
+
+    if (!setting) {
+      if (live.length > 0) return { outcome: 'unchanged' };
+      const generated = await generateApiKey('operator');
+      await insertApiKey(trx, {
+        digest: generated.digest,
+        prefix: generated.displayPrefix,
+        scope: 'operator',
+        tenantId: null,
+        label: 'first start',
+      });
+      await recordAudit(trx, {
+        tenantId: null,
+        actor: null,
+        action: 'operator_key.bootstrap',
+        target: null,
+        detail: { operatorKey: generated.displayPrefix, fromSetting: false },
+      });
+      return { outcome: 'created', operatorKey: generated.key };
+    }
+
+    const known = await trx
+      .selectFrom('api_keys')
+      .select(['id', 'tenant_id', 'scope', 'revoked_at', 'replaced_by'])
+      .where('digest', '=', setting.digest)
+      .executeTakeFirst();
+    if (known) {
+      checkKnownSetting('OPERATOR_KEY', known, null);
+      return { outcome: 'unchanged' };
+    }
+    const hadSetting = live.some((k) => k.label === OPERATOR_KEY_SETTING_LABEL);
+    await trx
+      .updateTable('api_keys')
+      .set({ revoked_at: sql`now()` })
+      .where('scope', '=', 'operator')
+      .where('label', '=', OPERATOR_KEY_SETTING_LABEL)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await insertApiKey(trx, {
+      ...setting,
+      scope: 'operator',
+      tenantId: null,
+      label: OPERATOR_KEY_SETTING_LABEL,
+    });
+    await recordAudit(trx, {
+      tenantId: null,
+      actor: null,
+      action: hadSetting ? 'operator_key.replace_from_setting' : 'operator_key.bootstrap',
+      target: null,
+      detail: { operatorKey: setting.prefix, fromSetting: true },
+    });
+    return { outcome: hadSetting ? 'replaced' : 'created-from-setting' };
   });
 }

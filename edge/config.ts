@@ -3,6 +3,17 @@ import { MAX_HOST_TOKEN_TTL_SECONDS, MIN_HOST_SECRET_BYTES } from '../shared/jwt
 
 const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
+/** A cached key may be up to this old; with request handling, a change is seen everywhere within 5 s. */
+export const MAX_KEY_CACHE_TTL_MS = 4_000;
+
+const tokenBucket = (perSecond: number, burst: number) =>
+  z
+    .object({
+      perSecond: z.number().positive().default(perSecond),
+      burst: z.int().min(1).default(burst),
+    })
+    .prefault({});
+
 /**
  * The edge app's configuration. Each entry (Node, Workers, Deno) builds this from its own environment and
  * `createEdgeApp` parses it once, so a bad value fails at start, not on the first request.
@@ -30,6 +41,64 @@ export const EdgeConfigSchema = z.object({
   version: z.string().min(1).default('0.1.0'),
   /** Where `GET /` tells people to read about the API. */
   docsUrl: z.string().min(1).default('README.md'),
+  /** The key look-up cache; edge/key-cache.ts says why these bounds keep revocation under 5 seconds. */
+  keyCache: z
+    .object({
+      /** How long a found key is served from memory. Capped so a revocation elsewhere lands within 5 s. */
+      ttlMs: z.int().min(0).max(MAX_KEY_CACHE_TTL_MS).default(MAX_KEY_CACHE_TTL_MS),
+      /** How long "no such key" is remembered; only a key presented before it existed could be hurt. */
+      negativeTtlMs: z.int().min(0).max(MAX_KEY_CACHE_TTL_MS).default(2_000),
+      maxEntries: z.int().min(1).default(10_000),
+      maxNegativeEntries: z.int().min(1).default(1_000),
+      /** How long a key stays known as real after its entry went stale: it passes an address block. */
+      knownKeyMs: z
+        .int()
+        .min(0)
+        .default(15 * 60_000),
+    })
+    .prefault({}),
+  /** Last-used times are buffered and written in one UPDATE at most this often (edge/last-used.ts). */
+  lastUsed: z
+    .object({
+      flushSeconds: z.number().min(0).default(30),
+      /** Distinct keys buffered before a flush is due regardless of the interval. */
+      maxPending: z.int().min(1).max(10_000).default(10_000),
+    })
+    .prefault({}),
+  /** In-memory limits, per edge instance (per isolate on Workers); edge/rate-limit.ts. */
+  rateLimits: z
+    .object({
+      /** More than `limit` refused keys from one address within `windowSeconds` blocks it for `blockSeconds`. */
+      failedAuth: z
+        .object({
+          limit: z.int().min(1).default(20),
+          windowSeconds: z.number().positive().default(60),
+          blockSeconds: z.number().positive().default(60),
+        })
+        .prefault({}),
+      /** Token buckets for POST /api/send: a steady rate per second and a burst. */
+      sendPerSession: tokenBucket(20, 40),
+      sendPerTenant: tokenBucket(100, 200),
+      /** Addresses, sessions and tenants tracked at once (each map); the least recently seen go first. */
+      maxTracked: z.int().min(100).default(100_000),
+    })
+    .prefault({}),
+  /**
+   * Where the client's address (for the failed-auth limit) comes from. Default: what the runtime says
+   * about the connection (the socket's peer on Node and Deno). `header` names one a trusted proxy sets
+   * (`cf-connecting-ip`, the Workers entry's default; `x-forwarded-for` only when you run the proxy);
+   * the address is the entry `hops` from the right of that header's comma-separated list.
+   */
+  clientAddress: z
+    .object({
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/)
+        .transform((h) => h.toLowerCase())
+        .optional(),
+      hops: z.int().min(1).max(10).default(1),
+    })
+    .prefault({}),
 });
 
 export type EdgeConfigInput = z.input<typeof EdgeConfigSchema>;

@@ -11,6 +11,8 @@ export interface EdgeServices {
   hosts: HostClient;
   forwarder: Forwarder;
   logger: EdgeLogger;
+  /** The app's clock (EdgeDeps.now): key expiry, overlaps and revocations are all judged by it. */
+  now: () => Date;
 }
 
 export type EdgeApp = OpenAPIHono<EdgeEnv>;

@@ -17,7 +17,13 @@ export const StackConfigSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_URL: optional,
   EDGE_HOST_SECRET: optional.pipe(z.string().min(32).optional()),
+  /** Behind a reverse proxy: the header it sets with the client's address (else the socket's peer). */
+  EDGE_CLIENT_ADDRESS_HEADER: optional,
+  /** How many proxies of yours append to that header (x-forwarded-for); the edge checks the range. */
+  EDGE_CLIENT_ADDRESS_HOPS: optional.pipe(z.string().regex(/^\d+$/).transform(Number).optional()),
   API_KEY: optional,
+  /** The operator's key (creates and suspends tenants) instead of a generated one; 32+ characters. */
+  OPERATOR_KEY: optional,
   WA_WS_URL: optional.pipe(z.url().optional()),
   WA_TRUST_ROOT: optional.pipe(
     z

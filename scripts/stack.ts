@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
-import { ApiKeySettingError, ensureDefaultTenant } from '../edge/bootstrap.js';
+import { ApiKeySettingError, ensureDefaultTenant, ensureOperatorKey } from '../edge/bootstrap.js';
 import { startEdge } from '../edge/entries/node.js';
 import type { StackConfig } from '../node-runtime/config.js';
 import { createDb } from '../node-runtime/db/connect.js';
@@ -15,6 +15,8 @@ export type RunningStack = {
   hostUrl: string;
   /** The admin key, only on the very first start (printed once, stored nowhere). */
   adminKey?: string;
+  /** The operator key, only on the first start that found none (printed once, stored nowhere). */
+  operatorKey?: string;
   close(): Promise<void>;
 };
 
@@ -52,8 +54,10 @@ export const startStack = async (
   await migrateToLatest(db);
   const secret = await hostSecret(config);
   let bootstrap: Awaited<ReturnType<typeof ensureDefaultTenant>>;
+  let operator: Awaited<ReturnType<typeof ensureOperatorKey>>;
   try {
     bootstrap = await ensureDefaultTenant(db, { apiKey: config.API_KEY });
+    operator = await ensureOperatorKey(db, { operatorKey: config.OPERATOR_KEY });
   } catch (err) {
     await db.destroy();
     await stopPostgres?.();
@@ -75,12 +79,14 @@ export const startStack = async (
     db,
     port: config.PORT,
     hostSecret: secret,
+    clientAddress: { header: config.EDGE_CLIENT_ADDRESS_HEADER, hops: config.EDGE_CLIENT_ADDRESS_HOPS },
     logger: logger.child({ component: 'edge' }),
   });
   return {
     url: edge.url,
     hostUrl: host.url,
     adminKey: bootstrap.adminKey,
+    operatorKey: operator.operatorKey,
     async close() {
       await edge.close();
       // Sockets end without logging out: linked sessions resume on the next start.
@@ -114,10 +120,18 @@ export const banner = (stack: RunningStack, extra: string[] = []) => {
   const key = stack.adminKey
     ? ['', 'Admin key of the default tenant (shown this once; store it safely):', `  ${stack.adminKey}`]
     : ['', 'Admin key: the one printed at first start (or API_KEY).'];
+  const operatorKey = stack.operatorKey
+    ? [
+        '',
+        'Operator key, to create and suspend tenants (shown this once; store it safely):',
+        `  ${stack.operatorKey}`,
+      ]
+    : ['Operator key: the one printed at first start (or OPERATOR_KEY).'];
   return [
     '',
     `WhatsApp gateway ready at ${stack.url}`,
     ...key,
+    ...operatorKey,
     '',
     'Next: create a session, then fetch its QR:',
     `  curl -s -X POST ${stack.url}/api/session/create -H "x-api-key: <admin key>" -H "content-type: application/json" -d '{"sessionId":"my-session"}'`,

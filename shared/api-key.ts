@@ -67,7 +67,7 @@ export type ParseApiKeyResult =
 
 export type PresentedKeyClass =
   | { ok: true; kind: 'prefixed'; scope: ApiKeyScope }
-  /** A custom key (from the `API_KEY` setting): only ever a tenant admin key, found by digest. */
+  /** A custom key (the `API_KEY` or `OPERATOR_KEY` setting): its scope is the stored one, found by digest. */
   | { ok: true; kind: 'custom'; scope: 'admin' }
   | { ok: false; error: 'malformed' | 'bad_checksum' };
 

@@ -49,6 +49,18 @@ export const ERRORS = {
   },
   QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
 
+  // Tenants and keys. Another tenant's tenant, key or session gets the same 404 as one that does not exist.
+  TENANT_NOT_FOUND: { status: 404, message: 'Tenant tidak ditemukan' },
+  KEY_NOT_FOUND: { status: 404, message: 'API key tidak ditemukan' },
+  KEY_REVOKED: { status: 409, message: 'API key sudah dicabut' },
+  KEY_EXPIRED: { status: 409, message: 'API key sudah kedaluwarsa' },
+  KEY_REPLACED: { status: 409, message: 'API key sudah diganti; gunakan (atau ganti) API key penggantinya' },
+  LAST_ADMIN_KEY: {
+    status: 409,
+    message:
+      'Tidak dapat mencabut API key admin terakhir yang aktif; buat API key admin lain terlebih dahulu',
+  },
+
   // Sending.
   MISSING_PARAMETERS: { status: 400, message: 'Parameter "to" dan "message" diperlukan' },
   INVALID_RECIPIENT: {

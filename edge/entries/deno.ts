@@ -1,11 +1,11 @@
 // The Deno entry. From the repo root, after `npm install`:
 //   EDGE_HOST_SECRET=... DATABASE_URL=postgres://... PORT=8000 npx deno run --config deno.json \
-//     --cached-only --allow-net '--allow-env=EDGE_HOST_SECRET,DATABASE_URL,PORT,EDGE_LISTEN,PG*' edge/entries/deno.ts
+//     --cached-only --allow-net '--allow-env=EDGE_*,DATABASE_URL,PORT,PG*' edge/entries/deno.ts
 // deno.json maps our `.js` import suffixes to the `.ts` files (sloppy imports) and takes npm packages from
 // node_modules; --cached-only makes a missing one an error instead of a download. PG* is postgres.js
 // reading its defaults.
 import { z } from 'zod';
-import { createEdgeApp } from '../app.js';
+import { createEdge } from '../app.js';
 import { EdgeEnvSchema, edgeConfigFrom, parseEnv } from './env.js';
 import { createEdgeDb } from './postgres.js';
 
@@ -18,7 +18,10 @@ declare const Deno: {
       hostname: string;
       onListen?: (addr: { hostname: string; port: number }) => void;
     },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (
+      request: Request,
+      info: { remoteAddr: { hostname: string } | { path: string } },
+    ) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> };
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   exit(code?: number): never;
@@ -31,14 +34,26 @@ const DenoEnvSchema = EdgeEnvSchema.extend({
   EDGE_LISTEN: z.string().min(1).default('0.0.0.0'),
 });
 
-// Read by name, so `--allow-env` can be narrowed to exactly these.
+// Read by name, so `--allow-env` can be narrowed to exactly these; one it does not allow counts as unset.
+const readEnv = (name: string) => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+};
 const env = parseEnv(
   DenoEnvSchema,
-  Object.fromEntries(Object.keys(DenoEnvSchema.shape).map((name) => [name, Deno.env.get(name)])),
+  Object.fromEntries(Object.keys(DenoEnvSchema.shape).map((name) => [name, readEnv(name)])),
 );
 // A long-lived process: one pool for every request, as on Node.
 const db = createEdgeDb(env.DATABASE_URL, { max: 10 });
-const app = createEdgeApp({ ...edgeConfigFrom(env), db });
+const { app, flush } = createEdge({
+  ...edgeConfigFrom(env),
+  db,
+  // The connection's peer, handed over as the request's bindings (below).
+  peerAddress: (c) => (typeof c.env.peerAddress === 'string' ? c.env.peerAddress : undefined),
+});
 
 const server = Deno.serve(
   {
@@ -46,12 +61,14 @@ const server = Deno.serve(
     hostname: env.EDGE_LISTEN,
     onListen: ({ hostname, port }) => console.log(JSON.stringify({ msg: 'edge listening', hostname, port })),
   },
-  // Only the request: Deno's second argument is connection info, not Hono's `env`.
-  (request) => app.fetch(request),
+  // Deno's second argument is connection info, not Hono's `env`: only the peer's address goes on.
+  (request, info) =>
+    app.fetch(request, { peerAddress: 'hostname' in info.remoteAddr ? info.remoteAddr.hostname : undefined }),
 );
 
 const stop = async () => {
   await server.shutdown();
+  await flush();
   await db.destroy();
   Deno.exit(0);
 };

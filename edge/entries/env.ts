@@ -3,16 +3,47 @@
 import { z } from 'zod';
 import type { EdgeConfigInput } from '../app.js';
 
+// An empty variable counts as unset, not as 0 (which would, e.g., turn the key cache off).
+const number = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().optional());
+
 export const EdgeEnvSchema = z.object({
   /** HS256 secret shared with the session hosts; its length is checked by the app's own config. */
   EDGE_HOST_SECRET: z.string().min(1),
+  // Tuning; unset means the app's defaults (edge/config.ts), which also checks the ranges.
+  /** Header a trusted proxy sets with the client's address (Workers default: cf-connecting-ip). */
+  EDGE_CLIENT_ADDRESS_HEADER: z.string().min(1).optional(),
+  /** Proxies you run in front of the edge that append to that header (x-forwarded-for). */
+  EDGE_CLIENT_ADDRESS_HOPS: number,
+  EDGE_KEY_CACHE_TTL_MS: number,
+  EDGE_LAST_USED_FLUSH_SECONDS: number,
+  EDGE_FAILED_AUTH_LIMIT: number,
+  EDGE_SEND_PER_SESSION_PER_SECOND: number,
+  EDGE_SEND_PER_SESSION_BURST: number,
+  EDGE_SEND_PER_TENANT_PER_SECOND: number,
+  EDGE_SEND_PER_TENANT_BURST: number,
 });
 
 export type EdgeEnvVars = z.infer<typeof EdgeEnvSchema>;
 
 /** The app's configuration from already-parsed variables. */
 export function edgeConfigFrom(env: EdgeEnvVars): EdgeConfigInput {
-  return { hostSecret: env.EDGE_HOST_SECRET };
+  return {
+    hostSecret: env.EDGE_HOST_SECRET,
+    clientAddress: { header: env.EDGE_CLIENT_ADDRESS_HEADER, hops: env.EDGE_CLIENT_ADDRESS_HOPS },
+    keyCache: { ttlMs: env.EDGE_KEY_CACHE_TTL_MS },
+    lastUsed: { flushSeconds: env.EDGE_LAST_USED_FLUSH_SECONDS },
+    rateLimits: {
+      failedAuth: { limit: env.EDGE_FAILED_AUTH_LIMIT },
+      sendPerSession: {
+        perSecond: env.EDGE_SEND_PER_SESSION_PER_SECOND,
+        burst: env.EDGE_SEND_PER_SESSION_BURST,
+      },
+      sendPerTenant: {
+        perSecond: env.EDGE_SEND_PER_TENANT_PER_SECOND,
+        burst: env.EDGE_SEND_PER_TENANT_BURST,
+      },
+    },
+  };
 }
 
 /** Parses `env` with `schema`; the error names the bad variables and never echoes a value. */

@@ -1,11 +1,12 @@
 // The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { z } from 'zod';
 import type { Database } from '../../shared/db-schema.js';
-import { createEdgeApp, type EdgeApp, type EdgeDeps } from '../app.js';
+import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
 
 const ListenSchema = z.object({
   /** 0 picks a free port. */
@@ -26,7 +27,7 @@ export interface RunningEdge {
   url: string;
   port: number;
   app: EdgeApp;
-  /** Stops accepting connections and ends the open ones. */
+  /** Stops accepting connections, ends the open ones, then writes the buffered last-used times. */
   close(): Promise<void>;
 }
 
@@ -34,7 +35,12 @@ export interface RunningEdge {
 export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
   const listen = ListenSchema.parse({ port: options.port, hostname: options.hostname });
   const logger = options.logger ?? pino({ name: 'edge' });
-  const app = createEdgeApp({ ...options, logger });
+  const { app, flush } = createEdge({
+    // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
+    peerAddress: (c) => getConnInfo(c).remote.address,
+    ...options,
+    logger,
+  });
   const server = createAdaptorServer({ fetch: app.fetch });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -56,11 +62,13 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     url,
     port,
     app,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive connections would hold close() open until they time out.
         if ('closeAllConnections' in server) server.closeAllConnections();
-      }),
+      });
+      await flush();
+    },
   };
 }

@@ -10,15 +10,22 @@ const WorkerEnvSchema = EdgeEnvSchema.extend({
   HYPERDRIVE: z.object({ connectionString: z.string().min(1) }),
 });
 
-// One app per isolate and env object: building it per request would redo route registration.
+// One app per isolate and env object: building it per request would redo route registration, and would
+// throw away the key cache, the last-used buffer and the rate limits, which live in the app.
 const apps = new WeakMap<object, EdgeApp>();
 
 function appFor(rawEnv: object): EdgeApp {
   let app = apps.get(rawEnv);
   if (!app) {
     const env = parseEnv(WorkerEnvSchema, rawEnv);
+    const config = edgeConfigFrom(env);
     app = createEdgeApp({
-      ...edgeConfigFrom(env),
+      ...config,
+      // Cloudflare sets CF-Connecting-IP to the connecting client, replacing whatever the client sent.
+      clientAddress: {
+        ...config.clientAddress,
+        header: env.EDGE_CLIENT_ADDRESS_HEADER ?? 'cf-connecting-ip',
+      },
       db: {
         // A Worker may not reuse a socket across requests, so each request gets its own small pool;
         // Hyperdrive keeps the real connections to Postgres warm.

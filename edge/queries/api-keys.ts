@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, KeyScope, TenantStatus } from '../../shared/db-schema.js';
 
 /** An API key with what authentication needs to decide on it; checked against the clock by the caller. */
@@ -47,6 +47,9 @@ export const findKeyByDigest: KeyLookup = async (db, digest) => {
       'tenants.status as tenant_status',
       'sessions.id as session_id',
       'sessions.name as session_name',
+      // Volatile, so Hyperdrive never answers this from its query cache (60 s by default): the key
+      // cache's 5-second revocation bound (key-cache.ts) assumes every look-up reads the database.
+      sql<Date>`clock_timestamp()`.as('read_at'),
     ])
     .where('api_keys.digest', '=', digest)
     .executeTakeFirst();
@@ -73,6 +76,7 @@ export interface NewKeyInput {
   tenantId: string | null;
   sessionId?: string | null;
   label?: string | null;
+  expiresAt?: Date | null;
 }
 
 /** Stores a key's digest and display prefix (never the key); returns its id. */
@@ -86,6 +90,7 @@ export async function insertApiKey(db: Kysely<Database>, key: NewKeyInput): Prom
       tenant_id: key.tenantId,
       session_id: key.sessionId ?? null,
       label: key.label ?? null,
+      expires_at: key.expiresAt ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
+import { type Page, pageOf } from '../pagination.js';
 
 export interface AuditInput {
   tenantId: string | null;
@@ -22,4 +23,33 @@ export async function recordAudit(db: Kysely<Database>, entry: AuditInput): Prom
       detail: entry.detail ?? {},
     })
     .execute();
+}
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  detail: JsonValue;
+}
+
+/**
+ * The tenant's audit entries by id, which grows with every entry: `desc` newest first, `asc` in the order
+ * things happened. The cursor is the id of the previous page's last entry.
+ */
+export async function listAuditEntries(
+  db: Kysely<Database>,
+  tenantId: string,
+  page: { limit: number; cursor?: string | undefined; order: 'asc' | 'desc' },
+): Promise<Page<AuditRow>> {
+  let query = db
+    .selectFrom('audit_log')
+    .select(['id', 'at', 'actor', 'action', 'target', 'detail'])
+    .where('tenant_id', '=', tenantId)
+    .orderBy('id', page.order)
+    .limit(page.limit + 1);
+  if (page.cursor !== undefined) query = query.where('id', page.order === 'asc' ? '>' : '<', page.cursor);
+  const rows = await query.execute();
+  return pageOf(rows, page.limit, (e) => e.id);
 }

@@ -22,6 +22,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Recipient cannot receive messages',
+  429: 'Too many requests (sends over the session or tenant rate, or refused keys from this address); retry after `Retry-After` seconds',
   503: 'No session host available; retry after `Retry-After` seconds',
 };
 

@@ -27,7 +27,7 @@ export const sendRoute = createRoute({
   },
   responses: {
     200: { description: 'Sent', content: { 'application/json': { schema: SendMessageResponseSchema } } },
-    ...errorResponses(400, 401, 403, 405, 413, 415, 422, 503),
+    ...errorResponses(400, 401, 403, 405, 413, 415, 422, 429, 503),
   },
 });
 

@@ -2,9 +2,17 @@
 // Hyperdrive binding) and Deno. Each gets its own database and a stand-in session host, and must do the
 // work that needs each piece of the runtime: Postgres over its sockets, WebCrypto for key digests and the
 // host JWT, fetch to the host.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateApiKey } from '../../shared/api-key.js';
-import { call, createKey, createTenant, expectError, HOST_SECRET, putHost } from '../edge/helpers.js';
+import {
+  call,
+  createKey,
+  createSessionRow,
+  createTenant,
+  expectError,
+  HOST_SECRET,
+  putHost,
+} from '../edge/helpers.js';
 import { type StandInHost, startStandInHost } from '../edge/stand-in-host.js';
 import {
   type EdgeRuntimeOptions,
@@ -13,6 +21,8 @@ import {
   startEdgeInWorkerd,
 } from '../helpers/edge-runtimes.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+
+const FAILED_AUTH_LIMIT = 3;
 
 const RUNTIMES: [string, (options: EdgeRuntimeOptions) => Promise<RunningEdgeRuntime>][] = [
   ['workerd', startEdgeInWorkerd],
@@ -30,7 +40,12 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
     host = await startStandInHost({ id: `host-${name}`, secret: HOST_SECRET });
     await putHost(database.db, { id: host.id, url: host.url });
     admin = await createKey(database.db, 'admin', { tenantId: await createTenant(database.db) });
-    edge = await start({ databaseUrl: database.url, hostSecret: HOST_SECRET });
+    edge = await start({
+      databaseUrl: database.url,
+      hostSecret: HOST_SECRET,
+      // Small enough to reach here; a flush after every request, to see one land from this runtime.
+      env: { EDGE_FAILED_AUTH_LIMIT: String(FAILED_AUTH_LIMIT), EDGE_LAST_USED_FLUSH_SECONDS: '0' },
+    });
     console.info(`edge on ${name}: answered after ${edge.startupMs} ms`);
   });
 
@@ -98,5 +113,65 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
       .executeTakeFirstOrThrow();
     expect(row.host_id).toBe(host.id);
     expect(host.calls.every((c) => c.claims.sessionId === row.id)).toBe(true);
+  });
+
+  it('records last-used times from this runtime (a flush after the response, under waitUntil on Workers)', async () => {
+    const sessionId = await createSessionRow(database.db, {
+      tenantId: await createTenant(database.db, { name: `last-used-${name}` }),
+      name: 'last-used',
+      hostId: host.id,
+    });
+    const tenantId = (
+      await database.db
+        .selectFrom('sessions')
+        .select('tenant_id')
+        .where('id', '=', sessionId)
+        .executeTakeFirstOrThrow()
+    ).tenant_id;
+    const key = await createKey(database.db, 'session', { tenantId, sessionId });
+    expect((await call(edge.url, '/api/session/status', { key })).status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const row = await database.db
+          .selectFrom('api_keys')
+          .select('last_used_at')
+          .where('session_id', '=', sessionId)
+          .executeTakeFirstOrThrow();
+        expect(row.last_used_at).not.toBeNull();
+      },
+      { timeout: 10_000 },
+    );
+  });
+
+  // Last: it blocks this runtime's test client for the rest of the file.
+  it("throttles failed authentication by the runtime's client address, without locking out a key in use", async () => {
+    // Workers: the address is CF-Connecting-IP. Deno: the socket's peer (the header is ignored).
+    const client = { 'cf-connecting-ip': '198.51.100.77' };
+    const inUse = admin;
+    expect(
+      (await call(edge.url, '/api/session/create', { key: inUse, json: {}, headers: client })).status,
+    ).toBe(200);
+    let attempts = 0;
+    let response: Response;
+    do {
+      attempts++;
+      const { key } = await generateApiKey('session');
+      response = await call(edge.url, '/api/session/status', { key, headers: client });
+    } while (response.status === 403 && attempts <= FAILED_AUTH_LIMIT + 1);
+    await expectError(response, 429, 'RATE_LIMITED');
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(attempts).toBeLessThanOrEqual(FAILED_AUTH_LIMIT + 1);
+    expect(
+      (await call(edge.url, '/api/session/create', { key: inUse, json: {}, headers: client })).status,
+    ).toBe(200);
+    if (name === 'workerd') {
+      // Another address is another client.
+      const { key } = await generateApiKey('session');
+      const other = await call(edge.url, '/api/session/status', {
+        key,
+        headers: { 'cf-connecting-ip': '203.0.113.5' },
+      });
+      await expectError(other, 403, 'INVALID_API_KEY');
+    }
   });
 });

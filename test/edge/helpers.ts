@@ -2,7 +2,9 @@
 // Postgres, and a snapshot of everything a refused request must leave alone.
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { expect } from 'vitest';
+import { parseEdgeConfig } from '../../edge/config.js';
 import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/entries/node.js';
+import { KeyCache } from '../../edge/key-cache.js';
 import type { EdgeLogger, LogFields } from '../../edge/logger.js';
 import { type ApiKeyScope, generateApiKey } from '../../shared/api-key.js';
 import type { Database, TenantStatus } from '../../shared/db-schema.js';
@@ -24,23 +26,35 @@ export function capturingLogger(): EdgeLogger & { lines: LogLine[] } {
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-export type TestEdge = RunningEdge & { logger: ReturnType<typeof capturingLogger> };
+export type TestEdge = RunningEdge & { logger: ReturnType<typeof capturingLogger>; keyCache: KeyCache };
 
-/** Starts the edge (Node entry) on a free local port over `db`. */
+/**
+ * Starts the edge (Node entry) on a free local port over `db`. Every test client is 127.0.0.1, so the
+ * failed-authentication limit is out of the way unless a test sets `rateLimits` (rate-limit.test.ts).
+ */
 export async function startTestEdge(
   db: Kysely<Database>,
   overrides: Partial<Omit<StartEdgeOptions, 'db'>> = {},
 ): Promise<TestEdge> {
   const logger = capturingLogger();
+  const options = {
+    hostSecret: HOST_SECRET,
+    rateLimits: { failedAuth: { limit: 1_000_000 } },
+    ...overrides,
+  };
+  const now = options.now ?? (() => new Date());
+  const keyCache =
+    options.keyCacheInstance ??
+    new KeyCache({ ...parseEdgeConfig(options).keyCache, now: () => now().getTime() });
   const edge = await startEdge({
     port: 0,
     hostname: '127.0.0.1',
     db,
-    hostSecret: HOST_SECRET,
     logger,
-    ...overrides,
+    ...options,
+    keyCacheInstance: keyCache,
   });
-  return { ...edge, logger };
+  return { ...edge, logger, keyCache };
 }
 
 export async function createTenant(

@@ -49,6 +49,20 @@ describe('GET /', () => {
       '/api/session/status',
       '/api/send',
       '/api/session/logout',
+      '/api/keys/self/reroll',
+      '/api/keys',
+      '/api/admin/sessions',
+      '/api/admin/sessions/{sessionId}',
+      '/api/admin/keys',
+      '/api/admin/keys',
+      '/api/admin/keys/{id}',
+      '/api/admin/keys/{id}/revoke',
+      '/api/admin/keys/{id}/reroll',
+      '/api/admin/audit',
+      '/api/operator/tenants',
+      '/api/operator/tenants',
+      '/api/operator/tenants/{id}/suspend',
+      '/api/operator/tenants/{id}/resume',
       '/health',
     ]);
   });
@@ -151,6 +165,18 @@ describe('configuration', () => {
     const doc = app.getOpenAPIDocument({ openapi: '3.0.0', info: { title: 'wa-gateway', version: '0' } });
     expect(Object.keys(doc.paths ?? {}).sort()).toEqual([
       '/',
+      '/api/admin/audit',
+      '/api/admin/keys',
+      '/api/admin/keys/{id}',
+      '/api/admin/keys/{id}/reroll',
+      '/api/admin/keys/{id}/revoke',
+      '/api/admin/sessions',
+      '/api/admin/sessions/{sessionId}',
+      '/api/keys',
+      '/api/keys/self/reroll',
+      '/api/operator/tenants',
+      '/api/operator/tenants/{id}/resume',
+      '/api/operator/tenants/{id}/suspend',
       '/api/send',
       '/api/session/create',
       '/api/session/logout',
@@ -164,7 +190,18 @@ describe('configuration', () => {
       name: 'x-api-key',
     });
     expect(Object.keys(doc.components?.schemas ?? {})).toEqual(
-      expect.arrayContaining(['CreateSessionBody', 'SendMessageBody', 'QrResponse', 'ErrorResponse']),
+      expect.arrayContaining([
+        'CreateSessionBody',
+        'SendMessageBody',
+        'QrResponse',
+        'ErrorResponse',
+        'ApiKeyInfo',
+        'CreateKeyBody',
+        'RerollKeyBody',
+        'Tenant',
+        'SessionInfo',
+        'AuditEntry',
+      ]),
     );
   });
 });
