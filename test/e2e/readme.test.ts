@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
+import { matchesReadme, readmeSteps } from '../helpers/readme.js';
 
 // The README is for a new user: its commands must work as written and its examples must match what the
 // code returns. These tests run `npm run sandbox` and `npm start` as the README says, and the sandbox
@@ -59,54 +60,12 @@ const startScript = async (script: 'start' | 'sandbox', env: Record<string, stri
   return out;
 };
 
-/** The walk-through's shell blocks, each with the JSON the README shows after it. */
-const walkthrough = async () => {
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.split('<!-- walkthrough:start -->')[1]?.split('<!-- walkthrough:end -->')[0] ?? '';
-  const blocks = [...section.matchAll(/```(sh|json)\n([\s\S]*?)```/g)].map((m) => ({
-    lang: m[1],
-    text: m[2] ?? '',
-  }));
-  const steps: { sh: string; json: string }[] = [];
-  for (let i = 0; i < blocks.length; i++) {
-    const block = blocks[i];
-    const next = blocks[i + 1];
-    if (block?.lang === 'sh' && next?.lang === 'json') steps.push({ sh: block.text, json: next.text });
-  }
-  return steps;
-};
-
-/** Whether `actual` has the README's shape: same keys and values, where "x..." means "starts with x". */
-const matches = (expected: unknown, actual: unknown): boolean => {
-  if (typeof expected === 'string' && expected.endsWith('...')) {
-    return typeof actual === 'string' && actual.startsWith(expected.slice(0, -3));
-  }
-  if (Array.isArray(expected)) {
-    return (
-      Array.isArray(actual) &&
-      expected.length === actual.length &&
-      expected.every((e, i) => matches(e, actual[i]))
-    );
-  }
-  if (expected && typeof expected === 'object') {
-    if (!actual || typeof actual !== 'object' || Array.isArray(actual)) return false;
-    const keys = Object.keys(expected);
-    return (
-      keys.length === Object.keys(actual).length &&
-      keys.every((k) =>
-        matches((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k]),
-      )
-    );
-  }
-  return expected === actual;
-};
-
 it('npm run sandbox serves the README walk-through exactly as written', async () => {
   const banner = await startScript('sandbox', {});
   const adminKey = /waga_[0-9A-Za-z]+/.exec(banner)?.[0];
   expect(adminKey).toBeDefined();
   const env = { ...process.env, ADMIN_KEY: adminKey ?? '', SESSION_KEY: '' };
-  const steps = await walkthrough();
+  const steps = await readmeSteps('walkthrough');
   expect(steps.length).toBeGreaterThanOrEqual(8);
   for (const step of steps) {
     // The README has the user paste the two keys; everything else runs verbatim.
@@ -116,11 +75,11 @@ it('npm run sandbox serves the README walk-through exactly as written', async ()
     let output = '';
     for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
       output = (await run('bash', ['-c', script], { env, cwd: ROOT })).stdout;
-      if (matches(expected, JSON.parse(output))) break;
+      if (matchesReadme(expected, JSON.parse(output))) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(JSON.parse(output), `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
-      matches(expected, actual),
+      matchesReadme(expected, actual),
     );
     const created = JSON.parse(output) as { apiKey?: string };
     if (created.apiKey) env.SESSION_KEY = created.apiKey;

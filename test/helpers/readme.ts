@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+
+const README = new URL('../../README.md', import.meta.url);
+
+/** The shell blocks of one README section (between `<!-- name:start -->` and `<!-- name:end -->`),
+ * each with the JSON block the README shows right after it. */
+export async function readmeSteps(name: string): Promise<{ sh: string; json: string }[]> {
+  const readme = await readFile(README, 'utf8');
+  const section = readme.split(`<!-- ${name}:start -->`)[1]?.split(`<!-- ${name}:end -->`)[0] ?? '';
+  const blocks = [...section.matchAll(/```(sh|json)\n([\s\S]*?)```/g)].map((m) => ({
+    lang: m[1],
+    text: m[2] ?? '',
+  }));
+  const out: { sh: string; json: string }[] = [];
+  blocks.forEach((block, i) => {
+    const next = blocks[i + 1];
+    if (block.lang === 'sh' && next?.lang === 'json') out.push({ sh: block.text, json: next.text });
+  });
+  return out;
+}
+
+/** Whether `actual` has the README's shape: same keys and values, where "x..." means "starts with x". */
+export function matchesReadme(expected: unknown, actual: unknown): boolean {
+  if (typeof expected === 'string' && expected.endsWith('...')) {
+    return typeof actual === 'string' && actual.startsWith(expected.slice(0, -3));
+  }
+  if (Array.isArray(expected)) {
+    return (
+      Array.isArray(actual) &&
+      expected.length === actual.length &&
+      expected.every((e, i) => matchesReadme(e, actual[i]))
+    );
+  }
+  if (expected && typeof expected === 'object') {
+    if (!actual || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    const keys = Object.keys(expected);
+    return (
+      keys.length === Object.keys(actual).length &&
+      keys.every((k) =>
+        matchesReadme((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k]),
+      )
+    );
+  }
+  return expected === actual;
+}
