@@ -135,6 +135,11 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerSend(app, services);
   registerSessionLogout(app, services);
   registerTenancyRoutes(app, services);
+  // The API's description, generated from the same schemas that validate requests.
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'wa-gateway', version: config.version, description: 'Multi-tenant WhatsApp gateway' },
+  });
 
   const shared = isEdgeDatabase(deps.db) ? undefined : deps.db;
   const flush = async () => {

@@ -156,6 +156,21 @@ describe('configuration', () => {
     }
   });
 
+  it('serves its OpenAPI document at /openapi.json, without a key', async () => {
+    const app = createEdgeApp({
+      hostSecret: HOST_SECRET,
+      db: { open: () => database().db },
+      logger: silentLogger,
+    });
+    const res = await app.request('/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/send', '/api/session/create', '/api/admin/keys']),
+    );
+  });
+
   it('describes every route for an OpenAPI document, from the shared schemas', () => {
     const app = createEdgeApp({
       hostSecret: HOST_SECRET,
