@@ -1,0 +1,82 @@
+// How big each scenario runs in each mode. `quick` must finish in under 10 minutes on a 2-core machine.
+
+export interface BenchConfig {
+  mode: string;
+  api: {
+    /** Requests per second of the fixed-rate run. */
+    fixedRate: number;
+    fixedSeconds: number;
+    saturationSeconds: number;
+    /** Connections of the saturation run (the fixed-rate run uses a fifth of them). */
+    connections: number;
+    warmupSeconds: number;
+    /** Smoke: a fixed number of requests per run instead of durations. */
+    amount?: number;
+  };
+  send: {
+    /** Linked sessions per run; the largest number is linked once and the smaller runs use a prefix. */
+    sessions: number[];
+    /** Messages each session sends in the run with that many sessions. */
+    messagesPerSession: (sessions: number) => number;
+    /** Sends in flight per session (a customer's backend sending concurrently). */
+    inflightPerSession: number;
+    /** The run (one of `sessions`) whose CPU is broken down by path: raw, raw + check, host, edge. */
+    breakdownSessions: number;
+    deliveryTimeoutMs: number;
+  };
+  memory: {
+    /** Linked idle sessions on one host, measured incrementally in one process. */
+    sessions: number[];
+    /** Quiet time after linking, once the process is idle, before memory is read. */
+    settleMs: number;
+    linkConcurrency: number;
+  };
+  pairing: { sessions: number };
+  cold: { runs: number };
+}
+
+export const QUICK: BenchConfig = {
+  mode: 'quick',
+  api: { fixedRate: 500, fixedSeconds: 8, saturationSeconds: 8, connections: 50, warmupSeconds: 2 },
+  send: {
+    sessions: [1, 10, 50],
+    messagesPerSession: (n) => (n === 1 ? 200 : n <= 10 ? 40 : 10),
+    inflightPerSession: 4,
+    breakdownSessions: 10,
+    deliveryTimeoutMs: 120_000,
+  },
+  memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
+  pairing: { sessions: 7 },
+  cold: { runs: 1 },
+};
+
+export const FULL: BenchConfig = {
+  mode: 'full',
+  api: { fixedRate: 500, fixedSeconds: 30, saturationSeconds: 20, connections: 50, warmupSeconds: 5 },
+  send: {
+    sessions: [1, 10, 50],
+    messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 60),
+    inflightPerSession: 4,
+    breakdownSessions: 10,
+    deliveryTimeoutMs: 300_000,
+  },
+  memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
+  pairing: { sessions: 31 },
+  cold: { runs: 5 },
+};
+
+/** Tiny numbers for the smoke test: the code paths run, the figures mean nothing. */
+export const SMOKE: BenchConfig = {
+  mode: 'smoke',
+  api: { fixedRate: 50, fixedSeconds: 1, saturationSeconds: 1, connections: 5, warmupSeconds: 0, amount: 20 },
+  send: {
+    sessions: [1],
+    messagesPerSession: () => 3,
+    inflightPerSession: 1,
+    breakdownSessions: 1,
+    deliveryTimeoutMs: 60_000,
+  },
+  memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
+  pairing: { sessions: 1 },
+  cold: { runs: 1 },
+};

@@ -1,0 +1,254 @@
+// What every scenario runs on: one PostgreSQL (embedded, as `npm start` runs it, or a fresh database on
+// an external server), the default tenant's admin key, the edge-host secret, and helpers that start the
+// simulator, a session host and the edge, each in its own process.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
+import postgres from 'postgres';
+import { ensureDefaultTenant } from '../../edge/bootstrap.js';
+import { createDb } from '../../node-runtime/db/connect.js';
+import { migrateToLatest } from '../../node-runtime/db/migrate.js';
+import type { Database } from '../../shared/db-schema.js';
+import { type SimProcess, spawnSimulator } from '../../test/wa-sim/process.js';
+import { InspectorSession } from './inspector.js';
+import { descendants, freePort, NodeProc, ROOT, waitForHttp } from './procs.js';
+import { RawBaileys } from './raw.js';
+
+const HOST_MAIN = join(ROOT, 'node-runtime/host/main.ts');
+const EDGE_MAIN = fileURLToPath(new URL('../procs/edge.ts', import.meta.url));
+
+export interface BenchEnvOptions {
+  /** A PostgreSQL server to make a fresh database on; default an embedded one in `dir`. */
+  databaseUrl?: string;
+  /** Scratch directory (logs, profiles, the embedded cluster); default a new temp dir, removed at close. */
+  dir?: string;
+  /** LOG_LEVEL of the host and edge processes; default `info`, what `npm start` runs with. */
+  logLevel?: string;
+  /** Profile the host and edge processes during the measured phases, into `<dir>/profiles`. */
+  cpuProfile?: boolean;
+  /** Extra edge settings (edge/config.ts), e.g. lifted rate limits. */
+  edgeConfig?: Record<string, unknown>;
+  /** fsync off in the embedded cluster (never what `npm start` does); default false. */
+  ephemeralDb?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunningHostProc {
+  id: string;
+  url: string;
+  proc: NodeProc;
+  stop(): Promise<void>;
+}
+
+export interface RunningEdgeProc {
+  url: string;
+  proc: NodeProc;
+  stop(): Promise<void>;
+}
+
+/** Something `profile` can profile: a process started with an inspector port. */
+export interface Profilable {
+  proc: NodeProc;
+}
+
+export class BenchEnv {
+  private counter = 0;
+  private readonly cleanups: (() => Promise<void>)[] = [];
+
+  private constructor(
+    readonly options: BenchEnvOptions,
+    readonly dir: string,
+    readonly databaseUrl: string,
+    readonly db: Kysely<Database>,
+    readonly adminKey: string,
+    readonly tenantId: string,
+    readonly secret: string,
+  ) {}
+
+  static async create(options: BenchEnvOptions = {}): Promise<BenchEnv> {
+    const ownDir = !options.dir;
+    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'wa-bench-')));
+    await mkdir(dir, { recursive: true });
+    // As root, PostgreSQL runs as `postgres`, which must be able to enter the directory.
+    await chmod(dir, 0o755);
+    const cleanups: (() => Promise<void>)[] = [];
+    let databaseUrl: string;
+    if (options.databaseUrl) {
+      const name = `bench_${randomBytes(6).toString('hex')}`;
+      await withAdmin(options.databaseUrl, (sql) => sql.unsafe(`CREATE DATABASE ${name}`));
+      const u = new URL(options.databaseUrl);
+      u.pathname = `/${name}`;
+      databaseUrl = u.toString();
+      const admin = options.databaseUrl;
+      cleanups.push(() =>
+        withAdmin(admin, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
+      );
+    } else {
+      const { startEmbeddedPostgres } = await import('../../node-runtime/db/embedded.js');
+      const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), ephemeral: options.ephemeralDb });
+      databaseUrl = pg.url;
+      cleanups.push(pg.stop);
+    }
+    if (ownDir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const db = createDb(databaseUrl);
+    let boot: Awaited<ReturnType<typeof ensureDefaultTenant>>;
+    try {
+      await migrateToLatest(db);
+      boot = await ensureDefaultTenant(db);
+      if (!boot.adminKey) throw new Error('bench database was not fresh: no admin key');
+    } catch (err) {
+      for (const cleanup of [() => db.destroy(), ...cleanups]) await cleanup().catch(() => undefined);
+      throw err;
+    }
+    const env = new BenchEnv(
+      options,
+      dir,
+      databaseUrl,
+      db,
+      boot.adminKey as string,
+      boot.tenantId,
+      randomBytes(32).toString('base64url'),
+    );
+    // In order at close: the pool, then the server (or the database), then the scratch directory.
+    env.cleanups.push(() => db.destroy(), ...cleanups);
+    return env;
+  }
+
+  log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  /** A unique tag for names (sessions, hosts, phones) within this run. */
+  tag(): number {
+    return ++this.counter;
+  }
+
+  logFile(name: string): string {
+    return join(this.dir, `${name}.log`);
+  }
+
+  get profileDir(): string | undefined {
+    return this.options.cpuProfile ? join(this.dir, 'profiles') : undefined;
+  }
+
+  /** The raw Baileys baseline in its own process (with an inspector when profiling). */
+  async startRaw(sim: SimProcess, name: string): Promise<RawBaileys> {
+    return RawBaileys.start(sim, this.logFile(`${name}-${this.tag()}`), {
+      inspectPort: this.options.cpuProfile ? await freePort() : undefined,
+    });
+  }
+
+  /** The simulator in its own process. */
+  async startSimulator(): Promise<SimProcess> {
+    return spawnSimulator(0);
+  }
+
+  /**
+   * A session host in its own process (node-runtime/host/main.ts, as an operator runs it), with the
+   * memory probe. Previous hosts must be stopped first, or new sessions may be placed on them.
+   */
+  async startHost(sim: SimProcess, opts: { name?: string } = {}) {
+    const id = opts.name ?? `bench-host-${this.tag()}`;
+    const port = await freePort();
+    const proc = new NodeProc({
+      name: id,
+      script: HOST_MAIN,
+      env: {
+        DATABASE_URL: this.databaseUrl,
+        EDGE_HOST_SECRET: this.secret,
+        HOST_ID: id,
+        HOST_PORT: String(port),
+        WA_WS_URL: sim.wsUrl,
+        WA_TRUST_ROOT: sim.trustRoot,
+        LOG_LEVEL: this.options.logLevel ?? 'info',
+      },
+      logFile: this.logFile(id),
+      probe: true,
+      inspectPort: this.options.cpuProfile ? await freePort() : undefined,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await proc.whileRunning(waitForHttp(`${url}/internal/health`));
+    return { id, url, proc, stop: async () => void (await proc.stop()) } satisfies RunningHostProc;
+  }
+
+  /** The edge in its own process (bench/procs/edge.ts), over the same database. */
+  async startEdge(opts: { name?: string } = {}): Promise<RunningEdgeProc> {
+    const name = opts.name ?? `bench-edge-${this.tag()}`;
+    const port = await freePort();
+    const proc = new NodeProc({
+      name,
+      script: EDGE_MAIN,
+      env: {
+        DATABASE_URL: this.databaseUrl,
+        EDGE_HOST_SECRET: this.secret,
+        PORT: String(port),
+        LOG_LEVEL: this.options.logLevel ?? 'info',
+        EDGE_CONFIG: JSON.stringify(this.options.edgeConfig ?? {}),
+      },
+      logFile: this.logFile(name),
+      probe: true,
+      inspectPort: this.options.cpuProfile ? await freePort() : undefined,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await proc.whileRunning(waitForHttp(`${url}/`));
+    return { url, proc, stop: async () => void (await proc.stop()) };
+  }
+
+  /**
+   * Runs `work`; with profiling on, CPU-profiles `procs` meanwhile, into
+   * `<dir>/profiles/<label>/<process>.cpuprofile`.
+   */
+  async profile<T>(label: string, procs: Profilable[], work: () => Promise<T>): Promise<T> {
+    const dir = this.profileDir;
+    if (!dir) return work();
+    const sessions = await Promise.all(
+      procs.map(async (p) => {
+        const port = p.proc.options.inspectPort;
+        if (!port) throw new Error(`${p.proc.options.name} was started without an inspector`);
+        const session = await InspectorSession.connect(port);
+        await session.startProfiling();
+        return { session, name: p.proc.options.name };
+      }),
+    );
+    try {
+      return await work();
+    } finally {
+      const out = join(dir, label.replace(/[^A-Za-z0-9_.-]+/g, '-'));
+      await mkdir(out, { recursive: true });
+      for (const { session, name } of sessions) {
+        await session.stopProfiling(join(out, `${name}.cpuprofile`)).catch((err) => this.log(String(err)));
+        session.close();
+      }
+    }
+  }
+
+  /**
+   * The embedded PostgreSQL's processes (postmaster and backends), for CPU accounting; empty with an
+   * external server, whose CPU is then not counted.
+   */
+  async postgresPids(): Promise<number[]> {
+    if (this.options.databaseUrl) return [];
+    const pidFile = await readFile(join(this.dir, 'pg', 'postgres', 'postmaster.pid'), 'utf8').catch(
+      () => '',
+    );
+    const postmaster = Number(pidFile.split('\n')[0]);
+    if (!(postmaster > 0)) return [];
+    return [postmaster, ...(await descendants(postmaster)).map((p) => p.pid)];
+  }
+
+  async close(): Promise<void> {
+    for (const cleanup of this.cleanups) await cleanup().catch((err) => this.log(`cleanup: ${String(err)}`));
+  }
+}
+
+async function withAdmin<T>(url: string, work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end();
+  }
+}

@@ -1,0 +1,249 @@
+// Child processes the bench starts and measures: the session host, the edge, the raw Baileys baseline.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { sleep, until } from './stats.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PROBE = fileURLToPath(new URL('../procs/probe.ts', import.meta.url));
+
+export interface MemoryUsage {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface NodeProcOptions {
+  /** For messages and log file names. */
+  name: string;
+  /** Absolute path of the TypeScript entry, run through tsx as `npm start` does. */
+  script: string;
+  env: Record<string, string | undefined>;
+  /** stdout and stderr go here (a file: a pipe the bench would have to drain costs the bench CPU). */
+  logFile: string;
+  /** Open the V8 inspector on this port, so the bench can profile one phase (bench/lib/inspector.ts). */
+  inspectPort?: number;
+  /** An IPC channel and the memory probe (bench/procs/probe.ts) with --expose-gc. */
+  probe?: boolean;
+  cwd?: string;
+}
+
+/** A spawned Node process running one of the project's entries through tsx. */
+export class NodeProc {
+  readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly exited: Promise<number | null>;
+
+  constructor(readonly options: NodeProcOptions) {
+    const args = ['--import', 'tsx'];
+    if (options.probe) args.push('--expose-gc', '--import', PROBE);
+    if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);
+    args.push(options.script);
+    const out = openSync(options.logFile, 'a');
+    this.child = spawn(process.execPath, args, {
+      cwd: options.cwd ?? ROOT,
+      env: { ...cleanEnv(), ...options.env },
+      stdio: ['ignore', out, out, ...(options.probe ? (['ipc'] as const) : [])],
+    });
+    closeSync(out);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Memory as the process sees it, after a full GC (needs `probe`). */
+  memory(gc = true): Promise<MemoryUsage> {
+    return ipcMemory(this.child, this.nextId++, gc);
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit code. */
+  async stop(timeoutMs = 30_000): Promise<number | null> {
+    if (!this.running) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.running) this.child.kill('SIGKILL');
+    }, timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** Rejects when the process exits before `ready` resolves. */
+  async whileRunning<T>(ready: Promise<T>): Promise<T> {
+    const died = this.exited.then((code) => {
+      throw new Error(`${this.options.name} exited with ${code} during start; see ${this.options.logFile}`);
+    });
+    return Promise.race([ready, died]);
+  }
+}
+
+/** Asks a child running the probe (or the raw worker) for its memory. */
+export function ipcMemory(child: ChildProcess, id: number, gc: boolean): Promise<MemoryUsage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error('no memory answer within 60 s'));
+    }, 60_000);
+    const onMessage = (m: unknown) => {
+      const msg = m as { type?: string; id?: number } & MemoryUsage;
+      if (msg.type !== 'bench:memory' || msg.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve({
+        rss: msg.rss,
+        heapTotal: msg.heapTotal,
+        heapUsed: msg.heapUsed,
+        external: msg.external,
+        arrayBuffers: msg.arrayBuffers,
+      });
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'bench:memory', id, gc });
+  });
+}
+
+/** The bench's environment minus what would change how the children run (a stray DATABASE_URL, PORT...). */
+export function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  const drop = new Set([
+    'DATABASE_URL',
+    'PORT',
+    'HOST_PORT',
+    'HOST_ID',
+    'HOST_URL',
+    'HOST_LISTEN',
+    'DATA_DIR',
+    'API_KEY',
+    'EDGE_HOST_SECRET',
+    'WA_WS_URL',
+    'WA_TRUST_ROOT',
+    'WA_SIM_PORT',
+    'LOG_LEVEL',
+    'NODE_OPTIONS',
+  ]);
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !drop.has(k)) env[k] = v;
+  return env;
+}
+
+/** A TCP port free at this moment on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** Resolves once GET `url` answers `status` (any status when omitted). */
+export async function waitForHttp(url: string, { status = 200, timeoutMs = 60_000, everyMs = 50 } = {}) {
+  await until(
+    async () => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        return res.status === status ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    { timeoutMs, everyMs, what: `GET ${url} -> ${status}` },
+  );
+}
+
+/** Resident set size of a process from /proc, in bytes (Linux), without touching the process. */
+export async function procRss(pid: number): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kb = status && /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : undefined;
+}
+
+export { sleep };
+
+/**
+ * CPU time a process has used so far, in ms (Linux /proc; clock ticks of 10 ms): user + system, or only
+ * the system (kernel) part.
+ */
+export async function procCpuMs(pid: number, part: 'all' | 'system' = 'all'): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command: state is field 3, utime 14 and stime 15 (1-based), so indexes 11 and 12 here.
+  const user = Number(fields[11]);
+  const system = Number(fields[12]);
+  return (part === 'system' ? system : user + system) * 10;
+}
+
+/**
+ * Waits until the processes together use less than `maxShare` of a core over `windowMs` (a freshly linked
+ * session keeps working for a while: history sync, pre-key upload), at most `timeoutMs`. Returns how long
+ * it waited.
+ */
+export async function waitQuiet(
+  pids: number[],
+  { maxShare = 0.05, windowMs = 1_000, timeoutMs = 60_000 } = {},
+): Promise<number> {
+  const started = Date.now();
+  const total = async () => {
+    let sum = 0;
+    for (const pid of pids) sum += (await procCpuMs(pid)) ?? 0;
+    return sum;
+  };
+  let before = await total();
+  while (Date.now() - started < timeoutMs) {
+    await sleep(windowMs);
+    const now = await total();
+    if ((now - before) / windowMs < maxShare) break;
+    before = now;
+  }
+  return Date.now() - started;
+}
+
+/** Every process whose parent chain leads to `root` (Linux /proc). */
+export async function descendants(root: number): Promise<{ pid: number; comm: string }[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const parents = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    parents.set(Number(entry), { ppid, comm });
+  }
+  const out: { pid: number; comm: string }[] = [];
+  const walk = (pid: number) => {
+    for (const [child, info] of parents) {
+      if (info.ppid === pid) {
+        out.push({ pid: child, comm: info.comm });
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** CPU ms used so far by these processes together (those that are gone count as 0). */
+export async function cpuMsOf(pids: number[], part: 'all' | 'system' = 'all'): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) sum += (await procCpuMs(pid, part)) ?? 0;
+  return sum;
+}

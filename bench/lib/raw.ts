@@ -1,0 +1,104 @@
+// The bench's side of the raw Baileys baseline (bench/procs/raw-baileys.ts).
+import { fileURLToPath } from 'node:url';
+import { NodeProc } from './procs.js';
+
+export interface LinkTiming {
+  /** Socket creation (ours: POST /api/session/create) to the first QR. */
+  createToQrMs: number;
+  /** The phone's scan to the socket open (ours: status says connected). */
+  scanToConnectedMs: number;
+}
+
+export interface SendJob {
+  /** Index of the socket, in link order. */
+  socket: number;
+  /** Recipient JID. */
+  to: string;
+  texts: string[];
+}
+
+export interface RawSendResult {
+  /** Epoch ms. */
+  startedAt: number;
+  lastAcceptedAt: number;
+  accepted: number;
+  failed: number;
+  ids: string[];
+  /** Accepted messages per recipient phone number. */
+  acceptedBy: Record<string, number>;
+}
+
+export type RawCommand =
+  | { command: 'link'; phones: string[]; concurrency: number }
+  | { command: 'send'; jobs: SendJob[]; inflight: number; check?: boolean }
+  | { command: 'close' };
+
+const WORKER = fileURLToPath(new URL('../procs/raw-baileys.ts', import.meta.url));
+
+/** A child process holding raw Baileys sockets against the simulator. */
+export class RawBaileys {
+  private nextId = 1;
+  private constructor(readonly proc: NodeProc) {}
+
+  static async start(
+    sim: { url: string; wsUrl: string; trustRoot: string },
+    logFile: string,
+    opts: { inspectPort?: number } = {},
+  ) {
+    const proc = new NodeProc({
+      name: 'raw-baileys',
+      script: WORKER,
+      env: { WA_WS_URL: sim.wsUrl, WA_SIM_URL: sim.url, WA_TRUST_ROOT: sim.trustRoot },
+      logFile,
+      probe: true,
+      inspectPort: opts.inspectPort,
+    });
+    await proc.whileRunning(
+      new Promise<void>((resolve) => {
+        const onMessage = (m: unknown) => {
+          if ((m as { type?: string }).type !== 'raw:ready') return;
+          proc.child.off('message', onMessage);
+          resolve();
+        };
+        proc.child.on('message', onMessage);
+      }),
+    );
+    return new RawBaileys(proc);
+  }
+
+  private call<T>(command: RawCommand): Promise<T> {
+    const id = this.nextId++;
+    return this.proc.whileRunning(
+      new Promise<T>((resolve, reject) => {
+        const onMessage = (m: unknown) => {
+          const msg = m as { type?: string; id?: number; ok?: boolean; value?: T; error?: string };
+          if (msg.type !== 'raw:result' || msg.id !== id) return;
+          this.proc.child.off('message', onMessage);
+          if (msg.ok) resolve(msg.value as T);
+          else reject(new Error(`raw-baileys ${command.command}: ${msg.error}`));
+        };
+        this.proc.child.on('message', onMessage);
+        this.proc.child.send({ type: 'raw', id, ...command });
+      }),
+    );
+  }
+
+  link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
+    return this.call({ command: 'link', phones, concurrency });
+  }
+
+  /** `check`: ask onWhatsApp before each send, as the session host does. */
+  send(jobs: SendJob[], inflight: number, check = false): Promise<RawSendResult> {
+    return this.call({ command: 'send', jobs, inflight, check });
+  }
+
+  memory() {
+    return this.proc.memory(true);
+  }
+
+  async close(): Promise<void> {
+    if (!this.proc.running) return;
+    await this.call({ command: 'close' }).catch(() => undefined);
+    await this.proc.stop(10_000);
+  }
+}

@@ -1,0 +1,131 @@
+// The baseline: raw Baileys sockets with in-memory auth state, in a process of their own, driven by the
+// bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's).
+// Commands: link (pair sockets by QR through the simulator, with timings), send, close. Memory is
+// answered by bench/procs/probe.ts, preloaded.
+import { Browsers, type WASocket } from '@whiskeysockets/baileys';
+import { connect, memoryAuthState, nextUpdate, trustSimulator } from '../../test/wa-sim/baileys-client.js';
+import type { LinkTiming, RawCommand, RawSendResult, SendJob } from '../lib/raw.js';
+
+const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT } = process.env;
+if (!WA_WS_URL || !WA_SIM_URL || !WA_TRUST_ROOT || !process.send) {
+  process.stderr.write('raw-baileys: needs WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT and an IPC channel\n');
+  process.exit(2);
+}
+trustSimulator(WA_TRUST_ROOT);
+// The probe unrefs the channel; this process lives on commands.
+process.channel?.ref();
+
+// The same socket options as the session host's (node-runtime/wa/socket-actor.ts).
+const socketConfig = {
+  browser: Browsers.ubuntu('Chrome'),
+  markOnlineOnConnect: false,
+  generateHighQualityLinkPreview: false,
+};
+const sockets: WASocket[] = [];
+const now = () => performance.timeOrigin + performance.now();
+
+async function linkOne(phone: string, name: string): Promise<LinkTiming> {
+  const auth = memoryAuthState();
+  const created = now();
+  const first = connect(WA_WS_URL as string, auth, socketConfig);
+  const { qr } = await nextUpdate(first, (u) => !!u.qr, 120_000);
+  const qrAt = now();
+  const restarted = nextUpdate(first, (u) => u.connection === 'close', 120_000);
+  const scannedAt = now();
+  const res = await fetch(`${WA_SIM_URL}/sim/scan`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ qr, phone, name }),
+  });
+  if (res.status !== 200) throw new Error(`scan failed: ${res.status} ${await res.text()}`);
+  await restarted;
+  // After pairing the server ends the stream with 515; the client reconnects with its new creds.
+  const sock = connect(WA_WS_URL as string, auth, socketConfig);
+  await nextUpdate(sock, (u) => u.connection === 'open', 120_000);
+  const openAt = now();
+  sockets.push(sock);
+  return { createToQrMs: qrAt - created, scanToConnectedMs: openAt - scannedAt };
+}
+
+async function link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
+  const out = new Array<LinkTiming>(phones.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      const phone = phones[i];
+      if (phone === undefined) return;
+      out[i] = await linkOne(phone, `Raw ${phone}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, phones.length) }, worker));
+  return out;
+}
+
+async function send(jobs: SendJob[], inflight: number, check: boolean): Promise<RawSendResult> {
+  const startedAt = now();
+  const ids: string[] = [];
+  let failed = 0;
+  let lastAcceptedAt = startedAt;
+  const acceptedBy: Record<string, number> = {};
+  await Promise.all(
+    jobs.flatMap((job) => {
+      const sock = sockets[job.socket];
+      if (!sock) throw new Error(`no socket ${job.socket}`);
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const text = job.texts[next++];
+          if (text === undefined) return;
+          try {
+            if (check) {
+              // What the session host does before every send (node-runtime/wa/socket-actor.ts).
+              const [found] = (await sock.onWhatsApp(job.to)) ?? [];
+              if (!found?.exists) throw new Error('not on WhatsApp');
+            }
+            const msg = await sock.sendMessage(job.to, { text });
+            if (msg?.key.id) {
+              ids.push(msg.key.id);
+              const phone = job.to.split('@')[0] ?? job.to;
+              acceptedBy[phone] = (acceptedBy[phone] ?? 0) + 1;
+              lastAcceptedAt = now();
+            } else failed++;
+          } catch {
+            failed++;
+          }
+        }
+      };
+      return Array.from({ length: Math.min(inflight, job.texts.length) }, worker);
+    }),
+  );
+  return { startedAt, lastAcceptedAt, accepted: ids.length, failed, ids, acceptedBy };
+}
+
+process.on('message', (message: unknown) => {
+  const m = message as RawCommand & { type?: string; id: number };
+  if (m.type !== 'raw') return;
+  const run = async (): Promise<unknown> => {
+    switch (m.command) {
+      case 'link':
+        return link(m.phones, m.concurrency);
+      case 'send':
+        return send(m.jobs, m.inflight, m.check ?? false);
+      case 'close':
+        for (const s of sockets) s.end(undefined);
+        sockets.length = 0;
+        setTimeout(() => process.exit(0), 50);
+        return null;
+    }
+  };
+  run().then(
+    (value) => process.send?.({ type: 'raw:result', id: m.id, ok: true, value }),
+    (err: unknown) =>
+      process.send?.({
+        type: 'raw:result',
+        id: m.id,
+        ok: false,
+        error: String((err as Error)?.stack ?? err),
+      }),
+  );
+});
+process.send({ type: 'raw:ready' });

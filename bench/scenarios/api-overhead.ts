@@ -1,0 +1,154 @@
+// 1. API overhead: GET /api/session/status through the edge vs the host's own route, called directly
+// with a JWT signed here (shared/jwt.ts), at a fixed rate and at saturation.
+import { signHostToken } from '../../shared/jwt.js';
+import type { BenchConfig } from '../lib/config.js';
+import type { BenchEnv } from '../lib/env.js';
+import { linkSession } from '../lib/gateway.js';
+import { type LoadResult, load } from '../lib/load.js';
+import { cpuMsOf, waitQuiet } from '../lib/procs.js';
+import { metric, type ScenarioResult } from '../lib/report.js';
+import { fmt } from '../lib/stats.js';
+
+/** Rough ceiling of the host's status route, to size the token pool of the saturation run. */
+const HOST_RPS_CEILING = 20_000;
+
+export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: ScenarioResult): Promise<void> {
+  const cfg = config.api;
+  result.title = '1. API overhead: GET /api/session/status';
+  result.ours =
+    'through the edge (own process): key digest and look-up, session owner look-up, JWT signing, forward to the host';
+  result.baseline =
+    "the host's internal route `/internal/sessions/:id/status` called directly with a pre-signed JWT";
+  result.params = {
+    'fixed rate (req/s)': cfg.fixedRate,
+    'fixed-rate run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.fixedSeconds,
+    'saturation run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.saturationSeconds,
+    'connections (fixed / saturation)': `${Math.max(1, Math.round(cfg.connections / 5))} / ${cfg.connections}`,
+  };
+  const sim = await env.startSimulator();
+  const host = await env.startHost(sim);
+  const edge = await env.startEdge();
+  try {
+    const name = `api-${env.tag()}`;
+    const linked = await linkSession(edge.url, sim.url, env.adminKey, name, `6281100${env.tag()}0001`);
+    const row = await env.db
+      .selectFrom('sessions')
+      .select(['id', 'host_id'])
+      .where('tenant_id', '=', env.tenantId)
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
+    if (row.host_id !== host.id) throw new Error(`session placed on ${row.host_id}, not ${host.id}`);
+    await waitQuiet([host.proc.pid, edge.proc.pid, sim.child.pid ?? -1]);
+    const edgeTarget = { url: `${edge.url}/api/session/status`, headers: { 'x-api-key': linked.key } };
+    const hostUrl = `${host.url}/internal/sessions/${row.id}/status`;
+    const tokens = async (n: number) => {
+      const out: string[] = [];
+      const sign = () =>
+        signHostToken({
+          secret: env.secret,
+          hostId: host.id,
+          tenantId: env.tenantId,
+          sessionId: row.id,
+          scope: 'session',
+          ttlSeconds: 60,
+        });
+      for (let i = 0; i < n; i += 500) {
+        out.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, sign))));
+      }
+      return out;
+    };
+
+    const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
+    const run = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
+      const common = {
+        connections: opts.connections,
+        duration: opts.seconds,
+        ...(opts.rate ? { rate: opts.rate } : {}),
+        ...(cfg.amount ? { amount: cfg.amount } : {}),
+      };
+      const pg = await env.postgresPids();
+      const measure = async (pids: number[], work: () => Promise<LoadResult>) => {
+        const [all0, sys0] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
+        const r = await work();
+        const [all1, sys1] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
+        const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
+        return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
+      };
+      const ours = await measure([edge.proc.pid, host.proc.pid, ...pg], () =>
+        env.profile(`api-${label}`, [edge, host], () => load({ ...edgeTarget, ...common })),
+      );
+      const needed = cfg.amount
+        ? cfg.amount + opts.connections * 3
+        : Math.ceil((opts.rate ?? HOST_RPS_CEILING) * opts.seconds * 1.1) + opts.connections * 3;
+      const pool = await tokens(needed);
+      const base = await measure([host.proc.pid, ...pg], () =>
+        load({ url: hostUrl, tokens: pool, ...common }),
+      );
+      env.log(
+        `  ${label}: edge ${fmt(ours.rps)} req/s p50 ${fmt(ours.p50Ms)} ms p99 ${fmt(ours.p99Ms)} ms | host ${fmt(base.rps)} req/s p50 ${fmt(base.p50Ms)} ms p99 ${fmt(base.p99Ms)} ms`,
+      );
+      for (const [who, r] of [
+        ['edge', ours],
+        ['host', base],
+      ] as const) {
+        // A host run that used up its tokens ends with replays, which the host rightly refuses.
+        if ((r.non2xx > 0 && !r.exhausted) || r.errors > 0) {
+          result.notes.push(`${label}, ${who}: ${r.non2xx} non-2xx answers and ${r.errors} errors.`);
+        }
+      }
+      if (base.exhausted) {
+        result.notes.push(
+          `${label}: the host run ended after ${fmt(base.seconds)} s when its pre-signed tokens ran out (throughput is over that time).`,
+        );
+      }
+      return { ours, base };
+    };
+
+    if (cfg.warmupSeconds > 0) {
+      await run('warm-up', {
+        rate: cfg.fixedRate,
+        seconds: cfg.warmupSeconds,
+        connections: fixedConnections,
+      });
+      result.notes.splice(0);
+    }
+    const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
+      rate: cfg.fixedRate,
+      seconds: cfg.fixedSeconds,
+      connections: fixedConnections,
+    });
+    const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
+    const at = `at ${cfg.fixedRate} req/s`;
+    type Measured = LoadResult & { cpuUs: number; sysUs: number };
+    const m =
+      (name: string, unit: string, pick: (r: Measured) => number, better: 'lower' | 'higher') =>
+      (x: { ours: Measured; base: Measured }) =>
+        metric(name, unit, pick(x.ours), pick(x.base), better);
+    result.metrics.push(
+      m(`p50 latency ${at}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
+      m(`p99 latency ${at}`, 'ms', (r) => r.p99Ms, 'lower')(fixed),
+      m(`achieved rate (target ${cfg.fixedRate})`, 'req/s', (r) => r.okRps, 'higher')(fixed),
+      m('throughput at saturation', 'req/s', (r) => r.okRps, 'higher')(sat),
+      m('p50 latency at saturation', 'ms', (r) => r.p50Ms, 'lower')(sat),
+      m('p99 latency at saturation', 'ms', (r) => r.p99Ms, 'lower')(sat),
+      m('CPU per request at saturation', 'µs', (r) => r.cpuUs, 'lower')(sat),
+      m('of which kernel (system) time', 'µs', (r) => r.sysUs, 'lower')(sat),
+    );
+    result.notes.push(
+      'Latencies are per request as autocannon saw them (recorded at full precision from its response events; ' +
+        'only 2xx answers count). Throughput counts 2xx answers per second of wall time.',
+      'CPU per request: user + system CPU time (from /proc) during the run, divided by the requests answered: ' +
+        "ours = edge + host + PostgreSQL, baseline = host + PostgreSQL (the load generator's own CPU is not " +
+        'counted). The kernel row is the system-time part: network syscalls on loopback, mostly.',
+      "The fixed rate is autocannon's `overallRate`, which sends each second's quota as it can: bursts at " +
+        'the start of each second, the same for both sides.',
+      'The load generator runs in the bench process, on the same 2 cores as the edge, the host, PostgreSQL and ' +
+        'the simulator: at saturation the figures are what this one machine does with all of them, not a ' +
+        'server in isolation.',
+    );
+  } finally {
+    await edge.stop();
+    await host.stop();
+    await sim.stop();
+  }
+}

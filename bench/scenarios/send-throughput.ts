@@ -1,0 +1,371 @@
+// 2. Send throughput: messages per second accepted (the API, or Baileys' sendMessage, answered) and
+// delivered (the simulated contact decrypted them) for 1, 10 and 50 linked sessions, vs raw Baileys
+// sockets with in-memory auth state sending the same messages to the same simulator. Also where a
+// message's CPU goes: raw, raw with the host's onWhatsApp check, the host called directly, the edge.
+import { signHostToken } from '../../shared/jwt.js';
+import type { BenchConfig } from '../lib/config.js';
+import type { BenchEnv } from '../lib/env.js';
+import { api, awaitDelivery, linkSession } from '../lib/gateway.js';
+import { cpuMsOf, waitQuiet } from '../lib/procs.js';
+import type { RawBaileys } from '../lib/raw.js';
+import { metric, type ScenarioResult } from '../lib/report.js';
+import { fmt, pool } from '../lib/stats.js';
+
+interface SendFigures {
+  accepted: number;
+  failed: number;
+  acceptedPerS: number;
+  delivered: number;
+  deliveredPerS: number;
+  complete: boolean;
+  /** CPU ms per accepted message, by process (host, edge, postgres, sim; or raw, sim). */
+  cpuPerMessage: Record<string, number>;
+  /** The kernel (system) part of it. */
+  sysPerMessage: Record<string, number>;
+}
+
+interface Sent {
+  startedAt: number;
+  lastAcceptedAt: number;
+  accepted: number;
+  failed: number;
+  /** Accepted messages per contact: what can be delivered. */
+  acceptedBy: Map<string, number>;
+  statuses: Map<number, number>;
+}
+
+interface Job {
+  session: number;
+  contact: string;
+  texts: string[];
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** 13-digit numbers: side (1 ours, 2 raw), run, index; distinct per run so every inbox starts empty. */
+const accountPhone = (side: number, i: number) => `628${side}2${String(i).padStart(8, '0')}`;
+const contactPhone = (side: number, run: number, i: number) =>
+  `629${side}${run}${String(i).padStart(8, '0')}`.slice(0, 13);
+
+function plan(config: BenchConfig, side: number, run: number, sessions: number): Job[] {
+  const per = config.send.messagesPerSession(sessions);
+  return Array.from({ length: sessions }, (_, s) => ({
+    session: s,
+    contact: contactPhone(side, run, s),
+    texts: Array.from({ length: per }, (_, k) => `bench ${run}/${s}/${k} ✓`),
+  }));
+}
+
+/** Sends every job's texts, `inflight` at a time per session, through `post` (answers an HTTP status). */
+async function sendAll(
+  jobs: Job[],
+  inflight: number,
+  post: (job: Job, text: string) => Promise<number>,
+): Promise<Sent> {
+  const startedAt = now();
+  const sent: Sent = {
+    startedAt,
+    lastAcceptedAt: startedAt,
+    accepted: 0,
+    failed: 0,
+    acceptedBy: new Map(),
+    statuses: new Map(),
+  };
+  await Promise.all(
+    jobs.flatMap((job) => {
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const text = job.texts[next++];
+          if (text === undefined) return;
+          const status = await post(job, text).catch(() => 0);
+          sent.statuses.set(status, (sent.statuses.get(status) ?? 0) + 1);
+          if (status === 200) {
+            sent.accepted++;
+            sent.acceptedBy.set(job.contact, (sent.acceptedBy.get(job.contact) ?? 0) + 1);
+            sent.lastAcceptedAt = now();
+          } else sent.failed++;
+        }
+      };
+      return Array.from({ length: Math.min(inflight, job.texts.length) }, worker);
+    }),
+  );
+  return sent;
+}
+
+async function cpuSplit(
+  groups: Record<string, number[]>,
+  part: 'all' | 'system' = 'all',
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(groups)) out[name] = await cpuMsOf(pids, part);
+  return out;
+}
+
+const sumExceptSim = (cpu: Record<string, number>) =>
+  Object.entries(cpu).reduce((a, [k, v]) => (k === 'sim' ? a : a + v), 0);
+
+/** Runs one send: CPU of `groups` from the first send until the last delivery, and the rates. */
+async function measured(
+  simUrl: string,
+  timeoutMs: number,
+  groups: () => Promise<Record<string, number[]>>,
+  send: () => Promise<Sent>,
+): Promise<SendFigures & { sent: Sent }> {
+  const pids = await groups();
+  const cpu0 = await cpuSplit(pids);
+  const sys0 = await cpuSplit(pids, 'system');
+  const sent = await send();
+  // Only what was accepted can arrive.
+  const delivery = await awaitDelivery(simUrl, sent.acceptedBy, timeoutMs);
+  const cpu1 = await cpuSplit(pids);
+  const sys1 = await cpuSplit(pids, 'system');
+  const cpuPerMessage: Record<string, number> = {};
+  const sysPerMessage: Record<string, number> = {};
+  for (const name of Object.keys(cpu0)) {
+    cpuPerMessage[name] = ((cpu1[name] ?? 0) - (cpu0[name] ?? 0)) / Math.max(1, sent.accepted);
+    sysPerMessage[name] = ((sys1[name] ?? 0) - (sys0[name] ?? 0)) / Math.max(1, sent.accepted);
+  }
+  const acceptSeconds = Math.max(1e-3, (sent.lastAcceptedAt - sent.startedAt) / 1000);
+  const deliverSeconds = (delivery.lastAt - sent.startedAt) / 1000;
+  return {
+    sent,
+    cpuPerMessage,
+    sysPerMessage,
+    accepted: sent.accepted,
+    failed: sent.failed,
+    acceptedPerS: sent.accepted > 0 ? sent.accepted / acceptSeconds : 0,
+    delivered: delivery.delivered,
+    deliveredPerS: delivery.delivered > 0 && deliverSeconds > 0 ? delivery.delivered / deliverSeconds : 0,
+    complete: delivery.complete,
+  };
+}
+
+const rawSend =
+  (raw: RawBaileys, jobs: Job[], inflight: number, check: boolean) => async (): Promise<Sent> => {
+    const r = await raw.send(
+      jobs.map((j) => ({ socket: j.session, to: `${j.contact}@s.whatsapp.net`, texts: j.texts })),
+      inflight,
+      check,
+    );
+    return {
+      startedAt: r.startedAt,
+      lastAcceptedAt: r.lastAcceptedAt,
+      accepted: r.accepted,
+      failed: r.failed,
+      acceptedBy: new Map(Object.entries(r.acceptedBy)),
+      statuses: new Map([
+        [200, r.accepted],
+        [0, r.failed],
+      ]),
+    };
+  };
+
+export async function sendThroughput(
+  env: BenchEnv,
+  config: BenchConfig,
+  result: ScenarioResult,
+): Promise<void> {
+  const cfg = config.send;
+  const max = Math.max(...cfg.sessions);
+  const split = cfg.breakdownSessions;
+  result.title = '2. Send throughput';
+  result.ours = 'POST /api/send through the edge to the session host (onWhatsApp check, then sendMessage)';
+  result.baseline =
+    'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts';
+  result.params = {
+    sessions: cfg.sessions.join(', '),
+    'messages per session': cfg.sessions.map((n) => `${n}: ${cfg.messagesPerSession(n)}`).join('; '),
+    'in flight per session': cfg.inflightPerSession,
+  };
+  const sim = await env.startSimulator();
+  const simPid = sim.child.pid ?? -1;
+  const ours = new Map<number, SendFigures>();
+  const base = new Map<number, SendFigures>();
+  const breakdown: { path: string; f: SendFigures }[] = [];
+  let run = 0;
+  try {
+    // Ours: one host and one edge; the largest count is linked once, smaller runs use the first sessions.
+    const host = await env.startHost(sim);
+    const edge = await env.startEdge();
+    try {
+      const t0 = Date.now();
+      const linked = await pool(
+        Array.from({ length: max }, (_, i) => i),
+        10,
+        (i) => linkSession(edge.url, sim.url, env.adminKey, `send-${env.tag()}`, accountPhone(1, i)),
+      );
+      env.log(`  linked ${max} sessions through the API in ${fmt((Date.now() - t0) / 1000)} s`);
+      const quiet = () => waitQuiet([host.proc.pid, edge.proc.pid, simPid]);
+      const groups = async () => ({
+        host: [host.proc.pid],
+        edge: [edge.proc.pid],
+        postgres: await env.postgresPids(),
+        sim: [simPid],
+      });
+      const viaEdge = (job: Job, text: string) =>
+        api(edge.url, 'POST', '/api/send', {
+          key: linked[job.session]?.key,
+          body: { to: job.contact, message: text },
+        }).then((r) => r.status);
+      for (const n of cfg.sessions) {
+        // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
+        await quiet();
+        const jobs = plan(config, 1, run++, n);
+        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+          env.profile(`send-${n}-sessions`, [host, edge], () =>
+            sendAll(jobs, cfg.inflightPerSession, viaEdge),
+          ),
+        );
+        ours.set(n, f);
+        if (n === split) breakdown.push({ path: 'through the edge (the API)', f });
+        if (f.failed > 0) {
+          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
+          result.notes.push(`ours, ${n} sessions: ${f.failed} sends refused (${codes}).`);
+        }
+        env.log(
+          `  ours ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
+
+      // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
+      const ids = new Map(
+        (
+          await env.db
+            .selectFrom('sessions')
+            .select(['id', 'name', 'host_id'])
+            .where('tenant_id', '=', env.tenantId)
+            .where(
+              'name',
+              'in',
+              linked.map((l) => l.name),
+            )
+            .execute()
+        ).map((r) => [r.name, r.id]),
+      );
+      const direct = async (job: Job, text: string) => {
+        const id = ids.get(linked[job.session]?.name ?? '') ?? '';
+        const token = await signHostToken({
+          secret: env.secret,
+          hostId: host.id,
+          tenantId: env.tenantId,
+          sessionId: id,
+          scope: 'session',
+          ttlSeconds: 60,
+        });
+        const res = await fetch(`${host.url}/internal/sessions/${id}/send`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ to: `${job.contact}@s.whatsapp.net`, message: text }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      await quiet();
+      const jobs = plan(config, 1, run++, split);
+      const f = await measured(
+        sim.url,
+        cfg.deliveryTimeoutMs,
+        async () => ({ host: [host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
+        () => sendAll(jobs, cfg.inflightPerSession, direct),
+      );
+      breakdown.push({ path: 'the host called directly (no edge)', f });
+    } finally {
+      await edge.stop();
+      await host.stop();
+    }
+
+    // Baseline: the same numbers of raw sockets, in their own process.
+    const raw = await env.startRaw(sim, 'raw-send');
+    try {
+      const t0 = Date.now();
+      await raw.link(
+        Array.from({ length: max }, (_, i) => accountPhone(2, i)),
+        10,
+      );
+      env.log(`  linked ${max} raw sockets in ${fmt((Date.now() - t0) / 1000)} s`);
+      const groups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
+      for (const n of cfg.sessions) {
+        await waitQuiet([raw.proc.pid, simPid]);
+        const jobs = plan(config, 2, run++, n);
+        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+          env.profile(`raw-send-${n}-sessions`, [raw], rawSend(raw, jobs, cfg.inflightPerSession, false)),
+        );
+        base.set(n, f);
+        if (n === split) breakdown.push({ path: 'raw Baileys, sendMessage (the baseline)', f });
+        if (f.failed > 0) result.notes.push(`baseline, ${n} sessions: ${f.failed} sends failed.`);
+        env.log(
+          `  raw  ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
+      // Raw again, with the host's onWhatsApp check before each send, to tell that check's cost apart.
+      await waitQuiet([raw.proc.pid, simPid]);
+      const jobs = plan(config, 2, run++, split);
+      const f = await measured(
+        sim.url,
+        cfg.deliveryTimeoutMs,
+        groups,
+        rawSend(raw, jobs, cfg.inflightPerSession, true),
+      );
+      breakdown.push({ path: 'raw Baileys, onWhatsApp then sendMessage (what the host does)', f });
+    } finally {
+      await raw.close();
+    }
+  } finally {
+    await sim.stop();
+    for (const n of cfg.sessions) {
+      const o = ours.get(n);
+      const b = base.get(n);
+      if (!o && !b) continue;
+      const label = `${n} session${n === 1 ? '' : 's'}`;
+      const pick = (f: SendFigures | undefined, k: 'acceptedPerS' | 'deliveredPerS') => f?.[k] ?? Number.NaN;
+      result.metrics.push(
+        metric(`accepted, ${label}`, 'msg/s', pick(o, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
+        metric(`delivered, ${label}`, 'msg/s', pick(o, 'deliveredPerS'), pick(b, 'deliveredPerS'), 'higher'),
+        metric(
+          `CPU per message, ${label}`,
+          'ms',
+          o ? sumExceptSim(o.cpuPerMessage) : Number.NaN,
+          b ? sumExceptSim(b.cpuPerMessage) : Number.NaN,
+          'lower',
+        ),
+      );
+      for (const [who, f] of [
+        ['ours', o],
+        ['baseline', b],
+      ] as const) {
+        if (f && !f.complete) {
+          result.notes.push(
+            `${who}, ${label}: only ${f.delivered} of ${f.accepted} messages were delivered in time.`,
+          );
+        }
+      }
+    }
+  }
+  if (breakdown.length > 0) {
+    const processes = ['host', 'edge', 'postgres', 'raw', 'sim'];
+    const cell = (f: SendFigures, k: string) =>
+      k in f.cpuPerMessage ? `${fmt(f.cpuPerMessage[k])} (${fmt(f.sysPerMessage[k])})` : '';
+    result.extra = [
+      `**Where a message's CPU goes** (${split} session${split === 1 ? '' : 's'}, ${cfg.inflightPerSession} in flight each): CPU ms per message by process, from /proc, with the kernel's part in parentheses.`,
+      '',
+      `| path | accepted msg/s | ${processes.join(' | ')} | total without sim |`,
+      `|---|---:|${processes.map(() => '---:').join('|')}|---:|`,
+      ...breakdown.map(
+        ({ path, f }) =>
+          `| ${path} | ${fmt(f.acceptedPerS)} | ${processes.map((k) => cell(f, k)).join(' | ')} | ${fmt(sumExceptSim(f.cpuPerMessage))} (${fmt(sumExceptSim(f.sysPerMessage))}) |`,
+      ),
+    ];
+  }
+  result.notes.push(
+    'Accepted: messages answered with success (HTTP 200, or sendMessage resolved) per second from the first ' +
+      'send to the last answer. Delivered: messages the simulated contacts decrypted per second from the first ' +
+      "send to the last decryption (the simulator's timestamp; same machine, same clock).",
+    'CPU per message: user + system CPU time (from /proc) from the first send until the last delivery, ' +
+      'divided by the messages accepted: ours = host + edge + PostgreSQL processes, baseline = the raw ' +
+      "process; the simulator's share is shown in the table below and left out of the row.",
+    'Every session sends to its own contact, so the first message of each run sets up a Signal session (pkmsg).',
+    'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
+      'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
+  );
+}

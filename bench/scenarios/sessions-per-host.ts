@@ -1,0 +1,156 @@
+// 3. Sessions per host: resident memory per linked, idle session on one host process, vs the same number
+// of raw Baileys sockets in one process. Both are measured in steps (50, 200, 500...) in one process
+// each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
+import type { BenchConfig } from '../lib/config.js';
+import type { BenchEnv } from '../lib/env.js';
+import { linkSession } from '../lib/gateway.js';
+import { type MemoryUsage, waitQuiet } from '../lib/procs.js';
+import { metric, type ScenarioResult } from '../lib/report.js';
+import { fmt, pool, sleep } from '../lib/stats.js';
+
+const MiB = 2 ** 20;
+const KiB = 1024;
+
+interface Step {
+  sessions: number;
+  memory: MemoryUsage;
+  linkSeconds: number;
+}
+
+const accountPhone = (side: number, i: number) => `628${side}3${String(i).padStart(8, '0')}`;
+
+export async function sessionsPerHost(
+  env: BenchEnv,
+  config: BenchConfig,
+  result: ScenarioResult,
+): Promise<void> {
+  const cfg = config.memory;
+  result.title = '3. Sessions per host: memory per linked idle session';
+  result.ours =
+    'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL, not counted here)';
+  result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
+  result.params = {
+    sessions: cfg.sessions.join(', '),
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000}`,
+    'linking concurrency': cfg.linkConcurrency,
+  };
+  const sim = await env.startSimulator();
+  const ours: Step[] = [];
+  const base: Step[] = [];
+  let ours0: MemoryUsage | undefined;
+  let base0: MemoryUsage | undefined;
+  try {
+    const host = await env.startHost(sim);
+    const edge = await env.startEdge();
+    try {
+      await waitQuiet([host.proc.pid]);
+      ours0 = await host.proc.memory();
+      let linked = 0;
+      for (const n of cfg.sessions) {
+        const t0 = Date.now();
+        await pool(
+          Array.from({ length: n - linked }, (_, k) => linked + k),
+          cfg.linkConcurrency,
+          (i) => linkSession(edge.url, sim.url, env.adminKey, `mem-${env.tag()}`, accountPhone(1, i)),
+        );
+        const linkSeconds = (Date.now() - t0) / 1000;
+        linked = n;
+        await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
+        await sleep(cfg.settleMs);
+        const memory = await host.proc.memory();
+        ours.push({ sessions: n, memory, linkSeconds });
+        env.log(`  ours ${n} sessions: RSS ${fmt(memory.rss / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`);
+      }
+    } finally {
+      await edge.stop();
+      await host.stop();
+    }
+
+    const raw = await env.startRaw(sim, 'raw-mem');
+    try {
+      await waitQuiet([raw.proc.pid]);
+      base0 = await raw.memory();
+      let linked = 0;
+      for (const n of cfg.sessions) {
+        const t0 = Date.now();
+        await raw.link(
+          Array.from({ length: n - linked }, (_, k) => accountPhone(2, linked + k)),
+          cfg.linkConcurrency,
+        );
+        const linkSeconds = (Date.now() - t0) / 1000;
+        linked = n;
+        await waitQuiet([raw.proc.pid, sim.child.pid ?? -1]);
+        await sleep(cfg.settleMs);
+        const memory = await raw.memory();
+        base.push({ sessions: n, memory, linkSeconds });
+        env.log(`  raw  ${n} sockets: RSS ${fmt(memory.rss / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`);
+      }
+    } finally {
+      await raw.close();
+    }
+  } finally {
+    await sim.stop();
+  }
+
+  if (ours0 && base0) {
+    result.metrics.push(metric('RSS with no session', 'MiB', ours0.rss / MiB, base0.rss / MiB, 'lower'));
+  }
+  for (const n of cfg.sessions) {
+    const o = ours.find((s) => s.sessions === n);
+    const b = base.find((s) => s.sessions === n);
+    const per = (s: Step | undefined, zero: MemoryUsage | undefined, field: keyof MemoryUsage) =>
+      s && zero ? (s.memory[field] - zero[field]) / n / KiB : Number.NaN;
+    result.metrics.push(
+      metric(
+        `RSS with ${n} sessions`,
+        'MiB',
+        o ? o.memory.rss / MiB : Number.NaN,
+        b ? b.memory.rss / MiB : Number.NaN,
+        'lower',
+      ),
+      metric(`RSS per session, ${n} sessions`, 'KiB', per(o, ours0, 'rss'), per(b, base0, 'rss'), 'lower'),
+      metric(
+        `JS heap per session, ${n} sessions`,
+        'KiB',
+        per(o, ours0, 'heapUsed'),
+        per(b, base0, 'heapUsed'),
+        'lower',
+      ),
+    );
+  }
+  // The marginal cost: what each session beyond the previous step added (start-up allocations that the
+  // first sessions pay once drop out).
+  for (let i = 1; i < cfg.sessions.length; i++) {
+    const [from, to] = [cfg.sessions[i - 1] ?? 0, cfg.sessions[i] ?? 0];
+    const step = (steps: Step[]) => {
+      const a = steps.find((s) => s.sessions === from);
+      const b = steps.find((s) => s.sessions === to);
+      return a && b ? (b.memory.rss - a.memory.rss) / (to - from) / KiB : Number.NaN;
+    };
+    result.metrics.push(
+      metric(`RSS per added session, ${from} → ${to}`, 'KiB', step(ours), step(base), 'lower'),
+    );
+  }
+  const totalLink = (steps: Step[]) => steps.reduce((a, s) => a + s.linkSeconds, 0);
+  const last = cfg.sessions[cfg.sessions.length - 1] ?? 0;
+  if (ours.length === cfg.sessions.length && base.length === cfg.sessions.length) {
+    result.metrics.push(
+      metric(
+        `linking rate (up to ${last} sessions)`,
+        'sessions/s',
+        last / totalLink(ours),
+        last / totalLink(base),
+        'higher',
+      ),
+    );
+  }
+  result.notes.push(
+    'Memory is read inside each process (process.memoryUsage) after two full GCs (--expose-gc), once the ' +
+      'process has been idle (under 5% of a core for a second) and then the quiet time above. Per session = ' +
+      '(value now − value with none) ÷ sessions.',
+    "Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the database server's own memory " +
+      'is not counted. The baseline keeps every key in the process.',
+    'Linking rate: sessions created, paired by QR and connected per second, with the linking concurrency ' +
+      'above (ours: create, QR image through the API, the simulator decodes it, status polled every 100 ms).',
+  );
+}

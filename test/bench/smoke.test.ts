@@ -1,0 +1,81 @@
+// The bench code runs end to end on tiny numbers and produces a report of the expected shape. No figure
+// is checked: timings on a shared test machine mean nothing.
+import { describe, expect, inject, it } from 'vitest';
+import { SMOKE } from '../../bench/lib/config.js';
+import {
+  GENERATED_END,
+  GENERATED_START,
+  mergeIntoDocument,
+  metric,
+  renderReport,
+} from '../../bench/lib/report.js';
+import { runBench } from '../../bench/main.js';
+
+describe('bench', () => {
+  it('runs the API, send, memory and pairing scenarios on tiny numbers and reports every figure', async () => {
+    const report = await runBench({
+      config: SMOKE,
+      scenarios: ['api', 'send', 'memory', 'pairing'],
+      databaseUrl: inject('postgresUrl'),
+      logLevel: 'warn',
+      edgeConfig: {
+        rateLimits: {
+          sendPerSession: { perSecond: 1_000_000, burst: 1_000_000 },
+          sendPerTenant: { perSecond: 1_000_000, burst: 1_000_000 },
+        },
+      },
+    });
+    expect(report).toMatchObject({ version: 1, mode: 'smoke', machine: { cores: expect.any(Number) } });
+    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing']);
+    for (const s of report.scenarios) {
+      expect(s.error).toBeUndefined();
+      expect(s.ours).not.toBe('');
+      expect(s.baseline).not.toBe('');
+      expect(s.metrics.length).toBeGreaterThan(0);
+      for (const m of s.metrics) {
+        expect(m).toEqual({
+          name: expect.any(String),
+          unit: expect.any(String),
+          ours: expect.any(Number),
+          baseline: expect.any(Number),
+          better: expect.stringMatching(/^(lower|higher)$/),
+          ratio: expect.any(Number),
+        });
+        expect(Number.isFinite(m.ours) && Number.isFinite(m.baseline)).toBe(true);
+      }
+    }
+    const markdown = renderReport(report);
+    for (const s of report.scenarios) expect(markdown).toContain(`### ${s.title}`);
+    expect(markdown).toContain('ratio (ours ÷ baseline)');
+  }, 300_000);
+
+  it('replaces only the generated part of BENCHMARKS.md', () => {
+    const report = {
+      version: 1 as const,
+      mode: 'smoke',
+      command: 'npm run bench',
+      machine: { cores: 2, cpuModel: 'cpu', memoryGiB: 1, node: 'v24', os: 'linux' },
+      startedAt: '2026-01-01T00:00:00.000Z',
+      seconds: 1,
+      scenarios: [
+        {
+          id: 'api',
+          title: 'API',
+          ours: 'edge',
+          baseline: 'host',
+          params: {},
+          metrics: [metric('p50', 'ms', 2, 1, 'lower')],
+          notes: [],
+          seconds: 1,
+        },
+      ],
+    };
+    const first = mergeIntoDocument(undefined, renderReport(report), '# B\n\n{{generated}}\n');
+    expect(first).toContain(GENERATED_START);
+    const edited = first.replace('# B', '# B\n\nFindings written by hand.');
+    const again = mergeIntoDocument(edited, 'new figures', '# B\n\n{{generated}}\n');
+    expect(again).toContain('Findings written by hand.');
+    expect(again).toContain(`${GENERATED_START}\nnew figures\n${GENERATED_END}`);
+    expect(again).not.toContain('| p50 |');
+  });
+});
