@@ -104,6 +104,8 @@ export function createEdge(deps: EdgeDeps): Edge {
     logger,
     livenessSeconds: config.hostLivenessSeconds,
     timeoutMsFor,
+    routeCacheMs: config.hostRouteCacheMs,
+    now,
   });
   const services: EdgeServices = { config, hosts, forwarder, logger, now };
 

@@ -37,6 +37,8 @@ export const EdgeConfigSchema = z.object({
   /** A host whose heartbeat is older than this is dead: nothing is placed on it, its sessions move. */
   hostLivenessSeconds: z.int().positive().default(30),
   hostTokenTtlSeconds: z.int().min(1).max(MAX_HOST_TOKEN_TTL_SECONDS).default(30),
+  /** How long the edge remembers which host owns a session (0: look it up on every request). */
+  hostRouteCacheMs: z.int().min(0).max(10_000).default(2_000),
   /** Reported by `GET /`. */
   version: z.string().min(1).default('0.1.0'),
   /** Where `GET /` tells people to read about the API. */

@@ -91,7 +91,8 @@ export const startStack = async (
       await edge.close();
       // Sockets end without logging out: linked sessions resume on the next start.
       await host.close();
-      await db.destroy();
+      // A write Baileys queues while its socket ends could keep the pool from closing; don't hang on it.
+      await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       await stopPostgres?.();
     },
   };

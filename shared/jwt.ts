@@ -101,6 +101,30 @@ export class SeenJtiCache {
 
 const processSeenJtis = new SeenJtiCache();
 
+// Importing the HMAC key is a Web Crypto call of its own; jose would repeat it for every token signed or
+// checked. A process holds one or two secrets, so their imported keys are kept (strings only).
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+
+/** The secret as an imported HMAC-SHA-256 key, for signing and verifying. */
+function hmacKey(secret: string | Uint8Array): Promise<CryptoKey> {
+  const bytes = secretKey(secret);
+  const importKey = () =>
+    crypto.subtle.importKey(
+      'raw',
+      bytes as Uint8Array<ArrayBuffer>,
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
+  if (typeof secret !== 'string') return importKey();
+  let key = importedKeys.get(secret);
+  if (!key) {
+    key = importKey();
+    importedKeys.set(secret, key);
+  }
+  return key;
+}
+
 function secretKey(secret: string | Uint8Array): Uint8Array {
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
   if (key.length < MIN_HOST_SECRET_BYTES) {
@@ -132,7 +156,7 @@ export async function signHostToken(input: SignHostTokenInput): Promise<string> 
     .setIssuedAt(nowSeconds)
     .setExpirationTime(nowSeconds + ttl)
     .setJti(crypto.randomUUID())
-    .sign(secretKey(input.secret));
+    .sign(await hmacKey(input.secret));
 }
 
 function rejectionOf(err: unknown): HostTokenRejection {
@@ -158,7 +182,7 @@ export async function verifyHostToken(
   options: VerifyHostTokenOptions,
 ): Promise<HostTokenClaims> {
   const now = options.now ?? new Date();
-  const key = secretKey(options.secret);
+  const key = await hmacKey(options.secret);
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
   try {
     ({ payload } = await jwtVerify(token, key, {

@@ -25,7 +25,8 @@ const stop = async () => {
   stopping = true;
   // Sockets end without logging out: the sessions resume on the next start, with no new QR.
   await host.close();
-  await db.destroy();
+  // A write that Baileys queues while its socket ends could keep the pool from closing; don't hang on it.
+  await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   process.exit(0);
 };
 process.on('SIGTERM', stop);

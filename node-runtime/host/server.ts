@@ -44,8 +44,10 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     sessions,
     async close() {
       await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
+      // No new requests from here on (they would start sessions again); those under way finish.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await sessions.stopAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       logger.info('session host stopped');
     },
   };

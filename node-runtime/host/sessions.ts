@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import type { Database } from '../../shared/db-schema.js';
+import { ApiError } from '../../shared/errors.js';
 import {
   isConnected,
   type PublicState,
@@ -35,6 +36,7 @@ export class SessionHost {
   private readonly stores = new Map<string, Promise<AuthStore>>();
   /** Socket endings and state writes still in flight; stopAll waits for them. */
   private readonly ending = new Set<Promise<void>>();
+  private stopping = false;
   private readonly machine;
 
   constructor(
@@ -72,10 +74,11 @@ export class SessionHost {
     return store;
   }
 
-  /** The session's actor, created (idle) on first use. */
+  /** The session's actor, created (idle) on first use; none once the host is shutting down. */
   actor(sessionId: string): SessionActorRef {
     const existing = this.actors.get(sessionId);
     if (existing) return existing;
+    if (this.stopping) throw new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 });
     const actor = createActor(this.machine, { input: { sessionId } });
     let mirrored: string | undefined;
     actor.subscribe({
@@ -181,10 +184,16 @@ export class SessionHost {
    * and for their last auth-state writes, so nothing touches the database after this resolves.
    */
   async stopAll(): Promise<void> {
+    this.stopping = true;
     for (const actor of this.actors.values()) actor.send({ type: 'STOP' });
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
-    await Promise.all(this.ending);
-    for (const store of this.stores.values()) await store.then((s) => s.settled()).catch(() => undefined);
+    // Ending sockets may still queue writes (a last creds update): settle until nothing new comes in.
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(this.ending);
+      for (const store of this.stores.values()) await store.then((s) => s.settled()).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (this.ending.size === 0) break;
+    }
   }
 }
