@@ -1,39 +1,29 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultTenant } from '../../edge/bootstrap.js';
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
-import { type RunningHost, startHost } from '../../node-runtime/host/server.js';
 import { useTestDatabase } from '../helpers/postgres.js';
-import { type SimServer, startSimulator } from '../wa-sim/server.js';
+import type { SimServer } from '../wa-sim/server.js';
+import { useBackend } from './backend.js';
 import { api, linkByQr, seedFlow, until } from './flow.js';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456';
 const database = useTestDatabase();
-const silent = pino({ level: 'silent' });
-let sim: SimServer;
-let host: RunningHost;
+const backend = useBackend(database, { hostId: 'host-e2e', secret: SECRET });
 let edge: RunningEdge;
+let sim: SimServer;
 let adminKey: string;
 
 beforeAll(async () => {
-  const { db } = database();
-  sim = await startSimulator();
-  host = await startHost({
-    db,
-    hostId: 'host-e2e',
+  ({ sim, adminKey } = backend());
+  edge = await startEdge({
+    db: database().db,
     port: 0,
-    secret: SECRET,
-    wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
-    logger: silent,
+    hostname: '127.0.0.1',
+    hostSecret: SECRET,
+    logger: pino({ level: 'silent' }),
   });
-  edge = await startEdge({ db, port: 0, hostname: '127.0.0.1', hostSecret: SECRET, logger: silent });
-  adminKey = (await ensureDefaultTenant(db)).adminKey ?? '';
 });
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-  await sim?.close();
-});
+afterAll(() => edge?.close());
 
 describe('the seed API end to end, edge on Node', () => {
   it('create, QR, scan, status, send, logout, fresh QR', async () => {

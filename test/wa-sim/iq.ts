@@ -36,7 +36,7 @@ export const handleIq = (
       return reply(usync(sim, first));
     case 'md':
       if (first?.tag === 'remove-companion-device') {
-        sim.removeDevice(account, device);
+        account.devices.delete(device.id); // the device's own logout
         reply();
         return conn.close();
       }

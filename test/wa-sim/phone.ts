@@ -106,11 +106,6 @@ export class Phone {
     if (open) delete open.pendingPreKey;
   }
 
-  /** Whether a Signal session with this address exists (so the next message is a `msg`, not a `pkmsg`). */
-  hasSession(address: string) {
-    return this.sessions.has(address);
-  }
-
   /** Decrypts an `enc` payload from `address` and returns the message it carries. */
   decrypt(address: string, type: string, ciphertext: Uint8Array): Promise<proto.IMessage> {
     return this.serial(() => this.decryptNow(address, type, ciphertext));

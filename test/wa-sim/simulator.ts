@@ -246,11 +246,6 @@ export class Simulator {
     });
   }
 
-  /** Removes one linked device (its own logout). */
-  removeDevice(account: Account, device: LinkedDevice) {
-    account.devices.delete(device.id);
-  }
-
   /** `POST /sim/faults`. */
   fault(kind: unknown, phone: unknown, ms: unknown): Outcome {
     if (phone !== undefined && (typeof phone !== 'string' || !/^\d+$/.test(phone))) {

@@ -82,12 +82,6 @@ export class World {
   get accountCount() {
     return this.byPhone.size;
   }
-
-  *allDevices(): Iterable<[Account, LinkedDevice]> {
-    for (const account of this.byPhone.values()) {
-      for (const device of account.devices.values()) yield [account, device];
-    }
-  }
 }
 
 /** The bundle a key fetch gets for a linked device; pops one one-time pre-key. */

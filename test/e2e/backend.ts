@@ -1,0 +1,40 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { ensureDefaultTenant } from '../../edge/bootstrap.js';
+import { type RunningHost, startHost } from '../../node-runtime/host/server.js';
+import type { TestDatabase } from '../helpers/postgres.js';
+import { type SimServer, startSimulator } from '../wa-sim/server.js';
+
+export type Backend = { sim: SimServer; host: RunningHost; adminKey: string };
+
+/**
+ * Everything behind an edge, for one test file: the simulator, a real session host pointed at it, and the
+ * default tenant's admin key. Call it after useTestDatabase(); read the result inside tests.
+ */
+export function useBackend(
+  database: () => TestDatabase,
+  opts: { hostId: string; secret: string },
+): () => Backend {
+  let backend: Backend | undefined;
+  beforeAll(async () => {
+    const { db } = database();
+    const sim = await startSimulator();
+    const host = await startHost({
+      db,
+      hostId: opts.hostId,
+      port: 0,
+      secret: opts.secret,
+      wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
+      logger: pino({ level: 'silent' }),
+    });
+    backend = { sim, host, adminKey: (await ensureDefaultTenant(db)).adminKey ?? '' };
+  });
+  afterAll(async () => {
+    await backend?.host.close();
+    await backend?.sim.close();
+  });
+  return () => {
+    if (!backend) throw new Error('backend not ready: use it inside a test or hook');
+    return backend;
+  };
+}
