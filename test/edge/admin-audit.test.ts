@@ -3,17 +3,16 @@ import type { AuditEntryInfo, RerollKeyResponse } from '../../shared/admin-schem
 import { useTestDatabase } from '../helpers/postgres.js';
 import {
   auditLog,
-  firstOperatorKey,
   newKey,
   newSession,
   newTenant,
   ok,
   reroll,
-  startTenancyEdge,
+  startTenancyFixture,
   TestClock,
 } from './admin-helpers.js';
-import { call, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { call, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
 const database = useTestDatabase();
 const clock = new TestClock();
@@ -25,11 +24,7 @@ type AuditPage = { entries: AuditEntryInfo[]; nextCursor: string | null };
 const prefix = (key: string) => key.slice(0, 12);
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-audit', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, clock);
+  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-audit', clock));
 });
 
 afterAll(async () => {

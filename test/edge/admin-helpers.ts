@@ -11,7 +11,8 @@ import type {
   RerollKeyResponse,
 } from '../../shared/admin-schemas.js';
 import type { Database } from '../../shared/db-schema.js';
-import { call, startTestEdge, type TestEdge } from './helpers.js';
+import { call, HOST_SECRET, putHost, startTestEdge, type TestEdge } from './helpers.js';
+import { type StandInHost, startStandInHost } from './stand-in-host.js';
 
 /** A clock the test moves by hand; starts at the real time so database defaults (now()) stay close. */
 export class TestClock {
@@ -31,6 +32,24 @@ export function startTenancyEdge(db: Kysely<Database>, clock: TestClock): Promis
     now: clock.now,
     rateLimits: { failedAuth: { limit: 1_000_000 } },
   });
+}
+
+export interface TenancyFixture {
+  edge: TestEdge;
+  host: StandInHost;
+  operator: string;
+}
+
+/** A stand-in host registered as live, the first operator key, and the edge on `clock`. */
+export async function startTenancyFixture(
+  db: Kysely<Database>,
+  hostId: string,
+  clock: TestClock,
+): Promise<TenancyFixture> {
+  const host = await startStandInHost({ id: hostId, secret: HOST_SECRET });
+  await putHost(db, { id: host.id, url: host.url });
+  const operator = await firstOperatorKey(db);
+  return { edge: await startTenancyEdge(db, clock), host, operator };
 }
 
 /** The operator key of a fresh database, generated as on a first start. */

@@ -7,18 +7,17 @@ import {
   auditLog,
   expectBareError,
   expectUnchanged,
-  firstOperatorKey,
   newKey,
   newSession,
   newTenant,
   ok,
   read,
   reroll,
-  startTenancyEdge,
+  startTenancyFixture,
   TestClock,
 } from './admin-helpers.js';
-import { call, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { call, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
 const database = useTestDatabase();
 const clock = new TestClock();
@@ -43,11 +42,7 @@ const KEY_FIELDS = [
 ];
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-admin-keys', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, clock);
+  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-admin-keys', clock));
 });
 
 afterAll(async () => {

@@ -5,16 +5,15 @@ import { useTestDatabase } from '../helpers/postgres.js';
 import {
   auditLog,
   expectBareError,
-  firstOperatorKey,
   newSession,
   newTenant,
   ok,
   read,
-  startTenancyEdge,
+  startTenancyFixture,
   TestClock,
 } from './admin-helpers.js';
-import { call, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { call, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
 const database = useTestDatabase();
 const clock = new TestClock();
@@ -23,11 +22,7 @@ let host: StandInHost;
 let operator: string;
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-operator', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, clock);
+  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-operator', clock));
 });
 
 afterAll(async () => {
