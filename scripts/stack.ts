@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import { ApiKeySettingError, ensureDefaultTenant, ensureOperatorKey } from '../edge/bootstrap.js';
 import { startEdge } from '../edge/entries/node.js';
 import type { StackConfig } from '../node-runtime/config.js';
-import { createDb } from '../node-runtime/db/connect.js';
+import { closeDb, createDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import type { WaConnection } from '../node-runtime/wa/socket-actor.js';
@@ -91,8 +91,7 @@ export const startStack = async (
       await edge.close();
       // Sockets end without logging out: linked sessions resume on the next start.
       await host.close();
-      // A write Baileys queues while its socket ends could keep the pool from closing; don't hang on it.
-      await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+      await closeDb(db);
       await stopPostgres?.();
     },
   };

@@ -17,3 +17,11 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
 }
+
+/**
+ * Closes the pool, giving up after `timeoutMs`: a write queued while Baileys' sockets end can leave a
+ * reserved connection behind, and a shutdown must not hang on it.
+ */
+export async function closeDb(db: Kysely<Database>, timeoutMs = 5_000): Promise<void> {
+  await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+}

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { HostConfigSchema, parseConfig, waConnectionOf } from '../config.js';
-import { createDb } from '../db/connect.js';
+import { closeDb, createDb } from '../db/connect.js';
 import { startHost } from './server.js';
 
 // A session host on its own: `tsx node-runtime/host/main.ts`, configured by the environment.
@@ -25,8 +25,7 @@ const stop = async () => {
   stopping = true;
   // Sockets end without logging out: the sessions resume on the next start, with no new QR.
   await host.close();
-  // A write that Baileys queues while its socket ends could keep the pool from closing; don't hang on it.
-  await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  await closeDb(db);
   process.exit(0);
 };
 process.on('SIGTERM', stop);

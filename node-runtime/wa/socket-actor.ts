@@ -130,9 +130,28 @@ export const makeSocketActor = (deps: {
   });
 
 /** Sends a text after checking the number is on WhatsApp (Baileys would otherwise send to no device). */
+/** How long a "this number is on WhatsApp" answer is trusted; numbers rarely leave, and a send to one that
+ * did fails at WhatsApp's end anyway. Only positive answers are kept: a number may join at any time. */
+const ON_WHATSAPP_TTL_MS = 10 * 60_000;
+const ON_WHATSAPP_MAX = 5_000;
+
+/** Recipients known to be on WhatsApp, across this process's sockets: saves a usync round trip per send. */
+const onWhatsApp = new Map<string, number>();
+
+const isOnWhatsApp = async (sock: WASocket, jid: string) => {
+  const known = onWhatsApp.get(jid);
+  if (known !== undefined && known > Date.now()) return true;
+  const [found] = (await sock.onWhatsApp(jid)) ?? [];
+  if (!found?.exists) return false;
+  onWhatsApp.delete(jid);
+  if (onWhatsApp.size >= ON_WHATSAPP_MAX) onWhatsApp.delete(onWhatsApp.keys().next().value ?? '');
+  onWhatsApp.set(jid, Date.now() + ON_WHATSAPP_TTL_MS);
+  return true;
+};
+
 const send = async (sock: WASocket, command: SendCommand) => {
-  const [found] = (await sock.onWhatsApp(command.to)) ?? [];
-  if (!found?.exists) return { ok: false as const, error: 'not-on-whatsapp' as const };
+  if (!(await isOnWhatsApp(sock, command.to)))
+    return { ok: false as const, error: 'not-on-whatsapp' as const };
   const message = await sock.sendMessage(command.to, { text: command.text });
   if (!message) return { ok: false as const, error: 'send-failed' as const };
   return { ok: true as const, message };
