@@ -36,7 +36,7 @@ import {
   sendTo,
   setup,
 } from 'xstate';
-import { SESSION_STATES, type SessionState } from '../../shared/schemas.js';
+import type { SessionState } from '../../shared/schemas.js';
 import { backoffDelay } from './backoff.js';
 import { type CloseDetails, classifyDisconnect } from './disconnect.js';
 
@@ -459,9 +459,7 @@ export type SessionActorRef = ActorRefFrom<SessionMachine>;
 
 // ---- what a host reads -----------------------------------------------------------------------------
 
-/** The states the API and the sessions table show: the shared contract's list. */
-export const PUBLIC_STATES = SESSION_STATES;
-
+/** The states the API and the sessions table show: the shared contract's `SESSION_STATES`. */
 export type PublicState = SessionState;
 
 /** The state as one string, for the sessions table and the API. */
