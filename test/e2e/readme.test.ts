@@ -60,16 +60,31 @@ const startScript = async (script: 'start' | 'sandbox', env: Record<string, stri
   return out;
 };
 
+/** Free ports only (port 0), so these tests pass while a sandbox runs on the default ones. */
+const ANY_PORT = { PORT: '0', HOST_PORT: '0', WA_SIM_PORT: '0' };
+
+/** The host:port the banner announces after `label`, e.g. `ready at http://localhost:41234`. */
+const announced = (banner: string, label: string) => {
+  const url = new RegExp(`${label} (http://[^\\s]+)`).exec(banner)?.[1];
+  if (!url) throw new Error(`banner has no "${label}" URL:\n${banner}`);
+  return new URL(url).host;
+};
+
 it('npm run sandbox serves the README walk-through exactly as written', async () => {
-  const banner = await startScript('sandbox', {});
+  const banner = await startScript('sandbox', ANY_PORT);
   const adminKey = /waga_[0-9A-Za-z]+/.exec(banner)?.[0];
   expect(adminKey).toBeDefined();
+  const edgeAt = announced(banner, 'ready at');
+  const simAt = announced(banner, 'Simulator control API at');
   const env = { ...process.env, ADMIN_KEY: adminKey ?? '', SESSION_KEY: '' };
   const steps = await readmeSteps('walkthrough');
   expect(steps.length).toBeGreaterThanOrEqual(8);
   for (const step of steps) {
     // The README has the user paste the two keys; everything else runs verbatim.
-    const script = step.sh.replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, '');
+    const script = step.sh
+      .replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, '')
+      .replaceAll('localhost:3000', edgeAt)
+      .replaceAll('localhost:3100', simAt);
     const expected: unknown = JSON.parse(step.json);
     const readOnly = !/-X POST/.test(script);
     let output = '';
@@ -87,9 +102,9 @@ it('npm run sandbox serves the README walk-through exactly as written', async ()
 });
 
 it('npm start boots the whole stack with an embedded database and answers its health check', async () => {
-  const banner = await startScript('start', { PORT: '3010', HOST_PORT: '3011' });
+  const banner = await startScript('start', ANY_PORT);
   expect(banner).toMatch(/Admin key of the default tenant/);
-  const res = await fetch('http://127.0.0.1:3010/health');
+  const res = await fetch(`http://${announced(banner, 'ready at')}/health`);
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({
     ok: true,
