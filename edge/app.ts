@@ -2,41 +2,41 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Kysely } from 'kysely';
 import type { Database } from '../shared/db-schema.js';
 import type { HostSessionAction } from '../shared/host-api.js';
-import { createAuthServices } from './auth-services.js';
-import type { PeerAddress } from './client-address.js';
+import { authenticate } from './auth/authenticate.js';
+import type { PeerAddress } from './auth/client-address.js';
+import type { KeyCache } from './auth/key-cache.js';
+import { invalidateKeyCacheOnWrites } from './auth/key-cache-invalidation.js';
+import { flushLogged, recordLastUsed } from './auth/last-used-middleware.js';
+import type { KeyLookup } from './auth/queries/api-keys.js';
+import { recordKeyUses } from './auth/queries/key-usage.js';
+import { refuseKeyInQuery } from './auth/query-key.js';
+import { createAuthServices } from './auth/services.js';
 import { type EdgeConfigInput, parseEdgeConfig } from './config.js';
 import type { EdgeDatabase, EdgeEnv } from './context.js';
-import { handleError, notFound } from './error-handler.js';
-import { createForwarder } from './forward.js';
-import { createHostClient } from './host-client.js';
-import type { KeyCache } from './key-cache.js';
+import { createHostClient } from './hosts/client.js';
+import { createForwarder } from './hosts/forward.js';
+import { provideDatabase } from './http/database.js';
+import { handleError, notFound } from './http/error-handler.js';
+import { checkMethod } from './http/method-check.js';
+import { API_KEY_SECURITY, apiKeySecurityScheme, validationError } from './http/openapi.js';
+import { logRequests } from './http/request-log.js';
+import { limitBody } from './limits/body-limit.js';
+import { limitSends } from './limits/send-limit.js';
 import { consoleLogger, type EdgeLogger } from './logger.js';
-import { authenticate } from './middleware/auth.js';
-import { limitBody } from './middleware/body-limit.js';
-import { provideDatabase } from './middleware/database.js';
-import { invalidateKeyCacheOnWrites } from './middleware/key-cache-invalidation.js';
-import { flushLogged, recordLastUsed } from './middleware/last-used.js';
-import { checkMethod } from './middleware/method-check.js';
-import { refuseKeyInQuery } from './middleware/query-key.js';
-import { logRequests } from './middleware/request-log.js';
-import { limitSends } from './middleware/send-limit.js';
-import type { KeyLookup } from './queries/api-keys.js';
-import { recordKeyUses } from './queries/key-usage.js';
 import { registerHealth } from './routes/health.js';
 import { registerIndex } from './routes/index.js';
-import { API_KEY_SECURITY, apiKeySecurityScheme, validationError } from './routes/openapi.js';
 import { registerSend } from './routes/send.js';
 import { registerSessionCreate } from './routes/session-create.js';
 import { registerSessionLogout } from './routes/session-logout.js';
 import { registerSessionQr } from './routes/session-qr.js';
 import { registerSessionStatus } from './routes/session-status.js';
-import { registerTenancyRoutes } from './routes/tenancy.js';
 import type { EdgeApp, EdgeServices } from './services.js';
+import { registerTenancyRoutes } from './tenancy/routes/tenancy.js';
 
+export type { KeyLookup, KeyRecord } from './auth/queries/api-keys.js';
 export type { EdgeConfigInput } from './config.js';
 export type { EdgeDatabase, EdgeEnv, Principal } from './context.js';
 export type { EdgeLogger } from './logger.js';
-export type { KeyLookup, KeyRecord } from './queries/api-keys.js';
 export type { EdgeApp } from './services.js';
 
 /** What the edge app needs from its entry: configuration (parsed here, once) and services. */
@@ -49,7 +49,7 @@ export interface EdgeDeps extends EdgeConfigInput {
   now?: () => Date;
   /** Default: JSON lines on the console. */
   logger?: EdgeLogger;
-  /** How keys are found by digest in the database; the key cache (key-cache.ts) sits in front of it. */
+  /** How keys are found by digest in the database; the key cache (auth/key-cache.ts) sits in front of it. */
   keyLookup?: KeyLookup;
   /** A key cache to use instead of a new one (tests look into it); its settings are `keyCache`. */
   keyCacheInstance?: KeyCache;

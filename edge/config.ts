@@ -43,7 +43,7 @@ export const EdgeConfigSchema = z.object({
   version: z.string().min(1).default('0.1.0'),
   /** Where `GET /` tells people to read about the API. */
   docsUrl: z.string().min(1).default('README.md'),
-  /** The key look-up cache; edge/key-cache.ts says why these bounds keep revocation under 5 seconds. */
+  /** The key look-up cache; edge/auth/key-cache.ts says why these bounds keep revocation under 5 seconds. */
   keyCache: z
     .object({
       /** How long a found key is served from memory. Capped so a revocation elsewhere lands within 5 s. */
@@ -59,7 +59,7 @@ export const EdgeConfigSchema = z.object({
         .default(15 * 60_000),
     })
     .prefault({}),
-  /** Last-used times are buffered and written in one UPDATE at most this often (edge/last-used.ts). */
+  /** Last-used times are buffered and written in one UPDATE at most this often (edge/auth/last-used.ts). */
   lastUsed: z
     .object({
       flushSeconds: z.number().min(0).default(30),
@@ -67,7 +67,7 @@ export const EdgeConfigSchema = z.object({
       maxPending: z.int().min(1).max(10_000).default(10_000),
     })
     .prefault({}),
-  /** In-memory limits, per edge instance (per isolate on Workers); edge/rate-limit.ts. */
+  /** In-memory limits, per edge instance (per isolate on Workers); edge/limits/rate-limit.ts. */
   rateLimits: z
     .object({
       /** More than `limit` refused keys from one address within `windowSeconds` blocks it for `blockSeconds`. */

@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { EdgeConfig } from './config.js';
 import type { EdgeEnv } from './context.js';
-import type { Forwarder } from './forward.js';
-import type { HostClient } from './host-client.js';
+import type { HostClient } from './hosts/client.js';
+import type { Forwarder } from './hosts/forward.js';
 import type { EdgeLogger } from './logger.js';
 
 /** What route handlers use, handed to each route's register function. */

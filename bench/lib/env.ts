@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import postgres from 'postgres';
-import { ensureDefaultTenant } from '../../edge/bootstrap.js';
+import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { createDb } from '../../node-runtime/db/connect.js';
 import { migrateToLatest } from '../../node-runtime/db/migrate.js';
 import type { Database } from '../../shared/db-schema.js';

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { dbOf } from '../context.js';
+import { type HostLoad, listHostLoads } from '../hosts/queries/hosts.js';
 import { errorInfo } from '../logger.js';
-import { type HostLoad, listHostLoads } from '../queries/hosts.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
 const HealthResponseSchema = z

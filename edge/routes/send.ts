@@ -6,12 +6,12 @@ import {
   SendMessageBodySchema,
   SendMessageResponseSchema,
 } from '../../shared/schemas.js';
-import { hostResult } from '../host-client.js';
-import { HostSendReply } from '../host-replies.js';
-import { requireScope } from '../middleware/auth.js';
-import { emptyJsonBodyAsObject } from '../middleware/empty-json-body.js';
+import { requireScope } from '../auth/authenticate.js';
+import { hostResult } from '../hosts/client.js';
+import { HostSendReply } from '../hosts/replies.js';
+import { emptyJsonBodyAsObject } from '../http/empty-json-body.js';
+import { API_KEY_SECURITY, errorResponses, validationError } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
-import { API_KEY_SECURITY, errorResponses, validationError } from './openapi.js';
 
 export const sendRoute = createRoute({
   method: 'post',

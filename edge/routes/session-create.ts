@@ -4,19 +4,21 @@ import { generateApiKey } from '../../shared/api-key.js';
 import { ApiError } from '../../shared/errors.js';
 import {
   CreateSessionBodySchema,
+  type CreateSessionResponse,
   CreateSessionResponseSchema,
   SESSION_CREATED_MESSAGE,
 } from '../../shared/schemas.js';
+import { requireScope } from '../auth/authenticate.js';
+import { insertApiKey } from '../auth/queries/api-keys.js';
 import { dbOf, principalOf } from '../context.js';
+import { chooseHostForNewSession } from '../hosts/placement.js';
+import { reassignSession } from '../hosts/queries/session-owners.js';
+import { emptyJsonBodyAsObject } from '../http/empty-json-body.js';
+import { API_KEY_SECURITY, errorResponses, issuesOf, validationError } from '../http/openapi.js';
 import { errorInfo } from '../logger.js';
-import { requireScope } from '../middleware/auth.js';
-import { emptyJsonBodyAsObject } from '../middleware/empty-json-body.js';
-import { chooseHostForNewSession } from '../placement.js';
-import { insertApiKey } from '../queries/api-keys.js';
-import { recordAudit } from '../queries/audit.js';
-import { insertSession, reassignSession } from '../queries/sessions.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
-import { API_KEY_SECURITY, errorResponses, issuesOf, validationError } from './openapi.js';
+import { recordAudit } from '../tenancy/queries/audit.js';
+import { insertSession } from '../tenancy/queries/sessions.js';
 
 export const sessionCreateRoute = createRoute({
   method: 'post',
@@ -114,10 +116,13 @@ export function registerSessionCreate(app: EdgeApp, services: EdgeServices): voi
         );
       }
 
-      return c.json(
-        { success: true as const, sessionId: name, apiKey: key.key, message: SESSION_CREATED_MESSAGE },
-        200,
-      );
+      const response: CreateSessionResponse = {
+        success: true,
+        sessionId: name,
+        apiKey: key.key,
+        message: SESSION_CREATED_MESSAGE,
+      };
+      return c.json(response, 200);
     },
     (result) => {
       if (!result.success) throw createBodyError(result.error);

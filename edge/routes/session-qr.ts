@@ -1,11 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { ApiError } from '../../shared/errors.js';
 import { ALREADY_AUTHENTICATED_MESSAGE, type QrResponse, QrResponseSchema } from '../../shared/schemas.js';
-import { hostResult } from '../host-client.js';
-import { HostQrReply } from '../host-replies.js';
-import { requireScope } from '../middleware/auth.js';
+import { requireScope } from '../auth/authenticate.js';
+import { hostResult } from '../hosts/client.js';
+import { HostQrReply } from '../hosts/replies.js';
+import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
-import { API_KEY_SECURITY, errorResponses } from './openapi.js';
 
 export const sessionQrRoute = createRoute({
   method: 'get',

@@ -1,10 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { StatusResponseSchema } from '../../shared/schemas.js';
-import { hostResult } from '../host-client.js';
-import { HostStatusReply } from '../host-replies.js';
-import { requireScope } from '../middleware/auth.js';
+import { requireScope } from '../auth/authenticate.js';
+import { hostResult } from '../hosts/client.js';
+import { HostStatusReply } from '../hosts/replies.js';
+import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
-import { API_KEY_SECURITY, errorResponses } from './openapi.js';
 
 export const sessionStatusRoute = createRoute({
   method: 'get',

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { ensureDefaultTenant } from '../../edge/bootstrap.js';
+import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { type RunningHost, startHost } from '../../node-runtime/host/server.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';

@@ -2,7 +2,7 @@
 // sessions and keys made through the API, and a snapshot of every row a refused request must leave alone.
 import { type Kysely, sql } from 'kysely';
 import { expect } from 'vitest';
-import { ensureOperatorKey } from '../../edge/bootstrap.js';
+import { ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
 import type {
   ApiKeyInfo,
   AuditEntryInfo,

@@ -4,7 +4,7 @@ import {
   ApiKeySettingError,
   apiKeySettingProblem,
   ensureDefaultTenant,
-} from '../../edge/bootstrap.js';
+} from '../../edge/tenancy/bootstrap.js';
 import { bytesToHex, digestApiKey, generateApiKey, parseApiKey } from '../../shared/api-key.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { call, HOST_SECRET, putHost, startTestEdge, type TestEdge } from './helpers.js';

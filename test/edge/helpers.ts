@@ -2,9 +2,9 @@
 // Postgres, and a snapshot of everything a refused request must leave alone.
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { expect } from 'vitest';
+import { KeyCache } from '../../edge/auth/key-cache.js';
 import { parseEdgeConfig } from '../../edge/config.js';
 import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/entries/node.js';
-import { KeyCache } from '../../edge/key-cache.js';
 import type { EdgeLogger, LogFields } from '../../edge/logger.js';
 import { type ApiKeyScope, generateApiKey } from '../../shared/api-key.js';
 import type { Database, TenantStatus } from '../../shared/db-schema.js';

@@ -1,10 +1,10 @@
-// The key look-up cache (edge/key-cache.ts) through the edge, on the real database: a cached key costs
+// The key look-up cache (edge/auth/key-cache.ts) through the edge, on the real database: a cached key costs
 // no database round trip, and a key that stops being good is refused within 5 seconds however warm the
 // cache. Time is the edge's injected clock, moved by hand: nothing here waits or measures real time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyCache } from '../../edge/auth/key-cache.js';
+import { findKeyByDigest, type KeyLookup } from '../../edge/auth/queries/api-keys.js';
 import { MAX_KEY_CACHE_TTL_MS, parseEdgeConfig } from '../../edge/config.js';
-import { KeyCache } from '../../edge/key-cache.js';
-import { findKeyByDigest, type KeyLookup } from '../../edge/queries/api-keys.js';
 import { digestApiKey, generateApiKey } from '../../shared/api-key.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import {

@@ -1,9 +1,9 @@
-// Last-used times (edge/last-used.ts) on the real database: many requests, at most one UPDATE per
+// Last-used times (edge/auth/last-used.ts) on the real database: many requests, at most one UPDATE per
 // interval, and the latest time of each key lands in api_keys.last_used_at. The edge's clock is moved by
 // hand; the only waiting is for the background flush a request started to reach the database.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LastUsedBuffer } from '../../edge/last-used.js';
-import { recordKeyUses } from '../../edge/queries/key-usage.js';
+import { LastUsedBuffer } from '../../edge/auth/last-used.js';
+import { recordKeyUses } from '../../edge/auth/queries/key-usage.js';
 import { digestApiKey } from '../../shared/api-key.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import {

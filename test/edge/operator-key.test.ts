@@ -5,7 +5,7 @@ import {
   ensureOperatorKey,
   OPERATOR_KEY_SETTING_LABEL,
   operatorKeySettingProblem,
-} from '../../edge/bootstrap.js';
+} from '../../edge/tenancy/bootstrap.js';
 import { banner } from '../../scripts/stack.js';
 import { bytesToHex, digestApiKey, generateApiKey, parseApiKey } from '../../shared/api-key.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';

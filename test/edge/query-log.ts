@@ -3,8 +3,8 @@
 import { Kysely } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
-import type { KeyLookup } from '../../edge/queries/api-keys.js';
-import { findKeyByDigest } from '../../edge/queries/api-keys.js';
+import type { KeyLookup } from '../../edge/auth/queries/api-keys.js';
+import { findKeyByDigest } from '../../edge/auth/queries/api-keys.js';
 import type { Database } from '../../shared/db-schema.js';
 
 export interface LoggedDb {

@@ -2,7 +2,7 @@
 // address, and sends per session and per tenant. Each answers 429 RATE_LIMITED with Retry-After, and
 // leaves everyone else alone. Time is the edge's injected clock, moved by hand.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clientAddressOf, throttleKeyOf } from '../../edge/client-address.js';
+import { clientAddressOf, throttleKeyOf } from '../../edge/auth/client-address.js';
 import type { EdgeContext } from '../../edge/context.js';
 import { generateApiKey } from '../../shared/api-key.js';
 import { useTestDatabase } from '../helpers/postgres.js';

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureDefaultTenant, ensureOperatorKey } from '../../edge/bootstrap.js';
+import { ensureDefaultTenant, ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { matchesReadme, readmeSteps } from '../helpers/readme.js';
 import { startTenancyEdge, TestClock } from './admin-helpers.js';

@@ -1,0 +1,56 @@
+// What authentication keeps in memory, built once per app from its configuration: the key cache, the
+// last-used buffer, and the rate limits. On Workers the app is built once per isolate, so all of it is
+// per isolate; on Node and Deno, per process.
+
+import type { EdgeConfig } from '../config.js';
+import { FailedAuthThrottle, SendLimits } from '../limits/rate-limit.js';
+import type { AuthThrottle } from './authenticate.js';
+import { clientAddressOf, type PeerAddress } from './client-address.js';
+import { KeyCache } from './key-cache.js';
+import { LastUsedBuffer } from './last-used.js';
+import { findKeyByDigest, type KeyLookup } from './queries/api-keys.js';
+
+export interface AuthServices {
+  keyCache: KeyCache;
+  /** The database look-up with the cache in front. */
+  lookup: KeyLookup;
+  lastUsed: LastUsedBuffer;
+  throttle: AuthThrottle;
+  sendLimits: SendLimits;
+}
+
+export interface AuthServicesDeps {
+  now: () => Date;
+  /** The look-up behind the cache; default the database (queries/api-keys.ts). */
+  keyLookup?: KeyLookup | undefined;
+  /** A cache to use instead of a new one (tests look into it). */
+  keyCache?: KeyCache | undefined;
+  /** The connection's peer address, from the entry (the app itself cannot see sockets). */
+  peerAddress?: PeerAddress | undefined;
+}
+
+export function createAuthServices(config: EdgeConfig, deps: AuthServicesDeps): AuthServices {
+  const nowMs = () => deps.now().getTime();
+  const keyCache = deps.keyCache ?? new KeyCache({ ...config.keyCache, now: nowMs });
+  const { failedAuth, sendPerSession, sendPerTenant, maxTracked } = config.rateLimits;
+  return {
+    keyCache,
+    lookup: keyCache.wrap(deps.keyLookup ?? findKeyByDigest),
+    lastUsed: new LastUsedBuffer({
+      intervalMs: config.lastUsed.flushSeconds * 1000,
+      maxPending: config.lastUsed.maxPending,
+      now: nowMs,
+    }),
+    throttle: {
+      failures: new FailedAuthThrottle({
+        limit: failedAuth.limit,
+        windowMs: failedAuth.windowSeconds * 1000,
+        blockMs: failedAuth.blockSeconds * 1000,
+        maxTracked,
+      }),
+      clientOf: clientAddressOf(config.clientAddress, deps.peerAddress),
+      isKnownKey: (digest) => keyCache.isKnown(digest),
+    },
+    sendLimits: new SendLimits({ perSession: sendPerSession, perTenant: sendPerTenant, maxTracked }),
+  };
+}

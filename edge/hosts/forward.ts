@@ -1,0 +1,82 @@
+import type { HostSessionAction } from '../../shared/host-api.js';
+import { dbOf, type EdgeContext, principalOf } from '../context.js';
+import type { EdgeLogger } from '../logger.js';
+import type { HostClient, HostReply } from './client.js';
+import { routeSession } from './placement.js';
+import type { HostTarget } from './queries/hosts.js';
+
+export interface Forwarder {
+  /**
+   * Sends the calling session key's request to the host that owns its session. The session is always the
+   * key's own: nothing in the request can name another one.
+   */
+  toSessionHost(c: EdgeContext, action: HostSessionAction, body?: unknown): Promise<HostReply>;
+}
+
+export interface ForwarderOptions {
+  hosts: HostClient;
+  logger: EdgeLogger;
+  livenessSeconds: number;
+  timeoutMsFor(action: HostSessionAction): number;
+  /** How long a session's owning host is remembered; 0 looks it up on every request. */
+  routeCacheMs: number;
+  now(): Date;
+}
+
+/** At most this many sessions' owners are remembered; the oldest goes first. */
+const ROUTE_CACHE_SIZE = 10_000;
+
+/** Routes session-key requests to their owning host, moving the session first when its owner is dead. */
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  // Owners change only when a host dies (then the forward fails and the entry is dropped) or drains:
+  // a few seconds of memory save a database round trip on nearly every request.
+  const owners = new Map<string, { host: HostTarget; until: number }>();
+  const ownerOf = async (
+    c: EdgeContext,
+    sessionId: string,
+  ): Promise<{ host: HostTarget; moved: boolean }> => {
+    const now = options.now().getTime();
+    const known = owners.get(sessionId);
+    if (known && known.until > now) return { host: known.host, moved: false };
+    const found = await routeSession(dbOf(c), sessionId, options.livenessSeconds);
+    if (options.routeCacheMs > 0) {
+      owners.delete(sessionId);
+      if (owners.size >= ROUTE_CACHE_SIZE) owners.delete(owners.keys().next().value ?? '');
+      owners.set(sessionId, { host: found.host, until: now + options.routeCacheMs });
+    }
+    return found;
+  };
+  return {
+    async toSessionHost(c, action, body) {
+      const principal = principalOf(c, 'session');
+      const route = await ownerOf(c, principal.sessionId);
+      const target = {
+        host: route.host,
+        sessionId: principal.sessionId,
+        tenantId: principal.tenantId,
+        scope: principal.scope,
+      };
+      if (route.moved) {
+        options.logger.warn(
+          { sessionId: principal.sessionId, tenantId: principal.tenantId, hostId: route.host.id },
+          'session moved from a dead host',
+        );
+        // Let the new owner resume the session now (linked sessions reconnect without a QR); the request
+        // itself follows regardless of how this goes.
+        if (action !== 'start') {
+          await options.hosts
+            .call({ ...target, action: 'start', timeoutMs: options.timeoutMsFor('start') })
+            .catch(() => undefined);
+        }
+      }
+      const reply = await options.hosts
+        .call({ ...target, action, body, timeoutMs: options.timeoutMsFor(action) })
+        .catch((err: unknown) => {
+          owners.delete(principal.sessionId); // look the owner up again next time
+          throw err;
+        });
+      if (reply.status === 503) owners.delete(principal.sessionId);
+      return reply;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
+import type { Database } from '../../../shared/db-schema.js';
+
+export interface HostTarget {
+  id: string;
+  internalUrl: string;
+}
+
+export interface HostLoad {
+  id: string;
+  live: boolean;
+  draining: boolean;
+  sessions: number;
+}
+
+// Liveness is judged by the database's clock, the same clock the hosts' heartbeats are written with.
+const liveSince = (seconds: number) => sql<Date>`now() - make_interval(secs => ${seconds})`;
+
+/** `hosts.heartbeat_at` is recent enough for the host to count as alive. */
+export function isLive(seconds: number): RawBuilder<SqlBool> {
+  return sql<SqlBool>`hosts.heartbeat_at > ${liveSince(seconds)}`;
+}
+
+/**
+ * The live, non-draining host that owns the fewest sessions, or undefined when there is none.
+ * Ties go to the lowest id so placement is predictable.
+ */
+export async function leastLoadedLiveHost(
+  db: Kysely<Database>,
+  livenessSeconds: number,
+): Promise<HostTarget | undefined> {
+  const row = await db
+    .selectFrom('hosts')
+    .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
+    .select(['hosts.id', 'hosts.internal_url', (eb) => eb.fn.count<string>('sessions.id').as('owned')])
+    .where('hosts.draining', '=', false)
+    .where(isLive(livenessSeconds))
+    .groupBy(['hosts.id', 'hosts.internal_url'])
+    .orderBy('owned', 'asc')
+    .orderBy('hosts.id', 'asc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { id: row.id, internalUrl: row.internal_url } : undefined;
+}
+
+/** Every registered host with its liveness and how many sessions it owns, for the health route. */
+export async function listHostLoads(db: Kysely<Database>, livenessSeconds: number): Promise<HostLoad[]> {
+  const rows = await db
+    .selectFrom('hosts')
+    .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
+    .select([
+      'hosts.id',
+      'hosts.draining',
+      isLive(livenessSeconds).as('live'),
+      (eb) => eb.fn.count<string>('sessions.id').as('owned'),
+    ])
+    .groupBy(['hosts.id', 'hosts.draining', 'hosts.heartbeat_at'])
+    .orderBy('hosts.id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    live: r.live === true,
+    draining: r.draining,
+    sessions: Number(r.owned),
+  }));
+}
