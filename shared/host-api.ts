@@ -1,19 +1,110 @@
-// The session host's internal API, as the edge calls it. Every call carries `authorization: Bearer <jwt>`
-// signed by the edge (shared/jwt.ts): subject = sessions.id (uuid), audience = the host's id.
-// Bodies: shared/schemas.ts (Host* schemas); errors: ErrorResponseSchema with shared/errors.ts codes.
+// The session host's internal API, declared once: each route's method, path, parameters, body and
+// replies, with the zod schemas of shared/schemas.ts. The host implements exactly these declarations
+// (node-runtime/host/app.ts, `app.openapi(route, handler)`): its request bodies are validated with these
+// schemas and its handlers' replies are type-checked against them. The edge calls the host through Hono's
+// typed client over the host app's type (`hc<HostApp>`, edge/hosts/client.ts), so a route changed on
+// either side breaks the type-check, not production.
+//
+// Every session route needs `authorization: Bearer <jwt>` signed by the edge (shared/jwt.ts): subject =
+// sessions.id (uuid, also the path's `id`), audience = the host's id. Errors are ErrorResponseSchema bodies
+// with shared/errors.ts codes, which the edge relays to its client (all but INVALID_HOST_TOKEN).
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  ErrorResponseSchema,
+  HostHealthSchema,
+  HostLogoutResponseSchema,
+  HostQrResponseSchema,
+  HostSendBodySchema,
+  HostSendResponseSchema,
+  HostSessionStatusSchema,
+  HostStartSessionBodySchema,
+} from './schemas.js';
 
-/** Path of a session-scoped host route. */
+const SessionParamsSchema = z.object({
+  id: z.string().min(1).openapi({ description: 'sessions.id (uuid); must be the token subject' }),
+});
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+// Ranges rather than a list: the edge relays any code of shared/errors.ts, with its Retry-After.
+const errorReplies = {
+  '4XX': json(ErrorResponseSchema, 'Refused: bad token (401 INVALID_HOST_TOKEN), body, or session state'),
+  '5XX': json(ErrorResponseSchema, 'Failed; a 503 may carry Retry-After'),
+};
+
+/** POST: make sure the session's actor runs here (idempotent). */
+export const hostStartRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/start',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: false, content: { 'application/json': { schema: HostStartSessionBodySchema } } },
+  },
+  responses: { 200: json(HostSessionStatusSchema, 'The session after starting'), ...errorReplies },
+});
+
+/** GET: the session's state and account. */
+export const hostStatusRoute = createRoute({
+  method: 'get',
+  path: '/internal/sessions/{id}/status',
+  request: { params: SessionParamsSchema },
+  responses: { 200: json(HostSessionStatusSchema, 'The session now'), ...errorReplies },
+});
+
+/** GET: if not linked and no pairing is under way, starts one and waits briefly for its QR. */
+export const hostQrRoute = createRoute({
+  method: 'get',
+  path: '/internal/sessions/{id}/qr',
+  request: { params: SessionParamsSchema },
+  responses: {
+    200: json(HostQrResponseSchema, 'The current QR (raw and PNG), or the account'),
+    ...errorReplies,
+  },
+});
+
+/** POST: sends a text; 400 SESSION_NOT_AUTHENTICATED when not linked, 422 RECIPIENT_NOT_ON_WHATSAPP. */
+export const hostSendRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/send',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostSendBodySchema } } },
+  },
+  responses: { 200: json(HostSendResponseSchema, 'Sent'), ...errorReplies },
+});
+
+/** POST: unlinks the device and wipes the auth state. */
+export const hostLogoutRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/logout',
+  request: { params: SessionParamsSchema },
+  responses: { 200: json(HostLogoutResponseSchema, 'The session after logging out'), ...errorReplies },
+});
+
+/** GET, no token: liveness. */
+export const hostHealthRoute = createRoute({
+  method: 'get',
+  path: '/internal/health',
+  responses: { 200: json(HostHealthSchema, 'Alive') },
+});
+
+/** The session routes by the name the edge forwards them under. */
+export const HOST_SESSION_ROUTES = {
+  start: hostStartRoute,
+  status: hostStatusRoute,
+  qr: hostQrRoute,
+  send: hostSendRoute,
+  logout: hostLogoutRoute,
+} as const;
+
+export type HostSessionAction = keyof typeof HOST_SESSION_ROUTES;
+
+/** Path of a session-scoped host route, for callers without the typed client (tests, the bench). */
 export const hostSessionPath = (sessionId: string, action: HostSessionAction) =>
-  `/internal/sessions/${encodeURIComponent(sessionId)}/${action}`;
+  HOST_SESSION_ROUTES[action].path.replace('{id}', encodeURIComponent(sessionId));
 
-/**
- * - `start`  POST: make sure the session's actor runs here (idempotent) -> HostSessionStatus
- * - `status` GET -> HostSessionStatus
- * - `qr`     GET: if not linked and no pairing is under way, starts one and waits briefly -> HostQrResponse
- * - `send`   POST HostSendBody -> SendResult; 400 SESSION_NOT_AUTHENTICATED, 422 RECIPIENT_NOT_ON_WHATSAPP
- * - `logout` POST -> HostLogoutResponse (the device is unlinked and the auth state wiped)
- */
-export type HostSessionAction = 'start' | 'status' | 'qr' | 'send' | 'logout';
-
-/** Unauthenticated liveness of a host: `{ hostId, sessions }`. */
-export const HOST_HEALTH_PATH = '/internal/health';
+/** Path of the host's liveness route. */
+export const HOST_HEALTH_PATH = hostHealthRoute.path;

@@ -192,11 +192,20 @@ export type SessionState = z.infer<typeof SessionStateSchema>;
 /** Start (or make sure of) the session's actor on this host; idempotent. */
 export const HostStartSessionBodySchema = z.object({}).openapi('HostStartSessionBody');
 
+// The linked account as the host knows it. Looser than the public User: the push name is null until
+// WhatsApp sends it (the edge leaves it out then), and the id is whatever JID WhatsApp gave the device.
+export const HostUserSchema = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().nullable(),
+  })
+  .openapi('HostUser');
+
 export const HostSessionStatusSchema = z
   .object({
     state: SessionStateSchema,
     connected: z.boolean(),
-    user: UserSchema.optional(),
+    user: HostUserSchema.optional(),
   })
   .openapi('HostSessionStatus');
 
@@ -208,7 +217,7 @@ export const HostQrResponseSchema = z
     connected: z.boolean(),
     qr: z.string().min(1).nullable().openapi({ description: 'Raw QR payload, null when none is current' }),
     qrPng: z.string().startsWith('data:image/png;base64,').nullable(),
-    user: UserSchema.optional(),
+    user: HostUserSchema.optional(),
   })
   .openapi('HostQrResponse');
 
@@ -227,9 +236,19 @@ export const HostLogoutResponseSchema = z
   })
   .openapi('HostLogoutResponse');
 
+/** Unauthenticated liveness of a host. */
+export const HostHealthSchema = z
+  .object({
+    hostId: z.string().min(1),
+    sessions: z.int().nonnegative().openapi({ description: 'Session actors running on this host' }),
+  })
+  .openapi('HostHealth');
+
 export type HostStartSessionBody = z.infer<typeof HostStartSessionBodySchema>;
 export type HostSessionStatus = z.infer<typeof HostSessionStatusSchema>;
 export type HostQrResponse = z.infer<typeof HostQrResponseSchema>;
 export type HostSendBody = z.infer<typeof HostSendBodySchema>;
 export type HostSendResponse = z.infer<typeof HostSendResponseSchema>;
 export type HostLogoutResponse = z.infer<typeof HostLogoutResponseSchema>;
+export type HostUser = z.infer<typeof HostUserSchema>;
+export type HostHealth = z.infer<typeof HostHealthSchema>;

@@ -1,21 +1,54 @@
-// Calls to a session host's internal API (shared/host-api.ts), each with a freshly signed JWT.
-// This is the one place that speaks to hosts: when the host exports its route type, the typed client
-// (hc<HostApp>) goes here and nothing else changes.
-import type { z } from 'zod';
+// Calls to a session host's internal API (shared/host-api.ts), through Hono's typed client over the host
+// app's type: a route the host no longer serves, or serves with another method, parameter or body, is a
+// type error here. Only the type comes from node-runtime/ (`import type` is erased on every runtime), so
+// the edge stays web-standard. Each call carries a freshly signed JWT.
+import { hc, type InferResponseType } from 'hono/client';
+import type { HostApp } from '../../node-runtime/host/app.js';
 import type { ApiKeyScope } from '../../shared/api-key.js';
 import { ApiError } from '../../shared/errors.js';
-import { type HostSessionAction, hostSessionPath } from '../../shared/host-api.js';
+import type { HostSessionAction } from '../../shared/host-api.js';
 import { signHostToken } from '../../shared/jwt.js';
-import { ErrorResponseSchema } from '../../shared/schemas.js';
+import type { HostSendBody } from '../../shared/schemas.js';
 import type { HostTarget } from './queries/hosts.js';
 
-const METHODS: Record<HostSessionAction, 'GET' | 'POST'> = {
-  start: 'POST',
-  status: 'GET',
-  qr: 'GET',
-  send: 'POST',
-  logout: 'POST',
-};
+type SessionRoutes = ReturnType<typeof hc<HostApp>>['internal']['sessions'][':id'];
+
+/** What each host route declares it answers with 200, as the typed client sees it. */
+export interface HostReplies {
+  start: InferResponseType<SessionRoutes['start']['$post'], 200>;
+  status: InferResponseType<SessionRoutes['status']['$get'], 200>;
+  qr: InferResponseType<SessionRoutes['qr']['$get'], 200>;
+  send: InferResponseType<SessionRoutes['send']['$post'], 200>;
+  logout: InferResponseType<SessionRoutes['logout']['$post'], 200>;
+}
+
+/** Which host route, and its body where it takes one. */
+export type HostRequest =
+  | { action: 'send'; body: HostSendBody }
+  | { action: Exclude<HostSessionAction, 'send'>; body?: undefined };
+
+/** Which host, for which session and caller. */
+export interface HostCallTarget {
+  host: HostTarget;
+  /** sessions.id: the token's subject and the path's id. */
+  sessionId: string;
+  tenantId: string;
+  /** Scope of the key the client called with. */
+  scope: ApiKeyScope;
+  /** How long the call may take. */
+  timeoutMs?: number;
+}
+
+/**
+ * What a host answered: its status and its JSON body (undefined when it sent none or not JSON). `T` is what
+ * the route declares for a 200; it is never set, only carried for the type-check of the reply's readers.
+ */
+export interface HostReply<T = unknown> {
+  status: number;
+  body: unknown;
+  retryAfter: string | null;
+  readonly declared?: T;
+}
 
 export interface HostClientOptions {
   fetch: typeof fetch;
@@ -24,75 +57,78 @@ export interface HostClientOptions {
   timeoutMs: number;
 }
 
-export interface HostCall {
-  host: HostTarget;
-  action: HostSessionAction;
-  /** sessions.id: the token's subject and the path's id. */
-  sessionId: string;
-  tenantId: string;
-  /** Scope of the key the client called with. */
-  scope: ApiKeyScope;
-  body?: unknown;
-  timeoutMs?: number;
-}
-
-/** What a host answered: its status and its JSON body (undefined when it sent none or not JSON). */
-export interface HostReply {
-  status: number;
-  body: unknown;
-  retryAfter: string | null;
-}
-
 export interface HostClient {
   /** Sends one request; 503 HOST_UNAVAILABLE when the host cannot be reached in time. */
-  call(call: HostCall): Promise<HostReply>;
+  call<A extends HostSessionAction>(
+    to: HostCallTarget,
+    request: HostRequest & { action: A },
+  ): Promise<HostReply<HostReplies[A]>>;
 }
 
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
+  const send = async (call: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
+    // Signed per call: a host accepts each token id once, so even a retry needs a new token.
+    const token = await signHostToken({
+      secret: options.secret,
+      hostId: call.host.id,
+      tenantId: call.tenantId,
+      sessionId: call.sessionId,
+      scope: call.scope,
+      ttlSeconds: options.tokenTtlSeconds,
+    });
+    const session = hc<HostApp>(call.host.internalUrl, { fetch: options.fetch }).internal.sessions[':id'];
+    // hc puts path parameters in as they are.
+    const param = { id: encodeURIComponent(call.sessionId) };
+    const init = {
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      init: { signal },
+    };
+    switch (request.action) {
+      case 'start':
+        return session.start.$post({ param, json: {} }, init);
+      case 'status':
+        return session.status.$get({ param }, init);
+      case 'qr':
+        return session.qr.$get({ param }, init);
+      case 'send':
+        return session.send.$post({ param, json: request.body }, init);
+      case 'logout':
+        return session.logout.$post({ param }, init);
+    }
+  };
+
   return {
-    async call(call) {
-      // Signed per call: a host accepts each token id once, so even a retry needs a new token.
-      const token = await signHostToken({
-        secret: options.secret,
-        hostId: call.host.id,
-        tenantId: call.tenantId,
-        sessionId: call.sessionId,
-        scope: call.scope,
-        ttlSeconds: options.tokenTtlSeconds,
-      });
-      const url = call.host.internalUrl.replace(/\/+$/, '') + hostSessionPath(call.sessionId, call.action);
-      const headers = new Headers({ authorization: `Bearer ${token}`, accept: 'application/json' });
-      let body: string | undefined;
-      if (call.body !== undefined) {
-        headers.set('content-type', 'application/json');
-        body = JSON.stringify(call.body);
-      }
-      try {
-        const response = await options.fetch(url, {
-          method: METHODS[call.action],
-          headers,
-          body,
-          signal: AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs),
-        });
-        const text = await response.text();
-        return {
-          status: response.status,
-          body: parseJson(text),
-          retryAfter: response.headers.get('retry-after'),
-        };
-      } catch (err) {
+    async call(call, request) {
+      const signal = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs);
+      const unavailable = (err: unknown) =>
         // Refused, reset, DNS, TLS or timed out: for the client it is all the same, try again shortly.
-        throw new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(call, err) });
+        new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(call, request.action, err) });
+      let response: Awaited<ReturnType<typeof send>>;
+      try {
+        response = await send(call, request, signal);
+      } catch (err) {
+        throw unavailable(err);
       }
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (err) {
+        throw unavailable(err);
+      }
+      return {
+        status: response.status,
+        body: parseJson(text),
+        retryAfter: response.headers.get('retry-after'),
+      };
     },
   };
 }
 
 /** For logs: which host and call failed, without the token or the body. */
 export class HostCallError extends Error {
-  constructor(call: HostCall, cause: unknown) {
-    super(`host ${call.host.id} ${call.action} for session ${call.sessionId} failed`, { cause });
+  constructor(call: HostCallTarget, action: HostSessionAction, cause: unknown) {
+    super(`host ${call.host.id} ${action} for session ${call.sessionId} failed`, { cause });
     this.name = 'HostCallError';
   }
 }
@@ -104,37 +140,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The body of a successful host reply, checked against its schema. A host error becomes the same error
- * for the client (same code, status and text), except a refused token, which is our problem, not theirs.
- */
-export function hostResult<S extends z.ZodType>(reply: HostReply, schema: S, call: string): z.output<S> {
-  if (reply.status < 200 || reply.status >= 300) throw hostError(reply, call);
-  const parsed = schema.safeParse(reply.body);
-  if (!parsed.success) {
-    throw new ApiError('INTERNAL_ERROR', {
-      cause: new Error(`host answered ${call} with an unexpected body`, { cause: parsed.error }),
-    });
-  }
-  return parsed.data;
-}
-
-/** The ApiError to give the client for a host's error reply. */
-export function hostError(reply: HostReply, call: string): ApiError {
-  const parsed = ErrorResponseSchema.safeParse(reply.body);
-  if (!parsed.success) {
-    const cause = new Error(`host answered ${call} with ${reply.status} and no error body`);
-    return new ApiError(reply.status >= 500 ? 'HOST_UNAVAILABLE' : 'INTERNAL_ERROR', { cause });
-  }
-  const { code, error, details } = parsed.data;
-  if (code === 'INVALID_HOST_TOKEN') {
-    // Secrets or clocks disagree between edge and host: the operator must hear of it, the client must not.
-    return new ApiError('HOST_UNAVAILABLE', {
-      cause: new Error(`host refused the edge's token for ${call}`),
-    });
-  }
-  const headers: Record<string, string> = reply.retryAfter ? { 'Retry-After': reply.retryAfter } : {};
-  return new ApiError(code, { message: error, details, headers });
 }

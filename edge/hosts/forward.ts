@@ -1,7 +1,7 @@
 import type { HostSessionAction } from '../../shared/host-api.js';
 import { dbOf, type EdgeContext, principalOf } from '../context.js';
 import type { EdgeLogger } from '../logger.js';
-import type { HostClient, HostReply } from './client.js';
+import type { HostClient, HostReplies, HostReply, HostRequest } from './client.js';
 import { routeSession } from './placement.js';
 import type { HostTarget } from './queries/hosts.js';
 
@@ -10,7 +10,10 @@ export interface Forwarder {
    * Sends the calling session key's request to the host that owns its session. The session is always the
    * key's own: nothing in the request can name another one.
    */
-  toSessionHost(c: EdgeContext, action: HostSessionAction, body?: unknown): Promise<HostReply>;
+  toSessionHost<A extends HostSessionAction>(
+    c: EdgeContext,
+    request: HostRequest & { action: A },
+  ): Promise<HostReply<HostReplies[A]>>;
 }
 
 export interface ForwarderOptions {
@@ -47,7 +50,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     return found;
   };
   return {
-    async toSessionHost(c, action, body) {
+    async toSessionHost<A extends HostSessionAction>(c: EdgeContext, request: HostRequest & { action: A }) {
       const principal = principalOf(c, 'session');
       const route = await ownerOf(c, principal.sessionId);
       const target = {
@@ -63,14 +66,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         );
         // Let the new owner resume the session now (linked sessions reconnect without a QR); the request
         // itself follows regardless of how this goes.
-        if (action !== 'start') {
+        if (request.action !== 'start') {
           await options.hosts
-            .call({ ...target, action: 'start', timeoutMs: options.timeoutMsFor('start') })
+            .call({ ...target, timeoutMs: options.timeoutMsFor('start') }, { action: 'start' })
             .catch(() => undefined);
         }
       }
       const reply = await options.hosts
-        .call({ ...target, action, body, timeoutMs: options.timeoutMsFor(action) })
+        .call<A>({ ...target, timeoutMs: options.timeoutMsFor(request.action) }, request)
         .catch((err: unknown) => {
           owners.delete(principal.sessionId); // look the owner up again next time
           throw err;

@@ -7,8 +7,7 @@ import {
   SendMessageResponseSchema,
 } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
-import { hostResult } from '../hosts/client.js';
-import { HostSendReply } from '../hosts/replies.js';
+import { HostSendReply, hostResult } from '../hosts/replies.js';
 import { emptyJsonBodyAsObject } from '../http/empty-json-body.js';
 import { API_KEY_SECURITY, errorResponses, validationError } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
@@ -67,7 +66,7 @@ export function registerSend(app: EdgeApp, { forwarder }: EdgeServices): void {
       const { to, message } = c.req.valid('json');
       const jid = normalizeRecipient(to);
       if (jid === null) throw new ApiError('INVALID_RECIPIENT');
-      const reply = await forwarder.toSessionHost(c, 'send', { to: jid, message });
+      const reply = await forwarder.toSessionHost(c, { action: 'send', body: { to: jid, message } });
       const sent = hostResult(reply, HostSendReply, 'send');
       const result = {
         key: { remoteJid: sent.key.remoteJid, id: sent.key.id, fromMe: true as const },

@@ -95,14 +95,16 @@ export function registerSessionCreate(app: EdgeApp, services: EdgeServices): voi
 
       // Best effort: a session that does not start now starts on its first QR request.
       try {
-        const reply = await hosts.call({
-          host: created.host,
-          action: 'start',
-          sessionId: created.sessionId,
-          tenantId: admin.tenantId,
-          scope: admin.scope,
-          timeoutMs: config.hostStartTimeoutMs,
-        });
+        const reply = await hosts.call(
+          {
+            host: created.host,
+            sessionId: created.sessionId,
+            tenantId: admin.tenantId,
+            scope: admin.scope,
+            timeoutMs: config.hostStartTimeoutMs,
+          },
+          { action: 'start' },
+        );
         if (reply.status >= 300) {
           logger.warn(
             { sessionId: created.sessionId, hostId: created.host.id, status: reply.status },

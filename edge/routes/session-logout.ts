@@ -1,8 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
-import { LOGGED_OUT_MESSAGE, LogoutResponseSchema } from '../../shared/schemas.js';
+import { LOGGED_OUT_MESSAGE, type LogoutResponse, LogoutResponseSchema } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
-import { hostResult } from '../hosts/client.js';
-import { HostLogoutReply } from '../hosts/replies.js';
+import { HostLogoutReply, hostResult } from '../hosts/replies.js';
 import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
@@ -24,7 +23,8 @@ export const sessionLogoutRoute = createRoute({
 /** POST /api/session/logout */
 export function registerSessionLogout(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionLogoutRoute, async (c) => {
-    hostResult(await forwarder.toSessionHost(c, 'logout'), HostLogoutReply, 'logout');
-    return c.json({ success: true as const, message: LOGGED_OUT_MESSAGE }, 200);
+    hostResult(await forwarder.toSessionHost(c, { action: 'logout' }), HostLogoutReply, 'logout');
+    const body: LogoutResponse = { success: true, message: LOGGED_OUT_MESSAGE };
+    return c.json(body, 200);
   });
 }

@@ -2,8 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { ApiError } from '../../shared/errors.js';
 import { ALREADY_AUTHENTICATED_MESSAGE, type QrResponse, QrResponseSchema } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
-import { hostResult } from '../hosts/client.js';
-import { HostQrReply } from '../hosts/replies.js';
+import { HostQrReply, hostResult } from '../hosts/replies.js';
 import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
@@ -27,7 +26,7 @@ export const sessionQrRoute = createRoute({
 /** GET /api/session/qr */
 export function registerSessionQr(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionQrRoute, async (c) => {
-    const host = hostResult(await forwarder.toSessionHost(c, 'qr'), HostQrReply, 'qr');
+    const host = hostResult(await forwarder.toSessionHost(c, { action: 'qr' }), HostQrReply, 'qr');
     let body: QrResponse;
     if (host.connected && host.user) {
       body = { success: true, connected: true, user: host.user, message: ALREADY_AUTHENTICATED_MESSAGE };

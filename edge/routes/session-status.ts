@@ -1,8 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { StatusResponseSchema } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
-import { hostResult } from '../hosts/client.js';
-import { HostStatusReply } from '../hosts/replies.js';
+import { HostStatusReply, hostResult } from '../hosts/replies.js';
 import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
@@ -23,7 +22,11 @@ export const sessionStatusRoute = createRoute({
 /** GET /api/session/status */
 export function registerSessionStatus(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionStatusRoute, async (c) => {
-    const host = hostResult(await forwarder.toSessionHost(c, 'status'), HostStatusReply, 'status');
+    const host = hostResult(
+      await forwarder.toSessionHost(c, { action: 'status' }),
+      HostStatusReply,
+      'status',
+    );
     // The seed left `user` out when there was none; so do we.
     const user = host.user ? { user: host.user } : {};
     return c.json({ success: true as const, connected: host.connected, ...user }, 200);

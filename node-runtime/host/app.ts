@@ -1,10 +1,16 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import QRCode from 'qrcode';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
-import { HOST_HEALTH_PATH } from '../../shared/host-api.js';
+import {
+  hostHealthRoute,
+  hostLogoutRoute,
+  hostQrRoute,
+  hostSendRoute,
+  hostStartRoute,
+  hostStatusRoute,
+} from '../../shared/host-api.js';
 import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
-import { HostSendBodySchema } from '../../shared/schemas.js';
 import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
@@ -17,15 +23,19 @@ const toPng = (qr: string | null) =>
 const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view.qr) });
 
 /**
- * The session host's internal API (shared/host-api.ts). Only the edge calls it: every session route
- * needs the edge's JWT, addressed to this host and naming the session in the path.
+ * The session host's internal API: the routes declared in shared/host-api.ts, implemented here. Only the
+ * edge calls it: every session route needs the edge's JWT, addressed to this host and naming the session
+ * in the path.
  */
 export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
-  const app = new Hono<Env>();
+  const app = new OpenAPIHono<Env>({
+    // A body or path that does not fit the declared schema; only a broken edge sends one.
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError('VALIDATION_ERROR', { cause: result.error });
+    },
+  });
   app.onError((err) => errorResponse(toApiError(err)));
   app.notFound(() => errorResponse(new ApiError('NOT_FOUND')));
-
-  app.get(HOST_HEALTH_PATH, (c) => c.json({ hostId, sessions: sessions.size }));
 
   app.use('/internal/sessions/:id/*', async (c, next) => {
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];
@@ -49,31 +59,31 @@ export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
     }),
   );
 
-  const routes = app
-    .post('/internal/sessions/:id/start', (c) => c.json(sessions.start(c.req.param('id'))))
-    .get('/internal/sessions/:id/status', (c) => c.json(sessions.view(c.req.param('id'))))
-    .get('/internal/sessions/:id/qr', async (c) =>
-      c.json(await withPng(await sessions.qr(c.req.param('id')))),
-    )
-    .post('/internal/sessions/:id/send', async (c) => {
-      const parsed = HostSendBodySchema.safeParse(await c.req.json().catch(() => undefined));
-      if (!parsed.success) throw new ApiError('VALIDATION_ERROR');
-      const { to, message } = parsed.data;
-      const result = await sessions.send(c.req.param('id'), to, message);
+  // Chained, so the app's type carries every route for the edge's typed client.
+  return app
+    .openapi(hostHealthRoute, (c) => c.json({ hostId, sessions: sessions.size }, 200))
+    .openapi(hostStartRoute, (c) => c.json(sessions.start(c.req.valid('param').id), 200))
+    .openapi(hostStatusRoute, (c) => c.json(sessions.view(c.req.valid('param').id), 200))
+    .openapi(hostQrRoute, async (c) => c.json(await withPng(await sessions.qr(c.req.valid('param').id)), 200))
+    .openapi(hostSendRoute, async (c) => {
+      const { to, message } = c.req.valid('json');
+      const result = await sessions.send(c.req.valid('param').id, to, message);
       if (!result.ok) {
         if (result.error === 'not-connected') throw new ApiError('SESSION_NOT_AUTHENTICATED');
         if (result.error === 'not-on-whatsapp') throw new ApiError('RECIPIENT_NOT_ON_WHATSAPP');
         throw new ApiError('INTERNAL_ERROR', { cause: result.cause ?? result.error });
       }
       const { key } = result.message;
-      return c.json({
-        key: { remoteJid: key.remoteJid ?? to, id: key.id ?? '', fromMe: true as const },
-        message: { extendedTextMessage: { text: message } },
-      });
+      return c.json(
+        {
+          key: { remoteJid: key.remoteJid ?? to, id: key.id ?? '', fromMe: true as const },
+          message: { extendedTextMessage: { text: message } },
+        },
+        200,
+      );
     })
-    .post('/internal/sessions/:id/logout', async (c) => c.json(await sessions.logout(c.req.param('id'))));
-  return routes;
+    .openapi(hostLogoutRoute, async (c) => c.json(await sessions.logout(c.req.valid('param').id), 200));
 };
 
-/** The host's route types, for the edge's typed client (`hc<HostApp>`). */
+/** The host's routes and their types, for the edge's typed client (`hc<HostApp>`); erased at runtime. */
 export type HostApp = ReturnType<typeof createHostApp>;
