@@ -92,6 +92,7 @@ export function createEdge(deps: EdgeDeps): Edge {
     secret: config.hostSecret,
     tokenTtlSeconds: config.hostTokenTtlSeconds,
     timeoutMs: config.hostTimeoutMs,
+    logger,
   });
   const timeoutMsFor = (action: HostSessionAction) =>
     action === 'logout'

@@ -102,6 +102,12 @@ export const HOST_SESSION_ROUTES = {
 
 export type HostSessionAction = keyof typeof HOST_SESSION_ROUTES;
 
+/**
+ * Actions whose repetition changes nothing, so a call lost to a reset connection may be sent again:
+ * reading status or QR, and `start` (idempotent on the host). Never `send` (a second message) or `logout`.
+ */
+export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set(['start', 'status', 'qr']);
+
 /** Path of a session-scoped host route, for callers without the typed client (tests, the bench). */
 export const hostSessionPath = (sessionId: string, action: HostSessionAction) =>
   HOST_SESSION_ROUTES[action].path.replace('{id}', encodeURIComponent(sessionId));

@@ -4,9 +4,30 @@ import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
+import { Agent } from 'undici';
 import { z } from 'zod';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
+
+/**
+ * How long a connection to a session host may sit idle in the pool before the edge closes it. Below the
+ * host server's keep-alive timeout (node-runtime/host/server.ts, HOST_KEEP_ALIVE_TIMEOUT_MS) with room to
+ * spare: the side that closes an idle connection should be the one that would otherwise reuse it, so a
+ * request is never sent down a connection the host is closing at that moment. (One still can be, if the
+ * host restarts; the host client retries idempotent calls once for that.)
+ */
+export const HOST_CONNECTION_IDLE_MS = 4_000;
+
+/**
+ * A pool of keep-alive connections per host for the edge's calls to session hosts. `keepAliveMaxTimeout`
+ * caps the idle time the host's `Keep-Alive: timeout=...` hint could otherwise raise.
+ */
+function hostConnectionPool(): Agent {
+  return new Agent({
+    keepAliveTimeout: HOST_CONNECTION_IDLE_MS,
+    keepAliveMaxTimeout: HOST_CONNECTION_IDLE_MS,
+  });
+}
 
 const ListenSchema = z.object({
   /** 0 picks a free port. */
@@ -27,7 +48,10 @@ export interface RunningEdge {
   url: string;
   port: number;
   app: EdgeApp;
-  /** Stops accepting connections, ends the open ones, then writes the buffered last-used times. */
+  /**
+   * Stops accepting connections, ends the open ones, writes the buffered last-used times, then closes the
+   * pool of host connections once the calls still under way are done.
+   */
   close(): Promise<void>;
 }
 
@@ -35,9 +59,16 @@ export interface RunningEdge {
 export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
   const listen = ListenSchema.parse({ port: options.port, hostname: options.hostname });
   const logger = options.logger ?? pino({ name: 'edge' });
+  const pool = hostConnectionPool();
   const { app, flush } = createEdge({
     // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
     peerAddress: (c) => getConnInfo(c).remote.address,
+    // Node's own fetch, over the pool (the undici package's Agent is the same major version as the undici
+    // inside Node, whose fetch accepts it as a dispatcher).
+    fetch: (input, init) => {
+      const pooled: RequestInit & { dispatcher: Agent } = { ...init, dispatcher: pool };
+      return fetch(input, pooled);
+    },
     ...options,
     logger,
   });
@@ -48,6 +79,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    await pool.close();
+    throw err;
   });
   const { port } = server.address() as AddressInfo;
   const shownHost =
@@ -69,6 +103,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       await flush();
+      await pool.close();
     },
   };
 }

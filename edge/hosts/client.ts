@@ -6,9 +6,10 @@ import { hc, type InferResponseType } from 'hono/client';
 import type { HostApp } from '../../node-runtime/host/app.js';
 import type { ApiKeyScope } from '../../shared/api-key.js';
 import { ApiError } from '../../shared/errors.js';
-import type { HostSessionAction } from '../../shared/host-api.js';
+import { type HostSessionAction, IDEMPOTENT_HOST_ACTIONS } from '../../shared/host-api.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { HostSendBody } from '../../shared/schemas.js';
+import { type EdgeLogger, errorInfo } from '../logger.js';
 import type { HostTarget } from './queries/hosts.js';
 
 type SessionRoutes = ReturnType<typeof hc<HostApp>>['internal']['sessions'][':id'];
@@ -35,7 +36,7 @@ export interface HostCallTarget {
   tenantId: string;
   /** Scope of the key the client called with. */
   scope: ApiKeyScope;
-  /** How long the call may take. */
+  /** How long the whole call may take, a retry included. */
   timeoutMs?: number;
 }
 
@@ -55,10 +56,14 @@ export interface HostClientOptions {
   secret: string;
   tokenTtlSeconds: number;
   timeoutMs: number;
+  logger: EdgeLogger;
 }
 
 export interface HostClient {
-  /** Sends one request; 503 HOST_UNAVAILABLE when the host cannot be reached in time. */
+  /**
+   * Sends one request; 503 HOST_UNAVAILABLE when the host cannot be reached in time. An idempotent call
+   * (IDEMPOTENT_HOST_ACTIONS) whose connection was reset before any response is sent once more.
+   */
   call<A extends HostSessionAction>(
     to: HostCallTarget,
     request: HostRequest & { action: A },
@@ -68,7 +73,7 @@ export interface HostClient {
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
   const send = async (call: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
-    // Signed per call: a host accepts each token id once, so even a retry needs a new token.
+    // Signed per attempt: a host accepts each token id once, so even a retry needs a new token.
     const token = await signHostToken({
       secret: options.secret,
       hostId: call.host.id,
@@ -108,8 +113,22 @@ export function createHostClient(options: HostClientOptions): HostClient {
       try {
         response = await send(call, request, signal);
       } catch (err) {
-        throw unavailable(err);
+        // A pooled connection the host closed just as it was reused: nothing reached the host's handler,
+        // so a call that changes nothing when repeated goes once more, on a new connection.
+        if (!IDEMPOTENT_HOST_ACTIONS.has(request.action) || signal.aborted || !isConnectionReset(err)) {
+          throw unavailable(err);
+        }
+        options.logger.info(
+          { hostId: call.host.id, sessionId: call.sessionId, action: request.action, err: errorInfo(err) },
+          'host connection reset; retrying once',
+        );
+        try {
+          response = await send(call, request, signal);
+        } catch (again) {
+          throw unavailable(again);
+        }
       }
+      // Once the host has answered, nothing is sent again, whatever happens to the body.
       let text: string;
       try {
         text = await response.text();
@@ -123,6 +142,20 @@ export function createHostClient(options: HostClientOptions): HostClient {
       };
     },
   };
+}
+
+// undici (Node's fetch): the peer closed or reset the socket; hyper (Deno's fetch) says the last one.
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const RESET_MESSAGES = /other side closed|socket hang up|connection closed before message completed/i;
+
+/** Whether `err` (or one of its causes) says the connection was closed or reset under the request. */
+export function isConnectionReset(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = Reflect.get(e, 'code');
+    if (typeof code === 'string' && RESET_CODES.has(code)) return true;
+    if (RESET_MESSAGES.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** For logs: which host and call failed, without the token or the body. */

@@ -22,6 +22,21 @@ export type HostOptions = {
   logger: Logger;
 };
 
+/**
+ * How long the host keeps an idle keep-alive connection open. Set here rather than left to Node's default
+ * (which has changed between versions), because the edge's connection pool must close idle connections
+ * before the host does (edge/entries/node.ts, HOST_CONNECTION_IDLE_MS): the host announces it in
+ * `Keep-Alive: timeout=10`, and Node closes the socket a `keepAliveTimeoutBuffer` (1 s) later still.
+ */
+export const HOST_KEEP_ALIVE_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a request's headers may take to arrive. Kept above the keep-alive timeout, as Node's own
+ * defaults are (60 s over 5 s): older Node versions measured it from the start of the connection, where
+ * a lower value cut kept-alive connections short. The edge's headers take microseconds.
+ */
+export const HOST_HEADERS_TIMEOUT_MS = 15_000;
+
 export type RunningHost = { url: string; sessions: SessionHost; close(): Promise<void> };
 
 /** Starts a session host: internal API, registration and heartbeat, and resumes its linked sessions. */
@@ -32,7 +47,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa, logger });
   const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret });
   const listen = opts.listen ?? '127.0.0.1';
-  const server = serve({ fetch: app.fetch, port: opts.port, hostname: listen });
+  const server = serve({
+    fetch: app.fetch,
+    port: opts.port,
+    hostname: listen,
+    serverOptions: { keepAliveTimeout: HOST_KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HOST_HEADERS_TIMEOUT_MS },
+  });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;

@@ -3,7 +3,7 @@
 // canned bodies in the shape of the host API (shared/host-api.ts). The full flow against the real host
 // and the WhatsApp simulator lives in test/e2e/.
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { decodeJwt } from 'jose';
 import type { HostSessionAction } from '../../shared/host-api.js';
@@ -18,6 +18,8 @@ export interface HostCallRecord {
   issuedAt: number;
   expiresAt: number;
   body: unknown;
+  /** Which TCP connection it came over: an index into the stand-in's connections since its start. */
+  connection: number;
 }
 
 export interface CannedReply {
@@ -28,6 +30,16 @@ export interface CannedReply {
   /** Wait this long before answering. */
   delayMs?: number;
   headers?: Record<string, string>;
+  /** Destroy the connection instead of answering, as a host closing it under the request does. */
+  reset?: boolean;
+}
+
+/** One TCP connection the stand-in accepted, with times from `performance.now()`. */
+export interface ConnectionRecord {
+  openedAt: number;
+  /** When the client ended it (its FIN arrived), if it did. */
+  endedByClientAt?: number;
+  closedAt?: number;
 }
 
 export type Answer = (call: HostCallRecord) => CannedReply | Promise<CannedReply>;
@@ -57,22 +69,36 @@ export interface StandInHost {
   id: string;
   url: string;
   calls: HostCallRecord[];
+  /** Every TCP connection accepted since the start (or `reset()`). */
+  connections: ConnectionRecord[];
   /** Tokens the stand-in refused, with the reason. */
   refused: string[];
   /** Replaces the answer for one action until `reset()`. */
   answer(action: HostSessionAction, answer: Answer): void;
+  /** Replaces the answer for the next call of `action` only. */
+  answerOnce(action: HostSessionAction, answer: Answer): void;
   reset(): void;
   close(): Promise<void>;
 }
 
-/** Starts a stand-in host on a free local port. */
-export async function startStandInHost(options: { id: string; secret: string }): Promise<StandInHost> {
+/**
+ * Starts a stand-in host on a free local port. `keepAliveTimeoutMs` sets its server's keep-alive timeout
+ * (default Node's).
+ */
+export async function startStandInHost(options: {
+  id: string;
+  secret: string;
+  keepAliveTimeoutMs?: number;
+}): Promise<StandInHost> {
   const calls: HostCallRecord[] = [];
+  const connections: ConnectionRecord[] = [];
+  const connectionIds = new WeakMap<object, number>();
+  let connectionCount = 0;
   const refused: string[] = [];
   let answers: Partial<Record<HostSessionAction, Answer>> = {};
   const seen = new SeenJtiCache();
 
-  const app = new Hono();
+  const app = new Hono<{ Bindings: HttpBindings }>();
   app.on(['GET', 'POST'], '/internal/sessions/:id/:action', async (c) => {
     const action = c.req.param('action') as HostSessionAction;
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
@@ -93,10 +119,16 @@ export async function startStandInHost(options: { id: string; secret: string }):
       issuedAt: iat,
       expiresAt: exp,
       body: text ? JSON.parse(text) : undefined,
+      connection: connectionIds.get(c.env.incoming.socket) ?? -1,
     };
     calls.push(record);
     const reply = await (answers[action] ?? DEFAULTS[action])(record);
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+    if (reply.reset) {
+      const socket = c.env.incoming.socket;
+      await new Promise((resolve) => socket.destroy().once('close', resolve));
+      return new Response(null);
+    }
     const status = reply.status ?? 200;
     if (reply.text !== undefined) return new Response(reply.text, { status, headers: reply.headers });
     return new Response(JSON.stringify(reply.body), {
@@ -105,20 +137,43 @@ export async function startStandInHost(options: { id: string; secret: string }):
     });
   });
 
-  const server = createAdaptorServer({ fetch: app.fetch });
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    serverOptions: { keepAliveTimeout: options.keepAliveTimeoutMs },
+  });
+  server.on('connection', (socket) => {
+    connectionIds.set(socket, connectionCount++);
+    const record: ConnectionRecord = { openedAt: performance.now() };
+    connections.push(record);
+    socket.once('end', () => {
+      record.endedByClientAt = performance.now();
+    });
+    socket.once('close', () => {
+      record.closedAt = performance.now();
+    });
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     id: options.id,
     url: `http://127.0.0.1:${port}`,
     calls,
+    connections,
     refused,
     answer(action, answer) {
       answers[action] = answer;
     },
+    answerOnce(action, answer) {
+      const before = answers[action];
+      answers[action] = (call) => {
+        answers[action] = before;
+        return answer(call);
+      };
+    },
     reset() {
       answers = {};
       calls.length = 0;
+      connections.length = 0;
       refused.length = 0;
     },
     close: () =>
