@@ -26,14 +26,17 @@ export function consoleLogger(name = 'edge'): EdgeLogger {
 export const silentLogger: EdgeLogger = { info() {}, warn() {}, error() {} };
 
 /**
- * What of an error is safe to log: name, message, stack, code, and the same of its cause. Deliberately not
- * every own property: a database error carries the query's parameters.
+ * What of an error is safe to log: name, message, stack, code, a numeric status (an HTTP error's, a host's
+ * reply), and the same of its cause. Deliberately not every own property: a database error carries the
+ * query's parameters.
  */
 export function errorInfo(err: unknown, depth = 0): LogFields {
   if (!(err instanceof Error)) return { value: typeof err };
   const info: LogFields = { name: err.name, message: err.message, stack: err.stack };
   const code = Reflect.get(err, 'code');
   if (typeof code === 'string' || typeof code === 'number') info.code = code;
+  const status = Reflect.get(err, 'status');
+  if (typeof status === 'number') info.status = status;
   if (err.cause !== undefined && depth < 3) info.cause = errorInfo(err.cause, depth + 1);
   return info;
 }

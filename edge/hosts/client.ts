@@ -47,6 +47,8 @@ export interface HostCallTarget {
 export interface HostReply<T = unknown> {
   status: number;
   body: unknown;
+  /** The raw body when it was not JSON (for the log), cut short. */
+  text?: string;
   retryAfter: string | null;
   readonly declared?: T;
 }
@@ -69,6 +71,9 @@ export interface HostClient {
     request: HostRequest & { action: A },
   ): Promise<HostReply<HostReplies[A]>>;
 }
+
+/** The longest raw (non-JSON) body kept for the log. */
+const MAX_RAW_TEXT = 200;
 
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
@@ -135,9 +140,11 @@ export function createHostClient(options: HostClientOptions): HostClient {
       } catch (err) {
         throw unavailable(err);
       }
+      const body = parseJson(text);
       return {
         status: response.status,
-        body: parseJson(text),
+        body,
+        ...(body === undefined && text !== '' ? { text: text.slice(0, MAX_RAW_TEXT) } : {}),
         retryAfter: response.headers.get('retry-after'),
       };
     },

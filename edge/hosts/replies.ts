@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.js';
 import {
+  type ErrorResponse,
   ErrorResponseSchema,
   HostLogoutResponseSchema,
   HostQrResponseSchema,
@@ -56,20 +57,33 @@ export function hostResult<S extends z.ZodType>(
   return parsed.data;
 }
 
-/** The ApiError to give the client for a host's error reply. */
+/**
+ * The ApiError to give the client for a host's error reply. The client gets the code's own body; what the
+ * host said (status, code, text) stays in the cause, so the log of a 5xx shows it.
+ */
 export function hostError(reply: HostReply, call: string): ApiError {
   const parsed = ErrorResponseSchema.safeParse(reply.body);
-  if (!parsed.success) {
-    const cause = new Error(`host answered ${call} with ${reply.status} and no error body`);
-    return new ApiError(reply.status >= 500 ? 'HOST_UNAVAILABLE' : 'INTERNAL_ERROR', { cause });
-  }
-  const { code, error, details } = parsed.data;
-  if (code === 'INVALID_HOST_TOKEN') {
-    // Secrets or clocks disagree between edge and host: the operator must hear of it, the client must not.
-    return new ApiError('HOST_UNAVAILABLE', {
-      cause: new Error(`host refused the edge's token for ${call}`),
-    });
-  }
+  const said = parsed.success ? parsed.data : undefined;
+  const cause = new HostReplyError(call, reply, said);
+  if (!said) return new ApiError(reply.status >= 500 ? 'HOST_UNAVAILABLE' : 'INTERNAL_ERROR', { cause });
+  // Secrets or clocks disagree between edge and host: the operator must hear of it, the client must not.
+  if (said.code === 'INVALID_HOST_TOKEN') return new ApiError('HOST_UNAVAILABLE', { cause });
   const headers: Record<string, string> = reply.retryAfter ? { 'Retry-After': reply.retryAfter } : {};
-  return new ApiError(code, { message: error, details, headers });
+  return new ApiError(said.code, { message: said.error, details: said.details, headers, cause });
+}
+
+/** For logs: what a host answered instead of success. `code` is the host's code, when it sent one. */
+export class HostReplyError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+
+  constructor(call: string, reply: HostReply, said: ErrorResponse | undefined) {
+    const what = said
+      ? `${said.code} ${JSON.stringify(said.error)}${said.code === 'INVALID_HOST_TOKEN' ? " (host refused the edge's token)" : ''}`
+      : `no error body${reply.text === undefined ? '' : `: ${JSON.stringify(reply.text)}`}`;
+    super(`host answered ${call} with ${reply.status} ${what}`);
+    this.name = 'HostReplyError';
+    this.status = reply.status;
+    this.code = said?.code;
+  }
 }

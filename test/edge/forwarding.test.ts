@@ -1,50 +1,27 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { digestApiKey } from '../../shared/api-key.js';
 import { ALREADY_AUTHENTICATED_MESSAGE, LOGGED_OUT_MESSAGE } from '../../shared/schemas.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  call,
-  createKey,
-  createTenant,
-  expectError,
-  expectNoDbChange,
-  HOST_SECRET,
-  putHost,
-  startTestEdge,
-  type TestEdge,
-} from './helpers.js';
-import { closedPortUrl, DEFAULT_QR_PNG, type StandInHost, startStandInHost } from './stand-in-host.js';
+import { useEdge } from './fixture.js';
+import { call, expectError, expectNoDbChange, putHost, startTestEdge, type TestEdge } from './helpers.js';
+import { closedPortUrl, DEFAULT_QR_PNG, type StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
+// `host-spare` is registered only by the tests that need a second host.
+const fx = useEdge({
+  hosts: ['host-main', { id: 'host-spare', register: false }],
+  edge: { hostTimeoutMs: 1_000, hostStartTimeoutMs: 500 },
+});
 let edge: TestEdge;
 let host: StandInHost;
 let spare: StandInHost;
 let admin: string;
 let tenantId: string;
 
+beforeAll(() => {
+  ({ edge, host, admin, tenantId } = fx());
+  spare = fx().hosts[1] as StandInHost;
+});
+
 const USER = { id: '62812345678@s.whatsapp.net', name: 'Nama Pengguna' };
-
-beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-main', secret: HOST_SECRET });
-  // Registered only by the tests that need a second host.
-  spare = await startStandInHost({ id: 'host-spare', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  tenantId = await createTenant(db);
-  admin = await createKey(db, 'admin', { tenantId });
-  edge = await startTestEdge(db, { hostTimeoutMs: 1_000, hostStartTimeoutMs: 500 });
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-  await spare?.close();
-});
-
-afterEach(() => {
-  host.reset();
-  spare.reset();
-});
 
 let counter = 0;
 /** A new session on `host` (the only live host unless a test adds one), with its key and uuid. */
@@ -56,7 +33,7 @@ async function newSession() {
   });
   expect(response.status).toBe(200);
   const { apiKey } = (await response.json()) as { apiKey: string };
-  const row = await database()
+  const row = await fx()
     .db.selectFrom('api_keys')
     .select('session_id')
     .where('digest', '=', await digestApiKey(apiKey))
@@ -168,7 +145,7 @@ describe('POST /api/send', () => {
     [400, 'SESSION_NOT_AUTHENTICATED', 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.'],
     [422, 'RECIPIENT_NOT_ON_WHATSAPP', 'Nomor tujuan tidak terdaftar di WhatsApp'],
   ])('relays the host error %i %s unchanged', async (status, code, error) => {
-    const { db } = database();
+    const { db } = fx();
     const { key } = await newSession();
     host.answer('send', () => ({ status, body: { success: false, error, code } }));
     const response = await expectNoDbChange(db, () =>
@@ -217,7 +194,7 @@ describe('the token on every forwarded call', () => {
   });
 
   it('never shows a client that the host refused the token (a secret mismatch is ours to fix)', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key } = await newSession();
     const wrong = await startTestEdge(db, { hostSecret: 'a-different-secret-that-the-host-does-not-know' });
     try {
@@ -236,7 +213,7 @@ describe('the token on every forwarded call', () => {
 
 describe('hosts that are down, dead or gone', () => {
   it('503 HOST_UNAVAILABLE with Retry-After when the live owner refuses connections', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, uuid } = await newSession();
     await putHost(db, { id: 'host-refusing', url: await closedPortUrl() });
     await db.updateTable('sessions').set({ host_id: 'host-refusing' }).where('id', '=', uuid).execute();
@@ -283,6 +260,43 @@ describe('hosts that are down, dead or gone', () => {
     );
   });
 
+  it("logs what the host said behind the client's generic error", async () => {
+    const { key, uuid } = await newSession();
+    const failedLine = () => {
+      const line = edge.logger.lines.findLast((l) => l.message === 'request failed');
+      return { fields: line?.fields, text: JSON.stringify(line?.fields) };
+    };
+
+    host.answer('status', () => ({
+      status: 500,
+      body: { success: false, error: 'auth store unreachable (host side)', code: 'INTERNAL_ERROR' },
+    }));
+    const generic = await call(edge.url, '/api/session/status', { key });
+    const body = await expectError(generic, 500, 'INTERNAL_ERROR', 'Terjadi kesalahan internal');
+    expect(JSON.stringify(body)).not.toContain('auth store');
+    expect(failedLine().fields).toMatchObject({
+      code: 'INTERNAL_ERROR',
+      sessionId: uuid,
+      err: { name: 'HostReplyError', status: 500, code: 'INTERNAL_ERROR' },
+    });
+    expect(failedLine().text).toContain('auth store unreachable (host side)');
+
+    host.answer('status', () => ({
+      status: 503,
+      body: { success: false, error: 'host is draining', code: 'HOST_UNAVAILABLE' },
+      headers: { 'retry-after': '7' },
+    }));
+    const relayed = await call(edge.url, '/api/session/status', { key });
+    await expectError(relayed, 503, 'HOST_UNAVAILABLE', 'host is draining');
+    expect(relayed.headers.get('retry-after')).toBe('7');
+    expect(failedLine().fields).toMatchObject({ err: { status: 503, code: 'HOST_UNAVAILABLE' } });
+
+    host.answer('status', () => ({ status: 502, text: '<html>bad gateway</html>' }));
+    await expectError(await call(edge.url, '/api/session/status', { key }), 503, 'HOST_UNAVAILABLE');
+    expect(failedLine().fields).toMatchObject({ err: { status: 502 } });
+    expect(failedLine().text).toContain('<html>bad gateway</html>');
+  });
+
   it('a generic 500 when a host answers success with a body of the wrong shape', async () => {
     const { key } = await newSession();
     host.answer('status', () => ({ body: { nonsense: true } }));
@@ -295,7 +309,7 @@ describe('hosts that are down, dead or gone', () => {
   });
 
   it('moves a session off a dead owner to a live host under a new lease epoch, then forwards', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, uuid } = await newSession();
     await putHost(db, { id: 'host-dead', url: await closedPortUrl(), live: false });
     await db
@@ -329,7 +343,7 @@ describe('hosts that are down, dead or gone', () => {
   });
 
   it('places a session whose owner row is gone (host_id null)', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, uuid } = await newSession();
     await db.updateTable('sessions').set({ host_id: null }).where('id', '=', uuid).execute();
     const response = await call(edge.url, '/api/session/qr', { key });
@@ -343,7 +357,7 @@ describe('hosts that are down, dead or gone', () => {
   });
 
   it('keeps forwarding to a draining owner while it is alive', async () => {
-    const { db } = database();
+    const { db } = fx();
     await putHost(db, { id: spare.id, url: spare.url });
     const { key, uuid } = await newSession();
     await db.updateTable('sessions').set({ host_id: spare.id }).where('id', '=', uuid).execute();
@@ -360,7 +374,7 @@ describe('hosts that are down, dead or gone', () => {
   });
 
   it('503 and no change at all when the owner is dead and no other host is alive', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, uuid } = await newSession();
     await putHost(db, { id: host.id, url: host.url, live: false });
     try {
