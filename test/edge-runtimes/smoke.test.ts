@@ -4,6 +4,7 @@
 // host JWT, fetch to the host.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateApiKey } from '../../shared/api-key.js';
+import { useEdge } from '../edge/fixture.js';
 import {
   call,
   createKey,
@@ -11,16 +12,15 @@ import {
   createTenant,
   expectError,
   HOST_SECRET,
-  putHost,
 } from '../edge/helpers.js';
-import { type StandInHost, startStandInHost } from '../edge/stand-in-host.js';
+import type { StandInHost } from '../edge/stand-in-host.js';
 import {
   type EdgeRuntimeOptions,
   type RunningEdgeRuntime,
   startEdgeInDeno,
   startEdgeInWorkerd,
 } from '../helpers/edge-runtimes.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import type { TestDatabase } from '../helpers/postgres.js';
 
 const FAILED_AUTH_LIMIT = 3;
 
@@ -30,16 +30,15 @@ const RUNTIMES: [string, (options: EdgeRuntimeOptions) => Promise<RunningEdgeRun
 ];
 
 describe.each(RUNTIMES)('the edge on %s', (name, start) => {
+  // The database, stand-in host and admin key as for the Node edge's tests; the edge is this runtime's.
+  const fx = useEdge({ hosts: [`host-${name}`], edge: false });
   let database: TestDatabase;
   let host: StandInHost;
   let edge: RunningEdgeRuntime;
   let admin: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    host = await startStandInHost({ id: `host-${name}`, secret: HOST_SECRET });
-    await putHost(database.db, { id: host.id, url: host.url });
-    admin = await createKey(database.db, 'admin', { tenantId: await createTenant(database.db) });
+    ({ database, host, admin } = fx());
     edge = await start({
       databaseUrl: database.url,
       hostSecret: HOST_SECRET,
@@ -51,8 +50,6 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
 
   afterAll(async () => {
     await edge?.stop();
-    await host?.close();
-    await database?.drop();
   });
 
   it('answers GET /', async () => {

@@ -1,35 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntryInfo, RerollKeyResponse } from '../../shared/admin-schemas.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  auditLog,
-  newKey,
-  newSession,
-  newTenant,
-  ok,
-  reroll,
-  startTenancyFixture,
-  TestClock,
-} from './admin-helpers.js';
+import { auditLog, newKey, newSession, newTenant, ok, reroll, TestClock } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
 import { call, type TestEdge } from './helpers.js';
-import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const clock = new TestClock();
+const fx = useEdge({ hosts: ['host-audit'], tenants: [], operator: true, edge: { now: clock.now } });
 let edge: TestEdge;
-let host: StandInHost;
 let operator: string;
 
 type AuditPage = { entries: AuditEntryInfo[]; nextCursor: string | null };
 const prefix = (key: string) => key.slice(0, 12);
 
-beforeAll(async () => {
-  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-audit', clock));
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
+beforeAll(() => {
+  ({ edge, operator } = fx());
 });
 
 describe('GET /api/admin/audit', () => {
@@ -50,7 +34,7 @@ describe('GET /api/admin/audit', () => {
     const sessionKey = await newSession(edge, admin, 'audited-session');
     secrets.push(sessionKey);
     const sessionUuid = (
-      await database()
+      await fx()
         .db.selectFrom('sessions')
         .select('id')
         .where('tenant_id', '=', tenantId)

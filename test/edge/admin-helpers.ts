@@ -1,8 +1,8 @@
-// Set-up for the tenancy tests (operator, admin, isolation): an edge on a clock the test moves, tenants,
-// sessions and keys made through the API, and a snapshot of every row a refused request must leave alone.
+// Helpers for the tenancy tests (operator, admin, isolation; their set-up is fixture.ts): a clock the test
+// moves, tenants, sessions and keys made through the API, and a snapshot of every row a refused request
+// must leave alone.
 import { type Kysely, sql } from 'kysely';
 import { expect } from 'vitest';
-import { ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
 import type {
   ApiKeyInfo,
   AuditEntryInfo,
@@ -11,8 +11,7 @@ import type {
   RerollKeyResponse,
 } from '../../shared/admin-schemas.js';
 import type { Database } from '../../shared/db-schema.js';
-import { call, HOST_SECRET, putHost, startTestEdge, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { call, type TestEdge } from './helpers.js';
 
 /** A clock the test moves by hand; starts at the real time so database defaults (now()) stay close. */
 export class TestClock {
@@ -21,42 +20,6 @@ export class TestClock {
   advance(ms: number): void {
     this.#ms += ms;
   }
-}
-
-/**
- * The edge on `clock`. Failed-authentication throttling is set out of reach: these tests present
- * hundreds of refused keys from one address on purpose (the throttle has tests of its own).
- */
-export function startTenancyEdge(db: Kysely<Database>, clock: TestClock): Promise<TestEdge> {
-  return startTestEdge(db, {
-    now: clock.now,
-    rateLimits: { failedAuth: { limit: 1_000_000 } },
-  });
-}
-
-export interface TenancyFixture {
-  edge: TestEdge;
-  host: StandInHost;
-  operator: string;
-}
-
-/** A stand-in host registered as live, the first operator key, and the edge on `clock`. */
-export async function startTenancyFixture(
-  db: Kysely<Database>,
-  hostId: string,
-  clock: TestClock,
-): Promise<TenancyFixture> {
-  const host = await startStandInHost({ id: hostId, secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  const operator = await firstOperatorKey(db);
-  return { edge: await startTenancyEdge(db, clock), host, operator };
-}
-
-/** The operator key of a fresh database, generated as on a first start. */
-export async function firstOperatorKey(db: Kysely<Database>): Promise<string> {
-  const result = await ensureOperatorKey(db);
-  if (!result.operatorKey) throw new Error('expected a fresh database with no operator key');
-  return result.operatorKey;
 }
 
 /** The response's status and JSON body. */

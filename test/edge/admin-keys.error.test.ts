@@ -1,24 +1,20 @@
 // Bad input to the tenant admin routes and to key self-service: a JSON error with the right status, and
 // nothing written.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectBareError,
   expectUnchanged,
-  firstOperatorKey,
   newKey,
   newSession,
   newTenant,
-  startTenancyEdge,
   TestClock,
 } from './admin-helpers.js';
-import { call, expectError, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { useEdge } from './fixture.js';
+import { call, expectError, type TestEdge } from './helpers.js';
 
-const database = useTestDatabase();
 const clock = new TestClock();
+const fx = useEdge({ hosts: ['host-admin-errors'], tenants: [], operator: true, edge: { now: clock.now } });
 let edge: TestEdge;
-let host: StandInHost;
 let admin: string;
 let sessionKey: string;
 let keyId: string;
@@ -26,22 +22,13 @@ let keyId: string;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-admin-errors', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  const operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, clock);
-  admin = (await newTenant(edge, operator, 'errors')).adminKey;
+  ({ edge } = fx());
+  admin = (await newTenant(edge, fx().operator, 'errors')).adminKey;
   sessionKey = await newSession(edge, admin, 'existing');
   keyId = (await newKey(edge, admin, { scope: 'admin', label: 'target' })).info.id;
 });
 
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
-const unchanged = (request: () => Promise<Response>) => expectUnchanged(database().db, request);
+const unchanged = (request: () => Promise<Response>) => expectUnchanged(fx().db, request);
 const post = (path: string, init: Parameters<typeof call>[2] = {}) =>
   unchanged(() => call(edge.url, path, { key: admin, method: 'POST', ...init }));
 const get = (path: string) => unchanged(() => call(edge.url, path, { key: admin }));

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyInfo, CreateKeyResponse, RerollKeyResponse } from '../../shared/admin-schemas.js';
 import { bytesToHex, digestApiKey, parseApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
 import {
   allKeys,
   auditLog,
@@ -13,14 +12,14 @@ import {
   ok,
   read,
   reroll,
-  startTenancyFixture,
   TestClock,
 } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
 import { call, type TestEdge } from './helpers.js';
 import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const clock = new TestClock();
+const fx = useEdge({ hosts: ['host-admin-keys'], tenants: [], operator: true, edge: { now: clock.now } });
 let edge: TestEdge;
 let host: StandInHost;
 let operator: string;
@@ -41,16 +40,9 @@ const KEY_FIELDS = [
   'status',
 ];
 
-beforeAll(async () => {
-  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-admin-keys', clock));
+beforeAll(() => {
+  ({ edge, host, operator } = fx());
 });
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
-afterEach(() => host.reset());
 
 let tenants = 0;
 /** A tenant of its own for each test, so tests do not see each other's keys. */
@@ -66,7 +58,7 @@ async function works(key: string): Promise<number> {
 }
 
 async function sessionUuidOf(key: string): Promise<string | null> {
-  const row = await database()
+  const row = await fx()
     .db.selectFrom('api_keys')
     .select('session_id')
     .where('digest', '=', await digestApiKey(key))
@@ -239,7 +231,7 @@ describe('POST /api/admin/keys/:id/revoke', () => {
     const path = `/api/admin/keys/${issued.info.id}/revoke`;
     const first = await ok<{ key: ApiKeyInfo }>(edge, path, { key: t.adminKey, method: 'POST' });
     clock.advance(1000);
-    const again = await expectUnchanged(database().db, () =>
+    const again = await expectUnchanged(fx().db, () =>
       call(edge.url, path, { key: t.adminKey, method: 'POST' }),
     );
     expect(await read(again)).toEqual({ status: 200, body: { success: true, key: first.key } });
@@ -248,7 +240,7 @@ describe('POST /api/admin/keys/:id/revoke', () => {
   it('refuses to revoke the tenant’s last live admin key (409 LAST_ADMIN_KEY), and allows it with another', async () => {
     const t = await tenant();
     const path = `/api/admin/keys/${t.adminKeyId}/revoke`;
-    const refused = await expectUnchanged(database().db, () =>
+    const refused = await expectUnchanged(fx().db, () =>
       call(edge.url, path, { key: t.adminKey, method: 'POST' }),
     );
     await expectBareError(refused, 409, 'LAST_ADMIN_KEY');
@@ -358,7 +350,7 @@ describe('re-roll', () => {
       [expired.info.id, 'KEY_EXPIRED'],
       [replaced.info.id, 'KEY_REPLACED'],
     ] as const) {
-      const response = await expectUnchanged(database().db, () =>
+      const response = await expectUnchanged(fx().db, () =>
         call(edge.url, `/api/admin/keys/${id}/reroll`, { key: t.adminKey, json: { overlapSeconds: 60 } }),
       );
       await expectBareError(response, 409, code);
@@ -394,7 +386,7 @@ describe('POST /api/keys/self/reroll', () => {
     expect(await works(sessionKey)).toBe(200);
     expect(await works(body.apiKey)).toBe(200);
     // The old key, still accepted, cannot make a second successor.
-    const again = await expectUnchanged(database().db, () =>
+    const again = await expectUnchanged(fx().db, () =>
       call(edge.url, '/api/keys/self/reroll', { key: sessionKey, json: { overlapSeconds: 60 } }),
     );
     await expectBareError(again, 409, 'KEY_REPLACED');

@@ -1,24 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../../shared/admin-schemas.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import { firstOperatorKey, newSession, newTenant, ok, startTenancyEdge, TestClock } from './admin-helpers.js';
-import { HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { newSession, newTenant, ok, TestClock } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
+import type { TestEdge } from './helpers.js';
 
-const database = useTestDatabase();
+const fx = useEdge({
+  hosts: ['host-admin-sessions'],
+  tenants: [],
+  operator: true,
+  edge: { now: new TestClock().now },
+});
 let edge: TestEdge;
-let host: StandInHost;
 let admin: string;
 let tenantId: string;
 
 type SessionPage = { sessions: SessionInfo[]; nextCursor: string | null };
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-admin-sessions', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  const operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, new TestClock());
+  const { db, operator } = fx();
+  ({ edge } = fx());
   const tenant = await newTenant(edge, operator, 'sessions');
   admin = tenant.adminKey;
   tenantId = tenant.id;
@@ -38,11 +38,6 @@ beforeAll(async () => {
     account_name: null,
   });
   await set('out', { state: 'logged-out' });
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
 });
 
 describe('GET /api/admin/sessions', () => {
@@ -68,7 +63,7 @@ describe('GET /api/admin/sessions', () => {
       'user',
     ]);
     // Nothing about hosts or leases: where a session runs is the platform's business.
-    expect(JSON.stringify(page)).not.toContain(host.id);
+    expect(JSON.stringify(page)).not.toContain(fx().host.id);
   });
 
   it('pages with a cursor', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY_LENGTH, digestApiKey, generateApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { useEdge } from './fixture.js';
 import {
   call,
   createKey,
@@ -8,14 +8,11 @@ import {
   createTenant,
   expectError,
   expectNoDbChange,
-  HOST_SECRET,
-  putHost,
-  startTestEdge,
   type TestEdge,
 } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
+const fx = useEdge({ hosts: ['host-auth'], tenants: ['A', 'B'] });
 let edge: TestEdge;
 let host: StandInHost;
 let tenantA: string;
@@ -23,30 +20,18 @@ let tenantB: string;
 let adminA: string;
 let adminB: string;
 
-beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-auth', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  tenantA = await createTenant(db, { name: 'A' });
-  tenantB = await createTenant(db, { name: 'B' });
-  adminA = await createKey(db, 'admin', { tenantId: tenantA });
-  adminB = await createKey(db, 'admin', { tenantId: tenantB });
-  edge = await startTestEdge(db);
+beforeAll(() => {
+  ({ edge, host } = fx());
+  ({ id: tenantA, admin: adminA } = fx().tenant('A'));
+  ({ id: tenantB, admin: adminB } = fx().tenant('B'));
 });
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
-afterEach(() => host.reset());
 
 /** Creates a session through the API and returns its session key and uuid. */
 async function newSession(adminKey: string, sessionId: string) {
   const response = await call(edge.url, '/api/session/create', { key: adminKey, json: { sessionId } });
   expect(response.status).toBe(200);
   const body = (await response.json()) as { apiKey: string };
-  const row = await database()
+  const row = await fx()
     .db.selectFrom('sessions')
     .innerJoin('api_keys', 'api_keys.session_id', 'sessions.id')
     .select(['sessions.id', 'sessions.tenant_id'])
@@ -57,7 +42,7 @@ async function newSession(adminKey: string, sessionId: string) {
 
 describe('missing and bad keys', () => {
   it('answers 401 MISSING_API_KEY with the seed string when there is no key, on every API route', async () => {
-    const { db } = database();
+    const { db } = fx();
     for (const [method, path] of [
       ['POST', '/api/session/create'],
       ['GET', '/api/session/qr'],
@@ -94,7 +79,7 @@ describe('missing and bad keys', () => {
     [
       'a stored key with one body character changed',
       async () => {
-        const key = await createKey(database().db, 'admin', { tenantId: tenantA });
+        const key = await createKey(fx().db, 'admin', { tenantId: tenantA });
         const i = 10;
         return key.slice(0, i) + (key[i] === 'a' ? 'b' : 'a') + key.slice(i + 1);
       },
@@ -102,14 +87,14 @@ describe('missing and bad keys', () => {
     [
       'a stored key with its prefix swapped to another scope',
       async () => {
-        const key = await createKey(database().db, 'admin', { tenantId: tenantA });
+        const key = await createKey(fx().db, 'admin', { tenantId: tenantA });
         return `wags_${key.slice(5)}`;
       },
     ],
   ];
 
   it.each(badKeys)('answers 403 INVALID_API_KEY for %s', async (_name, make) => {
-    const { db } = database();
+    const { db } = fx();
     const key = await make();
     for (const path of ['/api/session/status', '/api/session/create']) {
       const response = await expectNoDbChange(db, () =>
@@ -137,7 +122,7 @@ describe('keys that were good once', () => {
   const future = () => new Date(Date.now() + 3_600_000);
 
   it('refuses a revoked key, an expired key and a rotated key past its overlap with 403', async () => {
-    const { db } = database();
+    const { db } = fx();
     const keys = [
       await createKey(db, 'admin', { tenantId: tenantA, revokedAt: past() }),
       await createKey(db, 'admin', { tenantId: tenantA, expiresAt: past() }),
@@ -156,7 +141,7 @@ describe('keys that were good once', () => {
   });
 
   it('accepts a key that expires later or is still inside its rotation overlap', async () => {
-    const { db } = database();
+    const { db } = fx();
     for (const options of [{ expiresAt: future() }, { overlapUntil: future() }]) {
       const key = await createKey(db, 'admin', { tenantId: tenantA, ...options });
       const response = await call(edge.url, '/api/session/create', { key, json: {} });
@@ -165,7 +150,7 @@ describe('keys that were good once', () => {
   });
 
   it('refuses every key of a suspended tenant, and its session keys, with 403', async () => {
-    const { db } = database();
+    const { db } = fx();
     const suspended = await createTenant(db, { name: 'suspended' });
     const admin = await createKey(db, 'admin', { tenantId: suspended });
     const session = await newSession(admin, 'before-suspension');
@@ -184,7 +169,7 @@ describe('keys that were good once', () => {
   });
 
   it('accepts a custom admin key (the API_KEY setting) by its digest', async () => {
-    const { db } = database();
+    const { db } = fx();
     const custom = 'a-custom-admin-key-chosen-by-an-operator-42';
     await db
       .insertInto('api_keys')
@@ -204,7 +189,7 @@ describe('keys in the query string', () => {
   it.each(['apiKey', 'api_key', 'key', 'x-api-key', 'token', 'APIKEY', 'Api-Key'])(
     'answers 400 API_KEY_IN_QUERY for ?%s=..., even with a good header key',
     async (name) => {
-      const { db } = database();
+      const { db } = fx();
       const response = await expectNoDbChange(db, () =>
         call(edge.url, `/api/session/create?${encodeURIComponent(name)}=${encodeURIComponent(adminA)}`, {
           key: adminA,
@@ -216,7 +201,7 @@ describe('keys in the query string', () => {
   );
 
   it('spots one of our keys under any parameter name, and on routes without auth', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key } = await generateApiKey('session');
     for (const path of [
       `/api/session/status?foo=${key}`,
@@ -238,7 +223,7 @@ describe('keys in the query string', () => {
 
 describe('scopes', () => {
   it('refuses an admin key on session routes with 403 WRONG_SCOPE', async () => {
-    const { db } = database();
+    const { db } = fx();
     for (const [method, path, json] of [
       ['GET', '/api/session/qr', undefined],
       ['GET', '/api/session/status', undefined],
@@ -252,7 +237,7 @@ describe('scopes', () => {
   });
 
   it('refuses a session key and an operator key on session creation with 403 WRONG_SCOPE', async () => {
-    const { db } = database();
+    const { db } = fx();
     const session = await newSession(adminA, 'scope-check');
     const operator = await createKey(db, 'operator');
     for (const key of [session.key, operator]) {
@@ -320,7 +305,7 @@ describe('tenant and session isolation', () => {
   });
 
   it('cannot even store a session key of tenant A that names a session of tenant B', async () => {
-    const { db } = database();
+    const { db } = fx();
     const sessionOfB = await createSessionRow(db, { tenantId: tenantB, name: 'b-only', hostId: host.id });
     const key = await generateApiKey('session');
     await expect(

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API_KEY_SETTING_LABEL,
@@ -6,17 +7,13 @@ import {
   ensureDefaultTenant,
 } from '../../edge/tenancy/bootstrap.js';
 import { bytesToHex, digestApiKey, generateApiKey, parseApiKey } from '../../shared/api-key.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { call, HOST_SECRET, putHost, startTestEdge, type TestEdge } from './helpers.js';
+import type { Database } from '../../shared/db-schema.js';
+import { useFreshDatabases, withEdge } from './fixture.js';
+import { call, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
 import { type StandInHost, startStandInHost } from './stand-in-host.js';
 
 // A fresh database per case: first start is the thing under test.
-const opened: TestDatabase[] = [];
-async function freshDb() {
-  const database = await createTestDatabase();
-  opened.push(database);
-  return database.db;
-}
+const freshDb = useFreshDatabases();
 
 let host: StandInHost;
 beforeAll(async () => {
@@ -24,17 +21,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await host?.close();
-  await Promise.all(opened.map((d) => d.drop()));
 });
 
-async function withEdge<T>(db: Awaited<ReturnType<typeof freshDb>>, work: (edge: TestEdge) => Promise<T>) {
+async function withHostAndEdge<T>(db: Kysely<Database>, work: (edge: TestEdge) => Promise<T>) {
   await putHost(db, { id: host.id, url: host.url });
-  const edge = await startTestEdge(db);
-  try {
-    return await work(edge);
-  } finally {
-    await edge.close();
-  }
+  return withEdge(db, {}, work);
 }
 
 const canCreate = (edge: TestEdge, key: string) =>
@@ -59,7 +50,7 @@ describe('ensureDefaultTenant', () => {
     expect(await db.selectFrom('api_keys').selectAll().execute()).toHaveLength(1);
     expect(await db.selectFrom('tenants').selectAll().execute()).toHaveLength(1);
 
-    expect(await withEdge(db, (edge) => canCreate(edge, adminKey))).toBe(200);
+    expect(await withHostAndEdge(db, (edge) => canCreate(edge, adminKey))).toBe(200);
   });
 
   it('creates one tenant when several processes start at once', async () => {
@@ -81,14 +72,14 @@ describe('ensureDefaultTenant', () => {
     expect(row.prefix).toBe('my-c');
     expect(JSON.stringify(row)).not.toContain(apiKey);
     expect((await ensureDefaultTenant(db, { apiKey })).outcome).toBe('unchanged');
-    expect(await withEdge(db, (edge) => canCreate(edge, apiKey))).toBe(200);
+    expect(await withHostAndEdge(db, (edge) => canCreate(edge, apiKey))).toBe(200);
   });
 
   it('accepts one of our own tenant admin keys as API_KEY', async () => {
     const db = await freshDb();
     const { key } = await generateApiKey('admin');
     expect((await ensureDefaultTenant(db, { apiKey: key })).outcome).toBe('created-with-api-key');
-    expect(await withEdge(db, (edge) => canCreate(edge, key))).toBe(200);
+    expect(await withHostAndEdge(db, (edge) => canCreate(edge, key))).toBe(200);
   });
 
   it('on a later start with a new API_KEY, makes it the admin key and retires the previous one', async () => {
@@ -99,7 +90,7 @@ describe('ensureDefaultTenant', () => {
     await ensureDefaultTenant(db, { apiKey: oldKey });
     const replaced = await ensureDefaultTenant(db, { apiKey: newKey });
     expect(replaced).toEqual({ tenantId: first.tenantId, outcome: 'api-key-replaced' });
-    await withEdge(db, async (edge) => {
+    await withHostAndEdge(db, async (edge) => {
       expect(await canCreate(edge, newKey)).toBe(200);
       expect(await canCreate(edge, oldKey)).toBe(403);
       // The generated first-start key was not from the setting and keeps working.

@@ -1,6 +1,8 @@
 // The set-up most edge tests share, registered as hooks like useTestDatabase: the file's own database,
 // stand-in session hosts registered as live, tenants with their admin keys, and the edge (Node entry) on a
-// capturing logger; everything closed after the file, the hosts' records cleared after each test.
+// capturing logger; everything closed after the file, the hosts' answers and records cleared after each
+// test. Hooks a file registers after calling useEdge run after its set-up and before its clean-up
+// (vitest's default `sequence.hooks: 'stack'`), so they can use the fixture and check the hosts' records.
 import type { Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { StartEdgeOptions } from '../../edge/entries/node.js';
@@ -18,7 +20,10 @@ export interface StandInHostSpec {
   keepAliveTimeoutMs?: number;
 }
 
-/** Options for the edge; `db` replaces the file's database (e.g. one that logs its queries). */
+/**
+ * Options for the edge. `db` replaces the file's database for the edge (e.g. a pool that logs its
+ * queries); the fixture destroys it after the edge has closed.
+ */
 export type EdgeOverrides = Partial<Omit<StartEdgeOptions, 'db'>> & { db?: Kysely<Database> };
 
 export interface UseEdgeOptions {
@@ -29,10 +34,14 @@ export interface UseEdgeOptions {
   /** Also make the first operator key, as a first start does. */
   operator?: boolean;
   /**
-   * The edge's options, or a function of the database and hosts returning them (run once the hosts are
-   * registered). `false`: no edge; the file starts its own (startTestEdge) where it needs different ones.
+   * The edge's options, or a function of the database and hosts returning them (run once the hosts and
+   * tenants are in place, just before the edge starts). `false`: no edge; the file starts its own
+   * (startTestEdge), e.g. one per group with different limits.
    */
-  edge?: EdgeOverrides | ((setup: { db: Kysely<Database>; hosts: StandInHost[] }) => EdgeOverrides) | false;
+  edge?:
+    | EdgeOverrides
+    | ((setup: { database: TestDatabase; hosts: StandInHost[] }) => EdgeOverrides | Promise<EdgeOverrides>)
+    | false;
 }
 
 export interface FixtureTenant {
@@ -56,6 +65,10 @@ export interface EdgeFixture {
   admin: string;
   /** The operator key; throws unless asked for. */
   operator: string;
+  /** The stand-in host `id`. */
+  hostById(id: string): StandInHost;
+  /** The tenant named `name`. */
+  tenant(name: string): FixtureTenant;
 }
 
 /** Registers beforeAll/afterAll (and afterEach) for the file's edge set-up; call the result inside tests. */
@@ -63,6 +76,7 @@ export function useEdge(options: UseEdgeOptions = {}): () => EdgeFixture {
   let fixture: EdgeFixture | undefined;
   let database: TestDatabase | undefined;
   let edge: TestEdge | undefined;
+  let edgeDb: Kysely<Database> | undefined;
   const hosts: StandInHost[] = [];
 
   beforeAll(async () => {
@@ -81,8 +95,11 @@ export function useEdge(options: UseEdgeOptions = {}): () => EdgeFixture {
     }
     const operator = options.operator ? (await ensureOperatorKey(db)).operatorKey : undefined;
     if (options.edge !== false) {
-      const overrides = typeof options.edge === 'function' ? options.edge({ db, hosts }) : options.edge;
-      edge = await startTestEdge(overrides?.db ?? db, overrides ?? {});
+      const overrides =
+        typeof options.edge === 'function' ? await options.edge({ database, hosts }) : options.edge;
+      const { db: ownDb, ...edgeOptions } = overrides ?? {};
+      edgeDb = ownDb;
+      edge = await startTestEdge(edgeDb ?? db, edgeOptions);
     }
     const started = edge;
     fixture = {
@@ -105,6 +122,8 @@ export function useEdge(options: UseEdgeOptions = {}): () => EdgeFixture {
       get operator() {
         return operator ?? missing('operator key (useEdge({ operator: true }))');
       },
+      hostById: (id) => hosts.find((h) => h.id === id) ?? missing(`stand-in host ${id}`),
+      tenant: (name) => tenants.find((t) => t.name === name) ?? missing(`tenant ${name}`),
     };
   });
 
@@ -114,6 +133,7 @@ export function useEdge(options: UseEdgeOptions = {}): () => EdgeFixture {
 
   afterAll(async () => {
     await edge?.close();
+    await edgeDb?.destroy();
     await Promise.all(hosts.map((host) => host.close()));
     await database?.drop();
   });
@@ -126,4 +146,34 @@ export function useEdge(options: UseEdgeOptions = {}): () => EdgeFixture {
 
 function missing(what: string): never {
   throw new Error(`the fixture has no ${what}`);
+}
+
+/**
+ * For files whose cases each need a database of their own (a first start is what they test): returns a
+ * function that makes a fresh one; all are dropped after the file.
+ */
+export function useFreshDatabases(): () => Promise<Kysely<Database>> {
+  const opened: TestDatabase[] = [];
+  afterAll(async () => {
+    await Promise.all(opened.map((d) => d.drop()));
+  });
+  return async () => {
+    const database = await createTestDatabase();
+    opened.push(database);
+    return database.db;
+  };
+}
+
+/** Runs `work` against an edge started on `db` with `overrides`, and closes the edge after it. */
+export async function withEdge<T>(
+  db: Kysely<Database>,
+  overrides: Partial<Omit<StartEdgeOptions, 'db'>>,
+  work: (edge: TestEdge) => Promise<T>,
+): Promise<T> {
+  const edge = await startTestEdge(db, overrides);
+  try {
+    return await work(edge);
+  } finally {
+    await edge.close();
+  }
 }

@@ -18,7 +18,7 @@ let tenantId: string;
 
 beforeAll(() => {
   ({ edge, host, admin, tenantId } = fx());
-  spare = fx().hosts[1] as StandInHost;
+  spare = fx().hostById('host-spare');
 });
 
 const USER = { id: '62812345678@s.whatsapp.net', name: 'Nama Pengguna' };

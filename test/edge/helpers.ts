@@ -1,5 +1,5 @@
-// Shared set-up for the edge tests: a running edge on the file's own database, rows made directly in
-// Postgres, and a snapshot of everything a refused request must leave alone.
+// Helpers for the edge tests (the set-up they share is fixture.ts): an edge started on a database, rows
+// made directly in Postgres, and a snapshot of everything a refused request must leave alone.
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { expect } from 'vitest';
 import { KeyCache } from '../../edge/auth/key-cache.js';

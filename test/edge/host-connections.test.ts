@@ -43,7 +43,7 @@ describe('pooled keep-alive connections', () => {
 
   it('closes an idle connection itself, well before the host server would', async () => {
     expect(HOST_CONNECTION_IDLE_MS).toBeLessThanOrEqual(HOST_KEEP_ALIVE_TIMEOUT_MS / 2);
-    const host = fx().hosts[1] as StandInHost;
+    const host = fx().hostById('host-like-real');
     const key = await sessionOn(host);
     expect((await status(key)).status).toBe(200);
     const answered = performance.now();

@@ -1,27 +1,25 @@
 // The isolation matrix: every API route against every kind of key that must not get through, and the
 // keys of another tenant or session, which must reach nothing of this one. A refusal has the right
 // status and code, carries no data, writes nothing and reaches no session host.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyScope } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
 import {
   expectBareError,
   expectUnchanged,
-  firstOperatorKey,
   fullSnapshot,
   newKey,
   newSession,
   newTenant,
   ok,
   reroll,
-  startTenancyEdge,
   TestClock,
 } from './admin-helpers.js';
-import { call, createKey, HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { useEdge } from './fixture.js';
+import { call, createKey, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const clock = new TestClock();
+const setup = useEdge({ hosts: ['host-isolation'], tenants: [], operator: true, edge: { now: clock.now } });
 let edge: TestEdge;
 let host: StandInHost;
 
@@ -58,7 +56,7 @@ let fx: Fixture;
 const flipLast = (key: string) => key.slice(0, -1) + (key.at(-1) === 'A' ? 'B' : 'A');
 
 async function sessionUuid(tenantId: string, name: string): Promise<string> {
-  const row = await database()
+  const row = await setup()
     .db.selectFrom('sessions')
     .select('id')
     .where('tenant_id', '=', tenantId)
@@ -68,11 +66,8 @@ async function sessionUuid(tenantId: string, name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-isolation', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  const operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, clock);
+  const { db, operator } = setup();
+  ({ edge, host } = setup());
 
   const a = await newTenant(edge, operator, 'tenant A');
   const sessionA1 = await newSession(edge, a.adminKey, 'a-one');
@@ -146,13 +141,6 @@ beforeAll(async () => {
   };
   host.reset();
 });
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
-afterEach(() => host.reset());
 
 interface RouteCase {
   method: 'GET' | 'POST';
@@ -314,7 +302,7 @@ describe('the matrix covers every API route', () => {
 
 describe.each(ROUTES.map((r) => [`${r.method} ${r.route}`, r] as const))('%s', (_name, route) => {
   it('refuses every key that must not pass, with no data, no write and no host call', async () => {
-    const { db } = database();
+    const { db } = setup();
     const problems: string[] = [];
     for (const refusal of refusalsFor(route, fx)) {
       const response = await expectUnchanged(db, () =>
@@ -338,7 +326,7 @@ describe.each(ROUTES.map((r) => [`${r.method} ${r.route}`, r] as const))('%s', (
   if (route.json !== undefined) {
     it('checks the scope before the body: a wrong-scope caller learns nothing from validation', async () => {
       for (const scope of SCOPES.filter((s) => !route.scopes.includes(s))) {
-        const response = await expectUnchanged(database().db, () =>
+        const response = await expectUnchanged(setup().db, () =>
           call(edge.url, route.path(fx), {
             method: route.method,
             key: fx.good[scope],
@@ -361,7 +349,7 @@ describe("another tenant's resources look exactly like ones that do not exist", 
     missing: string,
     json?: unknown,
   ) {
-    const { db } = database();
+    const { db } = setup();
     const answer = async (id: string) => {
       const response = await expectUnchanged(db, () =>
         call(edge.url, pathOf(id), { method, key: fx.adminB, json }),
@@ -394,7 +382,7 @@ describe("another tenant's resources look exactly like ones that do not exist", 
   });
 
   it('a session of A, to B’s admin issuing a key for it', async () => {
-    const { db } = database();
+    const { db } = setup();
     const issue = async (sessionId: string) => {
       const response = await expectUnchanged(db, () =>
         call(edge.url, '/api/admin/keys', {
@@ -476,7 +464,7 @@ describe('the keys of another session, or of another tenant, reach their own ses
   });
 
   it("a session key's self re-roll changes its own key and nothing of another session or tenant", async () => {
-    const { db } = database();
+    const { db } = setup();
     const before = (await fullSnapshot(db)) as { keys: { id: string; session_id: string | null }[] };
     const body = await ok<{ replaced: { id: string }; key: { id: string; sessionId: string } }>(
       edge,

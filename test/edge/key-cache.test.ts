@@ -1,12 +1,12 @@
 // The key look-up cache (edge/auth/key-cache.ts) through the edge, on the real database: a cached key costs
 // no database round trip, and a key that stops being good is refused within 5 seconds however warm the
 // cache. Time is the edge's injected clock, moved by hand: nothing here waits or measures real time.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KeyCache } from '../../edge/auth/key-cache.js';
 import { findKeyByDigest, type KeyLookup } from '../../edge/auth/queries/api-keys.js';
 import { MAX_KEY_CACHE_TTL_MS, parseEdgeConfig } from '../../edge/config.js';
 import { digestApiKey, generateApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { useEdge } from './fixture.js';
 import {
   call,
   createKey,
@@ -14,17 +14,23 @@ import {
   createTenant,
   expectError,
   HOST_SECRET,
-  putHost,
-  startTestEdge,
   type TestEdge,
 } from './helpers.js';
 import { countingLookup, type LoggedDb, loggedDb, manualClock } from './query-log.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const clock = manualClock();
 const lookups = countingLookup();
 let logged: LoggedDb;
+const fx = useEdge({
+  hosts: ['host-key-cache'],
+  tenants: ['cached'],
+  // The edge's own pool logs its SQL; its key look-ups go through a counter.
+  edge: ({ database }) => {
+    logged = loggedDb(database.url);
+    return { db: logged.db, now: clock.now, keyLookup: lookups.lookup };
+  },
+});
 let host: StandInHost;
 let edge: TestEdge;
 let tenant: string;
@@ -32,25 +38,13 @@ let sessions = 0;
 
 const TTL = MAX_KEY_CACHE_TTL_MS;
 
-beforeAll(async () => {
-  const { db, url } = database();
-  logged = loggedDb(url);
-  host = await startStandInHost({ id: 'host-key-cache', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  tenant = await createTenant(db, { name: 'cached' });
-  // The edge's own pool logs its SQL; its key look-ups go through a counter.
-  edge = await startTestEdge(logged.db, { now: clock.now, keyLookup: lookups.lookup });
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-  await logged?.db.destroy();
+beforeAll(() => {
+  ({ host, edge, tenantId: tenant } = fx());
 });
 
 /** A session key of a fresh session of `tenantId`, owned by the stand-in host. */
 async function sessionKey(options: { tenantId?: string; expiresAt?: Date; overlapUntil?: Date } = {}) {
-  const { db } = database();
+  const { db } = fx();
   const tenantId = options.tenantId ?? tenant;
   const sessionId = await createSessionRow(db, { tenantId, name: `s${++sessions}`, hostId: host.id });
   const key = await createKey(db, 'session', { tenantId, sessionId, ...options });
@@ -99,7 +93,7 @@ describe('a cached key', () => {
 
 describe('changes made elsewhere (another edge instance, or straight in the database)', () => {
   it('a revoked key is served from the warm cache for less than the TTL, and refused from then on', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, id } = await sessionKey();
     expect((await status(key)).status).toBe(200);
     const warmedAt = clock.ms();
@@ -118,7 +112,7 @@ describe('changes made elsewhere (another edge instance, or straight in the data
   });
 
   it("a suspended tenant's keys are refused within the TTL", async () => {
-    const { db } = database();
+    const { db } = fx();
     const other = await createTenant(db, { name: 'to-suspend' });
     const { key } = await sessionKey({ tenantId: other });
     expect((await status(key)).status).toBe(200);
@@ -129,7 +123,7 @@ describe('changes made elsewhere (another edge instance, or straight in the data
   });
 
   it('a slow database read does not stretch the bound: an entry is as old as the moment its read began', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, id } = await sessionKey();
     // A cache of its own over a look-up that takes 3 s of the clock.
     const cache = new KeyCache({ ...parseEdgeConfig({ hostSecret: HOST_SECRET }).keyCache, now: clock.ms });
@@ -177,7 +171,7 @@ describe('dates on the key are judged against the clock on every request, cached
 
 describe('changes made through this edge take effect at once', () => {
   it('revoking a warm key through the admin route refuses it on the very next request', async () => {
-    const { db } = database();
+    const { db } = fx();
     const admin = await createKey(db, 'admin', { tenantId: tenant });
     const { key, id } = await sessionKey();
     expect((await status(key)).status).toBe(200);
@@ -188,7 +182,7 @@ describe('changes made through this edge take effect at once', () => {
   });
 
   it('any write by a tenant admin drops that tenant’s entries, and only that tenant’s', async () => {
-    const { db } = database();
+    const { db } = fx();
     const admin = await createKey(db, 'admin', { tenantId: tenant });
     const otherTenant = await createTenant(db, { name: 'bystander' });
     const mine = await sessionKey();
@@ -206,7 +200,7 @@ describe('changes made through this edge take effect at once', () => {
   });
 
   it('a look-up in flight during an invalidation does not put the old record back', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { key, id } = await sessionKey();
     const cache = new KeyCache({ ...parseEdgeConfig({ hostSecret: HOST_SECRET }).keyCache, now: clock.ms });
     const digest = await digestApiKey(key);
@@ -245,7 +239,7 @@ describe('unknown keys and bounds', () => {
   });
 
   it('holds at most maxEntries keys, dropping the least recently used', async () => {
-    const { db } = database();
+    const { db } = fx();
     const cache = new KeyCache({
       ...parseEdgeConfig({ hostSecret: HOST_SECRET }).keyCache,
       maxEntries: 2,

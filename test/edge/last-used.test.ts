@@ -5,39 +5,24 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LastUsedBuffer } from '../../edge/auth/last-used.js';
 import { recordKeyUses } from '../../edge/auth/queries/key-usage.js';
 import { digestApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  call,
-  createKey,
-  createSessionRow,
-  createTenant,
-  HOST_SECRET,
-  putHost,
-  startTestEdge,
-  type TestEdge,
-} from './helpers.js';
+import { useEdge } from './fixture.js';
+import { call, createKey, createSessionRow, startTestEdge, type TestEdge } from './helpers.js';
 import { type LoggedDb, loggedDb, manualClock } from './query-log.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const FLUSH_SECONDS = 30;
+// Each group starts (and restarts) its own edge over a pool that logs its SQL.
+const fx = useEdge({ hosts: ['host-last-used'], tenants: ['last-used'], edge: false });
 let host: StandInHost;
 let tenant: string;
 
-beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-last-used', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  tenant = await createTenant(db, { name: 'last-used' });
-});
-
-afterAll(async () => {
-  await host?.close();
+beforeAll(() => {
+  ({ host, tenantId: tenant } = fx());
 });
 
 let sessions = 0;
 async function sessionKey() {
-  const { db } = database();
+  const { db } = fx();
   const sessionId = await createSessionRow(db, {
     tenantId: tenant,
     name: `lu${++sessions}`,
@@ -53,7 +38,7 @@ async function sessionKey() {
 }
 
 async function lastUsed(id: string): Promise<number | null> {
-  const row = await database()
+  const row = await fx()
     .db.selectFrom('api_keys')
     .select('last_used_at')
     .where('id', '=', id)
@@ -67,7 +52,7 @@ describe('last-used times', () => {
   const clock = manualClock();
 
   beforeAll(async () => {
-    logged = loggedDb(database().url);
+    logged = loggedDb(fx().database.url);
     edge = await startTestEdge(logged.db, { now: clock.now, lastUsed: { flushSeconds: FLUSH_SECONDS } });
   });
 
@@ -136,7 +121,7 @@ describe('last-used times', () => {
 
 describe('the batched UPDATE', () => {
   it('never moves a time backwards (a late batch from another edge instance)', async () => {
-    const { db } = database();
+    const { db } = fx();
     const a = await sessionKey();
     const later = new Date(Date.now() + 3_600_000);
     const earlier = new Date(Date.now() - 3_600_000);
@@ -146,7 +131,7 @@ describe('the batched UPDATE', () => {
   });
 
   it('updates many keys in one statement and skips ids that are gone', async () => {
-    const { url } = database();
+    const { url } = fx().database;
     const keys = await Promise.all(Array.from({ length: 20 }, () => sessionKey()));
     const at = new Date(Date.now() - 5_000);
     const logged = loggedDb(url);
@@ -161,7 +146,7 @@ describe('the batched UPDATE', () => {
   });
 
   it('keeps the uses of a failed flush for the next one, and waits an interval before retrying', async () => {
-    const { db } = database();
+    const { db } = fx();
     const a = await sessionKey();
     const clock = manualClock();
     const buffer = new LastUsedBuffer({ intervalMs: 30_000, maxPending: 10, now: clock.ms });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeySettingError,
   ensureDefaultTenant,
@@ -8,29 +8,14 @@ import {
 } from '../../edge/tenancy/bootstrap.js';
 import { banner } from '../../scripts/stack.js';
 import { bytesToHex, digestApiKey, generateApiKey, parseApiKey } from '../../shared/api-key.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startTenancyEdge, TestClock } from './admin-helpers.js';
+import { TestClock } from './admin-helpers.js';
+import { useFreshDatabases, withEdge } from './fixture.js';
 import { call, type TestEdge } from './helpers.js';
 
 // A fresh database per case: first start is the thing under test.
-const opened: TestDatabase[] = [];
-async function freshDb() {
-  const database = await createTestDatabase();
-  opened.push(database);
-  return database.db;
-}
-afterAll(async () => {
-  await Promise.all(opened.map((d) => d.drop()));
-});
-
-async function withEdge<T>(db: Awaited<ReturnType<typeof freshDb>>, work: (edge: TestEdge) => Promise<T>) {
-  const edge = await startTenancyEdge(db, new TestClock());
-  try {
-    return await work(edge);
-  } finally {
-    await edge.close();
-  }
-}
+const freshDb = useFreshDatabases();
+// Each edge on a clock of its own, started now and still.
+const onFreshClock = () => ({ now: new TestClock().now });
 
 const listTenants = (edge: TestEdge, key: string) =>
   call(edge.url, '/api/operator/tenants', { key }).then((r) => r.status);
@@ -54,7 +39,7 @@ describe('ensureOperatorKey', () => {
 
     expect(await ensureOperatorKey(db)).toEqual({ outcome: 'unchanged' });
     expect(await db.selectFrom('api_keys').selectAll().execute()).toHaveLength(1);
-    expect(await withEdge(db, (edge) => listTenants(edge, key))).toBe(200);
+    expect(await withEdge(db, onFreshClock(), (edge) => listTenants(edge, key))).toBe(200);
 
     // Recorded, without the key, in the log of no tenant.
     const audit = await db.selectFrom('audit_log').selectAll().execute();
@@ -76,7 +61,7 @@ it('is independent of the default tenant: both first-start keys are made, and ne
   const operator = await ensureOperatorKey(db);
   const adminKey = String(tenant.adminKey);
   const operatorKey = String(operator.operatorKey);
-  await withEdge(db, async (edge) => {
+  await withEdge(db, onFreshClock(), async (edge) => {
     expect(await listTenants(edge, operatorKey)).toBe(200);
     expect(await listTenants(edge, adminKey)).toBe(403);
     expect((await call(edge.url, '/api/admin/keys', { key: operatorKey })).status).toBe(403);
@@ -93,7 +78,7 @@ describe('the OPERATOR_KEY setting', () => {
     expect(row.label).toBe(OPERATOR_KEY_SETTING_LABEL);
     expect(row.prefix).toBe(key.slice(0, 12));
     expect(await ensureOperatorKey(db, { operatorKey: key })).toEqual({ outcome: 'unchanged' });
-    expect(await withEdge(db, (edge) => listTenants(edge, key))).toBe(200);
+    expect(await withEdge(db, onFreshClock(), (edge) => listTenants(edge, key))).toBe(200);
   });
 
   it('stores a custom OPERATOR_KEY as a digest with a 4-character prefix', async () => {
@@ -110,7 +95,7 @@ describe('the OPERATOR_KEY setting', () => {
     const db = await freshDb();
     const custom = 'my-container-operator-key-0123456789-abcdef';
     await ensureOperatorKey(db, { operatorKey: custom });
-    expect(await withEdge(db, (edge) => listTenants(edge, custom))).toBe(200);
+    expect(await withEdge(db, onFreshClock(), (edge) => listTenants(edge, custom))).toBe(200);
   });
 
   it('on a later start with a new OPERATOR_KEY, retires the previous setting but not a generated key', async () => {
@@ -120,7 +105,7 @@ describe('the OPERATOR_KEY setting', () => {
     const second = (await generateApiKey('operator')).key;
     expect((await ensureOperatorKey(db, { operatorKey: first })).outcome).toBe('created-from-setting');
     expect((await ensureOperatorKey(db, { operatorKey: second })).outcome).toBe('replaced');
-    await withEdge(db, async (edge) => {
+    await withEdge(db, onFreshClock(), async (edge) => {
       expect(await listTenants(edge, second)).toBe(200);
       expect(await listTenants(edge, first)).toBe(403);
       expect(await listTenants(edge, generated)).toBe(200);

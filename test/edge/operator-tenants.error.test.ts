@@ -1,32 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  expectBareError,
-  expectUnchanged,
-  firstOperatorKey,
-  newTenant,
-  startTenancyEdge,
-  TestClock,
-} from './admin-helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectBareError, expectUnchanged, newTenant, TestClock } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
 import { call, expectError, type TestEdge } from './helpers.js';
 
-const database = useTestDatabase();
+const fx = useEdge({ hosts: [], tenants: [], operator: true, edge: { now: new TestClock().now } });
 let edge: TestEdge;
 let operator: string;
 let tenantId: string;
 
 beforeAll(async () => {
-  const { db } = database();
-  operator = await firstOperatorKey(db);
-  edge = await startTenancyEdge(db, new TestClock());
+  ({ edge, operator } = fx());
   tenantId = (await newTenant(edge, operator, 'existing')).id;
 });
 
-afterAll(async () => {
-  await edge?.close();
-});
-
-const unchanged = (request: () => Promise<Response>) => expectUnchanged(database().db, request);
+const unchanged = (request: () => Promise<Response>) => expectUnchanged(fx().db, request);
 const createTenant = (init: Parameters<typeof call>[2]) =>
   unchanged(() => call(edge.url, '/api/operator/tenants', { key: operator, method: 'POST', ...init }));
 

@@ -1,36 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CreateTenantResponse, Tenant } from '../../shared/admin-schemas.js';
 import { bytesToHex, digestApiKey, parseApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  auditLog,
-  expectBareError,
-  newSession,
-  newTenant,
-  ok,
-  read,
-  startTenancyFixture,
-  TestClock,
-} from './admin-helpers.js';
+import { auditLog, expectBareError, newSession, newTenant, ok, read, TestClock } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
 import { call, type TestEdge } from './helpers.js';
 import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
 const clock = new TestClock();
+const fx = useEdge({ hosts: ['host-operator'], tenants: [], operator: true, edge: { now: clock.now } });
 let edge: TestEdge;
 let host: StandInHost;
 let operator: string;
 
-beforeAll(async () => {
-  ({ edge, host, operator } = await startTenancyFixture(database().db, 'host-operator', clock));
+beforeAll(() => {
+  ({ edge, host, operator } = fx());
 });
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
-afterEach(() => host.reset());
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -68,7 +52,7 @@ describe('POST /api/operator/tenants', () => {
     });
     expect(parseApiKey(body.apiKey)).toEqual({ ok: true, scope: 'admin' });
 
-    const row = await database()
+    const row = await fx()
       .db.selectFrom('api_keys')
       .selectAll()
       .where('id', '=', body.key.id)

@@ -1,45 +1,35 @@
 // Rate limits through the edge, on the real database: repeated failed authentication from one client
 // address, and sends per session and per tenant. Each answers 429 RATE_LIMITED with Retry-After, and
 // leaves everyone else alone. Time is the edge's injected clock, moved by hand.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientAddressOf, throttleKeyOf } from '../../edge/auth/client-address.js';
 import type { EdgeContext } from '../../edge/context.js';
 import { generateApiKey } from '../../shared/api-key.js';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { useEdge } from './fixture.js';
 import {
   call,
   createKey,
   createSessionRow,
   createTenant,
   expectError,
-  HOST_SECRET,
-  putHost,
   startTestEdge,
   type TestEdge,
 } from './helpers.js';
 import { countingLookup, manualClock } from './query-log.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
+// Each group starts its own edge, with the limits it tests.
+const fx = useEdge({ hosts: ['host-rate-limit'], tenants: ['limited'], edge: false });
 let host: StandInHost;
 let tenant: string;
 
-beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-rate-limit', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  tenant = await createTenant(db, { name: 'limited' });
+beforeAll(() => {
+  ({ host, tenantId: tenant } = fx());
 });
-
-afterAll(async () => {
-  await host?.close();
-});
-
-afterEach(() => host.reset());
 
 let sessions = 0;
 async function sessionKey(tenantId = tenant): Promise<string> {
-  const { db } = database();
+  const { db } = fx();
   const sessionId = await createSessionRow(db, { tenantId, name: `rl${++sessions}`, hostId: host.id });
   return createKey(db, 'session', { tenantId, sessionId });
 }
@@ -64,7 +54,7 @@ describe('failed authentication per client address', () => {
 
   beforeAll(async () => {
     // Behind a proxy of "ours" that names the client in x-test-client, so one test can be many clients.
-    edge = await startTestEdge(database().db, {
+    edge = await startTestEdge(fx().db, {
       now: clock.now,
       keyLookup: lookups.lookup,
       clientAddress: { header: 'x-test-client' },
@@ -124,7 +114,7 @@ describe('failed authentication per client address', () => {
   it('keeps working for a real key from the blocked address itself (one bad client behind a shared NAT)', async () => {
     const shared = '198.51.100.4';
     const inUse = await sessionKey();
-    const admin = await createKey(database().db, 'admin', { tenantId: tenant });
+    const admin = await createKey(fx().db, 'admin', { tenantId: tenant });
     const create = () =>
       call(edge.url, '/api/session/create', { key: admin, json: {}, headers: { 'x-test-client': shared } });
     expect((await from(shared, inUse)).status).toBe(200);
@@ -168,7 +158,7 @@ describe('failed authentication per client address', () => {
 
 describe('where the client address comes from', () => {
   it('is the socket by default: X-Forwarded-For is not trusted unless configured', async () => {
-    const edge = await startTestEdge(database().db, { rateLimits: { failedAuth: { limit: 2 } } });
+    const edge = await startTestEdge(fx().db, { rateLimits: { failedAuth: { limit: 2 } } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
@@ -221,7 +211,7 @@ describe('sends per session and per tenant', () => {
   const send = (key: string) => call(edge.url, '/api/send', { key, json: message });
 
   beforeAll(async () => {
-    edge = await startTestEdge(database().db, {
+    edge = await startTestEdge(fx().db, {
       now: clock.now,
       rateLimits: { sendPerSession: { perSecond: 2, burst: 3 }, sendPerTenant: { perSecond: 5, burst: 5 } },
     });
@@ -247,7 +237,7 @@ describe('sends per session and per tenant', () => {
   });
 
   it("limits a tenant across its sessions, without touching another tenant's", async () => {
-    const { db } = database();
+    const { db } = fx();
     const keys = await Promise.all(Array.from({ length: 3 }, () => sessionKey()));
     const [a, b, c] = keys as [string, string, string];
     const otherTenant = await createTenant(db, { name: 'unlimited' });

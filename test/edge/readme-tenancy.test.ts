@@ -3,35 +3,31 @@
 // (`ADMIN_KEY=...`) get the latest such value from the answers before them.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { ensureDefaultTenant, ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
-import { useTestDatabase } from '../helpers/postgres.js';
 import { matchesReadme, readmeSteps } from '../helpers/readme.js';
-import { startTenancyEdge, TestClock } from './admin-helpers.js';
-import { HOST_SECRET, putHost, type TestEdge } from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { TestClock } from './admin-helpers.js';
+import { useEdge } from './fixture.js';
+import type { TestEdge } from './helpers.js';
 
 const run = promisify(execFile);
 const PASTED = /^(OPERATOR_KEY|ADMIN_KEY|SESSION_KEY|KEY_ID|TENANT_ID)=.*$/gm;
 
-const database = useTestDatabase();
-let edge: TestEdge;
-let host: StandInHost;
 let operatorKey: string;
-
-beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-readme', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  // As the first start of `npm run sandbox` does.
-  await ensureDefaultTenant(db);
-  operatorKey = String((await ensureOperatorKey(db)).operatorKey);
-  edge = await startTenancyEdge(db, new TestClock());
+const fx = useEdge({
+  hosts: ['host-readme'],
+  tenants: [],
+  edge: async ({ database }) => {
+    // As the first start of `npm run sandbox` does.
+    await ensureDefaultTenant(database.db);
+    operatorKey = String((await ensureOperatorKey(database.db)).operatorKey);
+    return { now: new TestClock().now };
+  },
 });
+let edge: TestEdge;
 
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
+beforeAll(() => {
+  ({ edge } = fx());
 });
 
 it('the README walk-through of tenants and keys runs as written and answers as shown', async () => {

@@ -1,19 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  call,
-  createKey,
-  createTenant,
-  expectError,
-  expectNoDbChange,
-  HOST_SECRET,
-  putHost,
-  startTestEdge,
-  type TestEdge,
-} from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useEdge } from './fixture.js';
+import { call, expectError, expectNoDbChange, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
+const fx = useEdge({ hosts: ['host-send-errors'] });
 let edge: TestEdge;
 let host: StandInHost;
 let sessionKey: string;
@@ -21,30 +11,21 @@ let sessionKey: string;
 const MISSING = 'Parameter "to" dan "message" diperlukan';
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-send-errors', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  const admin = await createKey(db, 'admin', { tenantId: await createTenant(db) });
-  edge = await startTestEdge(db);
-  const created = await call(edge.url, '/api/session/create', { key: admin, json: { sessionId: 'sender' } });
+  ({ edge, host } = fx());
+  const created = await call(edge.url, '/api/session/create', {
+    key: fx().admin,
+    json: { sessionId: 'sender' },
+  });
   sessionKey = ((await created.json()) as { apiKey: string }).apiKey;
 });
 
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
-});
-
 afterEach(() => {
-  // None of these reach the host.
+  // None of these reach the host. (The fixture clears its records after this.)
   expect(host.calls.filter((c) => c.action === 'send')).toEqual([]);
-  host.reset();
 });
 
 const send = (init: Parameters<typeof call>[2]) =>
-  expectNoDbChange(database().db, () =>
-    call(edge.url, '/api/send', { key: sessionKey, method: 'POST', ...init }),
-  );
+  expectNoDbChange(fx().db, () => call(edge.url, '/api/send', { key: sessionKey, method: 'POST', ...init }));
 
 describe('POST /api/send refusals (checked on the edge, nothing forwarded or written)', () => {
   it.each([
@@ -125,7 +106,7 @@ describe('POST /api/send refusals (checked on the edge, nothing forwarded or wri
 describe('GET /api/send', () => {
   it('405 METHOD_NOT_ALLOWED pointing at POST, with or without a key', async () => {
     for (const key of [sessionKey, undefined]) {
-      const response = await expectNoDbChange(database().db, () =>
+      const response = await expectNoDbChange(fx().db, () =>
         call(edge.url, '/api/send', { method: 'GET', key }),
       );
       await expectError(response, 405, 'METHOD_NOT_ALLOWED', 'Metode tidak diizinkan. Gunakan POST.');

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createEdgeApp } from '../../edge/app.js';
 import { silentLogger } from '../../edge/logger.js';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { useEdge } from './fixture.js';
 import {
   call,
   capturingLogger,
@@ -16,18 +16,20 @@ import {
   unreachableDb,
 } from './helpers.js';
 
-const database = useTestDatabase();
+// Hosts nobody calls: these tests only read what the edge says about them.
+const fx = useEdge({
+  hosts: [],
+  tenants: [],
+  edge: async ({ database }) => {
+    await putHost(database.db, { id: 'host-live', url: 'http://127.0.0.1:1' });
+    await putHost(database.db, { id: 'host-dead', url: 'http://127.0.0.1:1', live: false });
+    return { version: '9.9.9' };
+  },
+});
 let edge: TestEdge;
 
-beforeAll(async () => {
-  const { db } = database();
-  await putHost(db, { id: 'host-live', url: 'http://127.0.0.1:1' });
-  await putHost(db, { id: 'host-dead', url: 'http://127.0.0.1:1', live: false });
-  edge = await startTestEdge(db, { version: '9.9.9' });
-});
-
-afterAll(async () => {
-  await edge?.close();
+beforeAll(() => {
+  ({ edge } = fx());
 });
 
 describe('GET /', () => {
@@ -83,7 +85,7 @@ describe('GET /health', () => {
   });
 
   it('503 when no host is alive', async () => {
-    const restore = await killAllHosts(database().db);
+    const restore = await killAllHosts(fx().db);
     try {
       const response = await call(edge.url, '/health');
       expect(response.status).toBe(503);
@@ -110,7 +112,7 @@ describe('errors', () => {
     await expectError(await call(edge.url, '/nope'), 404, 'NOT_FOUND');
     // Under /api/ the key is checked first, as for every API path.
     await expectError(await call(edge.url, '/api/nope'), 401, 'MISSING_API_KEY');
-    const admin = await createKey(database().db, 'admin', { tenantId: await createTenant(database().db) });
+    const admin = await createKey(fx().db, 'admin', { tenantId: await createTenant(fx().db) });
     await expectError(await call(edge.url, '/api/session/create/', { key: admin }), 404, 'NOT_FOUND');
   });
 
@@ -125,7 +127,7 @@ describe('errors', () => {
         },
       },
     });
-    const admin = await createKey(database().db, 'admin', { tenantId: await createTenant(database().db) });
+    const admin = await createKey(fx().db, 'admin', { tenantId: await createTenant(fx().db) });
     const response = await app.request('/api/session/create', {
       method: 'POST',
       headers: { 'x-api-key': admin },
@@ -147,7 +149,7 @@ describe('errors', () => {
 describe('configuration', () => {
   it('refuses a short host secret at start, without repeating it', () => {
     const make = () =>
-      createEdgeApp({ hostSecret: 'short-secret', db: { open: () => database().db }, logger: silentLogger });
+      createEdgeApp({ hostSecret: 'short-secret', db: { open: () => fx().db }, logger: silentLogger });
     expect(make).toThrow(/hostSecret: must be at least 32 bytes/);
     try {
       make();
@@ -159,7 +161,7 @@ describe('configuration', () => {
   it('serves its OpenAPI document at /openapi.json, without a key', async () => {
     const app = createEdgeApp({
       hostSecret: HOST_SECRET,
-      db: { open: () => database().db },
+      db: { open: () => fx().db },
       logger: silentLogger,
     });
     const res = await app.request('/openapi.json');
@@ -174,7 +176,7 @@ describe('configuration', () => {
   it('describes every route for an OpenAPI document, from the shared schemas', () => {
     const app = createEdgeApp({
       hostSecret: HOST_SECRET,
-      db: { open: () => database().db },
+      db: { open: () => fx().db },
       logger: silentLogger,
     });
     const doc = app.getOpenAPIDocument({ openapi: '3.0.0', info: { title: 'wa-gateway', version: '0' } });

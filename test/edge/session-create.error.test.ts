@@ -1,40 +1,19 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  call,
-  createKey,
-  createTenant,
-  expectError,
-  expectNoDbChange,
-  HOST_SECRET,
-  killAllHosts,
-  putHost,
-  startTestEdge,
-  type TestEdge,
-} from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useEdge } from './fixture.js';
+import { call, expectError, expectNoDbChange, killAllHosts, type TestEdge } from './helpers.js';
 
-const database = useTestDatabase();
+const fx = useEdge({ hosts: ['host-create-errors'], tenants: ['one', 'two'] });
 let edge: TestEdge;
-let host: StandInHost;
 let admin: string;
 let otherAdmin: string;
 
 beforeAll(async () => {
-  const { db } = database();
-  host = await startStandInHost({ id: 'host-create-errors', secret: HOST_SECRET });
-  await putHost(db, { id: host.id, url: host.url });
-  admin = await createKey(db, 'admin', { tenantId: await createTenant(db, { name: 'one' }) });
-  otherAdmin = await createKey(db, 'admin', { tenantId: await createTenant(db, { name: 'two' }) });
-  edge = await startTestEdge(db);
+  ({ edge } = fx());
+  admin = fx().tenant('one').admin;
+  otherAdmin = fx().tenant('two').admin;
   const first = await call(edge.url, '/api/session/create', { key: admin, json: { sessionId: 'taken' } });
   expect(first.status).toBe(200);
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await host?.close();
 });
 
 const create = (init: Parameters<typeof call>[2]) =>
@@ -42,7 +21,7 @@ const create = (init: Parameters<typeof call>[2]) =>
 
 describe('POST /api/session/create refusals (nothing is written)', () => {
   it('409 SESSION_ID_TAKEN for a sessionId the tenant already has', async () => {
-    const response = await expectNoDbChange(database().db, () =>
+    const response = await expectNoDbChange(fx().db, () =>
       create({ json: { sessionId: 'taken', description: 'again' } }),
     );
     await expectError(response, 409, 'SESSION_ID_TAKEN', 'sessionId sudah digunakan');
@@ -64,7 +43,7 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
     ['non-ASCII', 'sesiÄ'],
     ['65 characters', 'a'.repeat(65)],
   ])('400 INVALID_SESSION_ID for a sessionId %s', async (_name, sessionId) => {
-    const response = await expectNoDbChange(database().db, () => create({ json: { sessionId } }));
+    const response = await expectNoDbChange(fx().db, () => create({ json: { sessionId } }));
     await expectError(response, 400, 'INVALID_SESSION_ID');
   });
 
@@ -74,7 +53,7 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
     ['trailing comma', '{"sessionId": "x",}'],
     ['plain text', 'sessionId=x'],
   ])('400 INVALID_JSON for malformed JSON (%s)', async (_name, body) => {
-    const response = await expectNoDbChange(database().db, () =>
+    const response = await expectNoDbChange(fx().db, () =>
       create({ body, headers: { 'content-type': 'application/json' } }),
     );
     await expectError(response, 400, 'INVALID_JSON');
@@ -90,13 +69,13 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
     ['a string body', 'taken'],
     ['a null body', null],
   ])('400 VALIDATION_ERROR for %s', async (_name, json) => {
-    const response = await expectNoDbChange(database().db, () => create({ json }));
+    const response = await expectNoDbChange(fx().db, () => create({ json }));
     const body = await expectError(response, 400, 'VALIDATION_ERROR');
     expect(Array.isArray(body.details)).toBe(true);
   });
 
   it('415 UNSUPPORTED_MEDIA_TYPE for a body that is not declared JSON', async () => {
-    const response = await expectNoDbChange(database().db, () =>
+    const response = await expectNoDbChange(fx().db, () =>
       create({ body: 'sessionId=form', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
     );
     await expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -104,14 +83,14 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
 
   it('413 BODY_TOO_LARGE for an oversized body, announced by Content-Length', async () => {
     const json = { sessionId: 'too-big', description: 'x'.repeat(300 * 1024) };
-    const response = await expectNoDbChange(database().db, () => create({ json }));
+    const response = await expectNoDbChange(fx().db, () => create({ json }));
     await expectError(response, 413, 'BODY_TOO_LARGE');
   });
 
   it('413 BODY_TOO_LARGE for an oversized body streamed without Content-Length', async () => {
     // node:http rather than fetch: the edge answers before the upload ends, and fetch gives up on a
     // request whose body it could not finish sending.
-    const response = await expectNoDbChange(database().db, () =>
+    const response = await expectNoDbChange(fx().db, () =>
       postChunked(
         `${edge.url}/api/session/create`,
         { 'x-api-key': admin, 'content-type': 'application/json' },
@@ -127,7 +106,7 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
   });
 
   it('503 HOST_UNAVAILABLE with Retry-After when no host is alive, and nothing is kept', async () => {
-    const { db } = database();
+    const { db } = fx();
     const restore = await killAllHosts(db);
     try {
       const response = await expectNoDbChange(db, () => create({ json: { sessionId: 'no-host' } }));
@@ -142,7 +121,7 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
   });
 
   it('405 for GET, pointing at POST', async () => {
-    const response = await expectNoDbChange(database().db, () =>
+    const response = await expectNoDbChange(fx().db, () =>
       call(edge.url, '/api/session/create', { key: admin, method: 'GET' }),
     );
     await expectError(response, 405, 'METHOD_NOT_ALLOWED');

@@ -1,20 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex, digestApiKey, parseApiKey } from '../../shared/api-key.js';
 import { SESSION_CREATED_MESSAGE } from '../../shared/schemas.js';
-import { useTestDatabase } from '../helpers/postgres.js';
-import {
-  call,
-  createKey,
-  createSessionRow,
-  createTenant,
-  HOST_SECRET,
-  putHost,
-  startTestEdge,
-  type TestEdge,
-} from './helpers.js';
-import { type StandInHost, startStandInHost } from './stand-in-host.js';
+import { useEdge } from './fixture.js';
+import { call, createKey, createSessionRow, createTenant, putHost, type TestEdge } from './helpers.js';
+import type { StandInHost } from './stand-in-host.js';
 
-const database = useTestDatabase();
+const fx = useEdge({ hosts: ['host-a', 'host-b'], edge: { hostStartTimeoutMs: 500 } });
 let edge: TestEdge;
 let hostA: StandInHost;
 let hostB: StandInHost;
@@ -23,26 +14,10 @@ let admin: string;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-beforeAll(async () => {
-  const { db } = database();
-  hostA = await startStandInHost({ id: 'host-a', secret: HOST_SECRET });
-  hostB = await startStandInHost({ id: 'host-b', secret: HOST_SECRET });
-  await putHost(db, { id: hostA.id, url: hostA.url });
-  await putHost(db, { id: hostB.id, url: hostB.url });
-  tenantId = await createTenant(db);
-  admin = await createKey(db, 'admin', { tenantId });
-  edge = await startTestEdge(db, { hostStartTimeoutMs: 500 });
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await hostA?.close();
-  await hostB?.close();
-});
-
-afterEach(() => {
-  hostA.reset();
-  hostB.reset();
+beforeAll(() => {
+  ({ edge, tenantId, admin } = fx());
+  hostA = fx().hostById('host-a');
+  hostB = fx().hostById('host-b');
 });
 
 async function create(json?: unknown) {
@@ -52,7 +27,7 @@ async function create(json?: unknown) {
 
 describe('POST /api/session/create', () => {
   it('creates a session named by a UUID by default, with the seed body, and a session key shown once', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { response, body } = await create();
     expect(response.status).toBe(200);
     expect(Object.keys(body).sort()).toEqual(['apiKey', 'message', 'sessionId', 'success']);
@@ -90,7 +65,7 @@ describe('POST /api/session/create', () => {
   });
 
   it('takes a custom sessionId and description, and the returned key works on the new session', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { response, body } = await create({ sessionId: 'sesi_custom', description: 'Deskripsi sesi' });
     expect(response.status).toBe(200);
     expect(body.sessionId).toBe('sesi_custom');
@@ -108,7 +83,7 @@ describe('POST /api/session/create', () => {
   });
 
   it('asks the owning host to start the session, with a token for that host naming the session', async () => {
-    const { db } = database();
+    const { db } = fx();
     const { body } = await create({ sessionId: 'started' });
     const session = await db
       .selectFrom('sessions')
@@ -130,7 +105,7 @@ describe('POST /api/session/create', () => {
   });
 
   it('still creates the session when the host cannot start it; the QR call starts it later', async () => {
-    const { db } = database();
+    const { db } = fx();
     hostA.answer('start', () => ({ status: 500, text: 'boom' }));
     hostB.answer('start', () => ({ delayMs: 5_000, body: {} }));
     const { response, body } = await create({ sessionId: 'start-failed' });
@@ -146,7 +121,7 @@ describe('POST /api/session/create', () => {
   });
 
   it('places a new session on the live, non-draining host with the fewest sessions', async () => {
-    const { db } = database();
+    const { db } = fx();
     const tenant = await createTenant(db, { name: 'placement' });
     const key = await createKey(db, 'admin', { tenantId: tenant });
     const countOn = async (id: string) =>
