@@ -77,19 +77,19 @@ const MAX_RAW_TEXT = 200;
 
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
-  const send = async (call: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
+  const send = async (to: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
     // Signed per attempt: a host accepts each token id once, so even a retry needs a new token.
     const token = await signHostToken({
       secret: options.secret,
-      hostId: call.host.id,
-      tenantId: call.tenantId,
-      sessionId: call.sessionId,
-      scope: call.scope,
+      hostId: to.host.id,
+      tenantId: to.tenantId,
+      sessionId: to.sessionId,
+      scope: to.scope,
       ttlSeconds: options.tokenTtlSeconds,
     });
-    const session = hc<HostApp>(call.host.internalUrl, { fetch: options.fetch }).internal.sessions[':id'];
+    const session = hc<HostApp>(to.host.internalUrl, { fetch: options.fetch }).internal.sessions[':id'];
     // hc puts path parameters in as they are.
-    const param = { id: encodeURIComponent(call.sessionId) };
+    const param = { id: encodeURIComponent(to.sessionId) };
     const init = {
       headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
       init: { signal },
@@ -109,26 +109,27 @@ export function createHostClient(options: HostClientOptions): HostClient {
   };
 
   return {
-    async call(call, request) {
-      const signal = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs);
+    async call(to, request) {
+      const signal = AbortSignal.timeout(to.timeoutMs ?? options.timeoutMs);
       const unavailable = (err: unknown) =>
         // Refused, reset, DNS, TLS or timed out: for the client it is all the same, try again shortly.
-        new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(call, request.action, err) });
+        new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(to, request.action, err) });
       let response: Awaited<ReturnType<typeof send>>;
       try {
-        response = await send(call, request, signal);
+        response = await send(to, request, signal);
       } catch (err) {
-        // A pooled connection the host closed just as it was reused: nothing reached the host's handler,
-        // so a call that changes nothing when repeated goes once more, on a new connection.
+        // Closed or reset before any answer, most often a pooled connection the host closed just as it
+        // was reused. A call that changes nothing when repeated goes once more, on a new connection; a
+        // send or logout may have been carried out all the same, so it never does.
         if (!IDEMPOTENT_HOST_ACTIONS.has(request.action) || signal.aborted || !isConnectionReset(err)) {
           throw unavailable(err);
         }
         options.logger.info(
-          { hostId: call.host.id, sessionId: call.sessionId, action: request.action, err: errorInfo(err) },
+          { hostId: to.host.id, sessionId: to.sessionId, action: request.action, err: errorInfo(err) },
           'host connection reset; retrying once',
         );
         try {
-          response = await send(call, request, signal);
+          response = await send(to, request, signal);
         } catch (again) {
           throw unavailable(again);
         }
@@ -167,8 +168,8 @@ export function isConnectionReset(err: unknown): boolean {
 
 /** For logs: which host and call failed, without the token or the body. */
 export class HostCallError extends Error {
-  constructor(call: HostCallTarget, action: HostSessionAction, cause: unknown) {
-    super(`host ${call.host.id} ${action} for session ${call.sessionId} failed`, { cause });
+  constructor(to: HostCallTarget, action: HostSessionAction, cause: unknown) {
+    super(`host ${to.host.id} ${action} for session ${to.sessionId} failed`, { cause });
     this.name = 'HostCallError';
   }
 }
