@@ -48,6 +48,13 @@ export const ERRORS = {
     message: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
   },
   QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
+  // The session is linked but its connection to WhatsApp is being restored (a restart, a network blip):
+  // retry, no scan needed. The seed's SESSION_NOT_AUTHENTICATED is kept for sessions that need a scan.
+  SESSION_RECONNECTING: {
+    status: 503,
+    message: 'Sesi sedang menyambung ulang ke WhatsApp. Coba lagi sebentar lagi.',
+    headers: { 'Retry-After': '2' },
+  },
 
   // Tenants and keys. Another tenant's tenant, key or session gets the same 404 as one that does not exist.
   TENANT_NOT_FOUND: { status: 404, message: 'Tenant tidak ditemukan' },

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
 import QRCode from 'qrcode';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import { HOST_HEALTH_PATH } from '../../shared/host-api.js';
@@ -9,7 +10,7 @@ import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
 
-export type HostAppDeps = { sessions: SessionHost; hostId: string; secret: string };
+export type HostAppDeps = { sessions: SessionHost; hostId: string; secret: string; logger: Logger };
 
 const toPng = (qr: string | null) =>
   qr ? QRCode.toDataURL(qr, { margin: 2, scale: 6 }) : Promise.resolve(null);
@@ -20,9 +21,16 @@ const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view
  * The session host's internal API (shared/host-api.ts). Only the edge calls it: every session route
  * needs the edge's JWT, addressed to this host and naming the session in the path.
  */
-export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
+export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps) => {
   const app = new Hono<Env>();
-  app.onError((err) => errorResponse(toApiError(err)));
+  app.onError((err, c) => {
+    const apiError = toApiError(err);
+    // Expected refusals are the client's business; anything else is ours, logged once, here.
+    if (apiError.code === 'INTERNAL_ERROR') {
+      logger.error({ err, sessionId: c.req.param('id'), path: c.req.path }, 'host request failed');
+    }
+    return errorResponse(apiError);
+  });
   app.notFound(() => errorResponse(new ApiError('NOT_FOUND')));
 
   app.get(HOST_HEALTH_PATH, (c) => c.json({ hostId, sessions: sessions.size }));
@@ -50,8 +58,8 @@ export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
   );
 
   const routes = app
-    .post('/internal/sessions/:id/start', (c) => c.json(sessions.start(c.req.param('id'))))
-    .get('/internal/sessions/:id/status', (c) => c.json(sessions.view(c.req.param('id'))))
+    .post('/internal/sessions/:id/start', async (c) => c.json(await sessions.start(c.req.param('id'))))
+    .get('/internal/sessions/:id/status', async (c) => c.json(await sessions.view(c.req.param('id'))))
     .get('/internal/sessions/:id/qr', async (c) =>
       c.json(await withPng(await sessions.qr(c.req.param('id')))),
     )
@@ -62,6 +70,7 @@ export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
       const result = await sessions.send(c.req.param('id'), to, message);
       if (!result.ok) {
         if (result.error === 'not-connected') throw new ApiError('SESSION_NOT_AUTHENTICATED');
+        if (result.error === 'reconnecting') throw new ApiError('SESSION_RECONNECTING');
         if (result.error === 'not-on-whatsapp') throw new ApiError('RECIPIENT_NOT_ON_WHATSAPP');
         throw new ApiError('INTERNAL_ERROR', { cause: result.cause ?? result.error });
       }

@@ -30,14 +30,16 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const logger = opts.logger.child({ hostId: opts.hostId });
   const wa = await resolveWaVersion(opts.wa, logger);
   const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa, logger });
-  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret });
+  // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
+  // so no request can find a linked session idle or start it over.
+  const resumed = await sessions.resumeOwned();
+  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: listen });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
   const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
-  const resumed = await sessions.resumeOwned();
   logger.info({ url, resumed }, 'session host started');
   return {
     url,

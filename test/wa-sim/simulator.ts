@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { type KeyPair, makeCertificateChain, newKeyPair } from './certificates.js';
 import { SimConnection } from './connection.js';
 import { handleIq } from './iq.js';
-import { unixTime } from './nodes.js';
+import { iqResult, unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
 import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
 import { readQr } from './qr-image.js';
@@ -114,7 +114,13 @@ export class Simulator {
       return waiter.resolve(node);
     }
     const { account, device } = conn;
-    if (!account || !device) return; // a pairing connection only answers our iqs
+    if (!account || !device) {
+      // A pairing connection answers keep-alive pings, as WhatsApp does: without that, Baileys drops a
+      // socket showing a QR after 35 s of silence and reconnects for a new one, forever.
+      if (node.tag === 'iq' && node.attrs.xmlns === 'w:p' && node.attrs.type === 'get')
+        conn.send(iqResult(node));
+      return;
+    }
     if (node.tag === 'iq') return handleIq(this, conn, account, device, node);
     if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
     if (node.tag === 'receipt') return handleReceipt(this, conn, account, device, node);
