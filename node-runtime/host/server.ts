@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { createHostApp } from './app.js';
 import { registerHost } from './registry.js';
@@ -36,7 +37,19 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: listen });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch(async (err: unknown) => {
+    await sessions.stopAll();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StartupError(
+        `port ${opts.port} is already in use (is a host running already?): stop what holds it, or set HOST_PORT`,
+        { cause: err },
+      );
+    }
+    throw err;
+  });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
   const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
