@@ -1,3 +1,4 @@
+import './node-version.js';
 import { parseConfig, StackConfigSchema } from '../node-runtime/config.js';
 import { startSimulator } from '../test/wa-sim/server.js';
 import { banner, portInUse, startStack } from './stack.js';

@@ -1,3 +1,4 @@
+import './node-version.js';
 import { parseConfig, StackConfigSchema, waConnectionOf } from '../node-runtime/config.js';
 import { banner, startStack } from './stack.js';
 import { supervise } from './supervisor.js';
