@@ -1,8 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { LOGGED_OUT_MESSAGE, LogoutResponseSchema } from '../../shared/schemas.js';
+import { dbOf, principalOf } from '../context.js';
 import { hostResult } from '../host-client.js';
 import { HostLogoutReply } from '../host-replies.js';
 import { requireScope } from '../middleware/auth.js';
+import { recordAudit } from '../queries/audit.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 import { API_KEY_SECURITY, errorResponses } from './openapi.js';
 
@@ -21,10 +23,18 @@ export const sessionLogoutRoute = createRoute({
   },
 });
 
-/** POST /api/session/logout */
+/** POST /api/session/logout: unlinks the phone and wipes the credentials, so it is audited. */
 export function registerSessionLogout(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionLogoutRoute, async (c) => {
-    hostResult(await forwarder.toSessionHost(c, 'logout'), HostLogoutReply, 'logout');
+    const session = principalOf(c, 'session');
+    const reply = hostResult(await forwarder.toSessionHost(c, 'logout'), HostLogoutReply, 'logout');
+    await recordAudit(dbOf(c), {
+      tenantId: session.tenantId,
+      actor: session.keyPrefix,
+      action: 'session.logout',
+      target: session.sessionId,
+      detail: { name: session.sessionName, state: reply.state },
+    });
     return c.json({ success: true as const, message: LOGGED_OUT_MESSAGE }, 200);
   });
 }

@@ -59,7 +59,10 @@ const connected = (key: string, timeoutMs = 20_000) =>
 
 /** Creates a session through the edge and links it to `phone`. */
 const linkedSession = async (name: string, phone: string) => {
-  const created = await api(edge.url, 'POST', '/api/session/create', { key: adminKey, body: { sessionId: name } });
+  const created = await api(edge.url, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: name },
+  });
   const key = created.body.apiKey as string;
   await linkByQr(edge.url, sim, key, phone, name);
   await connected(key);
@@ -144,7 +147,8 @@ it('killed and started again 10 times while sends arrive every 100 ms: every ses
   await sender;
 
   // Resumed, never paired again: each phone still has exactly one linked device, and it is connected.
-  for (const phone of phones) expect(await devicesOf(phone)).toEqual([expect.objectContaining({ connected: true })]);
+  for (const phone of phones)
+    expect(await devicesOf(phone)).toEqual([expect.objectContaining({ connected: true })]);
   const refused = answers.filter((a) => a.status !== 200);
   expect(answers.filter((a) => a.code === 'SESSION_NOT_AUTHENTICATED')).toEqual([]);
   for (const answer of refused) {
