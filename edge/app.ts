@@ -19,6 +19,7 @@ import { flushLogged, recordLastUsed } from './middleware/last-used.js';
 import { checkMethod } from './middleware/method-check.js';
 import { refuseKeyInQuery } from './middleware/query-key.js';
 import { logRequests } from './middleware/request-log.js';
+import { responseHeaders } from './middleware/response-headers.js';
 import { limitSends } from './middleware/send-limit.js';
 import type { KeyLookup } from './queries/api-keys.js';
 import { recordKeyUses } from './queries/key-usage.js';
@@ -120,6 +121,7 @@ export function createEdge(deps: EdgeDeps): Edge {
 
   // Order matters: cheap refusals first, and nothing reads a key before the query string is known clean.
   app.use(logRequests(logger));
+  app.use(...responseHeaders());
   app.use(limitBody(config.maxBodyBytes));
   app.use(refuseKeyInQuery());
   app.use(checkMethod(app));
