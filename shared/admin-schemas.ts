@@ -191,12 +191,10 @@ export const SessionNameParamsSchema = z.object({
 
 export const AuditEntrySchema = z
   .object({
-    id: z
-      .string()
-      .openapi({
-        description: "The entry's number in your tenant: 1, 2, 3... in the order things happened",
-        example: '42',
-      }),
+    id: z.string().openapi({
+      description: "The entry's number in your tenant: 1, 2, 3... in the order things happened",
+      example: '42',
+    }),
     at: Timestamp,
     actor: z.string().nullable().openapi({
       description: "Display prefix of the key that acted; null for the gateway's own start-up",

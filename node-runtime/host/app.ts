@@ -5,7 +5,7 @@ import QRCode from 'qrcode';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import { HOST_HEALTH_PATH } from '../../shared/host-api.js';
 import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
-import { HostSendBodySchema } from '../../shared/schemas.js';
+import { HostSendBodySchema, MAX_BODY_BYTES } from '../../shared/schemas.js';
 import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
@@ -50,7 +50,8 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
   app.use(
     '/internal/sessions/:id/*',
     bodyLimit({
-      maxSize: 128 * 1024,
+      // The edge forwards at most the longest message, re-encoded: never more than the edge accepts.
+      maxSize: MAX_BODY_BYTES,
       onError: () => {
         throw new ApiError('BODY_TOO_LARGE');
       },
