@@ -8,6 +8,7 @@ import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socke
 import { createHostApp } from './app.js';
 import { registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
+import { watchWhatsApp } from './whatsapp-probe.js';
 
 export type HostOptions = {
   db: Kysely<Database>;
@@ -21,6 +22,8 @@ export type HostOptions = {
   secret: string;
   wa: WaConnection;
   logger: Logger;
+  /** How often to check that WhatsApp is reachable (default 30 s). */
+  whatsappCheckMs?: number;
 };
 
 export type RunningHost = { url: string; sessions: SessionHost; close(): Promise<void> };
@@ -53,11 +56,17 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
   const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
+  const whatsapp = watchWhatsApp({
+    url: wa.wsUrl,
+    intervalMs: opts.whatsappCheckMs,
+    onChange: (reachability) => void registration.reportWhatsApp(reachability),
+  });
   logger.info({ url, resumed }, 'session host started');
   return {
     url,
     sessions,
     async close() {
+      whatsapp.stop();
       await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
       // No new requests from here on (they would start sessions again); those under way finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { type NpmScript, startNpmScript } from '../helpers/npm-script.js';
 import { matchesReadme, readmeSteps } from '../helpers/readme.js';
+import { until } from './flow.js';
 
 // The README is for a new user: its commands must work as written and its examples must match what the
 // code returns. These tests run `npm run sandbox` and `npm start` as the README says (on free ports), and
@@ -70,14 +71,24 @@ it('npm run sandbox serves the README walk-through exactly as written', async ()
   }
 });
 
-it('npm start boots the whole stack with an embedded database and answers its health check', async () => {
+it('npm start boots the whole stack with an embedded database, and its health check tells the truth', async () => {
+  // No internet here: the host cannot reach WhatsApp, and /health must not say ok.
   const started = await start('start');
   expect(started.output()).toMatch(/Admin key of the default tenant/);
-  const res = await fetch(`http://${started.announced('ready at')}/health`);
-  expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({
-    ok: true,
-    database: 'ok',
-    hosts: [{ id: 'host-1', live: true, draining: false, sessions: 0 }],
+  const health = await until(async () => {
+    const res = await fetch(`http://${started.announced('ready at')}/health`);
+    const body = (await res.json()) as { whatsapp: string };
+    return body.whatsapp === 'unknown' ? undefined : { status: res.status, body };
+  });
+  expect(health).toEqual({
+    status: 503,
+    body: {
+      ok: false,
+      status: 'degraded',
+      database: 'ok',
+      sessionHosts: 'ok',
+      whatsapp: 'unreachable',
+      problems: ['no session host can reach WhatsApp'],
+    },
   });
 });
