@@ -88,11 +88,15 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   return sim.contactSends(contact?.[1] ?? '', body.to, body.text);
 };
 
-/** Starts the simulator: WebSocket endpoint for Baileys and the control API on one HTTP port. */
+/**
+ * Starts the simulator: WebSocket endpoint for Baileys and the control API on one HTTP port. With
+ * `dataDir`, the world (accounts, phones, linked devices, offline queues, inboxes) is loaded from that
+ * directory and saved there; without it, the world lives in memory only.
+ */
 export const startSimulator = async (
-  opts: { port?: number; host?: string; root?: KeyPair } = {},
+  opts: { port?: number; host?: string; root?: KeyPair; dataDir?: string } = {},
 ): Promise<SimServer> => {
-  const sim = new Simulator(opts.root);
+  const sim = new Simulator({ root: opts.root, dataDir: opts.dataDir });
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME + 16 });
   http.on('upgrade', (req, socket, head) => {
@@ -108,10 +112,11 @@ export const startSimulator = async (
     wsUrl: `ws://${host}:${port}/ws/chat`,
     trustRoot: sim.trustRoot,
     close: async () => {
-      sim.closeAll();
+      const saved = sim.close();
       wss.close();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await saved;
     },
   };
   http.on('request', (req, res) => {
