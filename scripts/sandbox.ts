@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { parseConfig, StackConfigSchema } from '../node-runtime/config.js';
 import { startSimulator } from '../test/wa-sim/server.js';
 import { banner, closeOnSignals, startStack } from './stack.js';
@@ -8,7 +9,10 @@ const config = parseConfig(StackConfigSchema, {
   DATA_DIR: '.data/sandbox',
   ...process.env,
 });
-const sim = await startSimulator({ port: config.WA_SIM_PORT });
+const sim = await startSimulator({
+  port: config.WA_SIM_PORT,
+  dataDir: join(resolve(config.DATA_DIR), 'simulator'),
+});
 const stack = await startStack(config, { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot });
 closeOnSignals(async () => {
   await stack.close();
