@@ -280,8 +280,9 @@ describe('a state file it cannot read', () => {
     await refusedWith('{"version":1,"root":{"priv', /is not valid JSON/);
   });
 
-  it('refuses a file of an unknown format version', async () => {
+  it('refuses a file of an unknown format version, or of none', async () => {
     await refusedWith('{"version":99,"accounts":[]}', /format version 99.*reads version 1 only/);
+    await refusedWith('[]', /has no format version/);
   });
 
   it('refuses a file of the right version whose contents are malformed', async () => {

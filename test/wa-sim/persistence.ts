@@ -237,7 +237,10 @@ export const readWorld = (dir: string): SavedWorld | undefined => {
   } catch (err) {
     throw refuse(dir, `is not valid JSON (${(err as Error).message})`);
   }
-  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof raw !== 'object' || raw === null || !('version' in raw)) {
+    throw refuse(dir, 'has no format version, so it is no simulator state file');
+  }
+  const { version } = raw;
   if (version !== STATE_VERSION) {
     throw refuse(
       dir,
