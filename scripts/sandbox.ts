@@ -1,5 +1,8 @@
 import './node-version.js';
+import { join, resolve } from 'node:path';
 import { parseConfig, StackConfigSchema } from '../node-runtime/config.js';
+import { StartupError } from '../node-runtime/startup-error.js';
+import { StateFileError } from '../test/wa-sim/persistence.js';
 import { startSimulator } from '../test/wa-sim/server.js';
 import { banner, portInUse, startStack } from './stack.js';
 import { supervise } from './supervisor.js';
@@ -11,9 +14,15 @@ await supervise(async () => {
     DATA_DIR: '.data/sandbox',
     ...process.env,
   });
-  const sim = await startSimulator({ port: config.WA_SIM_PORT }).catch(
-    portInUse('WA_SIM_PORT', config.WA_SIM_PORT),
-  );
+  // The simulated network keeps its world (accounts, linked devices, contacts' Signal state) in
+  // DATA_DIR, so a restarted sandbox resumes its linked sessions as the real network would.
+  const sim = await startSimulator({
+    port: config.WA_SIM_PORT,
+    dataDir: join(resolve(config.DATA_DIR), 'simulator'),
+  }).catch((err: unknown) => {
+    if (err instanceof StateFileError) throw new StartupError(err.message, { cause: err });
+    return portInUse('WA_SIM_PORT', config.WA_SIM_PORT)(err);
+  });
   const stack = await startStack(config, { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot }).catch(
     async (err: unknown) => {
       await sim.close();
