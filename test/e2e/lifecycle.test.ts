@@ -119,6 +119,53 @@ it('Ctrl-C and kill -9 with linked sessions: each next start resumes them with n
   expect(errorLines(third.script.output())).toEqual([]);
 });
 
+it('the sandbox after kill -9: its simulated network kept its world, the sessions resume with no QR', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wa-gateway-sandbox-'));
+  const sandbox = async () => {
+    const started = await startNpmScript('sandbox', { DATA_DIR: dir, LOG_LEVEL: 'info' });
+    running.push(started);
+    return {
+      script: started,
+      url: `http://${started.announced('ready at')}`,
+      simUrl: `http://${started.announced('Simulator control API at')}`,
+    };
+  };
+  const first = await sandbox();
+  const adminKey = /waga_[0-9A-Za-z]+/.exec(first.script.output())?.[0] ?? '';
+  const created = await api(first.url, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: 'toko' },
+  });
+  const key = created.body.apiKey as string;
+  await linkByQr(first.url, { url: first.simUrl }, key, '628600000010', 'Toko');
+  await connected(first.url, key);
+  // The simulator writes its world within a moment of a change; then the whole job is killed.
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(await first.script.signal('SIGKILL')).toBe('SIGKILL');
+
+  const second = await sandbox();
+  expect(
+    second.script
+      .output()
+      .split('\n')
+      .filter((line) => /earlier run/.test(line)),
+  ).toHaveLength(1);
+  const status = await connected(second.url, key);
+  expect(status.user).toEqual({ id: '628600000010@s.whatsapp.net', name: 'Toko' });
+  const account = (await (await fetch(`${second.simUrl}/sim/accounts/628600000010`)).json()) as {
+    devices: unknown[];
+  };
+  expect(account.devices).toHaveLength(1);
+  const sent = await api(second.url, 'POST', '/api/send', {
+    key,
+    body: { to: '628600000011', message: 'after the sandbox was killed' },
+  });
+  expect(sent.status).toBe(200);
+  expect(await second.script.signal('SIGINT')).toBe(0);
+  expect(errorLines(second.script.output())).toEqual([]);
+  await rm(dir, { recursive: true, force: true });
+});
+
 it('a start whose port is taken says so in one line, makes no keys and leaves nothing running', async () => {
   const holder = await startGateway({ DATA_DIR: await mkdtemp(join(tmpdir(), 'wa-gateway-holder-')) });
   const port = new URL(holder.url).port;
