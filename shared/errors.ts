@@ -26,6 +26,8 @@ export const ERRORS = {
 
   // Request shape.
   INVALID_JSON: { status: 400, message: 'Body bukan JSON yang valid' },
+  // The client went away before its request was read: nobody sees this answer, but the log does.
+  REQUEST_ABORTED: { status: 400, message: 'Permintaan terputus sebelum selesai dikirim' },
   VALIDATION_ERROR: { status: 400, message: 'Permintaan tidak valid' },
   BODY_TOO_LARGE: { status: 413, message: 'Body permintaan terlalu besar' },
   NOT_FOUND: { status: 404, message: 'Endpoint tidak ditemukan' },
@@ -188,11 +190,13 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
 };
 
 /**
- * Turns anything thrown into an ApiError for `onError`. Unknown errors become a generic 500 whose
- * body says nothing about the cause (kept as `cause` for the log).
+ * Turns anything thrown into an ApiError for `onError`. A failure while the client was already gone
+ * (an aborted upload; `request.signal` says so on every runtime) is theirs: 400 REQUEST_ABORTED. Unknown
+ * errors become a generic 500 whose body says nothing about the cause (kept as `cause` for the log).
  */
-export function toApiError(err: unknown): ApiError {
+export function toApiError(err: unknown, request?: Request): ApiError {
   if (err instanceof ApiError) return err;
+  if (request?.signal.aborted) return new ApiError('REQUEST_ABORTED', { cause: err });
   if (err instanceof HTTPException) {
     // Hono's JSON validator reports unparsable bodies only through this message.
     if (err.status === 400 && err.message === 'Malformed JSON in request body') {

@@ -24,7 +24,7 @@ const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view
 export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps) => {
   const app = new Hono<Env>();
   app.onError((err, c) => {
-    const apiError = toApiError(err);
+    const apiError = toApiError(err, c.req.raw);
     // Expected refusals are the client's business; anything else is ours, logged once, here.
     if (apiError.code === 'INTERNAL_ERROR') {
       logger.error({ err, sessionId: c.req.param('id'), path: c.req.path }, 'host request failed');

@@ -91,7 +91,11 @@ it('Ctrl-C and kill -9 with linked sessions: each next start resumes them with n
   expect(await second.script.signal('SIGKILL')).toBe('SIGKILL');
   expect(isAlive(leftRunning)).toBe(true);
 
-  const third = await startGateway();
+  // The edge's own settings work under npm start: a send burst of one per session.
+  const third = await startGateway({
+    EDGE_SEND_PER_SESSION_BURST: '1',
+    EDGE_SEND_PER_SESSION_PER_SECOND: '0.01',
+  });
   const notices = third.script
     .output()
     .split('\n')
@@ -115,6 +119,12 @@ it('Ctrl-C and kill -9 with linked sessions: each next start resumes them with n
     body: { to: '628600000099', message: 'after kill -9' },
   });
   expect(sent.status).toBe(200);
+  const limited = await api(third.url, 'POST', '/api/send', {
+    key: keys[0],
+    body: { to: '628600000099', message: 'one too many' },
+  });
+  expect(limited.status).toBe(429);
+  expect(limited.body).toMatchObject({ code: 'RATE_LIMITED', details: { limit: 'session' } });
   expect(await third.script.signal('SIGINT')).toBe(0);
   expect(errorLines(third.script.output())).toEqual([]);
 });
