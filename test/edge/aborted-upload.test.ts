@@ -45,7 +45,9 @@ it('an upload the client aborts is logged at info as a 4xx, never as an error', 
   await new Promise((r) => setTimeout(r, 300));
   const lines = edge.logger.lines.slice(before);
   expect(lines.filter((l) => l.level === 'error')).toEqual([]);
-  const requests = lines.filter((l) => l.fields.path === '/api/send' || l.fields.path === '/api/session/create');
+  const requests = lines.filter(
+    (l) => l.fields.path === '/api/send' || l.fields.path === '/api/session/create',
+  );
   expect(requests.length).toBe(2);
   for (const line of requests) {
     expect(line.level).toBe('info');
