@@ -20,6 +20,7 @@ import { handleError, notFound } from './http/error-handler.js';
 import { checkMethod } from './http/method-check.js';
 import { API_KEY_SECURITY, apiKeySecurityScheme, validationError } from './http/openapi.js';
 import { logRequests } from './http/request-log.js';
+import { responseHeaders } from './http/response-headers.js';
 import { limitBody } from './limits/body-limit.js';
 import { limitSends } from './limits/send-limit.js';
 import { consoleLogger, type EdgeLogger } from './logger.js';
@@ -121,6 +122,7 @@ export function createEdge(deps: EdgeDeps): Edge {
 
   // Order matters: cheap refusals first, and nothing reads a key before the query string is known clean.
   app.use(logRequests(logger));
+  app.use(...responseHeaders());
   app.use(limitBody(config.maxBodyBytes));
   app.use(refuseKeyInQuery());
   app.use(checkMethod(app));

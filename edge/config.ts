@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_HOST_TOKEN_TTL_SECONDS, MIN_HOST_SECRET_BYTES } from '../shared/jwt.js';
+import { MAX_BODY_BYTES } from '../shared/schemas.js';
 
 const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
@@ -23,11 +24,8 @@ export const EdgeConfigSchema = z.object({
   hostSecret: z.string().refine((s) => utf8Length(s) >= MIN_HOST_SECRET_BYTES, {
     message: `must be at least ${MIN_HOST_SECRET_BYTES} bytes`,
   }),
-  // 256 KiB: a message may be 65536 characters, up to 4 UTF-8 bytes each, plus JSON escaping.
-  maxBodyBytes: z
-    .int()
-    .min(1024)
-    .default(256 * 1024),
+  /** Bodies over this many bytes get 413 (shared/schemas.ts says why the default is enough). */
+  maxBodyBytes: z.int().min(1024).default(MAX_BODY_BYTES),
   /** How long a forwarded request may take before the client gets 503. */
   hostTimeoutMs: z.int().positive().default(10_000),
   // The host waits up to 20 s for WhatsApp to confirm an unlink before it answers.

@@ -1,29 +1,27 @@
 import { z } from 'zod';
+import { EdgeEnvSchema } from '../edge/entries/env.js';
+import { apiKeySettingProblem, operatorKeySettingProblem } from '../edge/tenancy/bootstrap.js';
+import { ConfigError } from './startup-error.js';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const optional = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v));
+/** A key setting: unset, or a key `problem` accepts (the message never contains the key). */
+const keySetting = (problem: (text: string) => string | null) =>
+  optional.superRefine((value, ctx) => {
+    const found = value === undefined ? null : problem(value);
+    if (found) ctx.addIssue({ code: 'custom', message: found });
+  });
 
-/** Everything the single-machine stack reads from the environment, validated once at start. */
-export const StackConfigSchema = z.object({
-  PORT: port(3000),
+/** What a session host reads, on its own or inside the single-machine stack. */
+const HostSettings = z.object({
   HOST_PORT: port(3001),
   HOST_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default('host-1'),
-  DATA_DIR: z.string().min(1).default('.data'),
-  DATABASE_URL: optional,
-  EDGE_HOST_SECRET: optional.pipe(z.string().min(32).optional()),
-  /** Behind a reverse proxy: the header it sets with the client's address (else the socket's peer). */
-  EDGE_CLIENT_ADDRESS_HEADER: optional,
-  /** How many proxies of yours append to that header (x-forwarded-for); the edge checks the range. */
-  EDGE_CLIENT_ADDRESS_HOPS: optional.pipe(z.string().regex(/^\d+$/).transform(Number).optional()),
-  API_KEY: optional,
-  /** The operator's key (creates and suspends tenants) instead of a generated one; 32+ characters. */
-  OPERATOR_KEY: optional,
   WA_WS_URL: optional.pipe(z.url().optional()),
   WA_TRUST_ROOT: optional.pipe(
     z
@@ -40,21 +38,29 @@ export const StackConfigSchema = z.object({
   ),
   /** Ask web.whatsapp.com for the current version at start (the only call to the internet at start). */
   WA_FETCH_VERSION: z.enum(['true', 'false']).default('false'),
-  WA_SIM_PORT: port(3100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * Everything the single-machine stack (`npm start`, `npm run sandbox`) reads from the environment: the
+ * edge's own variables (every `EDGE_*` works here as on Workers and Deno), the host's, and the stack's.
+ */
+export const StackConfigSchema = EdgeEnvSchema.extend({
+  ...HostSettings.shape,
+  PORT: port(3000),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: optional,
+  /** Optional here: generated once into DATA_DIR when unset. */
+  EDGE_HOST_SECRET: optional.pipe(z.string().min(32).optional()),
+  API_KEY: keySetting(apiKeySettingProblem),
+  /** The operator's key (creates and suspends tenants) instead of a generated one; 32+ characters. */
+  OPERATOR_KEY: keySetting(operatorKeySettingProblem),
+  WA_SIM_PORT: port(3100),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
 /** Configuration of a session host started on its own (node-runtime/host/main.ts). */
-export const HostConfigSchema = StackConfigSchema.pick({
-  HOST_PORT: true,
-  HOST_ID: true,
-  WA_WS_URL: true,
-  WA_TRUST_ROOT: true,
-  WA_VERSION: true,
-  WA_FETCH_VERSION: true,
-  LOG_LEVEL: true,
-}).extend({
+export const HostConfigSchema = HostSettings.extend({
   DATABASE_URL: z.string().min(1),
   EDGE_HOST_SECRET: z.string().min(32),
   HOST_LISTEN: z.string().default('127.0.0.1'),
@@ -72,12 +78,9 @@ export const waConnectionOf = (
   fetchVersion: config.WA_FETCH_VERSION === 'true',
 });
 
-/** Parses `env` or exits with one readable line per problem. */
+/** Parses `env`; throws a ConfigError naming every bad variable. */
 export const parseConfig = <T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> => {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) {
-    process.stderr.write(`configuration: ${issue.path.join('.')}: ${issue.message}\n`);
-  }
-  process.exit(2);
+  throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
 };

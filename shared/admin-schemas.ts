@@ -191,7 +191,10 @@ export const SessionNameParamsSchema = z.object({
 
 export const AuditEntrySchema = z
   .object({
-    id: z.string().openapi({ description: 'Increases with every entry', example: '42' }),
+    id: z.string().openapi({
+      description: "The entry's number in your tenant: 1, 2, 3... in the order things happened",
+      example: '42',
+    }),
     at: Timestamp,
     actor: z.string().nullable().openapi({
       description: "Display prefix of the key that acted; null for the gateway's own start-up",
@@ -272,12 +275,34 @@ export const SessionResponseSchema = z
   .object({ success: z.literal(true), session: SessionInfoSchema })
   .openapi('SessionResponse');
 
+export const HostInfoSchema = z
+  .object({
+    id: z.string().openapi({ example: 'host-1' }),
+    url: z.string().openapi({ description: 'Where the edge reaches it (internal)' }),
+    live: z.boolean().openapi({ description: 'Its heartbeat is recent' }),
+    draining: z.boolean().openapi({ description: 'Takes no new sessions (it is stopping)' }),
+    sessions: z.int().nonnegative().openapi({ description: 'Sessions assigned to it' }),
+    heartbeatAt: Timestamp,
+    startedAt: Timestamp,
+    whatsapp: z.object({
+      status: z.enum(['unknown', 'reachable', 'unreachable']),
+      error: z.string().nullable().openapi({ description: 'Why it is unreachable' }),
+      checkedAt: Timestamp.nullable(),
+    }),
+  })
+  .openapi('HostInfo');
+
+export const HostListResponseSchema = z
+  .object({ success: z.literal(true), hosts: z.array(HostInfoSchema) })
+  .openapi('HostListResponse');
+
 export const AuditListResponseSchema = z
   .object({ success: z.literal(true), entries: z.array(AuditEntrySchema), nextCursor: NextCursor })
   .openapi('AuditListResponse');
 
 export type PageQuery = z.infer<typeof PageQuerySchema>;
 export type Tenant = z.infer<typeof TenantSchema>;
+export type HostInfo = z.infer<typeof HostInfoSchema>;
 export type TenantKeyScope = z.infer<typeof TenantKeyScopeSchema>;
 export type KeyStatus = z.infer<typeof KeyStatusSchema>;
 export type ApiKeyInfo = z.infer<typeof ApiKeyInfoSchema>;

@@ -92,11 +92,18 @@ export interface HostsTable {
   heartbeat_at: WithDefault<Timestamp>;
   draining: Generated<boolean>;
   started_at: WithDefault<Timestamp>;
+  /** Whether the host's last check reached WhatsApp (or the simulator). */
+  whatsapp: Generated<'unknown' | 'reachable' | 'unreachable'>;
+  whatsapp_error: string | null;
+  whatsapp_checked_at: Timestamp | null;
 }
 
 export interface AuditLogTable {
+  /** Internal, global order; never shown (it would count other tenants' entries). */
   id: WithDefault<Int8>;
   tenant_id: string | null;
+  /** The entry's number within its tenant: 1, 2, 3...; set by a trigger. What the API calls `id`. */
+  seq: WithDefault<Int8>;
   /** Display prefix of the acting key. */
   actor: string | null;
   action: string;

@@ -26,6 +26,8 @@ export const ERRORS = {
 
   // Request shape.
   INVALID_JSON: { status: 400, message: 'Body bukan JSON yang valid' },
+  // The client went away before its request was read: nobody sees this answer, but the log does.
+  REQUEST_ABORTED: { status: 400, message: 'Permintaan terputus sebelum selesai dikirim' },
   VALIDATION_ERROR: { status: 400, message: 'Permintaan tidak valid' },
   BODY_TOO_LARGE: { status: 413, message: 'Body permintaan terlalu besar' },
   NOT_FOUND: { status: 404, message: 'Endpoint tidak ditemukan' },
@@ -48,6 +50,13 @@ export const ERRORS = {
     message: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
   },
   QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
+  // The session is linked but its connection to WhatsApp is being restored (a restart, a network blip):
+  // retry, no scan needed. The seed's SESSION_NOT_AUTHENTICATED is kept for sessions that need a scan.
+  SESSION_RECONNECTING: {
+    status: 503,
+    message: 'Sesi sedang menyambung ulang ke WhatsApp. Coba lagi sebentar lagi.',
+    headers: { 'Retry-After': '2' },
+  },
 
   // Tenants and keys. Another tenant's tenant, key or session gets the same 404 as one that does not exist.
   TENANT_NOT_FOUND: { status: 404, message: 'Tenant tidak ditemukan' },
@@ -181,11 +190,13 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
 };
 
 /**
- * Turns anything thrown into an ApiError for `onError`. Unknown errors become a generic 500 whose
- * body says nothing about the cause (kept as `cause` for the log).
+ * Turns anything thrown into an ApiError for `onError`. A failure while the client was already gone
+ * (an aborted upload; `request.signal` says so on every runtime) is theirs: 400 REQUEST_ABORTED. Unknown
+ * errors become a generic 500 whose body says nothing about the cause (kept as `cause` for the log).
  */
-export function toApiError(err: unknown): ApiError {
+export function toApiError(err: unknown, request?: Request): ApiError {
   if (err instanceof ApiError) return err;
+  if (request?.signal.aborted) return new ApiError('REQUEST_ABORTED', { cause: err });
   if (err instanceof HTTPException) {
     // Hono's JSON validator reports unparsable bodies only through this message.
     if (err.status === 400 && err.message === 'Malformed JSON in request body') {

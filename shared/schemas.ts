@@ -117,6 +117,15 @@ export const StatusResponseSchema = z
   .openapi('StatusResponse');
 
 /** POST /api/send. `to` and `message` are only checked for presence here; see normalizeRecipient. */
+/** The longest text message, in characters as JavaScript counts them (UTF-16 code units). */
+export const MAX_MESSAGE_LENGTH = 65_536;
+
+/**
+ * The largest request body, in bytes, at the edge and at the hosts: the longest message with every
+ * character written as a `\uXXXX` escape (6 bytes each: 393,216 bytes), the rest of the body, and room.
+ */
+export const MAX_BODY_BYTES = 512 * 1024;
+
 export const SendMessageBodySchema = z
   .object({
     // Numbers are accepted because the seed built the JID by string interpolation, so a client that
@@ -125,7 +134,7 @@ export const SendMessageBodySchema = z
       description: 'International number or `<digits>@s.whatsapp.net`',
       example: '6281234567890',
     }),
-    message: z.string().min(1).max(65536).openapi({ example: 'Halo, ini pesan dari API!' }),
+    message: z.string().min(1).max(MAX_MESSAGE_LENGTH).openapi({ example: 'Halo, ini pesan dari API!' }),
   })
   .openapi('SendMessageBody');
 
@@ -224,7 +233,7 @@ export const HostQrResponseSchema = z
 export const HostSendBodySchema = z
   .object({
     to: UserJidSchema,
-    message: z.string().min(1).max(65536),
+    message: z.string().min(1).max(MAX_MESSAGE_LENGTH),
   })
   .openapi('HostSendBody');
 

@@ -9,7 +9,7 @@ import { type EdgeLogger, errorInfo, redactKeys } from '../logger.js';
  */
 export function handleError(logger: EdgeLogger): ErrorHandler<EdgeEnv> {
   return (err, c) => {
-    const apiError = toApiError(err);
+    const apiError = toApiError(err, c.req.raw);
     if (apiError.status >= 500) {
       const principal = c.get('principal');
       logger.error(

@@ -31,7 +31,8 @@ const ROUTES = [
     key: 'operator',
     description: 'Resume a tenant',
   },
-  { method: 'GET', path: '/health', key: null, description: 'Database and session hosts' },
+  { method: 'GET', path: '/api/operator/hosts', key: 'operator', description: 'Session hosts in detail' },
+  { method: 'GET', path: '/health', key: null, description: 'Database, session hosts and WhatsApp' },
 ] as const;
 
 const IndexResponseSchema = z

@@ -1,9 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { LOGGED_OUT_MESSAGE, type LogoutResponse, LogoutResponseSchema } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
+import { dbOf, principalOf } from '../context.js';
 import { HostLogoutReply, hostResult } from '../hosts/replies.js';
 import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
+import { recordAudit } from '../tenancy/queries/audit.js';
 
 export const sessionLogoutRoute = createRoute({
   method: 'post',
@@ -20,10 +22,22 @@ export const sessionLogoutRoute = createRoute({
   },
 });
 
-/** POST /api/session/logout */
+/** POST /api/session/logout: unlinks the phone and wipes the credentials, so it is audited. */
 export function registerSessionLogout(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionLogoutRoute, async (c) => {
-    hostResult(await forwarder.toSessionHost(c, { action: 'logout' }), HostLogoutReply, 'logout');
+    const session = principalOf(c, 'session');
+    const reply = hostResult(
+      await forwarder.toSessionHost(c, { action: 'logout' }),
+      HostLogoutReply,
+      'logout',
+    );
+    await recordAudit(dbOf(c), {
+      tenantId: session.tenantId,
+      actor: session.keyPrefix,
+      action: 'session.logout',
+      target: session.sessionId,
+      detail: { name: session.sessionName, state: reply.state },
+    });
     const body: LogoutResponse = { success: true, message: LOGGED_OUT_MESSAGE };
     return c.json(body, 200);
   });

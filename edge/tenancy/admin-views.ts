@@ -3,11 +3,13 @@
 import type {
   ApiKeyInfo,
   AuditEntryInfo,
+  HostInfo,
   KeyStatus,
   SessionInfo,
   Tenant,
 } from '../../shared/admin-schemas.js';
 import type { JsonValue } from '../../shared/db-schema.js';
+import type { HostLoad } from '../hosts/queries/hosts.js';
 import type { AuditRow } from './queries/audit.js';
 import type { TenantSessionRow } from './queries/sessions.js';
 import type { TenantKeyRow } from './queries/tenant-keys.js';
@@ -84,4 +86,17 @@ export function auditView(entry: AuditRow): AuditEntryInfo {
 
 function isRecord(value: JsonValue): value is { [key: string]: JsonValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function hostView(host: HostLoad): HostInfo {
+  return {
+    id: host.id,
+    url: host.internalUrl,
+    live: host.live,
+    draining: host.draining,
+    sessions: host.sessions,
+    heartbeatAt: host.heartbeatAt.toISOString(),
+    startedAt: host.startedAt.toISOString(),
+    whatsapp: { status: host.whatsapp, error: host.whatsappError, checkedAt: iso(host.whatsappCheckedAt) },
+  };
 }

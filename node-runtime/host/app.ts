@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
 import QRCode from 'qrcode';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
@@ -11,11 +12,12 @@ import {
   hostStatusRoute,
 } from '../../shared/host-api.js';
 import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
+import { MAX_BODY_BYTES } from '../../shared/schemas.js';
 import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
 
-export type HostAppDeps = { sessions: SessionHost; hostId: string; secret: string };
+export type HostAppDeps = { sessions: SessionHost; hostId: string; secret: string; logger: Logger };
 
 const toPng = (qr: string | null) =>
   qr ? QRCode.toDataURL(qr, { margin: 2, scale: 6 }) : Promise.resolve(null);
@@ -27,14 +29,21 @@ const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view
  * edge calls it: every session route needs the edge's JWT, addressed to this host and naming the session
  * in the path.
  */
-export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
+export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps) => {
   const app = new OpenAPIHono<Env>({
     // A body or path that does not fit the declared schema; only a broken edge sends one.
     defaultHook: (result) => {
       if (!result.success) throw new ApiError('VALIDATION_ERROR', { cause: result.error });
     },
   });
-  app.onError((err) => errorResponse(toApiError(err)));
+  app.onError((err, c) => {
+    const apiError = toApiError(err, c.req.raw);
+    // Expected refusals are the client's business; anything else is ours, logged once, here.
+    if (apiError.code === 'INTERNAL_ERROR') {
+      logger.error({ err, sessionId: c.req.param('id'), path: c.req.path }, 'host request failed');
+    }
+    return errorResponse(apiError);
+  });
   app.notFound(() => errorResponse(new ApiError('NOT_FOUND')));
 
   app.use('/internal/sessions/:id/*', async (c, next) => {
@@ -52,7 +61,8 @@ export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
   app.use(
     '/internal/sessions/:id/*',
     bodyLimit({
-      maxSize: 128 * 1024,
+      // The edge forwards at most the longest message, re-encoded: never more than the edge accepts.
+      maxSize: MAX_BODY_BYTES,
       onError: () => {
         throw new ApiError('BODY_TOO_LARGE');
       },
@@ -62,14 +72,15 @@ export const createHostApp = ({ sessions, hostId, secret }: HostAppDeps) => {
   // Chained, so the app's type carries every route for the edge's typed client.
   return app
     .openapi(hostHealthRoute, (c) => c.json({ hostId, sessions: sessions.size }, 200))
-    .openapi(hostStartRoute, (c) => c.json(sessions.start(c.req.valid('param').id), 200))
-    .openapi(hostStatusRoute, (c) => c.json(sessions.view(c.req.valid('param').id), 200))
+    .openapi(hostStartRoute, async (c) => c.json(await sessions.start(c.req.valid('param').id), 200))
+    .openapi(hostStatusRoute, async (c) => c.json(await sessions.view(c.req.valid('param').id), 200))
     .openapi(hostQrRoute, async (c) => c.json(await withPng(await sessions.qr(c.req.valid('param').id)), 200))
     .openapi(hostSendRoute, async (c) => {
       const { to, message } = c.req.valid('json');
       const result = await sessions.send(c.req.valid('param').id, to, message);
       if (!result.ok) {
         if (result.error === 'not-connected') throw new ApiError('SESSION_NOT_AUTHENTICATED');
+        if (result.error === 'reconnecting') throw new ApiError('SESSION_RECONNECTING');
         if (result.error === 'not-on-whatsapp') throw new ApiError('RECIPIENT_NOT_ON_WHATSAPP');
         throw new ApiError('INTERNAL_ERROR', { cause: result.cause ?? result.error });
       }

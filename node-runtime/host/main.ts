@@ -1,23 +1,32 @@
 import { pino } from 'pino';
 import { HostConfigSchema, parseConfig, waConnectionOf } from '../config.js';
 import { closeDb, createDb } from '../db/connect.js';
-import { startHost } from './server.js';
+import { reportStartFailure } from '../startup-error.js';
+import { type RunningHost, startHost } from './server.js';
 
 // A session host on its own: `tsx node-runtime/host/main.ts`, configured by the environment.
-const config = parseConfig(HostConfigSchema, process.env);
-const logger = pino({ level: config.LOG_LEVEL });
-const db = createDb(config.DATABASE_URL);
-const host = await startHost({
-  db,
-  hostId: config.HOST_ID,
-  port: config.HOST_PORT,
-  listen: config.HOST_LISTEN,
-  internalUrl: config.HOST_URL,
-  secret: config.EDGE_HOST_SECRET,
-  wa: waConnectionOf(config),
-  logger,
-});
-process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
+let host: RunningHost;
+let closeDatabase = async () => {};
+try {
+  const config = parseConfig(HostConfigSchema, process.env);
+  const db = createDb(config.DATABASE_URL);
+  closeDatabase = () => closeDb(db);
+  host = await startHost({
+    db,
+    hostId: config.HOST_ID,
+    port: config.HOST_PORT,
+    listen: config.HOST_LISTEN,
+    internalUrl: config.HOST_URL,
+    secret: config.EDGE_HOST_SECRET,
+    wa: waConnectionOf(config),
+    logger: pino({ level: config.LOG_LEVEL }),
+  });
+  process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
+} catch (err) {
+  reportStartFailure(err);
+  await closeDatabase();
+  process.exit(1);
+}
 
 let stopping = false;
 const stop = async () => {
@@ -25,7 +34,7 @@ const stop = async () => {
   stopping = true;
   // Sockets end without logging out: the sessions resume on the next start, with no new QR.
   await host.close();
-  await closeDb(db);
+  await closeDatabase();
   process.exit(0);
 };
 process.on('SIGTERM', stop);

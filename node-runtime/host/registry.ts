@@ -2,9 +2,16 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import type { WhatsAppReachability } from './whatsapp-probe.js';
 
 /** How often a host says it is alive; the edge treats a host silent for 30 s as gone. */
 export const HEARTBEAT_MS = 5_000;
+
+const reachabilityColumns = (r: WhatsAppReachability) => ({
+  whatsapp: r.status,
+  whatsapp_error: r.status === 'unreachable' ? r.error : null,
+  whatsapp_checked_at: r.status === 'unknown' ? null : r.checkedAt,
+});
 
 /**
  * Registers this host in the hosts table and keeps its heartbeat fresh. The row outlives a restart
@@ -15,15 +22,17 @@ export const registerHost = async (
   host: { id: string; internalUrl: string },
   logger: Logger,
 ) => {
+  const unknown = reachabilityColumns({ status: 'unknown' });
   await db
     .insertInto('hosts')
-    .values({ id: host.id, internal_url: host.internalUrl })
+    .values({ id: host.id, internal_url: host.internalUrl, ...unknown })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({
         internal_url: host.internalUrl,
         heartbeat_at: sql`now()`,
         draining: false,
         started_at: sql`now()`,
+        ...unknown,
       }),
     )
     .execute();
@@ -37,6 +46,18 @@ export const registerHost = async (
   const timer = setInterval(beat, HEARTBEAT_MS);
   timer.unref();
   return {
+    /** Records whether this host can reach WhatsApp, for /health; logged when it changes. */
+    async reportWhatsApp(reachability: WhatsAppReachability) {
+      if (reachability.status === 'unreachable') {
+        logger.warn({ error: reachability.error }, 'cannot reach WhatsApp');
+      } else logger.info({ whatsapp: reachability.status }, 'WhatsApp reachable');
+      await db
+        .updateTable('hosts')
+        .set(reachabilityColumns(reachability))
+        .where('id', '=', host.id)
+        .execute()
+        .catch((err: unknown) => logger.warn({ err }, 'recording WhatsApp reachability failed'));
+    },
     /** Stops the heartbeat and marks the host draining, so the edge places nothing new here. */
     async stop() {
       clearInterval(timer);

@@ -3,10 +3,12 @@ import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { createHostApp } from './app.js';
 import { registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
+import { watchWhatsApp } from './whatsapp-probe.js';
 
 export type HostOptions = {
   db: Kysely<Database>;
@@ -20,6 +22,8 @@ export type HostOptions = {
   secret: string;
   wa: WaConnection;
   logger: Logger;
+  /** How often to check that WhatsApp is reachable (default 30 s). */
+  whatsappCheckMs?: number;
 };
 
 /**
@@ -45,7 +49,10 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const logger = opts.logger.child({ hostId: opts.hostId });
   const wa = await resolveWaVersion(opts.wa, logger);
   const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa, logger });
-  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret });
+  // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
+  // so no request can find a linked session idle or start it over.
+  const resumed = await sessions.resumeOwned();
+  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({
     fetch: app.fetch,
@@ -53,16 +60,33 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     hostname: listen,
     serverOptions: { keepAliveTimeout: HOST_KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HOST_HEADERS_TIMEOUT_MS },
   });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch(async (err: unknown) => {
+    await sessions.stopAll();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StartupError(
+        `port ${opts.port} is already in use (is a host running already?): stop what holds it, or set HOST_PORT`,
+        { cause: err },
+      );
+    }
+    throw err;
+  });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
   const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
-  const resumed = await sessions.resumeOwned();
+  const whatsapp = watchWhatsApp({
+    url: wa.wsUrl,
+    intervalMs: opts.whatsappCheckMs,
+    onChange: (reachability) => void registration.reportWhatsApp(reachability),
+  });
   logger.info({ url, resumed }, 'session host started');
   return {
     url,
     sessions,
     async close() {
+      whatsapp.stop();
       await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
       // No new requests from here on (they would start sessions again); those under way finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,6 +16,12 @@ import {
 } from '../session/machine.js';
 import { type AuthStore, createAuthStore } from '../wa/auth-store.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
+import {
+  loadStoredSession,
+  type StoredSession,
+  storedSession,
+  storedSessionsQuery,
+} from './stored-sessions.js';
 
 /** States in which a session rests until someone asks for a QR (or logs it in again). */
 const RESTING: readonly PublicState[] = ['idle', 'logged-out', 'qr-expired', 'replaced', 'failed'];
@@ -27,12 +33,28 @@ export type SessionView = {
   user?: { id: string; name: string | null };
 };
 
+type SessionRow = { state: PublicState; account_jid?: string | null; account_name?: string | null };
+
+const viewOf = (actor: SessionActorRef): SessionView => {
+  const snapshot = actor.getSnapshot();
+  const user = snapshot.context.user;
+  const connected = isConnected(snapshot);
+  return {
+    state: publicState(snapshot),
+    connected,
+    qr: snapshot.context.qr,
+    ...(user && connected ? { user } : {}),
+  };
+};
+
 /**
  * The sessions one host runs: one session actor each, its auth state in Postgres, its state mirrored
  * to the sessions table. Everything here is keyed by sessions.id.
  */
 export class SessionHost {
   private readonly actors = new Map<string, SessionActorRef>();
+  /** Actors being created from the database: concurrent first requests share one load. */
+  private readonly loading = new Map<string, Promise<SessionActorRef>>();
   private readonly stores = new Map<string, Promise<AuthStore>>();
   /** Socket endings and state writes still in flight; stopAll waits for them. */
   private readonly ending = new Set<Promise<void>>();
@@ -74,35 +96,66 @@ export class SessionHost {
     return store;
   }
 
-  /** The session's actor, created (idle) on first use; none once the host is shutting down. */
-  actor(sessionId: string): SessionActorRef {
+  /**
+   * The session's actor. A new one starts where the stored session was (loaded from the sessions table
+   * and its credentials), so a request can never put a linked session back to idle: a linked session
+   * resumes at once. 404 SESSION_NOT_FOUND for a session that does not exist; none once the host is
+   * shutting down.
+   */
+  actor(sessionId: string): Promise<SessionActorRef> {
     const existing = this.actors.get(sessionId);
-    if (existing) return existing;
-    if (this.stopping) throw new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 });
-    const actor = createActor(this.machine, { input: { sessionId } });
-    let mirrored: string | undefined;
+    if (existing) return Promise.resolve(existing);
+    if (this.stopping) return Promise.reject(new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 }));
+    let loading = this.loading.get(sessionId);
+    if (!loading) {
+      loading = loadStoredSession(this.deps.db, sessionId)
+        .then((stored) => {
+          if (!stored) throw new ApiError('SESSION_NOT_FOUND');
+          if (this.stopping) throw new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 });
+          return this.spawn(sessionId, stored);
+        })
+        .finally(() => this.loading.delete(sessionId));
+      this.loading.set(sessionId, loading);
+    }
+    return loading;
+  }
+
+  private spawn(sessionId: string, stored: StoredSession): SessionActorRef {
+    const actor = createActor(this.machine, {
+      input: { sessionId, user: stored.user, restore: stored.restore },
+    });
+    // What the table already shows needs no write (a host resuming hundreds of sessions at start).
+    let mirrored: string | undefined = JSON.stringify({ state: stored.state });
     actor.subscribe({
       next: (snapshot) => {
         const row = this.rowOf(snapshot);
-        const key = JSON.stringify(row);
+        const key = JSON.stringify(row.account_jid === undefined ? { state: row.state } : row);
         if (key === mirrored) return;
         mirrored = key;
         this.mirror(sessionId, row);
       },
       error: (err) => this.deps.logger.error({ err, sessionId }, 'session actor failed'),
     });
-    actor.start();
     this.actors.set(sessionId, actor);
+    actor.start();
+    if (stored.finishLogout) actor.send({ type: 'LOGOUT' });
     return actor;
   }
 
-  private rowOf(snapshot: SessionSnapshot) {
+  /**
+   * What the sessions table shows. The account is written when known and cleared only by a wipe
+   * (logged out): a state without a user (a fresh actor, a reconnect) must never erase a linked account.
+   */
+  private rowOf(snapshot: SessionSnapshot): SessionRow {
+    const state = publicState(snapshot);
     const user = snapshot.context.user;
-    return { state: publicState(snapshot), account_jid: user?.id ?? null, account_name: user?.name ?? null };
+    if (user) return { state, account_jid: user.id, account_name: user.name };
+    if (state === 'logged-out') return { state, account_jid: null, account_name: null };
+    return { state };
   }
 
   /** Writes the actor's state to the sessions table, only while this host owns the session. */
-  private mirror(sessionId: string, row: ReturnType<SessionHost['rowOf']>) {
+  private mirror(sessionId: string, row: SessionRow) {
     this.deps.logger.info({ sessionId, state: row.state }, 'session state');
     const write = this.deps.db
       .updateTable('sessions')
@@ -119,22 +172,14 @@ export class SessionHost {
   }
 
   /** Starts connecting if the session rests idle (a new session shows its first QR). */
-  start(sessionId: string): SessionView {
-    const actor = this.actor(sessionId);
+  async start(sessionId: string): Promise<SessionView> {
+    const actor = await this.actor(sessionId);
     if (publicState(actor.getSnapshot()) === 'idle') actor.send({ type: 'START' });
-    return this.view(sessionId);
+    return viewOf(actor);
   }
 
-  view(sessionId: string): SessionView {
-    const snapshot = this.actor(sessionId).getSnapshot();
-    const user = snapshot.context.user;
-    const connected = isConnected(snapshot);
-    return {
-      state: publicState(snapshot),
-      connected,
-      qr: snapshot.context.qr,
-      ...(user && connected ? { user } : {}),
-    };
+  async view(sessionId: string): Promise<SessionView> {
+    return viewOf(await this.actor(sessionId));
   }
 
   /**
@@ -142,41 +187,45 @@ export class SessionHost {
    * QR (or for the stored credentials to log straight in).
    */
   async qr(sessionId: string, waitMs = 5_000): Promise<SessionView> {
-    const actor = this.actor(sessionId);
+    const actor = await this.actor(sessionId);
     const state = publicState(actor.getSnapshot());
     if (RESTING.includes(state)) actor.send({ type: state === 'idle' ? 'START' : 'REQUEST_QR' });
     await waitFor(actor, (s) => s.context.qr !== null || isConnected(s) || RESTING.includes(publicState(s)), {
       timeout: waitMs,
     }).catch(() => undefined);
-    return this.view(sessionId);
+    return viewOf(actor);
   }
 
-  send(sessionId: string, to: string, text: string): Promise<SendResult> {
-    return sendText(this.actor(sessionId), to, text);
+  async send(sessionId: string, to: string, text: string): Promise<SendResult> {
+    return sendText(await this.actor(sessionId), to, text);
   }
 
   /** Unlinks the device and wipes the auth state; resolves when the session rests logged out. */
   async logout(sessionId: string): Promise<SessionView> {
-    const actor = this.actor(sessionId);
+    const actor = await this.actor(sessionId);
     actor.send({ type: 'LOGOUT' });
     await waitFor(actor, (s) => ['logged-out', 'failed'].includes(publicState(s)), { timeout: 20_000 }).catch(
       () => undefined,
     );
-    return this.view(sessionId);
+    return viewOf(actor);
   }
 
-  /** On start: resumes the linked sessions this host owns, with no new QR. */
+  /**
+   * On start, before the host takes requests: brings up every session this host owns, so linked ones
+   * resume with no new QR and resting ones show their state. Returns how many are reconnecting.
+   */
   async resumeOwned(): Promise<number> {
-    const rows = await this.deps.db
-      .selectFrom('sessions')
-      .innerJoin('wa_creds', 'wa_creds.session_id', 'sessions.id')
-      .select('sessions.id')
+    const rows = await storedSessionsQuery(this.deps.db)
       .where('sessions.host_id', '=', this.deps.hostId)
-      .where('sessions.account_jid', 'is not', null)
-      .where('sessions.state', 'not in', ['logged-out', 'replaced'])
       .execute();
-    for (const { id } of rows) this.start(id);
-    return rows.length;
+    let resuming = 0;
+    for (const row of rows) {
+      if (this.actors.has(row.id)) continue;
+      const stored = storedSession(row);
+      if (stored.restore === 'connecting') resuming++;
+      this.spawn(row.id, stored);
+    }
+    return resuming;
   }
 
   /**

@@ -9,6 +9,7 @@
  *
  * Chart (see `publicState` for the names a host mirrors):
  *
+ *   (restoring) --input.restore--> active (a linked session resumes) | a resting state | idle
  *   idle --START|REQUEST_QR--> active.connecting --QR--> active.awaiting-qr --OPEN--> active.connected
  *   active --CLOSE--> by classifyDisconnect:
  *     restart (515)        -> active re-entered at once (new socket); MAX_IMMEDIATE_RESTARTS in a row
@@ -47,8 +48,18 @@ export interface SessionUser {
   name: string | null;
 }
 
+/** A state a session can be restored into when its actor is created (from the sessions table). */
+export type RestoredState = 'connecting' | 'replaced' | 'qr-expired' | 'failed' | 'logged-out';
+
 export interface SessionInput {
   sessionId: string;
+  /** The linked account as last stored; kept while reconnecting, cleared by a wipe. */
+  user?: SessionUser | null;
+  /**
+   * Where a new actor starts: `connecting` resumes a linked session at once (no QR), a resting state
+   * stays put until someone asks. Unset: idle, as a session that was never started.
+   */
+  restore?: RestoredState;
 }
 
 /** Why the session last left `connected` or failed to get there; null while connected. */
@@ -70,6 +81,8 @@ export interface SessionContext {
   /** Consecutive 515 restarts without an OPEN; bounds the reconnect-at-once path. */
   restarts: number;
   lastError: SessionError | null;
+  /** Where the actor was restored into at creation; read once, by the initial state. */
+  restore: RestoredState | null;
 }
 
 // ---- socket actor contract -------------------------------------------------------------------------
@@ -90,7 +103,12 @@ export type SocketEvent =
   /** `connection.update` with `connection: 'close'`; use `closeDetailsOf(lastDisconnect?.error)`. */
   | ({ type: 'CLOSE' } & CloseDetails);
 
-export type SendFailure = 'not-connected' | 'not-on-whatsapp' | 'send-failed' | 'timeout';
+/**
+ * Why a send did not happen. `reconnecting`: the session is linked but its socket is not open right now
+ * (resuming, backing off, or it closed under the send); retrying shortly can succeed. `not-connected`:
+ * nothing is linked (or another client holds the account), so only a person can fix it.
+ */
+export type SendFailure = 'not-connected' | 'reconnecting' | 'not-on-whatsapp' | 'send-failed' | 'timeout';
 
 /** The answer to a SEND: Baileys' WAMessage (its `key` is what the API returns), or why not. */
 export type SendResult =
@@ -228,6 +246,16 @@ function errorOf(reason: string, error: unknown): SessionError {
   return { reason, statusCode: undefined, message: error instanceof Error ? error.message : String(error) };
 }
 
+/**
+ * A send while no socket is open: a linked session is on its way back (connecting, backing off, or
+ * stopped by a host that is shutting down), so the caller should retry shortly; anything else needs a
+ * person (scan a QR).
+ */
+const SEND_WHILE_RESUMING = [
+  { guard: 'isLinked', actions: 'replyReconnecting' },
+  { actions: 'replyNotConnected' },
+] as const;
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
@@ -250,6 +278,9 @@ export const sessionMachine = setup({
       { context, event }: { context: SessionContext; event: SessionEvent },
       params: { outcome: CloseOutcome },
     ) => event.type === 'CLOSE' && closeOutcome(context, event) === params.outcome,
+    restoresTo: ({ context }: { context: SessionContext }, params: { state: RestoredState }) =>
+      context.restore === params.state,
+    isLinked: ({ context }) => context.user !== null,
   },
   actions: {
     assignQr: assign({
@@ -281,24 +312,40 @@ export const sessionMachine = setup({
     replyNotConnected: ({ event }) => {
       if (event.type === 'SEND') event.reply({ ok: false, error: 'not-connected' });
     },
+    replyReconnecting: ({ event }) => {
+      if (event.type === 'SEND') event.reply({ ok: false, error: 'reconnecting' });
+    },
   },
 }).createMachine({
   id: 'session',
   context: ({ input }) => ({
     sessionId: input.sessionId,
     qr: null,
-    user: null,
     attempts: 0,
     restarts: 0,
     lastError: null,
+    user: input.user ?? null,
+    restore: input.restore ?? null,
   }),
-  initial: 'idle',
+  initial: 'restoring',
   // Sends are only forwarded from `connected`; everywhere else they are answered here, at once, so a
   // caller never waits on a socket that is not there.
   on: { SEND: { actions: 'replyNotConnected' } },
   states: {
+    // Transient: a new actor goes where the stored session was. Never observed from outside.
+    restoring: {
+      always: [
+        { guard: { type: 'restoresTo', params: { state: 'connecting' } }, target: 'active' },
+        { guard: { type: 'restoresTo', params: { state: 'replaced' } }, target: 'replaced' },
+        { guard: { type: 'restoresTo', params: { state: 'qr-expired' } }, target: 'qr-expired' },
+        { guard: { type: 'restoresTo', params: { state: 'failed' } }, target: 'failed' },
+        { guard: { type: 'restoresTo', params: { state: 'logged-out' } }, target: 'logged-out' },
+        { target: 'idle' },
+      ],
+    },
     idle: {
       on: {
+        SEND: SEND_WHILE_RESUMING,
         START: { target: 'active', actions: 'restartAttempts' },
         REQUEST_QR: { target: 'active', actions: 'restartAttempts' },
         LOGOUT: 'wiping',
@@ -358,6 +405,7 @@ export const sessionMachine = setup({
       states: {
         connecting: {
           on: {
+            SEND: SEND_WHILE_RESUMING,
             QR: { target: 'awaiting-qr', actions: 'assignQr' },
             OPEN: { target: 'connected', actions: 'assignOpen' },
           },
@@ -414,6 +462,7 @@ export const sessionMachine = setup({
     reconnecting: {
       after: { reconnectDelay: 'active' },
       on: {
+        SEND: SEND_WHILE_RESUMING,
         STOP: 'idle',
         LOGOUT: 'wiping',
         // REQUEST_QR is deliberately not handled: clients poll for the QR, and each poll must not cut
@@ -466,6 +515,7 @@ export type PublicState = SessionState;
 export function publicState(snapshot: SessionSnapshot): PublicState {
   const value = snapshot.value;
   if (typeof value === 'object') return value.active;
+  if (value === 'restoring') return 'idle'; // transient: left before anyone can look
   return value === 'wiping' ? 'logging-out' : value;
 }
 

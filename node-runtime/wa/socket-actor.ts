@@ -19,6 +19,10 @@ export type WaConnection = {
   version?: [number, number, number];
   /** Fetch the current version from web.whatsapp.com when the host starts (WA_FETCH_VERSION). */
   fetchVersion?: boolean;
+  /** Tests only: how long each QR lives (Baileys: 60 s for the first, 20 s for the next). */
+  qrTimeoutMs?: number;
+  /** Tests only: Baileys' keep-alive ping interval (30 s); a socket silent for this + 5 s is lost. */
+  keepAliveIntervalMs?: number;
 };
 
 /**
@@ -79,6 +83,8 @@ export const makeSocketActor = (deps: {
           generateHighQualityLinkPreview: false,
           ...(deps.wa.wsUrl ? { waWebSocketUrl: deps.wa.wsUrl } : {}),
           ...(deps.wa.version ? { version: deps.wa.version } : {}),
+          ...(deps.wa.qrTimeoutMs ? { qrTimeout: deps.wa.qrTimeoutMs } : {}),
+          ...(deps.wa.keepAliveIntervalMs ? { keepAliveIntervalMs: deps.wa.keepAliveIntervalMs } : {}),
         });
         const current = sock;
         current.ev.on('creds.update', () => {
@@ -91,7 +97,9 @@ export const makeSocketActor = (deps: {
           if (u.connection === 'close') {
             const details = closeDetailsOf(u.lastDisconnect?.error);
             logger.info({ statusCode: details.statusCode, reason: details.message }, 'socket closed');
-            for (const reply of inFlight) reply({ ok: false, error: 'send-failed' });
+            // Baileys resolves a send once its stanza is written, so one still in flight most likely did
+            // not leave: the caller may retry once the session is back.
+            for (const reply of inFlight) reply({ ok: false, error: 'reconnecting' });
             sendBack({ type: 'CLOSE', ...details });
           }
         });

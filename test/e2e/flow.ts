@@ -145,6 +145,15 @@ export const seedFlow = async (
     connected: false,
   });
   expect((await sim(simServer, 'GET', `/sim/accounts/${phone}`)).body.devices).toEqual([]);
+  // A logout unlinks the phone and wipes credentials: the tenant's audit log says who did it.
+  const audit = await api(edgeUrl, 'GET', '/api/admin/audit?limit=1', { key: adminKey });
+  expect(audit.body.entries).toEqual([
+    expect.objectContaining({
+      action: 'session.logout',
+      actor: key.slice(0, 12),
+      detail: { name: `flow-${tag}`, state: 'logged-out' },
+    }),
+  ]);
 
   const again = await until(async () => {
     const res = await api(edgeUrl, 'GET', '/api/session/qr', { key });

@@ -72,5 +72,19 @@ describe('the seed API end to end, edge on Node', () => {
     });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ success: false, code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+
+    // The longest message, in non-ASCII text written as \uXXXX escapes (6 bytes a character), fits the
+    // one body limit at the edge and at the host, and arrives whole.
+    const longest = 'é'.repeat(65_536);
+    const escaped = JSON.stringify({ to: '628120000077', message: longest }).replaceAll('é', '\\u00e9');
+    expect(new TextEncoder().encode(escaped).length).toBeGreaterThan(256 * 1024);
+    const long = await api(edge.url, 'POST', '/api/send', { key: a.body.apiKey, body: escaped });
+    expect(long.status).toBe(200);
+    await until(async () => {
+      const inbox = (await (await fetch(`${sim.url}/sim/contacts/628120000077/messages`)).json()) as {
+        text: string;
+      }[];
+      return inbox.find((m) => m.text === longest);
+    });
   });
 });

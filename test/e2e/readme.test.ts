@@ -1,14 +1,16 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
+import { type NpmScript, startNpmScript } from '../helpers/npm-script.js';
 import { matchesReadme, readmeSteps } from '../helpers/readme.js';
+import { until } from './flow.js';
 
 // The README is for a new user: its commands must work as written and its examples must match what the
-// code returns. These tests run `npm run sandbox` and `npm start` as the README says, and the sandbox
-// walk-through's shell blocks verbatim (only the two pasted keys are filled in).
+// code returns. These tests run `npm run sandbox` and `npm start` as the README says (on free ports), and
+// the sandbox walk-through's shell blocks verbatim (only the two pasted keys and the ports are filled in).
 
 const exists = (path: string) =>
   access(path).then(
@@ -18,64 +20,32 @@ const exists = (path: string) =>
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const run = promisify(execFile);
-let child: ChildProcess | undefined;
+let script: NpmScript | undefined;
 let dataDir: string | undefined;
 
 afterEach(async () => {
-  // npm, tsx and node form one process group: stop them all, as Ctrl-C in a terminal would.
-  if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
-  // The stack stops its embedded PostgreSQL on the way out; wait for that before deleting its files.
+  // As Ctrl-C in a terminal would; the stack stops its embedded PostgreSQL last.
+  await script?.signal('SIGINT');
   for (let i = 0; i < 100 && dataDir && (await exists(join(dataDir, 'postgres', 'postmaster.pid'))); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  child = undefined;
+  script = undefined;
   dataDir = undefined;
 });
 
-/** Runs an npm script the way the README says, and waits for its banner. */
-const startScript = async (script: 'start' | 'sandbox', env: Record<string, string>) => {
+const start = async (name: 'start' | 'sandbox') => {
   dataDir = await mkdtemp(join(tmpdir(), 'wa-gateway-readme-'));
-  child = spawn('npm', ['run', script], {
-    cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner in time:\n${out}`)), 60_000);
-    child?.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Next: create a session')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child?.once('exit', (code) => reject(new Error(`npm run ${script} exited with ${code}:\n${out}`)));
-  });
-  return out;
-};
-
-/** Free ports only (port 0), so these tests pass while a sandbox runs on the default ones. */
-const ANY_PORT = { PORT: '0', HOST_PORT: '0', WA_SIM_PORT: '0' };
-
-/** The host:port the banner announces after `label`, e.g. `ready at http://localhost:41234`. */
-const announced = (banner: string, label: string) => {
-  const url = new RegExp(`${label} (http://[^\\s]+)`).exec(banner)?.[1];
-  if (!url) throw new Error(`banner has no "${label}" URL:\n${banner}`);
-  return new URL(url).host;
+  script = await startNpmScript(name, { DATA_DIR: dataDir });
+  return script;
 };
 
 it('npm run sandbox serves the README walk-through exactly as written', async () => {
-  const banner = await startScript('sandbox', ANY_PORT);
-  const adminKey = /waga_[0-9A-Za-z]+/.exec(banner)?.[0];
+  const sandbox = await start('sandbox');
+  const adminKey = /waga_[0-9A-Za-z]+/.exec(sandbox.output())?.[0];
   expect(adminKey).toBeDefined();
-  const edgeAt = announced(banner, 'ready at');
-  const simAt = announced(banner, 'Simulator control API at');
+  const edgeAt = sandbox.announced('ready at');
+  const simAt = sandbox.announced('Simulator control API at');
   const env = { ...process.env, ADMIN_KEY: adminKey ?? '', SESSION_KEY: '' };
   const steps = await readmeSteps('walkthrough');
   expect(steps.length).toBeGreaterThanOrEqual(8);
@@ -101,14 +71,24 @@ it('npm run sandbox serves the README walk-through exactly as written', async ()
   }
 });
 
-it('npm start boots the whole stack with an embedded database and answers its health check', async () => {
-  const banner = await startScript('start', ANY_PORT);
-  expect(banner).toMatch(/Admin key of the default tenant/);
-  const res = await fetch(`http://${announced(banner, 'ready at')}/health`);
-  expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({
-    ok: true,
-    database: 'ok',
-    hosts: [{ id: 'host-1', live: true, draining: false, sessions: 0 }],
+it('npm start boots the whole stack with an embedded database, and its health check tells the truth', async () => {
+  // No internet here: the host cannot reach WhatsApp, and /health must not say ok.
+  const started = await start('start');
+  expect(started.output()).toMatch(/Admin key of the default tenant/);
+  const health = await until(async () => {
+    const res = await fetch(`http://${started.announced('ready at')}/health`);
+    const body = (await res.json()) as { whatsapp: string };
+    return body.whatsapp === 'unknown' ? undefined : { status: res.status, body };
+  });
+  expect(health).toEqual({
+    status: 503,
+    body: {
+      ok: false,
+      status: 'degraded',
+      database: 'ok',
+      sessionHosts: 'ok',
+      whatsapp: 'unreachable',
+      problems: ['no session host can reach WhatsApp'],
+    },
   });
 });

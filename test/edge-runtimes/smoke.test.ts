@@ -78,13 +78,16 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
     );
   });
 
-  it('reports the database and the live host on /health', async () => {
+  it('reports the database, a live host and WhatsApp on /health', async () => {
     const response = await call(edge.url, '/health');
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       ok: true,
+      status: 'ok',
       database: 'ok',
-      hosts: [{ id: host.id, live: true, draining: false, sessions: 0 }],
+      sessionHosts: 'ok',
+      whatsapp: 'ok',
+      problems: [],
     });
   });
 

@@ -87,7 +87,7 @@ describe('POST /api/admin/keys', () => {
       415,
       'UNSUPPORTED_MEDIA_TYPE',
     );
-    const big = { scope: 'admin', label: 'x', padding: 'p'.repeat(300 * 1024) };
+    const big = { scope: 'admin', label: 'x', padding: 'p'.repeat(600 * 1024) };
     await expectError(await post('/api/admin/keys', { json: big }), 413, 'BODY_TOO_LARGE');
   });
 });

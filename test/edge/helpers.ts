@@ -124,23 +124,30 @@ export async function createSessionRow(
  */
 export async function putHost(
   db: Kysely<Database>,
-  host: { id: string; url: string; live?: boolean; draining?: boolean },
+  host: {
+    id: string;
+    url: string;
+    live?: boolean;
+    draining?: boolean;
+    whatsapp?: 'unknown' | 'reachable' | 'unreachable';
+  },
 ): Promise<void> {
   const heartbeat =
     host.live === false ? sql<Date>`now() - interval '5 minutes'` : sql<Date>`now() + interval '1 hour'`;
+  // A stand-in host reaches WhatsApp unless told otherwise, as a healthy real one does.
+  const whatsapp = host.whatsapp ?? 'reachable';
+  const row = {
+    internal_url: host.url,
+    heartbeat_at: heartbeat,
+    draining: host.draining ?? false,
+    whatsapp,
+    whatsapp_error: whatsapp === 'unreachable' ? 'getaddrinfo ENOTFOUND web.whatsapp.com' : null,
+    whatsapp_checked_at: whatsapp === 'unknown' ? null : new Date(),
+  };
   await db
     .insertInto('hosts')
-    .values({
-      id: host.id,
-      internal_url: host.url,
-      heartbeat_at: heartbeat,
-      draining: host.draining ?? false,
-    })
-    .onConflict((oc) =>
-      oc
-        .column('id')
-        .doUpdateSet({ internal_url: host.url, heartbeat_at: heartbeat, draining: host.draining ?? false }),
-    )
+    .values({ id: host.id, ...row })
+    .onConflict((oc) => oc.column('id').doUpdateSet(row))
     .execute();
 }
 

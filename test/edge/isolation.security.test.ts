@@ -238,6 +238,7 @@ const ROUTES: RouteCase[] = [
     path: (f) => `/api/operator/tenants/${f.tenantS}/resume`,
     scopes: ['operator'],
   },
+  { method: 'GET', route: '/api/operator/hosts', path: () => '/api/operator/hosts', scopes: ['operator'] },
 ];
 
 const SCOPES: ApiKeyScope[] = ['operator', 'admin', 'session'];

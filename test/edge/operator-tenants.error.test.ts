@@ -51,7 +51,7 @@ describe('POST /api/operator/tenants refusals (nothing is written)', () => {
   });
 
   it('413 for an oversized body', async () => {
-    await expectError(await createTenant({ json: { name: 'x'.repeat(300 * 1024) } }), 413, 'BODY_TOO_LARGE');
+    await expectError(await createTenant({ json: { name: 'x'.repeat(600 * 1024) } }), 413, 'BODY_TOO_LARGE');
   });
 
   it('405 for a method the path does not take', async () => {

@@ -87,7 +87,7 @@ describe('POST /api/send refusals (checked on the edge, nothing forwarded or wri
   });
 
   it('413 BODY_TOO_LARGE for an oversized body', async () => {
-    const response = await send({ json: { to: '6281234567890', message: 'x'.repeat(400 * 1024) } });
+    const response = await send({ json: { to: '6281234567890', message: 'x'.repeat(600 * 1024) } });
     await expectError(response, 413, 'BODY_TOO_LARGE');
   });
 

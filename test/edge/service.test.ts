@@ -65,44 +65,118 @@ describe('GET /', () => {
       '/api/operator/tenants',
       '/api/operator/tenants/{id}/suspend',
       '/api/operator/tenants/{id}/resume',
+      '/api/operator/hosts',
       '/health',
     ]);
   });
 });
 
 describe('GET /health', () => {
-  it('200 with the hosts, their liveness and load, when the database answers and a host is alive', async () => {
+  it('200 ok when the database answers and a live host reaches WhatsApp; no host ids or counts', async () => {
     const response = await call(edge.url, '/health');
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       ok: true,
+      status: 'ok',
       database: 'ok',
-      hosts: [
-        { id: 'host-dead', live: false, draining: false, sessions: 0 },
-        { id: 'host-live', live: true, draining: false, sessions: 0 },
-      ],
+      sessionHosts: 'ok',
+      whatsapp: 'ok',
+      problems: [],
     });
   });
 
-  it('503 when no host is alive', async () => {
+  it('503 degraded, saying why, when no live host can reach WhatsApp (no internet)', async () => {
+    const { db } = fx();
+    await putHost(db, { id: 'host-live', url: 'http://127.0.0.1:1', whatsapp: 'unreachable' });
+    try {
+      const response = await call(edge.url, '/health');
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        ok: false,
+        status: 'degraded',
+        database: 'ok',
+        sessionHosts: 'ok',
+        whatsapp: 'unreachable',
+        problems: ['no session host can reach WhatsApp'],
+      });
+      await putHost(db, { id: 'host-live', url: 'http://127.0.0.1:1', whatsapp: 'unknown' });
+      expect(await (await call(edge.url, '/health')).json()).toMatchObject({
+        status: 'degraded',
+        whatsapp: 'unknown',
+        problems: ['no session host has checked WhatsApp yet'],
+      });
+    } finally {
+      await putHost(db, { id: 'host-live', url: 'http://127.0.0.1:1' });
+    }
+  });
+
+  it('503 down when no host is alive', async () => {
     const restore = await killAllHosts(fx().db);
     try {
       const response = await call(edge.url, '/health');
       expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({ ok: false, database: 'ok' });
+      expect(await response.json()).toMatchObject({
+        ok: false,
+        status: 'down',
+        database: 'ok',
+        sessionHosts: 'none',
+        problems: ['no session host is alive'],
+      });
     } finally {
       await restore();
     }
   });
 
-  it('503 with database "error" when the database does not answer', async () => {
+  it('503 down with database "error" when the database does not answer', async () => {
     const down = await startTestEdge(unreachableDb());
     try {
       const response = await call(down.url, '/health');
       expect(response.status).toBe(503);
-      expect(await response.json()).toEqual({ ok: false, database: 'error', hosts: [] });
+      expect(await response.json()).toEqual({
+        ok: false,
+        status: 'down',
+        database: 'error',
+        sessionHosts: 'none',
+        whatsapp: 'unknown',
+        problems: ['the database does not answer'],
+      });
     } finally {
       await down.close();
+    }
+  });
+});
+
+describe('GET /api/operator/hosts', () => {
+  it('lists every host with liveness, load and WhatsApp reachability, for the operator only', async () => {
+    const { db } = fx();
+    const operator = await createKey(db, 'operator');
+    await putHost(db, { id: 'host-offline', url: 'http://127.0.0.1:2', whatsapp: 'unreachable' });
+    try {
+      const response = await call(edge.url, '/api/operator/hosts', { key: operator });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { hosts: unknown[] };
+      expect(body.hosts).toEqual([
+        expect.objectContaining({ id: 'host-dead', live: false, sessions: 0 }),
+        expect.objectContaining({
+          id: 'host-live',
+          live: true,
+          draining: false,
+          whatsapp: expect.objectContaining({ status: 'reachable', error: null }),
+        }),
+        expect.objectContaining({
+          id: 'host-offline',
+          url: 'http://127.0.0.1:2',
+          whatsapp: expect.objectContaining({
+            status: 'unreachable',
+            error: 'getaddrinfo ENOTFOUND web.whatsapp.com',
+          }),
+        }),
+      ]);
+      const admin = await createKey(db, 'admin', { tenantId: await createTenant(db) });
+      await expectError(await call(edge.url, '/api/operator/hosts', { key: admin }), 403, 'WRONG_SCOPE');
+      await expectError(await call(edge.url, '/api/operator/hosts'), 401, 'MISSING_API_KEY');
+    } finally {
+      await db.deleteFrom('hosts').where('id', '=', 'host-offline').execute();
     }
   });
 });
@@ -191,6 +265,7 @@ describe('configuration', () => {
       '/api/admin/sessions/{sessionId}',
       '/api/keys',
       '/api/keys/self/reroll',
+      '/api/operator/hosts',
       '/api/operator/tenants',
       '/api/operator/tenants/{id}/resume',
       '/api/operator/tenants/{id}/suspend',

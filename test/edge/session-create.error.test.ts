@@ -82,7 +82,7 @@ describe('POST /api/session/create refusals (nothing is written)', () => {
   });
 
   it('413 BODY_TOO_LARGE for an oversized body, announced by Content-Length', async () => {
-    const json = { sessionId: 'too-big', description: 'x'.repeat(300 * 1024) };
+    const json = { sessionId: 'too-big', description: 'x'.repeat(600 * 1024) };
     const response = await expectNoDbChange(fx().db, () => create({ json }));
     await expectError(response, 413, 'BODY_TOO_LARGE');
   });

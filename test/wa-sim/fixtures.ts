@@ -9,8 +9,11 @@ export const startTestSimulator = async (): Promise<SimServer> => {
   return server;
 };
 
+/** Where a simulator listens: in this process (SimServer) or in a child process (SimProcess). */
+export type SimAddress = Pick<SimServer, 'url' | 'wsUrl'>;
+
 /** Calls the control API over HTTP, as any client would. */
-export const control = async (server: SimServer, method: string, path: string, body?: unknown) => {
+export const control = async (server: SimAddress, method: string, path: string, body?: unknown) => {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -23,7 +26,7 @@ export type Linked = { sock: WASocket; auth: AuthenticationState & { creds: Auth
 
 /** Links a fresh Baileys device to `phone` by QR through the control API, and logs it in. */
 export const linkDevice = async (
-  server: SimServer,
+  server: SimAddress,
   phone: string,
   name = `User ${phone}`,
 ): Promise<Linked> => {

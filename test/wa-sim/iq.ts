@@ -4,7 +4,7 @@ import { bigEndian, bytes, child, childBytes, children, iqResult, uintBE } from 
 import type { PreKeyBundle } from './phone.js';
 import { sendHistorySync } from './relay.js';
 import type { Simulator } from './simulator.js';
-import { type Account, isOnWhatsApp, type LinkedDevice, linkedDeviceBundle } from './world.js';
+import { type Account, isOnWhatsApp, type LinkedDevice } from './world.js';
 
 /** Answers every iq a logged-in companion sends, so none of Baileys' queries waits for its timeout. */
 export const handleIq = (
@@ -37,6 +37,7 @@ export const handleIq = (
     case 'md':
       if (first?.tag === 'remove-companion-device') {
         account.devices.delete(device.id); // the device's own logout
+        sim.world.changed();
         reply();
         return conn.close();
       }
@@ -80,6 +81,7 @@ const encrypt = (
     // The digest check is the last step of login; a new device then gets its history sync.
     if (!device.historySent && device.preKeys.size > 0) {
       device.historySent = true;
+      sim.world.changed();
       void sendHistorySync(sim, account, device);
     }
     return [{ tag: 'digest', attrs: {} }];
@@ -106,6 +108,7 @@ const encrypt = (
     if (skeyId !== undefined && skeyValue && skeySig) {
       device.signedPreKey = { keyId: skeyId, publicKey: skeyValue, signature: skeySig };
     }
+    sim.world.changed();
   }
   return undefined;
 };
@@ -121,7 +124,7 @@ const bundleFor = (sim: Simulator, jid: string): PreKeyBundle | undefined => {
   if (deviceId === 0) return account.device0.bundle();
   const linked = account.devices.get(deviceId);
   if (!linked) return undefined;
-  const bundle = linkedDeviceBundle(linked);
+  const bundle = sim.world.linkedDeviceBundle(linked);
   if (linked.preKeys.size < 5) sim.preKeysLow(linked);
   return bundle;
 };

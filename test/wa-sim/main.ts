@@ -1,8 +1,10 @@
+import { StateFileError } from './persistence.js';
 import { startSimulator } from './server.js';
 
 /**
  * Runs the simulator as its own process: `tsx test/wa-sim/main.ts`. Port from WA_SIM_PORT (default
- * 3100; 0 picks a free one). Prints one JSON line with `url`, `wsUrl` and `trustRoot` when ready.
+ * 3100; 0 picks a free one); WA_SIM_DATA_DIR, when set, is the directory the world is kept in. Prints
+ * one JSON line with `url`, `wsUrl` and `trustRoot` when ready.
  */
 // libsignal reports routine session replacement on the console; in a long-running simulator that is noise.
 for (const level of ['log', 'info', 'warn'] as const) {
@@ -18,7 +20,15 @@ for (const level of ['log', 'info', 'warn'] as const) {
 }
 
 const port = Number(process.env.WA_SIM_PORT ?? 3100);
-const server = await startSimulator({ port, host: process.env.WA_SIM_HOST ?? '127.0.0.1' });
+const server = await startSimulator({
+  port,
+  host: process.env.WA_SIM_HOST ?? '127.0.0.1',
+  dataDir: process.env.WA_SIM_DATA_DIR || undefined,
+}).catch((err: unknown) => {
+  if (!(err instanceof StateFileError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
 process.stdout.write(
   `${JSON.stringify({ url: server.url, wsUrl: server.wsUrl, trustRoot: server.trustRoot })}\n`,
 );

@@ -24,36 +24,74 @@ export type PreKeyBundle = {
 
 const PRE_KEY_BATCH = 20;
 
+/** Everything a phone must keep to go on where it left off: what the simulator saves and restores. */
+export type PhoneState = {
+  registrationId: number;
+  signedPreKey: { keyId: number; keyPair: KeyPair; signature: Buffer };
+  /** Private halves of one-time pre-keys not consumed yet, handed out or not. */
+  preKeys: Map<number, KeyPair>;
+  nextPreKeyId: number;
+  /** The pre-keys not handed out in a bundle yet, in the order they will be. */
+  unclaimed: number[];
+  /** Signal sessions by libsignal address (`user.device`). */
+  sessions: Map<string, SessionRecord>;
+};
+
 /**
  * A simulated phone (device 0 of an account): a real Signal identity in memory, which serves pre-keys,
- * decrypts what linked devices and contacts send to it and encrypts what it sends.
+ * decrypts what linked devices and contacts send to it and encrypts what it sends. `changed` is called
+ * after each change to its Signal state.
  */
 export class Phone {
-  readonly registrationId = Math.floor(Math.random() * 0x3fff) + 1;
+  readonly registrationId: number;
   readonly signedPreKey: { keyId: number; keyPair: KeyPair; signature: Buffer };
-  private readonly preKeys = new Map<number, KeyPair>();
-  private nextPreKeyId = 1;
-  private readonly unclaimed: number[] = [];
-  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly preKeys: Map<number, KeyPair>;
+  private nextPreKeyId: number;
+  private readonly unclaimed: number[];
+  private readonly sessions: Map<string, SessionRecord>;
   private readonly storage: SignalStorage;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly identity: KeyPair) {
-    const keyPair = newKeyPair();
-    this.signedPreKey = {
-      keyId: 1,
-      keyPair,
-      signature: Buffer.from(Curve.sign(identity.private, generateSignalPubKey(keyPair.public))),
-    };
+  constructor(
+    readonly identity: KeyPair,
+    private readonly changed: () => void = () => {},
+    saved?: PhoneState,
+  ) {
+    if (saved) {
+      this.registrationId = saved.registrationId;
+      this.signedPreKey = saved.signedPreKey;
+      this.preKeys = new Map(saved.preKeys);
+      this.nextPreKeyId = saved.nextPreKeyId;
+      this.unclaimed = [...saved.unclaimed];
+      this.sessions = new Map(saved.sessions);
+    } else {
+      const keyPair = newKeyPair();
+      this.registrationId = Math.floor(Math.random() * 0x3fff) + 1;
+      this.signedPreKey = {
+        keyId: 1,
+        keyPair,
+        signature: Buffer.from(Curve.sign(identity.private, generateSignalPubKey(keyPair.public))),
+      };
+      this.preKeys = new Map();
+      this.nextPreKeyId = 1;
+      this.unclaimed = [];
+      this.sessions = new Map();
+    }
     this.storage = {
       loadSession: async (id) => this.sessions.get(id),
-      storeSession: async (id, record) => void this.sessions.set(id, record),
+      storeSession: async (id, record) => {
+        this.sessions.set(id, record);
+        this.changed();
+      },
       isTrustedIdentity: () => true,
       loadPreKey: async (id) => {
         const pair = this.preKeys.get(Number(id));
         return pair && { privKey: pair.private, pubKey: pair.public };
       },
-      removePreKey: (id) => void this.preKeys.delete(Number(id)),
+      removePreKey: (id) => {
+        this.preKeys.delete(Number(id));
+        this.changed();
+      },
       loadSignedPreKey: () => ({
         privKey: this.signedPreKey.keyPair.private,
         pubKey: this.signedPreKey.keyPair.public,
@@ -78,6 +116,7 @@ export class Phone {
     // The private half stays until a pkmsg consumes it (libsignal's removePreKey).
     const keyId = this.unclaimed.shift();
     const pair = keyId === undefined ? undefined : this.preKeys.get(keyId);
+    this.changed();
     return {
       registrationId: this.registrationId,
       identityKey: this.identity.public,
@@ -87,6 +126,18 @@ export class Phone {
         signature: this.signedPreKey.signature,
       },
       preKey: keyId !== undefined && pair ? { keyId, publicKey: pair.public } : undefined,
+    };
+  }
+
+  /** Its state now, for saving (shares the live objects: encode it at once). */
+  state(): PhoneState {
+    return {
+      registrationId: this.registrationId,
+      signedPreKey: this.signedPreKey,
+      preKeys: this.preKeys,
+      nextPreKeyId: this.nextPreKeyId,
+      unclaimed: this.unclaimed,
+      sessions: this.sessions,
     };
   }
 
@@ -103,7 +154,10 @@ export class Phone {
       | (SessionRecord & { getOpenSession(): { pendingPreKey?: unknown } | undefined })
       | undefined;
     const open = record?.getOpenSession();
-    if (open) delete open.pendingPreKey;
+    if (open?.pendingPreKey) {
+      delete open.pendingPreKey;
+      this.changed();
+    }
   }
 
   /** Decrypts an `enc` payload from `address` and returns the message it carries. */

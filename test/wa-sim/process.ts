@@ -10,11 +10,15 @@ export type SimProcess = {
   stop(): Promise<void>;
 };
 
-/** Starts the simulator in a child process (so its memory can be measured apart from the clients). */
-export const spawnSimulator = async (port = 0): Promise<SimProcess> => {
+/**
+ * Starts the simulator in a child process (so its memory can be measured apart from the clients, or it
+ * can be killed). With `dataDir`, it keeps its world there.
+ */
+export const spawnSimulator = async (port = 0, opts: { dataDir?: string } = {}): Promise<SimProcess> => {
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const { WA_SIM_DATA_DIR: _, ...env } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, WA_SIM_PORT: String(port) },
+    env: { ...env, WA_SIM_PORT: String(port), ...(opts.dataDir ? { WA_SIM_DATA_DIR: opts.dataDir } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -27,7 +31,7 @@ export const spawnSimulator = async (port = 0): Promise<SimProcess> => {
     child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),

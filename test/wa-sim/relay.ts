@@ -3,7 +3,7 @@ import { type BinaryNode, jidDecode, proto } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
 import { bytes, child, children, unixTime } from './nodes.js';
 import { newMessageId, type Simulator } from './simulator.js';
-import { type Account, type LinkedDevice, linkedDeviceBundle } from './world.js';
+import type { Account, LinkedDevice } from './world.js';
 
 /** The phone-side Signal address of a linked device. */
 const address = (account: Account, deviceId: number) => `${account.phone}.${deviceId}`;
@@ -61,6 +61,7 @@ export const handleMessage = async (
           at: new Date().toISOString(),
           enc: enc.attrs.type ?? '',
         });
+        sim.world.changed();
         delivered = true;
       }
       continue;
@@ -103,7 +104,7 @@ export const handleReceipt = (
       if (from && !from.device) {
         sim.world.find(from.user, 's.whatsapp.net')?.device0.confirmSession(address(owner, device.id));
       }
-      device.pending.delete(id);
+      if (device.pending.delete(id)) sim.world.changed();
     }
   }
   conn.send({
@@ -140,7 +141,7 @@ export const sendHistorySync = async (sim: Simulator, account: Account, device: 
     },
   };
   const { type, ciphertext } = await account.device0.encrypt(address(account, device.id), message, () =>
-    linkedDeviceBundle(device),
+    sim.world.linkedDeviceBundle(device),
   );
   sim.deliver(device, {
     tag: 'message',
@@ -160,11 +161,12 @@ export const sendFromContact = async (sim: Simulator, contact: Account, target: 
   const id = newMessageId();
   const record = { id, to: target.phone, enc: [] as string[] };
   contact.sent.push(record);
+  sim.world.changed();
   for (const device of target.devices.values()) {
     const { type, ciphertext } = await contact.device0.encrypt(
       address(target, device.id),
       { conversation: text },
-      () => linkedDeviceBundle(device),
+      () => sim.world.linkedDeviceBundle(device),
     );
     record.enc.push(type);
     sim.deliver(device, {

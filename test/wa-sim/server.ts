@@ -88,18 +88,28 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   return sim.contactSends(contact?.[1] ?? '', body.to, body.text);
 };
 
-/** Starts the simulator: WebSocket endpoint for Baileys and the control API on one HTTP port. */
+/**
+ * Starts the simulator: WebSocket endpoint for Baileys and the control API on one HTTP port. With
+ * `dataDir`, the world (accounts, phones, linked devices, offline queues, inboxes) is loaded from that
+ * directory and saved there; without it, the world lives in memory only.
+ */
 export const startSimulator = async (
-  opts: { port?: number; host?: string; root?: KeyPair } = {},
+  opts: { port?: number; host?: string; root?: KeyPair; dataDir?: string } = {},
 ): Promise<SimServer> => {
-  const sim = new Simulator(opts.root);
+  const sim = new Simulator({ root: opts.root, dataDir: opts.dataDir });
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME + 16 });
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     wss.handleUpgrade(req, socket, head, (ws) => sim.accept(ws));
   });
-  await new Promise<void>((resolve) => http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
+  }).catch(async (err: unknown) => {
+    await sim.close();
+    throw err;
+  });
   const { port } = http.address() as AddressInfo;
   const host = opts.host ?? '127.0.0.1';
   const server: SimServer = {
@@ -108,10 +118,11 @@ export const startSimulator = async (
     wsUrl: `ws://${host}:${port}/ws/chat`,
     trustRoot: sim.trustRoot,
     close: async () => {
-      sim.closeAll();
+      const saved = sim.close();
       wss.close();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await saved;
     },
   };
   http.on('request', (req, res) => {

@@ -4,9 +4,10 @@ import type { WebSocket } from 'ws';
 import { type KeyPair, makeCertificateChain, newKeyPair } from './certificates.js';
 import { SimConnection } from './connection.js';
 import { handleIq } from './iq.js';
-import { unixTime } from './nodes.js';
+import { iqResult, unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
 import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
+import { readWorld, type SavedWorld, WorldSaver } from './persistence.js';
 import { readQr } from './qr-image.js';
 import { handleMessage, handleReceipt, sendFromContact } from './relay.js';
 import { type Account, isOnWhatsApp, type LinkedDevice, World } from './world.js';
@@ -24,10 +25,11 @@ const fail = (status: number, error: string): Outcome => ({ status, body: { erro
  * hands it WebSockets and control-API calls.
  */
 export class Simulator {
-  readonly world = new World();
+  readonly world: World;
   readonly root: KeyPair;
-  private readonly staticKey: KeyPair = newKeyPair();
+  private readonly staticKey: KeyPair;
   private readonly certChain;
+  private readonly saver: WorldSaver | undefined;
   private readonly connections = new Set<SimConnection>();
   private readonly pairings = new Map<string, { conn: SimConnection; registration: Registration }>();
   private readonly awaiting = new Map<string, { conn: SimConnection; resolve: (n: BinaryNode) => void }>();
@@ -36,9 +38,28 @@ export class Simulator {
   private unavailableUntil = 0;
   private readonly phoneUnavailableUntil = new Map<string, number>();
 
-  constructor(root?: KeyPair) {
-    this.root = root ?? newKeyPair();
+  /**
+   * `dataDir`: keep the world there, loading it at start (it throws a StateFileError when the saved
+   * world cannot be read). `root` is the root key of a new world; a saved world keeps its own.
+   */
+  constructor(opts: { root?: KeyPair; dataDir?: string } = {}) {
+    const saved = opts.dataDir === undefined ? undefined : readWorld(opts.dataDir);
+    if (saved && opts.root && !saved.root.public.equals(opts.root.public)) {
+      throw new Error(`the world saved in ${opts.dataDir} has another root key than the one given`);
+    }
+    this.root = saved?.root ?? opts.root ?? newKeyPair();
+    this.staticKey = saved?.serverStatic ?? newKeyPair();
     this.certChain = makeCertificateChain(this.root, this.staticKey);
+    this.saver = opts.dataDir === undefined ? undefined : new WorldSaver(opts.dataDir, () => this.state());
+    const saver = this.saver;
+    this.world = new World(saver ? () => saver.changed() : undefined, saved?.accounts);
+    // A new world is saved at once, so its root key (the gateway's trust root) stays from now on.
+    if (!saved) saver?.changed();
+  }
+
+  /** What a data directory keeps of the simulator, as it is now. */
+  state(): SavedWorld {
+    return { root: this.root, serverStatic: this.staticKey, accounts: this.world.state() };
   }
 
   /** The root public key, hex: Baileys' `WA_CERT_DETAILS.PUBLIC_KEY`. */
@@ -114,7 +135,13 @@ export class Simulator {
       return waiter.resolve(node);
     }
     const { account, device } = conn;
-    if (!account || !device) return; // a pairing connection only answers our iqs
+    if (!account || !device) {
+      // A pairing connection answers keep-alive pings, as WhatsApp does: without that, Baileys drops a
+      // socket showing a QR after 35 s of silence and reconnects for a new one, forever.
+      if (node.tag === 'iq' && node.attrs.xmlns === 'w:p' && node.attrs.type === 'get')
+        conn.send(iqResult(node));
+      return;
+    }
     if (node.tag === 'iq') return handleIq(this, conn, account, device, node);
     if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
     if (node.tag === 'receipt') return handleReceipt(this, conn, account, device, node);
@@ -147,6 +174,7 @@ export class Simulator {
   /** Delivers a stanza to a linked device now, or when it next logs in; kept until it sends a receipt. */
   deliver(device: LinkedDevice, stanza: BinaryNode) {
     device.pending.set(stanza.attrs.id ?? '', stanza);
+    this.world.changed();
     if (device.connection?.isOpen) device.connection.send(stanza);
   }
 
@@ -173,9 +201,11 @@ export class Simulator {
       );
     } catch (err) {
       conn.terminate();
+      this.world.changed(); // the device number is used up all the same
       return fail(502, `pairing failed: ${(err as Error).message}`);
     }
     account.devices.set(device.id, device);
+    this.world.changed();
     // As WhatsApp does: the freshly paired device must reconnect and log in.
     conn.streamError({ code: '515' });
     return { status: 200, body: { jid: `${phone}:${device.id}@s.whatsapp.net` } };
@@ -234,6 +264,7 @@ export class Simulator {
       device.connection?.streamError({ code: '401' }, { tag: 'conflict', attrs: { type: 'device_removed' } });
     }
     account.devices.clear();
+    this.world.changed();
     return { status: 200, body: { removed } };
   }
 
@@ -269,9 +300,10 @@ export class Simulator {
     return { status: 200, body: { kind, affected: targets.length } };
   }
 
-  /** Closes every connection. */
-  closeAll() {
+  /** Closes every connection and, with a data directory, writes the world a last time. */
+  async close() {
     for (const c of this.connections) c.terminate();
+    await this.saver?.close();
   }
 }
 

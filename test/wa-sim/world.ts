@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { type KeyPair, newKeyPair } from './certificates.js';
 import type { SimConnection } from './connection.js';
-import { Phone, type PreKeyBundle } from './phone.js';
+import { Phone, type PhoneState, type PreKeyBundle } from './phone.js';
 
 /** A companion device (Baileys) linked to an account, with the Signal bundle it uploaded. */
 export type LinkedDevice = {
@@ -37,19 +37,50 @@ export type Account = {
   sent: { id: string; to: string; enc: string[] }[];
 };
 
+/** An account as saved: its phone's Signal state and its devices without their connections. */
+export type AccountState = Omit<Account, 'device0' | 'devices'> & {
+  device0: PhoneState;
+  devices: Omit<LinkedDevice, 'connection'>[];
+};
+
 /** Any number of 8 to 15 digits is on WhatsApp, except those starting with 999. */
 export const isOnWhatsApp = (phone: string) => /^\d{8,15}$/.test(phone) && !phone.startsWith('999');
 
-/** Every account of the simulated network, by phone number and by LID. */
+/**
+ * Every account of the simulated network, by phone number and by LID. Whatever changes an account,
+ * its phone or its devices calls `changed()` (the phone does so itself), which the simulator saves on.
+ */
 export class World {
   private readonly byPhone = new Map<string, Account>();
   private readonly byLid = new Map<string, Account>();
+
+  /** `onChange` hears of every change; `saved` are the accounts to start with. */
+  constructor(
+    private readonly onChange: () => void = () => {},
+    saved: AccountState[] = [],
+  ) {
+    for (const a of saved) {
+      this.add({
+        ...a,
+        device0: new Phone(a.identity, onChange, a.device0),
+        devices: new Map(a.devices.map((d) => [d.id, { ...d }])),
+      });
+    }
+  }
+
+  /** Call after changing an account, a device or a list in them. */
+  changed() {
+    this.onChange();
+  }
 
   /** The account of `phone`, created on first use; undefined when the number is not on WhatsApp. */
   account(phone: string, name?: string): Account | undefined {
     const existing = this.byPhone.get(phone);
     if (existing) {
-      if (name) existing.name = name;
+      if (name && name !== existing.name) {
+        existing.name = name;
+        this.changed();
+      }
       return existing;
     }
     if (!isOnWhatsApp(phone)) return undefined;
@@ -62,16 +93,21 @@ export class World {
       lid,
       name: name ?? `Contact ${phone}`,
       identity,
-      device0: new Phone(identity),
+      device0: new Phone(identity, this.onChange),
       devices: new Map(),
       nextDeviceId: 1,
       nextKeyIndex: 1,
       inbox: [],
       sent: [],
     };
-    this.byPhone.set(phone, account);
-    this.byLid.set(lid, account);
+    this.add(account);
+    this.changed();
     return account;
+  }
+
+  private add(account: Account) {
+    this.byPhone.set(account.phone, account);
+    this.byLid.set(account.lid, account);
   }
 
   /** The existing account a user part (phone number or LID) names. */
@@ -82,16 +118,28 @@ export class World {
   get accountCount() {
     return this.byPhone.size;
   }
-}
 
-/** The bundle a key fetch gets for a linked device; pops one one-time pre-key. */
-export const linkedDeviceBundle = (device: LinkedDevice): PreKeyBundle => {
-  const first = device.preKeys.entries().next().value;
-  if (first) device.preKeys.delete(first[0]);
-  return {
-    registrationId: device.registrationId,
-    identityKey: device.identityKey,
-    signedPreKey: device.signedPreKey,
-    preKey: first && { keyId: first[0], publicKey: first[1] },
-  };
-};
+  /** Every account as it is now, for saving (shares the live objects: encode it at once). */
+  state(): AccountState[] {
+    return [...this.byPhone.values()].map(({ device0, devices, ...rest }) => ({
+      ...rest,
+      device0: device0.state(),
+      devices: [...devices.values()].map(({ connection: _, ...device }) => device),
+    }));
+  }
+
+  /** The bundle a key fetch gets for a linked device; pops one one-time pre-key. */
+  linkedDeviceBundle(device: LinkedDevice): PreKeyBundle {
+    const first = device.preKeys.entries().next().value;
+    if (first) {
+      device.preKeys.delete(first[0]);
+      this.changed();
+    }
+    return {
+      registrationId: device.registrationId,
+      identityKey: device.identityKey,
+      signedPreKey: device.signedPreKey,
+      preKey: first && { keyId: first[0], publicKey: first[1] },
+    };
+  }
+}

@@ -8,9 +8,16 @@ export interface HostTarget {
 
 export interface HostLoad {
   id: string;
+  internalUrl: string;
   live: boolean;
   draining: boolean;
+  /** Sessions assigned to it. */
   sessions: number;
+  heartbeatAt: Date;
+  startedAt: Date;
+  whatsapp: 'unknown' | 'reachable' | 'unreachable';
+  whatsappError: string | null;
+  whatsappCheckedAt: Date | null;
 }
 
 // Liveness is judged by the database's clock, the same clock the hosts' heartbeats are written with.
@@ -43,24 +50,36 @@ export async function leastLoadedLiveHost(
   return row ? { id: row.id, internalUrl: row.internal_url } : undefined;
 }
 
-/** Every registered host with its liveness and how many sessions it owns, for the health route. */
+/** Every registered host with its liveness, load and WhatsApp reachability, for health and operators. */
 export async function listHostLoads(db: Kysely<Database>, livenessSeconds: number): Promise<HostLoad[]> {
   const rows = await db
     .selectFrom('hosts')
     .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
     .select([
       'hosts.id',
+      'hosts.internal_url',
       'hosts.draining',
+      'hosts.heartbeat_at',
+      'hosts.started_at',
+      'hosts.whatsapp',
+      'hosts.whatsapp_error',
+      'hosts.whatsapp_checked_at',
       isLive(livenessSeconds).as('live'),
       (eb) => eb.fn.count<string>('sessions.id').as('owned'),
     ])
-    .groupBy(['hosts.id', 'hosts.draining', 'hosts.heartbeat_at'])
+    .groupBy('hosts.id')
     .orderBy('hosts.id')
     .execute();
   return rows.map((r) => ({
     id: r.id,
+    internalUrl: r.internal_url,
     live: r.live === true,
     draining: r.draining,
     sessions: Number(r.owned),
+    heartbeatAt: r.heartbeat_at,
+    startedAt: r.started_at,
+    whatsapp: r.whatsapp,
+    whatsappError: r.whatsapp_error,
+    whatsappCheckedAt: r.whatsapp_checked_at,
   }));
 }

@@ -35,8 +35,9 @@ export interface AuditRow {
 }
 
 /**
- * The tenant's audit entries by id, which grows with every entry: `desc` newest first, `asc` in the order
- * things happened. The cursor is the id of the previous page's last entry.
+ * The tenant's audit entries by their number in the tenant (`seq`, shown as `id`), which grows with every
+ * entry: `desc` newest first, `asc` in the order things happened. The cursor is the number of the previous
+ * page's last entry.
  */
 export async function listAuditEntries(
   db: Kysely<Database>,
@@ -45,11 +46,11 @@ export async function listAuditEntries(
 ): Promise<Page<AuditRow>> {
   let query = db
     .selectFrom('audit_log')
-    .select(['id', 'at', 'actor', 'action', 'target', 'detail'])
+    .select(['seq as id', 'at', 'actor', 'action', 'target', 'detail'])
     .where('tenant_id', '=', tenantId)
-    .orderBy('id', page.order)
+    .orderBy('seq', page.order)
     .limit(page.limit + 1);
-  if (page.cursor !== undefined) query = query.where('id', page.order === 'asc' ? '>' : '<', page.cursor);
+  if (page.cursor !== undefined) query = query.where('seq', page.order === 'asc' ? '>' : '<', page.cursor);
   const rows = await query.execute();
   return pageOf(rows, page.limit, (e) => e.id);
 }

@@ -8,6 +8,7 @@ import { registerAdminKeyRevoke } from './admin-key-revoke.js';
 import { registerAdminSessionGet } from './admin-session-get.js';
 import { registerAdminSessionList } from './admin-session-list.js';
 import { registerKeySelfReroll } from './key-self-reroll.js';
+import { registerOperatorHostList } from './operator-host-list.js';
 import { registerOperatorTenantCreate } from './operator-tenant-create.js';
 import { registerOperatorTenantList } from './operator-tenant-list.js';
 import { registerOperatorTenantResume } from './operator-tenant-resume.js';
@@ -20,6 +21,7 @@ export function registerTenancyRoutes(app: EdgeApp, services: EdgeServices): voi
   registerOperatorTenantList(app, services);
   registerOperatorTenantSuspend(app, services);
   registerOperatorTenantResume(app, services);
+  registerOperatorHostList(app, services);
   registerAdminSessionList(app, services);
   registerAdminSessionGet(app, services);
   registerAdminKeyList(app, services);

@@ -10,6 +10,7 @@ import {
   type PublicState,
   publicState,
   type SessionEvent,
+  type SessionInput,
   type SessionSnapshot,
   type SocketCommand,
   type SocketEvent,
@@ -50,6 +51,7 @@ function harness(
     logout?: PromiseActorLogic<void, LogoutInput>;
     clock?: SimulatedClock;
     reconnectDelay?: (attempts: number) => number;
+    input?: Partial<SessionInput>;
   } = {},
 ) {
   const sockets: FakeSocket[] = [];
@@ -96,7 +98,7 @@ function harness(
     },
   });
   const actor = createActor(machine, {
-    input: { sessionId: 'sess-1' },
+    input: { sessionId: 'sess-1', ...options.input },
     ...(options.clock ? { clock: options.clock } : {}),
   });
   actor.start();
@@ -772,6 +774,26 @@ describe('session machine: sending', () => {
     h.actor.stop();
   });
 
+  it.each<[string, (h: ReturnType<typeof harness>) => void]>([
+    ['connecting', () => {}],
+    ['reconnecting', (h) => h.current().emit({ type: 'CLOSE', statusCode: 428, message: 'closed' })],
+    ['idle', (h) => h.send({ type: 'STOP' })],
+  ])('a linked session in %s answers reconnecting (retry soon), not "scan the QR"', async (from, arrive) => {
+    const h = harness({ input: { user: ALICE, restore: 'connecting' }, reconnectDelay: () => 1_000 });
+    arrive(h);
+    expect(h.state()).toBe(from);
+    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'reconnecting' });
+    for (const socket of h.sockets) expect(socket.commands).toEqual([]);
+  });
+
+  it.each(['replaced', 'failed'] as const)(
+    'a linked session resting in %s answers not-connected: only a person can bring it back',
+    async (state) => {
+      const h = harness({ input: { user: ALICE, restore: state } });
+      expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'not-connected' });
+    },
+  );
+
   it('answers not-connected when the session actor is stopped', async () => {
     const h = harness();
     await h.connect();
@@ -796,6 +818,39 @@ describe('session machine: sending', () => {
     const result = await sendText(h.actor, '1@s.whatsapp.net', 'x', 10);
     late?.();
     expect(result).toEqual({ ok: false, error: 'timeout' });
+  });
+});
+
+describe('session machine: restored from the sessions table', () => {
+  it('a linked session resumes at once: connecting with its stored account, no QR asked for', async () => {
+    const h = harness({ input: { user: ALICE, restore: 'connecting' } });
+    expect(h.state()).toBe('connecting');
+    expect(h.sockets).toHaveLength(1);
+    expect(h.actor.getSnapshot().context.user).toEqual(ALICE);
+    h.current().emit({ type: 'OPEN', user: ALICE });
+    await h.until('connected');
+  });
+
+  it.each(['replaced', 'qr-expired', 'failed', 'logged-out'] as const)(
+    'a session that rested in %s rests there again, with no socket',
+    (state) => {
+      const h = harness({ input: { user: state === 'logged-out' ? null : ALICE, restore: state } });
+      expect(h.state()).toBe(state);
+      expect(h.sockets).toHaveLength(0);
+    },
+  );
+
+  it('without a stored state a session starts idle and never links by itself', () => {
+    const h = harness();
+    expect(h.state()).toBe('idle');
+    expect(h.sockets).toHaveLength(0);
+  });
+
+  it('a close while resuming keeps the account: the session is still linked', async () => {
+    const h = harness({ input: { user: ALICE, restore: 'connecting' }, reconnectDelay: () => 1_000 });
+    h.current().emit({ type: 'CLOSE', statusCode: 428, message: 'Connection Terminated' });
+    expect(h.state()).toBe('reconnecting');
+    expect(h.actor.getSnapshot().context.user).toEqual(ALICE);
   });
 });
 

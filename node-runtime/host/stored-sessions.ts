@@ -1,0 +1,80 @@
+import { jidNormalizedUser } from '@whiskeysockets/baileys';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../shared/db-schema.js';
+import type { PublicState, RestoredState, SessionUser } from '../session/machine.js';
+
+/** A session as the database has it: where its actor starts, and the account it is linked to. */
+export type StoredSession = {
+  /** The state last mirrored. */
+  state: string;
+  user: SessionUser | null;
+  /** Undefined: idle (never linked, or nothing to resume). */
+  restore: RestoredState | undefined;
+  /** The host died during a logout: finish it (wipe) rather than resume. */
+  finishLogout: boolean;
+};
+
+/** States a session rests in until a person asks; a restart must not wake it. */
+const RESTING_STATES: readonly RestoredState[] = ['replaced', 'qr-expired', 'failed', 'logged-out'];
+
+/** The columns a restore reads: the mirrored state and account, and whether creds hold a linked account. */
+export const storedSessionsQuery = (db: Kysely<Database>) =>
+  db
+    .selectFrom('sessions')
+    .leftJoin('wa_creds', 'wa_creds.session_id', 'sessions.id')
+    .select([
+      'sessions.id',
+      'sessions.state',
+      'sessions.account_jid',
+      'sessions.account_name',
+      sql<string | null>`wa_creds.creds -> 'me' ->> 'id'`.as('me_id'),
+      sql<string | null>`wa_creds.creds -> 'me' ->> 'name'`.as('me_name'),
+    ]);
+
+type StoredRow = {
+  state: string;
+  account_jid: string | null;
+  account_name: string | null;
+  me_id: string | null;
+  me_name: string | null;
+};
+
+/**
+ * Where a session's actor starts. Linked (the credentials name an account) and not resting: it resumes
+ * at once. The account comes from the mirror, else from the credentials themselves, so a row whose
+ * mirror lost the account still resumes.
+ */
+export const storedSession = (row: StoredRow): StoredSession => {
+  const linked = row.me_id !== null;
+  const user: SessionUser | null = row.account_jid
+    ? { id: row.account_jid, name: row.account_name }
+    : row.me_id
+      ? { id: jidNormalizedUser(row.me_id), name: row.me_name }
+      : null;
+  const resting = RESTING_STATES.find((s) => s === row.state);
+  if (row.state === ('logging-out' satisfies PublicState)) {
+    return { state: row.state, user, restore: undefined, finishLogout: true };
+  }
+  if (resting)
+    return {
+      state: row.state,
+      user: resting === 'logged-out' ? null : user,
+      restore: resting,
+      finishLogout: false,
+    };
+  return {
+    state: row.state,
+    user: linked ? user : null,
+    restore: linked ? 'connecting' : undefined,
+    finishLogout: false,
+  };
+};
+
+/** The stored session, or undefined when there is no such session. */
+export const loadStoredSession = async (
+  db: Kysely<Database>,
+  sessionId: string,
+): Promise<StoredSession | undefined> => {
+  const row = await storedSessionsQuery(db).where('sessions.id', '=', sessionId).executeTakeFirst();
+  return row && storedSession(row);
+};
