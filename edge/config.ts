@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_HOST_TOKEN_TTL_SECONDS, MIN_HOST_SECRET_BYTES } from '../shared/jwt.js';
 import { MAX_BODY_BYTES } from '../shared/schemas.js';
+import { isSecretKey } from '../shared/webhook-secrets.js';
 
 const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
@@ -37,6 +38,16 @@ export const EdgeConfigSchema = z.object({
   hostTokenTtlSeconds: z.int().min(1).max(MAX_HOST_TOKEN_TTL_SECONDS).default(30),
   /** How long the edge remembers which host owns a session (0: look it up on every request). */
   hostRouteCacheMs: z.int().min(0).max(10_000).default(2_000),
+  /** Webhook endpoints: the key their secrets are encrypted with, and whether private URLs are allowed. */
+  webhooks: z
+    .object({
+      secretKey: z
+        .string()
+        .optional()
+        .refine((key) => key === undefined || isSecretKey(key), { message: 'must be 32 bytes in base64' }),
+      allowPrivate: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Reported by `GET /`. */
   version: z.string().min(1).default('0.1.0'),
   /** Where `GET /` tells people to read about the API. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EdgeEnvSchema } from '../edge/entries/env.js';
 import { apiKeySettingProblem, operatorKeySettingProblem } from '../edge/tenancy/bootstrap.js';
+import { isSecretKey } from '../shared/webhook-secrets.js';
 import { ConfigError } from './startup-error.js';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -39,6 +40,10 @@ const HostSettings = z.object({
   /** Ask web.whatsapp.com for the current version at start (the only call to the internet at start). */
   WA_FETCH_VERSION: z.enum(['true', 'false']).default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `true` lets webhooks go to private addresses and plain http (development; the sandbox sets it). */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  /** Messages and events older than this are purged. */
+  MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 /**
@@ -52,6 +57,8 @@ export const StackConfigSchema = EdgeEnvSchema.extend({
   DATABASE_URL: optional,
   /** Optional here: generated once into DATA_DIR when unset. */
   EDGE_HOST_SECRET: optional.pipe(z.string().min(32).optional()),
+  /** Optional here: generated once into DATA_DIR when unset. */
+  WEBHOOK_SECRET_KEY: optional.pipe(z.string().refine(isSecretKey, 'must be 32 bytes in base64').optional()),
   API_KEY: keySetting(apiKeySettingProblem),
   /** The operator's key (creates and suspends tenants) instead of a generated one; 32+ characters. */
   OPERATOR_KEY: keySetting(operatorKeySettingProblem),
@@ -63,6 +70,8 @@ export type StackConfig = z.infer<typeof StackConfigSchema>;
 export const HostConfigSchema = HostSettings.extend({
   DATABASE_URL: z.string().min(1),
   EDGE_HOST_SECRET: z.string().min(32),
+  /** The same key the edge encrypts webhook secrets with. */
+  WEBHOOK_SECRET_KEY: z.string().refine(isSecretKey, 'must be 32 bytes in base64'),
   HOST_LISTEN: z.string().default('127.0.0.1'),
   HOST_URL: optional.pipe(z.url().optional()),
 });

@@ -12,6 +12,8 @@ await supervise(async () => {
   const config = parseConfig(StackConfigSchema, {
     // Its own data, so a sandbox never mixes with sessions linked to the real WhatsApp.
     DATA_DIR: '.data/sandbox',
+    // Webhooks to a receiver on this machine, over plain http, are what trying things out needs.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     ...process.env,
   });
   // The simulated network keeps its world (accounts, linked devices, contacts' Signal state) in

@@ -11,6 +11,7 @@ import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import { StartupError } from '../node-runtime/startup-error.js';
 import type { WaConnection } from '../node-runtime/wa/socket-actor.js';
+import { generateSecretKey, parseSecretKey } from '../shared/webhook-secrets.js';
 
 export type RunningStack = {
   url: string;
@@ -22,14 +23,19 @@ export type RunningStack = {
   close(): Promise<void>;
 };
 
-/** The edge-host secret: EDGE_HOST_SECRET, else one generated once and kept in DATA_DIR (mode 0600). */
-const hostSecret = async (config: StackConfig) => {
-  if (config.EDGE_HOST_SECRET) return config.EDGE_HOST_SECRET;
-  const file = join(resolve(config.DATA_DIR), 'edge-host-secret');
-  const existing = await readFile(file, 'utf8').catch(() => undefined);
+/** A secret from its setting, else one generated once and kept in DATA_DIR (mode 0600). */
+const keptSecret = async (
+  config: StackConfig,
+  setting: string | undefined,
+  file: string,
+  make: () => string,
+) => {
+  if (setting) return setting;
+  const path = join(resolve(config.DATA_DIR), file);
+  const existing = await readFile(path, 'utf8').catch(() => undefined);
   if (existing?.trim()) return existing.trim();
-  const secret = randomBytes(32).toString('base64url');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  const secret = make();
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
   return secret;
 };
 
@@ -83,7 +89,15 @@ export const startStack = async (
     const db = createDb(databaseUrl);
     started.push(() => closeDb(db));
     await migrateToLatest(db);
-    const secret = await hostSecret(config);
+    const secret = await keptSecret(config, config.EDGE_HOST_SECRET, 'edge-host-secret', () =>
+      randomBytes(32).toString('base64url'),
+    );
+    const webhookKey = await keptSecret(
+      config,
+      config.WEBHOOK_SECRET_KEY,
+      'webhook-secret-key',
+      generateSecretKey,
+    );
     const host = await startHost({
       db,
       hostId: config.HOST_ID,
@@ -91,11 +105,16 @@ export const startStack = async (
       secret,
       wa,
       logger: logger.child({ component: 'host' }),
+      webhooks: {
+        secretKey: parseSecretKey(webhookKey),
+        allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
+      },
+      retentionDays: config.MESSAGE_RETENTION_DAYS,
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());
     const edge = await startEdge({
-      ...edgeConfigFrom({ ...config, EDGE_HOST_SECRET: secret }),
+      ...edgeConfigFrom({ ...config, EDGE_HOST_SECRET: secret, WEBHOOK_SECRET_KEY: webhookKey }),
       db,
       port: config.PORT,
       logger: logger.child({ component: 'edge' }),

@@ -112,6 +112,87 @@ export interface AuditLogTable {
   detail: WithDefault<Json>;
 }
 
+export interface MessagesTable {
+  session_id: string;
+  id: string;
+  tenant_id: string;
+  direction: 'in' | 'out';
+  chat_jid: string;
+  chat_lid: string | null;
+  sender_jid: string | null;
+  sender_lid: string | null;
+  kind: string;
+  text: string | null;
+  content: WithDefault<Json>;
+  sent_at: Timestamp;
+  status: 'pending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed' | null;
+  status_rank: Generated<number>;
+  status_at: Timestamp | null;
+  failure: string | null;
+  source: 'api' | 'phone' | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface EventsTable {
+  /** `evt_` + a ULID. */
+  id: string;
+  tenant_id: string;
+  /** The event's number within its tenant, set by a trigger: the order of the log. */
+  seq: WithDefault<Int8>;
+  session_id: string | null;
+  session_name: string | null;
+  type: string;
+  data: Json;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface WebhookEndpointsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  url: string;
+  description: string | null;
+  event_types: string[] | null;
+  session_id: string | null;
+  secret: Bytes;
+  previous_secret: Bytes | null;
+  previous_until: Timestamp | null;
+  enabled: Generated<boolean>;
+  disabled_reason: string | null;
+  next_attempt_at: WithDefault<Timestamp>;
+  failing_since: Timestamp | null;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: WithDefault<Int8>;
+  endpoint_id: string;
+  event_id: string;
+  event_seq: Int8;
+  status: Generated<'pending' | 'delivered' | 'dead'>;
+  attempts: Generated<number>;
+  parked: Generated<boolean>;
+  next_attempt_at: WithDefault<Timestamp>;
+  first_attempt_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface WebhookAttemptsTable {
+  id: WithDefault<Int8>;
+  delivery_id: Int8;
+  endpoint_id: string;
+  event_id: string;
+  attempted_at: WithDefault<Timestamp>;
+  status_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  outcome: 'delivered' | 'failed' | 'dead' | 'disabled';
+  next_attempt_at: Timestamp | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -120,6 +201,11 @@ export interface Database {
   wa_keys: WaKeysTable;
   hosts: HostsTable;
   audit_log: AuditLogTable;
+  messages: MessagesTable;
+  events: EventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -134,3 +220,6 @@ export type Host = Selectable<HostsTable>;
 export type NewHost = Insertable<HostsTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
 export type NewAuditEntry = Insertable<AuditLogTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type EventRow = Selectable<EventsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

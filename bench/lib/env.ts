@@ -12,6 +12,7 @@ import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { createDb } from '../../node-runtime/db/connect.js';
 import { migrateToLatest } from '../../node-runtime/db/migrate.js';
 import type { Database } from '../../shared/db-schema.js';
+import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { type SimProcess, spawnSimulator } from '../../test/wa-sim/process.js';
 import { InspectorSession } from './inspector.js';
 import { descendants, freePort, NodeProc, ROOT, waitForHttp } from './procs.js';
@@ -67,6 +68,9 @@ export class BenchEnv {
     readonly tenantId: string,
     readonly secret: string,
   ) {}
+
+  /** The key webhook secrets are encrypted with, shared by the bench's hosts and edges. */
+  readonly webhookKey = generateSecretKey();
 
   static async create(options: BenchEnvOptions = {}): Promise<BenchEnv> {
     const ownDir = !options.dir;
@@ -159,6 +163,7 @@ export class BenchEnv {
       env: {
         DATABASE_URL: this.databaseUrl,
         EDGE_HOST_SECRET: this.secret,
+        WEBHOOK_SECRET_KEY: this.webhookKey,
         HOST_ID: id,
         HOST_PORT: String(port),
         WA_WS_URL: sim.wsUrl,
@@ -184,6 +189,7 @@ export class BenchEnv {
       env: {
         DATABASE_URL: this.databaseUrl,
         EDGE_HOST_SECRET: this.secret,
+        WEBHOOK_SECRET_KEY: this.webhookKey,
         PORT: String(port),
         LOG_LEVEL: this.options.logLevel ?? 'info',
         EDGE_CONFIG: JSON.stringify(this.options.edgeConfig ?? {}),

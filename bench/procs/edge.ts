@@ -19,6 +19,7 @@ const options: StartEdgeOptions = {
   port: Number(env.PORT ?? 0),
   hostname: '127.0.0.1',
   hostSecret: env.EDGE_HOST_SECRET,
+  webhooks: { secretKey: env.WEBHOOK_SECRET_KEY, allowPrivate: true },
   logger: pino({ level: env.LOG_LEVEL ?? 'info' }),
 };
 const edge = await startEdge(options);

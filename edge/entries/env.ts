@@ -21,6 +21,10 @@ export const EdgeEnvSchema = z.object({
   EDGE_SEND_PER_SESSION_BURST: number,
   EDGE_SEND_PER_TENANT_PER_SECOND: number,
   EDGE_SEND_PER_TENANT_BURST: number,
+  /** Encrypts webhook signing secrets (32 bytes, base64); the session hosts need the same. */
+  WEBHOOK_SECRET_KEY: z.string().min(1).optional(),
+  /** `true` lets webhook URLs be private addresses or plain http (development only). */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).optional(),
 });
 
 export type EdgeEnvVars = z.infer<typeof EdgeEnvSchema>;
@@ -29,6 +33,7 @@ export type EdgeEnvVars = z.infer<typeof EdgeEnvSchema>;
 export function edgeConfigFrom(env: EdgeEnvVars): EdgeConfigInput {
   return {
     hostSecret: env.EDGE_HOST_SECRET,
+    webhooks: { secretKey: env.WEBHOOK_SECRET_KEY, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE === 'true' },
     clientAddress: { header: env.EDGE_CLIENT_ADDRESS_HEADER, hops: env.EDGE_CLIENT_ADDRESS_HOPS },
     keyCache: { ttlMs: env.EDGE_KEY_CACHE_TTL_MS },
     lastUsed: { flushSeconds: env.EDGE_LAST_USED_FLUSH_SECONDS },

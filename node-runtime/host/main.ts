@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, parseConfig, waConnectionOf } from '../config.js';
 import { closeDb, createDb } from '../db/connect.js';
 import { reportStartFailure } from '../startup-error.js';
@@ -20,6 +21,11 @@ try {
     secret: config.EDGE_HOST_SECRET,
     wa: waConnectionOf(config),
     logger: pino({ level: config.LOG_LEVEL }),
+    webhooks: {
+      secretKey: parseSecretKey(config.WEBHOOK_SECRET_KEY),
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
+    },
+    retentionDays: config.MESSAGE_RETENTION_DAYS,
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
 } catch (err) {

@@ -3,8 +3,13 @@ import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { SecretBox } from '../../shared/webhook-secrets.js';
+import { keepRetention } from '../events/retention.js';
 import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
+import { WebhookPoster } from '../webhooks/http.js';
+import type { RetryPolicy } from '../webhooks/schedule.js';
+import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
 import { registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
@@ -24,6 +29,10 @@ export type HostOptions = {
   logger: Logger;
   /** How often to check that WhatsApp is reachable (default 30 s). */
   whatsappCheckMs?: number;
+  /** Delivering webhooks: the key their secrets are encrypted with, and whether private URLs may be used. */
+  webhooks?: { secretKey: Uint8Array; allowPrivate: boolean; policy?: RetryPolicy };
+  /** Messages and events older than this many days are purged (default 30). */
+  retentionDays?: number;
 };
 
 /**
@@ -41,6 +50,8 @@ export const HOST_KEEP_ALIVE_TIMEOUT_MS = 10_000;
  */
 export const HOST_HEADERS_TIMEOUT_MS = 15_000;
 
+export const DEFAULT_RETENTION_DAYS = 30;
+
 export type RunningHost = { url: string; sessions: SessionHost; close(): Promise<void> };
 
 /** Starts a session host: internal API, registration and heartbeat, and resumes its linked sessions. */
@@ -48,7 +59,26 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   applyTrustRoot(opts.wa.trustRoot);
   const logger = opts.logger.child({ hostId: opts.hostId });
   const wa = await resolveWaVersion(opts.wa, logger);
-  const sessions = new SessionHost({ db: opts.db, hostId: opts.hostId, wa, logger });
+  const webhooks = opts.webhooks && {
+    poster: new WebhookPoster({ allowPrivate: opts.webhooks.allowPrivate }),
+    policy: opts.webhooks.policy,
+    secrets: new SecretBox(opts.webhooks.secretKey),
+  };
+  const worker =
+    webhooks &&
+    new WebhookWorker({
+      db: opts.db,
+      owner: opts.hostId,
+      logger: logger.child({ component: 'webhooks' }),
+      ...webhooks,
+    });
+  const sessions = new SessionHost({
+    db: opts.db,
+    hostId: opts.hostId,
+    wa,
+    logger,
+    onEvent: () => worker?.wake(),
+  });
   // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
   // so no request can find a linked session idle or start it over.
   const resumed = await sessions.resumeOwned();
@@ -81,16 +111,21 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     intervalMs: opts.whatsappCheckMs,
     onChange: (reachability) => void registration.reportWhatsApp(reachability),
   });
+  worker?.start();
+  const stopRetention = keepRetention(opts.db, opts.retentionDays ?? DEFAULT_RETENTION_DAYS, logger);
   logger.info({ url, resumed }, 'session host started');
   return {
     url,
     sessions,
     async close() {
       whatsapp.stop();
+      stopRetention();
       await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
       // No new requests from here on (they would start sessions again); those under way finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await sessions.stopAll();
+      await worker?.stop();
+      await webhooks?.poster.close();
       await closed;
       logger.info('session host stopped');
     },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
+import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
 import {
   isConnected,
   type PublicState,
@@ -33,7 +34,23 @@ export type SessionView = {
   user?: { id: string; name: string | null };
 };
 
-type SessionRow = { state: PublicState; account_jid?: string | null; account_name?: string | null };
+/** How long a stopping host waits for its sessions' last writes when the database is away. */
+const JOURNAL_DRAIN_MS = 5_000;
+
+/** States whose `reason` says why the session is there. */
+const EXPLAINED: readonly PublicState[] = ['logged-out', 'replaced', 'failed', 'qr-expired', 'reconnecting'];
+
+/** A state change as the journal records it: the row to mirror and what the event says. */
+const changeOf = (snapshot: SessionSnapshot, row: SessionRow): StateChange => {
+  const state = publicState(snapshot);
+  const { user, lastError } = snapshot.context;
+  return {
+    row,
+    connected: isConnected(snapshot),
+    user: user && { id: user.id, name: user.name },
+    reason: EXPLAINED.includes(state) ? (lastError?.reason ?? null) : null,
+  };
+};
 
 const viewOf = (actor: SessionActorRef): SessionView => {
   const snapshot = actor.getSnapshot();
@@ -56,13 +73,22 @@ export class SessionHost {
   /** Actors being created from the database: concurrent first requests share one load. */
   private readonly loading = new Map<string, Promise<SessionActorRef>>();
   private readonly stores = new Map<string, Promise<AuthStore>>();
-  /** Socket endings and state writes still in flight; stopAll waits for them. */
+  /** Each running session's writes: state, messages, events. */
+  private readonly journals = new Map<string, SessionJournal>();
+  /** Socket endings still in flight; stopAll waits for them. */
   private readonly ending = new Set<Promise<void>>();
   private stopping = false;
   private readonly machine;
 
   constructor(
-    private readonly deps: { db: Kysely<Database>; hostId: string; wa: WaConnection; logger: Logger },
+    private readonly deps: {
+      db: Kysely<Database>;
+      hostId: string;
+      wa: WaConnection;
+      logger: Logger;
+      /** Told after an event was written (to wake the webhook worker). */
+      onEvent?: () => void;
+    },
   ) {
     this.machine = sessionMachine.provide({
       actors: {
@@ -74,6 +100,7 @@ export class SessionHost {
             const tracked = ended.catch(() => undefined).finally(() => this.ending.delete(tracked));
             this.ending.add(tracked);
           },
+          journal: (id) => this.journal(id),
         }),
         wipeAuth: fromPromise<void, WipeAuthInput>(async ({ input }) => {
           await (await this.store(input.sessionId)).clear();
@@ -120,19 +147,37 @@ export class SessionHost {
     return loading;
   }
 
+  /** The session's journal; it exists from the moment its actor is made. */
+  private journal(sessionId: string): SessionJournal {
+    const journal = this.journals.get(sessionId);
+    if (!journal) throw new Error(`no journal for session ${sessionId}: its actor was never made here`);
+    return journal;
+  }
+
   private spawn(sessionId: string, stored: StoredSession): SessionActorRef {
+    const journal = new SessionJournal(
+      this.deps,
+      { id: sessionId, tenantId: stored.tenantId, name: stored.name },
+      stored.state,
+    );
+    this.journals.set(sessionId, journal);
     const actor = createActor(this.machine, {
       input: { sessionId, user: stored.user, restore: stored.restore },
     });
     // What the table already shows needs no write (a host resuming hundreds of sessions at start).
     let mirrored: string | undefined = JSON.stringify({ state: stored.state });
+    let shownQr: string | null = null;
     actor.subscribe({
       next: (snapshot) => {
+        const qr = snapshot.context.qr;
+        if (qr && qr !== shownQr) void journal.qr(qr);
+        shownQr = qr;
         const row = this.rowOf(snapshot);
         const key = JSON.stringify(row.account_jid === undefined ? { state: row.state } : row);
         if (key === mirrored) return;
         mirrored = key;
-        this.mirror(sessionId, row);
+        this.deps.logger.info({ sessionId, state: row.state }, 'session state');
+        void journal.stateChanged(changeOf(snapshot, row));
       },
       error: (err) => this.deps.logger.error({ err, sessionId }, 'session actor failed'),
     });
@@ -147,28 +192,11 @@ export class SessionHost {
    * (logged out): a state without a user (a fresh actor, a reconnect) must never erase a linked account.
    */
   private rowOf(snapshot: SessionSnapshot): SessionRow {
-    const state = publicState(snapshot);
+    const state: PublicState = publicState(snapshot);
     const user = snapshot.context.user;
     if (user) return { state, account_jid: user.id, account_name: user.name };
     if (state === 'logged-out') return { state, account_jid: null, account_name: null };
     return { state };
-  }
-
-  /** Writes the actor's state to the sessions table, only while this host owns the session. */
-  private mirror(sessionId: string, row: SessionRow) {
-    this.deps.logger.info({ sessionId, state: row.state }, 'session state');
-    const write = this.deps.db
-      .updateTable('sessions')
-      .set(row)
-      .where('id', '=', sessionId)
-      .where('host_id', '=', this.deps.hostId)
-      .execute()
-      .then(
-        () => undefined,
-        (err: unknown) => this.deps.logger.error({ err, sessionId }, 'mirroring session state failed'),
-      )
-      .finally(() => this.ending.delete(write));
-    this.ending.add(write);
   }
 
   /** Starts connecting if the session rests idle (a new session shows its first QR). */
@@ -225,6 +253,8 @@ export class SessionHost {
       if (stored.restore === 'connecting') resuming++;
       this.spawn(row.id, stored);
     }
+    // The table shows where each session now is before anyone can ask.
+    await Promise.all(rows.map((row) => this.journals.get(row.id)?.settled()));
     return resuming;
   }
 
@@ -244,5 +274,11 @@ export class SessionHost {
       await new Promise((resolve) => setTimeout(resolve, 20));
       if (this.ending.size === 0) break;
     }
+    // The last state changes and messages: written unless the database stays away past the bound.
+    const journals = [...this.journals.values()];
+    const written = Promise.all(journals.map((j) => j.settled()));
+    const bound = new Promise((resolve) => setTimeout(resolve, JOURNAL_DRAIN_MS).unref());
+    await Promise.race([written, bound]);
+    for (const journal of journals) journal.close();
   }
 }

@@ -5,6 +5,9 @@ import type { PublicState, RestoredState, SessionUser } from '../session/machine
 
 /** A session as the database has it: where its actor starts, and the account it is linked to. */
 export type StoredSession = {
+  tenantId: string;
+  /** The seed's sessionId, as clients know it. */
+  name: string;
   /** The state last mirrored. */
   state: string;
   user: SessionUser | null;
@@ -24,6 +27,8 @@ export const storedSessionsQuery = (db: Kysely<Database>) =>
     .leftJoin('wa_creds', 'wa_creds.session_id', 'sessions.id')
     .select([
       'sessions.id',
+      'sessions.tenant_id',
+      'sessions.name',
       'sessions.state',
       'sessions.account_jid',
       'sessions.account_name',
@@ -32,6 +37,8 @@ export const storedSessionsQuery = (db: Kysely<Database>) =>
     ]);
 
 type StoredRow = {
+  tenant_id: string;
+  name: string;
   state: string;
   account_jid: string | null;
   account_name: string | null;
@@ -45,6 +52,7 @@ type StoredRow = {
  * mirror lost the account still resumes.
  */
 export const storedSession = (row: StoredRow): StoredSession => {
+  const of = { tenantId: row.tenant_id, name: row.name, state: row.state };
   const linked = row.me_id !== null;
   const user: SessionUser | null = row.account_jid
     ? { id: row.account_jid, name: row.account_name }
@@ -53,17 +61,13 @@ export const storedSession = (row: StoredRow): StoredSession => {
       : null;
   const resting = RESTING_STATES.find((s) => s === row.state);
   if (row.state === ('logging-out' satisfies PublicState)) {
-    return { state: row.state, user, restore: undefined, finishLogout: true };
+    return { ...of, user, restore: undefined, finishLogout: true };
   }
-  if (resting)
-    return {
-      state: row.state,
-      user: resting === 'logged-out' ? null : user,
-      restore: resting,
-      finishLogout: false,
-    };
+  if (resting) {
+    return { ...of, user: resting === 'logged-out' ? null : user, restore: resting, finishLogout: false };
+  }
   return {
-    state: row.state,
+    ...of,
     user: linked ? user : null,
     restore: linked ? 'connecting' : undefined,
     finishLogout: false,

@@ -1,14 +1,17 @@
 import makeWASocket, {
   Browsers,
   fetchLatestWaWebVersion,
+  generateMessageIDV2,
   jidNormalizedUser,
   WA_CERT_DETAILS,
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
+import type { SessionJournal } from '../events/journal.js';
 import { closeDetailsOf } from '../session/disconnect.js';
 import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
+import { recordSocket } from './recorder.js';
 
 export type WaConnection = {
   /** WhatsApp's WebSocket URL; set only to point at the simulator (WA_WS_URL). */
@@ -58,6 +61,8 @@ export const makeSocketActor = (deps: {
   logger: Logger;
   /** Told about each socket's ending, so a host can wait for them all before it closes the database. */
   onEnding?: (ended: Promise<void>) => void;
+  /** Where the session's messages, receipts and their events are written. */
+  journal: (sessionId: string) => SessionJournal;
 }): SocketActorLogic =>
   defineSocketActor(({ input, sendBack, receive }) => {
     const logger = deps.logger.child({ sessionId: input.sessionId });
@@ -87,6 +92,8 @@ export const makeSocketActor = (deps: {
           ...(deps.wa.keepAliveIntervalMs ? { keepAliveIntervalMs: deps.wa.keepAliveIntervalMs } : {}),
         });
         const current = sock;
+        const journal = deps.journal(input.sessionId);
+        recordSocket(current, journal, logger);
         current.ev.on('creds.update', () => {
           store.saveCreds().catch((err) => logger.error({ err }, 'saving creds failed'));
         });
@@ -125,7 +132,7 @@ export const makeSocketActor = (deps: {
         command.reply(result);
       };
       inFlight.add(reply);
-      send(current, command).then(reply, (cause: unknown) =>
+      send(current, command, deps.journal(input.sessionId)).then(reply, (cause: unknown) =>
         reply({ ok: false, error: 'send-failed', cause }),
       );
     });
@@ -157,10 +164,35 @@ const isOnWhatsApp = async (sock: WASocket, jid: string) => {
   return true;
 };
 
-const send = async (sock: WASocket, command: SendCommand) => {
+/**
+ * Sends a text: checks the number is on WhatsApp, stores the message as pending under the id it will
+ * carry (so the server's ack, which can come before sendMessage resolves, finds it), then hands it over.
+ */
+const send = async (sock: WASocket, command: SendCommand, journal: SessionJournal) => {
   if (!(await isOnWhatsApp(sock, command.to)))
     return { ok: false as const, error: 'not-on-whatsapp' as const };
-  const message = await sock.sendMessage(command.to, { text: command.text });
-  if (!message) return { ok: false as const, error: 'send-failed' as const };
-  return { ok: true as const, message };
+  const id = generateMessageIDV2(sock.user?.id);
+  const me = sock.user;
+  await journal.outbound({
+    id,
+    direction: 'out',
+    chatJid: command.to,
+    chatLid: null,
+    senderJid: me?.id ? jidNormalizedUser(me.id) : null,
+    senderLid: me?.lid ? jidNormalizedUser(me.lid) : null,
+    kind: 'text',
+    text: command.text,
+    quoted: null,
+    sentAt: new Date(),
+    status: 'pending',
+    source: 'api',
+  });
+  try {
+    const message = await sock.sendMessage(command.to, { text: command.text }, { messageId: id });
+    if (!message) throw new Error('Baileys sent nothing');
+    return { ok: true as const, message };
+  } catch (err) {
+    void journal.status(id, 'failed', new Date(), err instanceof Error ? err.message : String(err));
+    throw err;
+  }
 };

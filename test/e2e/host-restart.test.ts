@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
+import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 import { api, linkByQr, until } from './flow.js';
@@ -26,6 +27,7 @@ const startHostProcess = async () => {
       ...process.env,
       DATABASE_URL: database().url,
       EDGE_HOST_SECRET: SECRET,
+      WEBHOOK_SECRET_KEY: generateSecretKey(),
       HOST_ID: 'host-restart',
       HOST_PORT: '0',
       WA_WS_URL: sim.wsUrl,

@@ -5,8 +5,10 @@ import { parseEdgeConfig } from '../../edge/config.js';
 import { EdgeEnvSchema, edgeConfigFrom } from '../../edge/entries/env.js';
 import { parseConfig, StackConfigSchema } from '../../node-runtime/config.js';
 import { ConfigError } from '../../node-runtime/startup-error.js';
+import { generateSecretKey } from '../../shared/webhook-secrets.js';
 
 const SECRET = 'config-secret-config-secret-config-0123';
+const KEY = generateSecretKey();
 
 describe('the stack configuration', () => {
   it('takes every edge variable and hands it to the edge', () => {
@@ -20,6 +22,8 @@ describe('the stack configuration', () => {
       EDGE_SEND_PER_SESSION_BURST: '4',
       EDGE_SEND_PER_TENANT_PER_SECOND: '30',
       EDGE_SEND_PER_TENANT_BURST: '40',
+      WEBHOOK_SECRET_KEY: KEY,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     };
     // Nothing the edge reads is left out here.
     expect(Object.keys(env).sort()).toEqual(
@@ -35,6 +39,7 @@ describe('the stack configuration', () => {
     expect(edge.rateLimits.failedAuth.limit).toBe(9);
     expect(edge.rateLimits.sendPerSession).toEqual({ perSecond: 3, burst: 4 });
     expect(edge.rateLimits.sendPerTenant).toEqual({ perSecond: 30, burst: 40 });
+    expect(edge.webhooks).toEqual({ secretKey: KEY, allowPrivate: true });
   });
 
   it('reports every bad variable by name and never echoes a value', () => {

@@ -1,0 +1,189 @@
+// One session's writes to the database, in the order they happened: its state mirror, its messages and
+// the events that report them, each change and its event in one transaction. A write that fails (the
+// database is away) is retried, holding back the session's later writes, so nothing is reordered; only
+// a process that dies with writes still queued loses them.
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../../shared/db-schema.js';
+import type { EventData, MessageStatus } from '../../shared/events.js';
+import {
+  advanceStatus,
+  insertEvent,
+  insertMessage,
+  type SessionRef,
+  type StoredMessage,
+  storedMessageView,
+} from './store.js';
+
+/** The sessions-table columns a state change writes; the account only when known or wiped. */
+export type SessionRow = { state: string; account_jid?: string | null; account_name?: string | null };
+
+export type StateChange = {
+  row: SessionRow;
+  connected: boolean;
+  user: { id: string; name: string | null } | null;
+  /** Why the session is where it is (logged out, replaced, ...), when it is a resting or retrying state. */
+  reason: string | null;
+};
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+export class SessionJournal {
+  private tail: Promise<void> = Promise.resolve();
+  /** Whether the transaction under way inserted an event. */
+  private wrote = false;
+  private pending = 0;
+  private closed = false;
+
+  constructor(
+    private readonly deps: { db: Kysely<Database>; hostId: string; logger: Logger; onEvent?: () => void },
+    readonly session: SessionRef,
+    /** The state the sessions table shows now: the first change reports it as the previous one. */
+    private lastState: string,
+  ) {}
+
+  /** Writes still queued or under way. */
+  get backlog() {
+    return this.pending;
+  }
+
+  /** Resolves once everything queued so far is written (or given up on by `close`). */
+  settled(): Promise<void> {
+    return this.tail;
+  }
+
+  /** Stops retrying: a host shutting down gives up on what the database will not take. */
+  close() {
+    this.closed = true;
+  }
+
+  /**
+   * A public state change: the sessions row (only while this host owns the session) and, when the
+   * state itself changed, a `session.status` event, in one transaction.
+   */
+  stateChanged(change: StateChange): Promise<void> {
+    return this.enqueue('state', async (trx) => {
+      const updated = await trx
+        .updateTable('sessions')
+        .set(change.row)
+        .where('id', '=', this.session.id)
+        .where('host_id', '=', this.deps.hostId)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return;
+      const previous = this.lastState;
+      if (change.row.state === previous) return;
+      this.lastState = change.row.state;
+      await this.event(trx, 'session.status', {
+        sessionId: this.session.name,
+        state: change.row.state,
+        previousState: previous,
+        connected: change.connected,
+        user: change.user,
+        reason: change.reason,
+      });
+    });
+  }
+
+  /** A new QR to show: `session.qr` with the raw text. */
+  qr(qr: string): Promise<void> {
+    return this.enqueue('qr', async (trx) => {
+      await this.event(trx, 'session.qr', { sessionId: this.session.name, qr });
+    });
+  }
+
+  /**
+   * Messages WhatsApp delivered to the session (and ones its own phone sent): stored once each, with
+   * `message.received` (or `message.sent` for the phone's own) the first time.
+   */
+  messages(messages: StoredMessage[]): Promise<void> {
+    return this.enqueue('messages', async (trx) => {
+      for (const message of messages) {
+        if (!(await insertMessage(trx, this.session, message))) continue; // a redelivery
+        const data = { sessionId: this.session.name, message: storedMessageView(message, this.session.name) };
+        await this.event(trx, message.direction === 'in' ? 'message.received' : 'message.sent', data);
+      }
+    });
+  }
+
+  /** An outbound message about to be handed to WhatsApp: stored as `pending`, before any ack can come. */
+  outbound(message: StoredMessage): Promise<void> {
+    return this.enqueue('outbound', async (trx) => {
+      await insertMessage(trx, this.session, message);
+    });
+  }
+
+  /** WhatsApp's server acknowledged (or refused) a message this session sent. */
+  serverAck(id: string, at: Date, error: string | null): Promise<void> {
+    if (error) return this.status(id, 'failed', at, `refused by WhatsApp (error ${error})`);
+    return this.enqueue('ack', async (trx) => {
+      const message = await advanceStatus(trx, this.session, id, 'sent', at);
+      if (message) await this.event(trx, 'message.sent', { sessionId: this.session.name, message });
+    });
+  }
+
+  /** A receipt moved an outbound message forward (delivered, read, played), or it failed. */
+  status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
+    return this.enqueue('status', async (trx) => {
+      const message = await advanceStatus(trx, this.session, id, status, at, failure);
+      if (
+        !message ||
+        (status !== 'delivered' && status !== 'read' && status !== 'played' && status !== 'failed')
+      ) {
+        return;
+      }
+      await this.event(trx, 'message.status', {
+        sessionId: this.session.name,
+        id,
+        chat: message.chat,
+        status,
+        failure,
+        at: at.toISOString(),
+      });
+    });
+  }
+
+  private event<T extends Parameters<typeof insertEvent>[2]>(
+    trx: Kysely<Database>,
+    type: T,
+    data: EventData<T>,
+  ) {
+    this.wrote = true;
+    return insertEvent(
+      trx,
+      { tenantId: this.session.tenantId, id: this.session.id, name: this.session.name },
+      type,
+      data,
+    );
+  }
+
+  private enqueue(what: string, work: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+    this.pending++;
+    const run = async () => {
+      for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        try {
+          this.wrote = false;
+          await this.deps.db.transaction().execute(work);
+          if (this.wrote) this.deps.onEvent?.();
+          return;
+        } catch (err) {
+          if (this.closed) {
+            this.deps.logger.error(
+              { err, sessionId: this.session.id, what },
+              'session write lost at shutdown',
+            );
+            return;
+          }
+          this.deps.logger.warn(
+            { err, sessionId: this.session.id, what, retryInMs: delay },
+            'session write failed',
+          );
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    };
+    const next = this.tail.then(run).finally(() => this.pending--);
+    this.tail = next;
+    return next;
+  }
+}

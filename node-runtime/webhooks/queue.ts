@@ -1,0 +1,260 @@
+// The delivery queue in SQL. Work is claimed per endpoint with a lease (FOR UPDATE SKIP LOCKED picks
+// endpoints no other worker holds; the lease, not a long transaction, keeps them while HTTP calls run,
+// and expires if the worker dies, so another takes over: at least once). Within an endpoint, deliveries
+// go out one at a time in event order.
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../shared/db-schema.js';
+import { insertEvent } from '../events/store.js';
+
+export type ClaimedEndpoint = {
+  id: string;
+  tenantId: string;
+  url: string;
+  secret: Uint8Array;
+  previousSecret: Uint8Array | null;
+  previousUntil: Date | null;
+  failingSince: Date | null;
+};
+
+export type DueDelivery = {
+  id: string;
+  eventId: string;
+  eventSeq: string;
+  attempts: number;
+  parked: boolean;
+  firstAttemptAt: Date | null;
+  type: string;
+  data: unknown;
+  createdAt: Date;
+};
+
+/** Takes up to `limit` endpoints that have a delivery due and no live lease, for `leaseMs`. */
+export async function claimEndpoints(
+  db: Kysely<Database>,
+  owner: string,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<ClaimedEndpoint[]> {
+  const until = new Date(now.getTime() + leaseMs);
+  const rows = await sql<{
+    id: string;
+    tenant_id: string;
+    url: string;
+    secret: Uint8Array;
+    previous_secret: Uint8Array | null;
+    previous_until: Date | null;
+    failing_since: Date | null;
+  }>`
+    UPDATE webhook_endpoints AS e
+    SET lease_owner = ${owner}, lease_until = ${until}
+    WHERE e.id IN (
+      SELECT c.id FROM webhook_endpoints AS c
+      WHERE c.enabled
+        AND c.next_attempt_at <= ${now}
+        AND (c.lease_until IS NULL OR c.lease_until < ${now})
+        AND EXISTS (
+          SELECT 1 FROM webhook_deliveries AS d
+          WHERE d.endpoint_id = c.id AND d.status = 'pending' AND d.next_attempt_at <= ${now}
+        )
+      ORDER BY c.next_attempt_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING e.id, e.tenant_id, e.url, e.secret, e.previous_secret, e.previous_until, e.failing_since
+  `.execute(db);
+  return rows.rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    url: r.url,
+    secret: r.secret,
+    previousSecret: r.previous_secret,
+    previousUntil: r.previous_until,
+    failingSince: r.failing_since,
+  }));
+}
+
+/** Keeps a lease alive while its holder works. False when it was lost (expired and taken). */
+export async function renewLease(
+  db: Kysely<Database>,
+  endpointId: string,
+  owner: string,
+  until: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('webhook_endpoints')
+    .set({ lease_until: until })
+    .where('id', '=', endpointId)
+    .where('lease_owner', '=', owner)
+    .where('enabled', '=', true)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+const deliveries = (db: Kysely<Database>, endpointId: string) =>
+  db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('events as ev', 'ev.id', 'd.event_id')
+    .select([
+      'd.id',
+      'd.event_id',
+      'd.event_seq',
+      'd.attempts',
+      'd.parked',
+      'd.first_attempt_at',
+      'ev.type',
+      'ev.data',
+      'ev.created_at',
+    ])
+    .where('d.endpoint_id', '=', endpointId)
+    .where('d.status', '=', 'pending')
+    .orderBy('d.event_seq')
+    .limit(1);
+
+type DeliveryRow = NonNullable<Awaited<ReturnType<ReturnType<typeof deliveries>['executeTakeFirst']>>>;
+
+const dueOf = (row: DeliveryRow | undefined): DueDelivery | undefined =>
+  row && {
+    id: row.id,
+    eventId: row.event_id,
+    eventSeq: row.event_seq,
+    attempts: row.attempts,
+    parked: row.parked,
+    firstAttemptAt: row.first_attempt_at,
+    type: row.type,
+    data: row.data,
+    createdAt: row.created_at,
+  };
+
+/**
+ * The delivery to try next: the oldest one not set aside (the head: everything after it waits, so order
+ * holds) when it is due, else a set-aside one that is due. Undefined when nothing is due.
+ */
+export async function nextDelivery(
+  db: Kysely<Database>,
+  endpointId: string,
+  now: Date,
+): Promise<DueDelivery | undefined> {
+  const isHead = sql<boolean>`NOT EXISTS (
+    SELECT 1 FROM webhook_deliveries AS h
+    WHERE h.endpoint_id = d.endpoint_id AND h.status = 'pending' AND NOT h.parked AND h.event_seq < d.event_seq
+  )`;
+  const row = await deliveries(db, endpointId)
+    .where('d.next_attempt_at', '<=', now)
+    .where((eb) => eb.or([eb('d.parked', '=', true), eb(isHead, '=', true)]))
+    .executeTakeFirst();
+  return dueOf(row);
+}
+
+/** The first delivery waiting behind `seq` (not set aside), to probe an endpoint with. */
+export async function deliveryAfter(
+  db: Kysely<Database>,
+  endpointId: string,
+  seq: string,
+): Promise<DueDelivery | undefined> {
+  const row = await deliveries(db, endpointId)
+    .where('d.parked', '=', false)
+    .where('d.event_seq', '>', seq)
+    .executeTakeFirst();
+  return dueOf(row);
+}
+
+export type AttemptRecord = {
+  delivery: DueDelivery;
+  endpointId: string;
+  at: Date;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+  outcome: 'delivered' | 'failed' | 'dead' | 'disabled';
+  nextAttemptAt: Date | null;
+  park?: boolean;
+};
+
+/** Writes one attempt to the log and moves its delivery on. */
+export async function recordAttempt(db: Kysely<Database>, attempt: AttemptRecord): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: attempt.delivery.id,
+        endpoint_id: attempt.endpointId,
+        event_id: attempt.delivery.eventId,
+        attempted_at: attempt.at,
+        status_code: attempt.statusCode,
+        latency_ms: attempt.latencyMs,
+        error: attempt.error,
+        outcome: attempt.outcome,
+        next_attempt_at: attempt.nextAttemptAt,
+      })
+      .execute();
+    await trx
+      .updateTable('webhook_deliveries')
+      .set({
+        attempts: attempt.delivery.attempts + 1,
+        first_attempt_at: attempt.delivery.firstAttemptAt ?? attempt.at,
+        status:
+          attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending',
+        delivered_at: attempt.outcome === 'delivered' ? attempt.at : null,
+        next_attempt_at: attempt.nextAttemptAt ?? attempt.at,
+        ...(attempt.park === undefined ? {} : { parked: attempt.park }),
+      })
+      .where('id', '=', attempt.delivery.id)
+      .execute();
+  });
+}
+
+/**
+ * Gives the endpoint back: no lease, and not claimed again before `nextAttemptAt` (the failing head's
+ * next attempt, or a set-aside delivery's, whichever is first).
+ */
+export async function releaseEndpoint(
+  db: Kysely<Database>,
+  endpointId: string,
+  owner: string,
+  fields: { nextAttemptAt: Date; failingSince: Date | null },
+): Promise<void> {
+  await db
+    .updateTable('webhook_endpoints')
+    .set({
+      lease_owner: null,
+      lease_until: null,
+      next_attempt_at: fields.nextAttemptAt,
+      failing_since: fields.failingSince,
+    })
+    .where('id', '=', endpointId)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+/** The earliest time a set-aside delivery of the endpoint is due, if any. */
+export async function nextParkedAttempt(db: Kysely<Database>, endpointId: string): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .where('parked', '=', true)
+    .executeTakeFirst();
+  return row?.next ?? undefined;
+}
+
+/** Disables an endpoint for good (until an admin enables it again) and says so in a `webhook.disabled` event. */
+export async function disableEndpoint(
+  db: Kysely<Database>,
+  endpoint: { id: string; tenantId: string; url: string },
+  reason: string,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('webhook_endpoints')
+      .set({ enabled: false, disabled_reason: reason, lease_owner: null, lease_until: null })
+      .where('id', '=', endpoint.id)
+      .execute();
+    await insertEvent(trx, { tenantId: endpoint.tenantId, id: null, name: null }, 'webhook.disabled', {
+      webhookId: endpoint.id,
+      url: endpoint.url,
+      reason,
+    });
+  });
+}

@@ -1,0 +1,229 @@
+// The webhook worker every session host runs: claims endpoints with deliveries due, posts them signed
+// (Standard Webhooks), in event order per endpoint, and records every attempt. Woken at once when this
+// host writes an event, and every second regardless (events from other hosts, retries coming due).
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { Webhook } from 'standardwebhooks';
+import type { Database } from '../../shared/db-schema.js';
+import type { SecretBox } from '../../shared/webhook-secrets.js';
+import type { WebhookPoster } from './http.js';
+import {
+  type ClaimedEndpoint,
+  claimEndpoints,
+  type DueDelivery,
+  deliveryAfter,
+  disableEndpoint,
+  nextDelivery,
+  nextParkedAttempt,
+  recordAttempt,
+  releaseEndpoint,
+  renewLease,
+} from './queue.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './schedule.js';
+
+const LEASE_MS = 30_000;
+const POLL_MS = 1_000;
+/** Endpoints worked on at once by one worker; each one's deliveries still go one at a time. */
+const CONCURRENT_ENDPOINTS = 8;
+
+export type WorkerOptions = {
+  db: Kysely<Database>;
+  /** Who holds the leases: the host's id. */
+  owner: string;
+  secrets: SecretBox;
+  poster: WebhookPoster;
+  logger: Logger;
+  policy?: RetryPolicy;
+  now?: () => Date;
+};
+
+/** The body of a delivery: `{type, timestamp, data}`, the Standard Webhooks payload shape. */
+export const payloadOf = (delivery: Pick<DueDelivery, 'type' | 'data' | 'createdAt'>) =>
+  JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: delivery.data });
+
+/** `webhook-signature`: one `v1,<base64>` per secret (two during a rotation's overlap). */
+export const signatureOf = (secrets: string[], id: string, at: Date, payload: string) =>
+  secrets.map((secret) => new Webhook(secret).sign(id, at, payload)).join(' ');
+
+export class WebhookWorker {
+  private readonly policy: RetryPolicy;
+  private readonly now: () => Date;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Something was just written that may need delivering. */
+  wake() {
+    this.wakeUp?.();
+  }
+
+  /** Stops claiming; deliveries under way finish (each is bounded by its timeout). */
+  async stop() {
+    this.running = false;
+    this.wake();
+    await this.loop;
+  }
+
+  private async run() {
+    while (this.running) {
+      let claimed: ClaimedEndpoint[] = [];
+      try {
+        claimed = await claimEndpoints(
+          this.options.db,
+          this.options.owner,
+          this.now(),
+          LEASE_MS,
+          CONCURRENT_ENDPOINTS,
+        );
+        await Promise.all(claimed.map((endpoint) => this.work(endpoint)));
+      } catch (err) {
+        this.options.logger.warn({ err }, 'webhook worker: a round failed');
+      }
+      if (claimed.length === 0 && this.running) await this.idle();
+    }
+  }
+
+  private idle() {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, POLL_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    }).finally(() => {
+      this.wakeUp = undefined;
+    });
+  }
+
+  /** Delivers what is due to one endpoint, in order, until it is done or fails. */
+  private async work(endpoint: ClaimedEndpoint) {
+    const { db, owner, logger } = this.options;
+    const secrets = await this.secretsOf(endpoint);
+    let failingSince = endpoint.failingSince;
+    const release = async (nextAttemptAt: Date) => {
+      const parked = await nextParkedAttempt(db, endpoint.id);
+      const next = parked && parked < nextAttemptAt ? parked : nextAttemptAt;
+      await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: next, failingSince });
+    };
+    while (this.running) {
+      const delivery = await nextDelivery(db, endpoint.id, this.now());
+      if (!delivery) return release(this.now());
+      const outcome = await this.attempt(endpoint, delivery, secrets);
+      if (outcome === 'delivered') {
+        failingSince = null;
+      } else if (outcome === 'disabled') {
+        return;
+      } else if (outcome === 'dead') {
+        this.options.logger.warn(
+          { webhookId: endpoint.id, eventId: delivery.eventId },
+          'webhook delivery given up',
+        );
+      } else {
+        failingSince ??= this.now();
+        if (this.now().getTime() - failingSince.getTime() >= this.policy.disableAfterMs) {
+          const days = Math.round(this.policy.disableAfterMs / 86_400_000);
+          await disableEndpoint(db, endpoint, `every delivery failed for ${days} days`);
+          logger.warn({ webhookId: endpoint.id }, 'webhook endpoint disabled: failing for too long');
+          return;
+        }
+        if (!delivery.parked) {
+          // The head failed: hold everything after it, unless it alone is the problem.
+          if (
+            delivery.attempts + 1 >= this.policy.probeAfterFailures &&
+            (await this.probe(endpoint, delivery, secrets))
+          ) {
+            failingSince = null;
+            continue;
+          }
+          return release(outcome.nextAttemptAt);
+        }
+      }
+      if (!(await renewLease(db, endpoint.id, owner, new Date(this.now().getTime() + LEASE_MS)))) return;
+    }
+    await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: this.now(), failingSince });
+  }
+
+  /**
+   * The head has failed again: try the one behind it. If that goes through, the endpoint is up and the
+   * head alone fails: it is set aside to retry on its own, and the rest flows in order. If not, the
+   * endpoint is down: everything waits, in order.
+   */
+  private async probe(endpoint: ClaimedEndpoint, head: DueDelivery, secrets: string[]): Promise<boolean> {
+    const next = await deliveryAfter(this.options.db, endpoint.id, head.eventSeq);
+    if (!next) return false;
+    const outcome = await this.attempt(endpoint, next, secrets);
+    if (outcome !== 'delivered') return false;
+    await this.options.db
+      .updateTable('webhook_deliveries')
+      .set({ parked: true })
+      .where('id', '=', head.id)
+      .execute();
+    return true;
+  }
+
+  /** One POST and its record. */
+  private async attempt(
+    endpoint: ClaimedEndpoint,
+    delivery: DueDelivery,
+    secrets: string[],
+  ): Promise<'delivered' | 'disabled' | 'dead' | { nextAttemptAt: Date }> {
+    const { db, poster } = this.options;
+    const at = this.now();
+    const payload = payloadOf(delivery);
+    const started = performance.now();
+    const result = await poster.post(endpoint.url, payload, {
+      'webhook-id': delivery.eventId,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signatureOf(secrets, delivery.eventId, at, payload),
+      'user-agent': 'wa-gateway-webhooks',
+    });
+    const base = {
+      delivery,
+      endpointId: endpoint.id,
+      at,
+      statusCode: result.status,
+      latencyMs: Math.round(performance.now() - started),
+    };
+    if (result.ok) {
+      await recordAttempt(db, { ...base, error: null, outcome: 'delivered', nextAttemptAt: null });
+      return 'delivered';
+    }
+    if (result.status === 410) {
+      await recordAttempt(db, { ...base, error: result.error, outcome: 'disabled', nextAttemptAt: null });
+      await disableEndpoint(db, endpoint, 'the endpoint answered 410 Gone');
+      return 'disabled';
+    }
+    const first = delivery.firstAttemptAt ?? at;
+    const dead = at.getTime() - first.getTime() >= this.policy.giveUpAfterMs;
+    const nextAttemptAt = new Date(at.getTime() + retryDelayMs(delivery.attempts + 1, this.policy));
+    await recordAttempt(db, {
+      ...base,
+      error: result.error,
+      outcome: dead ? 'dead' : 'failed',
+      nextAttemptAt: dead ? null : nextAttemptAt,
+    });
+    // A dead head no longer holds anything up: the next one goes at once.
+    return dead ? 'dead' : { nextAttemptAt };
+  }
+
+  /** The secrets to sign with: the current one, and the previous one during a rotation's overlap. */
+  private async secretsOf(endpoint: ClaimedEndpoint): Promise<string[]> {
+    const { secrets } = this.options;
+    const current = await secrets.open(endpoint.secret);
+    if (!endpoint.previousSecret || !endpoint.previousUntil || endpoint.previousUntil <= this.now())
+      return [current];
+    return [current, await secrets.open(endpoint.previousSecret)];
+  }
+}

@@ -1,0 +1,158 @@
+// The contract of what happens in a session: stored messages, the events that report changes (pulled
+// from /api/events or delivered as webhooks), and the webhook delivery body. Timestamps are ISO 8601 in
+// UTC. `sessionId` is always the seed's session name, as clients know it.
+import { z } from '@hono/zod-openapi';
+
+const Timestamp = z.iso.datetime().openapi({ example: '2026-01-31T08:00:00.000Z' });
+
+export const MESSAGE_STATUSES = ['pending', 'sent', 'delivered', 'read', 'played', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** A status only moves to a higher rank; `failed` ends a message that never got past the server. */
+export const MESSAGE_STATUS_RANK: Record<MessageStatus, number> = {
+  pending: 0,
+  sent: 1,
+  delivered: 2,
+  read: 3,
+  played: 4,
+  failed: 5,
+};
+
+export const MESSAGE_KINDS = ['text', 'unknown'] as const;
+
+export const QuotedMessageSchema = z
+  .object({
+    id: z.string().openapi({ description: 'WhatsApp id of the message replied to' }),
+    from: z
+      .string()
+      .nullable()
+      .openapi({ description: "The quoted message's author (phone JID when known)" }),
+    text: z.string().nullable(),
+  })
+  .openapi('QuotedMessage');
+
+export const MessageSchema = z
+  .object({
+    id: z.string().openapi({ description: "WhatsApp's message id", example: '3EB0C4A1B2D3E4F5A6B7' }),
+    sessionId: z.string().openapi({ example: 'my-session' }),
+    direction: z.enum(['in', 'out']),
+    chat: z.string().openapi({
+      description: 'The other party: its phone-number JID when known, else its LID',
+      example: '6289876543210@s.whatsapp.net',
+    }),
+    chatLid: z.string().nullable().openapi({ description: "The chat's LID, when WhatsApp gave one" }),
+    from: z.string().nullable().openapi({ description: 'The author: phone-number JID when known, else LID' }),
+    fromLid: z.string().nullable(),
+    kind: z.enum(MESSAGE_KINDS),
+    text: z.string().nullable(),
+    quoted: QuotedMessageSchema.nullable(),
+    timestamp: Timestamp.openapi({ description: "WhatsApp's time of the message" }),
+    status: z
+      .enum(MESSAGE_STATUSES)
+      .nullable()
+      .openapi({
+        description:
+          'Outbound only: `pending` (handed to WhatsApp), `sent` (the server acknowledged it), `delivered`, ' +
+          '`read`, `played`, or `failed`. Only ever moves forward.',
+      }),
+    statusAt: Timestamp.nullable(),
+    failure: z.string().nullable().openapi({ description: 'Why a message failed' }),
+    source: z.enum(['api', 'phone']).nullable().openapi({
+      description: 'Outbound only: sent through this API, or from the account’s own phone',
+    }),
+  })
+  .openapi('Message');
+export type Message = z.infer<typeof MessageSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// Events.
+
+export const MessageEventDataSchema = z
+  .object({ sessionId: z.string(), message: MessageSchema })
+  .openapi('MessageEventData');
+
+export const MessageStatusEventDataSchema = z
+  .object({
+    sessionId: z.string(),
+    id: z.string().openapi({ description: 'The message id' }),
+    chat: z.string(),
+    status: z.enum(['delivered', 'read', 'played', 'failed']),
+    failure: z.string().nullable(),
+    at: Timestamp,
+  })
+  .openapi('MessageStatusEventData');
+
+export const SessionStatusEventDataSchema = z
+  .object({
+    sessionId: z.string(),
+    state: z
+      .string()
+      .openapi({ description: 'The new state (`connected`, `reconnecting`, `logged-out`, ...)' }),
+    previousState: z.string().nullable(),
+    connected: z.boolean(),
+    user: z.object({ id: z.string(), name: z.string().nullable() }).nullable(),
+    reason: z.string().nullable().openapi({
+      description: 'Why, for `logged-out`, `replaced`, `failed`, `qr-expired` and `reconnecting`',
+      example: 'logged-out',
+    }),
+  })
+  .openapi('SessionStatusEventData');
+
+export const SessionQrEventDataSchema = z
+  .object({
+    sessionId: z.string(),
+    qr: z.string().openapi({ description: 'The raw QR text (render it yourself); each QR lives about 20 s' }),
+  })
+  .openapi('SessionQrEventData');
+
+export const WebhookDisabledEventDataSchema = z
+  .object({ webhookId: z.string(), url: z.string(), reason: z.string() })
+  .openapi('WebhookDisabledEventData');
+
+export const WebhookTestEventDataSchema = z
+  .object({ webhookId: z.string(), message: z.string() })
+  .openapi('WebhookTestEventData');
+
+/** Every event type and the schema of its `data`. */
+export const EVENT_DATA = {
+  'message.received': MessageEventDataSchema,
+  'message.sent': MessageEventDataSchema,
+  'message.status': MessageStatusEventDataSchema,
+  'session.status': SessionStatusEventDataSchema,
+  'session.qr': SessionQrEventDataSchema,
+  'webhook.disabled': WebhookDisabledEventDataSchema,
+  'webhook.test': WebhookTestEventDataSchema,
+} as const;
+
+export type EventType = keyof typeof EVENT_DATA;
+export const EVENT_TYPES = Object.keys(EVENT_DATA) as [EventType, ...EventType[]];
+export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA)[T]>;
+
+export const EventTypeSchema = z.enum(EVENT_TYPES).openapi('EventType');
+
+const eventOf = <T extends EventType>(type: T) =>
+  z.object({
+    id: z.string().openapi({ description: 'Unique, sortable by time (a ULID); the webhook-id' }),
+    type: z.literal(type),
+    timestamp: Timestamp,
+    sessionId: z.string().nullable(),
+    data: EVENT_DATA[type],
+  });
+
+export const EventSchema = z
+  .discriminatedUnion('type', [
+    eventOf('message.received'),
+    eventOf('message.sent'),
+    eventOf('message.status'),
+    eventOf('session.status'),
+    eventOf('session.qr'),
+    eventOf('webhook.disabled'),
+    eventOf('webhook.test'),
+  ])
+  .openapi('Event');
+export type GatewayEvent = z.infer<typeof EventSchema>;
+
+/** A webhook delivery's body: the Standard Webhooks payload shape. */
+export const WebhookPayloadSchema = z
+  .object({ type: EventTypeSchema, timestamp: Timestamp, data: z.record(z.string(), z.unknown()) })
+  .openapi('WebhookPayload');

@@ -1,0 +1,188 @@
+// What a session host writes as things happen: every message in and out in the message store, and an
+// event for each change, in one transaction with it: QR codes, state changes (with the reason), messages
+// received and sent, and the statuses of what was sent.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
+import { SessionHost } from '../../../node-runtime/host/sessions.js';
+import { applyTrustRoot } from '../../../node-runtime/wa/socket-actor.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+import { control, eventually } from '../../wa-sim/fixtures.js';
+import { type SimServer, startSimulator } from '../../wa-sim/server.js';
+
+const SECRET = 'events-secret-events-secret-events-01234';
+const HOST_ID = 'host-events';
+const database = useTestDatabase();
+const silent = pino({ level: 'silent' });
+let sim: SimServer;
+let host: RunningHost;
+let tenantId: string;
+
+type EventRow = { type: string; session_name: string | null; data: Record<string, unknown> };
+
+const newSession = async (name: string) =>
+  (
+    await database()
+      .db.insertInto('sessions')
+      .values({ tenant_id: tenantId, name, host_id: HOST_ID })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+
+const eventsOf = async (sessionId: string): Promise<EventRow[]> =>
+  (await database()
+    .db.selectFrom('events')
+    .select(['type', 'session_name', 'data'])
+    .where('session_id', '=', sessionId)
+    .orderBy('seq')
+    .execute()) as EventRow[];
+
+const messagesOf = (sessionId: string) =>
+  database()
+    .db.selectFrom('messages')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .orderBy('created_at')
+    .execute();
+
+const link = async (id: string, phone: string, name: string) => {
+  const view = await host.sessions.qr(id);
+  expect((await control(sim, 'POST', '/sim/scan', { qr: view.qr, phone, name })).status).toBe(200);
+  await eventually(async () => ((await host.sessions.view(id)).connected ? true : undefined));
+  return view.qr;
+};
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  applyTrustRoot(sim.trustRoot);
+  tenantId = (
+    await database().db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow()
+  ).id;
+  host = await startHost({
+    db: database().db,
+    hostId: HOST_ID,
+    port: 0,
+    secret: SECRET,
+    wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
+    logger: silent,
+  });
+});
+afterAll(async () => {
+  await host?.close();
+  await sim?.close();
+});
+
+describe('events of a session', () => {
+  it('linking: each QR and each state change, in order, with the account once connected', async () => {
+    const id = await newSession('linking');
+    const qr = await link(id, '628500000001', 'Ani');
+    const events = await eventually(async () => {
+      const found = await eventsOf(id);
+      return found.some((e) => e.type === 'session.status' && e.data.state === 'connected')
+        ? found
+        : undefined;
+    });
+    expect(events[0]).toEqual({
+      type: 'session.status',
+      session_name: 'linking',
+      data: expect.objectContaining({ sessionId: 'linking', state: 'connecting', previousState: 'idle' }),
+    });
+    expect(events).toContainEqual({
+      type: 'session.qr',
+      session_name: 'linking',
+      data: { sessionId: 'linking', qr },
+    });
+    const states = events.filter((e) => e.type === 'session.status').map((e) => e.data.state);
+    expect(states).toEqual(['connecting', 'awaiting-qr', 'connecting', 'connected']);
+    expect(events.at(-1)?.data).toEqual({
+      sessionId: 'linking',
+      state: 'connected',
+      previousState: 'connecting',
+      connected: true,
+      user: { id: '628500000001@s.whatsapp.net', name: 'Ani' },
+      reason: null,
+    });
+  });
+
+  it('a message in, a message out and its statuses: stored once, each change an event', async () => {
+    const id = await newSession('talking');
+    await link(id, '628500000002', 'Budi');
+    const contact = '628500000099';
+    const incoming = await control(sim, 'POST', `/sim/contacts/${contact}/messages`, {
+      to: '628500000002',
+      text: 'halo dari kontak',
+    });
+    const stored = await eventually(async () =>
+      (await messagesOf(id)).find((m) => m.id === incoming.body.id),
+    );
+    expect(stored).toMatchObject({
+      direction: 'in',
+      chat_jid: `${contact}@s.whatsapp.net`,
+      sender_jid: `${contact}@s.whatsapp.net`,
+      kind: 'text',
+      text: 'halo dari kontak',
+      status: null,
+    });
+
+    const sent = await host.sessions.send(id, `${contact}@s.whatsapp.net`, 'balasan');
+    expect(sent.ok).toBe(true);
+    const sentId = sent.ok ? sent.message.key.id : '';
+    const delivered = await eventually(async () => {
+      const row = (await messagesOf(id)).find((m) => m.id === sentId);
+      return row?.status === 'delivered' ? row : undefined;
+    });
+    expect(delivered).toMatchObject({
+      direction: 'out',
+      source: 'api',
+      text: 'balasan',
+      chat_jid: `${contact}@s.whatsapp.net`,
+    });
+
+    const events = (await eventsOf(id)).filter((e) => e.type.startsWith('message.'));
+    expect(events.map((e) => e.type)).toEqual(['message.received', 'message.sent', 'message.status']);
+    expect(events[0]?.data).toMatchObject({
+      sessionId: 'talking',
+      message: {
+        id: incoming.body.id,
+        direction: 'in',
+        text: 'halo dari kontak',
+        chat: `${contact}@s.whatsapp.net`,
+      },
+    });
+    expect(events[1]?.data).toMatchObject({ message: { id: sentId, direction: 'out', status: 'sent' } });
+    expect(events[2]?.data).toMatchObject({
+      id: sentId,
+      status: 'delivered',
+      chat: `${contact}@s.whatsapp.net`,
+    });
+  });
+
+  it('a logout from the phone and a 440 replacement each give a session.status with the reason', async () => {
+    const unlinked = await newSession('unlinked');
+    await link(unlinked, '628500000003', 'Citra');
+    await control(sim, 'POST', '/sim/accounts/628500000003/unlink');
+    const loggedOut = await eventually(async () =>
+      (await eventsOf(unlinked)).find((e) => e.type === 'session.status' && e.data.state === 'logged-out'),
+    );
+    expect(loggedOut.data).toMatchObject({ previousState: 'logging-out', reason: 'logged-out', user: null });
+
+    const replaced = await newSession('replaced');
+    await link(replaced, '628500000004', 'Dedi');
+    // Another client with the same credentials: a second host running the same session.
+    const other = new SessionHost({
+      db: database().db,
+      hostId: 'host-other',
+      wa: { wsUrl: sim.wsUrl },
+      logger: silent,
+    });
+    try {
+      await other.view(replaced);
+      const event = await eventually(async () =>
+        (await eventsOf(replaced)).find((e) => e.type === 'session.status' && e.data.state === 'replaced'),
+      );
+      expect(event.data).toMatchObject({ reason: 'replaced', connected: false });
+    } finally {
+      await other.stopAll();
+    }
+  });
+});
