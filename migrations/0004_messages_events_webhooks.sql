@@ -144,9 +144,6 @@ BEGIN
     AND e.enabled
     AND (e.session_id IS NULL OR e.session_id = NEW.session_id)
     AND (e.event_types IS NULL OR NEW.type = ANY (e.event_types));
-  IF FOUND THEN
-    PERFORM pg_notify('webhook_deliveries', NEW.tenant_id::text);
-  END IF;
   RETURN NULL;
 END;
 $$;

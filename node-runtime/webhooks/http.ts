@@ -14,7 +14,7 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 export type PostOutcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
 /** A DNS lookup that refuses names resolving (even partly) to private addresses. */
-function publicOnlyLookup(): LookupFunction {
+export function publicOnlyLookup(): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);

@@ -1,0 +1,322 @@
+// The webhook worker against real HTTP receivers: signed deliveries a Standard Webhooks verifier accepts,
+// in event order, retried while the receiver is down and all delivered once it is back, a bad delivery
+// set aside instead of holding the rest, no redirects, timeouts, 410 disabling the endpoint.
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { insertEvent } from '../../../node-runtime/events/store.js';
+import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
+import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
+import { WebhookWorker } from '../../../node-runtime/webhooks/worker.js';
+import {
+  generateSecretKey,
+  generateWebhookSecret,
+  parseSecretKey,
+  SecretBox,
+} from '../../../shared/webhook-secrets.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+import { eventually } from '../../wa-sim/fixtures.js';
+
+const database = useTestDatabase();
+const box = new SecretBox(parseSecretKey(generateSecretKey()));
+const FAST: RetryPolicy = {
+  delaysMs: [50, 100, 200],
+  jitter: 0,
+  giveUpAfterMs: 60_000,
+  disableAfterMs: 120_000,
+  probeAfterFailures: 3,
+};
+
+type Received = { id: string; type: string; body: string; headers: IncomingMessage['headers'] };
+
+/** A real HTTP receiver; `answer` decides each response. */
+const startReceiver = async (answer: (r: Received, n: number) => number | 'hang' = () => 200) => {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      const parsed = JSON.parse(body) as { type: string };
+      const r = { id: String(req.headers['webhook-id']), type: parsed.type, body, headers: req.headers };
+      received.push(r);
+      const status = answer(r, received.length);
+      if (status === 'hang') return;
+      if (status >= 300 && status < 400) res.writeHead(status, { location: 'http://127.0.0.1:1/elsewhere' });
+      else res.writeHead(status);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+let tenantId: string;
+let sessionId: string;
+const workers: WebhookWorker[] = [];
+const closers: (() => Promise<void>)[] = [];
+
+const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000) => {
+  const worker = new WebhookWorker({
+    db: database().db,
+    owner: `worker-${workers.length}`,
+    secrets: box,
+    poster: new WebhookPoster({ allowPrivate: true, timeoutMs }),
+    logger: pino({ level: 'silent' }),
+    policy,
+  });
+  worker.start();
+  workers.push(worker);
+  return worker;
+};
+
+const endpoint = async (url: string, filter: { events?: string[] } = {}) => {
+  const secret = generateWebhookSecret();
+  const row = await database()
+    .db.insertInto('webhook_endpoints')
+    .values({ tenant_id: tenantId, url, secret: await box.seal(secret), event_types: filter.events ?? null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, secret };
+};
+
+const qrEvent = (n: number) =>
+  insertEvent(database().db, { tenantId, id: sessionId, name: 's' }, 'session.qr', {
+    sessionId: 's',
+    qr: `qr-${n}`,
+  });
+
+const attemptsOf = (endpointId: string) =>
+  database()
+    .db.selectFrom('webhook_attempts')
+    .selectAll()
+    .where('endpoint_id', '=', endpointId)
+    .orderBy('id')
+    .execute();
+
+beforeAll(async () => {
+  const { db } = database();
+  tenantId = (await db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow())
+    .id;
+  sessionId = (
+    await db
+      .insertInto('sessions')
+      .values({ tenant_id: tenantId, name: 's' })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+});
+afterEach(async () => {
+  for (const worker of workers.splice(0)) await worker.stop();
+  for (const close of closers.splice(0)) await close();
+  await database().db.deleteFrom('webhook_endpoints').execute();
+});
+afterAll(async () => {
+  for (const worker of workers.splice(0)) await worker.stop();
+});
+
+describe('webhook deliveries', () => {
+  it('are signed as Standard Webhooks say: the package and an independent HMAC both verify them', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { secret } = await endpoint(receiver.url);
+    startWorker();
+    const eventId = await qrEvent(1);
+    const got = await eventually(async () => receiver.received[0]);
+    expect(got.id).toBe(eventId);
+    const payload = JSON.parse(got.body) as Record<string, unknown>;
+    expect(payload).toEqual({
+      type: 'session.qr',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      data: { sessionId: 's', qr: 'qr-1' },
+    });
+    // The package customers use...
+    expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toEqual(payload);
+    // ...and the spec by hand: HMAC-SHA256 over "id.timestamp.body" with the base64-decoded secret.
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const expected = createHmac('sha256', key)
+      .update(`${got.headers['webhook-id']}.${got.headers['webhook-timestamp']}.${got.body}`)
+      .digest('base64');
+    expect(got.headers['webhook-signature']).toBe(`v1,${expected}`);
+    // A tampered body fails.
+    expect(() => new Webhook(secret).verify(`${got.body} `, got.headers as Record<string, string>)).toThrow();
+  });
+
+  it('go out in event order, each once', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url);
+    startWorker();
+    const ids: string[] = [];
+    for (let n = 0; n < 30; n++) ids.push(await qrEvent(n));
+    await eventually(async () => (receiver.received.length >= 30 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received.map((r) => r.id)).toEqual(ids);
+  });
+
+  it('a receiver that is down for a while gets everything, in order, once it is back; the log shows each attempt', async () => {
+    let down = true;
+    const receiver = await startReceiver(() => (down ? 503 : 200));
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    startWorker({ ...FAST, delaysMs: [100], probeAfterFailures: 1000 });
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n++) ids.push(await qrEvent(n));
+    await eventually(async () => (receiver.received.length >= 4 ? true : undefined));
+    // Only the oldest was tried while down: order holds.
+    expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set([ids[0]]));
+    down = false;
+    await eventually(async () =>
+      receiver.received.filter((r) => r.id !== ids[0]).length >= 9 ? true : undefined,
+    );
+    const delivered = receiver.received.slice(receiver.received.findLastIndex((r) => r.id === ids[0]));
+    expect(delivered.map((r) => r.id)).toEqual(ids);
+    const log = await attemptsOf(id);
+    expect(
+      log.filter((a) => a.outcome === 'failed').every((a) => a.status_code === 503 && a.next_attempt_at),
+    ).toBe(true);
+    expect(log.filter((a) => a.outcome === 'delivered')).toHaveLength(10);
+  });
+
+  it('one delivery the receiver keeps refusing is set aside; the others flow', async () => {
+    const receiver = await startReceiver((r) => (r.body.includes('qr-poison') ? 500 : 200));
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    startWorker();
+    const poison = await insertEvent(database().db, { tenantId, id: sessionId, name: 's' }, 'session.qr', {
+      sessionId: 's',
+      qr: 'qr-poison',
+    });
+    const later = [await qrEvent(1), await qrEvent(2)];
+    await eventually(async () =>
+      later.every((e) => receiver.received.some((r) => r.id === e)) ? true : undefined,
+    );
+    const row = await database()
+      .db.selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('endpoint_id', '=', id)
+      .where('event_id', '=', poison)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'pending', parked: true });
+    expect(row.attempts).toBeGreaterThanOrEqual(3);
+  });
+
+  it('redirects are not followed, slow receivers time out, unreachable ones are retried', async () => {
+    const redirecting = await startReceiver(() => 302);
+    const slow = await startReceiver(() => 'hang');
+    closers.push(redirecting.close, slow.close);
+    const a = await endpoint(redirecting.url);
+    const b = await endpoint(slow.url);
+    const c = await endpoint('http://127.0.0.1:1/nothing-listens');
+    startWorker({ ...FAST, probeAfterFailures: 1000 }, 300);
+    await qrEvent(1);
+    await eventually(async () => {
+      const logs = await Promise.all([a, b, c].map((e) => attemptsOf(e.id)));
+      return logs.every((l) => l.length >= 2) ? logs : undefined;
+    });
+    const [ra, rb, rc] = await Promise.all([a, b, c].map((e) => attemptsOf(e.id)));
+    expect(ra?.[0]).toMatchObject({ outcome: 'failed', status_code: 302 });
+    expect(ra?.[0]?.error).toMatch(/redirect.*not followed/);
+    expect(redirecting.received.length).toBeGreaterThanOrEqual(2); // retried, never went elsewhere
+    expect(rb?.[0]).toMatchObject({
+      outcome: 'failed',
+      status_code: null,
+      error: 'no answer within the timeout',
+    });
+    expect(rc?.[0]?.error).toMatch(/ECONNREFUSED/);
+  });
+
+  it('410 Gone disables the endpoint and says so in a webhook.disabled event', async () => {
+    const gone = await startReceiver(() => 410);
+    const other = await startReceiver();
+    closers.push(gone.close, other.close);
+    const { id } = await endpoint(gone.url, { events: ['session.qr'] });
+    await endpoint(other.url, { events: ['webhook.disabled'] });
+    startWorker();
+    await qrEvent(1);
+    const disabled = await eventually(async () => other.received.find((r) => r.type === 'webhook.disabled'));
+    expect(JSON.parse(disabled.body).data).toEqual({
+      webhookId: id,
+      url: gone.url,
+      reason: 'the endpoint answered 410 Gone',
+    });
+    const row = await database()
+      .db.selectFrom('webhook_endpoints')
+      .select(['enabled', 'disabled_reason'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ enabled: false, disabled_reason: 'the endpoint answered 410 Gone' });
+    await qrEvent(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gone.received).toHaveLength(1);
+  });
+
+  it('a delivery failing past the give-up time is dead; an endpoint failing past the disable time is disabled', async () => {
+    const receiver = await startReceiver(() => 500);
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    startWorker({
+      ...FAST,
+      delaysMs: [50],
+      giveUpAfterMs: 300,
+      disableAfterMs: 800,
+      probeAfterFailures: 1000,
+    });
+    const first = await qrEvent(1);
+    await qrEvent(2);
+    const dead = await eventually(async () => {
+      const row = await database()
+        .db.selectFrom('webhook_deliveries')
+        .select('status')
+        .where('event_id', '=', first)
+        .executeTakeFirst();
+      return row?.status === 'dead' ? row : undefined;
+    });
+    expect(dead.status).toBe('dead');
+    const endpointRow = await eventually(async () => {
+      const row = await database()
+        .db.selectFrom('webhook_endpoints')
+        .select(['enabled', 'disabled_reason'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return row.enabled ? undefined : row;
+    });
+    expect(endpointRow.disabled_reason).toMatch(/failed for/);
+  });
+
+  it('during a secret rotation, deliveries carry a signature by each secret', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id, secret: old } = await endpoint(receiver.url);
+    const current = generateWebhookSecret();
+    await database()
+      .db.updateTable('webhook_endpoints')
+      .set({
+        secret: await box.seal(current),
+        previous_secret: await box.seal(old),
+        previous_until: new Date(Date.now() + 60_000),
+      })
+      .where('id', '=', id)
+      .execute();
+    startWorker();
+    await qrEvent(1);
+    const got = await eventually(async () => receiver.received[0]);
+    expect(String(got.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    for (const secret of [old, current]) {
+      expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toBeTruthy();
+    }
+  });
+});
