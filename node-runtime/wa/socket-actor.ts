@@ -11,7 +11,7 @@ import type { SessionJournal } from '../events/journal.js';
 import { closeDetailsOf } from '../session/disconnect.js';
 import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
-import { recordSocket } from './recorder.js';
+import { recordingHooks, recordServerAcks } from './recorder.js';
 
 export type WaConnection = {
   /** WhatsApp's WebSocket URL; set only to point at the simulator (WA_WS_URL). */
@@ -75,7 +75,9 @@ export const makeSocketActor = (deps: {
       .authStore(input.sessionId)
       .then((store) => {
         if (ended) return;
+        const journal = deps.journal(input.sessionId);
         sock = makeWASocket({
+          ...recordingHooks(() => sock, journal),
           auth: store.state,
           // Baileys' own log repeats what the session states say (a 515 after pairing is an "error" there);
           // it is shown only when debugging.
@@ -92,8 +94,7 @@ export const makeSocketActor = (deps: {
           ...(deps.wa.keepAliveIntervalMs ? { keepAliveIntervalMs: deps.wa.keepAliveIntervalMs } : {}),
         });
         const current = sock;
-        const journal = deps.journal(input.sessionId);
-        recordSocket(current, journal, logger);
+        recordServerAcks(current, journal, logger);
         current.ev.on('creds.update', () => {
           store.saveCreds().catch((err) => logger.error({ err }, 'saving creds failed'));
         });

@@ -60,7 +60,19 @@ export class WebhookWorker {
   start() {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.loop = this.releaseOwnLeases().then(() => this.run());
+  }
+
+  /** Leases held under our name belong to an earlier run of this host that died: free them now. */
+  private async releaseOwnLeases() {
+    await this.options.db
+      .updateTable('webhook_endpoints')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', '=', this.options.owner)
+      .execute()
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err }, 'webhook worker: freeing old leases failed'),
+      );
   }
 
   /** Something was just written that may need delivering. */
