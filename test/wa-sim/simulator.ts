@@ -281,7 +281,14 @@ export class Simulator {
   /** `GET /sim/contacts/:phone/messages`. */
   received(phone: string): Outcome {
     const account = this.world.find(phone, 's.whatsapp.net');
-    return { status: 200, body: account?.inbox ?? [] };
+    // `deliveries` and `receipt` only when they say more than "delivered once": an entry of a message
+    // nobody resent or read keeps the shape the top-level README's walk-through shows (and checks).
+    const body = (account?.inbox ?? []).map(({ deliveries, receipt, ...entry }) => ({
+      ...entry,
+      ...(deliveries > 1 ? { deliveries } : {}),
+      ...(receipt === 'delivery' ? {} : { receipt }),
+    }));
+    return { status: 200, body };
   }
 
   /** The enc types a contact's messages went out as (pkmsg until the session is confirmed, then msg). */
