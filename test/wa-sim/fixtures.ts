@@ -1,4 +1,4 @@
-import type { AuthenticationCreds, AuthenticationState, WASocket } from '@whiskeysockets/baileys';
+import type { AuthenticationCreds, AuthenticationState, BinaryNode, WASocket } from '@whiskeysockets/baileys';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { type SimServer, startSimulator } from './server.js';
 
@@ -61,4 +61,37 @@ export const eventually = async <T>(
 export const endSocket = async (sock: WASocket) => {
   sock.end(undefined);
   await new Promise((r) => setTimeout(r, 10));
+};
+
+/** One status a message reached on a socket, in the order Baileys reported them. */
+export type StatusReport = { id: string; remoteJid: string; fromMe: boolean; status: number };
+
+/**
+ * Every message status a socket reports: `messages.update`, and the status folded into an upsert of
+ * a message still buffered (Baileys merges a receipt into it). In arrival order.
+ */
+export const statusReports = (sock: WASocket) => {
+  const seen: StatusReport[] = [];
+  const add = (
+    key: { id?: string | null; remoteJid?: string | null; fromMe?: boolean | null },
+    status: unknown,
+  ) => {
+    if (key.id && typeof status === 'number') {
+      seen.push({ id: key.id, remoteJid: key.remoteJid ?? '', fromMe: !!key.fromMe, status });
+    }
+  };
+  sock.ev.on('messages.update', (list) => {
+    for (const u of list) add(u.key, u.update.status);
+  });
+  sock.ev.on('messages.upsert', ({ messages }) => {
+    for (const m of messages) if (m.key) add(m.key, m.status);
+  });
+  return seen;
+};
+
+/** Every stanza with tag `tag` a Baileys socket received, as Baileys decoded it, in order. */
+export const rawStanzas = (sock: WASocket, tag: string) => {
+  const seen: BinaryNode[] = [];
+  sock.ws.on(`CB:${tag}`, (node: BinaryNode) => seen.push(node));
+  return seen;
 };

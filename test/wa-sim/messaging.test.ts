@@ -1,7 +1,15 @@
 import type { proto, WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './baileys-client.js';
-import { control, endSocket, eventually, type Linked, linkDevice, startTestSimulator } from './fixtures.js';
+import {
+  control,
+  endSocket,
+  eventually,
+  type Linked,
+  linkDevice,
+  rawStanzas,
+  startTestSimulator,
+} from './fixtures.js';
 import type { SimServer } from './server.js';
 
 let server: SimServer;
@@ -124,6 +132,35 @@ describe('messages from a contact to Baileys', () => {
       const [device] = info.body.devices as { pending: number }[];
       return device?.pending === 0 ? true : undefined;
     });
+    await endSocket(back);
+  });
+
+  it('delivers several messages queued while the device was away in order, each marked offline', async () => {
+    const DORA = '628444000004';
+    const contact = '628444000005';
+    const dora = await linkDevice(server, DORA, 'Dora');
+    await endSocket(dora.sock);
+    const texts = ['one', 'two', 'three', 'four', 'five'];
+    const ids: unknown[] = [];
+    for (const text of texts) {
+      ids.push(
+        (await control(server, 'POST', `/sim/contacts/${contact}/messages`, { to: DORA, text })).body.id,
+      );
+    }
+    const back = connect(server.wsUrl, dora.auth);
+    const stanzas = rawStanzas(back, 'message');
+    const seen: { id: string; text: string; type: string }[] = [];
+    back.ev.on('messages.upsert', ({ messages, type }) => {
+      for (const m of messages) {
+        if (!m.key?.fromMe && m.key?.id && m.message?.conversation) {
+          seen.push({ id: m.key.id, text: m.message.conversation, type });
+        }
+      }
+    });
+    await eventually(() => (seen.length >= texts.length ? true : undefined));
+    expect(seen).toEqual(texts.map((text, i) => ({ id: ids[i], text, type: 'append' })));
+    const fromContact = stanzas.filter((s) => ids.includes(s.attrs.id));
+    expect(fromContact.map((s) => [s.attrs.id, s.attrs.offline])).toEqual(ids.map((id) => [id, '1']));
     await endSocket(back);
   });
 

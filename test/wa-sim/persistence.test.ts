@@ -2,10 +2,18 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { WASocket } from '@whiskeysockets/baileys';
+import { proto, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
-import { control, endSocket, eventually, linkDevice, type SimAddress } from './fixtures.js';
+import {
+  control,
+  endSocket,
+  eventually,
+  linkDevice,
+  rawStanzas,
+  type SimAddress,
+  statusReports,
+} from './fixtures.js';
 import { encodeWorld, SAVE_DELAY_MS, STATE_FILE, StateFileError } from './persistence.js';
 import { spawnSimulator } from './process.js';
 import { startSimulator } from './server.js';
@@ -21,7 +29,8 @@ afterAll(async () => {
 });
 
 type Auth = ReturnType<typeof memoryAuthState>;
-type Inbox = { from: string; id: string; text: string; enc: string }[];
+type Inbox = { from: string; id: string; text: string; enc: string; receipt: string }[];
+const { DELIVERY_ACK, READ } = proto.WebMessageInfo.Status;
 
 const inbox = async (sim: SimAddress, phone: string) =>
   (await control(sim, 'GET', `/sim/contacts/${phone}/messages`)).body as Inbox;
@@ -157,6 +166,58 @@ describe('a simulator on a data directory', () => {
     }
   });
 
+  it('keeps a read receipt queued for a device that is away, and the statuses, across a restart', async () => {
+    const ERIN = '628900000051';
+    const CONTACT = '628900000052';
+    const dataDir = await newDataDir();
+    const first = await startSimulator({ dataDir });
+    trustSimulator(first.trustRoot);
+    const erin = await linkDevice(first, ERIN, 'Erin');
+    const statuses = statusReports(erin.sock);
+    const ids: string[] = [];
+    for (const text of ['first', 'second']) {
+      const sent = await erin.sock.sendMessage(`${CONTACT}@s.whatsapp.net`, { text });
+      ids.push(sent?.key.id ?? '');
+    }
+    await eventually(() =>
+      ids.every((id) => statuses.some((s) => s.id === id && s.status === DELIVERY_ACK)) ? true : undefined,
+    );
+    await eventually(async () => ((await pendingOf(first, ERIN)) === 0 ? true : undefined));
+    await endSocket(erin.sock);
+    const read = await control(first, 'POST', `/sim/contacts/${CONTACT}/read`, { to: ERIN, ids });
+    expect(read.status).toBe(200);
+    expect(await pendingOf(first, ERIN)).toBe(1);
+    await first.close();
+
+    const second = await startSimulator({ dataDir });
+    try {
+      expect(await pendingOf(second, ERIN)).toBe(1);
+      expect((await inbox(second, CONTACT)).map((m) => ({ id: m.id, receipt: m.receipt }))).toEqual(
+        ids.map((id) => ({ id, receipt: 'read' })),
+      );
+      // Already read: a second read is not sent again, after the restart either.
+      expect(
+        (await control(second, 'POST', `/sim/contacts/${CONTACT}/read`, { to: ERIN, ids })).body,
+      ).toEqual({
+        ids: [],
+        skipped: ids,
+      });
+      const back = connect(second.wsUrl, erin.auth);
+      const after = statusReports(back);
+      const receipts = rawStanzas(back, 'receipt');
+      await eventually(() =>
+        ids.every((id) => after.some((s) => s.id === id && s.status === READ)) ? true : undefined,
+      );
+      expect(receipts.map((r) => [r.attrs.type, r.attrs.id, r.attrs.offline])).toEqual([
+        ['read', ids[0], '1'],
+      ]);
+      await eventually(async () => ((await pendingOf(second, ERIN)) === 0 ? true : undefined));
+      await endSocket(back);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('saves every change soon after it happens, not only on close', async () => {
     const dataDir = await newDataDir();
     const sim = await startSimulator({ dataDir });
@@ -184,7 +245,20 @@ describe('a simulator on a data directory', () => {
       await saved();
       const sent = await dana.sock.sendMessage('628900000042@s.whatsapp.net', { text: 'hi back' });
       await receivedBy(sim, '628900000042', sent?.key.id);
+      await eventually(async () => ((await pendingOf(sim, '628900000041')) === 0 ? true : undefined));
       await saved();
+      // The contact reads it while the device is away: the receipt's status in its inbox and the queued
+      // receipt; back online, the device's ack of the receipt (the only change then) empties the queue.
+      await endSocket(dana.sock);
+      await control(sim, 'POST', '/sim/contacts/628900000042/read', {
+        to: '628900000041',
+        ids: [sent?.key.id],
+      });
+      await saved();
+      const danaBack = connect(sim.wsUrl, dana.auth);
+      await eventually(async () => ((await pendingOf(sim, '628900000041')) === 0 ? true : undefined));
+      await saved();
+      await endSocket(danaBack);
       const away = await linkDevice(sim, '628900000043', 'Away');
       await endSocket(away.sock);
       await saved();
@@ -214,7 +288,6 @@ describe('a simulator on a data directory', () => {
       );
       const last = await saved();
       expect(last.accounts).toHaveLength(5);
-      await endSocket(dana.sock);
     } finally {
       await sim.close();
     }

@@ -5,7 +5,7 @@ import type { BinaryNode } from '@whiskeysockets/baileys';
 import { SessionRecord } from 'libsignal';
 import { z } from 'zod';
 import type { KeyPair } from './certificates.js';
-import type { AccountState } from './world.js';
+import { type AccountState, pendingKey, RECEIPT_TYPES } from './world.js';
 
 /**
  * The simulator's world on disk: one JSON file, `world.json`, in the data directory, with a format
@@ -73,10 +73,21 @@ const AccountJson = z.object({
   ),
   nextDeviceId: id,
   nextKeyIndex: id,
+  // `deliveries`, `receipt` and a sent message's `text` came later: files without them still load.
   inbox: z.array(
-    z.object({ from: z.string(), id: z.string(), text: z.string(), at: z.string(), enc: z.string() }),
+    z.object({
+      from: z.string(),
+      id: z.string(),
+      text: z.string(),
+      at: z.string(),
+      enc: z.string(),
+      deliveries: z.number().int().positive().default(1),
+      receipt: z.enum(RECEIPT_TYPES).default('delivery'),
+    }),
   ),
-  sent: z.array(z.object({ id: z.string(), to: z.string(), enc: z.array(z.string()) })),
+  sent: z.array(
+    z.object({ id: z.string(), to: z.string(), text: z.string().default(''), enc: z.array(z.string()) }),
+  ),
 });
 
 const StateJson = z.object({
@@ -203,7 +214,9 @@ const fromJson = (json: StateJson): SavedWorld => ({
       },
       preKeys: new Map(d.preKeys.map((k) => [k.id, buf(k.public)])),
       historySent: d.historySent,
-      pending: new Map(d.pending.map((n) => [n.attrs.id ?? '', nodeFromJson(n)])),
+      pending: new Map(
+        d.pending.map((n) => [pendingKey(n.tag, n.attrs.id, n.attrs.type), nodeFromJson(n)] as const),
+      ),
     })),
     nextDeviceId: a.nextDeviceId,
     nextKeyIndex: a.nextKeyIndex,

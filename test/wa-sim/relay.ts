@@ -1,15 +1,10 @@
 import { deflateSync } from 'node:zlib';
 import { type BinaryNode, jidDecode, proto } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
+import { address, receiveFromDevice } from './contact.js';
 import { bytes, child, children, unixTime } from './nodes.js';
 import { newMessageId, type Simulator } from './simulator.js';
-import type { Account, LinkedDevice } from './world.js';
-
-/** The phone-side Signal address of a linked device. */
-const address = (account: Account, deviceId: number) => `${account.phone}.${deviceId}`;
-
-const textOf = (m: proto.IMessage | null | undefined): string | undefined =>
-  m?.conversation ?? m?.extendedTextMessage?.text ?? undefined;
+import { type Account, type LinkedDevice, pendingKey } from './world.js';
 
 /**
  * A message from a linked device: acked at once, then each `<to>` participant's `enc` goes to its
@@ -37,10 +32,6 @@ export const handleMessage = async (
     const enc = child(node, 'enc'); // peer messages to the own phone carry one enc directly
     if (enc) targets.push([chat, enc]);
   }
-  const chatUser = jidDecode(chat);
-  const recipient =
-    chatUser && sim.world.find(chatUser.user, chatUser.server === 'lid' ? 'lid' : 's.whatsapp.net');
-  let delivered = false;
   for (const [jid, enc] of targets) {
     const decoded = jidDecode(jid);
     if (!decoded) continue;
@@ -52,18 +43,9 @@ export const handleMessage = async (
       const message = await owner.device0
         .decrypt(address(sender, senderDevice.id), enc.attrs.type ?? '', ciphertext)
         .catch(() => undefined);
-      // The sender's own phone gets a copy (deviceSentMessage); only a contact's phone keeps an inbox.
-      if (message && owner !== sender) {
-        owner.inbox.push({
-          from: `${sender.phone}@s.whatsapp.net`,
-          id,
-          text: textOf(message) ?? '',
-          at: new Date().toISOString(),
-          enc: enc.attrs.type ?? '',
-        });
-        sim.world.changed();
-        delivered = true;
-      }
+      // The sender's own phone gets a copy (deviceSentMessage); only a contact's phone keeps an inbox
+      // and answers with receipts.
+      if (owner !== sender) receiveFromDevice(sim, owner, sender, id, enc.attrs.type ?? '', message, chat);
       continue;
     }
     const device = owner.devices.get(deviceId);
@@ -81,9 +63,6 @@ export const handleMessage = async (
       content: [enc],
     });
   }
-  if (delivered && recipient && recipient !== sender) {
-    conn.send({ tag: 'receipt', attrs: { id, from: chat, t: unixTime() } });
-  }
 };
 
 /**
@@ -100,11 +79,13 @@ export const handleReceipt = (
   const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
   if (node.attrs.type !== 'retry') {
     for (const id of ids) {
-      const from = jidDecode(device.pending.get(id)?.attrs.from);
+      const key = pendingKey('message', id);
+      const from = jidDecode(device.pending.get(key)?.attrs.from);
       if (from && !from.device) {
-        sim.world.find(from.user, 's.whatsapp.net')?.device0.confirmSession(address(owner, device.id));
+        const phone = sim.world.find(from.user, from.server === 'lid' ? 'lid' : 's.whatsapp.net');
+        phone?.device0.confirmSession(address(owner, device.id));
       }
-      if (device.pending.delete(id)) sim.world.changed();
+      if (device.pending.delete(key)) sim.world.changed();
     }
   }
   conn.send({
@@ -116,6 +97,12 @@ export const handleReceipt = (
       ...(node.attrs.type ? { type: node.attrs.type } : {}),
     },
   });
+};
+
+/** A companion's ack for a receipt we delivered: the receipt stops being pending. */
+export const handleAck = (sim: Simulator, device: LinkedDevice, node: BinaryNode) => {
+  if (node.attrs.class !== 'receipt') return;
+  if (device.pending.delete(pendingKey('receipt', node.attrs.id, node.attrs.type))) sim.world.changed();
 };
 
 /**
@@ -154,33 +141,4 @@ export const sendHistorySync = async (sim: Simulator, account: Account, device: 
     },
     content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
   });
-};
-
-/** A contact's phone sends `text` to every linked device of `target`: pkmsg first, msg after. */
-export const sendFromContact = async (sim: Simulator, contact: Account, target: Account, text: string) => {
-  const id = newMessageId();
-  const record = { id, to: target.phone, enc: [] as string[] };
-  contact.sent.push(record);
-  sim.world.changed();
-  for (const device of target.devices.values()) {
-    const { type, ciphertext } = await contact.device0.encrypt(
-      address(target, device.id),
-      { conversation: text },
-      () => sim.world.linkedDeviceBundle(device),
-    );
-    record.enc.push(type);
-    sim.deliver(device, {
-      tag: 'message',
-      attrs: {
-        id,
-        from: `${contact.phone}@s.whatsapp.net`,
-        t: unixTime(),
-        type: 'text',
-        notify: contact.name,
-        sender_lid: `${contact.lid}@lid`,
-      },
-      content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
-    });
-  }
-  return id;
 };

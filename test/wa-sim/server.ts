@@ -72,11 +72,11 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
       },
     };
   }
-  const contact = /^\/sim\/contacts\/([^/]+)\/messages$/.exec(path);
+  const contact = /^\/sim\/contacts\/([^/]+)\/(messages|read|played)$/.exec(path);
   const account = /^\/sim\/accounts\/([^/]+)(\/unlink)?$/.exec(path);
   const known = path === '/sim/scan' || path === '/sim/faults' || contact || account;
   if (!known) return { status: 404, body: { error: 'not found' } };
-  if (method === 'GET' && contact?.[1]) return sim.received(contact[1]);
+  if (method === 'GET' && contact?.[1] && contact[2] === 'messages') return sim.received(contact[1]);
   if (method === 'GET' && account?.[1] && !account[2]) return sim.accountInfo(account[1]);
   if (method !== 'POST' || (account && !account[2]))
     return { status: 405, body: { error: 'method not allowed' } };
@@ -85,7 +85,9 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   if (!body) return { status: 400, body: { error: 'body must be a JSON object' } };
   if (path === '/sim/scan') return sim.scan(body.qr, body.phone, body.name);
   if (path === '/sim/faults') return sim.fault(body.kind, body.phone, body.ms);
-  return sim.contactSends(contact?.[1] ?? '', body.to, body.text);
+  const [, phone = '', action] = contact ?? [];
+  if (action === 'read' || action === 'played') return sim.contactReceipt(phone, action, body);
+  return sim.contactSends(phone, body);
 };
 
 /**

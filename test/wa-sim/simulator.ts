@@ -3,14 +3,15 @@ import type { BinaryNode, proto } from '@whiskeysockets/baileys';
 import type { WebSocket } from 'ws';
 import { type KeyPair, makeCertificateChain, newKeyPair } from './certificates.js';
 import { SimConnection } from './connection.js';
+import { type Addressing, contactReads, findInChat, sendFromContact } from './contact.js';
 import { handleIq } from './iq.js';
 import { iqResult, unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
 import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
 import { readWorld, type SavedWorld, WorldSaver } from './persistence.js';
 import { readQr } from './qr-image.js';
-import { handleMessage, handleReceipt, sendFromContact } from './relay.js';
-import { type Account, isOnWhatsApp, type LinkedDevice, World } from './world.js';
+import { handleAck, handleMessage, handleReceipt } from './relay.js';
+import { type Account, isOnWhatsApp, type LinkedDevice, pendingKey, World } from './world.js';
 
 export type FaultKind = 'drop' | 'restart-required' | 'unavailable';
 
@@ -145,7 +146,8 @@ export class Simulator {
     if (node.tag === 'iq') return handleIq(this, conn, account, device, node);
     if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
     if (node.tag === 'receipt') return handleReceipt(this, conn, account, device, node);
-    // presence, ib (unified_session, offline_batch), acks: nothing to answer
+    if (node.tag === 'ack') return handleAck(this, device, node);
+    // presence, ib (unified_session, offline_batch): nothing to answer
   }
 
   private closed(conn: SimConnection) {
@@ -171,9 +173,12 @@ export class Simulator {
     });
   }
 
-  /** Delivers a stanza to a linked device now, or when it next logs in; kept until it sends a receipt. */
+  /**
+   * Delivers a stanza to a linked device now, or when it next logs in; kept until the device answers
+   * it (a message with a receipt, a receipt with an ack).
+   */
   deliver(device: LinkedDevice, stanza: BinaryNode) {
-    device.pending.set(stanza.attrs.id ?? '', stanza);
+    device.pending.set(pendingKey(stanza.tag, stanza.attrs.id, stanza.attrs.type), stanza);
     this.world.changed();
     if (device.connection?.isOpen) device.connection.send(stanza);
   }
@@ -211,23 +216,79 @@ export class Simulator {
     return { status: 200, body: { jid: `${phone}:${device.id}@s.whatsapp.net` } };
   }
 
-  /** `POST /sim/contacts/:phone/messages`. */
-  async contactSends(phone: string, to: unknown, text: unknown): Promise<Outcome> {
+  /** `POST /sim/contacts/:phone/messages`: `{to, text, quoted?, addressing?}`. */
+  async contactSends(phone: string, body: Record<string, unknown>): Promise<Outcome> {
+    const { to, text, quoted } = body;
     const contact = this.world.account(phone);
     if (!contact) return fail(400, 'contact phone must be a number on WhatsApp');
     if (typeof to !== 'string' || typeof text !== 'string' || text.length === 0) {
       return fail(400, '`to` and `text` must be non-empty strings');
     }
+    if (quoted !== undefined && (typeof quoted !== 'string' || quoted.length === 0)) {
+      return fail(400, '`quoted` must be a message id');
+    }
+    const addressing = readAddressing(body.addressing);
+    if (!addressing) return fail(400, '`addressing` must be "pn" or "lid"');
     const target = this.world.find(to.split('@')[0] ?? '', 's.whatsapp.net');
     if (!target) return fail(404, 'no such account');
-    const id = await sendFromContact(this, contact, target, text);
+    let quote: { id: string; author: Account; text: string } | undefined;
+    if (quoted !== undefined) {
+      const found = findInChat(contact, target, quoted);
+      if (!found) return fail(404, 'no message with that id in this chat');
+      quote = { id: quoted, ...found };
+    }
+    const id = await sendFromContact(this, contact, target, text, { quoted: quote, addressing });
     return { status: 200, body: { id } };
+  }
+
+  /**
+   * `POST /sim/contacts/:phone/read` and `/played`: `{to, ids, addressing?}`. The contact read (or
+   * played) messages that `to`'s devices sent it; one receipt goes to every device of `to`.
+   */
+  contactReceipt(phone: string, type: 'read' | 'played', body: Record<string, unknown>): Outcome {
+    const { to, ids } = body;
+    if (typeof to !== 'string' || to.length === 0) return fail(400, '`to` must be a phone number or JID');
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      !ids.every((id): id is string => typeof id === 'string' && id.length > 0)
+    ) {
+      return fail(400, '`ids` must be a non-empty array of message ids');
+    }
+    const addressing = readAddressing(body.addressing);
+    if (!addressing) return fail(400, '`addressing` must be "pn" or "lid"');
+    if (!isOnWhatsApp(phone)) return fail(400, 'contact phone must be a number on WhatsApp');
+    const target = this.world.find(to.split('@')[0] ?? '', 's.whatsapp.net');
+    if (!target) return fail(404, 'no such account');
+    // A contact the network never saw has received nothing: every id is unknown.
+    const contact = this.world.find(phone, 's.whatsapp.net');
+    const unique = [...new Set(ids)];
+    const outcome = contact
+      ? contactReads(this, contact, target, type, unique, addressing)
+      : { ok: false as const, unknown: unique };
+    if (!outcome.ok) {
+      return {
+        status: 404,
+        body: {
+          error: `contact ${phone} never received these messages from ${to}`,
+          unknown: outcome.unknown,
+        },
+      };
+    }
+    return { status: 200, body: { ids: outcome.ids, skipped: outcome.skipped } };
   }
 
   /** `GET /sim/contacts/:phone/messages`. */
   received(phone: string): Outcome {
     const account = this.world.find(phone, 's.whatsapp.net');
-    return { status: 200, body: account?.inbox ?? [] };
+    // `deliveries` and `receipt` only when they say more than "delivered once": an entry of a message
+    // nobody resent or read keeps the shape the top-level README's walk-through shows (and checks).
+    const body = (account?.inbox ?? []).map(({ deliveries, receipt, ...entry }) => ({
+      ...entry,
+      ...(deliveries > 1 ? { deliveries } : {}),
+      ...(receipt === 'delivery' ? {} : { receipt }),
+    }));
+    return { status: 200, body };
   }
 
   /** The enc types a contact's messages went out as (pkmsg until the session is confirmed, then msg). */
@@ -306,6 +367,10 @@ export class Simulator {
     await this.saver?.close();
   }
 }
+
+/** The `addressing` option: absent means `pn`; undefined when it is neither. */
+const readAddressing = (value: unknown): Addressing | undefined =>
+  value === undefined ? 'pn' : value === 'pn' || value === 'lid' ? value : undefined;
 
 /** A new random message id, in the shape WhatsApp uses. */
 export const newMessageId = () => `3EB0${randomBytes(10).toString('hex').toUpperCase()}`;

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import type { BinaryNode } from '@whiskeysockets/baileys';
 import { type KeyPair, newKeyPair } from './certificates.js';
 import type { SimConnection } from './connection.js';
 import { Phone, type PhoneState, type PreKeyBundle } from './phone.js';
@@ -15,12 +16,40 @@ export type LinkedDevice = {
   connection?: SimConnection;
   /** Whether the phone already sent this device its history sync notification. */
   historySent: boolean;
-  /** Stanzas for this device that it has not answered with a receipt yet, in order. */
-  pending: Map<string, import('@whiskeysockets/baileys').BinaryNode>;
+  /**
+   * Stanzas for this device that it has not answered yet (a message with a receipt, a receipt with an
+   * ack), in order, by `pendingKey`.
+   */
+  pending: Map<string, BinaryNode>;
 };
 
+/**
+ * Where a stanza waits in a device's queue. A receipt shares its id with the message it is about, and
+ * a device can hold both (a copy of a message its own account sent, and the contact's receipt for it),
+ * so receipts are keyed by their type as well.
+ */
+export const pendingKey = (tag: string, id: string | undefined, type?: string) =>
+  tag === 'receipt' ? `receipt ${type ?? 'delivery'} ${id ?? ''}` : `${tag} ${id ?? ''}`;
+
+/** The receipts a contact's phone sends for a message, in the order a message's status moves. */
+export const RECEIPT_TYPES = ['delivery', 'read', 'played'] as const;
+export type ReceiptType = (typeof RECEIPT_TYPES)[number];
+
 /** A message a phone received from a linked device and decrypted. */
-export type Received = { from: string; id: string; text: string; at: string; enc: string };
+export type Received = {
+  from: string;
+  id: string;
+  text: string;
+  at: string;
+  enc: string;
+  /** How many stanzas with this id reached the phone: more than 1 when the sender resent it. */
+  deliveries: number;
+  /** The furthest receipt the phone sent for it; it never sends one that goes back. */
+  receipt: ReceiptType;
+};
+
+/** A message a phone sent to the linked devices of another account. */
+export type Sent = { id: string; to: string; text: string; enc: string[] };
 
 /** A phone number on WhatsApp: its phone (device 0) and linked devices. */
 export type Account = {
@@ -33,8 +62,8 @@ export type Account = {
   nextDeviceId: number;
   nextKeyIndex: number;
   inbox: Received[];
-  /** What this account's phone sent to linked devices: message id and the enc type per device. */
-  sent: { id: string; to: string; enc: string[] }[];
+  /** What this account's phone sent to linked devices: message id, text and the enc type per device. */
+  sent: Sent[];
 };
 
 /** An account as saved: its phone's Signal state and its devices without their connections. */
