@@ -53,8 +53,6 @@ const startHostProcess = async () => {
     child.once('exit', (code) => reject(new Error(`host exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       if (line.includes('"hostId"')) resolve();
-      if (process.env.DEBUG_HOST && line.includes('"level":'))
-        process.stderr.write(`${line.slice(0, 400)}\n`);
     });
   });
   return child;
