@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 
@@ -14,23 +14,28 @@ export async function purgeOld(
   days: number,
 ): Promise<{ messages: number; events: number }> {
   const before = sql<Date>`now() - make_interval(days => ${days})`;
-  let messages = 0;
-  let events = 0;
-  for (;;) {
-    const gone = await sql`
-      DELETE FROM messages WHERE ctid IN (SELECT ctid FROM messages WHERE created_at < ${before} LIMIT ${BATCH})
-    `.execute(db);
-    messages += Number(gone.numAffectedRows ?? 0n);
-    if (Number(gone.numAffectedRows ?? 0n) < BATCH) break;
-  }
-  for (;;) {
-    const gone = await sql`
-      DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} LIMIT ${BATCH})
-    `.execute(db);
-    events += Number(gone.numAffectedRows ?? 0n);
-    if (Number(gone.numAffectedRows ?? 0n) < BATCH) break;
-  }
+  // Events by primary key; messages (whose key has two columns) by their physical row id.
+  const messages = await inBatches(
+    () =>
+      sql`DELETE FROM messages WHERE ctid IN (SELECT ctid FROM messages WHERE created_at < ${before} LIMIT ${BATCH})`,
+    db,
+  );
+  const events = await inBatches(
+    () =>
+      sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} LIMIT ${BATCH})`,
+    db,
+  );
   return { messages, events };
+}
+
+/** Runs a batched DELETE until a batch comes back short; the rows deleted in all. */
+async function inBatches(statement: () => RawBuilder<unknown>, db: Kysely<Database>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const gone = Number((await statement().execute(db)).numAffectedRows ?? 0n);
+    total += gone;
+    if (gone < BATCH) return total;
+  }
 }
 
 /** Runs `purgeOld` now and every hour; returns the stop function. */

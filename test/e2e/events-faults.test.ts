@@ -3,11 +3,7 @@
 // reached the receiver at least once. What a kill between WhatsApp's ack and our commit could lose is
 // counted: none, with our Baileys patch, which has WhatsApp keep a message until it is committed
 // (without it Baileys acknowledges messages while it buffers its events, and this test loses them).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
@@ -19,74 +15,32 @@ import {
   parseSecretKey,
   SecretBox,
 } from '../../shared/webhook-secrets.js';
+import { startHostProcess, stopProcess } from '../helpers/host-process.js';
 import { useTestDatabase } from '../helpers/postgres.js';
+import { type Receiver, startReceiver } from '../helpers/webhook-receiver.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'faults-secret-faults-secret-faults-0123';
 const KEY = generateSecretKey();
-const HOST_MAIN = fileURLToPath(new URL('../../node-runtime/host/main.ts', import.meta.url));
 const PHONE = '628400000001';
 const database = useTestDatabase();
 let sim: SimServer;
 let edge: RunningEdge;
 let host: ChildProcess | undefined;
-let receiver: { url: string; ids: string[]; close(): Promise<void> };
+let receiver: Receiver;
 
-const startHostProcess = async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_MAIN], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database().url,
-      EDGE_HOST_SECRET: SECRET,
-      WEBHOOK_SECRET_KEY: KEY,
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-      HOST_ID: 'host-faults',
-      HOST_PORT: '0',
-      WA_WS_URL: sim.wsUrl,
-      WA_TRUST_ROOT: sim.trustRoot,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line.includes('"hostId"')) resolve();
-    });
-  });
-  return child;
-};
-
-const kill = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
+const runHost = () =>
+  startHostProcess({
+    databaseUrl: database().url,
+    hostId: 'host-faults',
+    secret: SECRET,
+    webhookKey: KEY,
+    sim,
+    env: { WEBHOOK_ALLOW_PRIVATE: 'true' },
   });
 
-/** A receiver that answers 200 after `delayMs`, recording every webhook-id it is sent. */
-const startReceiver = async (delayMs: number) => {
-  const ids: string[] = [];
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      ids.push(String(req.headers['webhook-id']));
-      setTimeout(() => res.writeHead(200).end(), delayMs);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    ids,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-};
+const receivedIds = () => receiver.received.map((r) => r.id);
 
 let tenantId: string;
 let sessionId: string;
@@ -102,7 +56,7 @@ beforeAll(async () => {
   });
   const { adminKey, tenantId: tenant } = await ensureDefaultTenant(database().db);
   tenantId = tenant;
-  host = await startHostProcess();
+  host = await runHost();
   const created = await api(edge.url, 'POST', '/api/session/create', {
     key: adminKey ?? '',
     body: { sessionId: 'busy' },
@@ -119,7 +73,7 @@ beforeAll(async () => {
       .where('name', '=', 'busy')
       .executeTakeFirstOrThrow()
   ).id;
-  receiver = await startReceiver(0);
+  receiver = await startReceiver();
   await database()
     .db.insertInto('webhook_endpoints')
     .values({
@@ -130,7 +84,7 @@ beforeAll(async () => {
     .execute();
 });
 afterAll(async () => {
-  if (host) await kill(host);
+  if (host) await stopProcess(host);
   await receiver?.close();
   await edge?.close();
   await sim?.close();
@@ -156,12 +110,12 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
     }
   };
   const senders = Promise.all(Array.from({ length: 8 }, sender));
-  await until(async () => (sent.length >= 400 ? true : undefined), 60_000);
-  if (host) await kill(host);
-  host = await startHostProcess();
+  await until(async () => (sent.length >= 400 ? true : undefined), 180_000);
+  if (host) await stopProcess(host);
+  host = await runHost();
   await senders;
   // Everything WhatsApp still holds is delivered on reconnect; then the store settles.
-  await until(async () => ((await pendingAtSim()) === 0 ? true : undefined), 60_000);
+  await until(async () => ((await pendingAtSim()) === 0 ? true : undefined), 180_000);
   const stored = await until(async () => {
     const rows = await database()
       .db.selectFrom('messages')
@@ -177,7 +131,7 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
       .where('direction', '=', 'in')
       .execute();
     return rows.length === again.length ? again.map((r) => r.id) : undefined;
-  }, 60_000);
+  }, 180_000);
   const events = await database()
     .db.selectFrom('events')
     .select(['id', 'data'])
@@ -189,7 +143,7 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
   expect(new Set(eventMessageIds).size).toBe(eventMessageIds.length);
   expect(new Set(eventMessageIds)).toEqual(new Set(stored));
   // At least once at the receiver.
-  await until(async () => (events.every((e) => receiver.ids.includes(e.id)) ? true : undefined), 60_000);
+  await until(async () => (events.every((e) => receivedIds().includes(e.id)) ? true : undefined), 180_000);
   const lost = sent.filter((id) => !stored.includes(id));
   process.stdout.write(
     `${JSON.stringify({ sent: sent.length, stored: stored.length, lost: lost.length })}\n`,
@@ -199,7 +153,7 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
 
 it('kill -9 while 1,000 deliveries are under way: every event reaches the receiver at least once', async () => {
   await receiver.close();
-  receiver = await startReceiver(2);
+  receiver = await startReceiver(() => ({ status: 200, delayMs: 2 }));
   await database().db.updateTable('webhook_endpoints').set({ url: receiver.url }).execute();
   const ids: string[] = [];
   for (let n = 0; n < 1_000; n++) {
@@ -210,15 +164,15 @@ it('kill -9 while 1,000 deliveries are under way: every event reaches the receiv
       }),
     );
   }
-  await until(async () => (receiver.ids.length >= 300 ? true : undefined), 60_000);
-  if (host) await kill(host);
-  host = await startHostProcess();
-  await until(async () => (ids.every((id) => receiver.ids.includes(id)) ? true : undefined), 120_000);
-  const duplicates = receiver.ids.length - new Set(receiver.ids).size;
+  await until(async () => (receiver.received.length >= 300 ? true : undefined), 180_000);
+  if (host) await stopProcess(host);
+  host = await runHost();
+  await until(async () => (ids.every((id) => receivedIds().includes(id)) ? true : undefined), 120_000);
+  const duplicates = receivedIds().length - new Set(receivedIds()).size;
   process.stdout.write(
-    `${JSON.stringify({ events: ids.length, received: receiver.ids.length, duplicates })}\n`,
+    `${JSON.stringify({ events: ids.length, received: receiver.received.length, duplicates })}\n`,
   );
   // Within one endpoint they came in event order, redeliveries aside.
-  const firstSeen = [...new Set(receiver.ids.filter((id) => ids.includes(id)))];
+  const firstSeen = [...new Set(receivedIds().filter((id) => ids.includes(id)))];
   expect(firstSeen).toEqual(ids);
 });

@@ -1,56 +1,30 @@
 // A session host as its own process, killed and started again under load: linked sessions resume every
 // time with no new QR, and a client sending all along only ever sees success or a retryable 503.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
+import { startHostProcess, stopProcess } from '../helpers/host-process.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'restart-secret-restart-secret-restart-01';
-const HOST_MAIN = fileURLToPath(new URL('../../node-runtime/host/main.ts', import.meta.url));
 const database = useTestDatabase();
 let sim: SimServer;
 let edge: RunningEdge;
 let host: ChildProcess | undefined;
 let adminKey: string;
 
-/** Starts the session host as its own process, as an operator runs it, on a free port. */
-const startHostProcess = async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_MAIN], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database().url,
-      EDGE_HOST_SECRET: SECRET,
-      WEBHOOK_SECRET_KEY: generateSecretKey(),
-      HOST_ID: 'host-restart',
-      HOST_PORT: '0',
-      WA_WS_URL: sim.wsUrl,
-      WA_TRUST_ROOT: sim.trustRoot,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line.includes('"hostId"')) resolve(line);
-    });
-  });
-  expect(JSON.parse(ready)).toMatchObject({ hostId: 'host-restart' });
-  return child;
-};
-
-const kill = (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill(signal);
+const runHost = () =>
+  startHostProcess({
+    databaseUrl: database().url,
+    hostId: 'host-restart',
+    secret: SECRET,
+    webhookKey: generateSecretKey(),
+    sim,
   });
 
 const connected = (key: string, timeoutMs = 20_000) =>
@@ -87,19 +61,19 @@ beforeAll(async () => {
   adminKey = (await ensureDefaultTenant(database().db)).adminKey ?? '';
 });
 afterAll(async () => {
-  if (host) await kill(host);
+  if (host) await stopProcess(host);
   await edge?.close();
   await sim?.close();
 });
 
 it('SIGTERM closes the sockets without logging anyone out; the next start resumes', async () => {
-  host = await startHostProcess();
+  host = await runHost();
   const key = await linkedSession('graceful', '628130000002');
 
-  expect(await kill(host, 'SIGTERM')).toBe(0);
+  expect(await stopProcess(host, 'SIGTERM')).toBe(0);
   expect(await devicesOf('628130000002')).toEqual([expect.objectContaining({ connected: false })]); // still linked
 
-  host = await startHostProcess();
+  host = await runHost();
   await connected(key);
   const sent = await api(edge.url, 'POST', '/api/send', {
     key,
@@ -109,8 +83,8 @@ it('SIGTERM closes the sockets without logging anyone out; the next start resume
 });
 
 it('killed and started again 10 times while sends arrive every 100 ms: every session resumes every time, no send is told to scan a QR', async () => {
-  if (host) await kill(host);
-  host = await startHostProcess();
+  if (host) await stopProcess(host);
+  host = await runHost();
   const phones = ['628130000011', '628130000012', '628130000013'];
   const keys: string[] = [];
   for (const [i, phone] of phones.entries()) keys.push(await linkedSession(`restart-${i}`, phone));
@@ -131,12 +105,12 @@ it('killed and started again 10 times while sends arrive every 100 ms: every ses
 
   const resumeMs: number[] = [];
   for (let round = 0; round < 10; round++) {
-    await kill(host);
+    await stopProcess(host);
     const down = await api(edge.url, 'GET', '/api/session/status', { key: keys[0] });
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
     const started = Date.now();
-    host = await startHostProcess();
+    host = await runHost();
     for (const key of keys) await connected(key);
     resumeMs.push(Date.now() - started);
     // Serving again: the next sends through every session go out.

@@ -2,8 +2,6 @@
 // in event order, retried while the receiver is down and all delivered once it is back, a bad delivery
 // set aside instead of holding the rest, no redirects, timeouts, 410 disabling the endpoint.
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +16,7 @@ import {
   SecretBox,
 } from '../../../shared/webhook-secrets.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
+import { startReceiver } from '../../helpers/webhook-receiver.js';
 import { eventually } from '../../wa-sim/fixtures.js';
 
 const database = useTestDatabase();
@@ -28,40 +27,6 @@ const FAST: RetryPolicy = {
   giveUpAfterMs: 60_000,
   disableAfterMs: 120_000,
   probeAfterFailures: 3,
-};
-
-type Received = { id: string; type: string; body: string; headers: IncomingMessage['headers'] };
-
-/** A real HTTP receiver; `answer` decides each response. */
-const startReceiver = async (answer: (r: Received, n: number) => number | 'hang' = () => 200) => {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c.toString();
-    });
-    req.on('end', () => {
-      const parsed = JSON.parse(body) as { type: string };
-      const r = { id: String(req.headers['webhook-id']), type: parsed.type, body, headers: req.headers };
-      received.push(r);
-      const status = answer(r, received.length);
-      if (status === 'hang') return;
-      if (status >= 300 && status < 400) res.writeHead(status, { location: 'http://127.0.0.1:1/elsewhere' });
-      else res.writeHead(status);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 };
 
 let tenantId: string;
