@@ -90,4 +90,5 @@ it(`${SOCKETS} sockets, each linked to its own account, each send one message de
       simHeapPerConnectionKB: Math.round((busy.heapUsed - idle.heapUsed) / SOCKETS / 1024),
     }),
   );
-});
+  // Linking 200 real Baileys sockets takes 20-50 s on 2 cores; more when other test files share them.
+}, 300_000);
