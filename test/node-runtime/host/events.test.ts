@@ -157,6 +157,61 @@ describe('events of a session', () => {
     });
   });
 
+  it('LID-addressed messages are stored under the phone number, with the LID beside it; reads and plays are statuses', async () => {
+    const id = await newSession('lids');
+    await link(id, '628500000005', 'Eka');
+    const contact = '628500000098';
+    const incoming = await control(sim, 'POST', `/sim/contacts/${contact}/messages`, {
+      to: '628500000005',
+      text: 'lewat LID',
+      addressing: 'lid',
+    });
+    expect(incoming.status).toBe(200);
+    const lid = ((await control(sim, 'GET', `/sim/accounts/${contact}`)).body as unknown as { lid: string })
+      .lid;
+    const stored = await eventually(async () =>
+      (await messagesOf(id)).find((m) => m.id === incoming.body.id),
+    );
+    expect(stored).toMatchObject({
+      chat_jid: `${contact}@s.whatsapp.net`,
+      chat_lid: lid,
+      sender_jid: `${contact}@s.whatsapp.net`,
+      sender_lid: lid,
+      text: 'lewat LID',
+    });
+
+    // A reply quoting it, and our message read, then played, by the contact.
+    const quoted = await control(sim, 'POST', `/sim/contacts/${contact}/messages`, {
+      to: '628500000005',
+      text: 'membalas',
+      quoted: incoming.body.id,
+    });
+    const reply = await eventually(async () => (await messagesOf(id)).find((m) => m.id === quoted.body.id));
+    expect(reply.content).toEqual({
+      quoted: { id: incoming.body.id, from: `${contact}@s.whatsapp.net`, text: 'lewat LID' },
+    });
+    const sent = await host.sessions.send(id, `${contact}@s.whatsapp.net`, 'dibaca?');
+    const sentId = sent.ok ? (sent.message.key.id ?? '') : '';
+    await eventually(async () =>
+      (await messagesOf(id)).find((m) => m.id === sentId)?.status === 'delivered' ? true : undefined,
+    );
+    expect(
+      (await control(sim, 'POST', `/sim/contacts/${contact}/read`, { to: '628500000005', ids: [sentId] }))
+        .status,
+    ).toBe(200);
+    await eventually(async () =>
+      (await messagesOf(id)).find((m) => m.id === sentId)?.status === 'read' ? true : undefined,
+    );
+    await control(sim, 'POST', `/sim/contacts/${contact}/played`, { to: '628500000005', ids: [sentId] });
+    await eventually(async () =>
+      (await messagesOf(id)).find((m) => m.id === sentId)?.status === 'played' ? true : undefined,
+    );
+    const statuses = (await eventsOf(id))
+      .filter((e) => e.type === 'message.status' && e.data.id === sentId)
+      .map((e) => e.data.status);
+    expect(statuses).toEqual(['delivered', 'read', 'played']);
+  });
+
   it('a logout from the phone and a 440 replacement each give a session.status with the reason', async () => {
     const unlinked = await newSession('unlinked');
     await link(unlinked, '628500000003', 'Citra');
