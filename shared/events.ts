@@ -210,7 +210,8 @@ export const MessageListQuerySchema = z
           '`...@s.whatsapp.net` JID or a `...@lid`; matches the chat by its phone JID or its LID',
         example: '+62 898-7654-3210',
       }),
-    before: z.string().max(200).optional().openapi({
+    // Any text: one this edge did not make is answered INVALID_CURSOR.
+    before: z.string().optional().openapi({
       description: "The previous page's `nextCursor`; leave out for the newest messages",
     }),
     limit: z.coerce
@@ -249,9 +250,9 @@ export const MessageResponseSchema = z
 
 export const EventListQuerySchema = z
   .object({
+    // Any text: one that is no event id is answered as an unknown one is (INVALID_CURSOR).
     after: z
       .string()
-      .max(64)
       .optional()
       .openapi({
         description:

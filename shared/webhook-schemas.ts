@@ -103,7 +103,7 @@ export const RotateWebhookSecretBodySchema = z
 
 export const ReplayWebhookBodySchema = z
   .object({
-    eventId: z.string().max(64).optional().openapi({
+    eventId: z.string().optional().openapi({
       description: 'This one event (one of yours that this endpoint would get by its session)',
       example: 'evt_01JH8Z6Q8W0Y3X2V1T0S9R8Q7P',
     }),

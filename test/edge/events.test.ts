@@ -229,6 +229,7 @@ describe('GET /api/events', () => {
       ["another session's", one.key, written[1] ?? ''],
       ["the tenant's own, to a session key", one.key, tenantEventId],
       ['empty', one.key, ''],
+      ['very long', one.key, `evt_${'A'.repeat(500)}`],
     ];
     for (const [name, key, after] of cases) {
       expect(await answer(key, after), name).toEqual(malformed);

@@ -197,6 +197,7 @@ describe('GET /api/messages', () => {
     ['a JSON object', btoa(JSON.stringify({ sentAt: '2026-01-31T08:00:00.000000Z', id: 'x' }))],
     ['a time that is no time', btoa(JSON.stringify(['2026-13-45T99:00:00.000000Z', 'x'])).replace(/=+$/, '')],
     ['an empty id', btoa(JSON.stringify(['2026-01-31T08:00:00.000000Z', ''])).replace(/=+$/, '')],
+    ['very long', 'A'.repeat(1000)],
   ])('400 INVALID_CURSOR for a `before` that is %s', async (_name, before) => {
     const response = await call(edge.url, `/api/messages?before=${before}`, { key: mine.key });
     await expectError(response, 400, 'INVALID_CURSOR');
