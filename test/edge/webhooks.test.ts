@@ -445,6 +445,7 @@ describe('POST /api/admin/webhooks/:id/replay', () => {
     const cases: [string, string][] = [
       ['malformed', 'not-an-event'],
       ['unknown', 'evt_7ZZZZZZZZZZZZZZZZZZZZZZZZZ'],
+      ['very long', `evt_${'7'.repeat(300)}`],
       ["another tenant's", await statusEvent(fx().db, sessionOf(foreignSession))],
       ["another session's", await statusEvent(fx().db, sessionOf(two))],
       [
