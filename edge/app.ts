@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Kysely } from 'kysely';
 import type { Database } from '../shared/db-schema.js';
 import type { HostSessionAction } from '../shared/host-api.js';
+import { parseSecretKey, SecretBox } from '../shared/webhook-secrets.js';
 import { authenticate } from './auth/authenticate.js';
 import type { PeerAddress } from './auth/client-address.js';
 import type { KeyCache } from './auth/key-cache.js';
@@ -13,6 +14,7 @@ import { refuseKeyInQuery } from './auth/query-key.js';
 import { createAuthServices } from './auth/services.js';
 import { type EdgeConfigInput, parseEdgeConfig } from './config.js';
 import type { EdgeDatabase, EdgeEnv } from './context.js';
+import { registerEventRoutes } from './events/routes/events.js';
 import { createHostClient } from './hosts/client.js';
 import { createForwarder } from './hosts/forward.js';
 import { provideDatabase } from './http/database.js';
@@ -31,14 +33,15 @@ import { registerSessionCreate } from './routes/session-create.js';
 import { registerSessionLogout } from './routes/session-logout.js';
 import { registerSessionQr } from './routes/session-qr.js';
 import { registerSessionStatus } from './routes/session-status.js';
-import type { EdgeApp, EdgeServices } from './services.js';
+import type { EdgeApp, EdgeServices, ResolveHost } from './services.js';
 import { registerTenancyRoutes } from './tenancy/routes/tenancy.js';
+import { registerWebhookRoutes } from './webhooks/routes/webhooks.js';
 
 export type { KeyLookup, KeyRecord } from './auth/queries/api-keys.js';
 export type { EdgeConfigInput } from './config.js';
 export type { EdgeDatabase, EdgeEnv, Principal } from './context.js';
 export type { EdgeLogger } from './logger.js';
-export type { EdgeApp } from './services.js';
+export type { EdgeApp, ResolveHost } from './services.js';
 
 /** What the edge app needs from its entry: configuration (parsed here, once) and services. */
 export interface EdgeDeps extends EdgeConfigInput {
@@ -56,6 +59,12 @@ export interface EdgeDeps extends EdgeConfigInput {
   keyCacheInstance?: KeyCache;
   /** The connection's peer address, which only the entry can see (Node: the socket; Deno: its info). */
   peerAddress?: PeerAddress;
+  /**
+   * Resolves webhook host names, so a name pointing at a private address is refused when the endpoint is
+   * saved (Node: node:dns; Deno: Deno.resolveDns). Workers have no resolver: there only the URL itself is
+   * checked, and the session hosts check the resolved addresses at every delivery anyway.
+   */
+  resolveHost?: ResolveHost;
 }
 
 /** The app and what its entry must do at shutdown. */
@@ -109,7 +118,19 @@ export function createEdge(deps: EdgeDeps): Edge {
     routeCacheMs: config.hostRouteCacheMs,
     now,
   });
-  const services: EdgeServices = { config, hosts, forwarder, logger, now };
+  const webhookSecrets =
+    config.webhooks.secretKey === undefined
+      ? undefined
+      : new SecretBox(parseSecretKey(config.webhooks.secretKey));
+  const services: EdgeServices = {
+    config,
+    hosts,
+    forwarder,
+    logger,
+    now,
+    webhookSecrets,
+    resolveHost: deps.resolveHost,
+  };
 
   const app: EdgeApp = new OpenAPIHono<EdgeEnv>({
     defaultHook: (result) => {
@@ -140,6 +161,8 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerSend(app, services);
   registerSessionLogout(app, services);
   registerTenancyRoutes(app, services);
+  registerEventRoutes(app, services);
+  registerWebhookRoutes(app, services);
   // The API's description, generated from the same schemas that validate requests.
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

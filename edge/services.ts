@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { SecretBox } from '../shared/webhook-secrets.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeEnv } from './context.js';
 import type { HostClient } from './hosts/client.js';
@@ -13,6 +14,13 @@ export interface EdgeServices {
   logger: EdgeLogger;
   /** The app's clock (EdgeDeps.now): key expiry, overlaps and revocations are all judged by it. */
   now: () => Date;
+  /** Encrypts webhook signing secrets; undefined when `webhooks.secretKey` is not configured. */
+  webhookSecrets: SecretBox | undefined;
+  /** Every address a host name resolves to, where the runtime can tell (EdgeDeps.resolveHost). */
+  resolveHost: ResolveHost | undefined;
 }
+
+/** Resolves a host name to all its addresses (IPv4 and IPv6); rejects when it does not resolve. */
+export type ResolveHost = (hostname: string) => Promise<string[]>;
 
 export type EdgeApp = OpenAPIHono<EdgeEnv>;

@@ -70,6 +70,21 @@ export const ERRORS = {
       'Tidak dapat mencabut API key admin terakhir yang aktif; buat API key admin lain terlebih dahulu',
   },
 
+  // Messages, events and webhooks. Another session's or tenant's message, event or webhook is answered
+  // exactly like one that does not exist.
+  MESSAGE_NOT_FOUND: { status: 404, message: 'Pesan tidak ditemukan' },
+  EVENT_NOT_FOUND: { status: 404, message: 'Event tidak ditemukan' },
+  // A cursor that is malformed, unknown, or someone else's: one answer for all, so it reveals nothing.
+  INVALID_CURSOR: {
+    status: 400,
+    message: 'Cursor tidak valid: gunakan nextCursor dari jawaban sebelumnya, atau mulai tanpa cursor',
+  },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'Webhook tidak ditemukan' },
+  WEBHOOK_EXISTS: { status: 409, message: 'Webhook dengan URL ini sudah terdaftar untuk sesi yang sama' },
+  WEBHOOK_URL_INVALID: { status: 400, message: 'URL webhook tidak valid' },
+  WEBHOOK_URL_NOT_HTTPS: { status: 400, message: 'URL webhook harus menggunakan https' },
+  WEBHOOK_URL_PRIVATE: { status: 400, message: 'URL webhook harus mengarah ke alamat publik' },
+
   // Sending.
   MISSING_PARAMETERS: { status: 400, message: 'Parameter "to" dan "message" diperlukan' },
   INVALID_RECIPIENT: {

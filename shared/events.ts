@@ -2,6 +2,7 @@
 // from /api/events or delivered as webhooks), and the webhook delivery body. Timestamps are ISO 8601 in
 // UTC. `sessionId` is always the seed's session name, as clients know it.
 import { z } from '@hono/zod-openapi';
+import { normalizeRecipient } from './schemas.js';
 
 const Timestamp = z.iso.datetime().openapi({ example: '2026-01-31T08:00:00.000Z' });
 
@@ -156,3 +157,149 @@ export type GatewayEvent = z.infer<typeof EventSchema>;
 export const WebhookPayloadSchema = z
   .object({ type: EventTypeSchema, timestamp: Timestamp, data: z.record(z.string(), z.unknown()) })
   .openapi('WebhookPayload');
+
+// ---------------------------------------------------------------------------------------------------
+// The pull API: GET /api/messages (and the admin's per-session listing) and GET /api/events.
+
+export const DEFAULT_MESSAGE_PAGE = 50;
+export const MAX_MESSAGE_PAGE = 100;
+export const DEFAULT_EVENT_PAGE = 100;
+export const MAX_EVENT_PAGE = 500;
+/** The longest `wait` of GET /api/events, in seconds. */
+export const MAX_EVENT_WAIT_SECONDS = 30;
+
+/** `evt_` and a ULID (Crockford base32, 26 characters). */
+export const EVENT_ID_PATTERN = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+const LID_PATTERN = /^[0-9]{1,24}@lid$/;
+
+/**
+ * The chat a `chat` filter names, or null when it names none: an international number (as `to` of
+ * /api/send: digits, `+`, spaces and dashes), a phone-number JID, or a LID (`<digits>@lid`).
+ */
+export function normalizeChat(text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed.endsWith('@lid')) return LID_PATTERN.test(trimmed) ? trimmed : null;
+  return normalizeRecipient(trimmed);
+}
+
+/** The event types a comma-separated `types` names, and any it names that do not exist. */
+export function parseEventTypes(text: string): { types: EventType[]; unknown: string[] } {
+  const names = [...new Set(text.split(',').map((t) => t.trim()))].filter((t) => t !== '');
+  const known = new Set<string>(EVENT_TYPES);
+  return {
+    types: names.filter((t): t is EventType => known.has(t)),
+    unknown: names.filter((t) => !known.has(t)),
+  };
+}
+
+const NextCursor = z.string().nullable();
+
+export const MessageListQuerySchema = z
+  .object({
+    chat: z
+      .string()
+      .max(64)
+      .refine((text) => normalizeChat(text) !== null, {
+        message: 'must be an international number, a ...@s.whatsapp.net JID or a ...@lid',
+      })
+      .optional()
+      .openapi({
+        description:
+          'Only this chat: an international number (`+`, spaces and dashes allowed), a ' +
+          '`...@s.whatsapp.net` JID or a `...@lid`; matches the chat by its phone JID or its LID',
+        example: '+62 898-7654-3210',
+      }),
+    // Any text: one this edge did not make is answered INVALID_CURSOR.
+    before: z.string().optional().openapi({
+      description: "The previous page's `nextCursor`; leave out for the newest messages",
+    }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_MESSAGE_PAGE)
+      .default(DEFAULT_MESSAGE_PAGE)
+      .openapi({ description: `Messages per page, 1 to ${MAX_MESSAGE_PAGE}`, example: 20 }),
+  })
+  .openapi('MessageListQuery');
+
+export const MessageIdParamsSchema = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: '3EB0C4A1B2D3E4F5A6B7' }),
+});
+
+export const SessionMessageParamsSchema = z.object({
+  sessionId: z.string().openapi({ param: { name: 'sessionId', in: 'path' }, example: 'my-session' }),
+});
+
+export const SessionMessageIdParamsSchema = SessionMessageParamsSchema.extend(MessageIdParamsSchema.shape);
+
+export const MessageListResponseSchema = z
+  .object({
+    success: z.literal(true),
+    messages: z.array(MessageSchema),
+    nextCursor: NextCursor.openapi({
+      description: 'Pass as `before` for older messages; null on the last page. Opaque: do not build one.',
+    }),
+  })
+  .openapi('MessageListResponse');
+
+export const MessageResponseSchema = z
+  .object({ success: z.literal(true), message: MessageSchema })
+  .openapi('MessageResponse');
+
+export const EventListQuerySchema = z
+  .object({
+    // Any text: one that is no event id is answered as an unknown one is (INVALID_CURSOR).
+    after: z
+      .string()
+      .optional()
+      .openapi({
+        description:
+          "The previous answer's `nextCursor` (an event id): only events after it. Leave out to start " +
+          'from the oldest event kept.',
+        example: 'evt_01JH8Z6Q8W0Y3X2V1T0S9R8Q7P',
+      }),
+    types: z
+      .string()
+      .max(1000)
+      .optional()
+      .openapi({
+        description: `Only these event types, comma-separated: ${EVENT_TYPES.join(', ')}`,
+        example: 'message.received,message.status',
+      }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_EVENT_PAGE)
+      .default(DEFAULT_EVENT_PAGE)
+      .openapi({ description: `Events per answer, 1 to ${MAX_EVENT_PAGE}`, example: 100 }),
+    wait: z.coerce
+      .number()
+      .min(0)
+      .max(MAX_EVENT_WAIT_SECONDS)
+      .default(0)
+      .openapi({
+        description:
+          `When nothing is there yet, wait up to this many seconds (0 to ${MAX_EVENT_WAIT_SECONDS}) and ` +
+          'answer as soon as something arrives (long polling)',
+        example: 20,
+      }),
+  })
+  .openapi('EventListQuery');
+
+export const EventListResponseSchema = z
+  .object({
+    success: z.literal(true),
+    events: z.array(EventSchema),
+    nextCursor: NextCursor.openapi({
+      description:
+        'Pass as `after` next time: the last event returned, or the `after` you gave when nothing new ' +
+        'came; null only when there is no event at all',
+    }),
+  })
+  .openapi('EventListResponse');
+
+export type MessageListQuery = z.infer<typeof MessageListQuerySchema>;
+export type EventListQuery = z.infer<typeof EventListQuerySchema>;

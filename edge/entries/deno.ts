@@ -1,6 +1,6 @@
 // The Deno entry. From the repo root, after `npm install`:
 //   EDGE_HOST_SECRET=... DATABASE_URL=postgres://... PORT=8000 npx deno run --config deno.json \
-//     --cached-only --allow-net '--allow-env=EDGE_*,DATABASE_URL,PORT,PG*' edge/entries/deno.ts
+//     --cached-only --allow-net '--allow-env=EDGE_*,WEBHOOK_*,DATABASE_URL,PORT,PG*' edge/entries/deno.ts
 // deno.json maps our `.js` import suffixes to the `.ts` files (sloppy imports) and takes npm packages from
 // node_modules; --cached-only makes a missing one an error instead of a download. PG* is postgres.js
 // reading its defaults.
@@ -24,6 +24,7 @@ declare const Deno: {
     ) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> };
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
+  resolveDns(query: string, recordType: 'A' | 'AAAA'): Promise<string[]>;
   exit(code?: number): never;
 };
 
@@ -48,9 +49,17 @@ const env = parseEnv(
 );
 // A long-lived process: one pool for every request, as on Node.
 const db = createEdgeDb(env.DATABASE_URL, { max: 10 });
+/** The name's IPv4 and IPv6 addresses; rejects when it has neither. */
+const resolveHost = async (hostname: string): Promise<string[]> => {
+  const found = await Promise.allSettled([Deno.resolveDns(hostname, 'A'), Deno.resolveDns(hostname, 'AAAA')]);
+  const addresses = found.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+  if (addresses.length === 0) throw new Error(`${hostname} does not resolve`);
+  return addresses;
+};
 const { app, flush } = createEdge({
   ...edgeConfigFrom(env),
   db,
+  resolveHost,
   // The connection's peer, handed over as the request's bindings (below).
   peerAddress: (c) => (typeof c.env.peerAddress === 'string' ? c.env.peerAddress : undefined),
 });

@@ -1,4 +1,5 @@
 // The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
+import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -27,6 +28,12 @@ function hostConnectionPool(): Agent {
     keepAliveTimeout: HOST_CONNECTION_IDLE_MS,
     keepAliveMaxTimeout: HOST_CONNECTION_IDLE_MS,
   });
+}
+
+/** Every address `hostname` resolves to, as the system resolver sees it (what the hosts will connect by). */
+export async function resolveWithDns(hostname: string): Promise<string[]> {
+  const found = await lookup(hostname, { all: true });
+  return found.map((entry) => entry.address);
 }
 
 const ListenSchema = z.object({
@@ -70,6 +77,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       return fetch(input, pooled);
     },
     ...options,
+    resolveHost: options.resolveHost ?? resolveWithDns,
     logger,
   });
   const server = createAdaptorServer({ fetch: app.fetch });

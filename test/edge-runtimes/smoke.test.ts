@@ -4,6 +4,7 @@
 // host JWT, fetch to the host.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateApiKey } from '../../shared/api-key.js';
+import { generateSecretKey, parseSecretKey, SecretBox } from '../../shared/webhook-secrets.js';
 import { useEdge } from '../edge/fixture.js';
 import {
   call,
@@ -36,6 +37,7 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
   let host: StandInHost;
   let edge: RunningEdgeRuntime;
   let admin: string;
+  const webhookKey = generateSecretKey();
 
   beforeAll(async () => {
     ({ database, host, admin } = fx());
@@ -43,7 +45,13 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
       databaseUrl: database.url,
       hostSecret: HOST_SECRET,
       // Small enough to reach here; a flush after every request, to see one land from this runtime.
-      env: { EDGE_FAILED_AUTH_LIMIT: String(FAILED_AUTH_LIMIT), EDGE_LAST_USED_FLUSH_SECONDS: '0' },
+      env: {
+        EDGE_FAILED_AUTH_LIMIT: String(FAILED_AUTH_LIMIT),
+        EDGE_LAST_USED_FLUSH_SECONDS: '0',
+        WEBHOOK_SECRET_KEY: webhookKey,
+        // Workers cannot resolve names, and this test has no DNS to ask: the URL is a private one.
+        WEBHOOK_ALLOW_PRIVATE: 'true',
+      },
     });
     console.info(`edge on ${name}: answered after ${edge.startupMs} ms`);
   });
@@ -141,6 +149,37 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
       },
       { timeout: 10_000 },
     );
+  });
+
+  it('registers a webhook (its secret sealed with WebCrypto), queues a test event, and serves the event log', async () => {
+    const created = await call(edge.url, '/api/admin/webhooks', {
+      key: admin,
+      json: { url: `http://127.0.0.1:9/hooks/${name}` },
+    });
+    expect(created.status).toBe(201);
+    const { webhook, secret } = (await created.json()) as { webhook: { id: string }; secret: string };
+    expect(secret).toMatch(/^whsec_/);
+    const row = await database.db
+      .selectFrom('webhook_endpoints')
+      .select('secret')
+      .where('id', '=', webhook.id)
+      .executeTakeFirstOrThrow();
+    expect(await new SecretBox(parseSecretKey(webhookKey)).open(row.secret)).toBe(secret);
+
+    const test = await call(edge.url, `/api/admin/webhooks/${webhook.id}/test`, {
+      key: admin,
+      method: 'POST',
+    });
+    expect(test.status).toBe(202);
+    const { eventId } = (await test.json()) as { eventId: string };
+    expect(eventId).toMatch(/^evt_[0-9A-Z]{26}$/);
+    const page = await call(edge.url, '/api/events?types=webhook.test&wait=1', { key: admin });
+    expect(page.status).toBe(200);
+    expect(await page.json()).toMatchObject({
+      success: true,
+      events: [{ id: eventId, type: 'webhook.test', sessionId: null, data: { webhookId: webhook.id } }],
+      nextCursor: eventId,
+    });
   });
 
   // Last: it blocks this runtime's test client for the rest of the file.

@@ -118,7 +118,8 @@ export async function auditLog(edge: TestEdge, adminKey: string, limit = 100): P
 
 /**
  * Every row a request could change, in full: tenants, keys (all but last_used_at, which authentication
- * records for accepted keys), sessions and the audit log.
+ * records for accepted keys), sessions, the audit log, webhook endpoints and deliveries, events and
+ * messages.
  */
 export async function fullSnapshot(db: Kysely<Database>): Promise<unknown> {
   const { rows } = await sql<{ snapshot: unknown }>`
@@ -130,7 +131,19 @@ export async function fullSnapshot(db: Kysely<Database>): Promise<unknown> {
         from api_keys) k),
       'sessions', (select json_agg(s order by s.id) from (
         select id, tenant_id, name, description, state, host_id, lease_epoch from sessions) s),
-      'audit', (select json_agg(a order by a.id) from audit_log a)
+      'audit', (select json_agg(a order by a.id) from audit_log a),
+      'webhooks', (select json_agg(w order by w.id) from (
+        select id, tenant_id, url, description, event_types, session_id, encode(secret, 'hex') as secret,
+               encode(previous_secret, 'hex') as previous_secret, previous_until, enabled, disabled_reason,
+               next_attempt_at, failing_since, updated_at
+        from webhook_endpoints) w),
+      'deliveries', (select json_agg(d order by d.id) from (
+        select id, endpoint_id, event_id, status, attempts, parked, next_attempt_at, first_attempt_at,
+               delivered_at
+        from webhook_deliveries) d),
+      'events', (select json_agg(e order by e.id) from (
+        select id, tenant_id, seq, session_id, type, data from events) e),
+      'messages', (select json_agg(m order by m.session_id, m.id) from messages m)
     ) as snapshot`.execute(db);
   return rows[0]?.snapshot;
 }

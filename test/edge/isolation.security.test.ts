@@ -14,12 +14,18 @@ import {
   reroll,
   TestClock,
 } from './admin-helpers.js';
+import { addEvent, insertMessage, PUBLIC_ADDRESS, statusEvent, webhookConfig } from './event-helpers.js';
 import { useEdge } from './fixture.js';
 import { call, createKey, type TestEdge } from './helpers.js';
 import type { StandInHost } from './stand-in-host.js';
 
 const clock = new TestClock();
-const setup = useEdge({ hosts: ['host-isolation'], tenants: [], operator: true, edge: { now: clock.now } });
+const setup = useEdge({
+  hosts: ['host-isolation'],
+  tenants: [],
+  operator: true,
+  edge: { now: clock.now, webhooks: webhookConfig(), resolveHost: async () => [PUBLIC_ADDRESS] },
+});
 let edge: TestEdge;
 let host: StandInHost;
 
@@ -41,6 +47,14 @@ interface Fixture {
   sessionB1: string;
   sessionB1Uuid: string;
   targetKeyB: string;
+  /** A message of session a-one, and events of a-one, a-two, of tenant A itself and of B's a-one. */
+  messageA1: string;
+  eventA1: string;
+  eventA2: string;
+  eventOfA: string;
+  eventB1: string;
+  webhookA: string;
+  webhookB: string;
   tenantS: string;
   /** Keys that were good once, or never were, by scope. */
   revoked: Record<ApiKeyScope, string>;
@@ -105,7 +119,39 @@ beforeAll(async () => {
   });
   await reroll(edge, a.adminKey, rolledSession.info.id, 0);
 
+  // What the hosts would have written: messages and events of A's and B's sessions.
+  const b1Uuid = await sessionUuid(b.id, 'a-one');
+  const a2Uuid = await sessionUuid(a.id, 'a-two');
+  const message = await insertMessage(db, { id: a1Uuid, tenantId: a.id }, { sent_at: new Date() });
+  await insertMessage(db, { id: b1Uuid, tenantId: b.id }, { id: 'ONLY-IN-B', sent_at: new Date() });
+  const eventA1 = await statusEvent(db, { tenantId: a.id, id: a1Uuid, name: 'a-one' });
+  const eventA2 = await statusEvent(db, { tenantId: a.id, id: a2Uuid, name: 'a-two' });
+  const eventOfA = await addEvent(db, { tenantId: a.id, id: null, name: null }, 'webhook.disabled', {
+    webhookId: UNKNOWN_ID,
+    url: 'https://hooks.example.com/gone',
+    reason: 'the endpoint answered 410 Gone',
+  });
+  const eventB1 = await statusEvent(db, { tenantId: b.id, id: b1Uuid, name: 'a-one' });
+  const webhookOf = async (adminKey: string, url: string) =>
+    (
+      await ok<{ webhook: { id: string } }>(
+        edge,
+        '/api/admin/webhooks',
+        { key: adminKey, json: { url } },
+        201,
+      )
+    ).webhook.id;
+  const webhookA = await webhookOf(a.adminKey, 'https://hooks.example.com/a');
+  const webhookB = await webhookOf(b.adminKey, 'https://hooks.example.com/b');
+
   fx = {
+    messageA1: message.id,
+    eventA1,
+    eventA2,
+    eventOfA,
+    eventB1,
+    webhookA,
+    webhookB,
     operator,
     tenantA: a.id,
     adminA: a.adminKey,
@@ -113,11 +159,11 @@ beforeAll(async () => {
     sessionA1,
     sessionA2,
     sessionA1Uuid: a1Uuid,
-    sessionA2Uuid: await sessionUuid(a.id, 'a-two'),
+    sessionA2Uuid: a2Uuid,
     tenantB: b.id,
     adminB: b.adminKey,
     sessionB1,
-    sessionB1Uuid: await sessionUuid(b.id, 'a-one'),
+    sessionB1Uuid: b1Uuid,
     targetKeyB,
     tenantS: s.id,
     revoked: {
@@ -143,7 +189,7 @@ beforeAll(async () => {
 });
 
 interface RouteCase {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as the app registers it. */
   route: string;
   /** The path requested, naming tenant A's resources. */
@@ -239,6 +285,79 @@ const ROUTES: RouteCase[] = [
     scopes: ['operator'],
   },
   { method: 'GET', route: '/api/operator/hosts', path: () => '/api/operator/hosts', scopes: ['operator'] },
+  { method: 'GET', route: '/api/messages', path: () => '/api/messages', scopes: ['session'] },
+  {
+    method: 'GET',
+    route: '/api/messages/:id',
+    path: (f) => `/api/messages/${f.messageA1}`,
+    scopes: ['session'],
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/sessions/:sessionId/messages',
+    path: () => '/api/admin/sessions/a-one/messages',
+    scopes: ['admin'],
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/sessions/:sessionId/messages/:id',
+    path: (f) => `/api/admin/sessions/a-one/messages/${f.messageA1}`,
+    scopes: ['admin'],
+  },
+  { method: 'GET', route: '/api/events', path: () => '/api/events', scopes: ['session', 'admin'] },
+  { method: 'GET', route: '/api/admin/webhooks', path: () => '/api/admin/webhooks', scopes: ['admin'] },
+  {
+    method: 'POST',
+    route: '/api/admin/webhooks',
+    path: () => '/api/admin/webhooks',
+    scopes: ['admin'],
+    json: { url: 'https://hooks.example.com/never' },
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/webhooks/:id',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}`,
+    scopes: ['admin'],
+  },
+  {
+    method: 'PATCH',
+    route: '/api/admin/webhooks/:id',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}`,
+    scopes: ['admin'],
+    json: { description: 'must not change' },
+  },
+  {
+    method: 'DELETE',
+    route: '/api/admin/webhooks/:id',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}`,
+    scopes: ['admin'],
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/webhooks/:id/rotate-secret',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}/rotate-secret`,
+    scopes: ['admin'],
+    json: { overlapSeconds: 0 },
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/webhooks/:id/test',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}/test`,
+    scopes: ['admin'],
+  },
+  {
+    method: 'GET',
+    route: '/api/admin/webhooks/:id/deliveries',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}/deliveries`,
+    scopes: ['admin'],
+  },
+  {
+    method: 'POST',
+    route: '/api/admin/webhooks/:id/replay',
+    path: (f) => `/api/admin/webhooks/${f.webhookA}/replay`,
+    scopes: ['admin'],
+    json: { since: '2000-01-01T00:00:00Z' },
+  },
 ];
 
 const SCOPES: ApiKeyScope[] = ['operator', 'admin', 'session'];
@@ -344,7 +463,7 @@ describe.each(ROUTES.map((r) => [`${r.method} ${r.route}`, r] as const))('%s', (
 describe("another tenant's resources look exactly like ones that do not exist", () => {
   /** The answer to `path(id)` for tenant B's admin, for A's resource and for one that does not exist. */
   async function compare(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     pathOf: (id: string) => string,
     ofA: string,
     missing: string,
@@ -398,6 +517,102 @@ describe("another tenant's resources look exactly like ones that do not exist", 
     expect(JSON.parse(ofA.body)).toMatchObject({ code: 'SESSION_NOT_FOUND' });
   });
 
+  it.each([
+    ['GET', (id: string) => `/api/admin/webhooks/${id}`, undefined],
+    ['PATCH', (id: string) => `/api/admin/webhooks/${id}`, { enabled: false }],
+    ['DELETE', (id: string) => `/api/admin/webhooks/${id}`, undefined],
+    ['POST', (id: string) => `/api/admin/webhooks/${id}/rotate-secret`, { overlapSeconds: 0 }],
+    ['POST', (id: string) => `/api/admin/webhooks/${id}/test`, undefined],
+    ['GET', (id: string) => `/api/admin/webhooks/${id}/deliveries`, undefined],
+    ['POST', (id: string) => `/api/admin/webhooks/${id}/replay`, { since: '2000-01-01T00:00:00Z' }],
+  ] as const)('a webhook of A, to B’s admin on %s %s', async (method, pathOf, json) => {
+    const answer = await compare(method, pathOf, fx.webhookA, UNKNOWN_ID, json);
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
+  });
+
+  it('a message of A, to the key of another session of A and of a session of B', async () => {
+    for (const key of [fx.sessionA2, fx.sessionB1]) {
+      const { db } = setup();
+      const answer = async (id: string) => {
+        const response = await expectUnchanged(db, () => call(edge.url, `/api/messages/${id}`, { key }));
+        return { status: response.status, body: await response.text() };
+      };
+      const ofA = await answer(fx.messageA1);
+      expect(ofA).toEqual(await answer('NEVER-WAS'));
+      expect(JSON.parse(ofA.body)).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+    }
+    // B's admin, through its own session of the same name, and through A's other session's name.
+    const viaSameName = await compare(
+      'GET',
+      (id) => `/api/admin/sessions/a-one/messages/${id}`,
+      fx.messageA1,
+      'NEVER-WAS',
+    );
+    expect(JSON.parse(viaSameName.body)).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+    const viaName = await compare(
+      'GET',
+      (name) => `/api/admin/sessions/${name}/messages`,
+      'a-two',
+      'never-was',
+    );
+    expect(JSON.parse(viaName.body)).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+  });
+
+  it('an event of A, as the cursor of B’s admin, of A’s other session, or of B’s session: like a malformed one', async () => {
+    const { db } = setup();
+    const answer = async (key: string, after: string) => {
+      const response = await expectUnchanged(db, () => call(edge.url, `/api/events?after=${after}`, { key }));
+      return { status: response.status, body: await response.text() };
+    };
+    const malformed = await answer(fx.adminB, 'nonsense');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body)).toMatchObject({ code: 'INVALID_CURSOR' });
+    for (const [key, after] of [
+      [fx.adminB, fx.eventA1],
+      [fx.adminB, fx.eventOfA],
+      [fx.sessionB1, fx.eventA1],
+      [fx.sessionA2, fx.eventA1],
+      [fx.sessionA1, fx.eventOfA],
+      [fx.sessionA1, fx.eventB1],
+    ] as const) {
+      expect(await answer(key, after)).toEqual(malformed);
+    }
+  });
+
+  it('an event or a session of A, named to a webhook of B, like one that does not exist', async () => {
+    const replay = await compare('POST', () => `/api/admin/webhooks/${fx.webhookB}/replay`, '', '', {
+      eventId: fx.eventA1,
+    });
+    const unknown = await compare('POST', () => `/api/admin/webhooks/${fx.webhookB}/replay`, '', '', {
+      eventId: 'evt_7ZZZZZZZZZZZZZZZZZZZZZZZZZ',
+    });
+    expect(replay).toEqual(unknown);
+    expect(JSON.parse(replay.body)).toMatchObject({ code: 'EVENT_NOT_FOUND' });
+    const { db } = setup();
+    const create = async (sessionId: string) => {
+      const response = await expectUnchanged(db, () =>
+        call(edge.url, '/api/admin/webhooks', {
+          key: fx.adminB,
+          json: { url: 'https://hooks.example.com/reach-into-a', sessionId },
+        }),
+      );
+      return { status: response.status, body: await response.text() };
+    };
+    const ofA = await create('a-two');
+    expect(ofA).toEqual(await create('never-was'));
+    expect(JSON.parse(ofA.body)).toMatchObject({ code: 'SESSION_NOT_FOUND' });
+  });
+
+  it("a webhook of A, as a listing cursor for B's admin, is an empty page like an unknown id", async () => {
+    const page = async (cursor: string) =>
+      ok<{ webhooks: unknown[]; nextCursor: string | null }>(edge, `/api/admin/webhooks?cursor=${cursor}`, {
+        key: fx.adminB,
+      });
+    expect(await page(fx.webhookA)).toEqual(await page(UNKNOWN_ID));
+    expect((await page(UNKNOWN_ID)).webhooks).toEqual([]);
+  });
+
   it("a key of B, as a listing cursor for A's admin, is an empty page like an unknown id", async () => {
     const page = async (cursor: string) =>
       ok<{ keys: unknown[]; nextCursor: string | null }>(edge, `/api/admin/keys?cursor=${cursor}`, {
@@ -429,6 +644,33 @@ describe("listings show the caller's own tenant only", () => {
         expect(text).toMatch(path.includes('sessions') ? fx.sessionB1Uuid : fx.targetKeyB);
     },
   );
+});
+
+describe('messages, events and webhooks: each key sees its own only', () => {
+  it("B's admin lists B's webhooks and events, and nothing of A", async () => {
+    for (const path of ['/api/admin/webhooks?limit=100', '/api/events?limit=500']) {
+      const text = JSON.stringify(await ok(edge, path, { key: fx.adminB }));
+      for (const secret of [fx.webhookA, fx.eventA1, fx.eventA2, fx.eventOfA, 'hooks.example.com/a"']) {
+        expect(text).not.toContain(secret);
+      }
+      expect(text).toContain(path.includes('webhooks') ? fx.webhookB : fx.eventB1);
+    }
+  });
+
+  it("a session key lists its own session's messages and events only", async () => {
+    const events = JSON.stringify(await ok(edge, '/api/events', { key: fx.sessionA1 }));
+    expect(events).toContain(fx.eventA1);
+    for (const other of [fx.eventA2, fx.eventOfA, fx.eventB1]) expect(events).not.toContain(other);
+    const messages = JSON.stringify(await ok(edge, '/api/messages', { key: fx.sessionA1 }));
+    expect(messages).toContain(fx.messageA1);
+    expect(messages).not.toContain('ONLY-IN-B');
+    expect(JSON.stringify(await ok(edge, '/api/messages', { key: fx.sessionA2 }))).not.toContain(
+      fx.messageA1,
+    );
+    expect(JSON.stringify(await ok(edge, '/api/messages', { key: fx.sessionB1 }))).not.toContain(
+      fx.messageA1,
+    );
+  });
 });
 
 describe('the keys of another session, or of another tenant, reach their own session only', () => {

@@ -61,6 +61,20 @@ describe('GET /', () => {
       '/api/admin/keys/{id}/revoke',
       '/api/admin/keys/{id}/reroll',
       '/api/admin/audit',
+      '/api/messages',
+      '/api/messages/{id}',
+      '/api/admin/sessions/{sessionId}/messages',
+      '/api/admin/sessions/{sessionId}/messages/{id}',
+      '/api/events',
+      '/api/admin/webhooks',
+      '/api/admin/webhooks',
+      '/api/admin/webhooks/{id}',
+      '/api/admin/webhooks/{id}',
+      '/api/admin/webhooks/{id}',
+      '/api/admin/webhooks/{id}/rotate-secret',
+      '/api/admin/webhooks/{id}/test',
+      '/api/admin/webhooks/{id}/deliveries',
+      '/api/admin/webhooks/{id}/replay',
       '/api/operator/tenants',
       '/api/operator/tenants',
       '/api/operator/tenants/{id}/suspend',
@@ -68,6 +82,15 @@ describe('GET /', () => {
       '/api/operator/hosts',
       '/health',
     ]);
+  });
+
+  it('lists every route the app serves, with its method', async () => {
+    const body = (await (await call(edge.url, '/')).json()) as { routes: { method: string; path: string }[] };
+    const listed = body.routes.map((r) => `${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`);
+    const served = edge.app.routes
+      .filter((r) => r.method !== 'ALL' && (r.path.startsWith('/api/') || r.path === '/health'))
+      .map((r) => `${r.method} ${r.path}`);
+    expect([...new Set(listed)].sort()).toEqual([...new Set(served)].sort());
   });
 });
 
@@ -263,8 +286,19 @@ describe('configuration', () => {
       '/api/admin/keys/{id}/revoke',
       '/api/admin/sessions',
       '/api/admin/sessions/{sessionId}',
+      '/api/admin/sessions/{sessionId}/messages',
+      '/api/admin/sessions/{sessionId}/messages/{id}',
+      '/api/admin/webhooks',
+      '/api/admin/webhooks/{id}',
+      '/api/admin/webhooks/{id}/deliveries',
+      '/api/admin/webhooks/{id}/replay',
+      '/api/admin/webhooks/{id}/rotate-secret',
+      '/api/admin/webhooks/{id}/test',
+      '/api/events',
       '/api/keys',
       '/api/keys/self/reroll',
+      '/api/messages',
+      '/api/messages/{id}',
       '/api/operator/hosts',
       '/api/operator/tenants',
       '/api/operator/tenants/{id}/resume',
@@ -293,6 +327,46 @@ describe('configuration', () => {
         'Tenant',
         'SessionInfo',
         'AuditEntry',
+        'Message',
+        'MessageListResponse',
+        'Event',
+        'EventType',
+        'MessageEventData',
+        'SessionStatusEventData',
+        'WebhookPayload',
+        'Webhook',
+        'CreateWebhookBody',
+        'DeliveryAttempt',
+      ]),
+    );
+  });
+
+  it('documents the webhook delivery itself, and every error code the routes use', async () => {
+    const app = createEdgeApp({
+      hostSecret: HOST_SECRET,
+      db: { open: () => fx().db },
+      logger: silentLogger,
+    });
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      webhooks?: Record<
+        string,
+        { post?: { requestBody?: { content?: Record<string, { schema?: unknown }> } } }
+      >;
+      components: { schemas: Record<string, { enum?: string[] }> };
+    };
+    expect(doc.webhooks?.event?.post?.requestBody?.content?.['application/json']?.schema).toEqual({
+      $ref: '#/components/schemas/WebhookPayload',
+    });
+    expect(doc.components.schemas.ErrorCode?.enum).toEqual(
+      expect.arrayContaining([
+        'INVALID_CURSOR',
+        'MESSAGE_NOT_FOUND',
+        'EVENT_NOT_FOUND',
+        'WEBHOOK_NOT_FOUND',
+        'WEBHOOK_EXISTS',
+        'WEBHOOK_URL_INVALID',
+        'WEBHOOK_URL_NOT_HTTPS',
+        'WEBHOOK_URL_PRIVATE',
       ]),
     );
   });

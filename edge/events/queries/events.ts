@@ -1,0 +1,90 @@
+// The event log as the edge reads it (GET /api/events) and the few events the edge itself writes
+// (`webhook.test`). Every read names the tenant, and for a session key the session, so another
+// tenant's or session's event is simply not there.
+import type { Kysely } from 'kysely';
+import type { Database, JsonValue } from '../../../shared/db-schema.js';
+import type { EventData, EventType } from '../../../shared/events.js';
+import { newEventId } from '../ids.js';
+
+/** Whose events: a tenant's (an admin key), or one session's of it (a session key). */
+export interface EventScope {
+  tenantId: string;
+  /** sessions.id; null: every event of the tenant, its own (session-less) events included. */
+  sessionId: string | null;
+}
+
+export interface StoredEvent {
+  id: string;
+  seq: string;
+  type: string;
+  sessionName: string | null;
+  data: JsonValue;
+  createdAt: Date;
+}
+
+function inScope(db: Kysely<Database>, scope: EventScope) {
+  let query = db.selectFrom('events').where('tenant_id', '=', scope.tenantId);
+  if (scope.sessionId !== null) query = query.where('session_id', '=', scope.sessionId);
+  return query;
+}
+
+/** The position (`seq`) of event `id` in the scope's log; undefined when it is not in the scope. */
+export async function findEventSeq(
+  db: Kysely<Database>,
+  scope: EventScope,
+  id: string,
+): Promise<string | undefined> {
+  const row = await inScope(db, scope).select('seq').where('id', '=', id).executeTakeFirst();
+  return row?.seq;
+}
+
+/**
+ * The scope's events after position `afterSeq`, in the log's order (`seq`, which is commit order within
+ * the tenant: a reader that sees an event has seen every event before it), `types` only if given.
+ */
+export async function listEvents(
+  db: Kysely<Database>,
+  scope: EventScope,
+  page: { afterSeq: string; types: EventType[] | undefined; limit: number },
+): Promise<StoredEvent[]> {
+  let query = inScope(db, scope)
+    .select(['id', 'seq', 'type', 'session_name', 'data', 'created_at'])
+    .where('seq', '>', page.afterSeq)
+    .orderBy('seq')
+    .limit(page.limit);
+  if (page.types !== undefined) query = query.where('type', 'in', page.types);
+  const rows = await query.execute();
+  return rows.map((r) => ({
+    id: r.id,
+    seq: r.seq,
+    type: r.type,
+    sessionName: r.session_name,
+    data: r.data,
+    createdAt: r.created_at,
+  }));
+}
+
+/**
+ * Appends an event (as the hosts' insertEvent does); the database numbers it within the tenant and fans
+ * it out to the tenant's webhooks (except `webhook.test`, which the caller delivers itself).
+ */
+export async function insertEvent<T extends EventType>(
+  db: Kysely<Database>,
+  owner: { tenantId: string; sessionId: string | null; sessionName: string | null },
+  type: T,
+  data: EventData<T>,
+): Promise<{ id: string; seq: string }> {
+  return db
+    .insertInto('events')
+    .values({
+      id: newEventId(),
+      tenant_id: owner.tenantId,
+      session_id: owner.sessionId,
+      session_name: owner.sessionName,
+      type,
+      // jsonb: postgres.js encodes the value itself.
+      data: data as JsonValue,
+    })
+    .returning(['id', 'seq'])
+    .executeTakeFirstOrThrow();
+}
