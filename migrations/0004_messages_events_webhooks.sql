@@ -101,11 +101,13 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_pending_idx
   ON webhook_deliveries (endpoint_id, event_seq) WHERE status = 'pending';
 
--- The delivery log: every attempt.
+-- The delivery log: every attempt. `seq` numbers an endpoint's attempts 1, 2, 3... (what the API calls
+-- `id`: the global `id` would count other tenants' deliveries); its writer holds the endpoint's lease.
 CREATE TABLE webhook_attempts (
   id              bigserial PRIMARY KEY,
   delivery_id     bigint NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
   endpoint_id     uuid NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+  seq             bigint NOT NULL,
   event_id        text NOT NULL,
   attempted_at    timestamptz NOT NULL DEFAULT now(),
   status_code     integer,
@@ -114,7 +116,7 @@ CREATE TABLE webhook_attempts (
   outcome         text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead', 'disabled')),
   next_attempt_at timestamptz
 );
-CREATE INDEX webhook_attempts_endpoint_idx ON webhook_attempts (endpoint_id, id DESC);
+CREATE UNIQUE INDEX webhook_attempts_endpoint_seq_idx ON webhook_attempts (endpoint_id, seq);
 
 -- Numbers each event within its tenant and fans it out to the tenant's matching endpoints, in the
 -- inserting transaction: an event and its deliveries exist together or not at all. The per-tenant lock

@@ -181,9 +181,12 @@ export interface WebhookDeliveriesTable {
 }
 
 export interface WebhookAttemptsTable {
+  /** Internal; never shown (it would count other tenants' deliveries). */
   id: WithDefault<Int8>;
   delivery_id: Int8;
   endpoint_id: string;
+  /** The attempt's number within its endpoint: what the API calls `id`. */
+  seq: Int8;
   event_id: string;
   attempted_at: WithDefault<Timestamp>;
   status_code: number | null;

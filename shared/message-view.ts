@@ -1,6 +1,5 @@
 // A stored message row as the API shows it. Pure, so the edge (GET /api/messages) and the hosts (the
-// `message.*` events) can show the same thing; node-runtime/events/store.ts has the hosts' copy, and
-// test/edge/messages.test.ts checks the two agree.
+// `message.*` events) show the same thing.
 import type { MessageRow } from './db-schema.js';
 import type { Message, MessageStatus } from './events.js';
 

@@ -1,7 +1,7 @@
 // The message store and the event log in SQL: plain functions over a Kysely (or a transaction), so a
 // change and the event that reports it are written together.
 import type { Kysely } from 'kysely';
-import type { Database, JsonValue, MessageRow } from '../../shared/db-schema.js';
+import type { Database, JsonValue } from '../../shared/db-schema.js';
 import {
   type EventData,
   type EventType,
@@ -9,6 +9,7 @@ import {
   type Message,
   type MessageStatus,
 } from '../../shared/events.js';
+import { messageView } from '../../shared/message-view.js';
 import { newEventId } from './ids.js';
 
 /** The session an event or a message belongs to. */
@@ -109,28 +110,6 @@ export async function advanceStatus(
       : query.where('status_rank', '<', MESSAGE_STATUS_RANK[status]);
   const row = await query.returningAll().executeTakeFirst();
   return row && messageView(row, session.name);
-}
-
-/** A stored row as the API shows it. */
-export function messageView(row: MessageRow, sessionName: string): Message {
-  const content = row.content as { quoted?: Message['quoted'] } | null;
-  return {
-    id: row.id,
-    sessionId: sessionName,
-    direction: row.direction as Message['direction'],
-    chat: row.chat_jid,
-    chatLid: row.chat_lid,
-    from: row.sender_jid,
-    fromLid: row.sender_lid,
-    kind: row.kind as Message['kind'],
-    text: row.text,
-    quoted: content?.quoted ?? null,
-    timestamp: row.sent_at.toISOString(),
-    status: row.status as MessageStatus | null,
-    statusAt: row.status_at?.toISOString() ?? null,
-    failure: row.failure,
-    source: row.source as Message['source'],
-  };
 }
 
 /** The API view of a message about to be stored. */

@@ -179,6 +179,7 @@ export async function recordAttempt(db: Kysely<Database>, attempt: AttemptRecord
       .values({
         delivery_id: attempt.delivery.id,
         endpoint_id: attempt.endpointId,
+        seq: sql<string>`(SELECT coalesce(max(seq), 0) + 1 FROM webhook_attempts WHERE endpoint_id = ${attempt.endpointId})`,
         event_id: attempt.delivery.eventId,
         attempted_at: attempt.at,
         status_code: attempt.statusCode,

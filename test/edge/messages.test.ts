@@ -2,9 +2,9 @@
 // admin per session: newest first, stable pages, a chat by its number, JID or LID, and nothing of
 // another session or tenant.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { messageView as hostMessageView } from '../../node-runtime/events/store.js';
 import type { MessageRow } from '../../shared/db-schema.js';
 import type { Message } from '../../shared/events.js';
+import { messageView as hostMessageView } from '../../shared/message-view.js';
 import { read } from './admin-helpers.js';
 import { insertMessage, sessionWithKey, type TestSession } from './event-helpers.js';
 import { useEdge } from './fixture.js';

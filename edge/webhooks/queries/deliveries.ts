@@ -97,7 +97,10 @@ export interface AttemptRow {
   nextAttemptAt: Date | null;
 }
 
-/** The endpoint's delivery log, newest first; the cursor is the id of the previous page's last attempt. */
+/**
+ * The endpoint's delivery log, newest first. An attempt's id is its number within the endpoint; the
+ * cursor is the previous page's last one.
+ */
 export async function listAttempts(
   db: Kysely<Database>,
   endpointId: string,
@@ -107,7 +110,7 @@ export async function listAttempts(
     .selectFrom('webhook_attempts as a')
     .leftJoin('events as ev', 'ev.id', 'a.event_id')
     .select([
-      'a.id',
+      'a.seq as id',
       'a.event_id',
       'ev.type',
       'a.attempted_at',
@@ -118,9 +121,9 @@ export async function listAttempts(
       'a.next_attempt_at',
     ])
     .where('a.endpoint_id', '=', endpointId)
-    .orderBy('a.id', 'desc')
+    .orderBy('a.seq', 'desc')
     .limit(page.limit + 1);
-  if (page.cursor !== undefined) query = query.where('a.id', '<', page.cursor);
+  if (page.cursor !== undefined) query = query.where('a.seq', '<', page.cursor);
   const rows = await query.execute();
   return pageOf(
     rows.map((r) => ({
