@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
-import { type RunningHost, startHost } from '../../node-runtime/host/server.js';
+import { type HostOptions, type RunningHost, startHost } from '../../node-runtime/host/server.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 
@@ -13,7 +13,7 @@ export type Backend = { sim: SimServer; host: RunningHost; adminKey: string };
  */
 export function useBackend(
   database: () => TestDatabase,
-  opts: { hostId: string; secret: string },
+  opts: { hostId: string; secret: string; webhooks?: HostOptions['webhooks'] },
 ): () => Backend {
   let backend: Backend | undefined;
   beforeAll(async () => {
@@ -26,6 +26,7 @@ export function useBackend(
       secret: opts.secret,
       wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
       logger: pino({ level: 'silent' }),
+      webhooks: opts.webhooks,
     });
     backend = { sim, host, adminKey: (await ensureDefaultTenant(db)).adminKey ?? '' };
   });
