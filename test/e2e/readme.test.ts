@@ -1,12 +1,13 @@
-import { execFile } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { type NpmScript, startNpmScript } from '../helpers/npm-script.js';
-import { matchesReadme, readmeSteps } from '../helpers/readme.js';
-import { until } from './flow.js';
+import { matchesReadme, readmeCode, readmeSteps } from '../helpers/readme.js';
+import { api, linkByQr, until } from './flow.js';
 
 // The README is for a new user: its commands must work as written and its examples must match what the
 // code returns. These tests run `npm run sandbox` and `npm start` as the README says (on free ports), and
@@ -23,7 +24,11 @@ const run = promisify(execFile);
 let script: NpmScript | undefined;
 let dataDir: string | undefined;
 
+let receiver: ChildProcess | undefined;
+
 afterEach(async () => {
+  receiver?.kill();
+  receiver = undefined;
   // As Ctrl-C in a terminal would; the stack stops its embedded PostgreSQL last.
   await script?.signal('SIGINT');
   for (let i = 0; i < 100 && dataDir && (await exists(join(dataDir, 'postgres', 'postmaster.pid'))); i++) {
@@ -91,4 +96,82 @@ it('npm start boots the whole stack with an embedded database, and its health ch
       problems: ['no session host can reach WhatsApp'],
     },
   });
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+it("the README's events and webhooks walk-through: its receiver verifies a real delivery", async () => {
+  const sandbox = await start('sandbox');
+  const adminKey = /waga_[0-9A-Za-z]+/.exec(sandbox.output())?.[0] ?? '';
+  const edgeAt = sandbox.announced('ready at');
+  const simAt = sandbox.announced('Simulator control API at');
+  // As the reader has it from the walk-through above: a session linked to 6281234567890.
+  const created = await api(`http://${edgeAt}`, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: 'my-session' },
+  });
+  const sessionKey = created.body.apiKey as string;
+  await linkByQr(`http://${edgeAt}`, { url: `http://${simAt}` }, sessionKey, '6281234567890', 'Budi');
+  await until(async () =>
+    (await api(`http://${edgeAt}`, 'GET', '/api/session/status', { key: sessionKey })).body.connected
+      ? true
+      : undefined,
+  );
+
+  // The receiver, saved and started as the README says, where it finds `standardwebhooks`.
+  const receiverPort = await freePort();
+  const receiverDir = join(ROOT, '.data', `readme-receiver-${receiverPort}`);
+  await mkdir(receiverDir, { recursive: true });
+  await writeFile(join(receiverDir, 'receiver.mjs'), await readmeCode('receiver'));
+  let printed = '';
+
+  const env = { ...process.env, ADMIN_KEY: adminKey, SESSION_KEY: sessionKey };
+  const steps = await readmeSteps('events');
+  expect(steps.length).toBe(4);
+  for (const [i, step] of steps.entries()) {
+    const script = step.sh
+      .replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, '')
+      .replaceAll('localhost:3000', edgeAt)
+      .replaceAll('localhost:3100', simAt)
+      .replaceAll('localhost:4000', `localhost:${receiverPort}`);
+    const expected: unknown = JSON.parse(step.json.replaceAll('localhost:4000', `localhost:${receiverPort}`));
+    const readOnly = !/-X POST/.test(script);
+    let output = '';
+    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
+      output = (await run('bash', ['-c', script], { env, cwd: ROOT })).stdout;
+      if (matchesReadme(expected, JSON.parse(output))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(JSON.parse(output), `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
+      matchesReadme(expected, actual),
+    );
+    if (i === 0) {
+      // "Start the receiver with that secret (WEBHOOK_SECRET=whsec_... node receiver.mjs)".
+      receiver = spawn('node', ['receiver.mjs'], {
+        cwd: receiverDir,
+        env: { ...process.env, WEBHOOK_SECRET: JSON.parse(output).secret, PORT: String(receiverPort) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      receiver.stdout?.on('data', (d: Buffer) => {
+        printed += d.toString();
+      });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  // What the README says the receiver prints: the verified event.
+  const line = await until(async () => printed.split('\n').find((l) => l.startsWith('message.received ')));
+  const data = JSON.parse(line.slice('message.received '.length)) as {
+    sessionId: string;
+    message: { text: string };
+  };
+  expect(data.sessionId).toBe('my-session');
+  expect(data.message.text).toBe('Masih ada stok?');
+  await rm(receiverDir, { recursive: true, force: true });
 });

@@ -43,3 +43,12 @@ export function matchesReadme(expected: unknown, actual: unknown): boolean {
   }
   return expected === actual;
 }
+
+/** The one code block of a README section (between `<!-- name:start -->` and `<!-- name:end -->`). */
+export async function readmeCode(name: string): Promise<string> {
+  const readme = await readFile(README, 'utf8');
+  const section = readme.split(`<!-- ${name}:start -->`)[1]?.split(`<!-- ${name}:end -->`)[0] ?? '';
+  const code = /```[a-z]*\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!code) throw new Error(`README has no code block in section ${name}`);
+  return code;
+}
