@@ -3,7 +3,9 @@
 // resumes them; after kill -9 of the whole job the next start finds the database it left running, says
 // so in one line, and resumes the sessions with no QR; a start that cannot bind its port says so in one
 // line, makes no keys, and leaves nothing running.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -195,4 +197,36 @@ it('a start whose port is taken says so in one line, makes no keys and leaves no
   // Its database was stopped on the way out.
   await expect(readFile(join(fresh, 'postgres', 'postmaster.pid'))).rejects.toThrow();
   await rm(fresh, { recursive: true, force: true });
+});
+
+it('a data directory that cannot be made is one line with the fix, no stack trace', async () => {
+  // A path under a regular file can never be a directory, whoever runs this (root included).
+  const file = join(await mkdtemp(join(tmpdir(), 'wa-gateway-file-')), 'not-a-dir');
+  await writeFile(file, 'x');
+  const failed = await startNpmScript('start', { DATA_DIR: join(file, 'data') }).then(
+    () => 'started',
+    (err: Error) => err.message,
+  );
+  const lines = failed.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm run'));
+  expect(lines).toEqual([
+    `error: cannot create the data directory ${join(file, 'data')}: set DATA_DIR to a writable place`,
+  ]);
+});
+
+it('run by hand on a Node.js older than 22, the entry says so in one line', async () => {
+  // The machine's own Node, found on PATH past node_modules/.bin (Node 20 on CI); skipped where none is old.
+  const machineNode = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => !dir.includes('node_modules'))
+    .map((dir) => join(dir, 'node'))
+    .find((path) => existsSync(path));
+  const version = machineNode ? execFileSync(machineNode, ['--version']).toString().trim() : 'v0';
+  if (!machineNode || Number(version.slice(1).split('.')[0]) >= 22) return;
+  const result = spawnSync(machineNode, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: new URL('../../', import.meta.url).pathname,
+    encoding: 'utf8',
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(/needs Node\.js 22\.12 or newer, not v\d+/);
 });
