@@ -66,6 +66,12 @@ interface RunFigures {
   walPerMessage?: number;
   /** Ours: the worker's time from one delivery attempt to the next (ms), and each POST's own time. */
   workerCycle?: number[];
+  /**
+   * Ours: deliveries per second while the run's messages were still being stored (first send to the
+   * last stored) and after (to the last delivery): the worker shares the host and its pool with them.
+   */
+  deliveriesWhileStoring?: number;
+  deliveriesAfter?: number;
   post?: number[];
   cpuPerMessage: Record<string, number>;
   sysPerMessage: Record<string, number>;
@@ -357,6 +363,9 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
             ).rows
           : [];
         const workerCycle = attempts.slice(1).map((a, i) => a.at - (attempts[i]?.at ?? a.at));
+        const lastStored = stored.last ?? sent.startedAt;
+        const whileStoring = attempts.filter((a) => a.at <= lastStored).length;
+        const lastAttempt = attempts.at(-1)?.at ?? lastStored;
         // Signatures: every delivery of the run, checked here, after the measured time.
         signatures = {
           checked: signatures.checked + delivered.length,
@@ -379,6 +388,8 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
           writesPerMessage: (pg1.xid - pg0.xid) / Math.max(1, ids.length),
           walPerMessage: (pg1.wal - pg0.wal) / Math.max(1, ids.length),
           workerCycle,
+          deliveriesWhileStoring: perSecond(whileStoring, sent.startedAt, lastStored),
+          deliveriesAfter: perSecond(attempts.length - whileStoring, lastStored, lastAttempt),
           post: attempts.map((a) => a.latency),
           cpuPerMessage: measured.cpuPerMessage,
           sysPerMessage: measured.sysPerMessage,
@@ -616,13 +627,13 @@ function report(
           `| ${path} | ${f.sent.sentAt.size} | ${fmt(f.acceptedPerS)} | ${fmt(f.arrivedPerS)} | ${path.startsWith('ours') ? fmt(f.storedPerS) : ''} | ${f.lost} | ${f.duplicates} | ${pair(f.endToEnd)} |`,
       ),
       '',
-      "**Ours, where the time goes** (ms, p50 / p99): the host's transaction that stores a message and writes its event, from its start (`created_at`) to its commit (waits for the tenant's event lock included); the webhook latency; PostgreSQL write transactions (each one a WAL flush at commit) and WAL per message, over the whole run (the Signal key store's writes included); the worker's time from one delivery attempt to the next and the POST's own share of it (one endpoint's deliveries go one at a time).",
+      "**Ours, where the time goes** (ms, p50 / p99): the host's transaction that stores a message and writes its event, from its start (`created_at`) to its commit (waits for the tenant's event lock included); the webhook latency; PostgreSQL write transactions (each one a WAL flush at commit) and WAL per message, over the whole run (the Signal key store's writes included); the worker's time from one delivery attempt to the next and the POST's own share of it (one endpoint's deliveries go one at a time); the worker's deliveries per second while the run's messages were still being stored (first send to the last commit) and after that.",
       '',
-      '| run | transaction | webhook latency | write transactions / msg | WAL KiB / msg | attempt to attempt | POST |',
-      '|---|---:|---:|---:|---:|---:|---:|',
+      '| run | transaction | webhook latency | write transactions / msg | WAL KiB / msg | attempt to attempt | POST | deliveries/s while storing | after |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...oursRows.map(
         ({ path, f }) =>
-          `| ${path} | ${pair(f.transaction)} | ${pair(f.delivery)} | ${fmt(f.writesPerMessage)} | ${fmt((f.walPerMessage ?? Number.NaN) / 1024)} | ${pair(f.workerCycle)} | ${pair(f.post)} |`,
+          `| ${path} | ${pair(f.transaction)} | ${pair(f.delivery)} | ${fmt(f.writesPerMessage)} | ${fmt((f.walPerMessage ?? Number.NaN) / 1024)} | ${pair(f.workerCycle)} | ${pair(f.post)} | ${fmt(f.deliveriesWhileStoring)} | ${fmt(f.deliveriesAfter)} |`,
       ),
       '',
       "**Where an inbound message's CPU goes**: CPU ms per message by process, from /proc, with the kernel's part in parentheses.",
