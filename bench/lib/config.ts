@@ -86,10 +86,10 @@ export const FULL: BenchConfig = {
   cold: { runs: 5 },
   events: {
     sessions: [1, 10, 50],
-    messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 40),
+    messagesPerSession: (n) => (n === 1 ? 600 : n <= 10 ? 120 : 24),
     inflightPerContact: 4,
     steadyRate: 20,
-    steadyMessages: 600,
+    steadyMessages: 400,
     timeoutMs: 300_000,
   },
 };
