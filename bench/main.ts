@@ -5,6 +5,7 @@ import { BenchEnv, type BenchEnvOptions } from './lib/env.js';
 import { type BenchReport, machine, type ScenarioResult } from './lib/report.js';
 import { apiOverhead } from './scenarios/api-overhead.js';
 import { coldStart } from './scenarios/cold-start.js';
+import { events } from './scenarios/events.js';
 import { pairing } from './scenarios/pairing.js';
 import { sendThroughput } from './scenarios/send-throughput.js';
 import { sessionsPerHost } from './scenarios/sessions-per-host.js';
@@ -15,6 +16,7 @@ export const SCENARIOS = {
   memory: sessionsPerHost,
   pairing,
   cold: coldStart,
+  events,
 } as const;
 
 export type ScenarioId = keyof typeof SCENARIOS;

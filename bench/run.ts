@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --full] [--only=api,send,memory,pairing,cold] [--out=FILE] [--json=FILE]
+// `npm run bench [-- --quick | --full] [--only=api,send,memory,pairing,cold,events] [--out=FILE] [--json=FILE]
 //   [--profile] [--keep] [--log-level=LEVEL] [--database-url=URL]`
 // Writes BENCHMARKS.md (the generated part; the text around it is kept). `--cold-baseline` is not for
 // people: the cold-start scenario launches its baseline app through it, the same way `npm start` runs.

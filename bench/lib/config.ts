@@ -33,6 +33,19 @@ export interface BenchConfig {
   };
   pairing: { sessions: number };
   cold: { runs: number };
+  events: {
+    /** Linked sessions per burst run; the largest number is linked once and smaller runs use a prefix. */
+    sessions: number[];
+    /** Messages each session receives (from its own contact) in the burst run with that many sessions. */
+    messagesPerSession: (sessions: number) => number;
+    /** Sends in flight per contact during a burst (as fast as the simulator takes them). */
+    inflightPerContact: number;
+    /** The steady run: messages per second over all the sessions of the largest run, and how many. */
+    steadyRate: number;
+    steadyMessages: number;
+    /** How long to wait for the last webhook (or upsert) of a run. */
+    timeoutMs: number;
+  };
 }
 
 export const QUICK: BenchConfig = {
@@ -48,6 +61,14 @@ export const QUICK: BenchConfig = {
   memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
+  events: {
+    sessions: [1, 10],
+    messagesPerSession: (n) => (n === 1 ? 200 : 50),
+    inflightPerContact: 4,
+    steadyRate: 20,
+    steadyMessages: 160,
+    timeoutMs: 120_000,
+  },
 };
 
 export const FULL: BenchConfig = {
@@ -63,6 +84,14 @@ export const FULL: BenchConfig = {
   memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
+  events: {
+    sessions: [1, 10, 50],
+    messagesPerSession: (n) => (n === 1 ? 600 : n <= 10 ? 120 : 24),
+    inflightPerContact: 4,
+    steadyRate: 20,
+    steadyMessages: 400,
+    timeoutMs: 300_000,
+  },
 };
 
 /** Tiny numbers for the smoke test: the code paths run, the figures mean nothing. */
@@ -79,4 +108,12 @@ export const SMOKE: BenchConfig = {
   memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
   pairing: { sessions: 1 },
   cold: { runs: 1 },
+  events: {
+    sessions: [1],
+    messagesPerSession: () => 3,
+    inflightPerContact: 1,
+    steadyRate: 20,
+    steadyMessages: 4,
+    timeoutMs: 60_000,
+  },
 };

@@ -6,10 +6,11 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import postgres from 'postgres';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { createDb } from '../../node-runtime/db/connect.js';
+import type { RunningPostgres } from '../../node-runtime/db/embedded.js';
 import { migrateToLatest } from '../../node-runtime/db/migrate.js';
 import type { Database } from '../../shared/db-schema.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
@@ -67,6 +68,8 @@ export class BenchEnv {
     readonly adminKey: string,
     readonly tenantId: string,
     readonly secret: string,
+    /** The embedded server, when there is one; `commitTimestamps` restarts it. */
+    private readonly embedded: { pg?: RunningPostgres },
   ) {}
 
   /** The key webhook secrets are encrypted with, shared by the bench's hosts and edges. */
@@ -79,6 +82,7 @@ export class BenchEnv {
     // As root, PostgreSQL runs as `postgres`, which must be able to enter the directory.
     await chmod(dir, 0o755);
     const cleanups: (() => Promise<void>)[] = [];
+    const embedded: { pg?: RunningPostgres } = {};
     let databaseUrl: string;
     if (options.databaseUrl) {
       const name = `bench_${randomBytes(6).toString('hex')}`;
@@ -93,8 +97,10 @@ export class BenchEnv {
     } else {
       const { startEmbeddedPostgres } = await import('../../node-runtime/db/embedded.js');
       const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), ephemeral: options.ephemeralDb });
+      embedded.pg = pg;
       databaseUrl = pg.url;
-      cleanups.push(pg.stop);
+      // The server running at close (`commitTimestamps` may have restarted it).
+      cleanups.push(async () => embedded.pg?.stop());
     }
     if (ownDir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const db = createDb(databaseUrl);
@@ -115,6 +121,7 @@ export class BenchEnv {
       boot.adminKey as string,
       boot.tenantId,
       randomBytes(32).toString('base64url'),
+      embedded,
     );
     // In order at close: the pool, then the server (or the database), then the scratch directory.
     env.cleanups.push(() => db.destroy(), ...cleanups);
@@ -168,6 +175,8 @@ export class BenchEnv {
         HOST_PORT: String(port),
         WA_WS_URL: sim.wsUrl,
         WA_TRUST_ROOT: sim.trustRoot,
+        // The events scenario's webhook receiver listens on 127.0.0.1.
+        WEBHOOK_ALLOW_PRIVATE: 'true',
         LOG_LEVEL: this.options.logLevel ?? 'info',
       },
       logFile: this.logFile(id),
@@ -229,6 +238,29 @@ export class BenchEnv {
         session.close();
       }
     }
+  }
+
+  /**
+   * Turns PostgreSQL's commit timestamps (`track_commit_timestamp`, so `pg_xact_commit_timestamp(xmin)`
+   * tells when a row's transaction committed) on or off. The embedded server is restarted on the same
+   * port for it, so no host may be running; the pool reconnects by itself. With an external server
+   * nothing is changed. Resolves to whether they are on now.
+   */
+  async commitTimestamps(on: boolean): Promise<boolean> {
+    const current = async () =>
+      (await sql<{ on: string }>`SELECT current_setting('track_commit_timestamp') AS on`.execute(this.db))
+        .rows[0]?.on === 'on';
+    const pg = this.embedded.pg;
+    if (!pg || (await current()) === on) return current();
+    await sql`ALTER SYSTEM SET track_commit_timestamp = ${sql.lit(on ? 'on' : 'off')}`.execute(this.db);
+    await pg.stop();
+    const { startEmbeddedPostgres } = await import('../../node-runtime/db/embedded.js');
+    this.embedded.pg = await startEmbeddedPostgres({
+      dataDir: join(this.dir, 'pg'),
+      port: pg.port,
+      ephemeral: this.options.ephemeralDb,
+    });
+    return current();
   }
 
   /**

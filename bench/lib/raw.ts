@@ -28,9 +28,19 @@ export interface RawSendResult {
   acceptedBy: Record<string, number>;
 }
 
+/** Text messages the raw sockets received (`messages.upsert` of type notify), since `inboundStart`. */
+export interface RawInbound {
+  /** One per upsert, in arrival order: WhatsApp's message id and when it was emitted (epoch ms). */
+  arrivals: [id: string, at: number][];
+  /** Whether `count` arrived before the time ran out. */
+  complete: boolean;
+}
+
 export type RawCommand =
   | { command: 'link'; phones: string[]; concurrency: number }
   | { command: 'send'; jobs: SendJob[]; inflight: number; check?: boolean }
+  | { command: 'inbound-start' }
+  | { command: 'inbound-wait'; count: number; timeoutMs: number }
   | { command: 'close' };
 
 const WORKER = fileURLToPath(new URL('../procs/raw-baileys.ts', import.meta.url));
@@ -90,6 +100,19 @@ export class RawBaileys {
   /** `check`: ask onWhatsApp before each send, as the session host does. */
   send(jobs: SendJob[], inflight: number, check = false): Promise<RawSendResult> {
     return this.call({ command: 'send', jobs, inflight, check });
+  }
+
+  /** Forgets the messages received so far and records those that arrive from now on. */
+  inboundStart(): Promise<null> {
+    return this.call({ command: 'inbound-start' });
+  }
+
+  /**
+   * Answers once `count` messages arrived since `inboundStart` (or at `timeoutMs`), with each one's id
+   * and time: the process is not polled meanwhile, so waiting costs it nothing.
+   */
+  inboundWait(count: number, timeoutMs: number): Promise<RawInbound> {
+    return this.call({ command: 'inbound-wait', count, timeoutMs });
   }
 
   memory() {

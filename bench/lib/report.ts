@@ -12,6 +12,8 @@ export interface Metric {
   better: 'lower' | 'higher';
   /** ours / baseline (NaN when either is missing). */
   ratio: number;
+  /** A figure of ours that has nothing to compare with (baseline and ratio NaN, shown as such). */
+  noBaseline?: true;
 }
 
 export interface ScenarioResult {
@@ -68,10 +70,16 @@ export function metric(
   return { name, unit, ours, baseline, better, ratio: ratio(ours, baseline) };
 }
 
+/** A figure the baseline has no counterpart for (e.g. webhook latency: raw Baileys has no webhooks). */
+export function ownMetric(name: string, unit: string, ours: number, better: 'lower' | 'higher'): Metric {
+  return { name, unit, ours, baseline: Number.NaN, better, ratio: Number.NaN, noBaseline: true };
+}
+
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 /** A ratio in words that cannot be misread: "2.5× slower", "0.40× the throughput". */
 function verdict(m: Metric): string {
+  if (m.noBaseline) return 'no baseline';
   if (!Number.isFinite(m.ratio)) return '';
   if (Math.abs(m.ratio - 1) < 0.05) return 'same';
   const worse = m.better === 'lower' ? m.ratio > 1 : m.ratio < 1;

@@ -1,10 +1,11 @@
 // The baseline: raw Baileys sockets with in-memory auth state, in a process of their own, driven by the
 // bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's).
-// Commands: link (pair sockets by QR through the simulator, with timings), send, close. Memory is
+// Commands: link (pair sockets by QR through the simulator, with timings), send, inbound-start and
+// inbound-wait (the text messages the sockets received, with the time of each), close. Memory is
 // answered by bench/procs/probe.ts, preloaded.
 import { Browsers, type WASocket } from '@whiskeysockets/baileys';
 import { connect, memoryAuthState, nextUpdate, trustSimulator } from '../../test/wa-sim/baileys-client.js';
-import type { LinkTiming, RawCommand, RawSendResult, SendJob } from '../lib/raw.js';
+import type { LinkTiming, RawCommand, RawInbound, RawSendResult, SendJob } from '../lib/raw.js';
 
 const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT } = process.env;
 if (!WA_WS_URL || !WA_SIM_URL || !WA_TRUST_ROOT || !process.send) {
@@ -23,6 +24,36 @@ const socketConfig = {
 };
 const sockets: WASocket[] = [];
 const now = () => performance.timeOrigin + performance.now();
+
+// What an app sees of incoming messages: `messages.upsert` (notify) with a text, recorded with its time.
+let arrivals: [string, number][] = [];
+let waiting: { count: number; done: () => void } | undefined;
+
+function recordInbound(sock: WASocket) {
+  sock.ev.on('messages.upsert', ({ messages, type }) => {
+    if (type !== 'notify') return;
+    const at = now();
+    for (const m of messages) {
+      const text = m.message?.conversation ?? m.message?.extendedTextMessage?.text;
+      if (m.key.fromMe || !m.key.id || typeof text !== 'string') continue;
+      arrivals.push([m.key.id, at]);
+    }
+    if (waiting && arrivals.length >= waiting.count) waiting.done();
+  });
+}
+
+function inboundWait(count: number, timeoutMs: number): Promise<RawInbound> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      waiting = undefined;
+      resolve({ arrivals, complete: arrivals.length >= count });
+    };
+    const timer = setTimeout(done, timeoutMs);
+    waiting = { count, done };
+    if (arrivals.length >= count) done();
+  });
+}
 
 async function linkOne(phone: string, name: string): Promise<LinkTiming> {
   const auth = memoryAuthState();
@@ -43,6 +74,7 @@ async function linkOne(phone: string, name: string): Promise<LinkTiming> {
   const sock = connect(WA_WS_URL as string, auth, socketConfig);
   await nextUpdate(sock, (u) => u.connection === 'open', 120_000);
   const openAt = now();
+  recordInbound(sock);
   sockets.push(sock);
   return { createToQrMs: qrAt - created, scanToConnectedMs: openAt - scannedAt };
 }
@@ -110,6 +142,11 @@ process.on('message', (message: unknown) => {
         return link(m.phones, m.concurrency);
       case 'send':
         return send(m.jobs, m.inflight, m.check ?? false);
+      case 'inbound-start':
+        arrivals = [];
+        return null;
+      case 'inbound-wait':
+        return inboundWait(m.count, m.timeoutMs);
       case 'close':
         for (const s of sockets) s.end(undefined);
         sockets.length = 0;

@@ -12,10 +12,10 @@ import {
 import { runBench } from '../../bench/main.js';
 
 describe('bench', () => {
-  it('runs the API, send, memory and pairing scenarios on tiny numbers and reports every figure', async () => {
+  it('runs the API, send, memory, pairing and events scenarios on tiny numbers and reports every figure', async () => {
     const report = await runBench({
       config: SMOKE,
-      scenarios: ['api', 'send', 'memory', 'pairing'],
+      scenarios: ['api', 'send', 'memory', 'pairing', 'events'],
       databaseUrl: inject('postgresUrl'),
       logLevel: 'warn',
       edgeConfig: {
@@ -26,7 +26,7 @@ describe('bench', () => {
       },
     });
     expect(report).toMatchObject({ version: 1, mode: 'smoke', machine: { cores: expect.any(Number) } });
-    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing', 'events']);
     for (const s of report.scenarios) {
       expect(s.error).toBeUndefined();
       expect(s.ours).not.toBe('');
@@ -40,10 +40,17 @@ describe('bench', () => {
           baseline: expect.any(Number),
           better: expect.stringMatching(/^(lower|higher)$/),
           ratio: expect.any(Number),
+          // A figure with nothing to compare it with (webhook latency) says so.
+          ...(m.noBaseline ? { noBaseline: true } : {}),
         });
-        expect(Number.isFinite(m.ours) && Number.isFinite(m.baseline)).toBe(true);
+        expect(Number.isFinite(m.ours)).toBe(true);
+        expect(Number.isFinite(m.baseline)).toBe(!m.noBaseline);
       }
     }
+    // Every inbound message reached the webhook receiver once, signed.
+    const events = report.scenarios.find((s) => s.id === 'events');
+    expect(events?.metrics.find((m) => m.name.startsWith('messages lost'))?.ours).toBe(0);
+    expect(events?.notes.some((n) => /Signatures: ([1-9]\d*) of \1 deliveries verified/.test(n))).toBe(true);
     const markdown = renderReport(report);
     for (const s of report.scenarios) expect(markdown).toContain(`### ${s.title}`);
     expect(markdown).toContain('ratio (ours ÷ baseline)');
