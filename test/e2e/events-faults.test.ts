@@ -6,6 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
+// 1,000 messages through real Signal sessions take 15-30 s alone on 2 cores, longer beside other files.
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { insertEvent } from '../../node-runtime/events/store.js';
@@ -149,7 +151,7 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
     `${JSON.stringify({ sent: sent.length, stored: stored.length, lost: lost.length })}\n`,
   );
   expect(lost).toEqual([]);
-});
+}, 300_000);
 
 it('kill -9 while 1,000 deliveries are under way: every event reaches the receiver at least once', async () => {
   await receiver.close();
@@ -175,4 +177,4 @@ it('kill -9 while 1,000 deliveries are under way: every event reaches the receiv
   // Within one endpoint they came in event order, redeliveries aside.
   const firstSeen = [...new Set(receivedIds().filter((id) => ids.includes(id)))];
   expect(firstSeen).toEqual(ids);
-});
+}, 300_000);
