@@ -88,6 +88,9 @@ export const startStack = async (
     }
     const db = createDb(databaseUrl);
     started.push(() => closeDb(db));
+    // The webhook worker's own connections: message writes must not starve deliveries.
+    const webhookDb = createDb(databaseUrl, { max: 2 });
+    started.push(() => closeDb(webhookDb));
     await migrateToLatest(db);
     const secret = await keptSecret(config, config.EDGE_HOST_SECRET, 'edge-host-secret', () =>
       randomBytes(32).toString('base64url'),
@@ -108,6 +111,7 @@ export const startStack = async (
       webhooks: {
         secretKey: parseSecretKey(webhookKey),
         allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
+        db: webhookDb,
       },
       retentionDays: config.MESSAGE_RETENTION_DAYS,
     });

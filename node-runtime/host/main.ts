@@ -11,7 +11,12 @@ let closeDatabase = async () => {};
 try {
   const config = parseConfig(HostConfigSchema, process.env);
   const db = createDb(config.DATABASE_URL);
-  closeDatabase = () => closeDb(db);
+  // The webhook worker's own connections: message writes must not starve deliveries.
+  const webhookDb = createDb(config.DATABASE_URL, { max: 2 });
+  closeDatabase = async () => {
+    await closeDb(db);
+    await closeDb(webhookDb);
+  };
   host = await startHost({
     db,
     hostId: config.HOST_ID,
@@ -24,6 +29,7 @@ try {
     webhooks: {
       secretKey: parseSecretKey(config.WEBHOOK_SECRET_KEY),
       allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
+      db: webhookDb,
     },
     retentionDays: config.MESSAGE_RETENTION_DAYS,
   });

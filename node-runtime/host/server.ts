@@ -29,8 +29,12 @@ export type HostOptions = {
   logger: Logger;
   /** How often to check that WhatsApp is reachable (default 30 s). */
   whatsappCheckMs?: number;
-  /** Delivering webhooks: the key their secrets are encrypted with, and whether private URLs may be used. */
-  webhooks?: { secretKey: Uint8Array; allowPrivate: boolean; policy?: RetryPolicy };
+  /**
+   * Delivering webhooks: the key their secrets are encrypted with, whether private URLs may be used, and
+   * a database pool of the worker's own (so a host busy writing messages does not starve deliveries;
+   * default `db`).
+   */
+  webhooks?: { secretKey: Uint8Array; allowPrivate: boolean; policy?: RetryPolicy; db?: Kysely<Database> };
   /** Messages and events older than this many days are purged (default 30). */
   retentionDays?: number;
 };
@@ -67,7 +71,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const worker =
     webhooks &&
     new WebhookWorker({
-      db: opts.db,
+      db: opts.webhooks?.db ?? opts.db,
       owner: opts.hostId,
       logger: logger.child({ component: 'webhooks' }),
       ...webhooks,
