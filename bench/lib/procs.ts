@@ -149,19 +149,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once GET `url` answers `status` (any status when omitted). */
-export async function waitForHttp(url: string, { status = 200, timeoutMs = 60_000, everyMs = 50 } = {}) {
+/** Resolves once GET `url` answers `status`, or once its answer satisfies `ready` when given. */
+export async function waitForHttp(
+  url: string,
+  {
+    status = 200,
+    timeoutMs = 60_000,
+    everyMs = 50,
+    ready,
+  }: { status?: number; timeoutMs?: number; everyMs?: number; ready?: (body: string) => boolean } = {},
+) {
   await until(
     async () => {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        await res.arrayBuffer();
-        return res.status === status ? true : undefined;
+        const body = await res.text();
+        return (ready ? ready(body) : res.status === status) ? true : undefined;
       } catch {
         return undefined;
       }
     },
-    { timeoutMs, everyMs, what: `GET ${url} -> ${status}` },
+    { timeoutMs, everyMs, what: `GET ${url} -> ${ready ? 'ready' : status}` },
   );
 }
 

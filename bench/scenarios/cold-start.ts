@@ -1,4 +1,4 @@
-// 5. Cold start: spawning `npm start` (fresh DATA_DIR, embedded PostgreSQL) to the first GET /health 200,
+// 5. Cold start: spawning `npm start` (fresh DATA_DIR, embedded PostgreSQL) until it serves (/health: database and a host up),
 // and a restart on the same DATA_DIR; vs the same launch (npm, tsx) of an app that only starts the same
 // embedded PostgreSQL and answers /health (bench/procs/cold-baseline.ts): the floor of any app built on
 // an embedded database, so the ratio shows what migrations, bootstrap, Baileys, the host and the edge add.
@@ -13,7 +13,7 @@ import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, median, sleep } from '../lib/stats.js';
 
 interface Launch {
-  /** Time to the first GET /health 200, ms. */
+  /** Time until it serves (/health: database and a session host up), ms. */
   readyMs: number;
   /** From the process's own log lines, ms after the spawn (ours only). */
   hostStartedMs?: number;
@@ -60,6 +60,16 @@ async function stopTree(child: ChildProcess, dataDir: string): Promise<void> {
   }
 }
 
+/** /health says the database answers and a session host is alive. */
+const serving = (body: string) => {
+  try {
+    const health = JSON.parse(body) as { database?: string; sessionHosts?: string; ok?: boolean };
+    return health.ok === true || (health.database === 'ok' && health.sessionHosts === 'ok');
+  } catch {
+    return false;
+  }
+};
+
 async function launch(args: string[], dataDir: string, logFile: string, parseLog: boolean): Promise<Launch> {
   const port = await freePort();
   const hostPort = await freePort();
@@ -85,7 +95,9 @@ async function launch(args: string[], dataDir: string, logFile: string, parseLog
       ),
     );
     await Promise.race([
-      waitForHttp(`http://127.0.0.1:${port}/health`, { everyMs: 10, timeoutMs: 120_000 }),
+      // Serving: the database answers and a session host is up. Whether WhatsApp is reachable is the
+      // network's business (/health is 503 "degraded" on a machine with no internet), not start-up's.
+      waitForHttp(`http://127.0.0.1:${port}/health`, { everyMs: 10, timeoutMs: 120_000, ready: serving }),
       exited,
     ]);
     const readyMs = performance.now() - t0;
@@ -131,7 +143,7 @@ export async function coldStart(env: BenchEnv, config: BenchConfig, result: Scen
   result.title = '5. Cold start: `npm start` to the first answered request';
   result.ours =
     '`npm start` with a fresh DATA_DIR (initdb, PostgreSQL start, migrations, default tenant, host, edge), ' +
-    'then again on the same DATA_DIR (restart); timed from the spawn to the first GET /health 200';
+    'then again on the same DATA_DIR (restart); timed from the spawn until GET /health says the database and a session host are up';
   result.baseline =
     '`npm run bench -- --cold-baseline`: the same npm and tsx launch of a script that only starts the same ' +
     'embedded PostgreSQL (bench/procs/cold-baseline.ts) and answers /health';
@@ -159,14 +171,14 @@ export async function coldStart(env: BenchEnv, config: BenchConfig, result: Scen
   const med = (xs: Launch[], k: keyof Launch) => median(xs.map((x) => x[k] ?? Number.NaN));
   result.metrics.push(
     metric(
-      'first start (fresh DATA_DIR) to /health 200',
+      'first start (fresh DATA_DIR) to serving (/health: database and a host up)',
       'ms',
       med(ours, 'readyMs'),
       med(base, 'readyMs'),
       'lower',
     ),
     metric(
-      'restart (existing DATA_DIR) to /health 200',
+      'restart (existing DATA_DIR) to serving',
       'ms',
       med(oursRestart, 'readyMs'),
       med(baseRestart, 'readyMs'),
