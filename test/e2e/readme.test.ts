@@ -54,26 +54,10 @@ it('npm run sandbox serves the README walk-through exactly as written', async ()
   const env = { ...process.env, ADMIN_KEY: adminKey ?? '', SESSION_KEY: '' };
   const steps = await readmeSteps('walkthrough');
   expect(steps.length).toBeGreaterThanOrEqual(8);
-  for (const step of steps) {
-    // The README has the user paste the two keys; everything else runs verbatim.
-    const script = step.sh
-      .replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, '')
-      .replaceAll('localhost:3000', edgeAt)
-      .replaceAll('localhost:3100', simAt);
-    const expected: unknown = JSON.parse(step.json);
-    const readOnly = !/-X POST/.test(script);
-    let output = '';
-    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
-      output = (await run('bash', ['-c', script], { env, cwd: ROOT })).stdout;
-      if (matchesReadme(expected, JSON.parse(output))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(JSON.parse(output), `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
-      matchesReadme(expected, actual),
-    );
-    const created = JSON.parse(output) as { apiKey?: string };
+  await runSteps(steps, { env, hosts: { 'localhost:3000': edgeAt, 'localhost:3100': simAt } }, (answer) => {
+    const created = answer as { apiKey?: string };
     if (created.apiKey) env.SESSION_KEY = created.apiKey;
-  }
+  });
 });
 
 it('npm start boots the whole stack with an embedded database, and its health check tells the truth', async () => {
@@ -135,36 +119,28 @@ it("the README's events and webhooks walk-through: its receiver verifies a real 
   const env = { ...process.env, ADMIN_KEY: adminKey, SESSION_KEY: sessionKey };
   const steps = await readmeSteps('events');
   expect(steps.length).toBe(4);
-  for (const [i, step] of steps.entries()) {
-    const script = step.sh
-      .replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, '')
-      .replaceAll('localhost:3000', edgeAt)
-      .replaceAll('localhost:3100', simAt)
-      .replaceAll('localhost:4000', `localhost:${receiverPort}`);
-    const expected: unknown = JSON.parse(step.json.replaceAll('localhost:4000', `localhost:${receiverPort}`));
-    const readOnly = !/-X POST/.test(script);
-    let output = '';
-    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
-      output = (await run('bash', ['-c', script], { env, cwd: ROOT })).stdout;
-      if (matchesReadme(expected, JSON.parse(output))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(JSON.parse(output), `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
-      matchesReadme(expected, actual),
-    );
-    if (i === 0) {
-      // "Start the receiver with that secret (WEBHOOK_SECRET=whsec_... node receiver.mjs)".
-      receiver = spawn('node', ['receiver.mjs'], {
-        cwd: receiverDir,
-        env: { ...process.env, WEBHOOK_SECRET: JSON.parse(output).secret, PORT: String(receiverPort) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      receiver.stdout?.on('data', (d: Buffer) => {
-        printed += d.toString();
-      });
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  const hosts = {
+    'localhost:3000': edgeAt,
+    'localhost:3100': simAt,
+    'localhost:4000': `localhost:${receiverPort}`,
+  };
+  await runSteps(steps, { env, hosts }, async (answer, i) => {
+    if (i !== 0) return;
+    // "Start the receiver with that secret (WEBHOOK_SECRET=whsec_... node receiver.mjs)".
+    receiver = spawn('node', ['receiver.mjs'], {
+      cwd: receiverDir,
+      env: {
+        ...process.env,
+        WEBHOOK_SECRET: (answer as { secret: string }).secret,
+        PORT: String(receiverPort),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    receiver.stdout?.on('data', (d: Buffer) => {
+      printed += d.toString();
+    });
+    await new Promise((r) => setTimeout(r, 500));
+  });
   // What the README says the receiver prints: the verified event.
   const line = await until(async () => printed.split('\n').find((l) => l.startsWith('message.received ')));
   const data = JSON.parse(line.slice('message.received '.length)) as {
@@ -175,3 +151,34 @@ it("the README's events and webhooks walk-through: its receiver verifies a real 
   expect(data.message.text).toBe('Masih ada stok?');
   await rm(receiverDir, { recursive: true, force: true });
 });
+
+/**
+ * Runs a README section's shell blocks as written (the pasted keys come from `env`, the ports from
+ * `hosts`) and checks each answer against the JSON the README shows; read-only steps are retried for a
+ * while, since what they read may still be on its way. `after` sees each answer.
+ */
+async function runSteps(
+  steps: { sh: string; json: string }[],
+  options: { env: NodeJS.ProcessEnv; hosts: Record<string, string> },
+  after: (answer: unknown, index: number) => void | Promise<void> = () => {},
+) {
+  const place = (text: string) =>
+    Object.entries(options.hosts).reduce((out, [from, to]) => out.replaceAll(from, to), text);
+  for (const [i, step] of steps.entries()) {
+    // The README has the user paste the keys; everything else runs verbatim.
+    const script = place(step.sh.replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, ''));
+    const expected: unknown = JSON.parse(place(step.json));
+    const readOnly = !/-X POST/.test(script);
+    let output = '';
+    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
+      output = (await run('bash', ['-c', script], { env: options.env, cwd: ROOT })).stdout;
+      if (matchesReadme(expected, JSON.parse(output))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const answer: unknown = JSON.parse(output);
+    expect(answer, `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
+      matchesReadme(expected, actual),
+    );
+    await after(answer, i);
+  }
+}
