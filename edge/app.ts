@@ -26,9 +26,9 @@ import { responseHeaders } from './http/response-headers.js';
 import { limitBody } from './limits/body-limit.js';
 import { limitSends } from './limits/send-limit.js';
 import { consoleLogger, type EdgeLogger } from './logger.js';
+import { registerOutboxRoutes } from './outbox/routes/outbox.js';
 import { registerHealth } from './routes/health.js';
 import { registerIndex } from './routes/index.js';
-import { registerSend } from './routes/send.js';
 import { registerSessionCreate } from './routes/session-create.js';
 import { registerSessionLogout } from './routes/session-logout.js';
 import { registerSessionQr } from './routes/session-qr.js';
@@ -104,12 +104,19 @@ export function createEdge(deps: EdgeDeps): Edge {
     timeoutMs: config.hostTimeoutMs,
     logger,
   });
-  const timeoutMsFor = (action: HostSessionAction) =>
-    action === 'logout'
-      ? config.hostLogoutTimeoutMs
-      : action === 'start'
-        ? config.hostStartTimeoutMs
-        : config.hostTimeoutMs;
+  const timeoutMsFor = (action: HostSessionAction) => {
+    switch (action) {
+      case 'logout':
+        return config.hostLogoutTimeoutMs;
+      case 'send':
+        return config.hostSendTimeoutMs;
+      case 'start':
+      case 'outbox':
+        return config.hostStartTimeoutMs;
+      default:
+        return config.hostTimeoutMs;
+    }
+  };
   const forwarder = createForwarder({
     hosts,
     logger,
@@ -158,7 +165,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerSessionCreate(app, services);
   registerSessionQr(app, services);
   registerSessionStatus(app, services);
-  registerSend(app, services);
+  registerOutboxRoutes(app, services);
   registerSessionLogout(app, services);
   registerTenancyRoutes(app, services);
   registerEventRoutes(app, services);

@@ -29,6 +29,8 @@ export const EdgeConfigSchema = z.object({
   maxBodyBytes: z.int().min(1024).default(MAX_BODY_BYTES),
   /** How long a forwarded request may take before the client gets 503. */
   hostTimeoutMs: z.int().positive().default(10_000),
+  // The host waits up to 25 s for a message's turn in the outbox and WhatsApp's ack (SEND_WAIT_MS).
+  hostSendTimeoutMs: z.int().positive().default(30_000),
   // The host waits up to 20 s for WhatsApp to confirm an unlink before it answers.
   hostLogoutTimeoutMs: z.int().positive().default(25_000),
   /** The start call after creating a session; short, because the QR call starts the session anyway. */

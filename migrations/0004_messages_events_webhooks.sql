@@ -19,8 +19,8 @@ CREATE TABLE messages (
   content      jsonb NOT NULL DEFAULT '{}'::jsonb,
   -- WhatsApp's timestamp of the message.
   sent_at      timestamptz NOT NULL,
-  -- Outbound only: pending -> sent (server ack) -> delivered -> read -> played, or failed.
-  status       text CHECK (status IN ('pending', 'sent', 'delivered', 'read', 'played', 'failed')),
+  -- Outbound only: queued -> sent (server ack) -> delivered -> read -> played, or failed / cancelled.
+  status       text CHECK (status IN ('queued', 'sent', 'delivered', 'read', 'played', 'failed', 'cancelled')),
   -- Statuses only move forward: an update applies only to a row of a lower rank.
   status_rank  smallint NOT NULL DEFAULT 0,
   status_at    timestamptz,

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { EdgeEnvSchema } from '../edge/entries/env.js';
 import { apiKeySettingProblem, operatorKeySettingProblem } from '../edge/tenancy/bootstrap.js';
+import { DEFAULT_PACING, type Pacing, PacingSchema } from '../shared/outbox.js';
 import { isSecretKey } from '../shared/webhook-secrets.js';
 import { ConfigError } from './startup-error.js';
 
+const millis = (fallback: number) => z.coerce.number().int().min(0).max(3_600_000).default(fallback);
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const optional = z
   .string()
@@ -44,7 +46,26 @@ const HostSettings = z.object({
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
   /** Messages and events older than this are purged. */
   MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Pacing of sessions whose tenant admin set none (shared/outbox.ts DEFAULT_PACING). */
+  PACING_MIN_INTERVAL_MS: millis(DEFAULT_PACING.minIntervalMs),
+  PACING_JITTER_MS: millis(DEFAULT_PACING.jitterMs),
+  PACING_TYPING_MS: millis(DEFAULT_PACING.typingMs),
+  PACING_PER_CHAT_MIN_INTERVAL_MS: millis(DEFAULT_PACING.perChatMinIntervalMs),
 });
+
+/** The deployment's default pacing, from its settings. */
+export const pacingOf = (
+  config: Pick<
+    z.infer<typeof HostSettings>,
+    'PACING_MIN_INTERVAL_MS' | 'PACING_JITTER_MS' | 'PACING_TYPING_MS' | 'PACING_PER_CHAT_MIN_INTERVAL_MS'
+  >,
+): Pacing =>
+  PacingSchema.parse({
+    minIntervalMs: config.PACING_MIN_INTERVAL_MS,
+    jitterMs: config.PACING_JITTER_MS,
+    typingMs: config.PACING_TYPING_MS,
+    perChatMinIntervalMs: config.PACING_PER_CHAT_MIN_INTERVAL_MS,
+  });
 
 /**
  * Everything the single-machine stack (`npm start`, `npm run sandbox`) reads from the environment: the

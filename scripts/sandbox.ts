@@ -14,6 +14,10 @@ await supervise(async () => {
     DATA_DIR: '.data/sandbox',
     // Webhooks to a receiver on this machine, over plain http, are what trying things out needs.
     WEBHOOK_ALLOW_PRIVATE: 'true',
+    // Pacing you can watch without waiting on it (a real number keeps the defaults: a second or more).
+    PACING_MIN_INTERVAL_MS: '300',
+    PACING_JITTER_MS: '200',
+    PACING_PER_CHAT_MIN_INTERVAL_MS: '500',
     ...process.env,
   });
   // The simulated network keeps its world (accounts, linked devices, contacts' Signal state) in

@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
-import type { StackConfig } from '../node-runtime/config.js';
+import { pacingOf, type StackConfig } from '../node-runtime/config.js';
 import { closeDb, createDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
@@ -114,6 +114,7 @@ export const startStack = async (
         db: webhookDb,
       },
       retentionDays: config.MESSAGE_RETENTION_DAYS,
+      pacing: pacingOf(config),
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

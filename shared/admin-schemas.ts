@@ -1,7 +1,9 @@
 // The HTTP contract of the tenancy routes: operators manage tenants, tenant admins manage their sessions,
 // keys and audit log. Bodies keep the seed's style (`success: true` beside the data, errors as
 // ErrorResponseSchema). Timestamps are ISO 8601 strings in UTC.
+
 import { z } from '@hono/zod-openapi';
+import { PacingSchema } from './outbox.js';
 import { SESSION_ID_PATTERN, SESSION_STATES, SessionIdSchema, UserSchema } from './schemas.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -177,10 +179,30 @@ export const SessionInfoSchema = z
       example: 'connected',
     }),
     user: UserSchema.nullable().openapi({ description: 'The linked account, when one is known' }),
+    pacing: PacingSchema.nullable().openapi({
+      description: "How fast the session sends; null: the deployment's defaults",
+    }),
+    outbox: z
+      .object({
+        queued: z.int().nonnegative().openapi({ description: 'Messages waiting to be sent' }),
+        nextSendAt: Timestamp.nullable().openapi({
+          description: 'When the host plans to send the next one (null: nothing waits, or not planned yet)',
+        }),
+      })
+      .openapi({ description: 'The session’s outbox' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
   .openapi('SessionInfo');
+
+/** PATCH /api/admin/sessions/:sessionId */
+export const SessionUpdateBodySchema = z
+  .strictObject({
+    pacing: PacingSchema.nullable().openapi({
+      description: "All four values, or null for the deployment's defaults",
+    }),
+  })
+  .openapi('SessionUpdateBody');
 
 export const SessionNameParamsSchema = z.object({
   sessionId: z.string().openapi({ param: { name: 'sessionId', in: 'path' }, example: 'my-session' }),

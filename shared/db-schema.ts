@@ -69,6 +69,10 @@ export interface SessionsTable {
   lease_epoch: WithDefault<Int8>;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+  /** The tenant admin's pacing (shared/outbox.ts `Pacing`); null: the deployment's defaults. */
+  pacing: Json | null;
+  /** When the host plans to send the session's next queued message. */
+  outbox_next_at: Timestamp | null;
 }
 
 export interface WaCredsTable {
@@ -125,11 +129,27 @@ export interface MessagesTable {
   text: string | null;
   content: WithDefault<Json>;
   sent_at: Timestamp;
-  status: 'pending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed' | null;
+  status: 'queued' | 'sent' | 'delivered' | 'read' | 'played' | 'failed' | 'cancelled' | null;
   status_rank: Generated<number>;
   status_at: Timestamp | null;
   failure: string | null;
   source: 'api' | 'phone' | null;
+  created_at: WithDefault<Timestamp>;
+  /** Queue order of a message sent through the outbox. */
+  outbox_seq: Int8 | null;
+  expires_at: Timestamp | null;
+  /** Times it was handed to WhatsApp. */
+  attempts: Generated<number>;
+}
+
+export interface IdempotencyKeysTable {
+  session_id: string;
+  key: string;
+  request_hash: Bytes;
+  message_id: string;
+  response_status: number | null;
+  response_body: Json | null;
+  locked_until: Timestamp | null;
   created_at: WithDefault<Timestamp>;
 }
 
@@ -209,6 +229,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -50,6 +50,12 @@ export const ERRORS = {
     message: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
   },
   QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
+  // `/api/send` waited its turn in the session's outbox (pacing) and it did not come in time: nothing sent.
+  SESSION_BUSY: {
+    status: 503,
+    message: 'Antrean pesan sesi sedang penuh. Coba lagi sebentar lagi.',
+    headers: { 'Retry-After': '5' },
+  },
   // The session is linked but its connection to WhatsApp is being restored (a restart, a network blip):
   // retry, no scan needed. The seed's SESSION_NOT_AUTHENTICATED is kept for sessions that need a scan.
   SESSION_RECONNECTING: {
@@ -92,9 +98,29 @@ export const ERRORS = {
     message:
       'Nomor tujuan "to" tidak valid: gunakan nomor internasional (8-15 digit) atau JID @s.whatsapp.net',
   },
+  // Idempotency-Key (Stripe's semantics): a malformed key; the same key with another body; the same key
+  // while its first request is still being carried out.
+  IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    message: 'Idempotency-Key tidak valid: 1-255 karakter ASCII yang terlihat, tanpa spasi',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda',
+  },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    message: 'Permintaan pertama dengan Idempotency-Key ini masih diproses. Coba lagi sebentar lagi.',
+    headers: { 'Retry-After': '1' },
+  },
+  // A cancel of a message that already went to WhatsApp (or failed, or was cancelled).
+  MESSAGE_NOT_QUEUED: { status: 409, message: 'Pesan sudah tidak dalam antrean' },
   // 422, not 404: the route and the request are fine, the recipient just cannot take messages. A 404 on
   // POST /api/send would read as "no such endpoint" to generic HTTP clients and proxies.
   RECIPIENT_NOT_ON_WHATSAPP: { status: 422, message: 'Nomor tujuan tidak terdaftar di WhatsApp' },
+  // WhatsApp refused the message, or sending failed for good; `details` says why. 502: the request was
+  // fine, the network past us failed it, and a retry with the same Idempotency-Key gets this again.
+  SEND_FAILED: { status: 502, message: 'Pesan gagal dikirim ke WhatsApp' },
 
   // Capacity and infrastructure.
   RATE_LIMITED: {

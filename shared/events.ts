@@ -6,17 +6,29 @@ import { normalizeRecipient } from './schemas.js';
 
 const Timestamp = z.iso.datetime().openapi({ example: '2026-01-31T08:00:00.000Z' });
 
-export const MESSAGE_STATUSES = ['pending', 'sent', 'delivered', 'read', 'played', 'failed'] as const;
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sent',
+  'delivered',
+  'read',
+  'played',
+  'failed',
+  'cancelled',
+] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
-/** A status only moves to a higher rank; `failed` ends a message that never got past the server. */
+/**
+ * A status only moves to a higher rank. `failed` and `cancelled` end a message that never got past the
+ * server (both only from `queued`).
+ */
 export const MESSAGE_STATUS_RANK: Record<MessageStatus, number> = {
-  pending: 0,
+  queued: 0,
   sent: 1,
   delivered: 2,
   read: 3,
   played: 4,
   failed: 5,
+  cancelled: 5,
 };
 
 export const MESSAGE_KINDS = ['text', 'unknown'] as const;
@@ -77,7 +89,7 @@ export const MessageStatusEventDataSchema = z
     sessionId: z.string(),
     id: z.string().openapi({ description: 'The message id' }),
     chat: z.string(),
-    status: z.enum(['delivered', 'read', 'played', 'failed']),
+    status: z.enum(['delivered', 'read', 'played', 'failed', 'cancelled']),
     failure: z.string().nullable(),
     at: Timestamp,
   })

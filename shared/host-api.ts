@@ -13,6 +13,7 @@ import {
   ErrorResponseSchema,
   HostHealthSchema,
   HostLogoutResponseSchema,
+  HostOutboxResponseSchema,
   HostQrResponseSchema,
   HostSendBodySchema,
   HostSendResponseSchema,
@@ -65,7 +66,11 @@ export const hostQrRoute = createRoute({
   },
 });
 
-/** POST: sends a text; 400 SESSION_NOT_AUTHENTICATED when not linked, 422 RECIPIENT_NOT_ON_WHATSAPP. */
+/**
+ * POST: sends a queued message now or not at all (`/api/send`): waits for its turn and the server's ack;
+ * 400 SESSION_NOT_AUTHENTICATED when not linked, 503 SESSION_RECONNECTING, 503 SESSION_BUSY when its turn
+ * did not come in time (cancelled, nothing sent), 422 RECIPIENT_NOT_ON_WHATSAPP.
+ */
 export const hostSendRoute = createRoute({
   method: 'post',
   path: '/internal/sessions/{id}/send',
@@ -74,6 +79,14 @@ export const hostSendRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: HostSendBodySchema } } },
   },
   responses: { 200: json(HostSendResponseSchema, 'Sent'), ...errorReplies },
+});
+
+/** POST: messages were queued for the session: its outbox looks now. */
+export const hostOutboxRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/outbox',
+  request: { params: SessionParamsSchema },
+  responses: { 200: json(HostOutboxResponseSchema, 'The outbox was woken'), ...errorReplies },
 });
 
 /** POST: unlinks the device and wipes the auth state. */
@@ -97,6 +110,7 @@ export const HOST_SESSION_ROUTES = {
   status: hostStatusRoute,
   qr: hostQrRoute,
   send: hostSendRoute,
+  outbox: hostOutboxRoute,
   logout: hostLogoutRoute,
 } as const;
 
@@ -106,7 +120,12 @@ export type HostSessionAction = keyof typeof HOST_SESSION_ROUTES;
  * Actions whose repetition changes nothing, so a call lost to a reset connection may be sent again:
  * reading status or QR, and `start` (idempotent on the host). Never `send` (a second message) or `logout`.
  */
-export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set(['start', 'status', 'qr']);
+export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set([
+  'start',
+  'status',
+  'qr',
+  'outbox',
+]);
 
 /** Path of a session-scoped host route, for callers without the typed client (tests, the bench). */
 export const hostSessionPath = (sessionId: string, action: HostSessionAction) =>

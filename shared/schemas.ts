@@ -230,12 +230,12 @@ export const HostQrResponseSchema = z
   })
   .openapi('HostQrResponse');
 
+/** `/api/send` on the host: the message the edge queued (the outbox row), to send now or not at all. */
 export const HostSendBodySchema = z
-  .object({
-    to: UserJidSchema,
-    message: z.string().min(1).max(MAX_MESSAGE_LENGTH),
-  })
+  .object({ messageId: z.string().regex(/^[0-9A-Za-z]{1,64}$/) })
   .openapi('HostSendBody');
+
+export const HostOutboxResponseSchema = z.object({ woken: z.literal(true) }).openapi('HostOutboxResponse');
 
 export const HostSendResponseSchema = SendResultSchema;
 

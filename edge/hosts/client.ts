@@ -20,6 +20,7 @@ export interface HostReplies {
   status: InferResponseType<SessionRoutes['status']['$get'], 200>;
   qr: InferResponseType<SessionRoutes['qr']['$get'], 200>;
   send: InferResponseType<SessionRoutes['send']['$post'], 200>;
+  outbox: InferResponseType<SessionRoutes['outbox']['$post'], 200>;
   logout: InferResponseType<SessionRoutes['logout']['$post'], 200>;
 }
 
@@ -103,6 +104,8 @@ export function createHostClient(options: HostClientOptions): HostClient {
         return session.qr.$get({ param }, init);
       case 'send':
         return session.send.$post({ param, json: request.body }, init);
+      case 'outbox':
+        return session.outbox.$post({ param }, init);
       case 'logout':
         return session.logout.$post({ param }, init);
     }

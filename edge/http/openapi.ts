@@ -18,10 +18,11 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'Invalid API key, or one without the scope for this operation',
   404: 'Not found',
   405: 'Method not allowed',
-  409: 'Conflict',
+  409: 'Conflict (an Idempotency-Key whose first request is still running: retry after `Retry-After`)',
   413: 'Body too large',
   415: 'Body is not JSON',
-  422: 'Recipient cannot receive messages',
+  422: 'Recipient cannot receive messages, or an Idempotency-Key reused for a different request',
+  502: 'WhatsApp refused the message, or sending it failed for good',
   429: 'Too many requests (sends over the session or tenant rate, or refused keys from this address); retry after `Retry-After` seconds',
   503: 'No session host available; retry after `Retry-After` seconds',
 };

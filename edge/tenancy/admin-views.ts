@@ -1,5 +1,6 @@
 // Rows as the tenancy routes show them (shared/admin-schemas.ts): ISO timestamps, names clients know,
 // and nothing secret.
+
 import type {
   ApiKeyInfo,
   AuditEntryInfo,
@@ -9,6 +10,7 @@ import type {
   Tenant,
 } from '../../shared/admin-schemas.js';
 import type { JsonValue } from '../../shared/db-schema.js';
+import { PacingSchema } from '../../shared/outbox.js';
 import type { HostLoad } from '../hosts/queries/hosts.js';
 import type { AuditRow } from './queries/audit.js';
 import type { TenantSessionRow } from './queries/sessions.js';
@@ -68,6 +70,11 @@ export function sessionView(session: TenantSessionRow): SessionInfo {
     description: session.description,
     state: session.state,
     user,
+    pacing: PacingSchema.safeParse(session.pacing).data ?? null,
+    outbox: {
+      queued: session.queued,
+      nextSendAt: session.queued > 0 && session.nextSendAt ? session.nextSendAt.toISOString() : null,
+    },
     createdAt: session.createdAt.toISOString(),
     updatedAt: session.updatedAt.toISOString(),
   };

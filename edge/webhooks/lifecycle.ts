@@ -3,8 +3,8 @@
 import type { Kysely } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
+import { insertEvent } from '../../shared/event-log.js';
 import { EVENT_ID_PATTERN, type EventType } from '../../shared/events.js';
-import { insertEvent } from '../events/queries/events.js';
 import { recordAudit } from '../tenancy/queries/audit.js';
 import { findTenantSession } from '../tenancy/queries/sessions.js';
 import { insertDelivery, replayEvent, replaySince } from './queries/deliveries.js';

@@ -5,10 +5,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
-import type { EventData, MessageStatus } from '../../shared/events.js';
+import { insertEvent } from '../../shared/event-log.js';
+import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
 import {
   advanceStatus,
-  insertEvent,
   insertMessage,
   type SessionRef,
   type StoredMessage,
@@ -33,11 +33,21 @@ export class SessionJournal {
   private tail: Promise<void> = Promise.resolve();
   /** Whether the transaction under way inserted an event. */
   private wrote = false;
+  /** Statuses the transaction under way moved, told once it commits. */
+  private moved: { id: string; status: MessageStatus; failure: string | null }[] = [];
   private pending = 0;
   private closed = false;
 
   constructor(
-    private readonly deps: { db: Kysely<Database>; hostId: string; logger: Logger; onEvent?: () => void },
+    private readonly deps: {
+      db: Kysely<Database>;
+      hostId: string;
+      logger: Logger;
+      /** Told after an event was committed (to wake the webhook worker). */
+      onEvent?: () => void;
+      /** Told after an outbound message's status was committed (the outbox waits on it). */
+      onStatus?: (id: string, status: MessageStatus, failure: string | null) => void;
+    },
     readonly session: SessionRef,
     /** The state the sessions table shows now: the first change reports it as the previous one. */
     private lastState: string,
@@ -106,19 +116,14 @@ export class SessionJournal {
     });
   }
 
-  /** An outbound message about to be handed to WhatsApp: stored as `pending`, before any ack can come. */
-  outbound(message: StoredMessage): Promise<void> {
-    return this.enqueue('outbound', async (trx) => {
-      await insertMessage(trx, this.session, message);
-    });
-  }
-
   /** WhatsApp's server acknowledged (or refused) a message this session sent. */
   serverAck(id: string, at: Date, error: string | null): Promise<void> {
     if (error) return this.status(id, 'failed', at, `refused by WhatsApp (error ${error})`);
     return this.enqueue('ack', async (trx) => {
       const message = await advanceStatus(trx, this.session, id, 'sent', at);
-      if (message) await this.event(trx, 'message.sent', { sessionId: this.session.name, message });
+      if (!message) return;
+      this.moved.push({ id, status: 'sent', failure: null });
+      await this.event(trx, 'message.sent', { sessionId: this.session.name, message });
     });
   }
 
@@ -126,20 +131,74 @@ export class SessionJournal {
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
     return this.enqueue('status', async (trx) => {
       const message = await advanceStatus(trx, this.session, id, status, at, failure);
-      if (
-        !message ||
-        (status !== 'delivered' && status !== 'read' && status !== 'played' && status !== 'failed')
-      ) {
-        return;
-      }
-      await this.event(trx, 'message.status', {
-        sessionId: this.session.name,
-        id,
-        chat: message.chat,
-        status,
-        failure,
-        at: at.toISOString(),
-      });
+      if (message) await this.statusMoved(trx, message.chat, id, status, at, failure);
+    });
+  }
+
+  /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */
+  cancelIfUnsent(id: string, failure: string): Promise<void> {
+    return this.enqueue('cancel', async (trx) => {
+      const at = new Date();
+      const cancelled = await trx
+        .updateTable('messages')
+        .set({ status: 'cancelled', status_rank: MESSAGE_STATUS_RANK.cancelled, status_at: at, failure })
+        .where('session_id', '=', this.session.id)
+        .where('id', '=', id)
+        .where('status', '=', 'queued')
+        .where('attempts', '=', 0)
+        .returning('chat_jid')
+        .executeTakeFirst();
+      if (cancelled) await this.statusMoved(trx, cancelled.chat_jid, id, 'cancelled', at, failure);
+    });
+  }
+
+  /** Fails the queued messages whose ttl has passed, even while the session cannot send. */
+  failExpired(failure: string, now: Date): Promise<void> {
+    return this.enqueue('fail-expired', async (trx) => {
+      const failed = await trx
+        .updateTable('messages')
+        .set({ status: 'failed', status_rank: MESSAGE_STATUS_RANK.failed, status_at: now, failure })
+        .where('session_id', '=', this.session.id)
+        .where('status', '=', 'queued')
+        .where('expires_at', '<=', now)
+        .returning(['id', 'chat_jid'])
+        .execute();
+      for (const m of failed) await this.statusMoved(trx, m.chat_jid, m.id, 'failed', now, failure);
+    });
+  }
+
+  /** Fails every queued message of the session (it was logged out): none is sent after. */
+  failQueued(failure: string): Promise<void> {
+    return this.enqueue('fail-queued', async (trx) => {
+      const at = new Date();
+      const failed = await trx
+        .updateTable('messages')
+        .set({ status: 'failed', status_rank: MESSAGE_STATUS_RANK.failed, status_at: at, failure })
+        .where('session_id', '=', this.session.id)
+        .where('status', '=', 'queued')
+        .returning(['id', 'chat_jid'])
+        .execute();
+      for (const m of failed) await this.statusMoved(trx, m.chat_jid, m.id, 'failed', at, failure);
+    });
+  }
+
+  private async statusMoved(
+    trx: Kysely<Database>,
+    chat: string,
+    id: string,
+    status: MessageStatus,
+    at: Date,
+    failure: string | null,
+  ) {
+    this.moved.push({ id, status, failure });
+    if (status === 'queued' || status === 'sent') return;
+    await this.event(trx, 'message.status', {
+      sessionId: this.session.name,
+      id,
+      chat,
+      status,
+      failure,
+      at: at.toISOString(),
     });
   }
 
@@ -151,7 +210,7 @@ export class SessionJournal {
     this.wrote = true;
     return insertEvent(
       trx,
-      { tenantId: this.session.tenantId, id: this.session.id, name: this.session.name },
+      { tenantId: this.session.tenantId, sessionId: this.session.id, sessionName: this.session.name },
       type,
       data,
     );
@@ -163,8 +222,10 @@ export class SessionJournal {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
         try {
           this.wrote = false;
+          this.moved = [];
           await this.deps.db.transaction().execute(work);
           if (this.wrote) this.deps.onEvent?.();
+          for (const m of this.moved) this.deps.onStatus?.(m.id, m.status, m.failure);
           return;
         } catch (err) {
           if (this.closed) {

@@ -1,18 +1,20 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { IDEMPOTENCY_TTL_HOURS } from '../../shared/outbox.js';
 
 const PURGE_EVERY_MS = 60 * 60_000;
 const BATCH = 5_000;
 
 /**
- * Deletes messages and events older than `days` (with their deliveries), in small batches so no purge
- * holds locks for long. Every host runs it; a second one at the same moment finds nothing to do.
+ * Deletes messages and events older than `days` (with their deliveries), and Idempotency-Key records past
+ * their 24 hours, in small batches so no purge holds locks for long. Every host runs it; a second one at
+ * the same moment finds nothing to do.
  */
 export async function purgeOld(
   db: Kysely<Database>,
   days: number,
-): Promise<{ messages: number; events: number }> {
+): Promise<{ messages: number; events: number; idempotencyKeys: number }> {
   const before = sql<Date>`now() - make_interval(days => ${days})`;
   // Events by primary key; messages (whose key has two columns) by their physical row id.
   const messages = await inBatches(
@@ -25,7 +27,13 @@ export async function purgeOld(
       sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} LIMIT ${BATCH})`,
     db,
   );
-  return { messages, events };
+  const keysBefore = sql<Date>`now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`;
+  const idempotencyKeys = await inBatches(
+    () =>
+      sql`DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < ${keysBefore} LIMIT ${BATCH})`,
+    db,
+  );
+  return { messages, events, idempotencyKeys };
 }
 
 /** Runs a batched DELETE until a batch comes back short; the rows deleted in all. */
@@ -43,7 +51,7 @@ export function keepRetention(db: Kysely<Database>, days: number, logger: Logger
   const run = () =>
     purgeOld(db, days).then(
       (purged) => {
-        if (purged.messages + purged.events > 0)
+        if (purged.messages + purged.events + purged.idempotencyKeys > 0)
           logger.info({ ...purged, days }, 'purged old messages and events');
       },
       (err: unknown) => logger.warn({ err }, 'purging old messages and events failed'),

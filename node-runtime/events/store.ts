@@ -1,42 +1,12 @@
 // The message store and the event log in SQL: plain functions over a Kysely (or a transaction), so a
 // change and the event that reports it are written together.
 import type { Kysely } from 'kysely';
-import type { Database, JsonValue } from '../../shared/db-schema.js';
-import {
-  type EventData,
-  type EventType,
-  MESSAGE_STATUS_RANK,
-  type Message,
-  type MessageStatus,
-} from '../../shared/events.js';
+import type { Database } from '../../shared/db-schema.js';
+import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
 import { messageView } from '../../shared/message-view.js';
-import { newEventId } from './ids.js';
 
 /** The session an event or a message belongs to. */
 export type SessionRef = { id: string; tenantId: string; name: string };
-
-/** Appends an event; the database numbers it within the tenant and fans it out to webhooks. */
-export async function insertEvent<T extends EventType>(
-  db: Kysely<Database>,
-  session: { tenantId: string; id: string | null; name: string | null },
-  type: T,
-  data: EventData<T>,
-): Promise<string> {
-  const id = newEventId();
-  await db
-    .insertInto('events')
-    .values({
-      id,
-      tenant_id: session.tenantId,
-      session_id: session.id,
-      session_name: session.name,
-      type,
-      // jsonb: postgres.js encodes the value itself.
-      data: data as JsonValue,
-    })
-    .execute();
-  return id;
-}
 
 /** A message as the store keeps it (before it has a session name attached for the API). */
 export type StoredMessage = {

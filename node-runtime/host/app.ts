@@ -6,6 +6,7 @@ import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
   hostHealthRoute,
   hostLogoutRoute,
+  hostOutboxRoute,
   hostQrRoute,
   hostSendRoute,
   hostStartRoute,
@@ -76,22 +77,32 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
     .openapi(hostStatusRoute, async (c) => c.json(await sessions.view(c.req.valid('param').id), 200))
     .openapi(hostQrRoute, async (c) => c.json(await withPng(await sessions.qr(c.req.valid('param').id)), 200))
     .openapi(hostSendRoute, async (c) => {
-      const { to, message } = c.req.valid('json');
-      const result = await sessions.send(c.req.valid('param').id, to, message);
+      const result = await sessions.sendQueued(c.req.valid('param').id, c.req.valid('json').messageId);
       if (!result.ok) {
-        if (result.error === 'not-connected') throw new ApiError('SESSION_NOT_AUTHENTICATED');
-        if (result.error === 'reconnecting') throw new ApiError('SESSION_RECONNECTING');
-        if (result.error === 'not-on-whatsapp') throw new ApiError('RECIPIENT_NOT_ON_WHATSAPP');
-        throw new ApiError('INTERNAL_ERROR', { cause: result.cause ?? result.error });
+        switch (result.error) {
+          case 'not-connected':
+            throw new ApiError('SESSION_NOT_AUTHENTICATED');
+          case 'reconnecting':
+            throw new ApiError('SESSION_RECONNECTING');
+          case 'busy':
+            throw new ApiError('SESSION_BUSY');
+          case 'not-on-whatsapp':
+            throw new ApiError('RECIPIENT_NOT_ON_WHATSAPP');
+          default:
+            throw new ApiError('INTERNAL_ERROR', {
+              cause: new Error(`send ${result.error}: ${result.failure ?? ''}`),
+            });
+        }
       }
-      const { key } = result.message;
+      const { id, to, text } = result.message;
       return c.json(
-        {
-          key: { remoteJid: key.remoteJid ?? to, id: key.id ?? '', fromMe: true as const },
-          message: { extendedTextMessage: { text: message } },
-        },
+        { key: { remoteJid: to, id, fromMe: true as const }, message: { extendedTextMessage: { text } } },
         200,
       );
+    })
+    .openapi(hostOutboxRoute, async (c) => {
+      await sessions.wakeOutbox(c.req.valid('param').id);
+      return c.json({ woken: true as const }, 200);
     })
     .openapi(hostLogoutRoute, async (c) => c.json(await sessions.logout(c.req.valid('param').id), 200));
 };

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
-import { HostConfigSchema, parseConfig, waConnectionOf } from '../config.js';
+import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
 import { closeDb, createDb } from '../db/connect.js';
 import { reportStartFailure } from '../startup-error.js';
 import { type RunningHost, startHost } from './server.js';
@@ -32,6 +32,7 @@ try {
       db: webhookDb,
     },
     retentionDays: config.MESSAGE_RETENTION_DAYS,
+    pacing: pacingOf(config),
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
 } catch (err) {

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
 import { keepRetention } from '../events/retention.js';
 import { StartupError } from '../startup-error.js';
@@ -37,6 +38,10 @@ export type HostOptions = {
   webhooks?: { secretKey: Uint8Array; allowPrivate: boolean; policy?: RetryPolicy; db?: Kysely<Database> };
   /** Messages and events older than this many days are purged (default 30). */
   retentionDays?: number;
+  /** Pacing of sessions whose tenant admin set none (default DEFAULT_PACING; tests lower it). */
+  pacing?: Pacing;
+  /** How often the host looks for queued messages nobody woke it for (default 2 s). */
+  outboxPollMs?: number;
 };
 
 /**
@@ -82,10 +87,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     wa,
     logger,
     onEvent: () => worker?.wake(),
+    pacing: opts.pacing,
   });
   // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
   // so no request can find a linked session idle or start it over.
   const resumed = await sessions.resumeOwned();
+  sessions.watchOutboxes(opts.outboxPollMs);
   const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({

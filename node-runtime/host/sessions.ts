@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
+import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
+import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
+import { messageOf, sessionPacing, sessionsWithQueued } from '../outbox/queries.js';
 import {
   isConnected,
   type PublicState,
   publicState,
-  type SendResult,
   type SessionActorRef,
   type SessionSnapshot,
   sendText,
@@ -33,6 +35,48 @@ export type SessionView = {
   qr: string | null;
   user?: { id: string; name: string | null };
 };
+
+/** How long `/api/send` waits for its message's turn and the server's ack (under the edge's timeout). */
+export const SEND_WAIT_MS = 25_000;
+const OUTBOX_POLL_MS = 2_000;
+
+/** What `/api/send` gets back from the host. */
+export type QueuedSend =
+  | { ok: true; message: { id: string; to: string; text: string } }
+  | {
+      ok: false;
+      error: 'not-connected' | 'reconnecting' | 'not-on-whatsapp' | 'busy' | 'failed' | 'not-found';
+      failure?: string;
+    };
+
+/** A message no longer queued, as `/api/send` reports it. */
+const settledSend = (m: {
+  id: string;
+  status: string | null;
+  failure: string | null;
+  chat_jid: string;
+  text: string | null;
+  attempts: number;
+}): QueuedSend => {
+  if (m.status === 'failed' || m.status === 'cancelled') {
+    // Cancelled for taking too long, but already handed to WhatsApp: it went.
+    const failure = m.failure ?? 'cancelled';
+    if (failure === SEND_FAILURES.notOnWhatsApp) return { ok: false, error: 'not-on-whatsapp', failure };
+    if (failure === SEND_FAILURES.notLinked || failure === SEND_FAILURES.loggedOut)
+      return { ok: false, error: 'not-connected', failure };
+    if (failure === SEND_FAILURES.reconnecting) return { ok: false, error: 'reconnecting', failure };
+    if (failure === SEND_FAILURES.busy) return { ok: false, error: 'busy', failure };
+    return { ok: false, error: 'failed', failure };
+  }
+  // Still queued after the wait: handed to WhatsApp but not acknowledged yet counts as sent, as Baileys
+  // reports a send once its stanza is written; never handed over (cancelled above) is busy.
+  if (m.status === 'queued' && m.attempts === 0) return { ok: false, error: 'busy' };
+  return { ok: true, message: { id: m.id, to: m.chat_jid, text: m.text ?? '' } };
+};
+
+/** Where a session stands for its outbox. */
+const readinessOf = (snapshot: SessionSnapshot): SendReadiness =>
+  isConnected(snapshot) ? 'connected' : publicState(snapshot) === 'logged-out' ? 'logged-out' : 'waiting';
 
 /** How long a stopping host waits for its sessions' last writes when the database is away. */
 const JOURNAL_DRAIN_MS = 5_000;
@@ -75,6 +119,9 @@ export class SessionHost {
   private readonly stores = new Map<string, Promise<AuthStore>>();
   /** Each running session's writes: state, messages, events. */
   private readonly journals = new Map<string, SessionJournal>();
+  /** Each running session's outbox. */
+  private readonly outboxes = new Map<string, SessionOutbox>();
+  private poller: ReturnType<typeof setInterval> | undefined;
   /** Socket endings still in flight; stopAll waits for them. */
   private readonly ending = new Set<Promise<void>>();
   private stopping = false;
@@ -88,6 +135,8 @@ export class SessionHost {
       logger: Logger;
       /** Told after an event was written (to wake the webhook worker). */
       onEvent?: () => void;
+      /** Pacing of sessions whose tenant admin set none (default: DEFAULT_PACING). */
+      pacing?: Pacing;
     },
   ) {
     this.machine = sessionMachine.provide({
@@ -156,7 +205,10 @@ export class SessionHost {
 
   private spawn(sessionId: string, stored: StoredSession): SessionActorRef {
     const journal = new SessionJournal(
-      this.deps,
+      {
+        ...this.deps,
+        onStatus: (id, status, failure) => this.outboxes.get(sessionId)?.settled(id, status, failure),
+      },
       { id: sessionId, tenantId: stored.tenantId, name: stored.name },
       stored.state,
     );
@@ -164,6 +216,18 @@ export class SessionHost {
     const actor = createActor(this.machine, {
       input: { sessionId, user: stored.user, restore: stored.restore },
     });
+    const outbox = new SessionOutbox({
+      db: this.deps.db,
+      sessionId,
+      journal,
+      logger: this.deps.logger,
+      send: (message) => sendText(actor, message),
+      presence: async (to, typing) => actor.send({ type: 'PRESENCE', to, typing }),
+      readiness: () => readinessOf(actor.getSnapshot()),
+      pacing: async () =>
+        (await sessionPacing(this.deps.db, sessionId)) ?? this.deps.pacing ?? DEFAULT_PACING,
+    });
+    this.outboxes.set(sessionId, outbox);
     // What the table already shows needs no write (a host resuming hundreds of sessions at start).
     let mirrored: string | undefined = JSON.stringify({ state: stored.state });
     let shownQr: string | null = null;
@@ -178,11 +242,14 @@ export class SessionHost {
         mirrored = key;
         this.deps.logger.info({ sessionId, state: row.state }, 'session state');
         void journal.stateChanged(changeOf(snapshot, row));
+        // Connected: queued messages can go. Logged out: they fail.
+        if (row.state === 'connected' || row.state === 'logged-out') outbox.wake();
       },
       error: (err) => this.deps.logger.error({ err, sessionId }, 'session actor failed'),
     });
     this.actors.set(sessionId, actor);
     actor.start();
+    outbox.start();
     if (stored.finishLogout) actor.send({ type: 'LOGOUT' });
     return actor;
   }
@@ -224,8 +291,45 @@ export class SessionHost {
     return viewOf(actor);
   }
 
-  async send(sessionId: string, to: string, text: string): Promise<SendResult> {
-    return sendText(await this.actor(sessionId), to, text);
+  /** Something was queued for the session: its outbox looks now (the session's actor starts if need be). */
+  async wakeOutbox(sessionId: string): Promise<void> {
+    await this.actor(sessionId);
+    this.outboxes.get(sessionId)?.wake();
+  }
+
+  /**
+   * `/api/send`: the queued message goes now or not at all. A session that is not connected fails it at
+   * once (nothing is sent later); otherwise it waits its turn in the outbox (pacing) and this resolves
+   * with the server's ack, a failure, or `busy` when its turn does not come within `waitMs` (then it is
+   * cancelled if it has not been handed over yet; if it has, it counts as sent).
+   */
+  async sendQueued(sessionId: string, id: string, waitMs = SEND_WAIT_MS): Promise<QueuedSend> {
+    const actor = await this.actor(sessionId);
+    const journal = this.journal(sessionId);
+    const outbox = this.outboxes.get(sessionId);
+    const found = await messageOf(this.deps.db, sessionId, id);
+    if (!found || !outbox) return { ok: false, error: 'not-found' };
+    if (found.status !== 'queued') return settledSend(found);
+    const snapshot = actor.getSnapshot();
+    if (!isConnected(snapshot)) {
+      const linked = snapshot.context.user !== null;
+      // Handed over before (the host died mid-send): it may have arrived, so it is never failed here;
+      // the outbox resends it under the same id once the session is back.
+      if (found.attempts > 0) return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
+      await journal.status(
+        id,
+        'failed',
+        new Date(),
+        linked ? SEND_FAILURES.reconnecting : SEND_FAILURES.notLinked,
+      );
+      return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
+    }
+    const outcome = await outbox.outcome(id, waitMs);
+    if (!outcome) {
+      await journal.cancelIfUnsent(id, SEND_FAILURES.busy);
+    }
+    const now = await messageOf(this.deps.db, sessionId, id);
+    return now ? settledSend(now) : { ok: false, error: 'not-found' };
   }
 
   /** Unlinks the device and wipes the auth state; resolves when the session rests logged out. */
@@ -259,11 +363,29 @@ export class SessionHost {
   }
 
   /**
+   * Every few seconds, wakes the outboxes of this host's sessions that have queued messages: a message
+   * queued while no one could wake its outbox (the host was restarting) is not left waiting.
+   */
+  watchOutboxes(everyMs = OUTBOX_POLL_MS) {
+    this.poller = setInterval(() => {
+      sessionsWithQueued(this.deps.db, [...this.outboxes.keys()]).then(
+        (ids) => {
+          for (const id of ids) this.outboxes.get(id)?.nudge();
+        },
+        (err: unknown) => this.deps.logger.warn({ err }, 'looking for queued messages failed'),
+      );
+    }, everyMs);
+    this.poller.unref();
+  }
+
+  /**
    * Host shutdown: ends every socket without logging anyone out, then waits for the sockets to close
    * and for their last auth-state writes, so nothing touches the database after this resolves.
    */
   async stopAll(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.poller);
+    await Promise.all([...this.outboxes.values()].map((outbox) => outbox.stop()));
     for (const actor of this.actors.values()) actor.send({ type: 'STOP' });
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();

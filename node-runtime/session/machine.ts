@@ -122,6 +122,8 @@ export type SendResult =
  */
 export interface SendCommand {
   type: 'SEND';
+  /** The WhatsApp id the message carries: fixed when it was queued, the same on a resend. */
+  id: string;
   /** A full JID; normalising phone numbers is the HTTP layer's job. */
   to: string;
   text: string;
@@ -135,7 +137,14 @@ export interface UnlinkCommand {
 }
 
 /** Commands the socket actor receives (`receive`). */
-export type SocketCommand = SendCommand | UnlinkCommand;
+/** Shows "typing…" to a chat, or stops it; best effort, while connected only. */
+export interface PresenceCommand {
+  type: 'PRESENCE';
+  to: string;
+  typing: boolean;
+}
+
+export type SocketCommand = SendCommand | UnlinkCommand | PresenceCommand;
 
 export type SocketActorLogic = CallbackActorLogic<SocketCommand, SocketInput>;
 export type SocketActorRef = ActorRef<ReturnType<SocketActorLogic['getInitialSnapshot']>, SocketCommand>;
@@ -209,7 +218,7 @@ export type HostEvent =
   /** Someone wants a QR: connect again from a resting state. */
   | { type: 'REQUEST_QR' };
 
-export type SessionEvent = HostEvent | SendCommand | SocketEvent;
+export type SessionEvent = HostEvent | SendCommand | PresenceCommand | SocketEvent;
 
 /**
  * 515 right after pairing is normal, and a reconnect at once is what WhatsApp expects. A server that
@@ -305,6 +314,10 @@ export const sessionMachine = setup({
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
     restartAttempts: assign({ attempts: 0, restarts: 0 }),
+    forwardPresence: sendTo('socket', ({ event }) => {
+      assertEvent(event, 'PRESENCE');
+      return event;
+    }),
     forwardToSocket: sendTo('socket', ({ event }) => {
       assertEvent(event, 'SEND');
       return event;
@@ -420,7 +433,7 @@ export const sessionMachine = setup({
           },
         },
         connected: {
-          on: { SEND: { actions: 'forwardToSocket' } },
+          on: { SEND: { actions: 'forwardToSocket' }, PRESENCE: { actions: 'forwardPresence' } },
         },
         // Still inside `active` so the socket that must carry the unlink request stays up.
         'logging-out': {
@@ -530,8 +543,7 @@ export function isConnected(snapshot: SessionSnapshot): boolean {
  */
 export function sendText(
   session: Pick<SessionActorRef, 'send' | 'getSnapshot'>,
-  to: string,
-  text: string,
+  message: { id: string; to: string; text: string },
   timeoutMs = 60_000,
 ): Promise<SendResult> {
   if (session.getSnapshot().status !== 'active')
@@ -545,6 +557,6 @@ export function sendText(
       clearTimeout(timer);
       resolve(result);
     };
-    session.send({ type: 'SEND', to, text, reply: settle });
+    session.send({ type: 'SEND', ...message, reply: settle });
   });
 }

@@ -1,7 +1,6 @@
 import makeWASocket, {
   Browsers,
   fetchLatestWaWebVersion,
-  generateMessageIDV2,
   jidNormalizedUser,
   WA_CERT_DETAILS,
   type WASocket,
@@ -119,6 +118,12 @@ export const makeSocketActor = (deps: {
 
     receive((command) => {
       const current = sock;
+      if (command.type === 'PRESENCE') {
+        current
+          ?.sendPresenceUpdate(command.typing ? 'composing' : 'paused', command.to)
+          .catch((err: unknown) => logger.debug({ err }, 'presence update failed'));
+        return;
+      }
       if (command.type === 'UNLINK') {
         if (!current) return command.reply({ ok: true });
         current.logout().then(
@@ -133,7 +138,7 @@ export const makeSocketActor = (deps: {
         command.reply(result);
       };
       inFlight.add(reply);
-      send(current, command, deps.journal(input.sessionId)).then(reply, (cause: unknown) =>
+      send(current, command).then(reply, (cause: unknown) =>
         reply({ ok: false, error: 'send-failed', cause }),
       );
     });
@@ -166,34 +171,14 @@ const isOnWhatsApp = async (sock: WASocket, jid: string) => {
 };
 
 /**
- * Sends a text: checks the number is on WhatsApp, stores the message as pending under the id it will
- * carry (so the server's ack, which can come before sendMessage resolves, finds it), then hands it over.
+ * Sends a text under the id the outbox gave it (a resend after a crash carries the same one, so the
+ * recipient shows it once), after checking the number is on WhatsApp (Baileys would otherwise send to no
+ * device and report success).
  */
-const send = async (sock: WASocket, command: SendCommand, journal: SessionJournal) => {
+const send = async (sock: WASocket, command: SendCommand) => {
   if (!(await isOnWhatsApp(sock, command.to)))
     return { ok: false as const, error: 'not-on-whatsapp' as const };
-  const id = generateMessageIDV2(sock.user?.id);
-  const me = sock.user;
-  await journal.outbound({
-    id,
-    direction: 'out',
-    chatJid: command.to,
-    chatLid: null,
-    senderJid: me?.id ? jidNormalizedUser(me.id) : null,
-    senderLid: me?.lid ? jidNormalizedUser(me.lid) : null,
-    kind: 'text',
-    text: command.text,
-    quoted: null,
-    sentAt: new Date(),
-    status: 'pending',
-    source: 'api',
-  });
-  try {
-    const message = await sock.sendMessage(command.to, { text: command.text }, { messageId: id });
-    if (!message) throw new Error('Baileys sent nothing');
-    return { ok: true as const, message };
-  } catch (err) {
-    void journal.status(id, 'failed', new Date(), err instanceof Error ? err.message : String(err));
-    throw err;
-  }
+  const message = await sock.sendMessage(command.to, { text: command.text }, { messageId: command.id });
+  if (!message) return { ok: false as const, error: 'send-failed' as const };
+  return { ok: true as const, message };
 };

@@ -4,7 +4,7 @@
 // go out one at a time in event order.
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
-import { insertEvent } from '../events/store.js';
+import { insertEvent } from '../../shared/event-log.js';
 
 export type ClaimedEndpoint = {
   id: string;
@@ -252,10 +252,15 @@ export async function disableEndpoint(
       .set({ enabled: false, disabled_reason: reason, lease_owner: null, lease_until: null })
       .where('id', '=', endpoint.id)
       .execute();
-    await insertEvent(trx, { tenantId: endpoint.tenantId, id: null, name: null }, 'webhook.disabled', {
-      webhookId: endpoint.id,
-      url: endpoint.url,
-      reason,
-    });
+    await insertEvent(
+      trx,
+      { tenantId: endpoint.tenantId, sessionId: null, sessionName: null },
+      'webhook.disabled',
+      {
+        webhookId: endpoint.id,
+        url: endpoint.url,
+        reason,
+      },
+    );
   });
 }

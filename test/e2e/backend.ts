@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { type HostOptions, type RunningHost, startHost } from '../../node-runtime/host/server.js';
+import { NO_PACING, type Pacing } from '../../shared/outbox.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 
@@ -13,7 +14,7 @@ export type Backend = { sim: SimServer; host: RunningHost; adminKey: string };
  */
 export function useBackend(
   database: () => TestDatabase,
-  opts: { hostId: string; secret: string; webhooks?: HostOptions['webhooks'] },
+  opts: { hostId: string; secret: string; webhooks?: HostOptions['webhooks']; pacing?: Pacing },
 ): () => Backend {
   let backend: Backend | undefined;
   beforeAll(async () => {
@@ -27,6 +28,8 @@ export function useBackend(
       wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
       logger: pino({ level: 'silent' }),
       webhooks: opts.webhooks,
+      // Sends as fast as the simulator takes them, unless the test is about pacing.
+      pacing: opts.pacing ?? NO_PACING,
     });
     backend = { sim, host, adminKey: (await ensureDefaultTenant(db)).adminKey ?? '' };
   });

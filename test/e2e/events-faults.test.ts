@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 // 1,000 messages through real Signal sessions take 15-30 s alone on 2 cores, longer beside other files.
 import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
-import { insertEvent } from '../../node-runtime/events/store.js';
+import { insertEvent } from '../../shared/event-log.js';
 import {
   generateSecretKey,
   generateWebhookSecret,
@@ -160,10 +160,12 @@ it('kill -9 while 1,000 deliveries are under way: every event reaches the receiv
   const ids: string[] = [];
   for (let n = 0; n < 1_000; n++) {
     ids.push(
-      await insertEvent(database().db, { tenantId, id: sessionId, name: 'busy' }, 'session.qr', {
-        sessionId: 'busy',
-        qr: `load-${n}`,
-      }),
+      (
+        await insertEvent(database().db, { tenantId, sessionId, sessionName: 'busy' }, 'session.qr', {
+          sessionId: 'busy',
+          qr: `load-${n}`,
+        })
+      ).id,
     );
   }
   await until(async () => (receiver.received.length >= 300 ? true : undefined), 180_000);

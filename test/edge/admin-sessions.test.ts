@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../../shared/admin-schemas.js';
+import { queueText } from '../helpers/outbox.js';
 import { newSession, newTenant, ok, TestClock } from './admin-helpers.js';
 import { useEdge } from './fixture.js';
-import type { TestEdge } from './helpers.js';
+import { call, expectError, expectNoDbChange, type TestEdge } from './helpers.js';
 
 const fx = useEdge({
   hosts: ['host-admin-sessions'],
@@ -57,11 +58,15 @@ describe('GET /api/admin/sessions', () => {
       'createdAt',
       'description',
       'id',
+      'outbox',
+      'pacing',
       'sessionId',
       'state',
       'updatedAt',
       'user',
     ]);
+    expect(first?.pacing).toBeNull();
+    expect(first?.outbox).toEqual({ queued: 0, nextSendAt: null });
     // Nothing about hosts or leases: where a session runs is the platform's business.
     expect(JSON.stringify(page)).not.toContain(fx().host.id);
   });
@@ -89,5 +94,80 @@ describe('GET /api/admin/sessions/:sessionId', () => {
     const page = await ok<SessionPage>(edge, '/api/admin/sessions', { key: admin });
     const body = await ok<{ session: SessionInfo }>(edge, '/api/admin/sessions/linked', { key: admin });
     expect(body).toEqual({ success: true, session: page.sessions[0] });
+  });
+});
+
+describe('the outbox, as the admin sees it', () => {
+  it('shows how many messages wait and when the host plans the next send', async () => {
+    const { db } = fx();
+    const { id } = await db
+      .selectFrom('sessions')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', 'pairing')
+      .executeTakeFirstOrThrow();
+    for (const text of ['satu', 'dua', 'tiga']) await queueText(db, id, '6281111111111@s.whatsapp.net', text);
+    const next = new Date(Date.now() + 5_000);
+    // What the owning host writes while it waits out the session's pacing.
+    await db.updateTable('sessions').set({ outbox_next_at: next }).where('id', '=', id).execute();
+    const body = await ok<{ session: SessionInfo }>(edge, '/api/admin/sessions/pairing', { key: admin });
+    expect(body.session.outbox).toEqual({ queued: 3, nextSendAt: next.toISOString() });
+  });
+});
+
+describe('PATCH /api/admin/sessions/:sessionId', () => {
+  const pacing = { minIntervalMs: 500, jitterMs: 250, typingMs: 1_000, perChatMinIntervalMs: 2_000 };
+  const patch = (name: string, json: unknown, key = admin) =>
+    call(edge.url, `/api/admin/sessions/${name}`, { method: 'PATCH', key, json });
+
+  it('sets the pacing, shows it, audits it, and null goes back to the defaults', async () => {
+    const set = await ok<{ session: SessionInfo }>(edge, '/api/admin/sessions/fifth', {
+      method: 'PATCH',
+      key: admin,
+      json: { pacing },
+    });
+    expect(set.session.pacing).toEqual(pacing);
+    const got = await ok<{ session: SessionInfo }>(edge, '/api/admin/sessions/fifth', { key: admin });
+    expect(got.session.pacing).toEqual(pacing);
+    const audit = await ok<{ entries: { action: string; target: string; detail: unknown }[] }>(
+      edge,
+      '/api/admin/audit',
+      { key: admin },
+    );
+    expect(audit.entries[0]).toMatchObject({
+      action: 'session.pacing',
+      target: got.session.id,
+      detail: { pacing },
+    });
+
+    const reset = await ok<{ session: SessionInfo }>(edge, '/api/admin/sessions/fifth', {
+      method: 'PATCH',
+      key: admin,
+      json: { pacing: null },
+    });
+    expect(reset.session.pacing).toBeNull();
+  });
+
+  it.each([
+    ['no body at all', undefined],
+    ['no pacing', {}],
+    ['a pacing missing a value', { pacing: { minIntervalMs: 500 } }],
+    ['a negative gap', { pacing: { ...pacing, minIntervalMs: -1 } }],
+    ['a fraction', { pacing: { ...pacing, jitterMs: 0.5 } }],
+    ['a string', { pacing: { ...pacing, typingMs: '1000' } }],
+    ['typing over a minute', { pacing: { ...pacing, typingMs: 60_001 } }],
+    ['an unknown field', { pacing, name: 'renamed' }],
+    ['an unknown pacing field', { pacing: { ...pacing, burst: 3 } }],
+  ])('400 VALIDATION_ERROR for %s, and nothing changes', async (_what, json) => {
+    const { db } = fx();
+    const response = await expectNoDbChange(db, () => patch('fifth', json));
+    await expectError(response, 400, 'VALIDATION_ERROR');
+  });
+
+  it('404 SESSION_NOT_FOUND for a session the tenant does not have', async () => {
+    const { db } = fx();
+    for (const name of ['never-was', 'Not A Name!']) {
+      await expectError(await expectNoDbChange(db, () => patch(name, { pacing })), 404, 'SESSION_NOT_FOUND');
+    }
   });
 });

@@ -1,8 +1,8 @@
 // Rows of the message store and the event log, written straight to Postgres as a session host writes
 // them, for the tests of the routes that read them (messages, events, webhooks).
 import { type Kysely, sql } from 'kysely';
-import { insertEvent } from '../../node-runtime/events/store.js';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
+import { insertEvent } from '../../shared/event-log.js';
 import type { EventData, EventType } from '../../shared/events.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { createKey, createSessionRow } from './helpers.js';
@@ -58,13 +58,19 @@ export async function insertMessage(
 }
 
 /** An event as a host writes it: of `session`, or of the tenant itself (`session` with null id). */
-export function addEvent<T extends EventType>(
+export async function addEvent<T extends EventType>(
   db: Kysely<Database>,
   owner: { tenantId: string; id: string | null; name: string | null },
   type: T,
   data: EventData<T>,
 ): Promise<string> {
-  return insertEvent(db, owner, type, data);
+  const { id } = await insertEvent(
+    db,
+    { tenantId: owner.tenantId, sessionId: owner.id, sessionName: owner.name },
+    type,
+    data,
+  );
+  return id;
 }
 
 /** A `session.status` event of `session`, the simplest kind to make many of. */

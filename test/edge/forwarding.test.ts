@@ -108,25 +108,38 @@ describe('GET /api/session/status', () => {
 });
 
 describe('POST /api/send', () => {
-  it('forwards the normalized JID and the text, and answers the seed body', async () => {
+  it('queues the normalized JID and the text, asks the host to send it, and answers the seed body', async () => {
     const { key } = await newSession();
     const response = await call(edge.url, '/api/send', {
       key,
       json: { to: '+62 812-3456-7890', message: 'Halo, ini pesan dari API!' },
     });
+    const [forwarded] = host.calls.map((c) => c.body as { messageId: string });
+    const id = forwarded?.messageId ?? '';
+    expect(id).toMatch(/^3EB0[0-9A-F]{18}$/);
     expect(await json(response)).toEqual({
       status: 200,
       body: {
         success: true,
         result: {
-          key: { remoteJid: '6281234567890@s.whatsapp.net', id: '3EB0STANDIN', fromMe: true },
+          key: { remoteJid: '6281234567890@s.whatsapp.net', id, fromMe: true },
           message: { extendedTextMessage: { text: 'Halo, ini pesan dari API!' } },
         },
       },
     });
-    expect(host.calls.map((c) => c.body)).toEqual([
-      { to: '6281234567890@s.whatsapp.net', message: 'Halo, ini pesan dari API!' },
-    ]);
+    const queued = await fx()
+      .db.selectFrom('messages')
+      .select(['chat_jid', 'text', 'direction', 'source', 'status'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    // The stand-in does not move statuses: the row stays as the edge queued it.
+    expect(queued).toEqual({
+      chat_jid: '6281234567890@s.whatsapp.net',
+      text: 'Halo, ini pesan dari API!',
+      direction: 'out',
+      source: 'api',
+      status: 'queued',
+    });
   });
 
   it('accepts `to` as a JSON number and as a full JID, as the seed did', async () => {
@@ -134,11 +147,9 @@ describe('POST /api/send', () => {
     for (const to of [6281234567890, '6281234567890@s.whatsapp.net']) {
       const response = await call(edge.url, '/api/send', { key, json: { to, message: 'x' } });
       expect(response.status).toBe(200);
+      const body = (await response.json()) as { result: { key: { remoteJid: string } } };
+      expect(body.result.key.remoteJid).toBe('6281234567890@s.whatsapp.net');
     }
-    expect(host.calls.map((c) => (c.body as { to: string }).to)).toEqual([
-      '6281234567890@s.whatsapp.net',
-      '6281234567890@s.whatsapp.net',
-    ]);
   });
 
   it.each([

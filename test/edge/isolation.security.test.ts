@@ -287,6 +287,26 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: '/api/operator/hosts', path: () => '/api/operator/hosts', scopes: ['operator'] },
   { method: 'GET', route: '/api/messages', path: () => '/api/messages', scopes: ['session'] },
   {
+    method: 'POST',
+    route: '/api/messages',
+    path: () => '/api/messages',
+    scopes: ['session'],
+    json: { to: '6281234567890', text: 'must not be queued' },
+  },
+  {
+    method: 'DELETE',
+    route: '/api/messages/:id',
+    path: (f) => `/api/messages/${f.messageA1}`,
+    scopes: ['session'],
+  },
+  {
+    method: 'PATCH',
+    route: '/api/admin/sessions/:sessionId',
+    path: () => '/api/admin/sessions/a-one',
+    scopes: ['admin'],
+    json: { pacing: null },
+  },
+  {
     method: 'GET',
     route: '/api/messages/:id',
     path: (f) => `/api/messages/${f.messageA1}`,
@@ -534,13 +554,17 @@ describe("another tenant's resources look exactly like ones that do not exist", 
   it('a message of A, to the key of another session of A and of a session of B', async () => {
     for (const key of [fx.sessionA2, fx.sessionB1]) {
       const { db } = setup();
-      const answer = async (id: string) => {
-        const response = await expectUnchanged(db, () => call(edge.url, `/api/messages/${id}`, { key }));
-        return { status: response.status, body: await response.text() };
-      };
-      const ofA = await answer(fx.messageA1);
-      expect(ofA).toEqual(await answer('NEVER-WAS'));
-      expect(JSON.parse(ofA.body)).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+      for (const method of ['GET', 'DELETE']) {
+        const answer = async (id: string) => {
+          const response = await expectUnchanged(db, () =>
+            call(edge.url, `/api/messages/${id}`, { key, method }),
+          );
+          return { status: response.status, body: await response.text() };
+        };
+        const ofA = await answer(fx.messageA1);
+        expect(ofA).toEqual(await answer('NEVER-WAS'));
+        expect(JSON.parse(ofA.body)).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+      }
     }
     // B's admin, through its own session of the same name, and through A's other session's name.
     const viaSameName = await compare(

@@ -98,7 +98,18 @@ describe('POST /api/send refusals (checked on the edge, nothing forwarded or wri
       json: { to: '6281234567890', message },
     });
     expect(response.status).toBe(200);
-    expect(host.calls.map((c) => (c.body as { message: string }).message.length)).toEqual([65536]);
+    const { result } = (await response.json()) as {
+      result: { key: { id: string }; message: { extendedTextMessage: { text: string } } };
+    };
+    expect(result.message.extendedTextMessage.text).toBe(message);
+    // Queued whole, under the id the host was asked to send.
+    const stored = await fx()
+      .db.selectFrom('messages')
+      .select('text')
+      .where('id', '=', result.key.id)
+      .executeTakeFirstOrThrow();
+    expect(stored.text).toBe(message);
+    expect(host.calls.map((c) => c.body)).toEqual([{ messageId: result.key.id }]);
     host.reset();
   });
 });

@@ -202,12 +202,11 @@ describe('public responses', () => {
 });
 
 describe('host internal API', () => {
-  it('send takes only a canonical JID', () => {
+  it('send names a queued message by its id, nothing else', () => {
+    expect(HostSendBodySchema.safeParse({ messageId: '3EB0A1B2C3D4E5F6A7B8C9' }).success).toBe(true);
+    expect(HostSendBodySchema.safeParse({ messageId: '' }).success).toBe(false);
+    expect(HostSendBodySchema.safeParse({ messageId: '../other' }).success).toBe(false);
     expect(HostSendBodySchema.safeParse({ to: '6281234567890@s.whatsapp.net', message: 'hi' }).success).toBe(
-      true,
-    );
-    expect(HostSendBodySchema.safeParse({ to: '6281234567890', message: 'hi' }).success).toBe(false);
-    expect(HostSendBodySchema.safeParse({ to: '6281234567890@s.whatsapp.net', message: '' }).success).toBe(
       false,
     );
   });

@@ -38,6 +38,8 @@ export class Simulator {
   keyFetches = 0;
   private unavailableUntil = 0;
   private readonly phoneUnavailableUntil = new Map<string, number>();
+  /** "typing…" and its end, as each contact's phone was shown them (not saved: WhatsApp keeps none). */
+  private readonly chatstates = new Map<string, { from: string; state: string; at: string }[]>();
 
   /**
    * `dataDir`: keep the world there, loading it at start (it throws a StateFileError when the saved
@@ -147,6 +149,7 @@ export class Simulator {
     if (node.tag === 'message') return handleMessage(this, conn, account, device, node);
     if (node.tag === 'receipt') return handleReceipt(this, conn, account, device, node);
     if (node.tag === 'ack') return handleAck(this, device, node);
+    if (node.tag === 'chatstate') return this.chatstate(account, node);
     // presence, ib (unified_session, offline_batch): nothing to answer
   }
 
@@ -289,6 +292,25 @@ export class Simulator {
       ...(receipt === 'delivery' ? {} : { receipt }),
     }));
     return { status: 200, body };
+  }
+
+  /**
+   * A device says its user is typing in (or stopped typing in) a chat: shown to the other side, never
+   * stored. Only the first child counts, as on WhatsApp (`composing` or `paused`).
+   */
+  private chatstate(account: Account, node: BinaryNode) {
+    const [user = '', server = ''] = (node.attrs.to ?? '').split('@');
+    const target = this.world.find(user, server);
+    const state = Array.isArray(node.content) ? node.content[0]?.tag : undefined;
+    if (!target || !state) return;
+    const shown = this.chatstates.get(target.phone) ?? [];
+    shown.push({ from: `${account.phone}@s.whatsapp.net`, state, at: new Date().toISOString() });
+    this.chatstates.set(target.phone, shown.slice(-1_000));
+  }
+
+  /** `GET /sim/contacts/:phone/chatstates`: what the contact's phone was shown, oldest first. */
+  shownChatstates(phone: string): Outcome {
+    return { status: 200, body: this.chatstates.get(phone) ?? [] };
   }
 
   /** The enc types a contact's messages went out as (pkmsg until the session is confirmed, then msg). */

@@ -3,8 +3,7 @@
 // tenant's or session's event is simply not there.
 import type { Kysely } from 'kysely';
 import type { Database, JsonValue } from '../../../shared/db-schema.js';
-import type { EventData, EventType } from '../../../shared/events.js';
-import { newEventId } from '../ids.js';
+import type { EventType } from '../../../shared/events.js';
 
 /** Whose events: a tenant's (an admin key), or one session's of it (a session key). */
 export interface EventScope {
@@ -62,29 +61,4 @@ export async function listEvents(
     data: r.data,
     createdAt: r.created_at,
   }));
-}
-
-/**
- * Appends an event (as the hosts' insertEvent does); the database numbers it within the tenant and fans
- * it out to the tenant's webhooks (except `webhook.test`, which the caller delivers itself).
- */
-export async function insertEvent<T extends EventType>(
-  db: Kysely<Database>,
-  owner: { tenantId: string; sessionId: string | null; sessionName: string | null },
-  type: T,
-  data: EventData<T>,
-): Promise<{ id: string; seq: string }> {
-  return db
-    .insertInto('events')
-    .values({
-      id: newEventId(),
-      tenant_id: owner.tenantId,
-      session_id: owner.sessionId,
-      session_name: owner.sessionName,
-      type,
-      // jsonb: postgres.js encodes the value itself.
-      data: data as JsonValue,
-    })
-    .returning(['id', 'seq'])
-    .executeTakeFirstOrThrow();
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type SqlBool, sql } from 'kysely';
 import type { Database } from '../../../shared/db-schema.js';
+import type { Pacing } from '../../../shared/outbox.js';
 import { type Page, pageOf } from '../pagination.js';
 
 export interface NewSessionInput {
@@ -38,13 +39,40 @@ export interface TenantSessionRow {
   accountName: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The admin's pacing, if set (JSON as stored). */
+  pacing: unknown;
+  /** Messages waiting in its outbox, and when the host plans to send the next one. */
+  queued: number;
+  nextSendAt: Date | null;
 }
 
 function selectTenantSessions(db: Kysely<Database>, tenantId: string) {
-  return db
-    .selectFrom('sessions')
-    .select(['id', 'name', 'description', 'state', 'account_jid', 'account_name', 'created_at', 'updated_at'])
-    .where('tenant_id', '=', tenantId);
+  return (
+    db
+      .selectFrom('sessions')
+      .select([
+        'id',
+        'name',
+        'description',
+        'state',
+        'account_jid',
+        'account_name',
+        'created_at',
+        'updated_at',
+        'pacing',
+        'outbox_next_at',
+      ])
+      // The outbox's partial index makes this a count of the queued rows only.
+      .select((eb) =>
+        eb
+          .selectFrom('messages')
+          .select(eb.fn.countAll<string>().as('n'))
+          .whereRef('messages.session_id', '=', 'sessions.id')
+          .where('messages.status', '=', 'queued')
+          .as('queued'),
+      )
+      .where('tenant_id', '=', tenantId)
+  );
 }
 
 type SelectedSession = Awaited<
@@ -60,6 +88,10 @@ const toSessionRow = (row: SelectedSession): TenantSessionRow => ({
   accountName: row.account_name,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  pacing: row.pacing,
+  queued: Number(row.queued ?? 0),
+  // Only a time still ahead: a past one is a plan the host has since carried out.
+  nextSendAt: row.outbox_next_at,
 });
 
 /** The tenant's sessions, oldest first; the cursor is the id (uuid) of the previous page's last one. */
@@ -89,4 +121,20 @@ export async function findTenantSession(
 ): Promise<TenantSessionRow | undefined> {
   const row = await selectTenantSessions(db, tenantId).where('name', '=', name).executeTakeFirst();
   return row ? toSessionRow(row) : undefined;
+}
+
+/** Sets (or, with null, clears) the pacing of the tenant's session `name`; its id, or undefined. */
+export async function setSessionPacing(
+  db: Kysely<Database>,
+  tenantId: string,
+  name: string,
+  pacing: Pacing | null,
+): Promise<{ id: string } | undefined> {
+  return db
+    .updateTable('sessions')
+    .set({ pacing, updated_at: new Date() })
+    .where('tenant_id', '=', tenantId)
+    .where('name', '=', name)
+    .returning('id')
+    .executeTakeFirst();
 }

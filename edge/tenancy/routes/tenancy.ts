@@ -7,6 +7,7 @@ import { registerAdminKeyReroll } from './admin-key-reroll.js';
 import { registerAdminKeyRevoke } from './admin-key-revoke.js';
 import { registerAdminSessionGet } from './admin-session-get.js';
 import { registerAdminSessionList } from './admin-session-list.js';
+import { registerAdminSessionUpdate } from './admin-session-update.js';
 import { registerKeySelfReroll } from './key-self-reroll.js';
 import { registerOperatorHostList } from './operator-host-list.js';
 import { registerOperatorTenantCreate } from './operator-tenant-create.js';
@@ -24,6 +25,7 @@ export function registerTenancyRoutes(app: EdgeApp, services: EdgeServices): voi
   registerOperatorHostList(app, services);
   registerAdminSessionList(app, services);
   registerAdminSessionGet(app, services);
+  registerAdminSessionUpdate(app, services);
   registerAdminKeyList(app, services);
   registerAdminKeyCreate(app, services);
   registerAdminKeyGet(app, services);

@@ -1,7 +1,8 @@
-// Messages and events are kept MESSAGE_RETENTION_DAYS (default 30), then purged with their deliveries.
+// Messages and events are kept MESSAGE_RETENTION_DAYS (default 30), then purged with their deliveries;
+// Idempotency-Key records 24 hours.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { purgeOld } from '../../../node-runtime/events/retention.js';
-import { insertEvent } from '../../../node-runtime/events/store.js';
+import { insertEvent } from '../../../shared/event-log.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
@@ -52,7 +53,7 @@ it('purges what is older than the retention, and nothing newer', async () => {
         created_at: daysAgo(age),
       })
       .execute();
-    const eventId = await insertEvent(db, { tenantId, id: sessionId, name: 's' }, 'session.qr', {
+    const { id: eventId } = await insertEvent(db, { tenantId, sessionId, sessionName: 's' }, 'session.qr', {
       sessionId: 's',
       qr: id,
     });
@@ -62,10 +63,28 @@ it('purges what is older than the retention, and nothing newer', async () => {
       .where('id', '=', eventId)
       .execute();
   }
-  expect(await purgeOld(db, 30)).toEqual({ messages: 2, events: 2 });
+  // Idempotency-Key answers are kept 24 hours.
+  for (const [key, hours] of [
+    ['old-key', 25],
+    ['new-key', 23],
+  ] as const) {
+    await db
+      .insertInto('idempotency_keys')
+      .values({
+        session_id: sessionId,
+        key,
+        request_hash: new Uint8Array(32),
+        message_id: 'new-1',
+        created_at: new Date(Date.now() - hours * 3_600_000),
+      })
+      .execute();
+  }
+  expect(await purgeOld(db, 30)).toEqual({ messages: 2, events: 2, idempotencyKeys: 1 });
+  const keys = await db.selectFrom('idempotency_keys').select('key').execute();
+  expect(keys.map((k) => k.key)).toEqual(['new-key']);
   const left = await db.selectFrom('messages').select('id').orderBy('id').execute();
   expect(left.map((m) => m.id)).toEqual(['new-1', 'new-2']);
   const events = await db.selectFrom('events').select('data').execute();
   expect(events.map((e) => (e.data as { qr: string }).qr).sort()).toEqual(['new-1', 'new-2']);
-  expect(await purgeOld(db, 30)).toEqual({ messages: 0, events: 0 });
+  expect(await purgeOld(db, 30)).toEqual({ messages: 0, events: 0, idempotencyKeys: 0 });
 });

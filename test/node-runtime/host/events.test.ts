@@ -1,11 +1,14 @@
 // What a session host writes as things happen: every message in and out in the message store, and an
 // event for each change, in one transaction with it: QR codes, state changes (with the reason), messages
 // received and sent, and the statuses of what was sent.
+
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
 import { SessionHost } from '../../../node-runtime/host/sessions.js';
 import { applyTrustRoot } from '../../../node-runtime/wa/socket-actor.js';
+import { NO_PACING } from '../../../shared/outbox.js';
+import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 import { control, eventually } from '../../wa-sim/fixtures.js';
 import { type SimServer, startSimulator } from '../../wa-sim/server.js';
@@ -65,6 +68,7 @@ beforeAll(async () => {
     secret: SECRET,
     wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
     logger: silent,
+    pacing: NO_PACING,
   });
 });
 afterAll(async () => {
@@ -124,9 +128,8 @@ describe('events of a session', () => {
       status: null,
     });
 
-    const sent = await host.sessions.send(id, `${contact}@s.whatsapp.net`, 'balasan');
-    expect(sent.ok).toBe(true);
-    const sentId = sent.ok ? sent.message.key.id : '';
+    const sentId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'balasan');
+    expect((await host.sessions.sendQueued(id, sentId)).ok).toBe(true);
     const delivered = await eventually(async () => {
       const row = (await messagesOf(id)).find((m) => m.id === sentId);
       return row?.status === 'delivered' ? row : undefined;
@@ -190,8 +193,8 @@ describe('events of a session', () => {
     expect(reply.content).toEqual({
       quoted: { id: incoming.body.id, from: `${contact}@s.whatsapp.net`, text: 'lewat LID' },
     });
-    const sent = await host.sessions.send(id, `${contact}@s.whatsapp.net`, 'dibaca?');
-    const sentId = sent.ok ? (sent.message.key.id ?? '') : '';
+    const sentId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'dibaca?');
+    expect((await host.sessions.sendQueued(id, sentId)).ok).toBe(true);
     await eventually(async () =>
       (await messagesOf(id)).find((m) => m.id === sentId)?.status === 'delivered' ? true : undefined,
     );

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
 import { type HostSessionAction, hostSessionPath } from '../../../shared/host-api.js';
 import { signHostToken } from '../../../shared/jwt.js';
+import { NO_PACING } from '../../../shared/outbox.js';
+import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 import { control, eventually } from '../../wa-sim/fixtures.js';
 import { type SimServer, startSimulator } from '../../wa-sim/server.js';
@@ -63,6 +65,7 @@ beforeAll(async () => {
     secret: SECRET,
     wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
     logger: pino({ level: 'silent' }),
+    pacing: NO_PACING,
   });
 });
 afterAll(async () => {
@@ -101,10 +104,11 @@ describe('session host', () => {
     });
     expect(row.account_jid).toBe('628900000001@s.whatsapp.net');
 
-    const sent = await call(id, 'send', { body: { to: '628900000099@s.whatsapp.net', message: 'halo 👋' } });
+    const messageId = await queueText(database().db, id, '628900000099@s.whatsapp.net', 'halo 👋');
+    const sent = await call(id, 'send', { body: { messageId } });
     expect(sent.status).toBe(200);
     expect(sent.body).toEqual({
-      key: { remoteJid: '628900000099@s.whatsapp.net', id: expect.any(String), fromMe: true },
+      key: { remoteJid: '628900000099@s.whatsapp.net', id: messageId, fromMe: true },
       message: { extendedTextMessage: { text: 'halo 👋' } },
     });
     await eventually(async () => {
@@ -114,7 +118,8 @@ describe('session host', () => {
       return inbox.some((m) => m.text === 'halo 👋') ? true : undefined;
     });
 
-    const notOnWa = await call(id, 'send', { body: { to: '9990001111@s.whatsapp.net', message: 'x' } });
+    const notOnWaId = await queueText(database().db, id, '9990001111@s.whatsapp.net', 'x');
+    const notOnWa = await call(id, 'send', { body: { messageId: notOnWaId } });
     expect(notOnWa.status).toBe(422);
     expect(notOnWa.body.code).toBe('RECIPIENT_NOT_ON_WHATSAPP');
 
@@ -135,9 +140,17 @@ describe('session host', () => {
 
   it('answers a send while not linked with SESSION_NOT_AUTHENTICATED', async () => {
     const id = await newSession('unlinked');
-    const res = await call(id, 'send', { body: { to: '628900000099@s.whatsapp.net', message: 'x' } });
+    const messageId = await queueText(database().db, id, '628900000099@s.whatsapp.net', 'x');
+    const res = await call(id, 'send', { body: { messageId } });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('SESSION_NOT_AUTHENTICATED');
+    // Failed for good: it is never sent later, when the session is linked.
+    const row = await database()
+      .db.selectFrom('messages')
+      .select(['status', 'failure'])
+      .where('id', '=', messageId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'failed', failure: 'the session is not linked: scan its QR code first' });
   });
 
   it('refuses requests without a valid token for this host and session', async () => {

@@ -1,11 +1,14 @@
 // Resume is a state, not a race: a host restores every session where it was before it serves, a request
 // can never bring a linked session up idle, the mirror never erases a linked account, and a linked
 // session that is reconnecting answers sends with a retryable 503, not "scan the QR".
+
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
 import { SessionHost } from '../../../node-runtime/host/sessions.js';
 import { applyTrustRoot, type WaConnection } from '../../../node-runtime/wa/socket-actor.js';
+import { NO_PACING } from '../../../shared/outbox.js';
+import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 import { control, eventually } from '../../wa-sim/fixtures.js';
 import { type SimServer, startSimulator } from '../../wa-sim/server.js';
@@ -39,6 +42,7 @@ const runHost = async (extra: Partial<WaConnection> = {}): Promise<RunningHost> 
     secret: SECRET,
     wa: { ...wa, ...extra },
     logger: silent,
+    pacing: NO_PACING,
   });
   hosts.push(host);
   return host;
@@ -97,8 +101,8 @@ describe('resume', () => {
     expect(during.account_jid).toBe('628700000002@s.whatsapp.net');
     expect(during.state).not.toBe('idle');
 
-    const send = await second.sessions.send(id, '628700000099@s.whatsapp.net', 'while reconnecting');
-    expect(send).toEqual({ ok: false, error: 'reconnecting' });
+    const queued = await queueText(database().db, id, '628700000099@s.whatsapp.net', 'while reconnecting');
+    expect(await second.sessions.sendQueued(id, queued)).toEqual({ ok: false, error: 'reconnecting' });
 
     await eventually(async () => ((await second.sessions.view(id)).connected ? true : undefined), 20_000);
     expect((await sessionRow(id)).account_jid).toBe('628700000002@s.whatsapp.net');

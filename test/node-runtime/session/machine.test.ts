@@ -568,7 +568,10 @@ describe('session machine: LOGOUT', () => {
     h.send({ type: 'LOGOUT' });
     expect(h.state()).toBe('logging-out');
     expect(isConnected(h.actor.getSnapshot())).toBe(false);
-    expect(await sendText(h.actor, 'x@s.whatsapp.net', 'hi')).toEqual({ ok: false, error: 'not-connected' });
+    expect(await sendText(h.actor, { id: 'msg-1', to: 'x@s.whatsapp.net', text: 'hi' })).toEqual({
+      ok: false,
+      error: 'not-connected',
+    });
     h.send({ type: 'LOGOUT' });
     h.send({ type: 'STOP' });
     expect(h.logouts).toHaveLength(1);
@@ -708,7 +711,7 @@ describe('session machine: sending', () => {
       },
     });
     await h.connect();
-    const result = await sendText(h.actor, '6289876543210@s.whatsapp.net', 'halo');
+    const result = await sendText(h.actor, { id: 'msg-2', to: '6289876543210@s.whatsapp.net', text: 'halo' });
     expect(result).toEqual({ ok: true, message: sent('6289876543210@s.whatsapp.net', 'halo') });
     expect(h.current().commands).toHaveLength(1);
   });
@@ -726,8 +729,8 @@ describe('session machine: sending', () => {
     });
     await h.connect();
     const [a, b] = await Promise.all([
-      sendText(h.actor, '1@s.whatsapp.net', 'a'),
-      sendText(h.actor, '2@s.whatsapp.net', 'b'),
+      sendText(h.actor, { id: 'msg-3', to: '1@s.whatsapp.net', text: 'a' }),
+      sendText(h.actor, { id: 'msg-4', to: '2@s.whatsapp.net', text: 'b' }),
     ]);
     expect(a.ok && a.message.key.remoteJid).toBe('1@s.whatsapp.net');
     expect(b.ok && b.message.key.remoteJid).toBe('2@s.whatsapp.net');
@@ -741,7 +744,7 @@ describe('session machine: sending', () => {
       },
     });
     await h.connect();
-    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({
+    expect(await sendText(h.actor, { id: 'msg-5', to: '1@s.whatsapp.net', text: 'x' })).toEqual({
       ok: false,
       error: 'send-failed',
       cause,
@@ -769,7 +772,10 @@ describe('session machine: sending', () => {
     const h = harness({ reconnectDelay: () => 1_000 });
     arrive(h);
     expect(h.state()).toBe(from);
-    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'not-connected' });
+    expect(await sendText(h.actor, { id: 'msg-6', to: '1@s.whatsapp.net', text: 'x' })).toEqual({
+      ok: false,
+      error: 'not-connected',
+    });
     for (const socket of h.sockets) expect(socket.commands).toEqual([]);
     h.actor.stop();
   });
@@ -782,7 +788,10 @@ describe('session machine: sending', () => {
     const h = harness({ input: { user: ALICE, restore: 'connecting' }, reconnectDelay: () => 1_000 });
     arrive(h);
     expect(h.state()).toBe(from);
-    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'reconnecting' });
+    expect(await sendText(h.actor, { id: 'msg-7', to: '1@s.whatsapp.net', text: 'x' })).toEqual({
+      ok: false,
+      error: 'reconnecting',
+    });
     for (const socket of h.sockets) expect(socket.commands).toEqual([]);
   });
 
@@ -790,7 +799,10 @@ describe('session machine: sending', () => {
     'a linked session resting in %s answers not-connected: only a person can bring it back',
     async (state) => {
       const h = harness({ input: { user: ALICE, restore: state } });
-      expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'not-connected' });
+      expect(await sendText(h.actor, { id: 'msg-8', to: '1@s.whatsapp.net', text: 'x' })).toEqual({
+        ok: false,
+        error: 'not-connected',
+      });
     },
   );
 
@@ -798,13 +810,19 @@ describe('session machine: sending', () => {
     const h = harness();
     await h.connect();
     h.actor.stop();
-    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x')).toEqual({ ok: false, error: 'not-connected' });
+    expect(await sendText(h.actor, { id: 'msg-9', to: '1@s.whatsapp.net', text: 'x' })).toEqual({
+      ok: false,
+      error: 'not-connected',
+    });
   });
 
   it('times out when the socket never replies', async () => {
     const h = harness();
     await h.connect();
-    expect(await sendText(h.actor, '1@s.whatsapp.net', 'x', 20)).toEqual({ ok: false, error: 'timeout' });
+    expect(await sendText(h.actor, { id: 'msg-10', to: '1@s.whatsapp.net', text: 'x' }, 20)).toEqual({
+      ok: false,
+      error: 'timeout',
+    });
   });
 
   it('a reply after the timeout is ignored', async () => {
@@ -815,7 +833,7 @@ describe('session machine: sending', () => {
       },
     });
     await h.connect();
-    const result = await sendText(h.actor, '1@s.whatsapp.net', 'x', 10);
+    const result = await sendText(h.actor, { id: 'msg-11', to: '1@s.whatsapp.net', text: 'x' }, 10);
     late?.();
     expect(result).toEqual({ ok: false, error: 'timeout' });
   });

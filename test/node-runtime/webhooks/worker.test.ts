@@ -5,10 +5,10 @@ import { createHmac } from 'node:crypto';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { insertEvent } from '../../../node-runtime/events/store.js';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
 import { WebhookWorker } from '../../../node-runtime/webhooks/worker.js';
+import { insertEvent } from '../../../shared/event-log.js';
 import {
   generateSecretKey,
   generateWebhookSecret,
@@ -58,11 +58,13 @@ const endpoint = async (url: string, filter: { events?: string[] } = {}) => {
   return { id: row.id, secret };
 };
 
-const qrEvent = (n: number) =>
-  insertEvent(database().db, { tenantId, id: sessionId, name: 's' }, 'session.qr', {
-    sessionId: 's',
-    qr: `qr-${n}`,
-  });
+const qrEvent = async (n: number) =>
+  (
+    await insertEvent(database().db, { tenantId, sessionId, sessionName: 's' }, 'session.qr', {
+      sessionId: 's',
+      qr: `qr-${n}`,
+    })
+  ).id;
 
 const attemptsOf = (endpointId: string) =>
   database()
@@ -165,10 +167,15 @@ describe('webhook deliveries', () => {
     closers.push(receiver.close);
     const { id } = await endpoint(receiver.url);
     startWorker();
-    const poison = await insertEvent(database().db, { tenantId, id: sessionId, name: 's' }, 'session.qr', {
-      sessionId: 's',
-      qr: 'qr-poison',
-    });
+    const { id: poison } = await insertEvent(
+      database().db,
+      { tenantId, sessionId, sessionName: 's' },
+      'session.qr',
+      {
+        sessionId: 's',
+        qr: 'qr-poison',
+      },
+    );
     const later = [await qrEvent(1), await qrEvent(2)];
     await eventually(async () =>
       later.every((e) => receiver.received.some((r) => r.id === e)) ? true : undefined,

@@ -1,32 +1,39 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { ZodError } from 'zod';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError } from '../../../shared/errors.js';
 import {
   normalizeRecipient,
   SendMessageBodySchema,
   SendMessageResponseSchema,
-} from '../../shared/schemas.js';
-import { requireScope } from '../auth/authenticate.js';
-import { HostSendReply, hostResult } from '../hosts/replies.js';
-import { emptyJsonBodyAsObject } from '../http/empty-json-body.js';
-import { API_KEY_SECURITY, errorResponses, validationError } from '../http/openapi.js';
-import type { EdgeApp, EdgeServices } from '../services.js';
+} from '../../../shared/schemas.js';
+import { requireScope } from '../../auth/authenticate.js';
+import { dbOf } from '../../context.js';
+import { emptyJsonBodyAsObject } from '../../http/empty-json-body.js';
+import { API_KEY_SECURITY, errorResponses, validationError } from '../../http/openapi.js';
+import type { EdgeApp, EdgeServices } from '../../services.js';
+import { IDEMPOTENCY_HEADER_DOC, replay, senderOf, sendLeaseMs } from '../answers.js';
+import { idempotencyKeyOf, idempotentRequest } from '../idempotency.js';
+import { queueMessage } from '../queries.js';
+import { sendNow } from '../send-now.js';
 
 export const sendRoute = createRoute({
   method: 'post',
   path: '/api/send',
   summary: 'Send a text message',
   description:
-    'Needs the session key of a linked session. (`GET /api/send`, as the seed documented it, is 405.)',
+    'Needs the session key of a linked session. The message goes through the outbox (paced like any other) ' +
+    "and this waits for WhatsApp's ack. With an `Idempotency-Key`, a retry gets the first answer and " +
+    'never sends twice. (`GET /api/send`, as the seed documented it, is 405.)',
   tags: ['Messages'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session'), emptyJsonBodyAsObject()] as const,
   request: {
+    headers: IDEMPOTENCY_HEADER_DOC,
     body: { required: true, content: { 'application/json': { schema: SendMessageBodySchema } } },
   },
   responses: {
     200: { description: 'Sent', content: { 'application/json': { schema: SendMessageResponseSchema } } },
-    ...errorResponses(400, 401, 403, 405, 413, 415, 422, 429, 503),
+    ...errorResponses(400, 401, 403, 405, 409, 413, 415, 422, 429, 502, 503),
   },
 });
 
@@ -59,20 +66,25 @@ export function sendBodyError(raw: unknown, error: ZodError): ApiError {
 }
 
 /** POST /api/send */
-export function registerSend(app: EdgeApp, { forwarder }: EdgeServices): void {
+export function registerSend(app: EdgeApp, { forwarder, now, config }: EdgeServices): void {
   app.openapi(
     sendRoute,
     async (c) => {
+      const key = idempotencyKeyOf(c);
       const { to, message } = c.req.valid('json');
       const jid = normalizeRecipient(to);
       if (jid === null) throw new ApiError('INVALID_RECIPIENT');
-      const reply = await forwarder.toSessionHost(c, { action: 'send', body: { to: jid, message } });
-      const sent = hostResult(reply, HostSendReply, 'send');
-      const result = {
-        key: { remoteJid: sent.key.remoteJid, id: sent.key.id, fromMe: true as const },
-        message: { extendedTextMessage: { text: sent.message.extendedTextMessage.text } },
-      };
-      return c.json({ success: true as const, result }, 200);
+      const sender = senderOf(c);
+      const idempotency =
+        key === undefined ? undefined : await idempotentRequest(key, 'POST /api/send', { to: jid, message });
+      const queued = await queueMessage(
+        dbOf(c),
+        sender,
+        { to: jid, text: message, idempotency, leaseMs: sendLeaseMs(config) },
+        now(),
+      );
+      if ('replay' in queued) return replay(c, queued.replay) as never;
+      return (await sendNow(c, forwarder, sender, { ...queued, key, to: jid, text: message }, now)) as never;
     },
     (result, c) => {
       if (result.success) return undefined;

@@ -1,0 +1,254 @@
+// The outbox and Idempotency-Key records in SQL. A message is queued (a `queued` row of the messages
+// table, with the WhatsApp id it will carry) in the same transaction that takes its key, so a key never
+// points at nothing and a message is never queued twice for one key.
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.js';
+import { ApiError } from '../../shared/errors.js';
+import { insertEvent } from '../../shared/event-log.js';
+import { MESSAGE_STATUS_RANK } from '../../shared/events.js';
+import {
+  DEFAULT_TTL_SECONDS,
+  IDEMPOTENCY_TTL_HOURS,
+  newMessageId,
+  RETRYABLE_FAILURES,
+} from '../../shared/outbox.js';
+import { type IdempotentRequest, sameRequest } from './idempotency.js';
+
+/** The session sending, as its key names it. */
+export type Sender = { tenantId: string; sessionId: string; sessionName: string };
+
+/** An answer kept for a key: replayed as it was. */
+export type StoredAnswer = { status: number; body: JsonValue };
+
+export type QueueRequest = {
+  to: string;
+  text: string;
+  ttlSeconds?: number | undefined;
+  idempotency?: IdempotentRequest | undefined;
+  /** The answer to keep for the key at once (the outbox route); without it the key is held for `leaseMs`. */
+  answer?: (id: string) => StoredAnswer;
+  leaseMs: number;
+};
+
+/** A message to send now (`resumed`: a key whose first request died; the message may be on its way). */
+export type Queued = { id: string; resumed: boolean } | { replay: StoredAnswer };
+
+/** Queues a message, or finds what its Idempotency-Key already did. */
+export async function queueMessage(
+  db: Kysely<Database>,
+  sender: Sender,
+  request: QueueRequest,
+  now: Date,
+): Promise<Queued> {
+  // A key freed by a request that failed retryably can vanish between the insert and the read: once more.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const queued = await db.transaction().execute((trx) => queueOnce(trx, sender, request, now));
+    if (queued) return queued;
+  }
+  throw new ApiError('IDEMPOTENCY_KEY_IN_USE');
+}
+
+async function queueOnce(
+  trx: Kysely<Database>,
+  sender: Sender,
+  request: QueueRequest,
+  now: Date,
+): Promise<Queued | undefined> {
+  const id = newMessageId();
+  const { idempotency } = request;
+  if (idempotency) {
+    const lockedUntil = request.answer ? null : new Date(now.getTime() + request.leaseMs);
+    const answer = request.answer?.(id);
+    await trx
+      .deleteFrom('idempotency_keys')
+      .where('session_id', '=', sender.sessionId)
+      .where('key', '=', idempotency.key)
+      .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_TTL_HOURS * 3_600_000))
+      .execute();
+    // A concurrent first use of the key waits here until that transaction ends.
+    const taken = await trx
+      .insertInto('idempotency_keys')
+      .values({
+        session_id: sender.sessionId,
+        key: idempotency.key,
+        request_hash: idempotency.hash,
+        message_id: id,
+        response_status: answer?.status ?? null,
+        response_body: answer?.body ?? null,
+        locked_until: lockedUntil,
+      })
+      .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (!taken) return reuseKey(trx, sender, request, idempotency, now);
+  }
+  await insertQueued(trx, sender, request, id, now);
+  return { id, resumed: false };
+}
+
+/** The key was used before: its answer, a conflict, or the message of a request that died. */
+async function reuseKey(
+  trx: Kysely<Database>,
+  sender: Sender,
+  request: QueueRequest,
+  idempotency: IdempotentRequest,
+  now: Date,
+): Promise<Queued | undefined> {
+  const record = await trx
+    .selectFrom('idempotency_keys')
+    .selectAll()
+    .where('session_id', '=', sender.sessionId)
+    .where('key', '=', idempotency.key)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!record) return undefined;
+  if (!sameRequest(record.request_hash, idempotency.hash)) throw new ApiError('IDEMPOTENCY_KEY_REUSED');
+  if (record.response_status !== null) {
+    return { replay: { status: record.response_status, body: record.response_body } };
+  }
+  if (record.locked_until && record.locked_until > now) throw new ApiError('IDEMPOTENCY_KEY_IN_USE');
+  // The first request died (or gave up) before answering: this one carries on, under the same lease.
+  const lockedUntil = new Date(now.getTime() + request.leaseMs);
+  const message = await findOutbound(trx, sender.sessionId, record.message_id);
+  let id = record.message_id;
+  if (!message || isRetryableFailure(message)) {
+    // It never left and failed for a passing reason: this request tries again, as a new message.
+    id = newMessageId();
+    await insertQueued(trx, sender, request, id, now);
+  }
+  await trx
+    .updateTable('idempotency_keys')
+    .set({ message_id: id, locked_until: lockedUntil })
+    .where('session_id', '=', sender.sessionId)
+    .where('key', '=', idempotency.key)
+    .execute();
+  return { id, resumed: id === record.message_id };
+}
+
+async function insertQueued(
+  trx: Kysely<Database>,
+  sender: Sender,
+  request: QueueRequest,
+  id: string,
+  now: Date,
+) {
+  const ttl = request.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  await trx
+    .insertInto('messages')
+    .values(({ selectFrom }) => ({
+      session_id: sender.sessionId,
+      id,
+      tenant_id: sender.tenantId,
+      direction: 'out',
+      chat_jid: request.to,
+      sender_jid: selectFrom('sessions').select('account_jid').where('id', '=', sender.sessionId),
+      kind: 'text',
+      text: request.text,
+      sent_at: now,
+      status: 'queued',
+      status_rank: MESSAGE_STATUS_RANK.queued,
+      status_at: now,
+      source: 'api',
+      outbox_seq: sql<string>`nextval('messages_outbox_seq')`,
+      expires_at: new Date(now.getTime() + ttl * 1000),
+    }))
+    .execute();
+}
+
+/** Failed or cancelled for a reason that passes (the session was reconnecting, its queue was busy). */
+export const isRetryableFailure = (message: Pick<Selectable<MessagesTable>, 'status' | 'failure'>) =>
+  (message.status === 'failed' || message.status === 'cancelled') &&
+  RETRYABLE_FAILURES.includes(message.failure ?? '');
+
+/** An outbound message of the session. */
+export function findOutbound(db: Kysely<Database>, sessionId: string, id: string) {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .where('id', '=', id)
+    .where('direction', '=', 'out')
+    .executeTakeFirst();
+}
+
+/** Keeps the key's answer (replayed from now on) and lets go of it. */
+export async function keepAnswer(
+  db: Kysely<Database>,
+  sessionId: string,
+  key: string,
+  answer: StoredAnswer,
+): Promise<void> {
+  await db
+    .updateTable('idempotency_keys')
+    .set({ response_status: answer.status, response_body: answer.body, locked_until: null })
+    .where('session_id', '=', sessionId)
+    .where('key', '=', key)
+    .execute();
+}
+
+/**
+ * Lets go of a key without an answer. `forget`: its message never left, so a retry starts afresh; else the
+ * message may be on its way and a retry waits for it again.
+ */
+export async function releaseKey(
+  db: Kysely<Database>,
+  sessionId: string,
+  key: string,
+  forget: boolean,
+): Promise<void> {
+  if (forget) {
+    await db
+      .deleteFrom('idempotency_keys')
+      .where('session_id', '=', sessionId)
+      .where('key', '=', key)
+      .where('response_status', 'is', null)
+      .execute();
+    return;
+  }
+  await db
+    .updateTable('idempotency_keys')
+    .set({ locked_until: null })
+    .where('session_id', '=', sessionId)
+    .where('key', '=', key)
+    .execute();
+}
+
+/**
+ * Cancels a queued message never handed to WhatsApp, with its `message.status` event. Undefined when it is
+ * not (or no longer) such a message. The host claims a message with a row lock before sending it, so a
+ * message is either cancelled here or sent, never both.
+ */
+export async function cancelUnsent(
+  db: Kysely<Database>,
+  sender: Sender,
+  id: string,
+  failure: string,
+  now: Date,
+): Promise<{ chat: string } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const cancelled = await trx
+      .updateTable('messages')
+      .set({ status: 'cancelled', status_rank: MESSAGE_STATUS_RANK.cancelled, status_at: now, failure })
+      .where('session_id', '=', sender.sessionId)
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .where('attempts', '=', 0)
+      .returning('chat_jid')
+      .executeTakeFirst();
+    if (!cancelled) return undefined;
+    await insertEvent(
+      trx,
+      { tenantId: sender.tenantId, sessionId: sender.sessionId, sessionName: sender.sessionName },
+      'message.status',
+      {
+        sessionId: sender.sessionName,
+        id,
+        chat: cancelled.chat_jid,
+        status: 'cancelled',
+        failure,
+        at: now.toISOString(),
+      },
+    );
+    return { chat: cancelled.chat_jid };
+  });
+}

@@ -1,0 +1,225 @@
+// One session's outbox, drained by the host that runs the session: queued messages go out in queue
+// order (per chat; a chat waiting out its own gap does not hold up the others), paced like a careful
+// person, each under the WhatsApp id it was given when queued. A message whose hand-over was cut short
+// (the socket closed, the host died) is sent again under the same id, and the recipient shows it once.
+
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../../shared/db-schema.js';
+import type { MessageStatus } from '../../shared/events.js';
+import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
+import type { SessionJournal } from '../events/journal.js';
+import type { SendResult } from '../session/machine.js';
+import { claimForSend, type Queued, queuedMessages, recordNextSend } from './queries.js';
+
+/** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
+export type SendReadiness = 'connected' | 'waiting' | 'logged-out';
+
+/** How a message sent through `/api/send` ended, as far as the caller waits. */
+export type Outcome = { status: MessageStatus; failure: string | null };
+
+/** A failed hand-over is tried again this many times (with a growing pause) before the message fails. */
+const MAX_ATTEMPTS = 5;
+const BATCH = 50;
+
+export type OutboxDeps = {
+  db: Kysely<Database>;
+  sessionId: string;
+  journal: SessionJournal;
+  logger: Logger;
+  /** Hands a message to the session's socket. */
+  send(message: { id: string; to: string; text: string }): Promise<SendResult>;
+  /** Shows "typing…" (or stops it) in a chat; best effort. */
+  presence(to: string, typing: boolean): Promise<void>;
+  readiness(): SendReadiness;
+  /** The session's pacing, read before each message (a change by the admin applies at once). */
+  pacing(): Promise<Pacing>;
+  now?: () => number;
+  random?: () => number;
+};
+
+export class SessionOutbox {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  /** Woken before the loop slept: do not sleep through it. */
+  private woken = false;
+  /** Asleep with nothing to do (rather than waiting out a gap). */
+  private idle = false;
+  private lastSentAt = 0;
+  private readonly chatSentAt = new Map<string, number>();
+  private readonly waiters = new Map<string, Set<(outcome: Outcome) => void>>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: OutboxDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run().catch((err: unknown) =>
+      this.deps.logger.error({ err, sessionId: this.deps.sessionId }, 'outbox stopped'),
+    );
+  }
+
+  async stop() {
+    this.running = false;
+    this.wake();
+    await this.loop;
+  }
+
+  /** Something may be sendable now: a message was queued, the session connected. */
+  wake() {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * Maybe something was queued that no one woke this outbox for: wakes it only if it sleeps for want of
+   * work (one waiting out its pacing is left alone).
+   */
+  nudge() {
+    if (this.idle) this.wake();
+  }
+
+  /** An outbound message's status moved (told by the journal after commit). */
+  settled(id: string, status: MessageStatus, failure: string | null) {
+    if (status === 'queued') return;
+    const waiting = this.waiters.get(id);
+    if (!waiting) return;
+    this.waiters.delete(id);
+    for (const resolve of waiting) resolve({ status, failure });
+  }
+
+  /** Waits until the message left (the server's ack) or failed; undefined if that takes past `timeoutMs`. */
+  outcome(id: string, timeoutMs: number): Promise<Outcome | undefined> {
+    return new Promise((resolve) => {
+      const waiting = this.waiters.get(id) ?? new Set();
+      const timer = setTimeout(() => {
+        waiting.delete(done);
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (outcome: Outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      waiting.add(done);
+      this.waiters.set(id, waiting);
+      this.wake();
+    });
+  }
+
+  private async run() {
+    while (this.running) {
+      const readiness = this.deps.readiness();
+      if (readiness === 'logged-out') {
+        await this.deps.journal.failQueued(SEND_FAILURES.loggedOut);
+        await this.sleep();
+        continue;
+      }
+      if (readiness !== 'connected') {
+        await this.deps.journal.failExpired(SEND_FAILURES.expired, new Date(this.now()));
+        await this.sleep();
+        continue;
+      }
+      const queue = await queuedMessages(this.deps.db, this.deps.sessionId, BATCH);
+      if (queue.length === 0) {
+        await recordNextSend(this.deps.db, this.deps.sessionId, null);
+        await this.sleep();
+        continue;
+      }
+      const pacing = await this.deps.pacing();
+      const { message, at } = this.next(queue, pacing);
+      const wait = at - this.now();
+      if (wait > 0) {
+        await recordNextSend(this.deps.db, this.deps.sessionId, new Date(at));
+        await this.sleep(wait);
+        continue; // the queue or the session may have changed meanwhile
+      }
+      await this.deliver(message, pacing);
+    }
+  }
+
+  /**
+   * The next message and when it may go: the oldest queued one whose chat is not waiting out its own
+   * gap (each chat keeps its order), no earlier than the session's gap after the last send.
+   */
+  private next(queue: Queued[], pacing: Pacing): { message: Queued; at: number } {
+    const sessionAt = this.lastSentAt + pacing.minIntervalMs + this.random() * pacing.jitterMs;
+    const seen = new Set<string>();
+    let best: { message: Queued; at: number } | undefined;
+    for (const message of queue) {
+      if (seen.has(message.chatJid)) continue; // a later message of a chat already considered
+      seen.add(message.chatJid);
+      const chatAt = (this.chatSentAt.get(message.chatJid) ?? 0) + pacing.perChatMinIntervalMs;
+      const at = Math.max(sessionAt, chatAt);
+      if (!best || at < best.at) best = { message, at };
+      if (at <= sessionAt) break; // nothing can go sooner than this one
+    }
+    return best ?? { message: queue[0] as Queued, at: sessionAt };
+  }
+
+  private async deliver(message: Queued, pacing: Pacing) {
+    const { journal, sessionId, db } = this.deps;
+    if (message.expiresAt && message.expiresAt.getTime() <= this.now()) {
+      await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.expired);
+      return;
+    }
+    if (pacing.typingMs > 0) {
+      await this.deps.presence(message.chatJid, true);
+      await this.sleep(pacing.typingMs);
+      if (!this.running || this.deps.readiness() !== 'connected') return;
+    }
+    if (!(await claimForSend(db, sessionId, message.id))) return;
+    const result = await this.deps.send({ id: message.id, to: message.chatJid, text: message.text ?? '' });
+    this.lastSentAt = this.now();
+    this.chatSentAt.set(message.chatJid, this.lastSentAt);
+    if (pacing.typingMs > 0) void this.deps.presence(message.chatJid, false);
+    if (result.ok) return; // `sent` comes with the server's ack
+    switch (result.error) {
+      case 'not-on-whatsapp':
+        await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.notOnWhatsApp);
+        return;
+      case 'not-connected':
+      case 'reconnecting':
+        return; // still queued: it goes, under the same id, once the session is back
+      default:
+        if (message.attempts + 1 >= MAX_ATTEMPTS) {
+          const cause =
+            result.cause instanceof Error ? result.cause.message : String(result.cause ?? result.error);
+          await journal.status(
+            message.id,
+            'failed',
+            new Date(),
+            `sending failed ${MAX_ATTEMPTS} times: ${cause}`,
+          );
+          return;
+        }
+        await this.sleep(1_000 * 2 ** message.attempts);
+    }
+  }
+
+  /** Sleeps until woken, or for `ms` when given, and in any case at most a minute. */
+  private sleep(ms?: number) {
+    if (this.woken || !this.running) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    this.idle = ms === undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.min(ms ?? 60_000, 60_000));
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wakeUp = undefined;
+        self.woken = false;
+        self.idle = false;
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+}
