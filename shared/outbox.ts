@@ -63,7 +63,7 @@ export const MAX_TTL_SECONDS = 7 * 24 * 60 * 60;
 export const DEFAULT_TTL_SECONDS = 24 * 60 * 60;
 
 export const OutboxMessageBodySchema = z
-  .object({
+  .strictObject({
     to: z.union([z.string().min(1), z.int().positive()]).openapi({
       description: 'International number or `<digits>@s.whatsapp.net`',
       example: '6289876543210',

@@ -242,8 +242,9 @@ export class SessionHost {
         mirrored = key;
         this.deps.logger.info({ sessionId, state: row.state }, 'session state');
         void journal.stateChanged(changeOf(snapshot, row));
-        // Connected: queued messages can go. Logged out: they fail.
-        if (row.state === 'connected' || row.state === 'logged-out') outbox.wake();
+        // Connected: queued messages can go (and unacknowledged ones again). Logged out: they fail.
+        if (row.state === 'connected') outbox.connected();
+        if (row.state === 'logged-out') outbox.wake();
       },
       error: (err) => this.deps.logger.error({ err, sessionId }, 'session actor failed'),
     });

@@ -48,6 +48,12 @@ export class SessionOutbox {
   private idle = false;
   private lastSentAt = 0;
   private readonly chatSentAt = new Map<string, number>();
+  /**
+   * Handed to WhatsApp by this outbox and not acknowledged yet: still `queued` in the table, but not to be
+   * sent again on this connection. A new connection sends them again (the server may never have had
+   * them), under the same ids.
+   */
+  private readonly inFlight = new Set<string>();
   private readonly waiters = new Map<string, Set<(outcome: Outcome) => void>>();
   private readonly now: () => number;
   private readonly random: () => number;
@@ -85,9 +91,16 @@ export class SessionOutbox {
     if (this.idle) this.wake();
   }
 
+  /** The session (re)connected: what was handed over but never acknowledged goes again. */
+  connected() {
+    this.inFlight.clear();
+    this.wake();
+  }
+
   /** An outbound message's status moved (told by the journal after commit). */
   settled(id: string, status: MessageStatus, failure: string | null) {
     if (status === 'queued') return;
+    this.inFlight.delete(id);
     const waiting = this.waiters.get(id);
     if (!waiting) return;
     this.waiters.delete(id);
@@ -125,7 +138,7 @@ export class SessionOutbox {
         await this.sleep();
         continue;
       }
-      const queue = await queuedMessages(this.deps.db, this.deps.sessionId, BATCH);
+      const queue = await queuedMessages(this.deps.db, this.deps.sessionId, BATCH, this.inFlight);
       if (queue.length === 0) {
         await recordNextSend(this.deps.db, this.deps.sessionId, null);
         await this.sleep();
@@ -178,7 +191,10 @@ export class SessionOutbox {
     this.lastSentAt = this.now();
     this.chatSentAt.set(message.chatJid, this.lastSentAt);
     if (pacing.typingMs > 0) void this.deps.presence(message.chatJid, false);
-    if (result.ok) return; // `sent` comes with the server's ack
+    if (result.ok) {
+      this.inFlight.add(message.id); // `sent` comes with the server's ack
+      return;
+    }
     switch (result.error) {
       case 'not-on-whatsapp':
         await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.notOnWhatsApp);

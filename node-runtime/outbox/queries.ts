@@ -11,20 +11,20 @@ export type Queued = {
   attempts: number;
 };
 
-/** The session's queued messages, oldest first. */
+/** The session's queued messages, oldest first, but for those in `skip`. */
 export async function queuedMessages(
   db: Kysely<Database>,
   sessionId: string,
   limit: number,
+  skip: ReadonlySet<string>,
 ): Promise<Queued[]> {
-  const rows = await db
+  let query = db
     .selectFrom('messages')
     .select(['id', 'chat_jid', 'text', 'expires_at', 'attempts'])
     .where('session_id', '=', sessionId)
-    .where('status', '=', 'queued')
-    .orderBy('outbox_seq')
-    .limit(limit)
-    .execute();
+    .where('status', '=', 'queued');
+  if (skip.size > 0) query = query.where('id', 'not in', [...skip]);
+  const rows = await query.orderBy('outbox_seq').limit(limit).execute();
   return rows.map((r) => ({
     id: r.id,
     chatJid: r.chat_jid,

@@ -12,11 +12,12 @@ export const api = async (
   base: string,
   method: string,
   path: string,
-  opts: { key?: string; body?: unknown } = {},
+  opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
 ) => {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: {
+      ...opts.headers,
       ...(opts.key ? { 'x-api-key': opts.key } : {}),
       ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
     },

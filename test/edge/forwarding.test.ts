@@ -23,6 +23,15 @@ beforeAll(() => {
 
 const USER = { id: '62812345678@s.whatsapp.net', name: 'Nama Pengguna' };
 
+/** The session's messages, as their status stands. */
+const messagesOf = (sessionUuid: string) =>
+  fx()
+    .db.selectFrom('messages')
+    .select(['status', 'failure'])
+    .where('session_id', '=', sessionUuid)
+    .orderBy('outbox_seq')
+    .execute();
+
 let counter = 0;
 /** A new session on `host` (the only live host unless a test adds one), with its key and uuid. */
 async function newSession() {
@@ -156,13 +165,18 @@ describe('POST /api/send', () => {
     [400, 'SESSION_NOT_AUTHENTICATED', 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.'],
     [422, 'RECIPIENT_NOT_ON_WHATSAPP', 'Nomor tujuan tidak terdaftar di WhatsApp'],
   ])('relays the host error %i %s unchanged', async (status, code, error) => {
-    const { db } = fx();
-    const { key } = await newSession();
+    const { key, uuid } = await newSession();
     host.answer('send', () => ({ status, body: { success: false, error, code } }));
-    const response = await expectNoDbChange(db, () =>
-      call(edge.url, '/api/send', { key, json: { to: '9991234567', message: 'x' } }),
-    );
+    const response = await call(edge.url, '/api/send', { key, json: { to: '9991234567', message: 'x' } });
     expect(await json(response)).toEqual({ status, body: { success: false, error, code } });
+    // Refused for good: the queued message can never go later (the real host fails it itself).
+    const [message] = await messagesOf(uuid);
+    expect(message?.status).toBe('cancelled');
+    expect(message?.failure).toBe(
+      code === 'RECIPIENT_NOT_ON_WHATSAPP'
+        ? 'the number is not on WhatsApp'
+        : 'the session is not linked: scan its QR code first',
+    );
   });
 
   it('relays a LID recipient rather than failing a message that was sent', async () => {
@@ -235,10 +249,17 @@ describe('hosts that are down, dead or gone', () => {
         ['/api/send', { json: { to: '6281234567890', message: 'x' } }],
         ['/api/session/logout', { method: 'POST' }],
       ] as const) {
-        const response = await expectNoDbChange(db, () => call(edge.url, path, { key, ...init }));
+        const send = path === '/api/send';
+        const response = send
+          ? await call(edge.url, path, { key, ...init })
+          : await expectNoDbChange(db, () => call(edge.url, path, { key, ...init }));
         await expectError(response, 503, 'HOST_UNAVAILABLE');
         expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
       }
+      // The send was queued, and cancelled when the host could not be reached: it never goes later.
+      expect(await messagesOf(uuid)).toEqual([
+        { status: 'cancelled', failure: 'the session host could not be reached' },
+      ]);
     } finally {
       await db.updateTable('sessions').set({ host_id: host.id }).where('id', '=', uuid).execute();
       await db.deleteFrom('hosts').where('id', '=', 'host-refusing').execute();

@@ -169,6 +169,10 @@ export async function dbSnapshot(db: Kysely<Database>) {
     api_keys: string;
     audit_log: string;
     tenants: string;
+    messages: string | null;
+    events: string;
+    idempotency_keys: string;
+    pacing: string | null;
     owners: string | null;
   }>`
     select
@@ -176,6 +180,10 @@ export async function dbSnapshot(db: Kysely<Database>) {
       (select count(*) from api_keys) as api_keys,
       (select count(*) from audit_log) as audit_log,
       (select count(*) from tenants) as tenants,
+      (select string_agg(id || ':' || coalesce(status, '-'), ',' order by id) from messages) as messages,
+      (select count(*) from events) as events,
+      (select count(*) from idempotency_keys) as idempotency_keys,
+      (select string_agg(id || ':' || pacing::text, ',' order by id) from sessions where pacing is not null) as pacing,
       (select string_agg(id || ':' || coalesce(host_id, '-') || ':' || lease_epoch || ':' || state, ',' order by id)
          from sessions) as owners`.execute(db);
   return rows[0];

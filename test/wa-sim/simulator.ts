@@ -300,7 +300,8 @@ export class Simulator {
    */
   private chatstate(account: Account, node: BinaryNode) {
     const [user = '', server = ''] = (node.attrs.to ?? '').split('@');
-    const target = this.world.find(user, server);
+    // Any number on WhatsApp has an account, whether or not anyone wrote to it yet.
+    const target = server === 's.whatsapp.net' ? this.world.account(user) : this.world.find(user, server);
     const state = Array.isArray(node.content) ? node.content[0]?.tag : undefined;
     if (!target || !state) return;
     const shown = this.chatstates.get(target.phone) ?? [];
