@@ -91,7 +91,7 @@ const freePort = () =>
     });
   });
 
-it("the README's events and webhooks walk-through: its receiver verifies a real delivery", async () => {
+it("the README's events, webhooks and sending walk-throughs: a verified delivery, an idempotent send", async () => {
   const sandbox = await start('sandbox');
   const adminKey = /waga_[0-9A-Za-z]+/.exec(sandbox.output())?.[0] ?? '';
   const edgeAt = sandbox.announced('ready at');
@@ -149,6 +149,27 @@ it("the README's events and webhooks walk-through: its receiver verifies a real 
   };
   expect(data.sessionId).toBe('my-session');
   expect(data.message.text).toBe('Masih ada stok?');
+
+  // "Sending reliably", on the same session: the replay is the same message, and it is the one delivered.
+  const sending = await readmeSteps('sending');
+  expect(sending.length).toBe(6);
+  const answers: unknown[] = [];
+  await runSteps(sending, { env, hosts }, (answer) => {
+    answers.push(answer);
+  });
+  const [queued, replayed, , listed] = answers as [
+    { id: string },
+    { id: string },
+    unknown,
+    { messages: { id: string }[] },
+  ];
+  expect(replayed.id).toBe(queued.id);
+  expect(listed.messages[0]?.id).toBe(queued.id);
+  const inbox = (await (await fetch(`http://${simAt}/sim/contacts/6289876543210/messages`)).json()) as {
+    id: string;
+    deliveries?: number;
+  }[];
+  expect(inbox.filter((m) => m.id === queued.id)).toEqual([expect.not.objectContaining({ deliveries: 2 })]);
   await rm(receiverDir, { recursive: true, force: true });
 });
 
