@@ -177,6 +177,10 @@ export class BenchEnv {
         WA_TRUST_ROOT: sim.trustRoot,
         // The events scenario's webhook receiver listens on 127.0.0.1.
         WEBHOOK_ALLOW_PRIVATE: 'true',
+        // Throughput is measured unpaced; pacing is a choice per deployment and session.
+        PACING_MIN_INTERVAL_MS: '0',
+        PACING_JITTER_MS: '0',
+        PACING_PER_CHAT_MIN_INTERVAL_MS: '0',
         LOG_LEVEL: this.options.logLevel ?? 'info',
       },
       logFile: this.logFile(id),

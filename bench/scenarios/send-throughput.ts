@@ -1,7 +1,9 @@
 // 2. Send throughput: messages per second accepted (the API, or Baileys' sendMessage, answered) and
-// delivered (the simulated contact decrypted them) for 1, 10 and 50 linked sessions, vs raw Baileys
-// sockets with in-memory auth state sending the same messages to the same simulator. Also where a
-// message's CPU goes: raw, raw with the host's onWhatsApp check, the host called directly, the edge.
+// delivered (the simulated contact decrypted them) for 1, 10 and 50 linked sessions, through
+// `POST /api/send` (waits for WhatsApp's ack) and the outbox (`POST /api/messages`, answers 202 at once),
+// vs raw Baileys sockets with in-memory auth state sending the same messages to the same simulator. Also
+// where a message's CPU goes: raw, raw with the host's onWhatsApp check, the host called directly, the edge.
+import { queueMessage } from '../../edge/outbox/queries.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
@@ -80,7 +82,7 @@ async function sendAll(
           if (text === undefined) return;
           const status = await post(job, text).catch(() => 0);
           sent.statuses.set(status, (sent.statuses.get(status) ?? 0) + 1);
-          if (status === 200) {
+          if (status === 200 || status === 202) {
             sent.accepted++;
             sent.acceptedBy.set(job.contact, (sent.acceptedBy.get(job.contact) ?? 0) + 1);
             sent.lastAcceptedAt = now();
@@ -170,7 +172,8 @@ export async function sendThroughput(
   const max = Math.max(...cfg.sessions);
   const split = cfg.breakdownSessions;
   result.title = '2. Send throughput';
-  result.ours = 'POST /api/send through the edge to the session host (onWhatsApp check, then sendMessage)';
+  result.ours =
+    "POST /api/send through the edge to the session host's outbox (queued, then onWhatsApp check and sendMessage; answered at WhatsApp's ack); outbox rows: POST /api/messages (answered 202 once queued)";
   result.baseline =
     'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts';
   result.params = {
@@ -181,6 +184,7 @@ export async function sendThroughput(
   const sim = await env.startSimulator();
   const simPid = sim.child.pid ?? -1;
   const ours = new Map<number, SendFigures>();
+  const outbox = new Map<number, SendFigures>();
   const base = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
@@ -227,13 +231,37 @@ export async function sendThroughput(
           `  ours ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
         );
       }
+      // The outbox: the same messages queued through POST /api/messages, drained by the host.
+      const viaOutbox = (job: Job, text: string) =>
+        api(edge.url, 'POST', '/api/messages', {
+          key: linked[job.session]?.key,
+          body: { to: job.contact, text },
+        }).then((r) => r.status);
+      for (const n of cfg.sessions) {
+        await quiet();
+        const jobs = plan(config, 1, run++, n);
+        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+          env.profile(`outbox-${n}-sessions`, [host, edge], () =>
+            sendAll(jobs, cfg.inflightPerSession, viaOutbox),
+          ),
+        );
+        outbox.set(n, f);
+        if (n === split) breakdown.push({ path: 'the outbox through the edge (POST /api/messages)', f });
+        if (f.failed > 0) {
+          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
+          result.notes.push(`outbox, ${n} sessions: ${f.failed} messages refused (${codes}).`);
+        }
+        env.log(
+          `  outbox ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
 
       // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
       const ids = new Map(
         (
           await env.db
             .selectFrom('sessions')
-            .select(['id', 'name', 'host_id'])
+            .select(['id', 'name', 'host_id', 'tenant_id'])
             .where('tenant_id', '=', env.tenantId)
             .where(
               'name',
@@ -243,8 +271,18 @@ export async function sendThroughput(
             .execute()
         ).map((r) => [r.name, r.id]),
       );
+      // The host sends queued messages: each is queued here first (as the edge would), untimed by the
+      // host's CPU but counted in PostgreSQL's.
       const direct = async (job: Job, text: string) => {
-        const id = ids.get(linked[job.session]?.name ?? '') ?? '';
+        const name = linked[job.session]?.name ?? '';
+        const id = ids.get(name) ?? '';
+        const queued = await queueMessage(
+          env.db,
+          { tenantId: env.tenantId, sessionId: id, sessionName: name },
+          { to: `${job.contact}@s.whatsapp.net`, text, leaseMs: 0 },
+          new Date(),
+        );
+        if ('replay' in queued) return 0;
         const token = await signHostToken({
           secret: env.secret,
           hostId: host.id,
@@ -256,7 +294,7 @@ export async function sendThroughput(
         const res = await fetch(`${host.url}/internal/sessions/${id}/send`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ to: `${job.contact}@s.whatsapp.net`, message: text }),
+          body: JSON.stringify({ messageId: queued.id }),
         });
         await res.arrayBuffer();
         return res.status;
@@ -315,6 +353,7 @@ export async function sendThroughput(
     await sim.stop();
     for (const n of cfg.sessions) {
       const o = ours.get(n);
+      const q = outbox.get(n);
       const b = base.get(n);
       if (!o && !b) continue;
       const label = `${n} session${n === 1 ? '' : 's'}`;
@@ -322,6 +361,8 @@ export async function sendThroughput(
       result.metrics.push(
         metric(`accepted, ${label}`, 'msg/s', pick(o, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
         metric(`delivered, ${label}`, 'msg/s', pick(o, 'deliveredPerS'), pick(b, 'deliveredPerS'), 'higher'),
+        metric(`outbox accepted, ${label}`, 'msg/s', pick(q, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
+        metric(`outbox delivered, ${label}`, 'msg/s', pick(q, 'deliveredPerS'), pick(b, 'deliveredPerS'), 'higher'),
         metric(
           `CPU per message, ${label}`,
           'ms',
@@ -332,6 +373,7 @@ export async function sendThroughput(
       );
       for (const [who, f] of [
         ['ours', o],
+        ['outbox', q],
         ['baseline', b],
       ] as const) {
         if (f && !f.complete) {
@@ -358,7 +400,7 @@ export async function sendThroughput(
     ];
   }
   result.notes.push(
-    'Accepted: messages answered with success (HTTP 200, or sendMessage resolved) per second from the first ' +
+    'Accepted: messages answered with success (HTTP 200, 202 for the outbox, or sendMessage resolved) per second from the first ' +
       'send to the last answer. Delivered: messages the simulated contacts decrypted per second from the first ' +
       "send to the last decryption (the simulator's timestamp; same machine, same clock).",
     'CPU per message: user + system CPU time (from /proc) from the first send until the last delivery, ' +
