@@ -117,7 +117,17 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
   host = await runHost();
   await senders;
   // Everything WhatsApp still holds is delivered on reconnect; then the store settles.
-  await until(async () => ((await pendingAtSim()) === 0 ? true : undefined), 180_000);
+  await until(async () => ((await pendingAtSim()) === 0 ? true : undefined), 120_000).catch(
+    async (err: Error) => {
+      const account = await (await fetch(`${sim.url}/sim/accounts/${PHONE}`)).json();
+      const session = await database()
+        .db.selectFrom('sessions')
+        .select(['state', 'account_jid', 'host_id'])
+        .where('id', '=', sessionId)
+        .executeTakeFirst();
+      throw new Error(`${err.message}: ${JSON.stringify({ account, session })}`);
+    },
+  );
   const stored = await until(async () => {
     const rows = await database()
       .db.selectFrom('messages')

@@ -1,7 +1,19 @@
-import type { BinaryNode, proto } from '@whiskeysockets/baileys';
-import { unixTime } from './nodes.js';
+import { type BinaryNode, jidDecode, type proto } from '@whiskeysockets/baileys';
+import { child, childBytes, uintBE, unixTime } from './nodes.js';
+import type { PreKeyBundle } from './phone.js';
 import { newMessageId, type Simulator } from './simulator.js';
-import { type Account, RECEIPT_TYPES, type ReceiptType, type Received, type Sent } from './world.js';
+import {
+  type Account,
+  type LinkedDevice,
+  pendingKey,
+  RECEIPT_TYPES,
+  type ReceiptType,
+  type Received,
+  type Sent,
+} from './world.js';
+
+/** A phone answers this many retry receipts for one message, then gives up on that device. */
+const MAX_RESENDS = 5;
 
 /** How a contact's stanzas name it: by phone number (`pn`, the default) or by LID. */
 export type Addressing = 'pn' | 'lid';
@@ -166,6 +178,7 @@ export const sendFromContact = async (
         },
       }
     : { conversation: text };
+  sim.rememberSent(contact.phone, id, message);
   const addressingAttrs: Record<string, string> =
     addressing === 'lid'
       ? { from: lidJid(contact), sender_pn: pnJid(contact), addressing_mode: 'lid' }
@@ -182,4 +195,62 @@ export const sendFromContact = async (
     });
   }
   return id;
+};
+
+/**
+ * A linked device of `target` could not decrypt a message a contact's phone sent it and asks for it again
+ * (`<receipt type="retry">`, relayed to the sender as WhatsApp does). The phone encrypts it once more for
+ * that device under the same id; when the receipt carries the device's keys (from Baileys' second retry
+ * on, or when it has no session at all) it first opens a new session from them, so the copy is a pkmsg.
+ */
+export const resendOnRetry = async (
+  sim: Simulator,
+  target: Account,
+  device: LinkedDevice,
+  receipt: BinaryNode,
+) => {
+  const id = receipt.attrs.id ?? '';
+  const pending = device.pending.get(pendingKey('message', id));
+  const from = jidDecode(pending?.attrs.from);
+  // Messages relayed from another linked device are not resent: that sender is not simulated here.
+  if (!pending || !from?.user || from.device) return;
+  const contact = sim.world.find(from.user, from.server === 'lid' ? 'lid' : 's.whatsapp.net');
+  const message = contact && sim.sentMessage(contact.phone, id);
+  const count = Number(child(receipt, 'retry')?.attrs.count ?? '1');
+  if (!contact || !message || !(count <= MAX_RESENDS)) return;
+  const keys = retryKeys(receipt);
+  const { type, ciphertext } = await contact.device0.encrypt(
+    address(target, device.id),
+    message,
+    () => keys ?? sim.world.linkedDeviceBundle(device),
+    keys !== undefined,
+  );
+  sim.deliver(device, {
+    ...pending,
+    attrs: { ...pending.attrs, t: unixTime() },
+    content: [{ tag: 'enc', attrs: { v: '2', type, count: String(count) }, content: ciphertext }],
+  });
+};
+
+/** The device's keys a retry receipt carries (`<registration>` and `<keys>`), as a pre-key bundle. */
+const retryKeys = (receipt: BinaryNode): PreKeyBundle | undefined => {
+  const keys = child(receipt, 'keys');
+  const registrationId = uintBE(childBytes(receipt, 'registration'));
+  const identityKey = childBytes(keys, 'identity');
+  const key = child(keys, 'key');
+  const skey = child(keys, 'skey');
+  const skeyId = uintBE(childBytes(skey, 'id'));
+  const skeyValue = childBytes(skey, 'value');
+  const signature = childBytes(skey, 'signature');
+  if (registrationId === undefined || !identityKey || skeyId === undefined || !skeyValue || !signature) {
+    return undefined;
+  }
+  const keyId = uintBE(childBytes(key, 'id'));
+  const keyValue = childBytes(key, 'value');
+  return {
+    registrationId,
+    identityKey,
+    signedPreKey: { keyId: skeyId, publicKey: skeyValue, signature },
+    preKey: keyId !== undefined && keyValue ? { keyId, publicKey: keyValue } : undefined,
+  };
 };

@@ -10,6 +10,7 @@ import {
   rawStanzas,
   startTestSimulator,
 } from './fixtures.js';
+import { child } from './nodes.js';
 import type { SimServer } from './server.js';
 
 let server: SimServer;
@@ -162,6 +163,47 @@ describe('messages from a contact to Baileys', () => {
     const fromContact = stanzas.filter((s) => ids.includes(s.attrs.id));
     expect(fromContact.map((s) => [s.attrs.id, s.attrs.offline])).toEqual(ids.map((id) => [id, '1']));
     await endSocket(back);
+  });
+
+  it('answers a retry receipt: a message the device cannot decrypt comes again under the same id, from a new session once the device sends its keys', async () => {
+    const contact = '628444000006';
+    const upsert = nextUpsert(alice.sock);
+    await control(server, 'POST', `/sim/contacts/${contact}/messages`, { to: ALICE, text: 'before' });
+    await upsert;
+    // The device loses its side of the Signal session, as after a crash between decrypting a message
+    // and acknowledging it: the next message cannot be decrypted.
+    const { lid } = (await control(server, 'GET', `/sim/accounts/${contact}`)).body as unknown as {
+      lid: string;
+    };
+    const addresses = [`${contact}@s.whatsapp.net`, lid.includes('@') ? lid : `${lid}@lid`].map((jid) =>
+      alice.sock.signalRepository.jidToSignalProtocolAddress(jid),
+    );
+    await alice.auth.keys.set({ session: Object.fromEntries(addresses.map((a) => [a, null])) });
+    const retries = rawStanzas(alice.sock, 'message');
+    const decrypted = new Promise<proto.IWebMessageInfo>((resolve) => {
+      alice.sock.ev.on('messages.upsert', ({ messages }) => {
+        const m = messages.find((x) => x.message?.conversation === 'after');
+        if (m) resolve(m);
+      });
+    });
+    const res = await control(server, 'POST', `/sim/contacts/${contact}/messages`, {
+      to: ALICE,
+      text: 'after',
+    });
+    const msg = await decrypted;
+    expect(msg.key?.id).toBe(res.body.id);
+    // Baileys' first retry receipt has no keys: the phone encrypts again on its session, which the
+    // device still cannot read; the second carries the device's keys and the copy opens a new session.
+    const copies = retries.filter((s) => s.attrs.id === res.body.id);
+    expect(copies.map((s) => [child(s, 'enc')?.attrs.type, child(s, 'enc')?.attrs.count])).toEqual([
+      ['msg', undefined],
+      ['msg', '1'],
+      ['pkmsg', '2'],
+    ]);
+    await eventually(async () => {
+      const info = await control(server, 'GET', `/sim/accounts/${ALICE}`);
+      return (info.body.devices as { pending: number }[]).every((d) => d.pending === 0) ? true : undefined;
+    });
   });
 
   it('refuses bad control calls: unknown account 404, missing text 400, bad phone 400', async () => {

@@ -177,13 +177,20 @@ export class Phone {
     return proto.Message.decode(unpadRandomMax16(padded));
   }
 
-  /** Encrypts a message for `address`, opening a session from `bundle` first when there is none. */
+  /**
+   * Encrypts a message for `address`, opening a session from `bundle` first when there is none, or
+   * always with `fresh` (the peer lost its side of the session and sent its keys).
+   */
   encrypt(
     address: string,
     message: proto.IMessage,
     bundle: () => PreKeyBundle | undefined,
+    fresh = false,
   ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
-    return this.serial(() => this.encryptNow(address, message, bundle));
+    return this.serial(() => {
+      if (fresh) this.sessions.delete(toProtocolAddress(address).toString());
+      return this.encryptNow(address, message, bundle);
+    });
   }
 
   /** One Signal operation at a time per phone: opening a session and using it must not interleave. */

@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import { type BinaryNode, jidDecode, proto } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
-import { address, receiveFromDevice } from './contact.js';
+import { address, receiveFromDevice, resendOnRetry } from './contact.js';
 import { bytes, child, children, unixTime } from './nodes.js';
 import { newMessageId, type Simulator } from './simulator.js';
 import { type Account, type LinkedDevice, pendingKey } from './world.js';
@@ -67,7 +67,8 @@ export const handleMessage = async (
 
 /**
  * A companion's receipt for a stanza we delivered: acked, the stanza stops being pending, and the phone
- * that sent it learns that the companion holds their Signal session.
+ * that sent it learns that the companion holds their Signal session. A retry receipt asks for the
+ * message again instead.
  */
 export const handleReceipt = (
   sim: Simulator,
@@ -77,7 +78,9 @@ export const handleReceipt = (
   node: BinaryNode,
 ) => {
   const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
-  if (node.attrs.type !== 'retry') {
+  if (node.attrs.type === 'retry') {
+    void resendOnRetry(sim, owner, device, node).catch(() => undefined);
+  } else {
     for (const id of ids) {
       const key = pendingKey('message', id);
       const from = jidDecode(device.pending.get(key)?.attrs.from);

@@ -19,6 +19,8 @@ export type FaultKind = 'drop' | 'restart-required' | 'unavailable';
 export type Outcome = { status: number; body: unknown };
 
 const fail = (status: number, error: string): Outcome => ({ status, body: { error } });
+/** How many contact messages the simulator keeps for retry receipts. */
+const MAX_REMEMBERED = 20_000;
 
 /**
  * The simulated WhatsApp network: accounts, phones and linked devices, the connections of the
@@ -38,6 +40,11 @@ export class Simulator {
   keyFetches = 0;
   private unavailableUntil = 0;
   private readonly phoneUnavailableUntil = new Map<string, number>();
+  /**
+   * What contacts' phones sent lately, by phone and id, to encrypt again when a device asks for a message
+   * it could not decrypt (not saved: after a restart such a request goes unanswered).
+   */
+  private readonly sentByContacts = new Map<string, proto.IMessage>();
   /** "typing…" and its end, as each contact's phone was shown them (not saved: WhatsApp keeps none). */
   private readonly chatstates = new Map<string, { from: string; state: string; at: string }[]>();
 
@@ -184,6 +191,19 @@ export class Simulator {
     device.pending.set(pendingKey(stanza.tag, stanza.attrs.id, stanza.attrs.type), stanza);
     this.world.changed();
     if (device.connection?.isOpen) device.connection.send(stanza);
+  }
+
+  /** Keeps what contact `phone` sent as `id`, for a retry receipt; the oldest go past a bound. */
+  rememberSent(phone: string, id: string, message: proto.IMessage) {
+    this.sentByContacts.set(`${phone}/${id}`, message);
+    if (this.sentByContacts.size > MAX_REMEMBERED) {
+      const oldest = this.sentByContacts.keys().next().value;
+      if (oldest !== undefined) this.sentByContacts.delete(oldest);
+    }
+  }
+
+  sentMessage(phone: string, id: string): proto.IMessage | undefined {
+    return this.sentByContacts.get(`${phone}/${id}`);
   }
 
   /** `POST /sim/scan`: phone `phone` scans the QR `qr` (its raw text, or a PNG data URL of it). */
