@@ -47,6 +47,10 @@ export class SessionOutbox {
   /** Asleep with nothing to do (rather than waiting out a gap). */
   private idle = false;
   private lastSentAt = 0;
+  /** This gap's jitter, drawn once per send so that waking up again does not redraw it. */
+  private jitter: number | undefined;
+  /** The next send time last written for the admin (undefined: not written yet). */
+  private recordedNextAt: number | null | undefined;
   private readonly chatSentAt = new Map<string, number>();
   /**
    * Handed to WhatsApp by this outbox and not acknowledged yet: still `queued` in the table, but not to be
@@ -140,7 +144,7 @@ export class SessionOutbox {
       }
       const queue = await queuedMessages(this.deps.db, this.deps.sessionId, BATCH, this.inFlight);
       if (queue.length === 0) {
-        await recordNextSend(this.deps.db, this.deps.sessionId, null);
+        await this.recordNextSend(null);
         await this.sleep();
         continue;
       }
@@ -148,7 +152,7 @@ export class SessionOutbox {
       const { message, at } = this.next(queue, pacing);
       const wait = at - this.now();
       if (wait > 0) {
-        await recordNextSend(this.deps.db, this.deps.sessionId, new Date(at));
+        await this.recordNextSend(at);
         await this.sleep(wait);
         continue; // the queue or the session may have changed meanwhile
       }
@@ -161,7 +165,8 @@ export class SessionOutbox {
    * gap (each chat keeps its order), no earlier than the session's gap after the last send.
    */
   private next(queue: Queued[], pacing: Pacing): { message: Queued; at: number } {
-    const sessionAt = this.lastSentAt + pacing.minIntervalMs + this.random() * pacing.jitterMs;
+    this.jitter ??= this.random();
+    const sessionAt = this.lastSentAt + pacing.minIntervalMs + this.jitter * pacing.jitterMs;
     const seen = new Set<string>();
     let best: { message: Queued; at: number } | undefined;
     for (const message of queue) {
@@ -189,6 +194,7 @@ export class SessionOutbox {
     if (!(await claimForSend(db, sessionId, message.id))) return;
     const result = await this.deps.send({ id: message.id, to: message.chatJid, text: message.text ?? '' });
     this.lastSentAt = this.now();
+    this.jitter = undefined;
     this.chatSentAt.set(message.chatJid, this.lastSentAt);
     if (pacing.typingMs > 0) void this.deps.presence(message.chatJid, false);
     if (result.ok) {
@@ -216,6 +222,13 @@ export class SessionOutbox {
         }
         await this.sleep(1_000 * 2 ** message.attempts);
     }
+  }
+
+  /** Shows the admin when the next message may go; written only when that changes. */
+  private async recordNextSend(at: number | null) {
+    if (at === this.recordedNextAt) return;
+    await recordNextSend(this.deps.db, this.deps.sessionId, at === null ? null : new Date(at));
+    this.recordedNextAt = at;
   }
 
   /** Sleeps until woken, or for `ms` when given, and in any case at most a minute. */
