@@ -56,6 +56,7 @@ export const handleIq = (
           },
         ]);
       }
+      if (child(iq, 'tokens')) sim.privacyTokenIssues++;
       return reply();
     case 'abt':
       return reply([{ tag: 'props', attrs: { protocol: '1', hash: 'sim' } }]);

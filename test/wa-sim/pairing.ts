@@ -7,6 +7,7 @@ import {
   WA_ADV_DEVICE_SIG_PREFIX,
 } from '@whiskeysockets/baileys';
 import * as curve from 'libsignal/src/curve.js';
+import { newKeyPair } from './certificates.js';
 import type { SimConnection } from './connection.js';
 import { bytes, child, SERVER_JID, uintBE, unixTime } from './nodes.js';
 import type { Account, LinkedDevice } from './world.js';
@@ -79,6 +80,7 @@ export const completePairing = async (
   qr: ParsedQr,
   registration: Registration,
   awaitReply: (id: string, timeoutMs: number) => Promise<BinaryNode>,
+  forged = false,
 ): Promise<LinkedDevice> => {
   const deviceId = account.nextDeviceId++;
   const keyIndex = account.nextKeyIndex++;
@@ -87,8 +89,10 @@ export const completePairing = async (
     timestamp: Math.floor(Date.now() / 1000),
     keyIndex,
   }).finish();
+  // A forged pairing is signed by a stranger's key (a server in the middle), not the phone's.
+  const signer = forged ? newKeyPair() : account.identity;
   const accountSignature = Curve.sign(
-    account.identity.private,
+    signer.private,
     Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, qr.identityKey]),
   );
   const details = proto.ADVSignedDeviceIdentity.encode({

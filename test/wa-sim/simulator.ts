@@ -35,9 +35,16 @@ export class Simulator {
   private readonly saver: WorldSaver | undefined;
   private readonly connections = new Set<SimConnection>();
   private readonly pairings = new Map<string, { conn: SimConnection; registration: Registration }>();
-  private readonly awaiting = new Map<string, { conn: SimConnection; resolve: (n: BinaryNode) => void }>();
+  private readonly awaiting = new Map<
+    string,
+    { conn: SimConnection; resolve: (n: BinaryNode) => void; reject: (err: Error) => void }
+  >();
   /** Pre-key bundles served so far: tests use it to see a Signal session being reused. */
   keyFetches = 0;
+  /** Privacy (trusted-contact) tokens the linked devices asked to issue: tests count them per send. */
+  privacyTokenIssues = 0;
+  /** Answer the next scan with a device identity signed by a key that is not the phone's. */
+  private forgeNextPairing = false;
   private unavailableUntil = 0;
   private readonly phoneUnavailableUntil = new Map<string, number>();
   /**
@@ -164,6 +171,11 @@ export class Simulator {
     this.connections.delete(conn);
     for (const ref of conn.pairingRefs) this.pairings.delete(ref);
     if (conn.device?.connection === conn) conn.device.connection = undefined;
+    for (const [id, waiter] of this.awaiting) {
+      if (waiter.conn !== conn) continue;
+      this.awaiting.delete(id);
+      waiter.reject(new Error('the connection closed'));
+    }
   }
 
   /** Waits for the client's reply to a server iq. */
@@ -178,6 +190,10 @@ export class Simulator {
         resolve: (n) => {
           clearTimeout(timer);
           resolve(n);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
         },
       });
     });
@@ -224,8 +240,15 @@ export class Simulator {
     const account = this.world.account(phone, name) as Account;
     let device: LinkedDevice;
     try {
-      device = await completePairing(conn, account, parsed, registration, (id, ms) =>
-        this.awaitReply(conn, id, ms),
+      const forged = this.forgeNextPairing;
+      this.forgeNextPairing = false;
+      device = await completePairing(
+        conn,
+        account,
+        parsed,
+        registration,
+        (id, ms) => this.awaitReply(conn, id, ms),
+        forged,
       );
     } catch (err) {
       conn.terminate();
@@ -398,8 +421,10 @@ export class Simulator {
       if (phone === undefined) this.unavailableUntil = Date.now() + ms;
       else this.phoneUnavailableUntil.set(phone, Date.now() + ms);
       for (const c of targets) c.terminate();
+    } else if (kind === 'forged-pairing') {
+      this.forgeNextPairing = true;
     } else {
-      return fail(400, 'kind must be drop, restart-required or unavailable');
+      return fail(400, 'kind must be drop, restart-required, unavailable or forged-pairing');
     }
     return { status: 200, body: { kind, affected: targets.length } };
   }
