@@ -361,8 +361,20 @@ export async function sendThroughput(
       result.metrics.push(
         metric(`accepted, ${label}`, 'msg/s', pick(o, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
         metric(`delivered, ${label}`, 'msg/s', pick(o, 'deliveredPerS'), pick(b, 'deliveredPerS'), 'higher'),
-        metric(`outbox accepted, ${label}`, 'msg/s', pick(q, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
-        metric(`outbox delivered, ${label}`, 'msg/s', pick(q, 'deliveredPerS'), pick(b, 'deliveredPerS'), 'higher'),
+        metric(
+          `outbox accepted, ${label}`,
+          'msg/s',
+          pick(q, 'acceptedPerS'),
+          pick(b, 'acceptedPerS'),
+          'higher',
+        ),
+        metric(
+          `outbox delivered, ${label}`,
+          'msg/s',
+          pick(q, 'deliveredPerS'),
+          pick(b, 'deliveredPerS'),
+          'higher',
+        ),
         metric(
           `CPU per message, ${label}`,
           'ms',

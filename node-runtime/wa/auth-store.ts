@@ -6,8 +6,10 @@
 // addTransactionCapability, whose commit hands all of a transaction's mutations to one `set`: that
 // `set` is one database transaction here, so a crash never leaves a half-applied ratchet step.
 //
-// The read cache assumes a single writer per session (the host holding its lease); another
-// process writing the same session's keys would not be seen until the entry is evicted.
+// The read cache holds decoded values (decoding BufferJSON on every hit cost more than the read) and
+// assumes a single writer per session (the host holding its lease); another process writing the same
+// session's keys would not be seen until the entry is evicted. Pre-keys are not cached when written: a
+// link writes hundreds and each is read at most once, when a contact opens a session with it.
 import {
   type AuthenticationCreds,
   type AuthenticationState,
@@ -23,15 +25,16 @@ import type { Database, JsonValue } from '../../shared/db-schema.js';
 
 type KeyType = keyof SignalDataTypeMap;
 
-/** One key write: `json` null deletes the key. */
+/** One key write: `json` null deletes the key; `value` is what was written, before encoding. */
 export interface KeyChange {
   type: string;
   id: string;
   json: string | null;
+  value?: unknown;
 }
 
 export interface AuthStoreOptions {
-  /** Most keys kept in the read cache (JSON text per key); default 2000. */
+  /** Most keys kept in the read cache (decoded values); default 2000. */
   cacheSize?: number;
 }
 
@@ -53,7 +56,7 @@ export async function createAuthStore(
   options: AuthStoreOptions = {},
 ): Promise<AuthStore> {
   const stored = await readCreds(db, sessionId);
-  const cache = new LruCache<string | null>(options.cacheSize ?? 2000);
+  const cache = new LruCache(options.cacheSize ?? 2000);
   // Bumped whenever the cache is written from a write, so a read that raced with a write does not
   // put what it read (possibly older) into the cache.
   let epoch = 0;
@@ -73,16 +76,17 @@ export async function createAuthStore(
       for (const id of new Set(ids)) {
         const cached = cache.get(cacheKey(type, id));
         if (cached === undefined) missing.push(id);
-        else if (cached !== null) found[id] = decodeKey(type, cached);
+        else if (cached !== null) found[id] = handOut(cached) as SignalDataTypeMap[T];
       }
       if (missing.length > 0) {
         const readAt = epoch;
         const rows = await readKeys(db, sessionId, type, missing);
         for (const id of missing) {
           const json = rows.get(id);
+          const value = json === undefined ? null : decodeKey(type, json);
           // Remember misses too: Baileys asks for absent sessions and sender keys often.
-          if (readAt === epoch) cache.set(cacheKey(type, id), json ?? null);
-          if (json !== undefined) found[id] = decodeKey(type, json);
+          if (readAt === epoch) cache.set(cacheKey(type, id), value);
+          if (value !== null) found[id] = handOut(value);
         }
       }
       return found;
@@ -93,7 +97,11 @@ export async function createAuthStore(
       if (changes.length === 0) return;
       await serially(async () => {
         await writeKeys(db, sessionId, changes);
-        for (const change of changes) cache.set(cacheKey(change.type, change.id), change.json);
+        for (const change of changes) {
+          const key = cacheKey(change.type, change.id);
+          if (change.type === 'pre-key') cache.delete(key);
+          else cache.set(key, change.value === null ? null : handOut(change.value));
+        }
         epoch += 1;
       });
     },
@@ -169,39 +177,29 @@ export async function readKeys(
   return found;
 }
 
-/** Applies key upserts and deletes in one transaction: all of them or none. */
+/**
+ * Applies key upserts and deletes as one statement (atomic on its own: no BEGIN and COMMIT round trips),
+ * the values passed as arrays so any number of keys costs four parameters.
+ */
 export async function writeKeys(
   db: Kysely<Database>,
   sessionId: string,
   changes: readonly KeyChange[],
 ): Promise<void> {
-  const upserts = changes.filter((c): c is KeyChange & { json: string } => c.json !== null);
-  const deletes = new Map<string, string[]>();
-  for (const c of changes) {
-    if (c.json === null) deletes.set(c.type, [...(deletes.get(c.type) ?? []), c.id]);
-  }
-  await db.transaction().execute(async (trx) => {
-    for (const [type, ids] of deletes) {
-      for (const part of chunks(ids, 1000)) {
-        await trx
-          .deleteFrom('wa_keys')
-          .where('session_id', '=', sessionId)
-          .where('type', '=', type)
-          .where('id', 'in', part)
-          .execute();
-      }
-    }
-    // 500 rows x 4 parameters stays far below PostgreSQL's 65535-parameter limit.
-    for (const part of chunks(upserts, 500)) {
-      await trx
-        .insertInto('wa_keys')
-        .values(part.map((c) => ({ session_id: sessionId, type: c.type, id: c.id, value: jsonb(c.json) })))
-        .onConflict((oc) =>
-          oc.columns(['session_id', 'type', 'id']).doUpdateSet({ value: (eb) => eb.ref('excluded.value') }),
-        )
-        .execute();
-    }
-  });
+  const put = changes.filter((c): c is KeyChange & { json: string } => c.json !== null);
+  const gone = changes.filter((c) => c.json === null);
+  await sql`
+    with gone as (
+      delete from wa_keys w
+      using unnest(${gone.map((c) => c.type)}::text[], ${gone.map((c) => c.id)}::text[]) as d(type, id)
+      where w.session_id = ${sessionId} and w.type = d.type and w.id = d.id
+    )
+    insert into wa_keys (session_id, type, id, value)
+    select ${sessionId}, p.type, p.id, p.value::jsonb
+    from unnest(
+      ${put.map((c) => c.type)}::text[], ${put.map((c) => c.id)}::text[], ${put.map((c) => c.json)}::text[]
+    ) as p(type, id, value)
+    on conflict (session_id, type, id) do update set value = excluded.value`.execute(db);
 }
 
 /** Deletes all Signal keys of the session, keeping its creds. */
@@ -221,7 +219,11 @@ function encodeChanges(data: SignalDataSet): KeyChange[] {
   const changes: KeyChange[] = [];
   for (const [type, values] of Object.entries(data)) {
     for (const [id, value] of Object.entries(values ?? {})) {
-      changes.push({ type, id, json: value == null ? null : JSON.stringify(value, BufferJSON.replacer) });
+      changes.push(
+        value == null
+          ? { type, id, json: null, value: null }
+          : { type, id, json: JSON.stringify(value, BufferJSON.replacer), value },
+      );
     }
   }
   return changes;
@@ -249,12 +251,24 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
+/**
+ * A cached value as handed out: arrays and plain objects copied one level, so a caller that edits what it
+ * got does not edit the cache. Buffers go as they are: Baileys and libsignal only read them.
+ */
+function handOut<T>(value: T): T {
+  if (Array.isArray(value)) return value.slice() as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return { ...value };
+  }
+  return value;
+}
+
 /** A Map in least-recently-used order: reads move an entry to the end, inserts evict from the front. */
-class LruCache<V extends string | null> {
-  private readonly entries = new Map<string, V>();
+class LruCache {
+  private readonly entries = new Map<string, unknown>();
   constructor(private readonly max: number) {}
 
-  get(key: string): V | undefined {
+  get(key: string): unknown {
     const value = this.entries.get(key);
     if (value === undefined) return undefined;
     this.entries.delete(key);
@@ -262,7 +276,11 @@ class LruCache<V extends string | null> {
     return value;
   }
 
-  set(key: string, value: V): void {
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  set(key: string, value: unknown): void {
     this.entries.delete(key);
     this.entries.set(key, value);
     if (this.entries.size > this.max) {

@@ -316,6 +316,28 @@ describe('cache', () => {
     expect(await store.state.keys.get('device-list', ['u'])).toEqual({ u: ['0'] });
   });
 
+  it('keeps decoded values: a hit hands out the value it decoded before, not a fresh parse', async () => {
+    const sessionId = await newSession();
+    await (await createAuthStore(database().db, sessionId)).state.keys.set({ session: { s: ALL_BYTES } });
+    const store = await createAuthStore(database().db, sessionId);
+    const first = (await store.state.keys.get('session', ['s'])).s;
+    const second = (await store.state.keys.get('session', ['s'])).s;
+    expect(Buffer.from(first ?? []).equals(ALL_BYTES)).toBe(true);
+    expect(second).toBe(first);
+  });
+
+  it('does not cache pre-keys it writes (each is read at most once), but does cache other keys', async () => {
+    const { db } = database();
+    const sessionId = await newSession();
+    const store = await createAuthStore(db, sessionId);
+    const pair = { public: randomBytes(32), private: randomBytes(32) };
+    await store.state.keys.set({ 'pre-key': { '7': pair }, 'lid-mapping': { a: 'a@lid' } });
+    // Changed behind the store's back: the pre-key is read from the database, the mapping from memory.
+    await db.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute();
+    expect(await store.state.keys.get('pre-key', ['7'])).toEqual({});
+    expect(await store.state.keys.get('lid-mapping', ['a'])).toEqual({ a: 'a@lid' });
+  });
+
   it('ends with the last write when writes overlap, in the cache and the database', async () => {
     const sessionId = await newSession();
     const store = await createAuthStore(database().db, sessionId);
