@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { EdgeEnv } from '../context.js';
 import type { KeyCache } from './key-cache.js';
 
-// Writes that cannot change any key, and are too frequent to empty anything for.
-const KEY_NEUTRAL = new Set(['POST /api/send']);
+// Writes that cannot change any key, and are too frequent to empty anything for: the sends.
+const KEY_NEUTRAL = new Set(['POST /api/send', 'POST /api/messages']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**

@@ -40,6 +40,12 @@ export async function queueMessage(
   request: QueueRequest,
   now: Date,
 ): Promise<Queued> {
+  if (!request.idempotency) {
+    // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case.
+    const id = newMessageId();
+    await insertQueued(db, sender, request, id, now);
+    return { id, resumed: false };
+  }
   // A key freed by a request that failed retryably can vanish between the insert and the read: once more.
   for (let attempt = 0; attempt < 3; attempt++) {
     const queued = await db.transaction().execute((trx) => queueOnce(trx, sender, request, now));

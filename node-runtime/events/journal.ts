@@ -8,11 +8,10 @@ import type { Database } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
 import {
-  advanceStatus,
-  insertMessage,
+  advanceStatusWithEvent,
+  insertMessageWithEvent,
   type SessionRef,
   type StoredMessage,
-  storedMessageView,
 } from './store.js';
 
 /** The sessions-table columns a state change writes; the account only when known or wiped. */
@@ -107,32 +106,39 @@ export class SessionJournal {
    * `message.received` (or `message.sent` for the phone's own) the first time.
    */
   messages(messages: StoredMessage[]): Promise<void> {
-    return this.enqueue('messages', async (trx) => {
-      for (const message of messages) {
-        if (!(await insertMessage(trx, this.session, message))) continue; // a redelivery
-        const data = { sessionId: this.session.name, message: storedMessageView(message, this.session.name) };
-        await this.event(trx, message.direction === 'in' ? 'message.received' : 'message.sent', data);
-      }
-    });
+    // One statement per message (message and event together), not one transaction for all: each is
+    // atomic, and the queue keeps their order.
+    return this.enqueue(
+      'messages',
+      async (db) => {
+        for (const message of messages) {
+          const type = message.direction === 'in' ? 'message.received' : 'message.sent';
+          const written = await insertMessageWithEvent(db, this.session, message, type);
+          if (written?.hooked) this.wrote = true; // undefined: a redelivery, already stored
+        }
+      },
+      false,
+    );
   }
 
   /** WhatsApp's server acknowledged (or refused) a message this session sent. */
   serverAck(id: string, at: Date, error: string | null): Promise<void> {
     if (error) return this.status(id, 'failed', at, `refused by WhatsApp (error ${error})`);
-    return this.enqueue('ack', async (trx) => {
-      const message = await advanceStatus(trx, this.session, id, 'sent', at);
-      if (!message) return;
-      this.moved.push({ id, status: 'sent', failure: null });
-      await this.event(trx, 'message.sent', { sessionId: this.session.name, message });
-    });
+    return this.status(id, 'sent', at);
   }
 
   /** A receipt moved an outbound message forward (delivered, read, played), or it failed. */
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
-    return this.enqueue('status', async (trx) => {
-      const message = await advanceStatus(trx, this.session, id, status, at, failure);
-      if (message) await this.statusMoved(trx, message.chat, id, status, at, failure);
-    });
+    return this.enqueue(
+      'status',
+      async (db) => {
+        const moved = await advanceStatusWithEvent(db, this.session, id, status, at, failure);
+        if (!moved) return;
+        this.moved.push({ id, status, failure });
+        if (moved.hooked) this.wrote = true;
+      },
+      false,
+    );
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */
@@ -216,14 +222,23 @@ export class SessionJournal {
     );
   }
 
-  private enqueue(what: string, work: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+  /**
+   * Queues a write; `transaction` false for work that is one statement (atomic already) and should not
+   * pay for BEGIN and COMMIT.
+   */
+  private enqueue(
+    what: string,
+    work: (db: Kysely<Database>) => Promise<void>,
+    transaction = true,
+  ): Promise<void> {
     this.pending++;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
         try {
           this.wrote = false;
           this.moved = [];
-          await this.deps.db.transaction().execute(work);
+          if (transaction) await this.deps.db.transaction().execute(work);
+          else await work(this.deps.db);
           if (this.wrote) this.deps.onEvent?.();
           for (const m of this.moved) this.deps.onStatus?.(m.id, m.status, m.failure);
           return;

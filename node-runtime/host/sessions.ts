@@ -6,7 +6,7 @@ import { ApiError } from '../../shared/errors.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
-import { messageOf, sessionPacing, sessionsWithQueued } from '../outbox/queries.js';
+import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
 import {
   isConnected,
   type PublicState,
@@ -224,8 +224,7 @@ export class SessionHost {
       send: (message) => sendText(actor, message),
       presence: async (to, typing) => actor.send({ type: 'PRESENCE', to, typing }),
       readiness: () => readinessOf(actor.getSnapshot()),
-      pacing: async () =>
-        (await sessionPacing(this.deps.db, sessionId)) ?? this.deps.pacing ?? DEFAULT_PACING,
+      defaultPacing: this.deps.pacing ?? DEFAULT_PACING,
     });
     this.outboxes.set(sessionId, outbox);
     // What the table already shows needs no write (a host resuming hundreds of sessions at start).

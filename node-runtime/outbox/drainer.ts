@@ -32,8 +32,8 @@ export type OutboxDeps = {
   /** Shows "typing…" (or stops it) in a chat; best effort. */
   presence(to: string, typing: boolean): Promise<void>;
   readiness(): SendReadiness;
-  /** The session's pacing, read before each message (a change by the admin applies at once). */
-  pacing(): Promise<Pacing>;
+  /** The deployment's pacing, for a session whose admin set none (theirs is read with the queue). */
+  defaultPacing: Pacing;
   now?: () => number;
   random?: () => number;
 };
@@ -142,13 +142,19 @@ export class SessionOutbox {
         await this.sleep();
         continue;
       }
-      const queue = await queuedMessages(this.deps.db, this.deps.sessionId, BATCH, this.inFlight);
+      const { queue, pacing: own } = await queuedMessages(
+        this.deps.db,
+        this.deps.sessionId,
+        BATCH,
+        this.inFlight,
+      );
       if (queue.length === 0) {
         await this.recordNextSend(null);
         await this.sleep();
         continue;
       }
-      const pacing = await this.deps.pacing();
+      // Read with each look at the queue: a change by the admin applies from the next message on.
+      const pacing = own ?? this.deps.defaultPacing;
       const { message, at } = this.next(queue, pacing);
       const wait = at - this.now();
       if (wait > 0) {

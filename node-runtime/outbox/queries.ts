@@ -11,27 +11,35 @@ export type Queued = {
   attempts: number;
 };
 
-/** The session's queued messages, oldest first, but for those in `skip`. */
+/**
+ * The session's queued messages, oldest first, but for those in `skip`, with the tenant admin's pacing
+ * for the session (null: the deployment's default) read in the same query.
+ */
 export async function queuedMessages(
   db: Kysely<Database>,
   sessionId: string,
   limit: number,
   skip: ReadonlySet<string>,
-): Promise<Queued[]> {
+): Promise<{ queue: Queued[]; pacing: Pacing | null }> {
   let query = db
     .selectFrom('messages')
     .select(['id', 'chat_jid', 'text', 'expires_at', 'attempts'])
+    .select((eb) => eb.selectFrom('sessions').select('pacing').where('id', '=', sessionId).as('pacing'))
     .where('session_id', '=', sessionId)
     .where('status', '=', 'queued');
   if (skip.size > 0) query = query.where('id', 'not in', [...skip]);
   const rows = await query.orderBy('outbox_seq').limit(limit).execute();
-  return rows.map((r) => ({
-    id: r.id,
-    chatJid: r.chat_jid,
-    text: r.text,
-    expiresAt: r.expires_at,
-    attempts: r.attempts,
-  }));
+  const parsed = PacingSchema.safeParse(rows[0]?.pacing);
+  return {
+    queue: rows.map((r) => ({
+      id: r.id,
+      chatJid: r.chat_jid,
+      text: r.text,
+      expiresAt: r.expires_at,
+      attempts: r.attempts,
+    })),
+    pacing: parsed.success ? parsed.data : null,
+  };
 }
 
 /**
@@ -62,13 +70,6 @@ export async function sessionsWithQueued(db: Kysely<Database>, sessionIds: strin
     .where('session_id', 'in', sessionIds)
     .execute();
   return rows.map((r) => r.session_id);
-}
-
-/** The tenant admin's pacing for the session, or null for the deployment's default. */
-export async function sessionPacing(db: Kysely<Database>, sessionId: string): Promise<Pacing | null> {
-  const row = await db.selectFrom('sessions').select('pacing').where('id', '=', sessionId).executeTakeFirst();
-  const parsed = PacingSchema.safeParse(row?.pacing);
-  return parsed.success ? parsed.data : null;
 }
 
 /** When the next queued message is planned to go (null: nothing waits), for the admin's view. */

@@ -181,6 +181,21 @@ describe('changes made through this edge take effect at once', () => {
     await expectRefused(key);
   });
 
+  it('sends keep the sender’s key warm: queuing messages costs no key look-up', async () => {
+    const { key } = await sessionKey();
+    expect((await status(key)).status).toBe(200);
+    const calls = lookups.calls();
+    for (let i = 0; i < 3; i++) {
+      const queued = await call(edge.url, '/api/messages', {
+        key,
+        json: { to: '628111000111', text: `warm ${i}` },
+      });
+      expect(queued.status).toBe(202);
+    }
+    expect((await status(key)).status).toBe(200);
+    expect(lookups.calls()).toBe(calls);
+  });
+
   it('any write by a tenant admin drops that tenant’s entries, and only that tenant’s', async () => {
     const { db } = fx();
     const admin = await createKey(db, 'admin', { tenantId: tenant });

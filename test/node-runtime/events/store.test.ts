@@ -1,0 +1,158 @@
+// The store's one-statement writes: a change and its event together, or neither; the event's message
+// view built in SQL is the API's view, field for field.
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  advanceStatusWithEvent,
+  insertMessageWithEvent,
+  messageJson,
+  type SessionRef,
+  type StoredMessage,
+} from '../../../node-runtime/events/store.js';
+import { messageView } from '../../../shared/message-view.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+
+const database = useTestDatabase();
+let session: SessionRef;
+
+beforeAll(async () => {
+  const { db } = database();
+  const tenantId = (
+    await db.insertInto('tenants').values({ name: 'store' }).returning('id').executeTakeFirstOrThrow()
+  ).id;
+  const id = (
+    await db
+      .insertInto('sessions')
+      .values({ tenant_id: tenantId, name: 'store-s' })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+  session = { id, tenantId, name: 'store-s' };
+});
+
+const message = (id: string, over: Partial<StoredMessage> = {}): StoredMessage => ({
+  id,
+  direction: 'in',
+  chatJid: '628111@s.whatsapp.net',
+  chatLid: '4455@lid',
+  senderJid: '628111@s.whatsapp.net',
+  senderLid: '4455@lid',
+  kind: 'text',
+  text: 'halo "dunia" \\ 👋',
+  quoted: null,
+  sentAt: new Date('2026-11-30T10:11:12.345Z'),
+  status: null,
+  source: 'phone',
+  ...over,
+});
+
+const eventsOf = (id: string) =>
+  database()
+    .db.selectFrom('events')
+    .select(['type', 'data'])
+    .where('session_id', '=', session.id)
+    .where(sql<boolean>`data -> 'message' ->> 'id' = ${id} or data ->> 'id' = ${id}`)
+    .orderBy('seq')
+    .execute();
+
+describe('the message view in SQL', () => {
+  it('is messageView, field for field, for messages of every shape', async () => {
+    const { db } = database();
+    const shapes = [
+      message('v-in'),
+      message('v-quoted', { quoted: { id: 'q1', from: '628222@s.whatsapp.net', text: 'asal' } }),
+      message('v-no-lid', { chatLid: null, senderLid: null, text: null, kind: 'unknown' }),
+      message('v-out', { direction: 'out', senderJid: null, status: 'queued', source: 'api' }),
+    ];
+    for (const m of shapes) await insertMessageWithEvent(db, session, m, 'message.received');
+    await advanceStatusWithEvent(db, session, 'v-out', 'failed', new Date(), 'not on WhatsApp');
+    const rows = await db.selectFrom('messages').selectAll().where('session_id', '=', session.id).execute();
+    expect(rows.length).toBeGreaterThanOrEqual(shapes.length);
+    for (const row of rows) {
+      const { rows: built } = await sql<{ view: unknown }>`
+        select ${messageJson(session.name)} as view from messages m
+        where m.session_id = ${session.id} and m.id = ${row.id}`.execute(db);
+      expect(built[0]?.view).toEqual(messageView(row, session.name));
+    }
+  });
+});
+
+describe('one-statement writes', () => {
+  it('store a message and its event once; a redelivery writes neither again', async () => {
+    const { db } = database();
+    const first = await insertMessageWithEvent(db, session, message('once'), 'message.received');
+    const again = await insertMessageWithEvent(db, session, message('once'), 'message.received');
+    expect(first).toEqual({ hooked: false });
+    expect(again).toBeUndefined();
+    const events = await eventsOf('once');
+    expect(events.map((e) => e.type)).toEqual(['message.received']);
+  });
+
+  it('move a status forward with its event, never back, and say when a webhook endpoint may want it', async () => {
+    const { db } = database();
+    await insertMessageWithEvent(
+      db,
+      session,
+      message('out-1', { direction: 'out', status: 'queued', source: 'api' }),
+      'message.sent',
+    );
+    await db.deleteFrom('events').where('session_id', '=', session.id).execute();
+    const sent = await advanceStatusWithEvent(db, session, 'out-1', 'sent', new Date());
+    expect(sent?.message.status).toBe('sent');
+    expect(sent?.hooked).toBe(false);
+    await db
+      .insertInto('webhook_endpoints')
+      .values({ tenant_id: session.tenantId, url: 'https://example.com/h', secret: new Uint8Array(8) })
+      .execute();
+    const at = new Date('2026-11-30T11:00:00.000Z');
+    const read = await advanceStatusWithEvent(db, session, 'out-1', 'read', at);
+    expect(read?.hooked).toBe(true);
+    // Back to delivered, or failed once sent: nothing changes and no event is written.
+    expect(await advanceStatusWithEvent(db, session, 'out-1', 'delivered', new Date())).toBeUndefined();
+    expect(await advanceStatusWithEvent(db, session, 'out-1', 'failed', new Date(), 'x')).toBeUndefined();
+    const events = await eventsOf('out-1');
+    expect(events.map((e) => e.type)).toEqual(['message.sent', 'message.status']);
+    expect(events[0]?.data).toEqual({ sessionId: session.name, message: sent?.message });
+    expect(events[1]?.data).toEqual({
+      sessionId: session.name,
+      id: 'out-1',
+      chat: '628111@s.whatsapp.net',
+      status: 'read',
+      failure: null,
+      at: at.toISOString(),
+    });
+    const deliveries = await db.selectFrom('webhook_deliveries').select('event_seq').execute();
+    expect(deliveries).toHaveLength(1); // the read, fanned out to the endpoint in the same statement
+  });
+
+  it('writes nothing when the event cannot be written (the change rolls back with it)', async () => {
+    const { db } = database();
+    await insertMessageWithEvent(
+      db,
+      session,
+      message('out-2', { direction: 'out', status: 'queued', source: 'api' }),
+      'message.sent',
+    );
+    await sql`create or replace function refuse_events() returns trigger language plpgsql as $$
+      begin raise exception 'no events today'; end $$`.execute(db);
+    await sql`create trigger refuse_events before insert on events
+      for each row execute function refuse_events()`.execute(db);
+    try {
+      await expect(advanceStatusWithEvent(db, session, 'out-2', 'sent', new Date())).rejects.toThrow(
+        /no events today/,
+      );
+      await expect(insertMessageWithEvent(db, session, message('in-2'), 'message.received')).rejects.toThrow(
+        /no events today/,
+      );
+    } finally {
+      await sql`drop trigger refuse_events on events`.execute(db);
+    }
+    const out = await db
+      .selectFrom('messages')
+      .select('status')
+      .where('session_id', '=', session.id)
+      .where('id', 'in', ['out-2', 'in-2'])
+      .execute();
+    expect(out).toEqual([{ status: 'queued' }]);
+  });
+});
