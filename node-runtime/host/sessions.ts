@@ -325,9 +325,9 @@ export class SessionHost {
       return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
     }
     const outcome = await outbox.outcome(id, waitMs);
-    if (!outcome) {
-      await journal.cancelIfUnsent(id, SEND_FAILURES.busy);
-    }
+    // Told how it ended: no need to read the row again (its chat and text do not change).
+    if (outcome) return settledSend({ ...found, ...outcome, attempts: found.attempts + 1 });
+    await journal.cancelIfUnsent(id, SEND_FAILURES.busy);
     const now = await messageOf(this.deps.db, sessionId, id);
     return now ? settledSend(now) : { ok: false, error: 'not-found' };
   }
