@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Kysely, sql } from 'kysely';
 import postgres from 'postgres';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
@@ -16,11 +15,11 @@ import type { Database } from '../../shared/db-schema.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { type SimProcess, spawnSimulator } from '../../test/wa-sim/process.js';
 import { InspectorSession } from './inspector.js';
-import { descendants, freePort, NodeProc, ROOT, waitForHttp } from './procs.js';
+import { descendants, entryOf, freePort, NodeProc, waitForHttp } from './procs.js';
 import { RawBaileys } from './raw.js';
 
-const HOST_MAIN = join(ROOT, 'node-runtime/host/main.ts');
-const EDGE_MAIN = fileURLToPath(new URL('../procs/edge.ts', import.meta.url));
+const HOST_MAIN = entryOf(new URL('../../node-runtime/host/main.ts', import.meta.url));
+const EDGE_MAIN = entryOf(new URL('../procs/edge.ts', import.meta.url));
 
 export interface BenchEnvOptions {
   /** A PostgreSQL server to make a fresh database on; default an embedded one in `dir`. */

@@ -5,8 +5,16 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { sleep, until } from './stats.js';
 
+/**
+ * An entry of the project as the running bench must start it: the compiled `.js` when the bench itself
+ * runs compiled (`npm run bench`, as `npm start` runs), the `.ts` source through tsx when it runs from
+ * source (the smoke test). `url` names the source.
+ */
+export const entryOf = (url: URL): string =>
+  fileURLToPath(url).replace(/\.ts$/, import.meta.url.endsWith('.ts') ? '.ts' : '.js');
+
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const PROBE = fileURLToPath(new URL('../procs/probe.ts', import.meta.url));
+export const PROBE = entryOf(new URL('../procs/probe.ts', import.meta.url));
 
 export interface MemoryUsage {
   rss: number;
@@ -19,7 +27,7 @@ export interface MemoryUsage {
 export interface NodeProcOptions {
   /** For messages and log file names. */
   name: string;
-  /** Absolute path of the TypeScript entry, run through tsx as `npm start` does. */
+  /** Absolute path of the entry (entryOf): compiled JavaScript, or TypeScript run through tsx. */
   script: string;
   env: Record<string, string | undefined>;
   /** stdout and stderr go here (a file: a pipe the bench would have to drain costs the bench CPU). */
@@ -31,14 +39,14 @@ export interface NodeProcOptions {
   cwd?: string;
 }
 
-/** A spawned Node process running one of the project's entries through tsx. */
+/** A spawned Node process running one of the project's entries. */
 export class NodeProc {
   readonly child: ChildProcess;
   private nextId = 1;
   private readonly exited: Promise<number | null>;
 
   constructor(readonly options: NodeProcOptions) {
-    const args = ['--import', 'tsx'];
+    const args = options.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
     if (options.probe) args.push('--expose-gc', '--import', PROBE);
     if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);
     args.push(options.script);

@@ -1,6 +1,5 @@
 // The bench's side of the raw Baileys baseline (bench/procs/raw-baileys.ts).
-import { fileURLToPath } from 'node:url';
-import { NodeProc } from './procs.js';
+import { entryOf, NodeProc } from './procs.js';
 
 export interface LinkTiming {
   /** Socket creation (ours: POST /api/session/create) to the first QR. */
@@ -43,7 +42,7 @@ export type RawCommand =
   | { command: 'inbound-wait'; count: number; timeoutMs: number }
   | { command: 'close' };
 
-const WORKER = fileURLToPath(new URL('../procs/raw-baileys.ts', import.meta.url));
+const WORKER = entryOf(new URL('../procs/raw-baileys.ts', import.meta.url));
 
 /** A child process holding raw Baileys sockets against the simulator. */
 export class RawBaileys {

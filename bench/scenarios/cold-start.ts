@@ -145,7 +145,7 @@ export async function coldStart(env: BenchEnv, config: BenchConfig, result: Scen
     '`npm start` with a fresh DATA_DIR (initdb, PostgreSQL start, migrations, default tenant, host, edge), ' +
     'then again on the same DATA_DIR (restart); timed from the spawn until GET /health says the database and a session host are up';
   result.baseline =
-    '`npm run bench -- --cold-baseline`: the same npm and tsx launch of a script that only starts the same ' +
+    '`npm run bench -- --cold-baseline`: the same npm launch of compiled JavaScript, a script that only starts the same ' +
     'embedded PostgreSQL (bench/procs/cold-baseline.ts) and answers /health';
   result.params = { runs, 'health polled every (ms)': 10 };
   const ours: Launch[] = [];

@@ -64,6 +64,10 @@ it('npm start boots the whole stack with an embedded database, and its health ch
   // No internet here: the host cannot reach WhatsApp, and /health must not say ok.
   const started = await start('start');
   expect(started.output()).toMatch(/Admin key of the default tenant/);
+  // It runs the compiled JavaScript, with no TypeScript loader (tsx) and no source-map support.
+  const node = started.commandLines().find((args) => args.some((a) => a.endsWith('start.js')));
+  expect(node?.slice(1)).toEqual(['dist/scripts/start.js']);
+  expect(started.commandLines().flat().join(' ')).not.toMatch(/tsx|enable-source-maps/);
   const health = await until(async () => {
     const res = await fetch(`http://${started.announced('ready at')}/health`);
     const body = (await res.json()) as { whatsapp: string };

@@ -1,6 +1,7 @@
 // `npm start` and `npm run sandbox` as a user runs them: in a process group of their own, as a terminal's
 // foreground job, so a test can press Ctrl-C (SIGINT to the group) or kill the whole job with SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -10,7 +11,9 @@ export type NpmScript = {
   output(): string;
   /** The host:port the banner announces after `label`, e.g. `ready at` gives `localhost:41234`. */
   announced(label: string): string;
-  /** Sends `signal` to the whole job (npm, tsx, node); resolves with the exit code (or signal). */
+  /** The command lines of the job's processes (its process group), each as its arguments. */
+  commandLines(): string[][];
+  /** Sends `signal` to the whole job (npm, node); resolves with the exit code (or signal). */
   signal(signal: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
   exited: Promise<number | NodeJS.Signals | null>;
 };
@@ -43,6 +46,7 @@ export async function startNpmScript(
   const running: NpmScript = {
     child,
     output: () => out,
+    commandLines: () => (child.pid ? groupCommandLines(child.pid) : []),
     announced(label) {
       const url = new RegExp(`${label} (http://[^\\s]+)`).exec(out)?.[1];
       if (!url) throw new Error(`no "${label}" URL in:\n${out}`);
@@ -72,4 +76,21 @@ export async function startNpmScript(
     await new Promise((r) => setTimeout(r, 50));
   }
   return running;
+}
+
+/** The command lines of the processes in process group `group`, from /proc (Linux). */
+function groupCommandLines(group: number): string[][] {
+  const lines: string[][] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, ppid, pgrp, ...
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgrp !== group) continue;
+      lines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
 }

@@ -15,9 +15,11 @@ export type SimProcess = {
  * can be killed). With `dataDir`, it keeps its world there.
  */
 export const spawnSimulator = async (port = 0, opts: { dataDir?: string } = {}): Promise<SimProcess> => {
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  // Compiled (dist/, run by the bench) starts compiled; from source (tests) through tsx.
+  const compiled = import.meta.url.endsWith('.js');
+  const main = fileURLToPath(new URL(compiled ? './main.js' : './main.ts', import.meta.url));
   const { WA_SIM_DATA_DIR: _, ...env } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const child = spawn(process.execPath, compiled ? [main] : ['--import', 'tsx', main], {
     env: { ...env, WA_SIM_PORT: String(port), ...(opts.dataDir ? { WA_SIM_DATA_DIR: opts.dataDir } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
