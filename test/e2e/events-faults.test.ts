@@ -125,7 +125,14 @@ it('kill -9 while 1,000 messages come in: each stored message has one event, del
         .select(['state', 'account_jid', 'host_id'])
         .where('id', '=', sessionId)
         .executeTakeFirst();
-      throw new Error(`${err.message}: ${JSON.stringify({ account, session })}`);
+      const device = [...(sim.sim.world.find(PHONE, 's.whatsapp.net')?.devices.values() ?? [])][0];
+      const pending = [...(device?.pending.values() ?? [])].map((n) => ({
+        ...n.attrs,
+        tag: n.tag,
+        enc: Array.isArray(n.content) ? n.content.map((c) => c.attrs.type).join(',') : undefined,
+        trouble: sim.sim.trouble.get(n.attrs.id ?? ''),
+      }));
+      throw new Error(`${err.message}: ${JSON.stringify({ account, session, pending })}`);
     },
   );
   const stored = await until(async () => {

@@ -1,5 +1,6 @@
 // Baileys bugs the gateway patches (patches/@whiskeysockets+baileys+*.patch), each shown against the
 // simulator: every test here fails on unpatched Baileys.
+import type { WAMessage, WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { newKeyPair } from './certificates.js';
@@ -62,5 +63,83 @@ describe('signatures', () => {
     expect(auth.creds.account).toBeUndefined();
     const account = await control(server, 'GET', '/sim/accounts/628777000003');
     expect(account.body.devices).toEqual([]);
+  });
+});
+
+describe('a crash between decrypting a message and acknowledging it', () => {
+  const deviceOf = async (phone: string) =>
+    (
+      (await control(server, 'GET', `/sim/accounts/${phone}`)).body.devices as {
+        pending: number;
+        connected: boolean;
+      }[]
+    )[0];
+
+  /**
+   * A linked device of `phone` and a way to start it with a store that calls `hook` for each message
+   * before its receipt. (Not waiting for "open": Baileys buffers it during a first sync.)
+   */
+  const device = async (phone: string) => {
+    const linked = await linkDevice(server, phone);
+    await endSocket(linked.sock);
+    await eventually(async () => ((await deviceOf(phone))?.connected ? undefined : true));
+    return (hook: (msg: WAMessage, sock: WASocket) => Promise<void>) => {
+      const sock: WASocket = connect(server.wsUrl, linked.auth, {
+        beforeMessageReceipt: (msg) => hook(msg, sock),
+      });
+      return sock;
+    };
+  };
+
+  /** The contact sends a text to `phone`; the device's first socket "dies" in its store; resolves the id. */
+  const crashOn = async (
+    phone: string,
+    contact: string,
+    text: string,
+    open: Awaited<ReturnType<typeof device>>,
+    crash: (sock: WASocket) => Promise<void>,
+  ) => {
+    let hooked = false;
+    open(async (msg, sock) => {
+      if (msg.message?.conversation !== text) return; // the phone's own history sync, say
+      hooked = true;
+      await crash(sock);
+    });
+    const sent = await control(server, 'POST', `/sim/contacts/${contact}/messages`, { to: phone, text });
+    await eventually(async () => (hooked && !(await deviceOf(phone))?.connected ? true : undefined));
+    return String(sent.body.id);
+  };
+
+  it('before the message is stored: its keys are not committed either, so the copy WhatsApp delivers again decrypts', async () => {
+    const open = await device('628777000010');
+    const id = await crashOn('628777000010', '628777000011', 'jangan hilang', open, async (sock) => {
+      sock.ws.close(); // the process dies here, the message not stored
+      await new Promise(() => {});
+    });
+    const stored: WAMessage[] = [];
+    const second = open(async (msg) => {
+      if (msg.message?.conversation) stored.push(msg);
+    });
+    await eventually(() => (stored.length > 0 ? true : undefined));
+    expect(stored.map((m) => [m.key.id, m.message?.conversation])).toEqual([[id, 'jangan hilang']]);
+    await eventually(async () => ((await deviceOf('628777000010'))?.pending === 0 ? true : undefined));
+    expect(server.sim.trouble.get(id)).toBeUndefined();
+    await endSocket(second);
+  });
+
+  it('after it is stored, before its receipt: the copy delivered again is acked with an error and not delivered after', async () => {
+    const open = await device('628777000012');
+    const id = await crashOn('628777000012', '628777000013', 'sekali saja', open, async (sock) => {
+      sock.ws.close(); // stored and its keys committed; the receipt never leaves
+    });
+    const stored: (string | null | undefined)[] = [];
+    const second = open(async (msg) => {
+      if (msg.message?.conversation) stored.push(msg.key.id);
+    });
+    // Its keys were used up: Baileys cannot decrypt the copy and says so (487), and WhatsApp drops it.
+    await eventually(async () => ((await deviceOf('628777000012'))?.pending === 0 ? true : undefined));
+    expect(server.sim.trouble.get(id)?.nacks).toEqual(['487']);
+    expect(stored).toEqual([]);
+    await endSocket(second);
   });
 });

@@ -79,6 +79,7 @@ export const handleReceipt = (
 ) => {
   const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
   if (node.attrs.type === 'retry') {
+    sim.noteRetry(device, node.attrs.id ?? '');
     void resendOnRetry(sim, owner, device, node).catch(() => undefined);
   } else {
     for (const id of ids) {
@@ -102,8 +103,20 @@ export const handleReceipt = (
   });
 };
 
-/** A companion's ack for a receipt we delivered: the receipt stops being pending. */
+/**
+ * A companion's ack: for a receipt we delivered, the receipt stops being pending. A message the device
+ * took is answered with a receipt; one it could not use is acked, with an error (a nack: "Key used
+ * already" for a copy it had decrypted before a crash, say). WhatsApp then stops delivering it, unless
+ * the device asked for it again with a retry receipt: the phone's new copy takes its place.
+ */
 export const handleAck = (sim: Simulator, device: LinkedDevice, node: BinaryNode) => {
+  const id = node.attrs.id ?? '';
+  if (node.attrs.class === 'message') {
+    if (node.attrs.error) sim.noteNack(id, node.attrs.error);
+    if (sim.resendAsked(device, id)) return;
+    if (device.pending.delete(pendingKey('message', id))) sim.world.changed();
+    return;
+  }
   if (node.attrs.class !== 'receipt') return;
   if (device.pending.delete(pendingKey('receipt', node.attrs.id, node.attrs.type))) sim.world.changed();
 };

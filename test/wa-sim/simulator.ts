@@ -41,6 +41,8 @@ export class Simulator {
   >();
   /** Pre-key bundles served so far: tests use it to see a Signal session being reused. */
   keyFetches = 0;
+  /** What devices said about messages they could not take, by message id (in memory, for tests). */
+  readonly trouble = new Map<string, { retries: number; nacks: string[] }>();
   /** Privacy (trusted-contact) tokens the linked devices asked to issue: tests count them per send. */
   privacyTokenIssues = 0;
   /** Answer the next scan with a device identity signed by a key that is not the phone's. */
@@ -207,6 +209,29 @@ export class Simulator {
     device.pending.set(pendingKey(stanza.tag, stanza.attrs.id, stanza.attrs.type), stanza);
     this.world.changed();
     if (device.connection?.isOpen) device.connection.send(stanza);
+  }
+
+  /** Messages a device asked for again (a retry receipt), until it acks the copy it could not use. */
+  private readonly resends = new WeakMap<LinkedDevice, Set<string>>();
+
+  noteRetry(device: LinkedDevice, id: string) {
+    const entry = this.trouble.get(id) ?? { retries: 0, nacks: [] };
+    entry.retries++;
+    this.trouble.set(id, entry);
+    const asked = this.resends.get(device) ?? new Set();
+    asked.add(id);
+    this.resends.set(device, asked);
+  }
+
+  /** Whether the device asked for message `id` again; the ack that follows the request is taken. */
+  resendAsked(device: LinkedDevice, id: string): boolean {
+    return this.resends.get(device)?.delete(id) ?? false;
+  }
+
+  noteNack(id: string, error: string) {
+    const entry = this.trouble.get(id) ?? { retries: 0, nacks: [] };
+    entry.nacks.push(error);
+    this.trouble.set(id, entry);
   }
 
   /** Keeps what contact `phone` sent as `id`, for a retry receipt; the oldest go past a bound. */
