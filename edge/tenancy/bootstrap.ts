@@ -96,7 +96,7 @@ async function settingOf(name: KeySetting, value: string | undefined) {
   if (value === undefined || value === '') return undefined;
   const problem = keySettingProblem(name, value);
   if (problem) throw new ApiKeySettingError(problem);
-  return { digest: await digestApiKey(value), prefix: displayPrefixOf(value) };
+  return { digest: digestApiKey(value), prefix: displayPrefixOf(value) };
 }
 
 /**

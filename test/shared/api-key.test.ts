@@ -166,6 +166,20 @@ describe('digestApiKey', () => {
     expect(await digestApiKey(key)).toEqual(digest);
     expect(await digestApiKey(`${key}x`)).not.toEqual(digest);
   });
+
+  it('is what Web Crypto computes, for keys of any text (the digests already stored stay valid)', async () => {
+    const encoder = new TextEncoder();
+    for (const key of [
+      '',
+      'waga_x',
+      'my-fixed-container-api-key-0123456789',
+      'kunci-rahasia-ñ-日本-👋',
+      'a'.repeat(300),
+    ]) {
+      const webCrypto = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(key)));
+      expect(digestApiKey(key)).toEqual(webCrypto);
+    }
+  });
 });
 
 describe('displayPrefixOf', () => {
