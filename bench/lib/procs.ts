@@ -13,7 +13,10 @@ import { sleep, until } from './stats.js';
 export const entryOf = (url: URL): string =>
   fileURLToPath(url).replace(/\.ts$/, import.meta.url.endsWith('.ts') ? '.ts' : '.js');
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The project's root, from the sources (bench/lib/) or from their compiled copy (dist/bench/lib/). */
+export const ROOT = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url),
+);
 export const PROBE = entryOf(new URL('../procs/probe.ts', import.meta.url));
 
 export interface MemoryUsage {
