@@ -6,7 +6,7 @@
 // esbuild only strips types (tsc checks them, in `npm test`): the whole tree takes well under a second,
 // so `npm start` builds every time and dist/ is never stale. Plain JavaScript, so it runs before anything
 // is compiled, on any Node the project accepts.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,10 +44,16 @@ async function writeAtomically(path, contents) {
 const started = performance.now();
 const entryPoints = (await Promise.all(SOURCES.map((dir) => filesIn(dir, isSource)))).flat();
 const migrations = await filesIn('migrations', (name) => name.endsWith('.sql'));
-// Nothing changed since the last build (the newest input is the one it recorded): nothing to write.
+// Nothing changed since the last build (every input has the name, size and time it had then): nothing
+// to write.
 const inputs = [...entryPoints, ...migrations, 'scripts/build.mjs', 'package-lock.json'];
-const newest = Math.max(...(await Promise.all(inputs.map(async (f) => (await stat(join(ROOT, f))).mtimeMs))));
-const stamp = `${inputs.length} ${newest}`;
+const seen = await Promise.all(
+  inputs.map(async (f) => {
+    const { mtimeMs, size } = await stat(join(ROOT, f));
+    return `${f}:${size}:${mtimeMs}`;
+  }),
+);
+const stamp = createHash('sha256').update(seen.join('\n')).digest('hex');
 if ((await readFile(STAMP, 'utf8').catch(() => '')) === stamp) process.exit(0);
 
 const { outputFiles } = await build({
