@@ -145,9 +145,11 @@ export class BenchEnv {
   }
 
   /** The raw Baileys baseline in its own process (with an inspector when profiling). */
-  async startRaw(sim: SimProcess, name: string): Promise<RawBaileys> {
+  /** Raw Baileys sockets; with `authDir`, on Baileys' own file auth state there. */
+  async startRaw(sim: SimProcess, name: string, authDir?: string): Promise<RawBaileys> {
     return RawBaileys.start(sim, this.logFile(`${name}-${this.tag()}`), {
       inspectPort: this.options.cpuProfile ? await freePort() : undefined,
+      authDir,
     });
   }
 

@@ -52,12 +52,17 @@ export class RawBaileys {
   static async start(
     sim: { url: string; wsUrl: string; trustRoot: string },
     logFile: string,
-    opts: { inspectPort?: number } = {},
+    opts: { inspectPort?: number; authDir?: string } = {},
   ) {
     const proc = new NodeProc({
       name: 'raw-baileys',
       script: WORKER,
-      env: { WA_WS_URL: sim.wsUrl, WA_SIM_URL: sim.url, WA_TRUST_ROOT: sim.trustRoot },
+      env: {
+        WA_WS_URL: sim.wsUrl,
+        WA_SIM_URL: sim.url,
+        WA_TRUST_ROOT: sim.trustRoot,
+        ...(opts.authDir ? { RAW_AUTH_DIR: opts.authDir } : {}),
+      },
       logFile,
       probe: true,
       inspectPort: opts.inspectPort,

@@ -1,13 +1,20 @@
 // The baseline: raw Baileys sockets with in-memory auth state, in a process of their own, driven by the
-// bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's).
+// bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's); with RAW_AUTH_DIR,
+// Baileys' own file auth state there instead (useMultiFileAuthState, what the seed and most gateways run).
 // Commands: link (pair sockets by QR through the simulator, with timings), send, inbound-start and
 // inbound-wait (the text messages the sockets received, with the time of each), close. Memory is
 // answered by bench/procs/probe.ts, preloaded.
-import { Browsers, type WASocket } from '@whiskeysockets/baileys';
+import { join } from 'node:path';
+import {
+  type AuthenticationState,
+  Browsers,
+  useMultiFileAuthState,
+  type WASocket,
+} from '@whiskeysockets/baileys';
 import { connect, memoryAuthState, nextUpdate, trustSimulator } from '../../test/wa-sim/baileys-client.js';
 import type { LinkTiming, RawCommand, RawInbound, RawSendResult, SendJob } from '../lib/raw.js';
 
-const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT } = process.env;
+const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT, RAW_AUTH_DIR } = process.env;
 if (!WA_WS_URL || !WA_SIM_URL || !WA_TRUST_ROOT || !process.send) {
   process.stderr.write('raw-baileys: needs WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT and an IPC channel\n');
   process.exit(2);
@@ -55,10 +62,18 @@ function inboundWait(count: number, timeoutMs: number): Promise<RawInbound> {
   });
 }
 
+/** An account's auth state: in memory, or in its own folder of files saved on every creds change. */
+async function authFor(phone: string): Promise<{ auth: AuthenticationState; save: () => Promise<void> }> {
+  if (!RAW_AUTH_DIR) return { auth: memoryAuthState(), save: async () => {} };
+  const { state, saveCreds } = await useMultiFileAuthState(join(RAW_AUTH_DIR, phone));
+  return { auth: state, save: saveCreds };
+}
+
 async function linkOne(phone: string, name: string): Promise<LinkTiming> {
-  const auth = memoryAuthState();
+  const { auth, save } = await authFor(phone);
   const created = now();
   const first = connect(WA_WS_URL as string, auth, socketConfig);
+  first.ev.on('creds.update', save);
   const { qr } = await nextUpdate(first, (u) => !!u.qr, 120_000);
   const qrAt = now();
   const restarted = nextUpdate(first, (u) => u.connection === 'close', 120_000);
@@ -72,6 +87,7 @@ async function linkOne(phone: string, name: string): Promise<LinkTiming> {
   await restarted;
   // After pairing the server ends the stream with 515; the client reconnects with its new creds.
   const sock = connect(WA_WS_URL as string, auth, socketConfig);
+  sock.ev.on('creds.update', save);
   await nextUpdate(sock, (u) => u.connection === 'open', 120_000);
   const openAt = now();
   recordInbound(sock);

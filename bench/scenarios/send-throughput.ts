@@ -3,6 +3,8 @@
 // `POST /api/send` (waits for WhatsApp's ack) and the outbox (`POST /api/messages`, answers 202 at once),
 // vs raw Baileys sockets with in-memory auth state sending the same messages to the same simulator. Also
 // where a message's CPU goes: raw, raw with the host's onWhatsApp check, the host called directly, the edge.
+// A second baseline runs the same raw sockets on Baileys' own file auth state (useMultiFileAuthState).
+import { join } from 'node:path';
 import { queueMessage } from '../../edge/outbox/queries.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { BenchConfig } from '../lib/config.js';
@@ -175,7 +177,7 @@ export async function sendThroughput(
   result.ours =
     "POST /api/send through the edge to the session host's outbox (queued, then onWhatsApp check and sendMessage; answered at WhatsApp's ack); outbox rows: POST /api/messages (answered 202 once queued)";
   result.baseline =
-    'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts';
+    'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts; the rows "against file auth" compare with the same sockets on Baileys\' own file auth state (`useMultiFileAuthState`, what the seed and most gateways run)';
   result.params = {
     sessions: cfg.sessions.join(', '),
     'messages per session': cfg.sessions.map((n) => `${n}: ${cfg.messagesPerSession(n)}`).join('; '),
@@ -186,6 +188,7 @@ export async function sendThroughput(
   const ours = new Map<number, SendFigures>();
   const outbox = new Map<number, SendFigures>();
   const base = new Map<number, SendFigures>();
+  const fileBase = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
   try {
@@ -349,12 +352,44 @@ export async function sendThroughput(
     } finally {
       await raw.close();
     }
+
+    // The second baseline: raw Baileys on its own file auth state, as the seed and most gateways run it.
+    const rawFile = await env.startRaw(sim, 'raw-send-file', join(env.dir, 'raw-auth'));
+    try {
+      const t0 = Date.now();
+      await rawFile.link(
+        Array.from({ length: max }, (_, i) => accountPhone(3, i)),
+        10,
+      );
+      env.log(`  linked ${max} raw sockets on file auth in ${fmt((Date.now() - t0) / 1000)} s`);
+      const groups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
+      for (const n of cfg.sessions) {
+        await waitQuiet([rawFile.proc.pid, simPid]);
+        const jobs = plan(config, 3, run++, n);
+        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+          env.profile(
+            `raw-file-send-${n}-sessions`,
+            [rawFile],
+            rawSend(rawFile, jobs, cfg.inflightPerSession, false),
+          ),
+        );
+        fileBase.set(n, f);
+        if (n === split) breakdown.push({ path: 'raw Baileys on file auth (useMultiFileAuthState)', f });
+        if (f.failed > 0) result.notes.push(`file-auth baseline, ${n} sessions: ${f.failed} sends failed.`);
+        env.log(
+          `  raw file ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
+    } finally {
+      await rawFile.close();
+    }
   } finally {
     await sim.stop();
     for (const n of cfg.sessions) {
       const o = ours.get(n);
       const q = outbox.get(n);
       const b = base.get(n);
+      const fb = fileBase.get(n);
       if (!o && !b) continue;
       const label = `${n} session${n === 1 ? '' : 's'}`;
       const pick = (f: SendFigures | undefined, k: 'acceptedPerS' | 'deliveredPerS') => f?.[k] ?? Number.NaN;
@@ -382,11 +417,26 @@ export async function sendThroughput(
           b ? sumExceptSim(b.cpuPerMessage) : Number.NaN,
           'lower',
         ),
+        metric(
+          `accepted, ${label}, against file auth`,
+          'msg/s',
+          pick(o, 'acceptedPerS'),
+          pick(fb, 'acceptedPerS'),
+          'higher',
+        ),
+        metric(
+          `CPU per message, ${label}, against file auth`,
+          'ms',
+          o ? sumExceptSim(o.cpuPerMessage) : Number.NaN,
+          fb ? sumExceptSim(fb.cpuPerMessage) : Number.NaN,
+          'lower',
+        ),
       );
       for (const [who, f] of [
         ['ours', o],
         ['outbox', q],
         ['baseline', b],
+        ['file-auth baseline', fb],
       ] as const) {
         if (f && !f.complete) {
           result.notes.push(
