@@ -50,21 +50,6 @@ const messageValues = (session: SessionRef, message: StoredMessage): Insertable<
   source: message.source,
 });
 
-/** Inserts a message unless the session already has one with its id (a redelivery); true if new. */
-export async function insertMessage(
-  db: Kysely<Database>,
-  session: SessionRef,
-  message: StoredMessage,
-): Promise<boolean> {
-  const inserted = await db
-    .insertInto('messages')
-    .values(messageValues(session, message))
-    .onConflict((oc) => oc.columns(['session_id', 'id']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return inserted !== undefined;
-}
-
 // The hot paths below write a change and its event in one statement (a data-modifying CTE): atomic on
 // its own, and one round trip instead of four (BEGIN, the change, the event, COMMIT). Each also says
 // whether the tenant has an enabled webhook endpoint, so the worker is woken only when it may have work.
@@ -108,8 +93,9 @@ export async function insertMessageWithEvent(
 }
 
 /**
- * `advanceStatus` and, when the status moved, its event (`message.sent` with the message, or
- * `message.status`; none for `queued`) in one statement.
+ * Moves an outbound message's status forward (never back; `failed` only from below `sent`) and, when it
+ * moved, writes its event (`message.sent` with the message, or `message.status`; none for `queued`), in
+ * one statement. Returns the message as it is now, or undefined when nothing changed.
  */
 export async function advanceStatusWithEvent(
   db: Kysely<Database>,
@@ -156,32 +142,6 @@ export function messageJson(sessionName: string): RawBuilder<unknown> {
     'chatLid', m.chat_lid, 'from', m.sender_jid, 'fromLid', m.sender_lid, 'kind', m.kind, 'text', m.text,
     'quoted', coalesce(m.content -> 'quoted', 'null'::jsonb), 'timestamp', ${iso('m.sent_at')},
     'status', m.status, 'statusAt', ${iso('m.status_at')}, 'failure', m.failure, 'source', m.source)`;
-}
-
-/**
- * Moves an outbound message's status forward (never back; `failed` only from below `sent`). Returns the
- * message as it is now, or undefined when nothing changed.
- */
-export async function advanceStatus(
-  db: Kysely<Database>,
-  session: SessionRef,
-  id: string,
-  status: MessageStatus,
-  at: Date,
-  failure: string | null = null,
-): Promise<Message | undefined> {
-  let query = db
-    .updateTable('messages')
-    .set({ status, status_rank: MESSAGE_STATUS_RANK[status], status_at: at, failure })
-    .where('session_id', '=', session.id)
-    .where('id', '=', id)
-    .where('direction', '=', 'out');
-  query =
-    status === 'failed'
-      ? query.where('status_rank', '<', MESSAGE_STATUS_RANK.sent)
-      : query.where('status_rank', '<', MESSAGE_STATUS_RANK[status]);
-  const row = await query.returningAll().executeTakeFirst();
-  return row && messageView(row, session.name);
 }
 
 /** The API view of a message about to be stored. */
