@@ -11,6 +11,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type ApiKeyScope, isApiKeyScope } from './api-key.js';
+import { fromBase64url, toBase64url } from './base64url.js';
 
 export const HOST_TOKEN_ISSUER = 'edge';
 export const HOST_TOKEN_ALG = 'HS256';
@@ -126,21 +127,6 @@ function mac(secret: string | Uint8Array, input: string): Uint8Array {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-}
-
-/** Bytes of unpadded base64url text; undefined when it is not that. */
-function fromBase64url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** The JSON object a base64url segment carries; undefined for anything else. */
 function jsonSegment(text: string): Record<string, unknown> | undefined {
   const bytes = fromBase64url(text);
@@ -163,7 +149,7 @@ function sameMac(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-const HEADER = base64url(encoder.encode(JSON.stringify({ alg: HOST_TOKEN_ALG, typ: 'JWT' })));
+const HEADER = toBase64url(encoder.encode(JSON.stringify({ alg: HOST_TOKEN_ALG, typ: 'JWT' })));
 const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'tenant', 'scope'] as const;
 
 function secretKey(secret: string | Uint8Array): Uint8Array {
@@ -189,7 +175,7 @@ export async function signHostToken(input: SignHostTokenInput): Promise<string> 
   }
   if (!isApiKeyScope(input.scope)) throw new TypeError(`unknown scope ${String(input.scope)}`);
   const nowSeconds = Math.floor((input.now ?? new Date()).getTime() / 1000);
-  const payload = base64url(
+  const payload = toBase64url(
     encoder.encode(
       JSON.stringify({
         tenant: input.tenantId,
@@ -204,7 +190,7 @@ export async function signHostToken(input: SignHostTokenInput): Promise<string> 
     ),
   );
   const signingInput = `${HEADER}.${payload}`;
-  return `${signingInput}.${base64url(mac(input.secret, signingInput))}`;
+  return `${signingInput}.${toBase64url(mac(input.secret, signingInput))}`;
 }
 
 /**

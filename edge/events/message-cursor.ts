@@ -3,6 +3,8 @@
 // of JSON), and checked on the way in: it is only ever a position, never a look-up, so a made-up one
 // reveals nothing.
 
+import { fromBase64url, toBase64url } from '../../shared/base64url.js';
+
 export interface MessageCursor {
   /** `sent_at` in UTC with microseconds, as Postgres wrote it. */
   sentAt: string;
@@ -12,16 +14,13 @@ export interface MessageCursor {
 const SENT_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 export const MAX_MESSAGE_ID_LENGTH = 128;
 
-const toBase64Url = (text: string) =>
-  btoa(String.fromCharCode(...new TextEncoder().encode(text)))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
+const toBase64Url = (text: string) => toBase64url(new TextEncoder().encode(text));
 
-const fromBase64Url = (text: string) =>
-  new TextDecoder('utf-8', { fatal: true }).decode(
-    Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0)),
-  );
+const fromBase64Url = (text: string) => {
+  const bytes = fromBase64url(text);
+  if (!bytes) throw new Error('not base64url');
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+};
 
 export function encodeMessageCursor(cursor: MessageCursor): string {
   return toBase64Url(JSON.stringify([cursor.sentAt, cursor.id]));

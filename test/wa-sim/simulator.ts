@@ -214,10 +214,14 @@ export class Simulator {
   /** Messages a device asked for again (a retry receipt), until it acks the copy it could not use. */
   private readonly resends = new WeakMap<LinkedDevice, Set<string>>();
 
-  noteRetry(device: LinkedDevice, id: string) {
+  private troubleOf(id: string) {
     const entry = this.trouble.get(id) ?? { retries: 0, nacks: [] };
-    entry.retries++;
     this.trouble.set(id, entry);
+    return entry;
+  }
+
+  noteRetry(device: LinkedDevice, id: string) {
+    this.troubleOf(id).retries++;
     const asked = this.resends.get(device) ?? new Set();
     asked.add(id);
     this.resends.set(device, asked);
@@ -229,9 +233,7 @@ export class Simulator {
   }
 
   noteNack(id: string, error: string) {
-    const entry = this.trouble.get(id) ?? { retries: 0, nacks: [] };
-    entry.nacks.push(error);
-    this.trouble.set(id, entry);
+    this.troubleOf(id).nacks.push(error);
   }
 
   /** Keeps what contact `phone` sent as `id`, for a retry receipt; the oldest go past a bound. */
