@@ -232,12 +232,20 @@ export const HostQrResponseSchema = z
 
 /** `/api/send` on the host: the message the edge queued (the outbox row), to send now or not at all. */
 export const HostSendBodySchema = z
-  .object({ messageId: z.string().regex(/^[0-9A-Za-z]{1,64}$/) })
+  .object({
+    messageId: z.string().regex(/^[0-9A-Za-z]{1,64}$/),
+    fresh: z.boolean().optional().openapi({
+      description: 'Queued by this very request (not a retry): the host need not read the row back first',
+    }),
+  })
   .openapi('HostSendBody');
 
 export const HostOutboxResponseSchema = z.object({ woken: z.literal(true) }).openapi('HostOutboxResponse');
 
-export const HostSendResponseSchema = SendResultSchema;
+/** Handed to WhatsApp: `sent` once the server acknowledged it, `queued` while that ack is still on its way. */
+export const HostSendResponseSchema = z
+  .object({ id: z.string(), status: z.enum(['queued', 'sent', 'delivered', 'read', 'played']) })
+  .openapi('HostSendResponse');
 
 export const HostLogoutResponseSchema = z
   .object({

@@ -29,10 +29,7 @@ export const HostQrReply = HostQrResponseSchema.extend({
   user: HostUser.optional(),
 });
 
-export const HostSendReply = z.object({
-  key: z.object({ remoteJid: z.string(), id: z.string(), fromMe: z.boolean() }),
-  message: z.object({ extendedTextMessage: z.object({ text: z.string() }) }),
-});
+export const HostSendReply = z.object({ id: z.string(), status: z.string() });
 
 export const HostLogoutReply = HostLogoutResponseSchema.extend({ state });
 

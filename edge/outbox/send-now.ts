@@ -113,7 +113,10 @@ export async function sendNow(
   let refused: ApiError;
   let definitive = false;
   try {
-    const reply = await forwarder.toSessionHost(c, { action: 'send', body: { messageId: message.id } });
+    const reply = await forwarder.toSessionHost(c, {
+      action: 'send',
+      body: { messageId: message.id, fresh: !message.resumed },
+    });
     if (reply.status >= 200 && reply.status < 300) {
       hostResult(reply, HostSendReply, 'send'); // a body the host should not send is our 500
       const body = sentBody(message.to, message.id, message.text);

@@ -77,7 +77,8 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
     .openapi(hostStatusRoute, async (c) => c.json(await sessions.view(c.req.valid('param').id), 200))
     .openapi(hostQrRoute, async (c) => c.json(await withPng(await sessions.qr(c.req.valid('param').id)), 200))
     .openapi(hostSendRoute, async (c) => {
-      const result = await sessions.sendQueued(c.req.valid('param').id, c.req.valid('json').messageId);
+      const { messageId, fresh } = c.req.valid('json');
+      const result = await sessions.sendQueued(c.req.valid('param').id, messageId, { fresh });
       if (!result.ok) {
         switch (result.error) {
           case 'not-connected':
@@ -94,11 +95,7 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
             });
         }
       }
-      const { id, to, text } = result.message;
-      return c.json(
-        { key: { remoteJid: to, id, fromMe: true as const }, message: { extendedTextMessage: { text } } },
-        200,
-      );
+      return c.json(result.message, 200);
     })
     .openapi(hostOutboxRoute, async (c) => {
       await sessions.wakeOutbox(c.req.valid('param').id);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
+import type { MessageStatus } from '../../shared/events.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
@@ -42,20 +43,21 @@ const OUTBOX_POLL_MS = 2_000;
 
 /** What `/api/send` gets back from the host. */
 export type QueuedSend =
-  | { ok: true; message: { id: string; to: string; text: string } }
+  | { ok: true; message: { id: string; status: HandedOverStatus } }
   | {
       ok: false;
       error: 'not-connected' | 'reconnecting' | 'not-on-whatsapp' | 'busy' | 'failed' | 'not-found';
       failure?: string;
     };
 
+/** Where a message handed to WhatsApp stands: `queued` until the server's ack. */
+type HandedOverStatus = Exclude<MessageStatus, 'failed' | 'cancelled'>;
+
 /** A message no longer queued, as `/api/send` reports it. */
 const settledSend = (m: {
   id: string;
-  status: string | null;
+  status: MessageStatus | null;
   failure: string | null;
-  chat_jid: string;
-  text: string | null;
   attempts: number;
 }): QueuedSend => {
   if (m.status === 'failed' || m.status === 'cancelled') {
@@ -71,7 +73,10 @@ const settledSend = (m: {
   // Still queued after the wait: handed to WhatsApp but not acknowledged yet counts as sent, as Baileys
   // reports a send once its stanza is written; never handed over (cancelled above) is busy.
   if (m.status === 'queued' && m.attempts === 0) return { ok: false, error: 'busy' };
-  return { ok: true, message: { id: m.id, to: m.chat_jid, text: m.text ?? '' } };
+  return {
+    ok: true,
+    message: { id: m.id, status: m.status === 'queued' || !m.status ? 'queued' : m.status },
+  };
 };
 
 /** Where a session stands for its outbox. */
@@ -303,11 +308,20 @@ export class SessionHost {
    * with the server's ack, a failure, or `busy` when its turn does not come within `waitMs` (then it is
    * cancelled if it has not been handed over yet; if it has, it counts as sent).
    */
-  async sendQueued(sessionId: string, id: string, waitMs = SEND_WAIT_MS): Promise<QueuedSend> {
+  async sendQueued(
+    sessionId: string,
+    id: string,
+    { fresh = false, waitMs = SEND_WAIT_MS }: { fresh?: boolean | undefined; waitMs?: number } = {},
+  ): Promise<QueuedSend> {
     const actor = await this.actor(sessionId);
     const journal = this.journal(sessionId);
     const outbox = this.outboxes.get(sessionId);
-    const found = await messageOf(this.deps.db, sessionId, id);
+    // Queued by the very request that asks (the edge says so): queued, never handed over, no need to read
+    // it back. A retried request's message may have moved on: read.
+    const found =
+      fresh && isConnected(actor.getSnapshot())
+        ? { id, status: 'queued' as const, failure: null, attempts: 0 }
+        : await messageOf(this.deps.db, sessionId, id);
     if (!found || !outbox) return { ok: false, error: 'not-found' };
     if (found.status !== 'queued') return settledSend(found);
     const snapshot = actor.getSnapshot();

@@ -10,7 +10,7 @@ import type { MessageStatus } from '../../shared/events.js';
 import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
-import { claimForSend, type Queued, queuedMessages, recordNextSend } from './queries.js';
+import { claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
 
 /** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
 export type SendReadiness = 'connected' | 'waiting' | 'logged-out';
@@ -20,7 +20,8 @@ export type Outcome = { status: MessageStatus; failure: string | null };
 
 /** A failed hand-over is tried again this many times (with a growing pause) before the message fails. */
 const MAX_ATTEMPTS = 5;
-const BATCH = 50;
+/** How many outcomes no one asked for yet are kept (a few sends in flight need a handful). */
+const UNCLAIMED_OUTCOMES = 256;
 
 export type OutboxDeps = {
   db: Kysely<Database>;
@@ -51,7 +52,14 @@ export class SessionOutbox {
   private jitter: number | undefined;
   /** The next send time last written for the admin (undefined: not written yet). */
   private recordedNextAt: number | null | undefined;
+  /** The chats sent to within their own gap (older ones are dropped as they pass). */
   private readonly chatSentAt = new Map<string, number>();
+  /** The admin's pacing for the session, as last read (undefined: the deployment's default). */
+  private pacing: Pacing | undefined;
+  /** `pacing` was read by the claim just made: no need to read it again before the next gap. */
+  private pacingJustRead = false;
+  /** The last look at the queue found more that could go. */
+  private backlog = false;
   /**
    * Handed to WhatsApp by this outbox and not acknowledged yet: still `queued` in the table, but not to be
    * sent again on this connection. A new connection sends them again (the server may never have had
@@ -59,6 +67,11 @@ export class SessionOutbox {
    */
   private readonly inFlight = new Set<string>();
   private readonly waiters = new Map<string, Set<(outcome: Outcome) => void>>();
+  /**
+   * Outcomes no one waited for yet, the latest first out: `/api/send` asks after queueing, and a busy
+   * outbox may have sent the message and had its ack before the ask arrives.
+   */
+  private readonly unclaimedOutcomes = new Map<string, Outcome>();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -106,13 +119,24 @@ export class SessionOutbox {
     if (status === 'queued') return;
     this.inFlight.delete(id);
     const waiting = this.waiters.get(id);
-    if (!waiting) return;
+    if (!waiting) {
+      if (this.unclaimedOutcomes.size >= UNCLAIMED_OUTCOMES) {
+        this.unclaimedOutcomes.delete(this.unclaimedOutcomes.keys().next().value as string);
+      }
+      this.unclaimedOutcomes.set(id, { status, failure });
+      return;
+    }
     this.waiters.delete(id);
     for (const resolve of waiting) resolve({ status, failure });
   }
 
   /** Waits until the message left (the server's ack) or failed; undefined if that takes past `timeoutMs`. */
   outcome(id: string, timeoutMs: number): Promise<Outcome | undefined> {
+    const known = this.unclaimedOutcomes.get(id);
+    if (known) {
+      this.unclaimedOutcomes.delete(id);
+      return Promise.resolve(known);
+    }
     return new Promise((resolve) => {
       const waiting = this.waiters.get(id) ?? new Set();
       const timer = setTimeout(() => {
@@ -142,52 +166,64 @@ export class SessionOutbox {
         await this.sleep();
         continue;
       }
-      const { queue, pacing: own } = await queuedMessages(
-        this.deps.db,
-        this.deps.sessionId,
-        BATCH,
-        this.inFlight,
-      );
-      if (queue.length === 0) {
-        await this.recordNextSend(null);
-        await this.sleep();
-        continue;
+      // The session's own gap first: nothing is claimed before it has passed.
+      this.jitter ??= this.random();
+      let sessionAt = this.sessionAt();
+      if (sessionAt > this.now() && !this.pacingJustRead) {
+        // Woken while waiting out a gap: the admin may have changed it (a shorter one applies now).
+        this.pacing = (await pacingOf(this.deps.db, this.deps.sessionId)) ?? undefined;
+        sessionAt = this.sessionAt();
       }
-      // Read with each look at the queue: a change by the admin applies from the next message on.
-      const pacing = own ?? this.deps.defaultPacing;
-      const { message, at } = this.next(queue, pacing);
-      const wait = at - this.now();
-      if (wait > 0) {
-        await this.recordNextSend(at);
-        await this.sleep(wait);
+      this.pacingJustRead = false;
+      if (sessionAt > this.now()) {
+        if (this.backlog) await this.recordNextSend(sessionAt);
+        await this.sleep(sessionAt - this.now());
         continue; // the queue or the session may have changed meanwhile
       }
-      await this.deliver(message, pacing);
+      const pacing = this.pacing ?? this.deps.defaultPacing;
+      const waiting = this.waitingChats(pacing);
+      const claim = await claimNext(this.deps.db, this.deps.sessionId, this.inFlight, [...waiting.keys()]);
+      // Read with each claim: a change by the admin applies from the gap after this message on.
+      this.pacing = claim.pacing ?? undefined;
+      this.pacingJustRead = true;
+      this.backlog = claim.more || claim.waitingWithQueued.length > 0;
+      if (claim.message) {
+        await this.deliver(claim.message, claim.pacing ?? this.deps.defaultPacing);
+        continue;
+      }
+      // Nothing can go now: sleep until a waiting chat's gap has passed, or until woken.
+      const at = Math.min(...claim.waitingWithQueued.map((chat) => waiting.get(chat) ?? Infinity));
+      if (Number.isFinite(at)) {
+        await this.recordNextSend(at);
+        await this.sleep(Math.max(0, at - this.now()));
+      } else {
+        await this.recordNextSend(null);
+        await this.sleep();
+      }
     }
   }
 
-  /**
-   * The next message and when it may go: the oldest queued one whose chat is not waiting out its own
-   * gap (each chat keeps its order), no earlier than the session's gap after the last send.
-   */
-  private next(queue: Queued[], pacing: Pacing): { message: Queued; at: number } {
-    this.jitter ??= this.random();
-    const sessionAt = this.lastSentAt + pacing.minIntervalMs + this.jitter * pacing.jitterMs;
-    const seen = new Set<string>();
-    let best: { message: Queued; at: number } | undefined;
-    for (const message of queue) {
-      if (seen.has(message.chatJid)) continue; // a later message of a chat already considered
-      seen.add(message.chatJid);
-      const chatAt = (this.chatSentAt.get(message.chatJid) ?? 0) + pacing.perChatMinIntervalMs;
-      const at = Math.max(sessionAt, chatAt);
-      if (!best || at < best.at) best = { message, at };
-      if (at <= sessionAt) break; // nothing can go sooner than this one
-    }
-    return best ?? { message: queue[0] as Queued, at: sessionAt };
+  /** When the session's gap after its last send ends. */
+  private sessionAt(): number {
+    const pacing = this.pacing ?? this.deps.defaultPacing;
+    return this.lastSentAt + pacing.minIntervalMs + (this.jitter ?? 0) * pacing.jitterMs;
   }
 
+  /** The chats still waiting out their own gap since their last send, with when it ends. */
+  private waitingChats(pacing: Pacing): Map<string, number> {
+    const waiting = new Map<string, number>();
+    const now = this.now();
+    for (const [chat, sentAt] of this.chatSentAt) {
+      const at = sentAt + pacing.perChatMinIntervalMs;
+      if (at > now) waiting.set(chat, at);
+      else this.chatSentAt.delete(chat); // past its gap: no longer needed
+    }
+    return waiting;
+  }
+
+  /** Hands over a message claimed for it (its attempt already counted). */
   private async deliver(message: Queued, pacing: Pacing) {
-    const { journal, sessionId, db } = this.deps;
+    const { journal } = this.deps;
     if (message.expiresAt && message.expiresAt.getTime() <= this.now()) {
       await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.expired);
       return;
@@ -195,9 +231,9 @@ export class SessionOutbox {
     if (pacing.typingMs > 0) {
       await this.deps.presence(message.chatJid, true);
       await this.sleep(pacing.typingMs);
+      // Claimed but not handed over: still queued, it goes once the session is back.
       if (!this.running || this.deps.readiness() !== 'connected') return;
     }
-    if (!(await claimForSend(db, sessionId, message.id))) return;
     const result = await this.deps.send({ id: message.id, to: message.chatJid, text: message.text ?? '' });
     this.lastSentAt = this.now();
     this.jitter = undefined;

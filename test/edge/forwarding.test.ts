@@ -178,18 +178,6 @@ describe('POST /api/send', () => {
         : 'the session is not linked: scan its QR code first',
     );
   });
-
-  it('relays a LID recipient rather than failing a message that was sent', async () => {
-    const { key } = await newSession();
-    host.answer('send', () => ({
-      body: {
-        key: { remoteJid: '123456789012345@lid', id: 'ABC', fromMe: true },
-        message: { extendedTextMessage: { text: 'x' } },
-      },
-    }));
-    const response = await call(edge.url, '/api/send', { key, json: { to: '6281234567890', message: 'x' } });
-    expect(response.status).toBe(200);
-  });
 });
 
 describe('POST /api/session/logout', () => {

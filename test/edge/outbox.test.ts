@@ -266,17 +266,14 @@ describe('Idempotency-Key on POST /api/send', () => {
     expect(first).toMatchObject({ status: 200, replayed: false });
     expect(again).toEqual({ ...first, replayed: true });
     const [message] = await messagesOf(uuid);
-    expect(sendCalls()).toEqual([{ messageId: message?.id }]);
+    expect(sendCalls()).toEqual([{ messageId: message?.id, fresh: true }]);
   });
 
   it('a request while the first is still running is 409 IDEMPOTENCY_KEY_IN_USE with Retry-After', async () => {
     const { key } = await newSession();
     host.answerOnce('send', (c) => ({
       delayMs: 800,
-      body: {
-        key: { remoteJid: 'x@s.whatsapp.net', id: (c.body as { messageId: string }).messageId, fromMe: true },
-        message: { extendedTextMessage: { text: 'x' } },
-      },
+      body: { id: (c.body as { messageId: string }).messageId, status: 'sent' },
     }));
     const first = post('/api/send', key, json, 'slow');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -323,7 +320,10 @@ describe('Idempotency-Key on POST /api/send', () => {
     // The first never left (the edge made sure: it is cancelled, so it can never go later).
     expect(gaveUp).toMatchObject({ status: 'cancelled', failure: 'the session host could not be reached' });
     expect((retry.body.result as { key: { id: string } }).key.id).toBe(sent?.id);
-    expect(sendCalls()).toEqual([{ messageId: gaveUp?.id }, { messageId: sent?.id }]);
+    expect(sendCalls()).toEqual([
+      { messageId: gaveUp?.id, fresh: true },
+      { messageId: sent?.id, fresh: true },
+    ]);
   });
 
   it('after a 503 whose message may have left, a retry waits for that same message', async () => {
@@ -345,7 +345,11 @@ describe('Idempotency-Key on POST /api/send', () => {
     expect(retry.status).toBe(200);
     expect((retry.body.result as { key: { id: string } }).key.id).toBe(inFlight?.id);
     expect(await messagesOf(uuid)).toHaveLength(1);
-    expect(sendCalls()).toEqual([{ messageId: inFlight?.id }, { messageId: inFlight?.id }]);
+    // The retry is not fresh: the host reads where the message stands before it waits for it.
+    expect(sendCalls()).toEqual([
+      { messageId: inFlight?.id, fresh: true },
+      { messageId: inFlight?.id, fresh: false },
+    ]);
   });
 
   it('a key whose request died takes over once its lease ends, and answers from where the message stands', async () => {

@@ -109,7 +109,7 @@ describe('POST /api/send refusals (checked on the edge, nothing forwarded or wri
       .where('id', '=', result.key.id)
       .executeTakeFirstOrThrow();
     expect(stored.text).toBe(message);
-    expect(host.calls.map((c) => c.body)).toEqual([{ messageId: result.key.id }]);
+    expect(host.calls.map((c) => c.body)).toEqual([{ messageId: result.key.id, fresh: true }]);
     host.reset();
   });
 });

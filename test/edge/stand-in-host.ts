@@ -53,17 +53,9 @@ const DEFAULTS: Record<HostSessionAction, Answer> = {
   qr: () => ({
     body: { state: 'awaiting-qr', connected: false, qr: '2@stand-in,qr', qrPng: DEFAULT_QR_PNG },
   }),
-  // The real host reads the queued message's recipient and text from the database; the edge answers
-  // its client from what it queued, so the stand-in's placeholders never reach a client.
-  send: (call) => {
-    const { messageId } = call.body as { messageId: string };
-    return {
-      body: {
-        key: { remoteJid: 'stand-in@s.whatsapp.net', id: messageId, fromMe: true },
-        message: { extendedTextMessage: { text: 'stand-in' } },
-      },
-    };
-  },
+  // The real host answers with the message's id and where it stands; the edge answers its client from
+  // what it queued.
+  send: (call) => ({ body: { id: (call.body as { messageId: string }).messageId, status: 'sent' } }),
   outbox: () => ({ body: { woken: true } }),
   logout: () => ({ body: { state: 'logged-out', connected: false, qr: null } }),
 };

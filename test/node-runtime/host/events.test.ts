@@ -160,6 +160,24 @@ describe('events of a session', () => {
     });
   });
 
+  it('/api/send asking after a busy outbox already sent its message is answered at once, not after the wait', async () => {
+    const id = await newSession('raced');
+    await link(id, '628500000003', 'Cici');
+    const contact = '628500000098';
+    const sentId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'sudah terkirim');
+    // The outbox finds it (woken as by another message) and WhatsApp acks it before the edge's ask lands.
+    await host.sessions.wakeOutbox(id);
+    const acked = await eventually(async () => {
+      const status = (await messagesOf(id)).find((m) => m.id === sentId)?.status;
+      return status === 'sent' || status === 'delivered' ? status : undefined;
+    });
+    // The edge says it queued it just now; without the outcome kept, this would wait the whole minute.
+    const answer = await host.sessions.sendQueued(id, sentId, { fresh: true, waitMs: 60_000 });
+    expect(answer).toMatchObject({ ok: true, message: { id: sentId } });
+    expect(['sent', 'delivered']).toContain(answer.ok && answer.message.status);
+    expect(acked).toBeDefined();
+  }, 20_000);
+
   it('LID-addressed messages are stored under the phone number, with the LID beside it; reads and plays are statuses', async () => {
     const id = await newSession('lids');
     await link(id, '628500000005', 'Eka');
