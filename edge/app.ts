@@ -17,6 +17,7 @@ import type { EdgeDatabase, EdgeEnv } from './context.js';
 import { registerEventRoutes } from './events/routes/events.js';
 import { createHostClient } from './hosts/client.js';
 import { createForwarder } from './hosts/forward.js';
+import { fetchTransport, type HostTransport } from './hosts/transport.js';
 import { provideDatabase } from './http/database.js';
 import { handleError, notFound } from './http/error-handler.js';
 import { checkMethod } from './http/method-check.js';
@@ -49,6 +50,8 @@ export interface EdgeDeps extends EdgeConfigInput {
   db: Kysely<Database> | EdgeDatabase;
   /** For calls to session hosts; default the global fetch. */
   fetch?: typeof fetch;
+  /** For calls to session hosts, in place of `fetch` (the Node entry's lighter client). */
+  hostTransport?: HostTransport;
   /** The clock key expiry is judged by; default the system clock. */
   now?: () => Date;
   /** Default: JSON lines on the console. */
@@ -98,7 +101,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   });
 
   const hosts = createHostClient({
-    fetch: fetchFn,
+    transport: deps.hostTransport ?? fetchTransport(fetchFn),
     secret: config.hostSecret,
     tokenTtlSeconds: config.hostTokenTtlSeconds,
     timeoutMs: config.hostTimeoutMs,

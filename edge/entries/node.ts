@@ -9,6 +9,7 @@ import { Agent } from 'undici';
 import { z } from 'zod';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
+import type { HostTransport } from '../hosts/transport.js';
 
 /**
  * How long a connection to a session host may sit idle in the pool before the edge closes it. Below the
@@ -28,6 +29,27 @@ function hostConnectionPool(): Agent {
     keepAliveTimeout: HOST_CONNECTION_IDLE_MS,
     keepAliveMaxTimeout: HOST_CONNECTION_IDLE_MS,
   });
+}
+
+/** Calls to hosts over undici's own client and the pool, without WHATWG fetch's Request and streams. */
+export function undiciTransport(pool: Agent): HostTransport {
+  return async ({ url, method, headers, body, signal }) => {
+    const { origin, pathname, search } = new URL(url);
+    const response = await pool.request({
+      origin,
+      path: pathname + search,
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal,
+    });
+    const retryAfter = response.headers['retry-after'];
+    return {
+      status: response.statusCode,
+      retryAfter: (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null,
+      read: () => response.body.text(),
+    };
+  };
 }
 
 /** Every address `hostname` resolves to, as the system resolver sees it (what the hosts will connect by). */
@@ -70,12 +92,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const { app, flush } = createEdge({
     // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
     peerAddress: (c) => getConnInfo(c).remote.address,
-    // Node's own fetch, over the pool (the undici package's Agent is the same major version as the undici
-    // inside Node, whose fetch accepts it as a dispatcher).
-    fetch: (input, init) => {
-      const pooled: RequestInit & { dispatcher: Agent } = { ...init, dispatcher: pool };
-      return fetch(input, pooled);
-    },
+    hostTransport: undiciTransport(pool),
     ...options,
     resolveHost: options.resolveHost ?? resolveWithDns,
     logger,

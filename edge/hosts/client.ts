@@ -1,8 +1,9 @@
-// Calls to a session host's internal API (shared/host-api.ts), through Hono's typed client over the host
-// app's type: a route the host no longer serves, or serves with another method, parameter or body, is a
-// type error here. Only the type comes from node-runtime/ (`import type` is erased on every runtime), so
-// the edge stays web-standard. Each call carries a freshly signed JWT.
-import { hc, type InferResponseType } from 'hono/client';
+// Calls to a session host's internal API (shared/host-api.ts). Paths come from Hono's typed client over
+// the host app's type: a route the host no longer serves, or serves with another parameter, is a type
+// error here. Only the type comes from node-runtime/ (`import type` is erased on every runtime), so the
+// edge stays web-standard; the request itself goes over a transport (./transport.ts). Each call carries
+// a freshly signed JWT.
+import { hc, type InferRequestType, type InferResponseType } from 'hono/client';
 import type { HostApp } from '../../node-runtime/host/app.js';
 import type { ApiKeyScope } from '../../shared/api-key.js';
 import { ApiError } from '../../shared/errors.js';
@@ -11,6 +12,7 @@ import { signHostToken } from '../../shared/jwt.js';
 import type { HostSendBody } from '../../shared/schemas.js';
 import { type EdgeLogger, errorInfo } from '../logger.js';
 import type { HostTarget } from './queries/hosts.js';
+import type { HostTransport } from './transport.js';
 
 type SessionRoutes = ReturnType<typeof hc<HostApp>>['internal']['sessions'][':id'];
 
@@ -55,7 +57,7 @@ export interface HostReply<T = unknown> {
 }
 
 export interface HostClientOptions {
-  fetch: typeof fetch;
+  transport: HostTransport;
   secret: string;
   tokenTtlSeconds: number;
   timeoutMs: number;
@@ -88,26 +90,35 @@ export function createHostClient(options: HostClientOptions): HostClient {
       scope: to.scope,
       ttlSeconds: options.tokenTtlSeconds,
     });
-    const session = hc<HostApp>(to.host.internalUrl, { fetch: options.fetch }).internal.sessions[':id'];
+    const base = to.host.internalUrl.replace(/\/+$/, '');
+    const session = hc<HostApp>(base).internal.sessions[':id'];
     // hc puts path parameters in as they are.
     const param = { id: encodeURIComponent(to.sessionId) };
-    const init = {
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-      init: { signal },
-    };
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const post = (path: string, body: unknown) =>
+      options.transport({
+        url: base + path,
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal,
+      });
+    const get = (path: string) => options.transport({ url: base + path, method: 'GET', headers, signal });
     switch (request.action) {
       case 'start':
-        return session.start.$post({ param, json: {} }, init);
+        return post(session.start.$path({ param }), {});
       case 'status':
-        return session.status.$get({ param }, init);
+        return get(session.status.$path({ param }));
       case 'qr':
-        return session.qr.$get({ param }, init);
-      case 'send':
-        return session.send.$post({ param, json: request.body }, init);
+        return get(session.qr.$path({ param }));
+      case 'send': {
+        const body: InferRequestType<SessionRoutes['send']['$post']>['json'] = request.body;
+        return post(session.send.$path({ param }), body);
+      }
       case 'outbox':
-        return session.outbox.$post({ param }, init);
+        return post(session.outbox.$path({ param }), {});
       case 'logout':
-        return session.logout.$post({ param }, init);
+        return post(session.logout.$path({ param }), {});
     }
   };
 
@@ -140,7 +151,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
       // Once the host has answered, nothing is sent again, whatever happens to the body.
       let text: string;
       try {
-        text = await response.text();
+        text = await response.read();
       } catch (err) {
         throw unavailable(err);
       }
@@ -149,7 +160,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
         status: response.status,
         body,
         ...(body === undefined && text !== '' ? { text: text.slice(0, MAX_RAW_TEXT) } : {}),
-        retryAfter: response.headers.get('retry-after'),
+        retryAfter: response.retryAfter,
       };
     },
   };
