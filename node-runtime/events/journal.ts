@@ -8,9 +8,10 @@ import type { Database } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
 import {
-  advanceStatusWithEvent,
+  advanceStatusesWithEvents,
   insertMessageWithEvent,
   type SessionRef,
+  type StatusChange,
   type StoredMessage,
 } from './store.js';
 
@@ -25,6 +26,8 @@ export type StateChange = {
   reason: string | null;
 };
 
+type StatusBatch = { seq: number; changes: StatusChange[]; written: Promise<void> };
+
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
@@ -35,6 +38,10 @@ export class SessionJournal {
   /** Statuses the transaction under way moved, told once it commits. */
   private moved: { id: string; status: MessageStatus; failure: string | null }[] = [];
   private pending = 0;
+  /** Writes queued since the journal began (a batch may grow only while it is the last of them). */
+  private enqueued = 0;
+  /** Status changes queued and not under way yet, which later changes may join. */
+  private openStatuses: StatusBatch | undefined;
   private closed = false;
 
   constructor(
@@ -127,18 +134,33 @@ export class SessionJournal {
     return this.status(id, 'sent', at);
   }
 
-  /** A receipt moved an outbound message forward (delivered, read, played), or it failed. */
+  /**
+   * A receipt moved an outbound message forward (delivered, read, played), or it failed. Changes that
+   * queue up behind a write under way, with nothing else queued after them, go together in one statement.
+   */
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
-    return this.enqueue(
+    const change = { id, status, at, failure };
+    const open = this.openStatuses;
+    if (open && open.seq === this.enqueued && !open.changes.some((c) => c.id === id)) {
+      open.changes.push(change);
+      return open.written;
+    }
+    const batch: StatusBatch = { seq: this.enqueued + 1, changes: [change], written: Promise.resolve() };
+    this.openStatuses = batch;
+    batch.written = this.enqueue(
       'status',
       async (db) => {
-        const moved = await advanceStatusWithEvent(db, this.session, id, status, at, failure);
-        if (!moved) return;
-        this.moved.push({ id, status, failure });
-        if (moved.hooked) this.wrote = true;
+        if (this.openStatuses === batch) this.openStatuses = undefined; // under way: no more joins it
+        const { moved, hooked } = await advanceStatusesWithEvents(db, this.session, batch.changes);
+        for (const message of moved) {
+          const { status, failure } = batch.changes.find((c) => c.id === message.id) ?? change;
+          this.moved.push({ id: message.id, status, failure });
+        }
+        if (hooked) this.wrote = true;
       },
       false,
     );
+    return batch.written;
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */
@@ -232,6 +254,7 @@ export class SessionJournal {
     transaction = true,
   ): Promise<void> {
     this.pending++;
+    this.enqueued++;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
         try {

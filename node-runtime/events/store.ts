@@ -3,12 +3,7 @@
 import { type Insertable, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database, MessageRow, MessagesTable } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
-import {
-  type EventType,
-  MESSAGE_STATUS_RANK,
-  type Message,
-  type MessageStatus,
-} from '../../shared/events.js';
+import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
 import { messageView } from '../../shared/message-view.js';
 
 /** The session an event or a message belongs to. */
@@ -92,11 +87,58 @@ export async function insertMessageWithEvent(
     .executeTakeFirst();
 }
 
+/** One outbound message's status to move forward. */
+export type StatusChange = { id: string; status: MessageStatus; at: Date; failure: string | null };
+
 /**
- * Moves an outbound message's status forward (never back; `failed` only from below `sent`) and, when it
- * moved, writes its event (`message.sent` with the message, or `message.status`; none for `queued`), in
- * one statement. Returns the message as it is now, or undefined when nothing changed.
+ * Moves outbound messages' statuses forward (never back; `failed` only from below `sent`) and, for each
+ * that moved, writes its event (`message.sent` with the message, or `message.status`; none for
+ * `queued`), in the order given: all in one statement, so acks and receipts that arrive together cost
+ * one round trip and one commit. The ids must be distinct. Returns the messages that moved, as they are
+ * now, and whether the tenant has a webhook endpoint.
  */
+export async function advanceStatusesWithEvents(
+  db: Kysely<Database>,
+  session: SessionRef,
+  changes: readonly StatusChange[],
+): Promise<{ moved: Message[]; hooked: boolean }> {
+  if (changes.length === 0) return { moved: [], hooked: false };
+  const column = <T>(pick: (change: StatusChange) => T) => changes.map(pick);
+  const { rows } = await sql<MessageRow & { hooked: boolean; ord: string }>`
+    with i as (
+      select * from unnest(
+        ${column((c) => c.id)}::text[], ${column((c) => c.status)}::text[],
+        ${column((c) => MESSAGE_STATUS_RANK[c.status])}::smallint[],
+        ${column((c) => (c.status === 'failed' ? MESSAGE_STATUS_RANK.sent : MESSAGE_STATUS_RANK[c.status]))}::smallint[],
+        ${column((c) => c.at.toISOString())}::text[], ${column((c) => c.failure)}::text[],
+        ${column(() => newEventId())}::text[]
+      ) with ordinality as i(id, status, rank, below, at, failure, event_id, ord)
+    ), m as (
+      update messages set status = i.status, status_rank = i.rank, status_at = i.at::timestamptz,
+        failure = i.failure
+      from i
+      where messages.session_id = ${session.id} and messages.id = i.id and messages.direction = 'out'
+        and messages.status_rank < i.below
+      returning messages.*, i.ord, i.event_id, i.at as moved_at
+    ), e as (
+      insert into events (id, tenant_id, session_id, session_name, type, data)
+      select m.event_id, ${session.tenantId}, ${session.id}, ${session.name},
+        case when m.status = 'sent' then 'message.sent' else 'message.status' end,
+        case when m.status = 'sent'
+          then jsonb_build_object('sessionId', ${session.name}::text, 'message', ${messageJson(session.name)})
+          else jsonb_build_object('sessionId', ${session.name}::text, 'id', m.id, 'chat', m.chat_jid,
+            'status', m.status, 'failure', m.failure, 'at', m.moved_at)
+        end
+      from m where m.status <> 'queued' order by m.ord
+    )
+    select m.*, ${hooked(session.tenantId)} as hooked from m order by m.ord`.execute(db);
+  return {
+    moved: rows.map((row) => messageView(row, session.name)),
+    hooked: rows.some((row) => row.hooked),
+  };
+}
+
+/** `advanceStatusesWithEvents` for one message: the message as it is now, or undefined when it did not move. */
 export async function advanceStatusWithEvent(
   db: Kysely<Database>,
   session: SessionRef,
@@ -105,29 +147,8 @@ export async function advanceStatusWithEvent(
   at: Date,
   failure: string | null = null,
 ): Promise<{ message: Message; hooked: boolean } | undefined> {
-  const below = status === 'failed' ? MESSAGE_STATUS_RANK.sent : MESSAGE_STATUS_RANK[status];
-  const type: EventType | null =
-    status === 'sent' ? 'message.sent' : status === 'queued' ? null : 'message.status';
-  const data =
-    type === 'message.sent'
-      ? sql`jsonb_build_object('sessionId', ${session.name}::text, 'message', ${messageJson(session.name)})`
-      : sql`jsonb_build_object('sessionId', ${session.name}::text, 'id', m.id, 'chat', m.chat_jid,
-          'status', m.status, 'failure', m.failure, 'at', ${at.toISOString()}::text)`;
-  const { rows } = await sql<MessageRow & { hooked: boolean }>`
-    with m as (
-      update messages
-      set status = ${status}, status_rank = ${MESSAGE_STATUS_RANK[status]}, status_at = ${at},
-        failure = ${failure}
-      where session_id = ${session.id} and id = ${id} and direction = 'out' and status_rank < ${below}
-      returning *
-    ), e as (
-      insert into events (id, tenant_id, session_id, session_name, type, data)
-      select ${newEventId()}, ${session.tenantId}, ${session.id}, ${session.name}, ${type}, ${data}
-      from m where ${type}::text is not null
-    )
-    select m.*, ${hooked(session.tenantId)} as hooked from m`.execute(db);
-  const row = rows[0];
-  return row && { message: messageView(row, session.name), hooked: row.hooked };
+  const { moved, hooked } = await advanceStatusesWithEvents(db, session, [{ id, status, at, failure }]);
+  return moved[0] && { message: moved[0], hooked };
 }
 
 /**

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  advanceStatusesWithEvents,
   advanceStatusWithEvent,
   insertMessageWithEvent,
   messageJson,
@@ -123,6 +124,44 @@ describe('one-statement writes', () => {
     });
     const deliveries = await db.selectFrom('webhook_deliveries').select('event_seq').execute();
     expect(deliveries).toHaveLength(1); // the read, fanned out to the endpoint in the same statement
+  });
+
+  it('move several messages in one statement: each event in the order given, the ones that cannot move skipped', async () => {
+    const { db } = database();
+    for (const id of ['b-1', 'b-2', 'b-3']) {
+      await insertMessageWithEvent(
+        db,
+        session,
+        message(id, { direction: 'out', status: 'queued', source: 'api' }),
+        'message.sent',
+      );
+    }
+    await advanceStatusWithEvent(db, session, 'b-3', 'sent', new Date());
+    const before = await db
+      .selectFrom('events')
+      .select(({ fn }) => fn.max('seq').as('seq'))
+      .executeTakeFirst();
+    const at = new Date('2026-11-30T12:00:00.000Z');
+    const { moved } = await advanceStatusesWithEvents(db, session, [
+      { id: 'b-2', status: 'sent', at, failure: null },
+      { id: 'b-1', status: 'failed', at, failure: 'refused by WhatsApp (error 479)' },
+      { id: 'b-3', status: 'failed', at, failure: 'too late' }, // sent already: stays sent
+      { id: 'no-such', status: 'delivered', at, failure: null },
+    ]);
+    expect(moved.map((m) => [m.id, m.status, m.failure])).toEqual([
+      ['b-2', 'sent', null],
+      ['b-1', 'failed', 'refused by WhatsApp (error 479)'],
+    ]);
+    const events = await db
+      .selectFrom('events')
+      .select(['type', 'data', 'created_at'])
+      .where('session_id', '=', session.id)
+      .where('seq', '>', String(before?.seq ?? 0))
+      .orderBy('seq')
+      .execute();
+    expect(events.map((e) => e.type)).toEqual(['message.sent', 'message.status']);
+    expect(events[0]?.data).toEqual({ sessionId: session.name, message: moved[0] });
+    expect(events[1]?.data).toMatchObject({ id: 'b-1', status: 'failed', at: at.toISOString() });
   });
 
   it('writes nothing when the event cannot be written (the change rolls back with it)', async () => {
