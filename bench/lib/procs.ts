@@ -192,6 +192,20 @@ export async function procRss(pid: number): Promise<number | undefined> {
   return kb ? Number(kb) * 1024 : undefined;
 }
 
+/**
+ * Proportional set size of processes from /proc (Linux), in bytes: each page shared by n processes counts
+ * 1/n, so PostgreSQL's shared buffers are counted once over all its processes.
+ */
+export async function procsPss(pids: number[]): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  let total = 0;
+  for (const pid of pids) {
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+    total += Number(/^Pss:\s+(\d+)\s+kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+  }
+  return total;
+}
+
 export { sleep };
 
 /**

@@ -5,6 +5,7 @@ import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
 import { type LoadResult, load } from '../lib/load.js';
+import { paced } from '../lib/paced.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt } from '../lib/stats.js';
@@ -74,16 +75,24 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
         return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
       };
+      // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
+      const drive = (target: { url: string; headers?: Record<string, string>; tokens?: string[] }) =>
+        opts.rate
+          ? paced({
+              ...target,
+              rate: opts.rate,
+              seconds: cfg.amount ? cfg.amount / opts.rate : opts.seconds,
+              connections: opts.connections,
+            })
+          : load({ ...target, ...common });
       const ours = await measure([edge.proc.pid, host.proc.pid, ...pg], () =>
-        env.profile(`api-${label}`, [edge, host], () => load({ ...edgeTarget, ...common })),
+        env.profile(`api-${label}`, [edge, host], () => drive(edgeTarget)),
       );
       const needed = cfg.amount
         ? cfg.amount + opts.connections * 3
         : Math.ceil((opts.rate ?? HOST_RPS_CEILING) * opts.seconds * 1.1) + opts.connections * 3;
       const pool = await tokens(needed);
-      const base = await measure([host.proc.pid, ...pg], () =>
-        load({ url: hostUrl, tokens: pool, ...common }),
-      );
+      const base = await measure([host.proc.pid, ...pg], () => drive({ url: hostUrl, tokens: pool }));
       env.log(
         `  ${label}: edge ${fmt(ours.rps)} req/s p50 ${fmt(ours.p50Ms)} ms p99 ${fmt(ours.p99Ms)} ms | host ${fmt(base.rps)} req/s p50 ${fmt(base.p50Ms)} ms p99 ${fmt(base.p99Ms)} ms`,
       );
@@ -118,6 +127,10 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
       connections: fixedConnections,
     });
     const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
+    result.notes.push(
+      `What the edge adds at ${cfg.fixedRate} req/s: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms at the ` +
+        `median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99 (ours minus the direct call).`,
+    );
     const at = `at ${cfg.fixedRate} req/s`;
     type Measured = LoadResult & { cpuUs: number; sysUs: number };
     const m =
@@ -140,8 +153,11 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
       'CPU per request: user + system CPU time (from /proc) during the run, divided by the requests answered: ' +
         "ours = edge + host + PostgreSQL, baseline = host + PostgreSQL (the load generator's own CPU is not " +
         'counted). The kernel row is the system-time part: network syscalls on loopback, mostly.',
-      "The fixed rate is autocannon's `overallRate`, which sends each second's quota as it can: bursts at " +
-        'the start of each second, the same for both sides.',
+      'The fixed rate is evenly paced and open loop (bench/lib/paced.ts): request i is due at i ÷ rate ' +
+        'seconds, sent then over keep-alive connections whatever the earlier ones are doing, and its latency ' +
+        "counts from when it was due, so queueing behind a slow answer is counted. (autocannon's " +
+        "`overallRate` fires each second's quota at once and measures bursts.) Saturation is autocannon " +
+        'with the connections above, each sending its next request when the last is answered.',
       'The load generator runs in the bench process, on the same 2 cores as the edge, the host, PostgreSQL and ' +
         'the simulator: at saturation the figures are what this one machine does with all of them, not a ' +
         'server in isolation.',

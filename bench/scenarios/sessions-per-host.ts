@@ -4,7 +4,7 @@
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
-import { type MemoryUsage, waitQuiet } from '../lib/procs.js';
+import { type MemoryUsage, procRss, procsPss, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, sleep } from '../lib/stats.js';
 
@@ -14,6 +14,8 @@ const KiB = 1024;
 interface Step {
   sessions: number;
   memory: MemoryUsage;
+  /** Ours: host RSS + edge RSS + PostgreSQL's PSS; the baseline: its RSS. */
+  stack: number;
   linkSeconds: number;
 }
 
@@ -27,7 +29,7 @@ export async function sessionsPerHost(
   const cfg = config.memory;
   result.title = '3. Sessions per host: memory per linked idle session';
   result.ours =
-    'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL, not counted here)';
+    'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL); the whole stack adds the edge and PostgreSQL';
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
@@ -39,12 +41,18 @@ export async function sessionsPerHost(
   const base: Step[] = [];
   let ours0: MemoryUsage | undefined;
   let base0: MemoryUsage | undefined;
+  let stack0 = Number.NaN;
+  // The whole stack: the host, the edge, and PostgreSQL counted by its proportional share (its shared
+  // buffers once over all its processes), the database's memory being what our design adds.
+  const stackOf = async (host: MemoryUsage, edgePid: number) =>
+    host.rss + ((await procRss(edgePid)) ?? Number.NaN) + (await procsPss(await env.postgresPids()));
   try {
     const host = await env.startHost(sim);
     const edge = await env.startEdge();
     try {
       await waitQuiet([host.proc.pid]);
       ours0 = await host.proc.memory();
+      stack0 = await stackOf(ours0, edge.proc.pid);
       let linked = 0;
       for (const n of cfg.sessions) {
         const t0 = Date.now();
@@ -58,8 +66,11 @@ export async function sessionsPerHost(
         await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
         await sleep(cfg.settleMs);
         const memory = await host.proc.memory();
-        ours.push({ sessions: n, memory, linkSeconds });
-        env.log(`  ours ${n} sessions: RSS ${fmt(memory.rss / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`);
+        const stack = await stackOf(memory, edge.proc.pid);
+        ours.push({ sessions: n, memory, stack, linkSeconds });
+        env.log(
+          `  ours ${n} sessions: RSS ${fmt(memory.rss / MiB)} MiB, whole stack ${fmt(stack / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`,
+        );
       }
     } finally {
       await edge.stop();
@@ -82,7 +93,7 @@ export async function sessionsPerHost(
         await waitQuiet([raw.proc.pid, sim.child.pid ?? -1]);
         await sleep(cfg.settleMs);
         const memory = await raw.memory();
-        base.push({ sessions: n, memory, linkSeconds });
+        base.push({ sessions: n, memory, stack: memory.rss, linkSeconds });
         env.log(`  raw  ${n} sockets: RSS ${fmt(memory.rss / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`);
       }
     } finally {
@@ -93,7 +104,10 @@ export async function sessionsPerHost(
   }
 
   if (ours0 && base0) {
-    result.metrics.push(metric('RSS with no session', 'MiB', ours0.rss / MiB, base0.rss / MiB, 'lower'));
+    result.metrics.push(
+      metric('RSS with no session', 'MiB', ours0.rss / MiB, base0.rss / MiB, 'lower'),
+      metric('whole stack with no session', 'MiB', stack0 / MiB, base0.rss / MiB, 'lower'),
+    );
   }
   for (const n of cfg.sessions) {
     const o = ours.find((s) => s.sessions === n);
@@ -106,6 +120,13 @@ export async function sessionsPerHost(
         'MiB',
         o ? o.memory.rss / MiB : Number.NaN,
         b ? b.memory.rss / MiB : Number.NaN,
+        'lower',
+      ),
+      metric(
+        `whole stack with ${n} sessions`,
+        'MiB',
+        o ? o.stack / MiB : Number.NaN,
+        b ? b.stack / MiB : Number.NaN,
         'lower',
       ),
       metric(`RSS per session, ${n} sessions`, 'KiB', per(o, ours0, 'rss'), per(b, base0, 'rss'), 'lower'),
@@ -122,13 +143,22 @@ export async function sessionsPerHost(
   // first sessions pay once drop out).
   for (let i = 1; i < cfg.sessions.length; i++) {
     const [from, to] = [cfg.sessions[i - 1] ?? 0, cfg.sessions[i] ?? 0];
-    const step = (steps: Step[]) => {
+    const step = (steps: Step[], of: (s: Step) => number) => {
       const a = steps.find((s) => s.sessions === from);
       const b = steps.find((s) => s.sessions === to);
-      return a && b ? (b.memory.rss - a.memory.rss) / (to - from) / KiB : Number.NaN;
+      return a && b ? (of(b) - of(a)) / (to - from) / KiB : Number.NaN;
     };
+    const rss = (s: Step) => s.memory.rss;
+    const stack = (s: Step) => s.stack;
     result.metrics.push(
-      metric(`RSS per added session, ${from} → ${to}`, 'KiB', step(ours), step(base), 'lower'),
+      metric(`RSS per added session, ${from} → ${to}`, 'KiB', step(ours, rss), step(base, rss), 'lower'),
+      metric(
+        `whole stack per added session, ${from} → ${to}`,
+        'KiB',
+        step(ours, stack),
+        step(base, stack),
+        'lower',
+      ),
     );
   }
   const totalLink = (steps: Step[]) => steps.reduce((a, s) => a + s.linkSeconds, 0);
@@ -148,8 +178,12 @@ export async function sessionsPerHost(
     'Memory is read inside each process (process.memoryUsage) after two full GCs (--expose-gc), once the ' +
       'process has been idle (under 5% of a core for a second) and then the quiet time above. Per session = ' +
       '(value now − value with none) ÷ sessions.',
-    "Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the database server's own memory " +
-      'is not counted. The baseline keeps every key in the process.',
+    'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +
+      'the process. The RSS and JS heap rows are the host process alone; the "whole stack" rows add the ' +
+      "edge's RSS and PostgreSQL's proportional set size (PSS: each page shared by its processes counted " +
+      "once over them, so the shared buffers are not counted per backend), against the raw process's RSS. " +
+      'The database server serves the whole bench run, so its share includes what earlier scenarios left ' +
+      'in its buffers; the per-added-session rows are not affected by that.',
     'Linking rate: sessions created, paired by QR and connected per second, with the linking concurrency ' +
       'above (ours: create, QR image through the API, the simulator decodes it, status polled every 100 ms).',
   );
