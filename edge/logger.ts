@@ -6,6 +6,8 @@ export type LogFields = Record<string, unknown>;
 
 /** One line per event; the fields carry ids, the message says what happened. */
 export interface EdgeLogger {
+  /** Detail an operator turns on when needed (pino's level decides; the console logger has none). */
+  debug?(fields: LogFields, message: string): void;
   info(fields: LogFields, message: string): void;
   warn(fields: LogFields, message: string): void;
   error(fields: LogFields, message: string): void;
