@@ -20,6 +20,11 @@ export type Outcome = { status: MessageStatus; failure: string | null };
 
 /** A failed hand-over is tried again this many times (with a growing pause) before the message fails. */
 const MAX_ATTEMPTS = 5;
+/** Messages claimed per look at the queue when nothing paces them. */
+const CLAIM_BATCH = 8;
+
+const isUnpaced = (p: Pacing) =>
+  p.minIntervalMs === 0 && p.jitterMs === 0 && p.typingMs === 0 && p.perChatMinIntervalMs === 0;
 /** How many outcomes no one asked for yet are kept (a few sends in flight need a handful). */
 const UNCLAIMED_OUTCOMES = 256;
 
@@ -182,13 +187,25 @@ export class SessionOutbox {
       }
       const pacing = this.pacing ?? this.deps.defaultPacing;
       const waiting = this.waitingChats(pacing);
-      const claim = await claimNext(this.deps.db, this.deps.sessionId, this.inFlight, [...waiting.keys()]);
+      // Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go).
+      const limit = isUnpaced(pacing) ? CLAIM_BATCH : 1;
+      const claim = await claimNext(
+        this.deps.db,
+        this.deps.sessionId,
+        this.inFlight,
+        [...waiting.keys()],
+        limit,
+      );
       // Read with each claim: a change by the admin applies from the gap after this message on.
       this.pacing = claim.pacing ?? undefined;
       this.pacingJustRead = true;
       this.backlog = claim.more || claim.waitingWithQueued.length > 0;
-      if (claim.message) {
-        await this.deliver(claim.message, claim.pacing ?? this.deps.defaultPacing);
+      if (claim.messages.length > 0) {
+        for (const message of claim.messages) {
+          // In order: after one that did not go, the rest wait (they are claimed again, in order).
+          if (!(await this.deliver(message, claim.pacing ?? this.deps.defaultPacing))) break;
+          if (!this.running || this.deps.readiness() !== 'connected') break;
+        }
         continue;
       }
       // Nothing can go now: sleep until a waiting chat's gap has passed, or until woken.
@@ -221,18 +238,21 @@ export class SessionOutbox {
     return waiting;
   }
 
-  /** Hands over a message claimed for it (its attempt already counted). */
-  private async deliver(message: Queued, pacing: Pacing) {
+  /**
+   * Hands over a message claimed for it (its attempt already counted). False when it is still queued
+   * (the session went away, a passing failure): the messages behind it must wait.
+   */
+  private async deliver(message: Queued, pacing: Pacing): Promise<boolean> {
     const { journal } = this.deps;
     if (message.expiresAt && message.expiresAt.getTime() <= this.now()) {
       await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.expired);
-      return;
+      return true;
     }
     if (pacing.typingMs > 0) {
       await this.deps.presence(message.chatJid, true);
       await this.sleep(pacing.typingMs);
       // Claimed but not handed over: still queued, it goes once the session is back.
-      if (!this.running || this.deps.readiness() !== 'connected') return;
+      if (!this.running || this.deps.readiness() !== 'connected') return false;
     }
     const result = await this.deps.send({ id: message.id, to: message.chatJid, text: message.text ?? '' });
     this.lastSentAt = this.now();
@@ -241,15 +261,15 @@ export class SessionOutbox {
     if (pacing.typingMs > 0) void this.deps.presence(message.chatJid, false);
     if (result.ok) {
       this.inFlight.add(message.id); // `sent` comes with the server's ack
-      return;
+      return true;
     }
     switch (result.error) {
       case 'not-on-whatsapp':
         await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.notOnWhatsApp);
-        return;
+        return true;
       case 'not-connected':
       case 'reconnecting':
-        return; // still queued: it goes, under the same id, once the session is back
+        return false; // still queued: it goes, under the same id, once the session is back
       default:
         if (message.attempts + 1 >= MAX_ATTEMPTS) {
           const cause =
@@ -260,9 +280,10 @@ export class SessionOutbox {
             new Date(),
             `sending failed ${MAX_ATTEMPTS} times: ${cause}`,
           );
-          return;
+          return true;
         }
         await this.sleep(1_000 * 2 ** message.attempts);
+        return false;
     }
   }
 

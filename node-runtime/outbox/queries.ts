@@ -14,8 +14,8 @@ export type Queued = {
 
 /** What one look at the outbox found: the message it claimed, if any, and what else waits. */
 export type Claim = {
-  /** Claimed for a hand-over (its attempt counted), or none. */
-  message: Queued | undefined;
+  /** Claimed for a hand-over (their attempts counted), in queue order; none when nothing may go. */
+  messages: Queued[];
   /** The tenant admin's pacing for the session (null: the deployment's default). */
   pacing: Pacing | null;
   /** Another queued message could go next (not in flight, not in a chat waiting out its gap). */
@@ -25,24 +25,27 @@ export type Claim = {
 };
 
 /**
- * Claims the session's oldest queued message that is not in `skip` (handed over on this connection) and
- * whose chat is not in `waiting` (waiting out its own gap; each chat keeps its order), counting the
- * attempt before the hand-over (a crash after it resends under the same id), and tells what else waits,
- * with the admin's pacing: one statement where a look and a claim were two. The row lock orders this
- * against a cancel, which only takes messages never handed over.
+ * Claims the session's oldest queued messages (up to `limit`) that are not in `skip` (handed over on this
+ * connection) and whose chat is not in `waiting` (waiting out its own gap; each chat keeps its order),
+ * counting their attempts before the hand-over (a crash after it resends under the same ids), and tells
+ * what else waits, with the admin's pacing: one statement where a look and a claim per message were
+ * several. The row locks order this against a cancel, which only takes messages never handed over.
  */
 export async function claimNext(
   db: Kysely<Database>,
   sessionId: string,
   skip: ReadonlySet<string>,
   waiting: readonly string[],
+  limit = 1,
 ): Promise<Claim> {
   const { rows } = await sql<{
-    id: string | null;
-    chat_jid: string | null;
-    text: string | null;
-    expires_at: Date | null;
-    attempts: number | null;
+    claimed: {
+      id: string;
+      chat_jid: string;
+      text: string | null;
+      expires_at: string | null;
+      attempts: number;
+    }[];
     pacing: unknown;
     more: boolean;
     waiting_with_queued: string[] | null;
@@ -51,34 +54,30 @@ export async function claimNext(
       select id, outbox_seq from messages
       where session_id = ${sessionId} and status = 'queued'
         and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
-      order by outbox_seq limit 2
+      order by outbox_seq limit ${limit + 1}
     ), claimed as (
       update messages set attempts = attempts + 1
       where session_id = ${sessionId} and status = 'queued'
-        and id = (select id from candidates order by outbox_seq limit 1)
-      returning id, chat_jid, text, expires_at, attempts
+        and id in (select id from candidates order by outbox_seq limit ${limit})
+      returning id, chat_jid, text, expires_at, attempts, outbox_seq
     )
-    select c.id, c.chat_jid, c.text, c.expires_at, c.attempts,
+    select
+      coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
       (select pacing from sessions where id = ${sessionId}) as pacing,
-      (select count(*) from candidates) > 1 as more,
+      (select count(*) from candidates) > ${limit} as more,
       (select array_agg(distinct chat_jid) from messages
         where session_id = ${sessionId} and status = 'queued' and chat_jid = any(${waiting}::text[])
-      ) as waiting_with_queued
-    from (select 1) as one left join claimed as c on true`.execute(db);
+      ) as waiting_with_queued`.execute(db);
   const row = rows[0];
   const parsed = PacingSchema.safeParse(row?.pacing);
-  const claimed =
-    row?.id && row.chat_jid && row.attempts !== null
-      ? {
-          id: row.id,
-          chatJid: row.chat_jid,
-          text: row.text,
-          expiresAt: row.expires_at,
-          attempts: row.attempts - 1,
-        }
-      : undefined;
   return {
-    message: claimed,
+    messages: (row?.claimed ?? []).map((c) => ({
+      id: c.id,
+      chatJid: c.chat_jid,
+      text: c.text,
+      expiresAt: c.expires_at === null ? null : new Date(c.expires_at),
+      attempts: c.attempts - 1,
+    })),
     pacing: parsed.success ? parsed.data : null,
     more: row?.more ?? false,
     waitingWithQueued: row?.waiting_with_queued ?? [],

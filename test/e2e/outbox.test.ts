@@ -137,6 +137,34 @@ describe('the outbox end to end', () => {
     expect(received.every((m) => m.deliveries === undefined)).toBe(true);
   });
 
+  it('unpaced, messages go several per look at the queue, still in the order of each chat', async () => {
+    const { key, name } = await linkedSession('unpaced');
+    await setPacing(name, { minIntervalMs: 0, jitterMs: 0, typingMs: 0, perChatMinIntervalMs: 0 });
+    const contacts = ['628399000031', '628399000032'];
+    // Queued all at once, so the outbox finds many waiting and claims them in batches.
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => queue(key, contacts[i % 2] as string, `cepat ${i}`)),
+    );
+    const seqOf = new Map(
+      (
+        await database()
+          .db.selectFrom('messages')
+          .select(['id', 'outbox_seq'])
+          .where('id', 'in', ids)
+          .execute()
+      ).map((m) => [m.id, Number(m.outbox_seq)]),
+    );
+    for (const contact of contacts) {
+      const got = await until(async () => {
+        const inboxNow = await inbox(contact);
+        return inboxNow.length === 15 ? inboxNow : undefined;
+      });
+      const seqs = got.map((m) => seqOf.get(m.id) as number);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    }
+    for (const id of ids) await statusIs(key, id, 'delivered', 'read');
+  });
+
   it('POST /api/send goes through the same outbox: stored, sent, and the contact shows it once', async () => {
     const { key } = await linkedSession('seed-send');
     const contact = '628399000003';
