@@ -1,10 +1,11 @@
 // 3. Sessions per host: resident memory per linked, idle session on one host process, vs the same number
 // of raw Baileys sockets in one process. Both are measured in steps (50, 200, 500...) in one process
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
+import { readFile } from 'node:fs/promises';
 import type { BenchConfig } from '../lib/config.js';
-import type { BenchEnv } from '../lib/env.js';
+import type { BenchEnv, RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
-import { type MemoryUsage, procRss, procsPss, waitQuiet } from '../lib/procs.js';
+import { type MemoryUsage, procsPss, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, sleep } from '../lib/stats.js';
 
@@ -16,7 +17,17 @@ interface Step {
   memory: MemoryUsage;
   /** Ours: host RSS + edge RSS + PostgreSQL's PSS; the baseline: its RSS. */
   stack: number;
+  /** Ours: the parts of `stack` beyond the host. */
+  parts?: StackParts;
   linkSeconds: number;
+}
+
+interface StackParts {
+  edge: number;
+  /** PostgreSQL's PSS: the postmaster and its helpers, and the backends (one per pooled connection). */
+  postgresServer: number;
+  postgresBackends: number;
+  backends: number;
 }
 
 const accountPhone = (side: number, i: number) => `628${side}3${String(i).padStart(8, '0')}`;
@@ -44,15 +55,31 @@ export async function sessionsPerHost(
   let stack0 = Number.NaN;
   // The whole stack: the host, the edge, and PostgreSQL counted by its proportional share (its shared
   // buffers once over all its processes), the database's memory being what our design adds.
-  const stackOf = async (host: MemoryUsage, edgePid: number) =>
-    host.rss + ((await procRss(edgePid)) ?? Number.NaN) + (await procsPss(await env.postgresPids()));
+  const stackOf = async (host: MemoryUsage, edge: RunningEdgeProc) => {
+    const [postmaster, ...children] = await env.postgresPids();
+    const backends: number[] = [];
+    const helpers: number[] = postmaster ? [postmaster] : [];
+    for (const pid of children) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      // A backend's title is "postgres: user database address ..."; the helpers name their job.
+      (/^postgres: \S+ \S+ [\d.:[\]a-f]+/.test(cmdline.replaceAll('\0', ' ')) ? backends : helpers).push(pid);
+    }
+    const parts: StackParts = {
+      // After full GCs, as the host's figure is (`npm start` runs the two in one process).
+      edge: (await edge.proc.memory()).rss,
+      postgresServer: await procsPss(helpers),
+      postgresBackends: await procsPss(backends),
+      backends: backends.length,
+    };
+    return { stack: host.rss + parts.edge + parts.postgresServer + parts.postgresBackends, parts };
+  };
   try {
     const host = await env.startHost(sim);
     const edge = await env.startEdge();
     try {
       await waitQuiet([host.proc.pid]);
       ours0 = await host.proc.memory();
-      stack0 = await stackOf(ours0, edge.proc.pid);
+      stack0 = (await stackOf(ours0, edge)).stack;
       let linked = 0;
       for (const n of cfg.sessions) {
         const t0 = Date.now();
@@ -66,8 +93,8 @@ export async function sessionsPerHost(
         await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
         await sleep(cfg.settleMs);
         const memory = await host.proc.memory();
-        const stack = await stackOf(memory, edge.proc.pid);
-        ours.push({ sessions: n, memory, stack, linkSeconds });
+        const { stack, parts } = await stackOf(memory, edge);
+        ours.push({ sessions: n, memory, stack, parts, linkSeconds });
         env.log(
           `  ours ${n} sessions: RSS ${fmt(memory.rss / MiB)} MiB, whole stack ${fmt(stack / MiB)} MiB (linked in ${fmt(linkSeconds)} s)`,
         );
@@ -161,6 +188,17 @@ export async function sessionsPerHost(
       ),
     );
   }
+  result.extra = [
+    '**What the whole stack is made of** (MiB; PostgreSQL by proportional set size):',
+    '',
+    '| sessions | host RSS | edge RSS | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...ours.map((o) => {
+      const b = base.find((s) => s.sessions === o.sessions);
+      const p = o.parts;
+      return `| ${o.sessions} | ${fmt(o.memory.rss / MiB)} | ${fmt((p?.edge ?? Number.NaN) / MiB)} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? fmt(b.memory.rss / MiB) : '—'} |`;
+    }),
+  ];
   const totalLink = (steps: Step[]) => steps.reduce((a, s) => a + s.linkSeconds, 0);
   const last = cfg.sessions[cfg.sessions.length - 1] ?? 0;
   if (ours.length === cfg.sessions.length && base.length === cfg.sessions.length) {
@@ -180,7 +218,8 @@ export async function sessionsPerHost(
       '(value now − value with none) ÷ sessions.',
     'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +
       'the process. The RSS and JS heap rows are the host process alone; the "whole stack" rows add the ' +
-      "edge's RSS and PostgreSQL's proportional set size (PSS: each page shared by its processes counted " +
+      "edge's RSS (also after full GCs; `npm start` runs host and edge in one process, which saves one " +
+      "Node.js runtime's worth) and PostgreSQL's proportional set size (PSS: each page shared by its processes counted " +
       "once over them, so the shared buffers are not counted per backend), against the raw process's RSS. " +
       'The database server serves the whole bench run, so its share includes what earlier scenarios left ' +
       'in its buffers; the per-added-session rows are not affected by that.',
