@@ -143,3 +143,29 @@ describe('a crash between decrypting a message and acknowledging it', () => {
     await endSocket(second);
   });
 });
+
+describe('the timeout around every frame sent', () => {
+  it('formats no stack trace unless it fires, and a timeout still says where it was set', async () => {
+    const { promiseTimeout, delayCancellable } = await import('@whiskeysockets/baileys');
+    let formatted = 0;
+    const original = Error.prepareStackTrace;
+    Error.prepareStackTrace = (err, frames) => {
+      formatted++;
+      return [String(err), ...frames.map((f) => `    at ${f}`)].join('\n');
+    };
+    try {
+      // What every sendRawMessage does: a timeout that does not fire, then its timer cancelled.
+      for (let i = 0; i < 10; i++) await promiseTimeout(1_000, (resolve) => resolve(i));
+      const { delay, cancel } = delayCancellable(1_000);
+      const cancelled = delay.catch((err: unknown) => err);
+      cancel();
+      await cancelled;
+      expect(formatted).toBe(0);
+      const timedOut = await promiseTimeout(10, () => {}).catch((err: unknown) => err);
+      expect(timedOut).toMatchObject({ output: { statusCode: 408 } });
+      expect((timedOut as { data: { stack: string } }).data.stack).toContain('baileys-fixes.test');
+    } finally {
+      Error.prepareStackTrace = original;
+    }
+  });
+});
