@@ -102,7 +102,8 @@ export class BenchEnv {
       cleanups.push(async () => embedded.pg?.stop());
     }
     if (ownDir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const db = createDb(databaseUrl);
+    // Named, so that the memory scenario can leave the bench's own connections out of PostgreSQL's share.
+    const db = createDb(databaseUrl, { applicationName: BENCH_APPLICATION });
     let boot: Awaited<ReturnType<typeof ensureDefaultTenant>>;
     try {
       await migrateToLatest(db);
@@ -286,6 +287,9 @@ export class BenchEnv {
     for (const cleanup of this.cleanups) await cleanup().catch((err) => this.log(`cleanup: ${String(err)}`));
   }
 }
+
+/** The application name of the bench process's own database connections. */
+export const BENCH_APPLICATION = 'wa-bench';
 
 async function withAdmin<T>(url: string, work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });

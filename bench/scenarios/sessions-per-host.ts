@@ -2,8 +2,9 @@
 // of raw Baileys sockets in one process. Both are measured in steps (50, 200, 500...) in one process
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
 import { readFile } from 'node:fs/promises';
+import { sql } from 'kysely';
 import type { BenchConfig } from '../lib/config.js';
-import type { BenchEnv, RunningEdgeProc } from '../lib/env.js';
+import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
 import { type MemoryUsage, procsPss, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
@@ -24,6 +25,7 @@ interface Step {
 
 interface StackParts {
   edge: number;
+  edgeHeap: number;
   /** PostgreSQL's PSS: the postmaster and its helpers, and the backends (one per pooled connection). */
   postgresServer: number;
   postgresBackends: number;
@@ -57,16 +59,26 @@ export async function sessionsPerHost(
   // buffers once over all its processes), the database's memory being what our design adds.
   const stackOf = async (host: MemoryUsage, edge: RunningEdgeProc) => {
     const [postmaster, ...children] = await env.postgresPids();
+    // The bench's own connections are not the stack's.
+    const benchPids = new Set(
+      (
+        await sql<{
+          pid: number;
+        }>`select pid from pg_stat_activity where application_name = ${BENCH_APPLICATION}`.execute(env.db)
+      ).rows.map((r) => r.pid),
+    );
     const backends: number[] = [];
     const helpers: number[] = postmaster ? [postmaster] : [];
-    for (const pid of children) {
+    for (const pid of children.filter((p) => !benchPids.has(p))) {
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       // A backend's title is "postgres: user database address ..."; the helpers name their job.
       (/^postgres: \S+ \S+ [\d.:[\]a-f]+/.test(cmdline.replaceAll('\0', ' ')) ? backends : helpers).push(pid);
     }
+    const edgeMemory = await edge.proc.memory();
     const parts: StackParts = {
       // After full GCs, as the host's figure is (`npm start` runs the two in one process).
-      edge: (await edge.proc.memory()).rss,
+      edge: edgeMemory.rss,
+      edgeHeap: edgeMemory.heapUsed,
       postgresServer: await procsPss(helpers),
       postgresBackends: await procsPss(backends),
       backends: backends.length,
@@ -191,12 +203,13 @@ export async function sessionsPerHost(
   result.extra = [
     '**What the whole stack is made of** (MiB; PostgreSQL by proportional set size):',
     '',
-    '| sessions | host RSS | edge RSS | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS |',
+    '| sessions | host RSS (JS heap) | edge RSS (JS heap) | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS (JS heap) |',
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...ours.map((o) => {
       const b = base.find((s) => s.sessions === o.sessions);
       const p = o.parts;
-      return `| ${o.sessions} | ${fmt(o.memory.rss / MiB)} | ${fmt((p?.edge ?? Number.NaN) / MiB)} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? fmt(b.memory.rss / MiB) : '—'} |`;
+      const both = (rss: number, heap: number) => `${fmt(rss / MiB)} (${fmt(heap / MiB)})`;
+      return `| ${o.sessions} | ${both(o.memory.rss, o.memory.heapUsed)} | ${both(p?.edge ?? Number.NaN, p?.edgeHeap ?? Number.NaN)} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? both(b.memory.rss, b.memory.heapUsed) : '—'} |`;
     }),
   ];
   const totalLink = (steps: Step[]) => steps.reduce((a, s) => a + s.linkSeconds, 0);

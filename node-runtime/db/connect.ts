@@ -6,6 +6,8 @@ import type { Database } from '../../shared/db-schema.js';
 export interface DbOptions {
   /** Pool size; postgres.js opens connections lazily, up to this many. */
   max?: number;
+  /** Shown in pg_stat_activity, to tell this pool's connections apart. */
+  applicationName?: string;
 }
 
 /** A Kysely instance over postgres.js for `url`; call `db.destroy()` to close the pool. */
@@ -14,6 +16,7 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
     max: options.max ?? 10,
     // Server notices (e.g. "relation already exists, skipping") are not ours to print.
     onnotice: () => {},
+    ...(options.applicationName ? { connection: { application_name: options.applicationName } } : {}),
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
 }
