@@ -84,3 +84,22 @@ async function withAdmin<T>(url: string, work: (sql: postgres.Sql) => Promise<T>
     await sql.end();
   }
 }
+
+/** A tenant named `tenant` with one session named `session`, for tests that write a session's rows. */
+export async function insertTenantSession(
+  db: Kysely<Database>,
+  tenant: string,
+  session: string,
+): Promise<{ tenantId: string; sessionId: string }> {
+  const tenantId = (
+    await db.insertInto('tenants').values({ name: tenant }).returning('id').executeTakeFirstOrThrow()
+  ).id;
+  const sessionId = (
+    await db
+      .insertInto('sessions')
+      .values({ tenant_id: tenantId, name: session })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+  return { tenantId, sessionId };
+}

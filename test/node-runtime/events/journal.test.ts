@@ -5,25 +5,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
 import type { SessionRef } from '../../../node-runtime/events/store.js';
 import { queueText } from '../../helpers/outbox.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 let session: SessionRef;
 const contact = '628111@s.whatsapp.net';
 
 beforeAll(async () => {
-  const { db } = database();
-  const tenantId = (
-    await db.insertInto('tenants').values({ name: 'journal' }).returning('id').executeTakeFirstOrThrow()
-  ).id;
-  const id = (
-    await db
-      .insertInto('sessions')
-      .values({ tenant_id: tenantId, name: 'journal-s' })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
-  session = { id, tenantId, name: 'journal-s' };
+  const { tenantId, sessionId } = await insertTenantSession(database().db, 'journal', 'journal-s');
+  session = { id: sessionId, tenantId, name: 'journal-s' };
 });
 
 const newJournal = (told: string[] = []) =>

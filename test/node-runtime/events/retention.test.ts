@@ -3,23 +3,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { purgeOld } from '../../../node-runtime/events/retention.js';
 import { insertEvent } from '../../../shared/event-log.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 let tenantId: string;
 let sessionId: string;
 
 beforeAll(async () => {
-  const { db } = database();
-  tenantId = (await db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow())
-    .id;
-  sessionId = (
-    await db
-      .insertInto('sessions')
-      .values({ tenant_id: tenantId, name: 's' })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
+  ({ tenantId, sessionId } = await insertTenantSession(database().db, 't', 's'));
 });
 afterAll(() => undefined);
 

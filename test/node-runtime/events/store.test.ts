@@ -11,24 +11,14 @@ import {
   type StoredMessage,
 } from '../../../node-runtime/events/store.js';
 import { messageView } from '../../../shared/message-view.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 let session: SessionRef;
 
 beforeAll(async () => {
-  const { db } = database();
-  const tenantId = (
-    await db.insertInto('tenants').values({ name: 'store' }).returning('id').executeTakeFirstOrThrow()
-  ).id;
-  const id = (
-    await db
-      .insertInto('sessions')
-      .values({ tenant_id: tenantId, name: 'store-s' })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
-  session = { id, tenantId, name: 'store-s' };
+  const { tenantId, sessionId } = await insertTenantSession(database().db, 'store', 'store-s');
+  session = { id: sessionId, tenantId, name: 'store-s' };
 });
 
 const message = (id: string, over: Partial<StoredMessage> = {}): StoredMessage => ({

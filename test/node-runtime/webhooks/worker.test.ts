@@ -15,7 +15,7 @@ import {
   parseSecretKey,
   SecretBox,
 } from '../../../shared/webhook-secrets.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
 import { eventually } from '../../wa-sim/fixtures.js';
 
@@ -75,16 +75,7 @@ const attemptsOf = (endpointId: string) =>
     .execute();
 
 beforeAll(async () => {
-  const { db } = database();
-  tenantId = (await db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow())
-    .id;
-  sessionId = (
-    await db
-      .insertInto('sessions')
-      .values({ tenant_id: tenantId, name: 's' })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
+  ({ tenantId, sessionId } = await insertTenantSession(database().db, 't', 's'));
 });
 afterEach(async () => {
   for (const worker of workers.splice(0)) await worker.stop();
