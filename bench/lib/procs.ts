@@ -206,6 +206,17 @@ export async function procsPss(pids: number[]): Promise<number> {
   return total;
 }
 
+/**
+ * Unique set size of a process (Linux), in bytes: the pages only it maps. For a second Node.js process of
+ * the stack, what it adds to the first: the node binary's pages both map are counted with the first.
+ */
+export async function procUss(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(rollup)?.[1] ?? 0);
+  return (kb('Private_Clean') + kb('Private_Dirty')) * 1024;
+}
+
 export { sleep };
 
 /**

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
-import { type MemoryUsage, procsPss, waitQuiet } from '../lib/procs.js';
+import { type MemoryUsage, procsPss, procUss, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, sleep } from '../lib/stats.js';
 
@@ -75,9 +75,10 @@ export async function sessionsPerHost(
       (/^postgres: \S+ \S+ [\d.:[\]a-f]+/.test(cmdline.replaceAll('\0', ' ')) ? backends : helpers).push(pid);
     }
     const edgeMemory = await edge.proc.memory();
+    const edgeAdds = await procUss(edge.proc.pid);
     const parts: StackParts = {
       // After full GCs, as the host's figure is (`npm start` runs the two in one process).
-      edge: edgeMemory.rss,
+      edge: edgeAdds,
       edgeHeap: edgeMemory.heapUsed,
       postgresServer: await procsPss(helpers),
       postgresBackends: await procsPss(backends),
@@ -203,7 +204,7 @@ export async function sessionsPerHost(
   result.extra = [
     '**What the whole stack is made of** (MiB; PostgreSQL by proportional set size):',
     '',
-    '| sessions | host RSS (JS heap) | edge RSS (JS heap) | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS (JS heap) |',
+    '| sessions | host RSS (JS heap) | edge, its own pages (JS heap) | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS (JS heap) |',
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...ours.map((o) => {
       const b = base.find((s) => s.sessions === o.sessions);
@@ -231,9 +232,10 @@ export async function sessionsPerHost(
       '(value now − value with none) ÷ sessions.',
     'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +
       'the process. The RSS and JS heap rows are the host process alone; the "whole stack" rows add the ' +
-      "edge's RSS (also after full GCs; `npm start` runs host and edge in one process, which saves one " +
-      "Node.js runtime's worth) and PostgreSQL's proportional set size (PSS: each page shared by its processes counted " +
-      "once over them, so the shared buffers are not counted per backend), against the raw process's RSS. " +
+      "edge's own pages (its unique set size, after full GCs: the pages of the node binary that host and " +
+      'edge both map are counted once, with the host; `npm start` runs the two in one process) and ' +
+      "PostgreSQL's proportional set size (PSS: each page shared by its processes counted once over them, " +
+      "so the shared buffers are not counted per backend), against the raw process's RSS. " +
       'The database server serves the whole bench run, so its share includes what earlier scenarios left ' +
       'in its buffers; the per-added-session rows are not affected by that.',
     'Linking rate: sessions created, paired by QR and connected per second, with the linking concurrency ' +
