@@ -10,7 +10,7 @@
 
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { type ApiKeyScope, isApiKeyScope } from './api-key.js';
+import { type ApiKeyScope, isApiKeyScope, timingSafeEqual } from './api-key.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 
 export const HOST_TOKEN_ISSUER = 'edge';
@@ -141,19 +141,11 @@ function jsonSegment(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Compares two MACs in time that does not depend on where they differ. */
-function sameMac(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
-
 const HEADER = toBase64url(encoder.encode(JSON.stringify({ alg: HOST_TOKEN_ALG, typ: 'JWT' })));
 const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'tenant', 'scope'] as const;
 
 function secretKey(secret: string | Uint8Array): Uint8Array {
-  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  const key = typeof secret === 'string' ? encoder.encode(secret) : secret;
   if (key.length < MIN_HOST_SECRET_BYTES) {
     throw new RangeError(`EDGE_HOST_SECRET must be at least ${MIN_HOST_SECRET_BYTES} bytes`);
   }
@@ -212,7 +204,7 @@ export async function verifyHostToken(
   if (!header || header.crit !== undefined) throw new HostTokenError('malformed');
   if (header.alg !== HOST_TOKEN_ALG) throw new HostTokenError('alg_not_allowed');
   const signature = fromBase64url(signatureText);
-  if (!signature || !sameMac(signature, mac(options.secret, `${headerText}.${payloadText}`))) {
+  if (!signature || !timingSafeEqual(signature, mac(options.secret, `${headerText}.${payloadText}`))) {
     throw new HostTokenError('bad_signature');
   }
   const payload = jsonSegment(payloadText);

@@ -10,12 +10,6 @@ export interface HostHttpRequest {
   signal: AbortSignal;
 }
 
-export interface HostHttpResponse {
-  status: number;
-  text: string;
-  retryAfter: string | null;
-}
-
 /**
  * Sends one request. It rejects when no answer came (refused, reset, timed out); `read` rejects when the
  * answer's body broke off, so a caller can tell "never answered" from "answered, body lost".

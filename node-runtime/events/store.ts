@@ -138,19 +138,6 @@ export async function advanceStatusesWithEvents(
   };
 }
 
-/** `advanceStatusesWithEvents` for one message: the message as it is now, or undefined when it did not move. */
-export async function advanceStatusWithEvent(
-  db: Kysely<Database>,
-  session: SessionRef,
-  id: string,
-  status: MessageStatus,
-  at: Date,
-  failure: string | null = null,
-): Promise<{ message: Message; hooked: boolean } | undefined> {
-  const { moved, hooked } = await advanceStatusesWithEvents(db, session, [{ id, status, at, failure }]);
-  return moved[0] && { message: moved[0], hooked };
-}
-
 /**
  * The API view of the messages row `m` (shared/message-view.ts `messageView`) built in SQL, for events
  * written in the statement that changes the row; a test holds the two to the same output.

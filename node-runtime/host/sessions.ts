@@ -5,6 +5,7 @@ import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
+import type { HostSendResponse } from '../../shared/schemas.js';
 import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
 import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
@@ -51,7 +52,7 @@ export type QueuedSend =
     };
 
 /** Where a message handed to WhatsApp stands: `queued` until the server's ack. */
-type HandedOverStatus = Exclude<MessageStatus, 'failed' | 'cancelled'>;
+type HandedOverStatus = HostSendResponse['status'];
 
 /** A message no longer queued, as `/api/send` reports it. */
 const settledSend = (m: {

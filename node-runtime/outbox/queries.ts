@@ -69,7 +69,6 @@ export async function claimNext(
         where session_id = ${sessionId} and status = 'queued' and chat_jid = any(${waiting}::text[])
       ) as waiting_with_queued`.execute(db);
   const row = rows[0];
-  const parsed = PacingSchema.safeParse(row?.pacing);
   return {
     messages: (row?.claimed ?? []).map((c) => ({
       id: c.id,
@@ -78,7 +77,7 @@ export async function claimNext(
       expiresAt: c.expires_at === null ? null : new Date(c.expires_at),
       attempts: c.attempts - 1,
     })),
-    pacing: parsed.success ? parsed.data : null,
+    pacing: PacingSchema.safeParse(row?.pacing).data ?? null,
     more: row?.more ?? false,
     waitingWithQueued: row?.waiting_with_queued ?? [],
   };
@@ -87,8 +86,7 @@ export async function claimNext(
 /** The tenant admin's pacing for the session (null: the deployment's default). */
 export async function pacingOf(db: Kysely<Database>, sessionId: string): Promise<Pacing | null> {
   const row = await db.selectFrom('sessions').select('pacing').where('id', '=', sessionId).executeTakeFirst();
-  const parsed = PacingSchema.safeParse(row?.pacing);
-  return parsed.success ? parsed.data : null;
+  return PacingSchema.safeParse(row?.pacing).data ?? null;
 }
 
 /** The sessions among `sessionIds` that have queued messages. */

@@ -1,15 +1,16 @@
 // The store's one-statement writes: a change and its event together, or neither; the event's message
 // view built in SQL is the API's view, field for field.
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   advanceStatusesWithEvents,
-  advanceStatusWithEvent,
   insertMessageWithEvent,
   messageJson,
   type SessionRef,
   type StoredMessage,
 } from '../../../node-runtime/events/store.js';
+import type { Database } from '../../../shared/db-schema.js';
+import type { MessageStatus } from '../../../shared/events.js';
 import { messageView } from '../../../shared/message-view.js';
 import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
@@ -20,6 +21,19 @@ beforeAll(async () => {
   const { tenantId, sessionId } = await insertTenantSession(database().db, 'store', 'store-s');
   session = { id: sessionId, tenantId, name: 'store-s' };
 });
+
+/** One message's status change through the batch write: the message as it is now, or undefined. */
+async function advanceStatusWithEvent(
+  db: Kysely<Database>,
+  ref: SessionRef,
+  id: string,
+  status: MessageStatus,
+  at: Date,
+  failure: string | null = null,
+) {
+  const { moved, hooked } = await advanceStatusesWithEvents(db, ref, [{ id, status, at, failure }]);
+  return moved[0] && { message: moved[0], hooked };
+}
 
 const message = (id: string, over: Partial<StoredMessage> = {}): StoredMessage => ({
   id,
