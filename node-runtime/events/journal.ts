@@ -7,13 +7,22 @@ import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
+import { GroupWriter } from '../db/group-writer.js';
 import {
   advanceStatusesWithEvents,
   insertMessageWithEvent,
   type SessionRef,
+  type StatusBatch,
   type StatusChange,
+  type StatusesMoved,
   type StoredMessage,
 } from './store.js';
+
+/** Writes the status changes of all of a host's sessions, those that queue up together in one statement. */
+export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
+
+export const statusWriter = (db: Kysely<Database>): StatusWriter =>
+  new GroupWriter((batches) => advanceStatusesWithEvents(db, batches));
 
 /** The sessions-table columns a state change writes; the account only when known or wiped. */
 export type SessionRow = { state: string; account_jid?: string | null; account_name?: string | null };
@@ -26,7 +35,7 @@ export type StateChange = {
   reason: string | null;
 };
 
-type StatusBatch = { seq: number; changes: StatusChange[]; written: Promise<void> };
+type OpenStatuses = { seq: number; changes: StatusChange[]; written: Promise<void> };
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -41,7 +50,8 @@ export class SessionJournal {
   /** Writes queued since the journal began (a batch may grow only while it is the last of them). */
   private enqueued = 0;
   /** Status changes queued and not under way yet, which later changes may join. */
-  private openStatuses: StatusBatch | undefined;
+  private openStatuses: OpenStatuses | undefined;
+  private readonly statuses: StatusWriter;
   private closed = false;
 
   constructor(
@@ -53,11 +63,15 @@ export class SessionJournal {
       onEvent?: () => void;
       /** Told after an outbound message's status was committed (the outbox waits on it). */
       onStatus?: (id: string, status: MessageStatus, failure: string | null) => void;
+      /** The host's status writer, shared by its sessions; by default one of this journal's own. */
+      statuses?: StatusWriter;
     },
     readonly session: SessionRef,
     /** The state the sessions table shows now: the first change reports it as the previous one. */
     private lastState: string,
-  ) {}
+  ) {
+    this.statuses = deps.statuses ?? statusWriter(deps.db);
+  }
 
   /** Writes still queued or under way. */
   get backlog() {
@@ -136,7 +150,8 @@ export class SessionJournal {
 
   /**
    * A receipt moved an outbound message forward (delivered, read, played), or it failed. Changes that
-   * queue up behind a write under way, with nothing else queued after them, go together in one statement.
+   * queue up behind a write under way, with nothing else queued after them, go together in one batch,
+   * which the host's status writer may join with other sessions' batches in one statement.
    */
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
     const change = { id, status, at, failure };
@@ -145,13 +160,16 @@ export class SessionJournal {
       open.changes.push(change);
       return open.written;
     }
-    const batch: StatusBatch = { seq: this.enqueued + 1, changes: [change], written: Promise.resolve() };
+    const batch: OpenStatuses = { seq: this.enqueued + 1, changes: [change], written: Promise.resolve() };
     this.openStatuses = batch;
     batch.written = this.enqueue(
       'status',
-      async (db) => {
+      async () => {
         if (this.openStatuses === batch) this.openStatuses = undefined; // under way: no more joins it
-        const { moved, hooked } = await advanceStatusesWithEvents(db, this.session, batch.changes);
+        const { moved, hooked } = await this.statuses.submit({
+          session: this.session,
+          changes: batch.changes,
+        });
         for (const message of moved) {
           const { status, failure } = batch.changes.find((c) => c.id === message.id) ?? change;
           this.moved.push({ id: message.id, status, failure });

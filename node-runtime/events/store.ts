@@ -90,63 +90,85 @@ export async function insertMessageWithEvent(
 /** One outbound message's status to move forward. */
 export type StatusChange = { id: string; status: MessageStatus; at: Date; failure: string | null };
 
+/** One session's status changes, in the order they happened; the ids distinct. */
+export type StatusBatch = { session: SessionRef; changes: readonly StatusChange[] };
+
+/** What a batch moved: the messages as they are now, and whether the tenant has a webhook endpoint. */
+export type StatusesMoved = { moved: Message[]; hooked: boolean };
+
 /**
  * Moves outbound messages' statuses forward (never back; `failed` only from below `sent`) and, for each
  * that moved, writes its event (`message.sent` with the message, or `message.status`; none for
- * `queued`), in the order given: all in one statement, so acks and receipts that arrive together cost
- * one round trip and one commit. The ids must be distinct. Returns the messages that moved, as they are
- * now, and whether the tenant has a webhook endpoint.
+ * `queued`), in the order given: all in one statement, so acks and receipts that arrive together, from
+ * any of the host's sessions, cost one round trip and one commit. Answers one result per batch.
+ *
+ * Events are inserted tenant by tenant (each tenant's numbering takes a lock held to the commit), in one
+ * order every writer follows, so two such statements cannot deadlock; a session's own changes keep
+ * their order.
  */
 export async function advanceStatusesWithEvents(
   db: Kysely<Database>,
-  session: SessionRef,
-  changes: readonly StatusChange[],
-): Promise<{ moved: Message[]; hooked: boolean }> {
-  if (changes.length === 0) return { moved: [], hooked: false };
-  const column = <T>(pick: (change: StatusChange) => T) => changes.map(pick);
-  const { rows } = await sql<MessageRow & { hooked: boolean; ord: string }>`
+  batches: readonly StatusBatch[],
+): Promise<StatusesMoved[]> {
+  const rows = batches
+    .flatMap((batch, index) => batch.changes.map((change) => ({ index, session: batch.session, change })))
+    .sort((a, b) =>
+      a.session.tenantId < b.session.tenantId ? -1 : a.session.tenantId > b.session.tenantId ? 1 : 0,
+    );
+  if (rows.length === 0) return batches.map(() => ({ moved: [], hooked: false }));
+  const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
+  const result = await sql<MessageRow & { hooked: boolean; ord: string; session_name: string }>`
     with i as (
       select * from unnest(
-        ${column((c) => c.id)}::text[], ${column((c) => c.status)}::text[],
-        ${column((c) => MESSAGE_STATUS_RANK[c.status])}::smallint[],
-        ${column((c) => (c.status === 'failed' ? MESSAGE_STATUS_RANK.sent : MESSAGE_STATUS_RANK[c.status]))}::smallint[],
-        ${column((c) => c.at.toISOString())}::text[], ${column((c) => c.failure)}::text[],
+        ${column((r) => r.session.id)}::uuid[], ${column((r) => r.session.name)}::text[],
+        ${column((r) => r.change.id)}::text[], ${column((r) => r.change.status)}::text[],
+        ${column((r) => MESSAGE_STATUS_RANK[r.change.status])}::smallint[],
+        ${column((r) => (r.change.status === 'failed' ? MESSAGE_STATUS_RANK.sent : MESSAGE_STATUS_RANK[r.change.status]))}::smallint[],
+        ${column((r) => r.change.at.toISOString())}::text[], ${column((r) => r.change.failure)}::text[],
         ${column(() => newEventId())}::text[]
-      ) with ordinality as i(id, status, rank, below, at, failure, event_id, ord)
+      ) with ordinality
+        as i(session_id, session_name, id, status, rank, below, at, failure, event_id, ord)
     ), m as (
       update messages set status = i.status, status_rank = i.rank, status_at = i.at::timestamptz,
         failure = i.failure
       from i
-      where messages.session_id = ${session.id} and messages.id = i.id and messages.direction = 'out'
+      where messages.session_id = i.session_id and messages.id = i.id and messages.direction = 'out'
         and messages.status_rank < i.below
-      returning messages.*, i.ord, i.event_id, i.at as moved_at
+      returning messages.*, i.session_name, i.ord, i.event_id, i.at as moved_at
     ), e as (
       insert into events (id, tenant_id, session_id, session_name, type, data)
-      select m.event_id, ${session.tenantId}, ${session.id}, ${session.name},
+      select m.event_id, m.tenant_id, m.session_id, m.session_name,
         case when m.status = 'sent' then 'message.sent' else 'message.status' end,
         case when m.status = 'sent'
-          then jsonb_build_object('sessionId', ${session.name}::text, 'message', ${messageJson(session.name)})
-          else jsonb_build_object('sessionId', ${session.name}::text, 'id', m.id, 'chat', m.chat_jid,
+          then jsonb_build_object('sessionId', m.session_name, 'message', ${messageJson(sql.ref('m.session_name'))})
+          else jsonb_build_object('sessionId', m.session_name, 'id', m.id, 'chat', m.chat_jid,
             'status', m.status, 'failure', m.failure, 'at', m.moved_at)
         end
       from m where m.status <> 'queued' order by m.ord
     )
-    select m.*, ${hooked(session.tenantId)} as hooked from m order by m.ord`.execute(db);
-  return {
-    moved: rows.map((row) => messageView(row, session.name)),
-    hooked: rows.some((row) => row.hooked),
-  };
+    select m.*, exists (select 1 from webhook_endpoints w where w.tenant_id = m.tenant_id and w.enabled)
+      as hooked
+    from m order by m.ord`.execute(db);
+  const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
+  const batchOf = new Map(rows.map((r) => [`${r.session.id}/${r.change.id}`, out[r.index]]));
+  for (const row of result.rows) {
+    const moved = batchOf.get(`${row.session_id}/${row.id}`);
+    if (!moved) continue;
+    moved.moved.push(messageView(row, row.session_name));
+    moved.hooked ||= row.hooked;
+  }
+  return out;
 }
 
 /**
  * The API view of the messages row `m` (shared/message-view.ts `messageView`) built in SQL, for events
  * written in the statement that changes the row; a test holds the two to the same output.
  */
-export function messageJson(sessionName: string): RawBuilder<unknown> {
+export function messageJson(sessionName: string | RawBuilder<unknown>): RawBuilder<unknown> {
   const iso = (column: string) =>
     sql`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   return sql`jsonb_build_object(
-    'id', m.id, 'sessionId', ${sessionName}::text, 'direction', m.direction, 'chat', m.chat_jid,
+    'id', m.id, 'sessionId', ${typeof sessionName === 'string' ? sql`${sessionName}::text` : sessionName}, 'direction', m.direction, 'chat', m.chat_jid,
     'chatLid', m.chat_lid, 'from', m.sender_jid, 'fromLid', m.sender_lid, 'kind', m.kind, 'text', m.text,
     'quoted', coalesce(m.content -> 'quoted', 'null'::jsonb), 'timestamp', ${iso('m.sent_at')},
     'status', m.status, 'statusAt', ${iso('m.status_at')}, 'failure', m.failure, 'source', m.source)`;

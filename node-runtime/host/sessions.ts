@@ -6,7 +6,13 @@ import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
-import { SessionJournal, type SessionRow, type StateChange } from '../events/journal.js';
+import {
+  SessionJournal,
+  type SessionRow,
+  type StateChange,
+  type StatusWriter,
+  statusWriter,
+} from '../events/journal.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
 import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
 import {
@@ -19,7 +25,7 @@ import {
   sessionMachine,
   type WipeAuthInput,
 } from '../session/machine.js';
-import { type AuthStore, createAuthStore } from '../wa/auth-store.js';
+import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
 import {
   loadStoredSession,
@@ -132,6 +138,9 @@ export class SessionHost {
   private readonly ending = new Set<Promise<void>>();
   private stopping = false;
   private readonly machine;
+  /** Group commit across the host's sessions: their key and status writes that meet share a statement. */
+  private readonly keyWriter: KeyWriter;
+  private readonly statusWriter: StatusWriter;
 
   constructor(
     private readonly deps: {
@@ -145,6 +154,8 @@ export class SessionHost {
       pacing?: Pacing;
     },
   ) {
+    this.keyWriter = keyWriter(deps.db);
+    this.statusWriter = statusWriter(deps.db);
     this.machine = sessionMachine.provide({
       actors: {
         socket: makeSocketActor({
@@ -171,7 +182,7 @@ export class SessionHost {
   private store(sessionId: string) {
     let store = this.stores.get(sessionId);
     if (!store) {
-      store = createAuthStore(this.deps.db, sessionId);
+      store = createAuthStore(this.deps.db, sessionId, { keyWriter: this.keyWriter });
       store.catch(() => this.stores.delete(sessionId));
       this.stores.set(sessionId, store);
     }
@@ -213,6 +224,7 @@ export class SessionHost {
     const journal = new SessionJournal(
       {
         ...this.deps,
+        statuses: this.statusWriter,
         onStatus: (id, status, failure) => this.outboxes.get(sessionId)?.settled(id, status, failure),
       },
       { id: sessionId, tenantId: stored.tenantId, name: stored.name },

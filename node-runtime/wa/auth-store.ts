@@ -22,6 +22,7 @@ import {
 } from '@whiskeysockets/baileys';
 import { type Kysely, sql } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
+import { GroupWriter } from '../db/group-writer.js';
 
 type KeyType = keyof SignalDataTypeMap;
 
@@ -36,6 +37,8 @@ export interface KeyChange {
 export interface AuthStoreOptions {
   /** Most keys kept in the read cache (decoded values); default 2000. */
   cacheSize?: number;
+  /** The host's key writer, shared by its sessions; by default one of this store's own. */
+  keyWriter?: KeyWriter;
 }
 
 export interface AuthStore {
@@ -57,6 +60,7 @@ export async function createAuthStore(
 ): Promise<AuthStore> {
   const stored = await readCreds(db, sessionId);
   const cache = new LruCache(options.cacheSize ?? 2000);
+  const writer = options.keyWriter ?? keyWriter(db);
   // Bumped whenever the cache is written from a write, so a read that raced with a write does not
   // put what it read (possibly older) into the cache.
   let epoch = 0;
@@ -96,7 +100,7 @@ export async function createAuthStore(
       const changes = encodeChanges(data);
       if (changes.length === 0) return;
       await serially(async () => {
-        await writeKeys(db, sessionId, changes);
+        await writer.submit({ sessionId, changes });
         for (const change of changes) {
           const key = cacheKey(change.type, change.id);
           if (change.type === 'pre-key') cache.delete(key);
@@ -177,28 +181,42 @@ export async function readKeys(
   return found;
 }
 
+/** One session's key writes, as one `set` made them. */
+export type KeyWrite = { sessionId: string; changes: readonly KeyChange[] };
+
+/** Writes the keys of all of a host's sessions, those that queue up together in one statement. */
+export type KeyWriter = GroupWriter<KeyWrite, void>;
+
+export const keyWriter = (db: Kysely<Database>): KeyWriter =>
+  new GroupWriter<KeyWrite, void>(async (writes) => {
+    await writeKeys(db, writes);
+    return writes.map(() => undefined);
+  });
+
 /**
- * Applies key upserts and deletes as one statement (atomic on its own: no BEGIN and COMMIT round trips),
- * the values passed as arrays so any number of keys costs four parameters.
+ * Applies key upserts and deletes, of one session or several, as one statement (atomic on its own: no
+ * BEGIN and COMMIT round trips), the values passed as arrays so any number of keys costs a few
+ * parameters. Within a session a later change of the same key wins (one `set` has each key once; two
+ * sets in one statement cannot happen, as a session's writes run one at a time).
  */
-export async function writeKeys(
-  db: Kysely<Database>,
-  sessionId: string,
-  changes: readonly KeyChange[],
-): Promise<void> {
-  const put = changes.filter((c): c is KeyChange & { json: string } => c.json !== null);
-  const gone = changes.filter((c) => c.json === null);
+export async function writeKeys(db: Kysely<Database>, writes: readonly KeyWrite[]): Promise<void> {
+  const all = writes.flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
+  const put = all.filter((c): c is typeof c & { json: string } => c.json !== null);
+  const gone = all.filter((c) => c.json === null);
   await sql`
     with gone as (
       delete from wa_keys w
-      using unnest(${gone.map((c) => c.type)}::text[], ${gone.map((c) => c.id)}::text[]) as d(type, id)
-      where w.session_id = ${sessionId} and w.type = d.type and w.id = d.id
+      using unnest(
+        ${gone.map((c) => c.sessionId)}::uuid[], ${gone.map((c) => c.type)}::text[], ${gone.map((c) => c.id)}::text[]
+      ) as d(session_id, type, id)
+      where w.session_id = d.session_id and w.type = d.type and w.id = d.id
     )
     insert into wa_keys (session_id, type, id, value)
-    select ${sessionId}, p.type, p.id, p.value::jsonb
+    select p.session_id, p.type, p.id, p.value::jsonb
     from unnest(
-      ${put.map((c) => c.type)}::text[], ${put.map((c) => c.id)}::text[], ${put.map((c) => c.json)}::text[]
-    ) as p(type, id, value)
+      ${put.map((c) => c.sessionId)}::uuid[], ${put.map((c) => c.type)}::text[], ${put.map((c) => c.id)}::text[],
+      ${put.map((c) => c.json)}::text[]
+    ) as p(session_id, type, id, value)
     on conflict (session_id, type, id) do update set value = excluded.value`.execute(db);
 }
 

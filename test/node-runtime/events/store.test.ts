@@ -31,8 +31,10 @@ async function advanceStatusWithEvent(
   at: Date,
   failure: string | null = null,
 ) {
-  const { moved, hooked } = await advanceStatusesWithEvents(db, ref, [{ id, status, at, failure }]);
-  return moved[0] && { message: moved[0], hooked };
+  const [result] = await advanceStatusesWithEvents(db, [
+    { session: ref, changes: [{ id, status, at, failure }] },
+  ]);
+  return result?.moved[0] && { message: result.moved[0], hooked: result.hooked };
 }
 
 const message = (id: string, over: Partial<StoredMessage> = {}): StoredMessage => ({
@@ -146,12 +148,18 @@ describe('one-statement writes', () => {
       .select(({ fn }) => fn.max('seq').as('seq'))
       .executeTakeFirst();
     const at = new Date('2026-11-30T12:00:00.000Z');
-    const { moved } = await advanceStatusesWithEvents(db, session, [
-      { id: 'b-2', status: 'sent', at, failure: null },
-      { id: 'b-1', status: 'failed', at, failure: 'refused by WhatsApp (error 479)' },
-      { id: 'b-3', status: 'failed', at, failure: 'too late' }, // sent already: stays sent
-      { id: 'no-such', status: 'delivered', at, failure: null },
+    const [result] = await advanceStatusesWithEvents(db, [
+      {
+        session,
+        changes: [
+          { id: 'b-2', status: 'sent', at, failure: null },
+          { id: 'b-1', status: 'failed', at, failure: 'refused by WhatsApp (error 479)' },
+          { id: 'b-3', status: 'failed', at, failure: 'too late' }, // sent already: stays sent
+          { id: 'no-such', status: 'delivered', at, failure: null },
+        ],
+      },
     ]);
+    const moved = result?.moved ?? [];
     expect(moved.map((m) => [m.id, m.status, m.failure])).toEqual([
       ['b-2', 'sent', null],
       ['b-1', 'failed', 'refused by WhatsApp (error 479)'],
@@ -166,6 +174,58 @@ describe('one-statement writes', () => {
     expect(events.map((e) => e.type)).toEqual(['message.sent', 'message.status']);
     expect(events[0]?.data).toEqual({ sessionId: session.name, message: moved[0] });
     expect(events[1]?.data).toMatchObject({ id: 'b-1', status: 'failed', at: at.toISOString() });
+  });
+
+  it("move several sessions' messages in one statement, each batch answered with its own", async () => {
+    const { db } = database();
+    const other = await insertTenantSession(db, 'store-other', 'store-o');
+    const otherRef: SessionRef = { id: other.sessionId, tenantId: other.tenantId, name: 'store-o' };
+    // The same message id in both sessions: each moves only its own.
+    for (const ref of [session, otherRef]) {
+      for (const id of ['g-1', 'g-2']) {
+        await insertMessageWithEvent(
+          db,
+          ref,
+          message(id, { direction: 'out', status: 'queued', source: 'api' }),
+          'message.sent',
+        );
+      }
+    }
+    const at = new Date('2026-11-30T13:00:00.000Z');
+    const change = (id: string, status: MessageStatus) => ({ id, status, at, failure: null });
+    const results = await advanceStatusesWithEvents(db, [
+      { session: otherRef, changes: [change('g-2', 'sent'), change('g-1', 'sent')] },
+      { session, changes: [change('g-1', 'delivered')] },
+      { session: otherRef, changes: [] },
+    ]);
+    expect(results.map((r) => r.moved.map((m) => [m.sessionId, m.id, m.status]))).toEqual([
+      [
+        ['store-o', 'g-2', 'sent'],
+        ['store-o', 'g-1', 'sent'],
+      ],
+      [['store-s', 'g-1', 'delivered']],
+      [],
+    ]);
+    const otherEvents = await db
+      .selectFrom('events')
+      .select(['session_name', 'seq', 'data'])
+      .where('tenant_id', '=', other.tenantId)
+      .orderBy('seq')
+      .execute();
+    // Two at insert, two moves: numbered within the tenant, in the session's order.
+    expect(
+      otherEvents.map((e) => [e.seq, (e.data as { message: { id: string; status: string } }).message.status]),
+    ).toEqual([
+      ['1', 'queued'],
+      ['2', 'queued'],
+      ['3', 'sent'],
+      ['4', 'sent'],
+    ]);
+    expect(otherEvents.slice(2).map((e) => (e.data as { message: { id: string } }).message.id)).toEqual([
+      'g-2',
+      'g-1',
+    ]);
+    expect(otherEvents.every((e) => e.session_name === 'store-o')).toBe(true);
   });
 
   it('writes nothing when the event cannot be written (the change rolls back with it)', async () => {

@@ -9,7 +9,8 @@ import {
 import { sql } from 'kysely';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAuthStore } from '../../../node-runtime/wa/auth-store.js';
+import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
+import { createAuthStore, type KeyWrite, writeKeys } from '../../../node-runtime/wa/auth-store.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
@@ -246,6 +247,38 @@ describe('atomicity', () => {
     // The store stays usable after a failed write.
     await store.state.keys.set({ session: { fine: ALL_BYTES } });
     expect(Object.keys(await fresh.state.keys.get('session', ['fine']))).toEqual(['fine']);
+  });
+
+  it("writes several sessions' keys in one statement, each into its own session", async () => {
+    const { db } = database();
+    const statements: string[][] = [];
+    const shared = new GroupWriter<KeyWrite, void>(async (writes) => {
+      statements.push(writes.map((w) => w.sessionId));
+      await writeKeys(db, writes);
+      return writes.map(() => undefined);
+    });
+    const ids = [await newSession(), await newSession(), await newSession()];
+    const stores = await Promise.all(ids.map((id) => createAuthStore(db, id, { keyWriter: shared })));
+    const [a, b, c] = stores.map((s) => s.state.keys);
+    if (!a || !b || !c) throw new Error('three stores');
+    await c.set({ 'lid-mapping': { same: 'c-old@lid' } });
+    statements.length = 0;
+    // Submitted together: the first goes at once, the two behind it share the next statement.
+    await Promise.all([
+      a.set({ 'lid-mapping': { same: 'a@lid' } }),
+      b.set({ 'lid-mapping': { same: 'b@lid' }, session: { s: ALL_BYTES } }),
+      c.set({ 'lid-mapping': { same: null } }),
+    ]);
+    expect(statements).toEqual([[ids[0]], [ids[1], ids[2]]]);
+    const rows = await Promise.all(ids.map(keyRows));
+    expect(rows.map((r) => r.map((k) => [k.type, k.id, JSON.parse(k.json)]))).toEqual([
+      [['lid-mapping', 'same', 'a@lid']],
+      [
+        ['lid-mapping', 'same', 'b@lid'],
+        ['session', 's', JSON.parse(encode(ALL_BYTES))],
+      ],
+      [],
+    ]);
   });
 
   it("commits a Baileys transaction's mutations together, or not at all", async () => {

@@ -1,0 +1,47 @@
+// Group commit for one host's sessions: writes submitted while one is under way wait and then go
+// together as the next one, so many sessions' small writes cost one statement and one commit, not one
+// each. An idle writer starts at once, so a lone write waits for nothing.
+
+type Waiting<T, R> = { item: T; resolve: (result: R) => void; reject: (error: unknown) => void };
+
+export class GroupWriter<T, R> {
+  private queue: Waiting<T, R>[] = [];
+  private busy = false;
+
+  /** `write` takes the items in submission order and answers one result per item, in the same order. */
+  constructor(
+    private readonly write: (items: T[]) => Promise<R[]>,
+    private readonly maxBatch = 256,
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.busy) void this.drain();
+    });
+  }
+
+  private async drain() {
+    this.busy = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          settle(batch, await this.write(batch.map((w) => w.item)));
+        } catch (error) {
+          if (batch.length === 1) batch[0]?.reject(error);
+          // One bad item must not fail the others: each goes again alone.
+          else for (const w of batch) await this.write([w.item]).then((r) => settle([w], r), w.reject);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+function settle<T, R>(batch: Waiting<T, R>[], results: R[]) {
+  batch.forEach((w, i) => {
+    w.resolve(results[i] as R);
+  });
+}

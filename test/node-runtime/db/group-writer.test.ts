@@ -1,0 +1,57 @@
+// Group commit: what is submitted during a write goes together in the next one, and one bad item does
+// not fail the others.
+import { describe, expect, it } from 'vitest';
+import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
+
+describe('GroupWriter', () => {
+  it('writes a lone item at once, and those submitted meanwhile together in the next write', async () => {
+    const writes: number[][] = [];
+    let release = () => {};
+    const writer = new GroupWriter<number, string>(async (items) => {
+      writes.push(items);
+      if (writes.length === 1) await new Promise<void>((r) => (release = r));
+      return items.map((n) => `done ${n}`);
+    });
+    const first = writer.submit(1);
+    expect(writes).toEqual([[1]]); // not held back for company
+    const later = [writer.submit(2), writer.submit(3), writer.submit(4)];
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1); // one write at a time
+    release();
+    expect(await Promise.all([first, ...later])).toEqual(['done 1', 'done 2', 'done 3', 'done 4']);
+    expect(writes).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('caps a batch at its size', async () => {
+    const writes: number[][] = [];
+    const writer = new GroupWriter<number, number>(async (items) => {
+      writes.push(items);
+      await new Promise((r) => setImmediate(r));
+      return items;
+    }, 2);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => writer.submit(n)));
+    expect(writes).toEqual([[1], [2, 3], [4, 5]]);
+  });
+
+  it('fails only the item that cannot be written: the others of its batch go again alone', async () => {
+    const writes: number[][] = [];
+    let release = () => {};
+    const writer = new GroupWriter<number, number>(async (items) => {
+      writes.push(items);
+      if (writes.length === 1) await new Promise<void>((r) => (release = r));
+      if (items.includes(13)) throw new Error('unlucky');
+      return items.map((n) => n * 2);
+    });
+    const first = writer.submit(1);
+    const batch = [writer.submit(12), writer.submit(13), writer.submit(14)];
+    release();
+    await first;
+    const settled = await Promise.allSettled(batch);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+      24,
+      'unlucky',
+      28,
+    ]);
+    expect(writes).toEqual([[1], [12, 13, 14], [12], [13], [14]]);
+  });
+});
