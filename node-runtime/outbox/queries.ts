@@ -97,7 +97,7 @@ export async function sessionsWithQueued(db: Kysely<Database>, sessionIds: strin
     .select('session_id')
     .distinct()
     .where('status', '=', 'queued')
-    .where('session_id', 'in', sessionIds)
+    .where(sql<boolean>`session_id = any(${sessionIds}::uuid[])`) // one plan whatever the count
     .execute();
   return rows.map((r) => r.session_id);
 }

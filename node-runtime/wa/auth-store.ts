@@ -168,16 +168,16 @@ export async function readKeys(
   ids: readonly string[],
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
-  for (const part of chunks(ids, 1000)) {
-    const rows = await db
-      .selectFrom('wa_keys')
-      .select(['id', sql<string>`value::text`.as('json')])
-      .where('session_id', '=', sessionId)
-      .where('type', '=', type)
-      .where('id', 'in', part)
-      .execute();
-    for (const row of rows) found.set(row.id, row.json);
-  }
+  // An array parameter, not `in ($1, $2, ...)`: one statement text whatever the count, so each database
+  // connection prepares and keeps one plan for it instead of one per list length.
+  const rows = await db
+    .selectFrom('wa_keys')
+    .select(['id', sql<string>`value::text`.as('json')])
+    .where('session_id', '=', sessionId)
+    .where('type', '=', type)
+    .where(sql<boolean>`id = any(${ids}::text[])`)
+    .execute();
+  for (const row of rows) found.set(row.id, row.json);
   return found;
 }
 
@@ -263,10 +263,6 @@ function jsonb(json: string) {
 function cacheKey(type: string, id: string): string {
   // Type names never contain ':', so the first ':' always ends the type.
   return `${type}:${id}`;
-}
-
-function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 import { sql } from 'kysely';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../../node-runtime/db/connect.js';
 import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
 import { createAuthStore, type KeyWrite, writeKeys } from '../../../node-runtime/wa/auth-store.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
@@ -200,6 +201,26 @@ describe('keys', () => {
     expect(Buffer.from(loaded['1200']?.public ?? []).equals(preKeys['1200']?.public ?? Buffer.alloc(0))).toBe(
       true,
     );
+  });
+
+  it('reads any number of keys with one statement text (one prepared plan per connection)', async () => {
+    const db = createDb(database().url, { max: 1 });
+    try {
+      const sessionId = await newSession();
+      const store = await createAuthStore(db, sessionId, { cacheSize: 0 });
+      await store.state.keys.set({ 'lid-mapping': { a: '1@lid', b: '2@lid', c: '3@lid' } });
+      for (const ids of [['a'], ['a', 'b'], ['a', 'b', 'c', 'd']]) {
+        expect(Object.keys(await store.state.keys.get('lid-mapping', ids)).sort()).toEqual(
+          ids.filter((id) => id !== 'd'),
+        );
+      }
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_prepared_statements where statement like '%from "wa_keys"%'
+          and statement not like '%pg_prepared_statements%'`.execute(db);
+      expect(rows[0]?.n).toBe(1);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('keeps one session out of another', async () => {
