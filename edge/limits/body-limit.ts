@@ -1,15 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitRequestBody } from '../../shared/body-limit.js';
 import { ApiError } from '../../shared/errors.js';
 
 /** Refuses bodies over `maxBytes` with 413 BODY_TOO_LARGE, by Content-Length or while streaming. */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      // The rest of the upload is never read, so the connection cannot carry another request: saying so
-      // keeps a client's connection pool from sending the next request into a socket about to close.
-      throw new ApiError('BODY_TOO_LARGE', { headers: { Connection: 'close' } });
-    },
+  return limitRequestBody(maxBytes, () => {
+    // The rest of the upload is never read, so the connection cannot carry another request: saying so
+    // keeps a client's connection pool from sending the next request into a socket about to close.
+    throw new ApiError('BODY_TOO_LARGE', { headers: { Connection: 'close' } });
   });
 }

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import QRCode from 'qrcode';
+import { limitRequestBody } from '../../shared/body-limit.js';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
   hostHealthRoute,
@@ -61,12 +61,9 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
   });
   app.use(
     '/internal/sessions/:id/*',
-    bodyLimit({
-      // The edge forwards at most the longest message, re-encoded: never more than the edge accepts.
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError('BODY_TOO_LARGE');
-      },
+    // The edge forwards at most the longest message, re-encoded: never more than the edge accepts.
+    limitRequestBody(MAX_BODY_BYTES, () => {
+      throw new ApiError('BODY_TOO_LARGE');
     }),
   );
 
