@@ -223,6 +223,33 @@ describe('keys', () => {
     }
   });
 
+  it('stores a pre-key as one compact string, and reads pre-keys stored either way', async () => {
+    const { db } = database();
+    const sessionId = await newSession();
+    const store = await createAuthStore(db, sessionId);
+    const preKey = { private: randomBytes(32), public: randomBytes(32) };
+    await store.state.keys.set({ 'pre-key': { '7': preKey } });
+    const [row] = await keyRows(sessionId);
+    expect(JSON.parse(row?.json ?? 'null')).toBe(
+      `kp1:${preKey.private.toString('base64')}:${preKey.public.toString('base64')}`,
+    );
+    // Written before this format: BufferJSON, as Baileys' file store writes it.
+    const old = { private: randomBytes(32), public: randomBytes(32) };
+    await sql`insert into wa_keys (session_id, type, id, value)
+      values (${sessionId}, 'pre-key', '8', cast(${encode(old)} as text)::jsonb)`.execute(db);
+
+    const keys = (await createAuthStore(db, sessionId)).state.keys; // no cache: from the database
+    const read = await keys.get('pre-key', ['7', '8']);
+    for (const [id, expected] of [
+      ['7', preKey],
+      ['8', old],
+    ] as const) {
+      expect(Buffer.isBuffer(read[id]?.private) && Buffer.isBuffer(read[id]?.public)).toBe(true);
+      expect(Buffer.from(read[id]?.private ?? []).equals(expected.private)).toBe(true);
+      expect(Buffer.from(read[id]?.public ?? []).equals(expected.public)).toBe(true);
+    }
+  });
+
   it('keeps one session out of another', async () => {
     const a = await createAuthStore(database().db, await newSession());
     const b = await createAuthStore(database().db, await newSession());
