@@ -171,14 +171,17 @@ export type AttemptRecord = {
   park?: boolean;
 };
 
-/** Writes one attempt to the log and moves its delivery on. */
+/**
+ * Writes one attempt to the log and moves its delivery on, in one statement (a data-modifying CTE):
+ * atomic on its own, one round trip instead of four (BEGIN, the two writes, COMMIT) per delivery.
+ */
 export async function recordAttempt(db: Kysely<Database>, attempt: AttemptRecord): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('webhook_attempts')
-      .values({
+  await db
+    .with('attempt', (qb) =>
+      qb.insertInto('webhook_attempts').values({
         delivery_id: attempt.delivery.id,
         endpoint_id: attempt.endpointId,
+        // The endpoint's lease holder is its only writer: max + 1 cannot race.
         seq: sql<string>`(SELECT coalesce(max(seq), 0) + 1 FROM webhook_attempts WHERE endpoint_id = ${attempt.endpointId})`,
         event_id: attempt.delivery.eventId,
         attempted_at: attempt.at,
@@ -187,22 +190,19 @@ export async function recordAttempt(db: Kysely<Database>, attempt: AttemptRecord
         error: attempt.error,
         outcome: attempt.outcome,
         next_attempt_at: attempt.nextAttemptAt,
-      })
-      .execute();
-    await trx
-      .updateTable('webhook_deliveries')
-      .set({
-        attempts: attempt.delivery.attempts + 1,
-        first_attempt_at: attempt.delivery.firstAttemptAt ?? attempt.at,
-        status:
-          attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending',
-        delivered_at: attempt.outcome === 'delivered' ? attempt.at : null,
-        next_attempt_at: attempt.nextAttemptAt ?? attempt.at,
-        ...(attempt.park === undefined ? {} : { parked: attempt.park }),
-      })
-      .where('id', '=', attempt.delivery.id)
-      .execute();
-  });
+      }),
+    )
+    .updateTable('webhook_deliveries')
+    .set({
+      attempts: attempt.delivery.attempts + 1,
+      first_attempt_at: attempt.delivery.firstAttemptAt ?? attempt.at,
+      status: attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending',
+      delivered_at: attempt.outcome === 'delivered' ? attempt.at : null,
+      next_attempt_at: attempt.nextAttemptAt ?? attempt.at,
+      ...(attempt.park === undefined ? {} : { parked: attempt.park }),
+    })
+    .where('id', '=', attempt.delivery.id)
+    .execute();
 }
 
 /**

@@ -2,10 +2,12 @@
 // in event order, retried while the receiver is down and all delivered once it is back, a bad delivery
 // set aside instead of holding the rest, no redirects, timeouts, 410 disabling the endpoint.
 import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
+import { recordAttempt } from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
 import { WebhookWorker } from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
@@ -285,5 +287,78 @@ describe('webhook deliveries', () => {
     for (const secret of [old, current]) {
       expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toBeTruthy();
     }
+  });
+});
+
+describe('the delivery log', () => {
+  /** A delivery of a new event to a new endpoint, as the worker finds it. */
+  const dueDelivery = async () => {
+    const { id: endpointId } = await endpoint('https://example.com/hook');
+    const eventId = await qrEvent(9);
+    const row = await database()
+      .db.selectFrom('webhook_deliveries')
+      .select(['id', 'event_seq'])
+      .where('endpoint_id', '=', endpointId)
+      .executeTakeFirstOrThrow();
+    const delivery = {
+      id: row.id,
+      eventId,
+      eventSeq: row.event_seq,
+      attempts: 0,
+      parked: false,
+      firstAttemptAt: null,
+      type: 'session.qr',
+      data: {},
+      createdAt: new Date(),
+    };
+    return { endpointId, delivery };
+  };
+  const attempt = (endpointId: string, delivery: Awaited<ReturnType<typeof dueDelivery>>['delivery']) => ({
+    delivery,
+    endpointId,
+    at: new Date(),
+    statusCode: 204,
+    latencyMs: 3,
+    error: null,
+    outcome: 'delivered' as const,
+    nextAttemptAt: null,
+  });
+
+  it('records an attempt and moves its delivery on in one statement', async () => {
+    const { endpointId, delivery } = await dueDelivery();
+    const statements: string[] = [];
+    const counted = database().db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(args.node.kind);
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    await recordAttempt(counted, attempt(endpointId, delivery));
+    expect(statements).toHaveLength(1);
+    expect(await attemptsOf(endpointId)).toMatchObject([
+      { seq: '1', outcome: 'delivered', status_code: 204 },
+    ]);
+    const moved = await database()
+      .db.selectFrom('webhook_deliveries')
+      .select(['status', 'attempts'])
+      .where('id', '=', delivery.id)
+      .executeTakeFirstOrThrow();
+    expect(moved).toEqual({ status: 'delivered', attempts: 1 });
+  });
+
+  it('writes no attempt when its delivery cannot be moved on', async () => {
+    const { db } = database();
+    const { endpointId, delivery } = await dueDelivery();
+    await sql`create or replace function refuse_delivery_update() returns trigger language plpgsql as $$
+      begin raise exception 'deliveries are read-only today'; end $$`.execute(db);
+    await sql`create trigger refuse_delivery_update before update on webhook_deliveries
+      for each row execute function refuse_delivery_update()`.execute(db);
+    try {
+      await expect(recordAttempt(db, attempt(endpointId, delivery))).rejects.toThrow(/read-only today/);
+    } finally {
+      await sql`drop trigger refuse_delivery_update on webhook_deliveries`.execute(db);
+    }
+    expect(await attemptsOf(endpointId)).toEqual([]);
   });
 });
