@@ -10,7 +10,8 @@ import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../s
 import { GroupWriter } from '../db/group-writer.js';
 import {
   advanceStatusesWithEvents,
-  insertMessageWithEvent,
+  insertMessagesWithEvents,
+  type MessageInsert,
   type SessionRef,
   type StatusBatch,
   type StatusChange,
@@ -23,6 +24,12 @@ export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
 
 export const statusWriter = (db: Kysely<Database>): StatusWriter =>
   new GroupWriter((batches) => advanceStatusesWithEvents(db, batches));
+
+/** Stores the messages all of a host's sessions hear, those that queue up together in one statement. */
+export type MessageWriter = GroupWriter<MessageInsert, { hooked: boolean } | undefined>;
+
+export const messageWriter = (db: Kysely<Database>): MessageWriter =>
+  new GroupWriter((items) => insertMessagesWithEvents(db, items));
 
 /** The sessions-table columns a state change writes; the account only when known or wiped. */
 export type SessionRow = { state: string; account_jid?: string | null; account_name?: string | null };
@@ -52,6 +59,7 @@ export class SessionJournal {
   /** Status changes queued and not under way yet, which later changes may join. */
   private openStatuses: OpenStatuses | undefined;
   private readonly statuses: StatusWriter;
+  private readonly inserts: MessageWriter;
   private closed = false;
 
   constructor(
@@ -65,12 +73,15 @@ export class SessionJournal {
       onStatus?: (id: string, status: MessageStatus, failure: string | null) => void;
       /** The host's status writer, shared by its sessions; by default one of this journal's own. */
       statuses?: StatusWriter;
+      /** The host's message writer, shared likewise. */
+      inserts?: MessageWriter;
     },
     readonly session: SessionRef,
     /** The state the sessions table shows now: the first change reports it as the previous one. */
     private lastState: string,
   ) {
     this.statuses = deps.statuses ?? statusWriter(deps.db);
+    this.inserts = deps.inserts ?? messageWriter(deps.db);
   }
 
   /** Writes still queued or under way. */
@@ -127,16 +138,21 @@ export class SessionJournal {
    * `message.received` (or `message.sent` for the phone's own) the first time.
    */
   messages(messages: StoredMessage[]): Promise<void> {
-    // One statement per message (message and event together), not one transaction for all: each is
-    // atomic, and the queue keeps their order.
+    // Each message with its event, atomic on its own; the host's message writer may put them in one
+    // statement with other sessions' (in their order), and the queue keeps this session's order.
     return this.enqueue(
       'messages',
-      async (db) => {
-        for (const message of messages) {
-          const type = message.direction === 'in' ? 'message.received' : 'message.sent';
-          const written = await insertMessageWithEvent(db, this.session, message, type);
-          if (written?.hooked) this.wrote = true; // undefined: a redelivery, already stored
-        }
+      async () => {
+        const written = await Promise.all(
+          messages.map((message) =>
+            this.inserts.submit({
+              session: this.session,
+              message,
+              type: message.direction === 'in' ? 'message.received' : 'message.sent',
+            }),
+          ),
+        );
+        if (written.some((w) => w?.hooked)) this.wrote = true; // undefined: a redelivery, already stored
       },
       false,
     );

@@ -1,7 +1,7 @@
 // The message store and the event log in SQL: plain functions over a Kysely (or a transaction), so a
 // change and the event that reports it are written together.
-import { type Insertable, type Kysely, type RawBuilder, sql } from 'kysely';
-import type { Database, MessageRow, MessagesTable } from '../../shared/db-schema.js';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
 import { messageView } from '../../shared/message-view.js';
@@ -25,33 +25,20 @@ export type StoredMessage = {
   source: Message['source'];
 };
 
-/** The messages row a stored message becomes. */
-const messageValues = (session: SessionRef, message: StoredMessage): Insertable<MessagesTable> => ({
-  session_id: session.id,
-  id: message.id,
-  tenant_id: session.tenantId,
-  direction: message.direction,
-  chat_jid: message.chatJid,
-  chat_lid: message.chatLid,
-  sender_jid: message.senderJid,
-  sender_lid: message.senderLid,
-  kind: message.kind,
-  text: message.text,
-  content: message.quoted ? { quoted: message.quoted } : {},
-  sent_at: message.sentAt,
-  status: message.status,
-  status_rank: message.status ? MESSAGE_STATUS_RANK[message.status] : 0,
-  status_at: message.status ? new Date() : null,
-  source: message.source,
-});
-
 // The hot paths below write a change and its event in one statement (a data-modifying CTE): atomic on
 // its own, and one round trip instead of four (BEGIN, the change, the event, COMMIT). Each also says
 // whether the tenant has an enabled webhook endpoint, so the worker is woken only when it may have work.
 
-/** Whether the tenant has an enabled webhook endpoint (the worker need not look otherwise). */
-const hooked = (tenantId: string) =>
-  sql<boolean>`exists (select 1 from webhook_endpoints w where w.tenant_id = ${tenantId} and w.enabled)`;
+/** Whether the row's tenant has an enabled webhook endpoint (the worker need not look otherwise). */
+const hooked = (tenantColumn: string) =>
+  sql<boolean>`exists (select 1 from webhook_endpoints w where w.tenant_id = ${sql.ref(tenantColumn)} and w.enabled)`;
+
+/** A message to store, with the event that reports it. */
+export type MessageInsert = {
+  session: SessionRef;
+  message: StoredMessage;
+  type: 'message.received' | 'message.sent';
+};
 
 /** Inserts a message and its event unless the session already has it (a redelivery): undefined then. */
 export async function insertMessageWithEvent(
@@ -60,31 +47,70 @@ export async function insertMessageWithEvent(
   message: StoredMessage,
   type: 'message.received' | 'message.sent',
 ): Promise<{ hooked: boolean } | undefined> {
-  const data = { sessionId: session.name, message: storedMessageView(message, session.name) };
-  return db
-    .with('m', (qb) =>
-      qb
-        .insertInto('messages')
-        .values(messageValues(session, message))
-        .onConflict((oc) => oc.columns(['session_id', 'id']).doNothing())
-        .returning('id'),
+  const [written] = await insertMessagesWithEvents(db, [{ session, message, type }]);
+  return written;
+}
+
+/**
+ * Inserts messages, of one session or several, each with its event unless its session already has it
+ * (a redelivery, or the same message twice in the list: undefined then), all in one statement. Events
+ * go in tenant by tenant, as `advanceStatusesWithEvents` does, and in the order given within a session.
+ */
+export async function insertMessagesWithEvents(
+  db: Kysely<Database>,
+  items: readonly MessageInsert[],
+): Promise<({ hooked: boolean } | undefined)[]> {
+  const seen = new Set<string>();
+  const rows = items
+    .map((item, index) => ({ ...item, index, key: `${item.session.id}/${item.message.id}` }))
+    .filter((row) => !seen.has(row.key) && seen.add(row.key))
+    .sort((a, b) =>
+      a.session.tenantId < b.session.tenantId ? -1 : a.session.tenantId > b.session.tenantId ? 1 : 0,
+    );
+  const out: ({ hooked: boolean } | undefined)[] = items.map(() => undefined);
+  if (rows.length === 0) return out;
+  const now = new Date().toISOString();
+  const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
+  const { rows: written } = await sql<{ session_id: string; id: string; hooked: boolean }>`
+    with i as (
+      select * from unnest(
+        ${column((r) => r.session.id)}::uuid[], ${column((r) => r.session.tenantId)}::uuid[],
+        ${column((r) => r.session.name)}::text[], ${column((r) => r.message.id)}::text[],
+        ${column((r) => r.message.direction)}::text[], ${column((r) => r.message.chatJid)}::text[],
+        ${column((r) => r.message.chatLid)}::text[], ${column((r) => r.message.senderJid)}::text[],
+        ${column((r) => r.message.senderLid)}::text[], ${column((r) => r.message.kind)}::text[],
+        ${column((r) => r.message.text)}::text[],
+        ${column((r) => JSON.stringify(r.message.quoted ? { quoted: r.message.quoted } : {}))}::text[],
+        ${column((r) => r.message.sentAt.toISOString())}::text[], ${column((r) => r.message.status)}::text[],
+        ${column((r) => (r.message.status ? MESSAGE_STATUS_RANK[r.message.status] : 0))}::smallint[],
+        ${column((r) => (r.message.status ? now : null))}::text[], ${column((r) => r.message.source)}::text[],
+        ${column(() => newEventId())}::text[], ${column((r) => r.type)}::text[],
+        ${column((r) => JSON.stringify({ sessionId: r.session.name, message: storedMessageView(r.message, r.session.name) }))}::text[]
+      ) with ordinality as i(session_id, tenant_id, session_name, id, direction, chat_jid, chat_lid,
+        sender_jid, sender_lid, kind, text, content, sent_at, status, status_rank, status_at, source,
+        event_id, type, data, ord)
+    ), m as (
+      insert into messages (session_id, id, tenant_id, direction, chat_jid, chat_lid, sender_jid,
+        sender_lid, kind, text, content, sent_at, status, status_rank, status_at, source)
+      select session_id, id, tenant_id, direction, chat_jid, chat_lid, sender_jid, sender_lid, kind, text,
+        content::jsonb, sent_at::timestamptz, status, status_rank, status_at::timestamptz, source
+      from i order by ord
+      on conflict (session_id, id) do nothing
+      returning session_id, id
+    ), e as (
+      insert into events (id, tenant_id, session_id, session_name, type, data)
+      select i.event_id, i.tenant_id, i.session_id, i.session_name, i.type, i.data::jsonb
+      from i join m on m.session_id = i.session_id and m.id = i.id
+      order by i.ord
     )
-    .insertInto('events')
-    .columns(['id', 'tenant_id', 'session_id', 'session_name', 'type', 'data'])
-    .expression((eb) =>
-      eb
-        .selectFrom('m')
-        .select([
-          sql<string>`${newEventId()}`.as('id'),
-          sql<string>`${session.tenantId}::uuid`.as('tenant_id'),
-          sql<string>`${session.id}::uuid`.as('session_id'),
-          sql<string>`${session.name}`.as('session_name'),
-          sql<string>`${type}`.as('type'),
-          sql`cast(${JSON.stringify(data)} as text)::jsonb`.as('data'),
-        ]),
-    )
-    .returning(hooked(session.tenantId).as('hooked'))
-    .executeTakeFirst();
+    select m.session_id, m.id, ${hooked('i.tenant_id')} as hooked
+    from m join i on m.session_id = i.session_id and m.id = i.id`.execute(db);
+  const indexOf = new Map(rows.map((r) => [r.key, r.index]));
+  for (const row of written) {
+    const index = indexOf.get(`${row.session_id}/${row.id}`);
+    if (index !== undefined) out[index] = { hooked: row.hooked };
+  }
+  return out;
 }
 
 /** One outbound message's status to move forward. */
@@ -146,9 +172,7 @@ export async function advanceStatusesWithEvents(
         end
       from m where m.status <> 'queued' order by m.ord
     )
-    select m.*, exists (select 1 from webhook_endpoints w where w.tenant_id = m.tenant_id and w.enabled)
-      as hooked
-    from m order by m.ord`.execute(db);
+    select m.*, ${hooked('m.tenant_id')} as hooked from m order by m.ord`.execute(db);
   const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
   const batchOf = new Map(rows.map((r) => [`${r.session.id}/${r.change.id}`, out[r.index]]));
   for (const row of result.rows) {

@@ -7,6 +7,8 @@ import type { MessageStatus } from '../../shared/events.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
 import {
+  type MessageWriter,
+  messageWriter,
   SessionJournal,
   type SessionRow,
   type StateChange,
@@ -141,6 +143,7 @@ export class SessionHost {
   /** Group commit across the host's sessions: their key and status writes that meet share a statement. */
   private readonly keyWriter: KeyWriter;
   private readonly statusWriter: StatusWriter;
+  private readonly messageWriter: MessageWriter;
 
   constructor(
     private readonly deps: {
@@ -156,6 +159,7 @@ export class SessionHost {
   ) {
     this.keyWriter = keyWriter(deps.db);
     this.statusWriter = statusWriter(deps.db);
+    this.messageWriter = messageWriter(deps.db);
     this.machine = sessionMachine.provide({
       actors: {
         socket: makeSocketActor({
@@ -225,6 +229,7 @@ export class SessionHost {
       {
         ...this.deps,
         statuses: this.statusWriter,
+        inserts: this.messageWriter,
         onStatus: (id, status, failure) => this.outboxes.get(sessionId)?.settled(id, status, failure),
       },
       { id: sessionId, tenantId: stored.tenantId, name: stored.name },

@@ -2,8 +2,14 @@
 // and never ahead of a write queued before them.
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
-import type { SessionRef } from '../../../node-runtime/events/store.js';
+import {
+  insertMessagesWithEvents,
+  type MessageInsert,
+  type SessionRef,
+  type StoredMessage,
+} from '../../../node-runtime/events/store.js';
 import { queueText } from '../../helpers/outbox.js';
 import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
@@ -115,5 +121,72 @@ describe('status writes', () => {
       'IN-1:null',
       `${ids[1]}:sent`,
     ]);
+  });
+});
+
+describe('message writes', () => {
+  it("several sessions' messages heard together share one statement, each session's in its order", async () => {
+    const { db } = database();
+    const other = await insertTenantSession(db, 'journal-other', 'journal-o');
+    const otherRef: SessionRef = { id: other.sessionId, tenantId: other.tenantId, name: 'journal-o' };
+    const statements: string[][] = [];
+    const shared = new GroupWriter<MessageInsert, { hooked: boolean } | undefined>(async (items) => {
+      statements.push(items.map((i) => `${i.session.name}/${i.message.id}`));
+      return insertMessagesWithEvents(db, items);
+    });
+    const journalOf = (ref: SessionRef) =>
+      new SessionJournal(
+        { db, hostId: 'h', logger: pino({ level: 'silent' }), inserts: shared },
+        ref,
+        'connected',
+      );
+    const heard = (id: string): StoredMessage => ({
+      id,
+      direction: 'in',
+      chatJid: contact,
+      chatLid: null,
+      senderJid: contact,
+      senderLid: null,
+      kind: 'text',
+      text: id,
+      quoted: null,
+      sentAt: new Date(),
+      status: null,
+      source: 'phone',
+    });
+    const third = await insertTenantSession(db, 'journal-third', 'journal-t');
+    const [a, b, c] = [
+      journalOf(session),
+      journalOf(otherRef),
+      journalOf({ id: third.sessionId, tenantId: third.tenantId, name: 'journal-t' }),
+    ];
+    await Promise.all([
+      a.messages([heard('x-1')]),
+      b.messages([heard('y-1'), heard('y-2')]),
+      c.messages([heard('z-1')]),
+      a.messages([heard('x-2')]),
+    ]);
+    // The first goes at once; b's two and c's, which came meanwhile, together in the next; a's second
+    // waits for a's first (its journal keeps its order), so it goes after.
+    expect(statements).toEqual([
+      ['journal-s/x-1'],
+      ['journal-o/y-1', 'journal-o/y-2', 'journal-t/z-1'],
+      ['journal-s/x-2'],
+    ]);
+    const events = await db
+      .selectFrom('events')
+      .select(['session_name', 'data'])
+      .where('type', '=', 'message.received')
+      .where('session_name', 'in', ['journal-s', 'journal-o', 'journal-t'])
+      .orderBy('seq')
+      .execute();
+    const ids = (name: string) =>
+      events
+        .filter((e) => e.session_name === name)
+        .map((e) => (e.data as { message: { id: string } }).message.id)
+        .filter((id) => /^[xyz]-/.test(id));
+    expect(ids('journal-s')).toEqual(['x-1', 'x-2']);
+    expect(ids('journal-o')).toEqual(['y-1', 'y-2']);
+    expect(ids('journal-t')).toEqual(['z-1']);
   });
 });

@@ -4,10 +4,12 @@ import { type Kysely, sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   advanceStatusesWithEvents,
+  insertMessagesWithEvents,
   insertMessageWithEvent,
   messageJson,
   type SessionRef,
   type StoredMessage,
+  storedMessageView,
 } from '../../../node-runtime/events/store.js';
 import type { Database } from '../../../shared/db-schema.js';
 import type { MessageStatus } from '../../../shared/events.js';
@@ -93,6 +95,55 @@ describe('one-statement writes', () => {
     expect(again).toBeUndefined();
     const events = await eventsOf('once');
     expect(events.map((e) => e.type)).toEqual(['message.received']);
+  });
+
+  it("store several sessions' messages in one statement, each once, events in order per tenant", async () => {
+    const { db } = database();
+    const other = await insertTenantSession(db, 'store-other-in', 'store-oi');
+    const otherRef: SessionRef = { id: other.sessionId, tenantId: other.tenantId, name: 'store-oi' };
+    await insertMessageWithEvent(db, session, message('m-old'), 'message.received');
+    const item = (ref: SessionRef, id: string) => ({
+      session: ref,
+      message: message(id),
+      type: 'message.received' as const,
+    });
+    const written = await insertMessagesWithEvents(db, [
+      item(otherRef, 'm-2'),
+      item(session, 'm-old'), // stored before: a redelivery
+      item(session, 'm-1'),
+      item(otherRef, 'm-1'), // the same id in another session is another message
+      item(otherRef, 'm-2'), // twice in one list: once
+      item(otherRef, 'm-3'),
+    ]);
+    expect(written).toEqual([
+      { hooked: false },
+      undefined,
+      { hooked: false },
+      { hooked: false },
+      undefined,
+      { hooked: false },
+    ]);
+    const otherEvents = await db
+      .selectFrom('events')
+      .select(['seq', 'session_name', 'data'])
+      .where('tenant_id', '=', other.tenantId)
+      .orderBy('seq')
+      .execute();
+    expect(otherEvents.map((e) => [e.seq, (e.data as { message: { id: string } }).message.id])).toEqual([
+      ['1', 'm-2'],
+      ['2', 'm-1'],
+      ['3', 'm-3'],
+    ]);
+    const stored = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('session_id', '=', other.sessionId)
+      .orderBy('id')
+      .execute();
+    expect(stored.map((row) => messageView(row, 'store-oi'))).toEqual(
+      ['m-1', 'm-2', 'm-3'].map((id) => ({ ...storedMessageView(message(id), 'store-oi'), statusAt: null })),
+    );
+    expect((await eventsOf('m-old')).map((e) => e.type)).toEqual(['message.received']);
   });
 
   it('move a status forward with its event, never back, and say when a webhook endpoint may want it', async () => {
