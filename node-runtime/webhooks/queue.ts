@@ -127,23 +127,35 @@ const dueOf = (row: DeliveryRow | undefined): DueDelivery | undefined =>
   };
 
 /**
- * The delivery to try next: the oldest one not set aside (the head: everything after it waits, so order
- * holds) when it is due, else a set-aside one that is due. Undefined when nothing is due.
+ * The deliveries to try next, in order. The first is the oldest one not set aside (the head: everything
+ * after it waits, so order holds) when it is due, else the oldest set-aside one that is due; after a
+ * head come the ones behind it that are due, up to `limit`, so an endpoint that keeps up is not asked
+ * for its next delivery once per delivery. They are meant to go while each is delivered: after one that
+ * is not, look again. Empty when nothing is due.
  */
-export async function nextDelivery(
+export async function dueDeliveries(
   db: Kysely<Database>,
   endpointId: string,
   now: Date,
-): Promise<DueDelivery | undefined> {
-  const isHead = sql<boolean>`NOT EXISTS (
-    SELECT 1 FROM webhook_deliveries AS h
-    WHERE h.endpoint_id = d.endpoint_id AND h.status = 'pending' AND NOT h.parked AND h.event_seq < d.event_seq
-  )`;
-  const row = await deliveries(db, endpointId)
-    .where('d.next_attempt_at', '<=', now)
-    .where((eb) => eb.or([eb('d.parked', '=', true), eb(isHead, '=', true)]))
-    .executeTakeFirst();
-  return dueOf(row);
+  limit: number,
+): Promise<DueDelivery[]> {
+  const rows = await deliveries(db, endpointId)
+    .clearLimit()
+    .limit(limit)
+    .select('d.next_attempt_at')
+    .execute();
+  const due = (row: (typeof rows)[number]) => row.next_attempt_at <= now;
+  const head = rows.findIndex((row) => !row.parked);
+  const first = rows.findIndex((row, i) => (row.parked || i === head) && due(row));
+  if (first === -1) return [];
+  if (first !== head) return [dueOf(rows[first]) as DueDelivery];
+  const chain: DueDelivery[] = [];
+  for (const row of rows.slice(head)) {
+    if (row.parked) continue; // set aside: retried on its own, in a later look
+    if (!due(row)) break;
+    chain.push(dueOf(row) as DueDelivery);
+  }
+  return chain;
 }
 
 /** The first delivery waiting behind `seq` (not set aside), to probe an endpoint with. */

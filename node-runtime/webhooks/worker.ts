@@ -13,7 +13,7 @@ import {
   type DueDelivery,
   deliveryAfter,
   disableEndpoint,
-  nextDelivery,
+  dueDeliveries,
   nextParkedAttempt,
   recordAttempt,
   releaseEndpoint,
@@ -25,6 +25,8 @@ const LEASE_MS = 30_000;
 const POLL_MS = 1_000;
 /** Endpoints worked on at once by one worker; each one's deliveries still go one at a time. */
 const CONCURRENT_ENDPOINTS = 8;
+/** Deliveries looked up at once for an endpoint that keeps up (each still goes after the one before). */
+const LOOK_AHEAD = 32;
 
 export type WorkerOptions = {
   db: Kysely<Database>;
@@ -130,10 +132,14 @@ export class WebhookWorker {
       const next = parked && parked < nextAttemptAt ? parked : nextAttemptAt;
       await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: next, failingSince });
     };
+    let upcoming: DueDelivery[] = [];
     while (this.running) {
-      const delivery = await nextDelivery(db, endpoint.id, this.now());
+      if (upcoming.length === 0) upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
+      const delivery = upcoming.shift();
       if (!delivery) return release(this.now());
       const outcome = await this.attempt(endpoint, delivery, secrets);
+      // What was looked up assumed each went through: after one that did not, look again.
+      if (outcome !== 'delivered' || delivery.parked) upcoming = [];
       if (outcome === 'delivered') {
         failingSince = null;
       } else if (outcome === 'disabled') {

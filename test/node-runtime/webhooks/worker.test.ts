@@ -127,6 +127,40 @@ describe('webhook deliveries', () => {
     expect(receiver.received.map((r) => r.id)).toEqual(ids);
   });
 
+  it('a backlog goes out in order with a look-up per batch of deliveries, not one per delivery', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url);
+    const ids: string[] = [];
+    for (let n = 0; n < 40; n++) ids.push(await qrEvent(n)); // queued before the worker starts
+    let lookUps = 0;
+    const counted = database().db.withPlugin({
+      transformQuery: (args) => {
+        const node = args.node;
+        if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('"webhook_deliveries"')) {
+          lookUps++;
+        }
+        return node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const worker = new WebhookWorker({
+      db: counted,
+      owner: 'worker-look-ahead',
+      secrets: box,
+      poster: new WebhookPoster({ allowPrivate: true, timeoutMs: 10_000 }),
+      logger: pino({ level: 'silent' }),
+      policy: FAST,
+    });
+    worker.start();
+    workers.push(worker);
+    await eventually(async () => (receiver.received.length >= 40 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received.map((r) => r.id)).toEqual(ids);
+    // 40 deliveries: two look-ups of 32 and 8, one finding nothing, and the parked check at release.
+    expect(lookUps).toBeLessThanOrEqual(6);
+  });
+
   it('a receiver that is down for a while gets everything, in order, once it is back; the log shows each attempt', async () => {
     let down = true;
     const receiver = await startReceiver(() => (down ? 503 : 200));
