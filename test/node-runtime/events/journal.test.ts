@@ -34,6 +34,22 @@ const newJournal = (told: string[] = []) =>
     'connected',
   );
 
+/** A text message a contact sent to the session. */
+const heard = (id: string): StoredMessage => ({
+  id,
+  direction: 'in',
+  chatJid: contact,
+  chatLid: null,
+  senderJid: contact,
+  senderLid: null,
+  kind: 'text',
+  text: id,
+  quoted: null,
+  sentAt: new Date(),
+  status: null,
+  source: 'phone',
+});
+
 /** The session's events after `seq`, in order: what each is about and its transaction's start. */
 const eventsAfter = async (seq: number) =>
   (
@@ -98,22 +114,7 @@ describe('status writes', () => {
     const at = new Date();
     await Promise.all([
       journal.status(ids[0] as string, 'sent', at),
-      journal.messages([
-        {
-          id: 'IN-1',
-          direction: 'in',
-          chatJid: contact,
-          chatLid: null,
-          senderJid: contact,
-          senderLid: null,
-          kind: 'text',
-          text: 'between',
-          quoted: null,
-          sentAt: at,
-          status: null,
-          source: null,
-        },
-      ]),
+      journal.messages([{ ...heard('IN-1'), text: 'between', sentAt: at, source: null }]),
       journal.status(ids[1] as string, 'sent', at),
     ]);
     expect((await eventsAfter(from)).map((e) => e.about)).toEqual([
@@ -140,20 +141,6 @@ describe('message writes', () => {
         ref,
         'connected',
       );
-    const heard = (id: string): StoredMessage => ({
-      id,
-      direction: 'in',
-      chatJid: contact,
-      chatLid: null,
-      senderJid: contact,
-      senderLid: null,
-      kind: 'text',
-      text: id,
-      quoted: null,
-      sentAt: new Date(),
-      status: null,
-      source: 'phone',
-    });
     const third = await insertTenantSession(db, 'journal-third', 'journal-t');
     const [a, b, c] = [
       journalOf(session),
