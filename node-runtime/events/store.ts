@@ -33,6 +33,13 @@ export type StoredMessage = {
 const hooked = (tenantColumn: string) =>
   sql<boolean>`exists (select 1 from webhook_endpoints w where w.tenant_id = ${sql.ref(tenantColumn)} and w.enabled)`;
 
+/**
+ * Rows in the order their events go in: tenant by tenant (each tenant's numbering takes a lock held to the
+ * commit, so every writer takes them in one order and two statements cannot deadlock), stable within one.
+ */
+const byTenant = (a: { session: SessionRef }, b: { session: SessionRef }) =>
+  a.session.tenantId < b.session.tenantId ? -1 : a.session.tenantId > b.session.tenantId ? 1 : 0;
+
 /** A message to store, with the event that reports it. */
 export type MessageInsert = {
   session: SessionRef;
@@ -54,7 +61,7 @@ export async function insertMessageWithEvent(
 /**
  * Inserts messages, of one session or several, each with its event unless its session already has it
  * (a redelivery, or the same message twice in the list: undefined then), all in one statement. Events
- * go in tenant by tenant, as `advanceStatusesWithEvents` does, and in the order given within a session.
+ * go in tenant by tenant (`byTenant`), and in the order given within a session.
  */
 export async function insertMessagesWithEvents(
   db: Kysely<Database>,
@@ -64,9 +71,7 @@ export async function insertMessagesWithEvents(
   const rows = items
     .map((item, index) => ({ ...item, index, key: `${item.session.id}/${item.message.id}` }))
     .filter((row) => !seen.has(row.key) && seen.add(row.key))
-    .sort((a, b) =>
-      a.session.tenantId < b.session.tenantId ? -1 : a.session.tenantId > b.session.tenantId ? 1 : 0,
-    );
+    .sort(byTenant);
   const out: ({ hooked: boolean } | undefined)[] = items.map(() => undefined);
   if (rows.length === 0) return out;
   const now = new Date().toISOString();
@@ -128,9 +133,7 @@ export type StatusesMoved = { moved: Message[]; hooked: boolean };
  * `queued`), in the order given: all in one statement, so acks and receipts that arrive together, from
  * any of the host's sessions, cost one round trip and one commit. Answers one result per batch.
  *
- * Events are inserted tenant by tenant (each tenant's numbering takes a lock held to the commit), in one
- * order every writer follows, so two such statements cannot deadlock; a session's own changes keep
- * their order.
+ * Events go in tenant by tenant (`byTenant`); a session's own changes keep their order.
  */
 export async function advanceStatusesWithEvents(
   db: Kysely<Database>,
@@ -138,9 +141,7 @@ export async function advanceStatusesWithEvents(
 ): Promise<StatusesMoved[]> {
   const rows = batches
     .flatMap((batch, index) => batch.changes.map((change) => ({ index, session: batch.session, change })))
-    .sort((a, b) =>
-      a.session.tenantId < b.session.tenantId ? -1 : a.session.tenantId > b.session.tenantId ? 1 : 0,
-    );
+    .sort(byTenant);
   if (rows.length === 0) return batches.map(() => ({ moved: [], hooked: false }));
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
   const result = await sql<MessageRow & { hooked: boolean; ord: string; session_name: string }>`
@@ -186,13 +187,14 @@ export async function advanceStatusesWithEvents(
 
 /**
  * The API view of the messages row `m` (shared/message-view.ts `messageView`) built in SQL, for events
- * written in the statement that changes the row; a test holds the two to the same output.
+ * written in the statement that changes the row; `sessionName` is an SQL expression for the session's name.
+ * A test holds the two to the same output.
  */
-export function messageJson(sessionName: string | RawBuilder<unknown>): RawBuilder<unknown> {
+export function messageJson(sessionName: RawBuilder<unknown>): RawBuilder<unknown> {
   const iso = (column: string) =>
     sql`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   return sql`jsonb_build_object(
-    'id', m.id, 'sessionId', ${typeof sessionName === 'string' ? sql`${sessionName}::text` : sessionName}, 'direction', m.direction, 'chat', m.chat_jid,
+    'id', m.id, 'sessionId', ${sessionName}, 'direction', m.direction, 'chat', m.chat_jid,
     'chatLid', m.chat_lid, 'from', m.sender_jid, 'fromLid', m.sender_lid, 'kind', m.kind, 'text', m.text,
     'quoted', coalesce(m.content -> 'quoted', 'null'::jsonb), 'timestamp', ${iso('m.sent_at')},
     'status', m.status, 'statusAt', ${iso('m.status_at')}, 'failure', m.failure, 'source', m.source)`;

@@ -139,7 +139,7 @@ export class WebhookWorker {
       if (!delivery) return release(this.now());
       const outcome = await this.attempt(endpoint, delivery, secrets);
       // What was looked up assumed each went through: after one that did not, look again.
-      if (outcome !== 'delivered' || delivery.parked) upcoming = [];
+      if (outcome !== 'delivered') upcoming = [];
       if (outcome === 'delivered') {
         failingSince = null;
       } else if (outcome === 'disabled') {

@@ -79,7 +79,7 @@ describe('the message view in SQL', () => {
     expect(rows.length).toBeGreaterThanOrEqual(shapes.length);
     for (const row of rows) {
       const { rows: built } = await sql<{ view: unknown }>`
-        select ${messageJson(session.name)} as view from messages m
+        select ${messageJson(sql`${session.name}::text`)} as view from messages m
         where m.session_id = ${session.id} and m.id = ${row.id}`.execute(db);
       expect(built[0]?.view).toEqual(messageView(row, session.name));
     }
