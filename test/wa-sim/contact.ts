@@ -1,4 +1,5 @@
 import { type BinaryNode, jidDecode, type proto } from '@whiskeysockets/baileys';
+import { buildContent, type ContactContent, describeContent } from './content.js';
 import { child, childBytes, uintBE, unixTime } from './nodes.js';
 import type { PreKeyBundle } from './phone.js';
 import { newMessageId, type Simulator } from './simulator.js';
@@ -75,6 +76,7 @@ export const receiveFromDevice = (
   let entry = contact.inbox.find((m) => m.id === id && m.from === from);
   if (entry) entry.deliveries++;
   else if (message) {
+    const details = describeContent(sim.media, message);
     entry = {
       from,
       id,
@@ -83,6 +85,7 @@ export const receiveFromDevice = (
       enc,
       deliveries: 1,
       receipt: 'delivery',
+      ...(details ? { details } : {}),
     };
     contact.inbox.push(entry);
   } else return;
@@ -146,52 +149,65 @@ export const findInChat = (
   return sent && { author: contact, text: sent.text };
 };
 
+/** What the Sent record keeps as a message's text (for quoting it later): its text or caption. */
+const textForQuote = (content: ContactContent) =>
+  content.kind === 'text' ? content.text : 'caption' in content ? (content.caption ?? '') : '';
+
+/** The stanza `type` WhatsApp gives a message: `media` for a file, `reaction`, or `text`. */
+const stanzaType = (content: ContactContent) =>
+  content.kind === 'text' || content.kind === 'location' || content.kind === 'contact'
+    ? 'text'
+    : content.kind === 'reaction'
+      ? 'reaction'
+      : 'media';
+
 /**
- * A contact's phone sends `text` to every linked device of `target`: pkmsg first, msg after. With
- * `quoted`, an `extendedTextMessage` whose `contextInfo` quotes that message, as WhatsApp clients
- * send replies. With `lid` addressing the stanza comes from the contact's LID, with `sender_pn` and
- * `addressing_mode="lid"`, as WhatsApp sends LID-addressed chats; otherwise from its phone number,
- * with `sender_lid`.
+ * A contact's phone sends a message to every linked device of `target`: pkmsg first, msg after. A file
+ * is encrypted and uploaded to the media servers first. With `quoted`, the message's `contextInfo`
+ * quotes that message, as WhatsApp clients send replies (a text becomes an `extendedTextMessage`). With
+ * `lid` addressing the stanza comes from the contact's LID, with `sender_pn` and `addressing_mode="lid"`,
+ * as WhatsApp sends LID-addressed chats; otherwise from its phone number, with `sender_lid`.
  */
 export const sendFromContact = async (
   sim: Simulator,
   contact: Account,
   target: Account,
-  text: string,
+  content: ContactContent,
   opts: { quoted?: { id: string; author: Account; text: string }; addressing?: Addressing } = {},
 ) => {
   const addressing = opts.addressing ?? 'pn';
   const id = newMessageId();
-  const record: Sent = { id, to: target.phone, text, enc: [] };
+  const record: Sent = { id, to: target.phone, text: textForQuote(content), enc: [] };
   contact.sent.push(record);
   sim.world.changed();
   const { quoted } = opts;
-  const message: proto.IMessage = quoted
-    ? {
-        extendedTextMessage: {
-          text,
-          contextInfo: {
-            stanzaId: quoted.id,
-            participant: jidOf(quoted.author, addressing),
-            quotedMessage: { conversation: quoted.text },
-          },
-        },
-      }
-    : { conversation: text };
+  const context: proto.IContextInfo | undefined = quoted && {
+    stanzaId: quoted.id,
+    participant: jidOf(quoted.author, addressing),
+    quotedMessage: { conversation: quoted.text },
+  };
+  const message = buildContent(sim.media, sim.mediaHost, content, context);
   sim.rememberSent(contact.phone, id, message);
   const addressingAttrs: Record<string, string> =
     addressing === 'lid'
       ? { from: lidJid(contact), sender_pn: pnJid(contact), addressing_mode: 'lid' }
       : { from: pnJid(contact), sender_lid: lidJid(contact) };
+  const type = stanzaType(content);
   for (const device of target.devices.values()) {
-    const { type, ciphertext } = await contact.device0.encrypt(address(target, device.id), message, () =>
+    const encrypted = await contact.device0.encrypt(address(target, device.id), message, () =>
       sim.world.linkedDeviceBundle(device),
     );
-    record.enc.push(type);
+    record.enc.push(encrypted.type);
     sim.deliver(device, {
       tag: 'message',
-      attrs: { id, t: unixTime(), type: 'text', notify: contact.name, ...addressingAttrs },
-      content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
+      attrs: { id, t: unixTime(), type, notify: contact.name, ...addressingAttrs },
+      content: [
+        {
+          tag: 'enc',
+          attrs: { v: '2', type: encrypted.type, ...(type === 'media' ? { mediatype: content.kind } : {}) },
+          content: encrypted.ciphertext,
+        },
+      ],
     });
   }
   return id;

@@ -1,4 +1,10 @@
-import type { AuthenticationCreds, AuthenticationState, BinaryNode, WASocket } from '@whiskeysockets/baileys';
+import type {
+  AuthenticationCreds,
+  AuthenticationState,
+  BinaryNode,
+  UserFacingSocketConfig,
+  WASocket,
+} from '@whiskeysockets/baileys';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { type SimServer, startSimulator } from './server.js';
 
@@ -29,16 +35,17 @@ export const linkDevice = async (
   server: SimAddress,
   phone: string,
   name = `User ${phone}`,
+  config: Partial<UserFacingSocketConfig> = {},
 ): Promise<Linked> => {
   const auth = memoryAuthState();
-  const first = connect(server.wsUrl, auth);
+  const first = connect(server.wsUrl, auth, config);
   const { qr } = await nextUpdate(first, (u) => !!u.qr);
   const restarted = nextUpdate(first, (u) => u.connection === 'close');
   const scan = await control(server, 'POST', '/sim/scan', { qr, phone, name });
   if (scan.status !== 200) throw new Error(`scan failed: ${JSON.stringify(scan.body)}`);
   const code = closeCode(await restarted);
   if (code !== 515) throw new Error(`expected 515 after pairing, got ${code}`);
-  const sock = connect(server.wsUrl, auth);
+  const sock = connect(server.wsUrl, auth, config);
   await nextUpdate(sock, (u) => u.connection === 'open');
   return { sock, auth };
 };

@@ -1,5 +1,6 @@
 import { type BinaryNode, jidDecode } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
+import { MAX_MEDIA_BYTES, MEDIA_AUTH_TTL_S, MEDIA_CONN_TTL_S } from './media.js';
 import { bigEndian, bytes, child, childBytes, children, iqResult, uintBE } from './nodes.js';
 import type { PreKeyBundle } from './phone.js';
 import { sendHistorySync } from './relay.js';
@@ -58,6 +59,8 @@ export const handleIq = (
       }
       if (child(iq, 'tokens')) sim.privacyTokenIssues++;
       return reply();
+    case 'w:m':
+      return reply(first?.tag === 'media_conn' ? [mediaConn(sim)] : undefined);
     case 'abt':
       return reply([{ tag: 'props', attrs: { protocol: '1', hash: 'sim' } }]);
     case 'blocklist':
@@ -67,6 +70,29 @@ export const handleIq = (
       return reply();
   }
 };
+
+/**
+ * Where to upload media, as WhatsApp answers it: an upload token and the media hosts. The simulator's
+ * one host is its HTTPS media server, named `127.0.0.1:<port>` (Baileys builds `https://<hostname>/mms/…`
+ * from it, and downloads from the host a message's URL names).
+ */
+const mediaConn = (sim: Simulator): BinaryNode => ({
+  tag: 'media_conn',
+  attrs: {
+    auth: sim.media.issueToken(),
+    ttl: String(MEDIA_CONN_TTL_S),
+    auth_ttl: String(MEDIA_AUTH_TTL_S),
+    max_buckets: '12',
+  },
+  content: sim.mediaHost
+    ? [
+        {
+          tag: 'host',
+          attrs: { hostname: sim.mediaHost, type: 'primary', maxContentLengthBytes: String(MAX_MEDIA_BYTES) },
+        },
+      ]
+    : [],
+});
 
 const encrypt = (
   sim: Simulator,

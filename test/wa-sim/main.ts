@@ -4,7 +4,7 @@ import { startSimulator } from './server.js';
 /**
  * Runs the simulator as its own process: `tsx test/wa-sim/main.ts`. Port from WA_SIM_PORT (default
  * 3100; 0 picks a free one); WA_SIM_DATA_DIR, when set, is the directory the world is kept in. Prints
- * one JSON line with `url`, `wsUrl` and `trustRoot` when ready.
+ * one JSON line with `url`, `wsUrl`, `trustRoot`, `mediaUrl` and `mediaCa` when ready.
  */
 // libsignal reports routine session replacement on the console; in a long-running simulator that is noise.
 for (const level of ['log', 'info', 'warn'] as const) {
@@ -30,7 +30,13 @@ const server = await startSimulator({
   process.exit(1);
 });
 process.stdout.write(
-  `${JSON.stringify({ url: server.url, wsUrl: server.wsUrl, trustRoot: server.trustRoot })}\n`,
+  `${JSON.stringify({
+    url: server.url,
+    wsUrl: server.wsUrl,
+    trustRoot: server.trustRoot,
+    mediaUrl: server.mediaUrl,
+    mediaCa: server.mediaCa,
+  })}\n`,
 );
 const stop = () => void server.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);

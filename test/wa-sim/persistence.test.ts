@@ -1,8 +1,9 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { proto, type WASocket } from '@whiskeysockets/baileys';
+import { proto, type UserFacingSocketConfig, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import {
@@ -58,8 +59,8 @@ const incoming = (sock: WASocket) => {
 };
 
 /** Connects saved credentials and waits for the login; fails on a QR or a close before it opens. */
-const reconnect = async (sim: SimAddress, auth: Auth) => {
-  const sock = connect(sim.wsUrl, auth);
+const reconnect = async (sim: SimAddress, auth: Auth, config: Partial<UserFacingSocketConfig> = {}) => {
+  const sock = connect(sim.wsUrl, auth, config);
   const seen = incoming(sock);
   let sawQr = false;
   sock.ev.on('connection.update', (u) => {
@@ -123,6 +124,46 @@ describe('a simulator on a data directory', () => {
         'before the restart',
         'reply after the restart',
       ]);
+      await endSocket(sock);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('keeps its media CA and what each received message was (a location, a file) across a restart', async () => {
+    const ALICE = '628900000011';
+    const CONTACT = '628900000012';
+    const dataDir = await newDataDir();
+    const first = await startSimulator({ dataDir });
+    trustSimulator(first.trustRoot);
+    const alice = await linkDevice(first, ALICE, 'Alice');
+    const place = await alice.sock.sendMessage(`${CONTACT}@s.whatsapp.net`, {
+      location: { degreesLatitude: 1.5, degreesLongitude: 2.5 },
+    });
+    await receivedBy(first, CONTACT, place?.key.id);
+    await endSocket(alice.sock);
+    await first.close();
+
+    const second = await startSimulator({ dataDir });
+    try {
+      // A gateway that trusts the CA it was given keeps uploading after the simulator restarts.
+      expect(second.mediaCa).toBe(first.mediaCa);
+      const { sock } = await reconnect(second, alice.auth, {
+        fetchAgent: new HttpsAgent({ ca: first.mediaCa }),
+      });
+      const file = Buffer.from('a file after the restart');
+      const image = await sock.sendMessage(`${CONTACT}@s.whatsapp.net`, {
+        image: file,
+        mimetype: 'image/png',
+      });
+      expect(await receivedBy(second, CONTACT, image?.key.id)).toMatchObject({
+        type: 'image',
+        size: file.length,
+      });
+      expect(await receivedBy(second, CONTACT, place?.key.id)).toMatchObject({
+        type: 'location',
+        location: { latitude: 1.5, longitude: 2.5 },
+      });
       await endSocket(sock);
     } finally {
       await second.close();

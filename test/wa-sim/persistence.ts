@@ -5,6 +5,7 @@ import type { BinaryNode } from '@whiskeysockets/baileys';
 import { SessionRecord } from 'libsignal';
 import { z } from 'zod';
 import type { KeyPair } from './certificates.js';
+import type { MediaCa } from './media-tls.js';
 import { type AccountState, pendingKey, RECEIPT_TYPES } from './world.js';
 
 /**
@@ -18,7 +19,12 @@ export const STATE_VERSION = 1;
 export const SAVE_DELAY_MS = 150;
 
 /** What the simulator keeps across restarts. */
-export type SavedWorld = { root: KeyPair; serverStatic: KeyPair; accounts: AccountState[] };
+export type SavedWorld = {
+  root: KeyPair;
+  serverStatic: KeyPair;
+  mediaCa?: MediaCa;
+  accounts: AccountState[];
+};
 
 /** The state file cannot be used; starting a fresh world instead would log out every linked device. */
 export class StateFileError extends Error {
@@ -40,6 +46,29 @@ const NodeJson = z.object({
   },
 });
 type NodeJson = z.infer<typeof NodeJson>;
+
+const ReceivedDetailsJson = z.object({
+  type: z.string(),
+  mimetype: z.string().optional(),
+  size: z.number().optional(),
+  caption: z.string().optional(),
+  fileName: z.string().optional(),
+  sha256: z.string().optional(),
+  ptt: z.boolean().optional(),
+  mediaError: z.string().optional(),
+  location: z
+    .object({
+      latitude: z.number(),
+      longitude: z.number(),
+      name: z.string().optional(),
+      address: z.string().optional(),
+    })
+    .optional(),
+  contact: z.object({ displayName: z.string().optional(), vcard: z.string() }).optional(),
+  reaction: z.object({ id: z.string(), emoji: z.string() }).optional(),
+  quoted: z.string().optional(),
+  mentions: z.array(z.string()).optional(),
+});
 
 const AccountJson = z.object({
   phone: z.string(),
@@ -83,6 +112,7 @@ const AccountJson = z.object({
       enc: z.string(),
       deliveries: z.number().int().positive().default(1),
       receipt: z.enum(RECEIPT_TYPES).default('delivery'),
+      details: ReceivedDetailsJson.optional(),
     }),
   ),
   sent: z.array(
@@ -95,6 +125,8 @@ const StateJson = z.object({
   savedAt: z.string(),
   root: keyPair,
   serverStatic: keyPair,
+  // The media servers' certificate authority came later: a file without it gets a new one.
+  mediaCa: z.object({ cert: z.string(), key: bytes }).optional(),
   accounts: z.array(AccountJson),
 });
 type StateJson = z.infer<typeof StateJson>;
@@ -132,6 +164,7 @@ export const encodeWorld = (world: SavedWorld): StateJson => ({
   savedAt: new Date().toISOString(),
   root: pairToJson(world.root),
   serverStatic: pairToJson(world.serverStatic),
+  mediaCa: world.mediaCa && { cert: world.mediaCa.cert, key: b64(world.mediaCa.key) },
   accounts: world.accounts.map((a) => ({
     phone: a.phone,
     lid: a.lid,
@@ -179,6 +212,7 @@ export const encodeWorld = (world: SavedWorld): StateJson => ({
 const fromJson = (json: StateJson): SavedWorld => ({
   root: pairFromJson(json.root),
   serverStatic: pairFromJson(json.serverStatic),
+  mediaCa: json.mediaCa && { cert: json.mediaCa.cert, key: buf(json.mediaCa.key) },
   accounts: json.accounts.map((a) => ({
     phone: a.phone,
     lid: a.lid,

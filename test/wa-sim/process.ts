@@ -6,6 +6,8 @@ export type SimProcess = {
   url: string;
   wsUrl: string;
   trustRoot: string;
+  mediaUrl: string;
+  mediaCa: string;
   child: ChildProcess;
   stop(): Promise<void>;
 };
@@ -27,7 +29,7 @@ export const spawnSimulator = async (port = 0, opts: { dataDir?: string } = {}):
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
   });
-  const info = JSON.parse(line) as { url: string; wsUrl: string; trustRoot: string };
+  const info = JSON.parse(line) as Pick<SimProcess, 'url' | 'wsUrl' | 'trustRoot' | 'mediaUrl' | 'mediaCa'>;
   return {
     ...info,
     child,

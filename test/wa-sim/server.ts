@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { KeyPair } from './certificates.js';
 import { MAX_FRAME } from './connection.js';
+import { issueServerCertificate, newMediaCa } from './media-tls.js';
 import { type Outcome, Simulator } from './simulator.js';
 
-const MAX_BODY = 64 * 1024;
+/** Control-API bodies: room for a contact's file in base64. */
+const MAX_BODY = 48 * 1024 * 1024;
 
 export type SimServer = {
   sim: Simulator;
@@ -15,6 +18,10 @@ export type SimServer = {
   wsUrl: string;
   /** Hex root public key: what Baileys' `WA_CERT_DETAILS.PUBLIC_KEY` should be. */
   trustRoot: string;
+  /** Base URL of the HTTPS media server, e.g. https://127.0.0.1:3101 */
+  mediaUrl: string;
+  /** PEM of the CA that issued the media server's certificate: what a gateway's WA_MEDIA_CA should be. */
+  mediaCa: string;
   close(): Promise<void>;
 };
 
@@ -61,6 +68,8 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
         ok: true,
         wsUrl: server.wsUrl,
         trustRoot: server.trustRoot,
+        mediaUrl: server.mediaUrl,
+        mediaCa: server.mediaCa,
         connections: sim.connectionCount,
         accounts: sim.world.accountCount,
         memory: {
@@ -115,16 +124,37 @@ export const startSimulator = async (
   });
   const { port } = http.address() as AddressInfo;
   const host = opts.host ?? '127.0.0.1';
+  // The media servers (WhatsApp's mmg hosts): HTTPS with a certificate from the simulator's own CA, on a
+  // port of their own, as `media_conn` names them.
+  if (!sim.mediaCa) {
+    sim.mediaCa = await newMediaCa();
+    sim.world.changed();
+  }
+  const mediaCa = sim.mediaCa;
+  const media = createHttpsServer(await issueServerCertificate(mediaCa, host));
+  await new Promise<void>((resolve) => media.listen(0, host, resolve));
+  sim.mediaHost = `${host}:${(media.address() as AddressInfo).port}`;
+  const mediaUrl = `https://${sim.mediaHost}`;
+  media.on('request', (req, res) => {
+    sim.media.handle(req, res, mediaUrl).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
   const server: SimServer = {
     sim,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws/chat`,
     trustRoot: sim.trustRoot,
+    mediaUrl,
+    mediaCa: mediaCa.cert,
     close: async () => {
       const saved = sim.close();
       wss.close();
       http.closeAllConnections();
+      media.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await new Promise<void>((resolve) => media.close(() => resolve()));
       await saved;
     },
   };

@@ -4,7 +4,10 @@ import type { WebSocket } from 'ws';
 import { type KeyPair, makeCertificateChain, newKeyPair } from './certificates.js';
 import { SimConnection } from './connection.js';
 import { type Addressing, contactReads, findInChat, sendFromContact } from './contact.js';
+import { type ContactContent, readContactContent } from './content.js';
 import { handleIq } from './iq.js';
+import { MediaStore } from './media.js';
+import type { MediaCa } from './media-tls.js';
 import { iqResult, unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
 import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
@@ -39,6 +42,12 @@ export class Simulator {
     string,
     { conn: SimConnection; resolve: (n: BinaryNode) => void; reject: (err: Error) => void }
   >();
+  /** The media servers' uploads and files (served over HTTPS by the server, see server.ts). */
+  readonly media = new MediaStore();
+  /** `host:port` of the HTTPS media server, as `media_conn` names it; set once it listens. */
+  mediaHost: string | undefined;
+  /** The certificate authority of the media server's certificate (kept with the world). */
+  mediaCa: MediaCa | undefined;
   /** Pre-key bundles served so far: tests use it to see a Signal session being reused. */
   keyFetches = 0;
   /** What devices said about messages they could not take, by message id (in memory, for tests). */
@@ -68,6 +77,7 @@ export class Simulator {
     }
     this.root = saved?.root ?? opts.root ?? newKeyPair();
     this.staticKey = saved?.serverStatic ?? newKeyPair();
+    this.mediaCa = saved?.mediaCa;
     this.certChain = makeCertificateChain(this.root, this.staticKey);
     this.saver = opts.dataDir === undefined ? undefined : new WorldSaver(opts.dataDir, () => this.state());
     const saver = this.saver;
@@ -78,7 +88,12 @@ export class Simulator {
 
   /** What a data directory keeps of the simulator, as it is now. */
   state(): SavedWorld {
-    return { root: this.root, serverStatic: this.staticKey, accounts: this.world.state() };
+    return {
+      root: this.root,
+      serverStatic: this.staticKey,
+      mediaCa: this.mediaCa,
+      accounts: this.world.state(),
+    };
   }
 
   /** The root public key, hex: Baileys' `WA_CERT_DETAILS.PUBLIC_KEY`. */
@@ -289,14 +304,17 @@ export class Simulator {
     return { status: 200, body: { jid: `${phone}:${device.id}@s.whatsapp.net` } };
   }
 
-  /** `POST /sim/contacts/:phone/messages`: `{to, text, quoted?, addressing?}`. */
+  /**
+   * `POST /sim/contacts/:phone/messages`: `{to, kind?, quoted?, addressing?, ...}`, the contact's phone
+   * sends a text (the default kind), a file, a location, a contact card or a reaction (see the README).
+   */
   async contactSends(phone: string, body: Record<string, unknown>): Promise<Outcome> {
-    const { to, text, quoted } = body;
+    const { to, quoted } = body;
     const contact = this.world.account(phone);
     if (!contact) return fail(400, 'contact phone must be a number on WhatsApp');
-    if (typeof to !== 'string' || typeof text !== 'string' || text.length === 0) {
-      return fail(400, '`to` and `text` must be non-empty strings');
-    }
+    if (typeof to !== 'string' || to.length === 0) return fail(400, '`to` must be a phone number or JID');
+    const read = readContactContent(body);
+    if (typeof read === 'string') return fail(400, read);
     if (quoted !== undefined && (typeof quoted !== 'string' || quoted.length === 0)) {
       return fail(400, '`quoted` must be a message id');
     }
@@ -310,7 +328,18 @@ export class Simulator {
       if (!found) return fail(404, 'no message with that id in this chat');
       quote = { id: quoted, ...found };
     }
-    const id = await sendFromContact(this, contact, target, text, { quoted: quote, addressing });
+    let content: ContactContent;
+    if (read.kind === 'reaction') {
+      // The key names the message as the reacting phone sees it: its own (fromMe) or the other side's.
+      const found = findInChat(contact, target, read.id);
+      if (!found) return fail(404, 'no message with that id in this chat');
+      content = {
+        kind: 'reaction',
+        key: { remoteJid: `${target.phone}@s.whatsapp.net`, fromMe: found.author === contact, id: read.id },
+        emoji: read.emoji,
+      };
+    } else content = read;
+    const id = await sendFromContact(this, contact, target, content, { quoted: quote, addressing });
     return { status: 200, body: { id } };
   }
 
@@ -356,8 +385,9 @@ export class Simulator {
     const account = this.world.find(phone, 's.whatsapp.net');
     // `deliveries` and `receipt` only when they say more than "delivered once": an entry of a message
     // nobody resent or read keeps the shape the top-level README's walk-through shows (and checks).
-    const body = (account?.inbox ?? []).map(({ deliveries, receipt, ...entry }) => ({
+    const body = (account?.inbox ?? []).map(({ deliveries, receipt, details, ...entry }) => ({
       ...entry,
+      ...details,
       ...(deliveries > 1 ? { deliveries } : {}),
       ...(receipt === 'delivery' ? {} : { receipt }),
     }));
@@ -450,8 +480,10 @@ export class Simulator {
       for (const c of targets) c.terminate();
     } else if (kind === 'forged-pairing') {
       this.forgeNextPairing = true;
+    } else if (kind === 'media-expired') {
+      this.media.expireAll();
     } else {
-      return fail(400, 'kind must be drop, restart-required, unavailable or forged-pairing');
+      return fail(400, 'kind must be drop, restart-required, unavailable, forged-pairing or media-expired');
     }
     return { status: 200, body: { kind, affected: targets.length } };
   }

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { BinaryNode } from '@whiskeysockets/baileys';
 import { type KeyPair, newKeyPair } from './certificates.js';
 import type { SimConnection } from './connection.js';
+import type { ReceivedDetails } from './content.js';
 import { Phone, type PhoneState, type PreKeyBundle } from './phone.js';
 
 /** A companion device (Baileys) linked to an account, with the Signal bundle it uploaded. */
@@ -46,6 +47,8 @@ export type Received = {
   deliveries: number;
   /** The furthest receipt the phone sent for it; it never sends one that goes back. */
   receipt: ReceiptType;
+  /** What it was beyond a plain text (a file, a location, a reply...); none for a plain text. */
+  details?: ReceivedDetails;
 };
 
 /** A message a phone sent to the linked devices of another account. */
