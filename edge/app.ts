@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Kysely } from 'kysely';
 import type { Database } from '../shared/db-schema.js';
 import type { HostSessionAction } from '../shared/host-api.js';
+import { MEDIA_FETCH_TIMEOUT_MS } from '../shared/message-content.js';
 import { parseSecretKey, SecretBox } from '../shared/webhook-secrets.js';
 import { authenticate } from './auth/authenticate.js';
 import type { PeerAddress } from './auth/client-address.js';
@@ -113,6 +114,9 @@ export function createEdge(deps: EdgeDeps): Edge {
         return config.hostLogoutTimeoutMs;
       case 'send':
         return config.hostSendTimeoutMs;
+      case 'media':
+        // The host's own download timeout, and time to store the file.
+        return MEDIA_FETCH_TIMEOUT_MS + 10_000;
       case 'start':
       case 'outbox':
         return config.hostStartTimeoutMs;

@@ -32,6 +32,11 @@ const HostSettings = z.object({
       .regex(/^[0-9a-f]{64}$/i)
       .optional(),
   ),
+  /**
+   * PEM of a CA to trust for WhatsApp's media servers and media URLs: the simulator's (its `mediaCa`).
+   * Never set in production.
+   */
+  WA_MEDIA_CA: optional.pipe(z.string().includes('-----BEGIN CERTIFICATE-----').optional()),
   /** WhatsApp Web version to announce, e.g. 2.3000.1023456789; default Baileys' built-in one. */
   WA_VERSION: optional.pipe(
     z
@@ -44,6 +49,8 @@ const HostSettings = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `true` lets webhooks go to private addresses and plain http (development; the sandbox sets it). */
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  /** `true` lets media URLs (POST /api/messages) point at private addresses (development; the sandbox sets it). */
+  MEDIA_URL_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
   /** Messages and events older than this are purged. */
   MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Pacing of sessions whose tenant admin set none (shared/outbox.ts DEFAULT_PACING). */
@@ -100,10 +107,14 @@ export type HostConfig = z.infer<typeof HostConfigSchema>;
 
 /** The WhatsApp connection settings a session host takes from its configuration. */
 export const waConnectionOf = (
-  config: Pick<StackConfig, 'WA_WS_URL' | 'WA_TRUST_ROOT' | 'WA_VERSION' | 'WA_FETCH_VERSION'>,
+  config: Pick<
+    StackConfig,
+    'WA_WS_URL' | 'WA_TRUST_ROOT' | 'WA_MEDIA_CA' | 'WA_VERSION' | 'WA_FETCH_VERSION'
+  >,
 ) => ({
   wsUrl: config.WA_WS_URL,
   trustRoot: config.WA_TRUST_ROOT,
+  mediaCa: config.WA_MEDIA_CA,
   version: config.WA_VERSION?.split('.').map(Number) as [number, number, number] | undefined,
   fetchVersion: config.WA_FETCH_VERSION === 'true',
 });

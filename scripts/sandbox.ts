@@ -14,6 +14,8 @@ await supervise(async () => {
     DATA_DIR: '.data/sandbox',
     // Webhooks to a receiver on this machine, over plain http, are what trying things out needs.
     WEBHOOK_ALLOW_PRIVATE: 'true',
+    // Files for messages from a server on this machine, likewise.
+    MEDIA_URL_ALLOW_PRIVATE: 'true',
     // Pacing you can watch without waiting on it (a real number keeps the defaults: a second or more).
     PACING_MIN_INTERVAL_MS: '300',
     PACING_JITTER_MS: '200',
@@ -29,12 +31,14 @@ await supervise(async () => {
     if (err instanceof StateFileError) throw new StartupError(err.message, { cause: err });
     return portInUse('WA_SIM_PORT', config.WA_SIM_PORT)(err);
   });
-  const stack = await startStack(config, { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot }).catch(
-    async (err: unknown) => {
-      await sim.close();
-      throw err;
-    },
-  );
+  const stack = await startStack(config, {
+    wsUrl: sim.wsUrl,
+    trustRoot: sim.trustRoot,
+    mediaCa: sim.mediaCa,
+  }).catch(async (err: unknown) => {
+    await sim.close();
+    throw err;
+  });
   return {
     close: async () => {
       await stack.close();

@@ -115,6 +115,7 @@ export const startStack = async (
       },
       retentionDays: config.MESSAGE_RETENTION_DAYS,
       pacing: pacingOf(config),
+      mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

@@ -5,15 +5,29 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 
-export function limitRequestBody(maxBytes: number, onError: (c: Context) => never): MiddlewareHandler {
+/**
+ * `larger`: routes (`POST /path`) that take bigger bodies than `maxBytes` (files), with their own limit.
+ */
+export function limitRequestBody(
+  maxBytes: number,
+  onError: (c: Context) => never,
+  larger: Readonly<Record<string, number>> = {},
+): MiddlewareHandler {
   const streamed = bodyLimit({ maxSize: maxBytes, onError });
+  const streamedLarger = new Map(
+    Object.entries(larger).map(([route, max]) => [
+      route,
+      { max, check: bodyLimit({ maxSize: max, onError }) },
+    ]),
+  );
   return async (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const route = streamedLarger.size ? streamedLarger.get(`${c.req.method} ${c.req.path}`) : undefined;
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number.parseInt(length, 10) > maxBytes) onError(c);
+      if (Number.parseInt(length, 10) > (route?.max ?? maxBytes)) onError(c);
       return next();
     }
-    return streamed(c, next);
+    return (route?.check ?? streamed)(c, next);
   };
 }

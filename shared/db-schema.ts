@@ -216,6 +216,16 @@ export interface WebhookAttemptsTable {
   next_attempt_at: Timestamp | null;
 }
 
+/** A file waiting to be sent (migrations/0006): unclaimed until the message that carries it is queued. */
+export interface OutboxMediaTable {
+  id: string;
+  session_id: string;
+  message_id: string | null;
+  mimetype: string;
+  data: Uint8Array;
+  created_at: WithDefault<Timestamp>;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -230,6 +240,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
+  outbox_media: OutboxMediaTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

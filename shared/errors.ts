@@ -122,6 +122,42 @@ export const ERRORS = {
   // fine, the network past us failed it, and a retry with the same Idempotency-Key gets this again.
   SEND_FAILED: { status: 502, message: 'Pesan gagal dikirim ke WhatsApp' },
 
+  // Files, locations, contact cards, reactions and replies (POST /api/messages). Each kind of bad input
+  // has its own code; none of them queues anything.
+  MEDIA_SOURCE_INVALID: { status: 400, message: 'Berikan tepat satu dari media.url dan media.data' },
+  MEDIA_DATA_INVALID: { status: 400, message: 'media.data bukan base64 yang valid' },
+  MEDIA_URL_INVALID: { status: 400, message: 'URL media tidak valid' },
+  MEDIA_URL_NOT_HTTPS: { status: 400, message: 'URL media harus menggunakan https' },
+  MEDIA_URL_PRIVATE: { status: 400, message: 'URL media harus mengarah ke alamat publik' },
+  // Redirects are not followed: where one leads is checked by no one. The client gives the final URL.
+  MEDIA_URL_REDIRECT: { status: 422, message: 'URL media mengalihkan ke alamat lain; gunakan URL tujuannya' },
+  MEDIA_URL_UNREACHABLE: { status: 422, message: 'Media tidak dapat diunduh dari URL tersebut' },
+  MEDIA_URL_TIMEOUT: { status: 422, message: 'Media tidak selesai diunduh dalam batas waktu' },
+  MEDIA_TOO_LARGE: {
+    status: 413,
+    message: 'File media melebihi batas ukuran WhatsApp untuk jenis pesan ini',
+  },
+  MEDIA_TYPE_NOT_ALLOWED: {
+    status: 415,
+    message: 'Jenis file (MIME) tidak diterima WhatsApp untuk jenis pesan ini',
+  },
+  MEDIA_FILE_MISSING: { status: 400, message: 'Body multipart harus berisi satu file pada field "file"' },
+  MEDIA_FILE_DUPLICATE: { status: 400, message: 'Body multipart hanya boleh berisi satu file' },
+  CAPTION_TOO_LONG: { status: 400, message: 'Caption terlalu panjang (maksimal 1024 karakter)' },
+  CAPTION_NOT_ALLOWED: { status: 400, message: 'Caption hanya untuk gambar, video, dan dokumen' },
+  LOCATION_OUT_OF_RANGE: {
+    status: 400,
+    message: 'Koordinat di luar jangkauan: latitude -90 s.d. 90, longitude -180 s.d. 180',
+  },
+  VCARD_WITHOUT_NUMBER: { status: 400, message: 'vCard harus berisi setidaknya satu nomor telepon (TEL)' },
+  INVALID_MENTION: { status: 400, message: 'Setiap mention harus berupa nomor internasional atau JID' },
+  // Another session's message looks exactly like one that does not exist.
+  REPLY_TARGET_NOT_FOUND: {
+    status: 404,
+    message: 'Pesan yang dibalas (replyTo) tidak ditemukan di chat ini',
+  },
+  REACTION_TARGET_NOT_FOUND: { status: 404, message: 'Pesan yang diberi reaksi tidak ditemukan di chat ini' },
+
   // Capacity and infrastructure.
   RATE_LIMITED: {
     status: 429,

@@ -31,7 +31,48 @@ export const MESSAGE_STATUS_RANK: Record<MessageStatus, number> = {
   cancelled: 5,
 };
 
-export const MESSAGE_KINDS = ['text', 'unknown'] as const;
+export const MESSAGE_KINDS = [
+  'text',
+  'image',
+  'video',
+  'audio',
+  'document',
+  'sticker',
+  'location',
+  'contact',
+  'reaction',
+  'unknown',
+] as const;
+
+/** A file's description; the file itself: GET /api/messages/{id}/media (inbound). */
+export const MessageMediaSchema = z
+  .object({
+    mimetype: z.string().openapi({ example: 'image/jpeg' }),
+    size: z.int().nullable().openapi({ description: 'Bytes, when known' }),
+    fileName: z.string().optional().openapi({ description: 'Documents: the name it is shown under' }),
+    ptt: z.boolean().optional().openapi({ description: 'Audio: a voice note' }),
+  })
+  .openapi('MessageMedia');
+
+export const MessageLocationSchema = z
+  .object({
+    latitude: z.number(),
+    longitude: z.number(),
+    name: z.string().optional(),
+    address: z.string().optional(),
+  })
+  .openapi('MessageLocation');
+
+export const MessageContactSchema = z
+  .object({ displayName: z.string(), vcard: z.string() })
+  .openapi('MessageContact');
+
+export const MessageReactionSchema = z
+  .object({
+    messageId: z.string().openapi({ description: 'The message reacted to' }),
+    emoji: z.string().openapi({ description: 'Empty: the reaction was removed' }),
+  })
+  .openapi('MessageReaction');
 
 export const QuotedMessageSchema = z
   .object({
@@ -59,6 +100,11 @@ export const MessageSchema = z
     kind: z.enum(MESSAGE_KINDS),
     text: z.string().nullable(),
     quoted: QuotedMessageSchema.nullable(),
+    media: MessageMediaSchema.optional().openapi({ description: 'image, video, audio, document, sticker' }),
+    location: MessageLocationSchema.optional(),
+    contact: MessageContactSchema.optional(),
+    reaction: MessageReactionSchema.optional(),
+    mentions: z.array(z.string()).optional().openapi({ description: 'JIDs mentioned, when any' }),
     timestamp: Timestamp.openapi({ description: "WhatsApp's time of the message" }),
     status: z
       .enum(MESSAGE_STATUSES)

@@ -9,6 +9,7 @@
 // sessions.id (uuid, also the path's `id`), audience = the host's id. Errors are ErrorResponseSchema bodies
 // with shared/errors.ts codes, which the edge relays to its client (all but INVALID_HOST_TOKEN).
 import { createRoute, z } from '@hono/zod-openapi';
+import { HostMediaBodySchema, HostMediaResponseSchema } from './message-content.js';
 import {
   ErrorResponseSchema,
   HostHealthSchema,
@@ -89,6 +90,21 @@ export const hostOutboxRoute = createRoute({
   responses: { 200: json(HostOutboxResponseSchema, 'The outbox was woken'), ...errorReplies },
 });
 
+/**
+ * POST: downloads a media URL's file (public https only, no redirects, size and type checked while it
+ * streams) and keeps it unclaimed in `outbox_media` for the message the edge queues next. Refusals are
+ * the MEDIA_* codes.
+ */
+export const hostMediaRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/media',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostMediaBodySchema } } },
+  },
+  responses: { 200: json(HostMediaResponseSchema, 'Downloaded and kept'), ...errorReplies },
+});
+
 /** POST: unlinks the device and wipes the auth state. */
 export const hostLogoutRoute = createRoute({
   method: 'post',
@@ -111,6 +127,7 @@ export const HOST_SESSION_ROUTES = {
   qr: hostQrRoute,
   send: hostSendRoute,
   outbox: hostOutboxRoute,
+  media: hostMediaRoute,
   logout: hostLogoutRoute,
 } as const;
 

@@ -1,7 +1,6 @@
 // The contract of sending: the outbox (POST /api/messages), Idempotency-Key, pacing, and the WhatsApp
 // message ids the gateway gives messages when it queues them.
 import { z } from '@hono/zod-openapi';
-import { MAX_MESSAGE_LENGTH } from './schemas.js';
 
 /**
  * A WhatsApp message id as WhatsApp Web makes them: `3EB0` and 18 upper-case hex digits. Fixed when a
@@ -61,24 +60,6 @@ export const NO_PACING: Pacing = { minIntervalMs: 0, jitterMs: 0, typingMs: 0, p
 /** The longest a queued message may wait before it fails as `expired`. */
 export const MAX_TTL_SECONDS = 7 * 24 * 60 * 60;
 export const DEFAULT_TTL_SECONDS = 24 * 60 * 60;
-
-export const OutboxMessageBodySchema = z
-  .strictObject({
-    to: z.union([z.string().min(1), z.int().positive()]).openapi({
-      description: 'International number or `<digits>@s.whatsapp.net`',
-      example: '6289876543210',
-    }),
-    text: z.string().min(1).max(MAX_MESSAGE_LENGTH).openapi({ example: 'Pesanan Anda sudah dikirim.' }),
-    ttlSeconds: z
-      .int()
-      .min(1)
-      .max(MAX_TTL_SECONDS)
-      .optional()
-      .openapi({
-        description: `Fail as \`expired\` if not sent within this many seconds (default ${DEFAULT_TTL_SECONDS})`,
-      }),
-  })
-  .openapi('OutboxMessageBody');
 
 export const QueuedResponseSchema = z
   .object({

@@ -9,6 +9,7 @@ import type { ApiKeyScope } from '../../shared/api-key.js';
 import { ApiError } from '../../shared/errors.js';
 import { type HostSessionAction, IDEMPOTENT_HOST_ACTIONS } from '../../shared/host-api.js';
 import { signHostToken } from '../../shared/jwt.js';
+import type { HostMediaBody } from '../../shared/message-content.js';
 import type { HostSendBody } from '../../shared/schemas.js';
 import { type EdgeLogger, errorInfo } from '../logger.js';
 import type { HostTarget } from './queries/hosts.js';
@@ -23,13 +24,15 @@ export interface HostReplies {
   qr: InferResponseType<SessionRoutes['qr']['$get'], 200>;
   send: InferResponseType<SessionRoutes['send']['$post'], 200>;
   outbox: InferResponseType<SessionRoutes['outbox']['$post'], 200>;
+  media: InferResponseType<SessionRoutes['media']['$post'], 200>;
   logout: InferResponseType<SessionRoutes['logout']['$post'], 200>;
 }
 
 /** Which host route, and its body where it takes one. */
 export type HostRequest =
   | { action: 'send'; body: HostSendBody }
-  | { action: Exclude<HostSessionAction, 'send'>; body?: undefined };
+  | { action: 'media'; body: HostMediaBody }
+  | { action: Exclude<HostSessionAction, 'send' | 'media'>; body?: undefined };
 
 /** Which host, for which session and caller. */
 export interface HostCallTarget {
@@ -117,6 +120,10 @@ export function createHostClient(options: HostClientOptions): HostClient {
       }
       case 'outbox':
         return post(session.outbox.$path({ param }), {});
+      case 'media': {
+        const body: InferRequestType<SessionRoutes['media']['$post']>['json'] = request.body;
+        return post(session.media.$path({ param }), body);
+      }
       case 'logout':
         return post(session.logout.$path({ param }), {});
     }

@@ -4,6 +4,7 @@
 // into an error here, or clients send it twice.
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.js';
+import { HostMediaResponseSchema } from '../../shared/message-content.js';
 import {
   type ErrorResponse,
   ErrorResponseSchema,
@@ -32,6 +33,8 @@ export const HostQrReply = HostQrResponseSchema.extend({
 export const HostSendReply = z.object({ id: z.string(), status: z.string() });
 
 export const HostLogoutReply = HostLogoutResponseSchema.extend({ state });
+
+export const HostMediaReply = HostMediaResponseSchema;
 
 /**
  * The body of a successful host reply, read with `reader`. The reader must accept whatever the route

@@ -38,15 +38,31 @@ export function idempotencyKeyOf(c: Context): string | undefined {
 export async function idempotentRequest(
   key: string,
   route: string,
-  body: Record<string, string | number | undefined>,
+  body: Record<string, unknown>,
 ): Promise<IdempotentRequest> {
-  const fields = Object.entries(body)
-    .filter(([, value]) => value !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const fields = sortedEntries(body);
   const canonical = JSON.stringify([route, fields]);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical));
   return { key, hash: new Uint8Array(digest) };
 }
+
+/**
+ * An object's defined fields in key order, nested objects likewise: the same body hashes the same
+ * whatever order the client wrote its keys in.
+ */
+function sortedEntries(value: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => [k, canonical(v)]);
+}
+
+const canonical = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(canonical)
+    : value !== null && typeof value === 'object'
+      ? sortedEntries(value as Record<string, unknown>)
+      : value;
 
 /** Two hashes are the same request. */
 export function sameRequest(a: Uint8Array, b: Uint8Array): boolean {

@@ -6,6 +6,7 @@ import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.
 import { ApiError } from '../../shared/errors.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK } from '../../shared/events.js';
+import type { OutgoingContent } from '../../shared/message-content.js';
 import {
   DEFAULT_TTL_SECONDS,
   IDEMPOTENCY_TTL_HOURS,
@@ -22,7 +23,15 @@ export type StoredAnswer = { status: number; body: JsonValue };
 
 export type QueueRequest = {
   to: string;
-  text: string;
+  /** The text, or a file's caption (null for a location, say). */
+  text: string | null;
+  /** `text` unless said otherwise; see shared/message-content.ts. */
+  kind?: string;
+  content?: OutgoingContent;
+  /** An inline file, kept with the message until it is sent. */
+  file?: { data: Uint8Array; mimetype: string } | undefined;
+  /** A file the host fetched: claimed by the message. */
+  fetched?: { id: string } | undefined;
   ttlSeconds?: number | undefined;
   idempotency?: IdempotentRequest | undefined;
   /** The answer to keep for the key at once (the outbox route); without it the key is held for `leaseMs`. */
@@ -40,7 +49,7 @@ export async function queueMessage(
   request: QueueRequest,
   now: Date,
 ): Promise<Queued> {
-  if (!request.idempotency) {
+  if (!request.idempotency && !request.file && !request.fetched) {
     // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case.
     const id = newMessageId();
     await insertQueued(db, sender, request, id, now);
@@ -148,8 +157,9 @@ async function insertQueued(
       direction: 'out',
       chat_jid: request.to,
       sender_jid: selectFrom('sessions').select('account_jid').where('id', '=', sender.sessionId),
-      kind: 'text',
+      kind: request.kind ?? 'text',
       text: request.text,
+      content: viewContent(request.content ?? {}) as JsonValue,
       sent_at: now,
       status: 'queued',
       status_rank: MESSAGE_STATUS_RANK.queued,
@@ -159,6 +169,43 @@ async function insertQueued(
       expires_at: new Date(now.getTime() + ttl * 1000),
     }))
     .execute();
+  const mediaId = request.content?.media?.id;
+  if (request.file && mediaId) {
+    await trx
+      .insertInto('outbox_media')
+      .values({
+        id: mediaId,
+        session_id: sender.sessionId,
+        message_id: id,
+        mimetype: request.file.mimetype,
+        data: request.file.data,
+      })
+      .execute();
+  } else if (request.fetched) {
+    const claimed = await trx
+      .updateTable('outbox_media')
+      .set({ message_id: id })
+      .where('id', '=', request.fetched.id)
+      .where('session_id', '=', sender.sessionId)
+      .where('message_id', 'is', null)
+      .executeTakeFirst();
+    // Swept as unclaimed meanwhile (it waited past the sweep's grace): the client may simply retry.
+    if (claimed.numUpdatedRows === 0n) throw new ApiError('MEDIA_URL_UNREACHABLE');
+  }
+}
+
+/**
+ * What the row's `content` keeps: what the host needs to send it and what the API shows, in one. A
+ * reply is also kept as `quoted`, as an inbound reply is.
+ */
+function viewContent(content: OutgoingContent) {
+  const { replyTo } = content;
+  return replyTo
+    ? {
+        ...content,
+        quoted: { id: replyTo.id, from: replyTo.fromMe ? null : replyTo.chat, text: replyTo.text },
+      }
+    : content;
 }
 
 /** Failed or cancelled for a reason that passes (the session was reconnecting, its queue was busy). */

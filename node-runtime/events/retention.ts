@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import { IDEMPOTENCY_TTL_HOURS } from '../../shared/outbox.js';
+import { sweepOutboxMedia } from '../media/outbox-media.js';
 
 const PURGE_EVERY_MS = 60 * 60_000;
 const BATCH = 5_000;
@@ -33,6 +34,8 @@ export async function purgeOld(
       sql`DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < ${keysBefore} LIMIT ${BATCH})`,
     db,
   );
+  // Files of messages that left (or never will) go with the same run.
+  await sweepOutboxMedia(db, new Date());
   return { messages, events, idempotencyKeys };
 }
 

@@ -4,7 +4,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
-import { messageView } from '../../shared/message-view.js';
+import { contentView, messageView, type StoredContent } from '../../shared/message-view.js';
 
 /** The session an event or a message belongs to. */
 export type SessionRef = { id: string; tenantId: string; name: string };
@@ -20,6 +20,8 @@ export type StoredMessage = {
   kind: Message['kind'];
   text: string | null;
   quoted: Message['quoted'];
+  /** What a message other than a plain text carries (a file's description and download keys, ...). */
+  content?: StoredContent;
   sentAt: Date;
   status: MessageStatus | null;
   source: Message['source'];
@@ -85,7 +87,7 @@ export async function insertMessagesWithEvents(
         ${column((r) => r.message.chatLid)}::text[], ${column((r) => r.message.senderJid)}::text[],
         ${column((r) => r.message.senderLid)}::text[], ${column((r) => r.message.kind)}::text[],
         ${column((r) => r.message.text)}::text[],
-        ${column((r) => JSON.stringify(r.message.quoted ? { quoted: r.message.quoted } : {}))}::text[],
+        ${column((r) => JSON.stringify({ ...r.message.content, ...(r.message.quoted ? { quoted: r.message.quoted } : {}) }))}::text[],
         ${column((r) => r.message.sentAt.toISOString())}::text[], ${column((r) => r.message.status)}::text[],
         ${column((r) => (r.message.status ? MESSAGE_STATUS_RANK[r.message.status] : 0))}::smallint[],
         ${column((r) => (r.message.status ? now : null))}::text[], ${column((r) => r.message.source)}::text[],
@@ -193,11 +195,22 @@ export async function advanceStatusesWithEvents(
 export function messageJson(sessionName: RawBuilder<unknown>): RawBuilder<unknown> {
   const iso = (column: string) =>
     sql`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  // The kind's own fields only when the message has them (contentView): absent, not null.
   return sql`jsonb_build_object(
     'id', m.id, 'sessionId', ${sessionName}, 'direction', m.direction, 'chat', m.chat_jid,
     'chatLid', m.chat_lid, 'from', m.sender_jid, 'fromLid', m.sender_lid, 'kind', m.kind, 'text', m.text,
     'quoted', coalesce(m.content -> 'quoted', 'null'::jsonb), 'timestamp', ${iso('m.sent_at')},
-    'status', m.status, 'statusAt', ${iso('m.status_at')}, 'failure', m.failure, 'source', m.source)`;
+    'status', m.status, 'statusAt', ${iso('m.status_at')}, 'failure', m.failure, 'source', m.source)
+    || case when m.content ? 'media' then jsonb_build_object('media',
+         jsonb_build_object('mimetype', m.content -> 'media' -> 'mimetype',
+           'size', coalesce(m.content -> 'media' -> 'size', 'null'::jsonb))
+         || ((m.content -> 'media') - 'id' - 'mimetype' - 'size'))
+       else '{}'::jsonb end
+    || jsonb_strip_nulls(jsonb_build_object(
+      'location', m.content -> 'location', 'contact', m.content -> 'contact',
+      'reaction', (m.content -> 'reaction') - 'fromMe' - 'chat',
+      'mentions', case when jsonb_array_length(coalesce(m.content -> 'mentions', '[]'::jsonb)) > 0
+        then m.content -> 'mentions' end))`;
 }
 
 /** The API view of a message about to be stored. */
@@ -213,6 +226,7 @@ export function storedMessageView(message: StoredMessage, sessionName: string): 
     kind: message.kind,
     text: message.text,
     quoted: message.quoted,
+    ...contentView(message.content ?? null),
     timestamp: message.sentAt.toISOString(),
     status: message.status,
     statusAt: message.status ? new Date().toISOString() : null,

@@ -6,6 +6,7 @@ import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
   hostHealthRoute,
   hostLogoutRoute,
+  hostMediaRoute,
   hostOutboxRoute,
   hostQrRoute,
   hostSendRoute,
@@ -98,6 +99,9 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
       await sessions.wakeOutbox(c.req.valid('param').id);
       return c.json({ woken: true as const }, 200);
     })
+    .openapi(hostMediaRoute, async (c) =>
+      c.json(await sessions.fetchMedia(c.req.valid('param').id, c.req.valid('json')), 200),
+    )
     .openapi(hostLogoutRoute, async (c) => c.json(await sessions.logout(c.req.valid('param').id), 200));
 };
 

@@ -33,6 +33,7 @@ try {
     },
     retentionDays: config.MESSAGE_RETENTION_DAYS,
     pacing: pacingOf(config),
+    mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
 } catch (err) {

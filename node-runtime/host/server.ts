@@ -6,6 +6,7 @@ import type { Database } from '../../shared/db-schema.js';
 import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
 import { keepRetention } from '../events/retention.js';
+import { MediaDownloader } from '../media/url-fetch.js';
 import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { WebhookPoster } from '../webhooks/http.js';
@@ -42,6 +43,8 @@ export type HostOptions = {
   pacing?: Pacing;
   /** How often the host looks for queued messages nobody woke it for (default 2 s). */
   outboxPollMs?: number;
+  /** Media URLs may point at private addresses (MEDIA_URL_ALLOW_PRIVATE; development and tests). */
+  mediaAllowPrivate?: boolean;
 };
 
 /**
@@ -81,6 +84,10 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       logger: logger.child({ component: 'webhooks' }),
       ...webhooks,
     });
+  const downloader = new MediaDownloader({
+    allowPrivate: opts.mediaAllowPrivate ?? false,
+    extraCa: wa.mediaCa,
+  });
   const sessions = new SessionHost({
     db: opts.db,
     hostId: opts.hostId,
@@ -88,6 +95,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     logger,
     onEvent: () => worker?.wake(),
     pacing: opts.pacing,
+    downloader,
   });
   // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
   // so no request can find a linked session idle or start it over.
@@ -137,6 +145,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       await sessions.stopAll();
       await worker?.stop();
       await webhooks?.poster.close();
+      await downloader.close();
       await closed;
       logger.info('session host stopped');
     },

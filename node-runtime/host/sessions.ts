@@ -4,6 +4,7 @@ import { createActor, fromPromise, waitFor } from 'xstate';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
+import type { HostMediaBody } from '../../shared/message-content.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
 import {
@@ -15,6 +16,8 @@ import {
   type StatusWriter,
   statusWriter,
 } from '../events/journal.js';
+import { fileOf, keepUnclaimed } from '../media/outbox-media.js';
+import { MediaDownloader } from '../media/url-fetch.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
 import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
 import {
@@ -144,6 +147,7 @@ export class SessionHost {
   private readonly keyWriter: KeyWriter;
   private readonly statusWriter: StatusWriter;
   private readonly messageWriter: MessageWriter;
+  private downloader: MediaDownloader | undefined;
 
   constructor(
     private readonly deps: {
@@ -155,11 +159,14 @@ export class SessionHost {
       onEvent?: () => void;
       /** Pacing of sessions whose tenant admin set none (default: DEFAULT_PACING). */
       pacing?: Pacing;
+      /** Downloads media URLs for messages (default: public https only). */
+      downloader?: MediaDownloader;
     },
   ) {
     this.keyWriter = keyWriter(deps.db);
     this.statusWriter = statusWriter(deps.db);
     this.messageWriter = messageWriter(deps.db);
+    this.downloader = deps.downloader;
     this.machine = sessionMachine.provide({
       actors: {
         socket: makeSocketActor({
@@ -244,7 +251,15 @@ export class SessionHost {
       sessionId,
       journal,
       logger: this.deps.logger,
-      send: (message) => sendText(actor, message),
+      send: async (message) => {
+        if (message.kind === 'text' && !message.content.replyTo && !message.content.mentions) {
+          return sendText(actor, { id: message.id, to: message.to, text: message.text ?? '' });
+        }
+        const mediaId = message.content.media?.id;
+        const file = mediaId ? await fileOf(this.deps.db, sessionId, mediaId) : undefined;
+        const outgoing = { kind: message.kind, text: message.text, content: message.content, file };
+        return sendText(actor, { id: message.id, to: message.to, text: message.text ?? '', outgoing });
+      },
       presence: async (to, typing) => actor.send({ type: 'PRESENCE', to, typing }),
       readiness: () => readinessOf(actor.getSnapshot()),
       defaultPacing: this.deps.pacing ?? DEFAULT_PACING,
@@ -312,6 +327,24 @@ export class SessionHost {
       timeout: waitMs,
     }).catch(() => undefined);
     return viewOf(actor);
+  }
+
+  /**
+   * Downloads a media URL's file for a message the edge is about to queue, and keeps it unclaimed; the
+   * session need not be running (nor even linked: the message waits in the outbox).
+   */
+  async fetchMedia(
+    sessionId: string,
+    { url, type }: HostMediaBody,
+  ): Promise<{ id: string; mimetype: string; size: number }> {
+    this.downloader ??= new MediaDownloader({ allowPrivate: false, extraCa: this.deps.wa.mediaCa });
+    const file = await this.downloader.download(url, type);
+    const id = await keepUnclaimed(this.deps.db, sessionId, file).catch((err: unknown) => {
+      // The session was deleted meanwhile (its row is what the file hangs on).
+      if ((err as { code?: string }).code === '23503') throw new ApiError('SESSION_NOT_FOUND');
+      throw err;
+    });
+    return { id, mimetype: file.mimetype, size: file.data.length };
   }
 
   /** Something was queued for the session: its outbox looks now (the session's actor starts if need be). */

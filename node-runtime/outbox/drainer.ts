@@ -7,9 +7,11 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
+import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
+import { MissingFileError } from '../wa/outgoing.js';
 import { claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
 
 /** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
@@ -34,7 +36,13 @@ export type OutboxDeps = {
   journal: SessionJournal;
   logger: Logger;
   /** Hands a message to the session's socket. */
-  send(message: { id: string; to: string; text: string }): Promise<SendResult>;
+  send(message: {
+    id: string;
+    to: string;
+    kind: string;
+    text: string | null;
+    content: OutgoingContent;
+  }): Promise<SendResult>;
   /** Shows "typing…" (or stops it) in a chat; best effort. */
   presence(to: string, typing: boolean): Promise<void>;
   readiness(): SendReadiness;
@@ -254,7 +262,13 @@ export class SessionOutbox {
       // Claimed but not handed over: still queued, it goes once the session is back.
       if (!this.running || this.deps.readiness() !== 'connected') return false;
     }
-    const result = await this.deps.send({ id: message.id, to: message.chatJid, text: message.text ?? '' });
+    const result = await this.deps.send({
+      id: message.id,
+      to: message.chatJid,
+      kind: message.kind,
+      text: message.text,
+      content: message.content,
+    });
     this.lastSentAt = this.now();
     this.jitter = undefined;
     this.chatSentAt.set(message.chatJid, this.lastSentAt);
@@ -271,7 +285,8 @@ export class SessionOutbox {
       case 'reconnecting':
         return false; // still queued: it goes, under the same id, once the session is back
       default:
-        if (message.attempts + 1 >= MAX_ATTEMPTS) {
+        // A file that is gone does not come back by trying again.
+        if (message.attempts + 1 >= MAX_ATTEMPTS || result.cause instanceof MissingFileError) {
           const cause =
             result.cause instanceof Error ? result.cause.message : String(result.cause ?? result.error);
           await journal.status(

@@ -1,12 +1,16 @@
 // The outbox in SQL: the queued rows of the messages table, in queue order.
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
+import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, PacingSchema } from '../../shared/outbox.js';
 
 export type Queued = {
   id: string;
   chatJid: string;
+  /** `text`, or another kind of shared/message-content.ts, whose `content` says what to send. */
+  kind: string;
   text: string | null;
+  content: OutgoingContent;
   expiresAt: Date | null;
   /** Hand-overs before this one. */
   attempts: number;
@@ -42,7 +46,9 @@ export async function claimNext(
     claimed: {
       id: string;
       chat_jid: string;
+      kind: string;
       text: string | null;
+      content: OutgoingContent | null;
       expires_at: string | null;
       attempts: number;
     }[];
@@ -59,7 +65,7 @@ export async function claimNext(
       update messages set attempts = attempts + 1
       where session_id = ${sessionId} and status = 'queued'
         and id in (select id from candidates order by outbox_seq limit ${limit})
-      returning id, chat_jid, text, expires_at, attempts, outbox_seq
+      returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
     )
     select
       coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
@@ -73,7 +79,9 @@ export async function claimNext(
     messages: (row?.claimed ?? []).map((c) => ({
       id: c.id,
       chatJid: c.chat_jid,
+      kind: c.kind,
       text: c.text,
+      content: c.content ?? {},
       expiresAt: c.expires_at === null ? null : new Date(c.expires_at),
       attempts: c.attempts - 1,
     })),

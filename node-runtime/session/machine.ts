@@ -38,6 +38,7 @@ import {
   setup,
 } from 'xstate';
 import type { SessionState } from '../../shared/schemas.js';
+import type { Outgoing } from '../wa/outgoing.js';
 import { backoffDelay } from './backoff.js';
 import { type CloseDetails, classifyDisconnect } from './disconnect.js';
 
@@ -127,6 +128,8 @@ export interface SendCommand {
   /** A full JID; normalising phone numbers is the HTTP layer's job. */
   to: string;
   text: string;
+  /** Anything but a plain text: what to send (a file, a location, a reply...). */
+  outgoing?: Outgoing;
   reply: (result: SendResult) => void;
 }
 
@@ -543,7 +546,7 @@ export function isConnected(snapshot: SessionSnapshot): boolean {
  */
 export function sendText(
   session: Pick<SessionActorRef, 'send' | 'getSnapshot'>,
-  message: { id: string; to: string; text: string },
+  message: { id: string; to: string; text: string; outgoing?: Outgoing },
   timeoutMs = 60_000,
 ): Promise<SendResult> {
   if (session.getSnapshot().status !== 'active')

@@ -1,3 +1,4 @@
+import { Agent as HttpsAgent } from 'node:https';
 import makeWASocket, {
   Browsers,
   fetchLatestWaWebVersion,
@@ -10,6 +11,7 @@ import type { SessionJournal } from '../events/journal.js';
 import { closeDetailsOf } from '../session/disconnect.js';
 import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
+import { baileysMessage } from './outgoing.js';
 import { recordingHooks, recordServerAcks } from './recorder.js';
 
 export type WaConnection = {
@@ -17,6 +19,8 @@ export type WaConnection = {
   wsUrl?: string;
   /** Hex root public key of the simulator's certificate chain (WA_TRUST_ROOT); never set in production. */
   trustRoot?: string;
+  /** PEM of the simulator's media CA (WA_MEDIA_CA), trusted for uploads and downloads; never in production. */
+  mediaCa?: string;
   /** WhatsApp Web version to announce; default Baileys' built-in one. */
   version?: [number, number, number];
   /** Fetch the current version from web.whatsapp.com when the host starts (WA_FETCH_VERSION). */
@@ -88,6 +92,7 @@ export const makeSocketActor = (deps: {
           markOnlineOnConnect: false,
           generateHighQualityLinkPreview: false,
           ...(deps.wa.wsUrl ? { waWebSocketUrl: deps.wa.wsUrl } : {}),
+          ...(deps.wa.mediaCa ? { fetchAgent: mediaAgent(deps.wa.mediaCa) } : {}),
           ...(deps.wa.version ? { version: deps.wa.version } : {}),
           ...(deps.wa.qrTimeoutMs ? { qrTimeout: deps.wa.qrTimeoutMs } : {}),
           ...(deps.wa.keepAliveIntervalMs ? { keepAliveIntervalMs: deps.wa.keepAliveIntervalMs } : {}),
@@ -150,6 +155,13 @@ export const makeSocketActor = (deps: {
     };
   });
 
+/** One https agent per process for uploads to media servers signed by the simulator's CA. */
+let mediaAgentOf: { ca: string; agent: HttpsAgent } | undefined;
+const mediaAgent = (ca: string) => {
+  if (mediaAgentOf?.ca !== ca) mediaAgentOf = { ca, agent: new HttpsAgent({ ca, keepAlive: true }) };
+  return mediaAgentOf.agent;
+};
+
 /** Sends a text after checking the number is on WhatsApp (Baileys would otherwise send to no device). */
 /** How long a "this number is on WhatsApp" answer is trusted; numbers rarely leave, and a send to one that
  * did fails at WhatsApp's end anyway. Only positive answers are kept: a number may join at any time. */
@@ -178,7 +190,10 @@ const isOnWhatsApp = async (sock: WASocket, jid: string) => {
 const send = async (sock: WASocket, command: SendCommand) => {
   if (!(await isOnWhatsApp(sock, command.to)))
     return { ok: false as const, error: 'not-on-whatsapp' as const };
-  const message = await sock.sendMessage(command.to, { text: command.text }, { messageId: command.id });
+  const { content, options } = command.outgoing
+    ? baileysMessage(command.outgoing)
+    : { content: { text: command.text }, options: {} };
+  const message = await sock.sendMessage(command.to, content, { ...options, messageId: command.id });
   if (!message) return { ok: false as const, error: 'send-failed' as const };
   return { ok: true as const, message };
 };

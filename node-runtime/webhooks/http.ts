@@ -2,38 +2,15 @@
 // it resolves to must be public (checked at each connection, so a name that changes to a private address
 // is caught then), no redirect is followed, the whole exchange is bounded in time, and the answer's body
 // is read only so far.
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
-import { checkWebhookUrl, isPublicAddress } from '../../shared/webhook-url.js';
+import { checkWebhookUrl } from '../../shared/webhook-url.js';
+import { publicOnlyLookup } from '../net/public-lookup.js';
 
 export const DELIVERY_TIMEOUT_MS = 10_000;
 /** Of a receiver's answer we keep only the status: the body is read up to this much, then dropped. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 export type PostOutcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
-
-/** A DNS lookup that refuses names resolving (even partly) to private addresses. */
-export function publicOnlyLookup(): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses: LookupAddress[]) => {
-      if (err) return callback(err, '', 0);
-      const refused = addresses.find((a) => !isPublicAddress(a.address));
-      if (refused || addresses.length === 0) {
-        const error = Object.assign(
-          new Error(`${hostname} resolves to a private address (${refused?.address})`),
-          {
-            code: 'EPRIVATEADDRESS',
-          },
-        );
-        return callback(error, '', 0);
-      }
-      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-      const first = addresses[0] as LookupAddress;
-      callback(null, first.address, first.family);
-    });
-  };
-}
 
 /** Posts webhooks; one pool of connections per process. */
 export class WebhookPoster {

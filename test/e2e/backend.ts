@@ -14,7 +14,14 @@ export type Backend = { sim: SimServer; host: RunningHost; adminKey: string };
  */
 export function useBackend(
   database: () => TestDatabase,
-  opts: { hostId: string; secret: string; webhooks?: HostOptions['webhooks']; pacing?: Pacing },
+  opts: {
+    hostId: string;
+    secret: string;
+    webhooks?: HostOptions['webhooks'];
+    pacing?: Pacing;
+    /** Media URLs on this machine may be downloaded (tests serving files themselves). */
+    mediaAllowPrivate?: boolean;
+  },
 ): () => Backend {
   let backend: Backend | undefined;
   beforeAll(async () => {
@@ -25,11 +32,12 @@ export function useBackend(
       hostId: opts.hostId,
       port: 0,
       secret: opts.secret,
-      wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
+      wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot, mediaCa: sim.mediaCa },
       logger: pino({ level: 'silent' }),
       webhooks: opts.webhooks,
       // Sends as fast as the simulator takes them, unless the test is about pacing.
       pacing: opts.pacing ?? NO_PACING,
+      mediaAllowPrivate: opts.mediaAllowPrivate,
     });
     backend = { sim, host, adminKey: (await ensureDefaultTenant(db)).adminKey ?? '' };
   });

@@ -57,6 +57,11 @@ const DEFAULTS: Record<HostSessionAction, Answer> = {
   // what it queued.
   send: (call) => ({ body: { id: (call.body as { messageId: string }).messageId, status: 'sent' } }),
   outbox: () => ({ body: { woken: true } }),
+  // Downloading a file needs a real host; a test that wants one answers `media` itself.
+  media: () => ({
+    status: 422,
+    body: { success: false, error: 'stand-in', code: 'MEDIA_URL_UNREACHABLE' },
+  }),
   logout: () => ({ body: { state: 'logged-out', connected: false, qr: null } }),
 };
 

@@ -1,14 +1,16 @@
 import { createRoute } from '@hono/zod-openapi';
-import { ApiError } from '../../../shared/errors.js';
-import { OutboxMessageBodySchema, QueuedResponseSchema } from '../../../shared/outbox.js';
+import { OutboxMessageBodySchema } from '../../../shared/message-content.js';
+import { QueuedResponseSchema } from '../../../shared/outbox.js';
 import { normalizeRecipient } from '../../../shared/schemas.js';
 import { requireScope } from '../../auth/authenticate.js';
 import { dbOf } from '../../context.js';
+import { HostMediaReply, hostResult } from '../../hosts/replies.js';
 import { emptyJsonBodyAsObject } from '../../http/empty-json-body.js';
 import { API_KEY_SECURITY, errorResponses } from '../../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../../services.js';
 import { IDEMPOTENCY_HEADER_DOC, replay, senderOf } from '../answers.js';
 import { idempotencyKeyOf, idempotentRequest } from '../idempotency.js';
+import { prepareOutgoing } from '../outgoing.js';
 import { queueMessage } from '../queries.js';
 
 export const messageCreateRoute = createRoute({
@@ -16,11 +18,16 @@ export const messageCreateRoute = createRoute({
   path: '/api/messages',
   summary: 'Queue a message in the outbox',
   description:
-    'Needs a session key. The message is stored in the outbox at once (202) and sent by the session, in ' +
-    'order per chat and paced, under the WhatsApp `id` returned here; follow it with ' +
-    '`GET /api/messages/{id}` or the `message.sent` and `message.status` events. It waits while the ' +
-    'session reconnects, and fails (`failed`, with `failure`) if the number is not on WhatsApp, the ' +
-    'session is logged out, or it is not sent within `ttlSeconds`.',
+    'Needs a session key. A text (the default `type`), a file (`image`, `video`, `audio`, `document`, ' +
+    '`sticker`: from an https `url` the gateway downloads, or inline as base64 `data`), a `location`, a ' +
+    '`contact` card or a `reaction`; `replyTo` quotes a message of this chat, `mentions` on any kind. The ' +
+    'message is checked and stored in the outbox at once (202) and sent by the session, in order per chat ' +
+    'and paced, under the WhatsApp `id` returned here; follow it with `GET /api/messages/{id}` or the ' +
+    '`message.sent` and `message.status` events. It waits while the session reconnects, and fails ' +
+    '(`failed`, with `failure`) if the number is not on WhatsApp, the session is logged out, or it is not ' +
+    'sent within `ttlSeconds`. Files: images (jpeg, png, webp) up to 5 MB, video (mp4, 3gpp) and audio ' +
+    '(aac, amr, mpeg, mp4, ogg, opus) up to 16 MB, documents (any type) up to 100 MB, stickers (webp) up ' +
+    'to 500 KB; inline data at most 16 MB.',
   tags: ['Messages'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session'), emptyJsonBodyAsObject()] as const,
@@ -30,7 +37,7 @@ export const messageCreateRoute = createRoute({
   },
   responses: {
     202: { description: 'Queued', content: { 'application/json': { schema: QueuedResponseSchema } } },
-    ...errorResponses(400, 401, 403, 405, 413, 415, 422, 429),
+    ...errorResponses(400, 401, 403, 404, 405, 413, 415, 422, 429),
   },
 });
 
@@ -38,21 +45,32 @@ export const messageCreateRoute = createRoute({
 export function registerMessageCreate(app: EdgeApp, { forwarder, now, logger }: EdgeServices): void {
   app.openapi(messageCreateRoute, async (c) => {
     const key = idempotencyKeyOf(c);
-    const { to, text, ttlSeconds } = c.req.valid('json');
-    const jid = normalizeRecipient(to);
-    if (jid === null) throw new ApiError('INVALID_RECIPIENT');
+    const body = c.req.valid('json');
     const sender = senderOf(c);
+    // The same request however the client wrote its numbers: hashed in the form it is queued in.
+    const normalized = {
+      ...body,
+      to: normalizeRecipient(body.to) ?? body.to,
+      ...(body.mentions ? { mentions: body.mentions.map((m) => normalizeRecipient(m) ?? m) } : {}),
+    };
     const idempotency =
-      key === undefined
-        ? undefined
-        : await idempotentRequest(key, 'POST /api/messages', { to: jid, text, ttlSeconds });
+      key === undefined ? undefined : await idempotentRequest(key, 'POST /api/messages', normalized);
+    const outgoing = await prepareOutgoing(body, {
+      db: dbOf(c),
+      sender,
+      fetchMedia: async (url, type) =>
+        hostResult(
+          await forwarder.toSessionHost(c, { action: 'media', body: { url, type } }),
+          HostMediaReply,
+          'media',
+        ),
+    });
     const queued = await queueMessage(
       dbOf(c),
       sender,
       {
-        to: jid,
-        text,
-        ttlSeconds,
+        ...outgoing,
+        ttlSeconds: body.ttlSeconds,
         idempotency,
         answer: (id) => ({ status: 202, body: { success: true, id, status: 'queued' } }),
         leaseMs: 0,

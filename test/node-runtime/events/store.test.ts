@@ -72,6 +72,38 @@ describe('the message view in SQL', () => {
       message('v-quoted', { quoted: { id: 'q1', from: '628222@s.whatsapp.net', text: 'asal' } }),
       message('v-no-lid', { chatLid: null, senderLid: null, text: null, kind: 'unknown' }),
       message('v-out', { direction: 'out', senderJid: null, status: 'queued', source: 'api' }),
+      message('v-image', {
+        kind: 'image',
+        text: 'a caption',
+        content: {
+          media: { mimetype: 'image/jpeg', size: 1234 },
+          mentions: ['628333@s.whatsapp.net'],
+          download: { directPath: '/v/x.enc', mediaKey: 'a2V5' },
+        } as StoredMessage['content'],
+      }),
+      message('v-doc', {
+        kind: 'document',
+        content: {
+          media: { id: 'internal', mimetype: 'application/pdf', size: null, fileName: 'a.pdf', ptt: false },
+        },
+      }),
+      message('v-place', {
+        kind: 'location',
+        text: null,
+        content: { location: { latitude: -6.2, longitude: 106.8 } },
+      }),
+      message('v-card', {
+        kind: 'contact',
+        text: null,
+        content: { contact: { displayName: 'Budi', vcard: 'BEGIN:VCARD' } },
+      }),
+      message('v-react', {
+        kind: 'reaction',
+        content: {
+          reaction: { messageId: 'v-in', emoji: '👍', fromMe: true, chat: '628111@s.whatsapp.net' },
+          mentions: [],
+        },
+      }),
     ];
     for (const m of shapes) await insertMessageWithEvent(db, session, m, 'message.received');
     await advanceStatusWithEvent(db, session, 'v-out', 'failed', new Date(), 'not on WhatsApp');
@@ -83,6 +115,15 @@ describe('the message view in SQL', () => {
         where m.session_id = ${session.id} and m.id = ${row.id}`.execute(db);
       expect(built[0]?.view).toEqual(messageView(row, session.name));
     }
+    // What only the gateway uses is never shown.
+    const image = rows.find((r) => r.id === 'v-image');
+    expect(image && messageView(image, session.name)).toMatchObject({
+      media: { mimetype: 'image/jpeg', size: 1234 },
+      mentions: ['628333@s.whatsapp.net'],
+    });
+    expect(JSON.stringify(rows.map((r) => messageView(r, session.name)))).not.toMatch(
+      /download|internal|fromMe/,
+    );
   });
 });
 

@@ -1,7 +1,8 @@
 // Webhooks go to public addresses only: checked on the URL, and on what the name resolves to at every
 // connection (so a name that later points inside the network is refused then).
 import { describe, expect, it } from 'vitest';
-import { publicOnlyLookup, WebhookPoster } from '../../../node-runtime/webhooks/http.js';
+import { publicOnlyLookup } from '../../../node-runtime/net/public-lookup.js';
+import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { checkWebhookUrl, isPublicAddress } from '../../../shared/webhook-url.js';
 
 describe('isPublicAddress', () => {

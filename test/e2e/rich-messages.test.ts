@@ -1,0 +1,347 @@
+// Files, locations, contact cards, reactions, replies and mentions through POST /api/messages, end to
+// end: the edge, a real host with Baileys (uploading to the simulator's HTTPS media server), and the
+// contact's simulated phone, which downloads, checks and decrypts every file and lists what it got.
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import { useTestDatabase } from '../helpers/postgres.js';
+import { issueServerCertificate } from '../wa-sim/media-tls.js';
+import type { SimServer } from '../wa-sim/server.js';
+import { useBackend } from './backend.js';
+import { api, linkByQr, until } from './flow.js';
+
+const SECRET = 'rich-e2e-secret-rich-e2e-secret-rich-0123';
+const database = useTestDatabase();
+const backend = useBackend(database, { hostId: 'host-rich-e2e', secret: SECRET, mediaAllowPrivate: true });
+let edge: RunningEdge;
+let sim: SimServer;
+let key: string;
+let files: Server;
+let filesUrl: string;
+
+const PHONE = '6285500000001';
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const png = (size: number) =>
+  Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(size)]);
+const webp = (size: number) =>
+  Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), randomBytes(size)]);
+
+type Entry = Record<string, unknown> & { id: string };
+const inboxEntry = (contact: string, id: string) =>
+  until(async () => {
+    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`);
+    return ((await res.json()) as Entry[]).find((m) => m.id === id);
+  }, 30_000);
+
+const queue = async (body: Record<string, unknown>) => {
+  const res = await api(edge.url, 'POST', '/api/messages', { key, body });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  return res.body.id as string;
+};
+const queuedCount = async () =>
+  Number(
+    (
+      await database()
+        .db.selectFrom('messages')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('direction', '=', 'out')
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
+/** A file the test serves over HTTPS, for `media.url`. */
+const served = new Map<string, { type: string; body: Buffer }>();
+
+beforeAll(async () => {
+  ({ sim } = backend());
+  edge = await startEdge({
+    db: database().db,
+    port: 0,
+    hostname: '127.0.0.1',
+    hostSecret: SECRET,
+    logger: pino({ level: 'silent' }),
+  });
+  const created = await api(edge.url, 'POST', '/api/session/create', {
+    key: backend().adminKey,
+    body: { sessionId: 'rich' },
+  });
+  key = created.body.apiKey as string;
+  await linkByQr(edge.url, sim, key, PHONE, 'rich');
+  await until(async () =>
+    (await api(edge.url, 'GET', '/api/session/status', { key })).body.connected ? true : undefined,
+  );
+  // Signed by the simulator's CA, which the host trusts (WA_MEDIA_CA) as it would a public CA.
+  files = createHttpsServer(
+    await issueServerCertificate(
+      { cert: sim.mediaCa, key: sim.sim.mediaCa?.key ?? Buffer.alloc(0) },
+      '127.0.0.1',
+    ),
+    (req, res) => {
+      const file = served.get(req.url ?? '');
+      if (!file) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': file.type }).end(file.body);
+    },
+  );
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+  filesUrl = `https://127.0.0.1:${(files.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await edge?.close();
+  files?.closeAllConnections();
+  await new Promise((resolve) => files?.close(resolve));
+});
+
+describe('sending every kind through the outbox', () => {
+  it('an image sent inline arrives decrypted, byte for byte, with its caption and type', async () => {
+    const contact = '6285510000001';
+    const image = png(30_000);
+    const id = await queue({
+      to: contact,
+      type: 'image',
+      media: { data: image.toString('base64') },
+      caption: 'your receipt',
+    });
+    expect(await inboxEntry(contact, id)).toMatchObject({
+      type: 'image',
+      mimetype: 'image/png',
+      caption: 'your receipt',
+      size: image.length,
+      sha256: sha256(image),
+    });
+    // The file was kept only until it left.
+    const message = await until(async () => {
+      const m = (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).body.message;
+      return m.status !== 'queued' ? m : undefined;
+    });
+    expect(message).toMatchObject({
+      kind: 'image',
+      text: 'your receipt',
+      status: expect.stringMatching(/sent|delivered/),
+    });
+  });
+
+  it('a document from an https URL keeps its file name, caption and type', async () => {
+    const contact = '6285510000002';
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(50_000)]);
+    served.set('/invoice.pdf', { type: 'application/pdf', body: pdf });
+    const id = await queue({
+      to: contact,
+      type: 'document',
+      media: { url: `${filesUrl}/invoice.pdf`, fileName: 'invoice-1042.pdf' },
+      caption: 'invoice 1042',
+    });
+    expect(await inboxEntry(contact, id)).toMatchObject({
+      type: 'document',
+      mimetype: 'application/pdf',
+      fileName: 'invoice-1042.pdf',
+      caption: 'invoice 1042',
+      sha256: sha256(pdf),
+    });
+  });
+
+  it('video, a voice note and a sticker arrive as their kinds', async () => {
+    const contact = '6285510000003';
+    const video = Buffer.concat([Buffer.alloc(4), Buffer.from('ftypisom'), randomBytes(20_000)]);
+    const voice = Buffer.concat([Buffer.from('OggS'), randomBytes(8_000)]);
+    const sticker = webp(4_000);
+    const ids = [
+      await queue({
+        to: contact,
+        type: 'video',
+        media: { data: video.toString('base64'), mimetype: 'video/mp4' },
+      }),
+      await queue({ to: contact, type: 'audio', media: { data: voice.toString('base64') }, ptt: true }),
+      await queue({ to: contact, type: 'sticker', media: { data: sticker.toString('base64') } }),
+    ];
+    expect(await inboxEntry(contact, ids[0] ?? '')).toMatchObject({
+      type: 'video',
+      mimetype: 'video/mp4',
+      sha256: sha256(video),
+    });
+    expect(await inboxEntry(contact, ids[1] ?? '')).toMatchObject({
+      type: 'audio',
+      ptt: true,
+      mimetype: 'audio/ogg',
+      sha256: sha256(voice),
+    });
+    expect(await inboxEntry(contact, ids[2] ?? '')).toMatchObject({
+      type: 'sticker',
+      mimetype: 'image/webp',
+      sha256: sha256(sticker),
+    });
+  });
+
+  it('a location, a contact card, a reaction, a reply and mentions', async () => {
+    const contact = '6285510000004';
+    const first = await queue({ to: contact, text: 'where shall we meet?' });
+    await inboxEntry(contact, first);
+    const place = await queue({
+      to: contact,
+      type: 'location',
+      location: { latitude: -6.1754, longitude: 106.8272, name: 'Monas', address: 'Jakarta' },
+    });
+    expect(await inboxEntry(contact, place)).toMatchObject({
+      type: 'location',
+      location: { latitude: -6.1754, longitude: 106.8272, name: 'Monas', address: 'Jakarta' },
+    });
+    const vcard =
+      'BEGIN:VCARD\nVERSION:3.0\nFN:Budi\nTEL;type=CELL;waid=6281234567890:+62 812 3456 7890\nEND:VCARD';
+    const card = await queue({ to: contact, type: 'contact', contact: { vcard } });
+    expect(await inboxEntry(contact, card)).toMatchObject({
+      type: 'contact',
+      contact: { displayName: 'Budi', vcard },
+    });
+    const reaction = await queue({
+      to: contact,
+      type: 'reaction',
+      reaction: { messageId: first, emoji: '👍' },
+    });
+    expect(await inboxEntry(contact, reaction)).toMatchObject({
+      type: 'reaction',
+      reaction: { id: first, emoji: '👍' },
+    });
+    const reply = await queue({
+      to: contact,
+      text: 'at noon, @Budi',
+      replyTo: first,
+      mentions: ['6281234567890'],
+    });
+    expect(await inboxEntry(contact, reply)).toMatchObject({
+      text: 'at noon, @Budi',
+      quoted: first,
+      mentions: ['6281234567890@s.whatsapp.net'],
+    });
+    // A reply to what the contact sent: its id from the simulator, stored when the host heard it.
+    const theirs = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: PHONE, text: 'noon is fine' }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    await until(async () =>
+      (await api(edge.url, 'GET', `/api/messages/${theirs.id}`, { key })).status === 200 ? true : undefined,
+    );
+    const answer = await queue({
+      to: contact,
+      type: 'image',
+      media: { data: png(100).toString('base64') },
+      replyTo: theirs.id,
+    });
+    expect(await inboxEntry(contact, answer)).toMatchObject({ type: 'image', quoted: theirs.id });
+  });
+});
+
+describe('what is refused before anything is queued', () => {
+  const refused = async (body: Record<string, unknown>) => {
+    const res = await api(edge.url, 'POST', '/api/messages', { key, body: { to: '6285520000001', ...body } });
+    return { status: res.status, code: res.body.code as string };
+  };
+
+  it('each kind of bad input has its own code, and nothing is queued', async () => {
+    const contact = '6285520000001';
+    const known = await queue({ to: contact, text: 'hello' });
+    const before = await queuedCount();
+    const tooLong = 'x'.repeat(1025);
+    served.set('/page.html', { type: 'text/html', body: Buffer.from('<html>') });
+    served.set('/big.png', { type: 'image/png', body: png(5 * 1024 * 1024) });
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{ type: 'image', media: { url: 'http://example.com/a.png' } }, 400, 'MEDIA_URL_NOT_HTTPS'],
+      [{ type: 'image', media: { url: 'not a url' } }, 400, 'MEDIA_URL_INVALID'],
+      [{ type: 'image', media: { url: `${filesUrl}/page.html` } }, 415, 'MEDIA_TYPE_NOT_ALLOWED'],
+      [{ type: 'image', media: { url: `${filesUrl}/missing.png` } }, 422, 'MEDIA_URL_UNREACHABLE'],
+      [{ type: 'image', media: { url: `${filesUrl}/big.png` } }, 413, 'MEDIA_TOO_LARGE'],
+      [{ type: 'image', media: { data: 'not base64!' } }, 400, 'MEDIA_DATA_INVALID'],
+      [
+        { type: 'image', media: { data: png(10).toString('base64'), url: `${filesUrl}/x.png` } },
+        400,
+        'MEDIA_SOURCE_INVALID',
+      ],
+      [{ type: 'image', media: {} }, 400, 'MEDIA_SOURCE_INVALID'],
+      [
+        { type: 'image', media: { data: Buffer.from('plain text').toString('base64') } },
+        415,
+        'MEDIA_TYPE_NOT_ALLOWED',
+      ],
+      [
+        { type: 'sticker', media: { data: png(10).toString('base64'), mimetype: 'image/png' } },
+        415,
+        'MEDIA_TYPE_NOT_ALLOWED',
+      ],
+      [{ type: 'sticker', media: { data: webp(600 * 1024).toString('base64') } }, 413, 'MEDIA_TOO_LARGE'],
+      [
+        { type: 'image', media: { data: png(10).toString('base64') }, caption: tooLong },
+        400,
+        'CAPTION_TOO_LONG',
+      ],
+      [
+        { type: 'audio', media: { data: Buffer.from('OggS').toString('base64') }, caption: 'x' },
+        400,
+        'CAPTION_NOT_ALLOWED',
+      ],
+      [
+        { type: 'reaction', reaction: { messageId: '3EB0NOTAMESSAGE', emoji: '👍' } },
+        404,
+        'REACTION_TARGET_NOT_FOUND',
+      ],
+      [{ text: 'x', replyTo: '3EB0NOTAMESSAGE' }, 404, 'REPLY_TARGET_NOT_FOUND'],
+      [{ text: 'x', replyTo: known, to: '6285520000009' }, 404, 'REPLY_TARGET_NOT_FOUND'],
+      [{ type: 'location', location: { latitude: 91, longitude: 0 } }, 400, 'LOCATION_OUT_OF_RANGE'],
+      [{ type: 'location', location: { latitude: 0, longitude: -180.5 } }, 400, 'LOCATION_OUT_OF_RANGE'],
+      [
+        { type: 'contact', contact: { vcard: 'BEGIN:VCARD\nVERSION:3.0\nFN:Nobody\nEND:VCARD' } },
+        400,
+        'VCARD_WITHOUT_NUMBER',
+      ],
+      [{ text: 'x', mentions: ['not-a-number'] }, 400, 'INVALID_MENTION'],
+      [{ type: 'poll', text: 'x' }, 400, 'VALIDATION_ERROR'],
+    ];
+    for (const [body, status, code] of cases) {
+      expect(await refused(body), JSON.stringify(body).slice(0, 120)).toEqual({ status, code });
+    }
+    expect(await queuedCount()).toBe(before);
+  });
+
+  it("another session's message is unknown to replyTo and reactions", async () => {
+    const other = await api(edge.url, 'POST', '/api/session/create', {
+      key: backend().adminKey,
+      body: { sessionId: 'rich-other' },
+    });
+    const theirs = await database()
+      .db.insertInto('messages')
+      .values({
+        session_id: (
+          await database()
+            .db.selectFrom('sessions')
+            .select('id')
+            .where('name', '=', 'rich-other')
+            .executeTakeFirstOrThrow()
+        ).id,
+        id: '3EB0OTHERSESSION000001',
+        tenant_id: (
+          await database()
+            .db.selectFrom('sessions')
+            .select('tenant_id')
+            .where('name', '=', 'rich-other')
+            .executeTakeFirstOrThrow()
+        ).tenant_id,
+        direction: 'in',
+        chat_jid: '6285520000001@s.whatsapp.net',
+        kind: 'text',
+        text: 'not yours',
+        sent_at: new Date(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    expect(other.status).toBe(200);
+    expect(await refused({ text: 'x', replyTo: theirs.id })).toEqual({
+      status: 404,
+      code: 'REPLY_TARGET_NOT_FOUND',
+    });
+    expect(await refused({ type: 'reaction', reaction: { messageId: theirs.id, emoji: '👍' } })).toEqual({
+      status: 404,
+      code: 'REACTION_TARGET_NOT_FOUND',
+    });
+  });
+});
