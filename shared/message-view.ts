@@ -16,6 +16,18 @@ export type StoredContent = {
   contact?: Message['contact'];
   reaction?: { messageId: string; emoji: string; fromMe?: boolean; chat?: string };
   mentions?: string[];
+  /** An inbound file: where WhatsApp keeps it and its keys (GET /api/messages/{id}/media). */
+  download?: MediaDownload;
+};
+
+/** What downloading and checking a received file takes; Buffers in base64. */
+export type MediaDownload = {
+  type: 'image' | 'video' | 'audio' | 'document' | 'sticker';
+  directPath: string;
+  url?: string;
+  mediaKey: string;
+  fileSha256?: string;
+  fileEncSha256?: string;
 };
 
 /** The kind-specific fields of the view: only those the message has. */

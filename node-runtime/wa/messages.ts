@@ -12,6 +12,7 @@ import {
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { MessageStatus } from '../../shared/events.js';
+import type { MediaDownload, StoredContent } from '../../shared/message-view.js';
 import type { StoredMessage } from '../events/store.js';
 
 /** Content types that are not messages a person wrote (keys, protocol housekeeping). */
@@ -19,7 +20,6 @@ const NOT_A_MESSAGE = new Set([
   'protocolMessage',
   'senderKeyDistributionMessage',
   'messageContextInfo',
-  'reactionMessage',
   'pollUpdateMessage',
   'keepInChatMessage',
 ]);
@@ -54,26 +54,106 @@ export async function partyOf(sock: WASocket, jid: string, alt: string | null | 
 const seconds = (t: WAMessage['messageTimestamp']) =>
   typeof t === 'number' ? t : t && typeof t === 'object' && 'toNumber' in t ? t.toNumber() : Number(t ?? 0);
 
-/** What a message says, for the store: kind, text, and the message it quotes. */
+const MEDIA_FIELDS = [
+  ['imageMessage', 'image'],
+  ['videoMessage', 'video'],
+  ['audioMessage', 'audio'],
+  ['documentMessage', 'document'],
+  ['stickerMessage', 'sticker'],
+] as const;
+
+type MediaContent =
+  | proto.Message.IImageMessage
+  | proto.Message.IVideoMessage
+  | proto.Message.IAudioMessage
+  | proto.Message.IDocumentMessage
+  | proto.Message.IStickerMessage;
+
+const b64 = (bytes: Uint8Array | null | undefined) =>
+  bytes ? Buffer.from(bytes).toString('base64') : undefined;
+const count = (n: number | Long | null | undefined) =>
+  n === null || n === undefined ? null : typeof n === 'number' ? n : n.toNumber();
+
+/** The context (reply, mentions) a message of any kind carries. */
+const contextOf = (content: proto.IMessage): proto.IContextInfo | null | undefined => {
+  for (const value of Object.values(content)) {
+    if (value && typeof value === 'object' && 'contextInfo' in value) {
+      return (value as { contextInfo?: proto.IContextInfo | null }).contextInfo;
+    }
+  }
+  return undefined;
+};
+
+/**
+ * What a message says, for the store: its kind, text (or a file's caption, or a reaction's emoji), the
+ * message it quotes, and the kind's own part of `messages.content` (shared/message-view.ts): a file's
+ * description and what it takes to download it later, a location, a contact card, a reaction.
+ */
 export function contentOf(message: proto.IMessage | null | undefined) {
   const content = normalizeMessageContent(message);
   const type = getContentType(content ?? undefined);
   if (!content || !type || NOT_A_MESSAGE.has(type)) return undefined;
-  const extended = content.extendedTextMessage;
-  const text = content.conversation ?? extended?.text ?? null;
-  const context = extended?.contextInfo;
+  const context = contextOf(content);
   const quotedMessage = normalizeMessageContent(context?.quotedMessage ?? undefined);
-  return {
-    kind: text !== null ? ('text' as const) : ('unknown' as const),
-    text,
-    quoted: context?.stanzaId
-      ? {
-          id: context.stanzaId,
-          from: context.participant ? jidNormalizedUser(context.participant) : null,
-          text: quotedMessage?.conversation ?? quotedMessage?.extendedTextMessage?.text ?? null,
-        }
-      : null,
-  };
+  const quoted = context?.stanzaId
+    ? {
+        id: context.stanzaId,
+        from: context.participant ? jidNormalizedUser(context.participant) : null,
+        text:
+          quotedMessage?.conversation ??
+          quotedMessage?.extendedTextMessage?.text ??
+          quotedMessage?.imageMessage?.caption ??
+          null,
+      }
+    : null;
+  const stored: StoredContent & { download?: MediaDownload } = {};
+  if (context?.mentionedJid?.length) stored.mentions = context.mentionedJid.map(jidNormalizedUser);
+  const text = content.conversation ?? content.extendedTextMessage?.text ?? null;
+  if (text !== null) return { kind: 'text' as const, text, quoted, content: stored };
+  for (const [field, kind] of MEDIA_FIELDS) {
+    const media = content[field] as MediaContent | null | undefined;
+    if (!media) continue;
+    stored.media = {
+      mimetype: media.mimetype ?? 'application/octet-stream',
+      size: count(media.fileLength),
+      ...('fileName' in media && media.fileName ? { fileName: media.fileName } : {}),
+      ...('ptt' in media && media.ptt ? { ptt: true } : {}),
+    };
+    if (media.directPath && media.mediaKey) {
+      stored.download = {
+        type: kind,
+        directPath: media.directPath,
+        ...(media.url ? { url: media.url } : {}),
+        mediaKey: b64(media.mediaKey) ?? '',
+        ...(media.fileSha256 ? { fileSha256: b64(media.fileSha256) } : {}),
+        ...(media.fileEncSha256 ? { fileEncSha256: b64(media.fileEncSha256) } : {}),
+      };
+    }
+    const caption = 'caption' in media ? (media.caption ?? null) : null;
+    return { kind, text: caption, quoted, content: stored };
+  }
+  if (content.locationMessage || content.liveLocationMessage) {
+    const l = content.locationMessage ?? content.liveLocationMessage ?? {};
+    const named = 'name' in l ? l : {};
+    stored.location = {
+      latitude: l.degreesLatitude ?? 0,
+      longitude: l.degreesLongitude ?? 0,
+      ...(named.name ? { name: named.name } : {}),
+      ...(named.address ? { address: named.address } : {}),
+    };
+    return { kind: 'location' as const, text: null, quoted, content: stored };
+  }
+  const card = content.contactMessage ?? content.contactsArrayMessage?.contacts?.[0];
+  if (card) {
+    stored.contact = { displayName: card.displayName ?? '', vcard: card.vcard ?? '' };
+    return { kind: 'contact' as const, text: null, quoted, content: stored };
+  }
+  if (content.reactionMessage) {
+    const emoji = content.reactionMessage.text ?? '';
+    stored.reaction = { messageId: content.reactionMessage.key?.id ?? '', emoji };
+    return { kind: 'reaction' as const, text: emoji || null, quoted: null, content: stored };
+  }
+  return { kind: 'unknown' as const, text: null, quoted, content: stored };
 }
 
 /**

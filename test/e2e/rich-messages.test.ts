@@ -345,3 +345,84 @@ describe('what is refused before anything is queued', () => {
     });
   });
 });
+
+describe('receiving every kind', () => {
+  type Event = { type: string; data: { message: Record<string, unknown> & { id: string } } };
+  const receivedEvent = (id: string) =>
+    until(async () => {
+      const res = await api(edge.url, 'GET', '/api/events?types=message.received&limit=500', { key });
+      return (res.body.events as Event[]).find((e) => e.data.message.id === id)?.data.message;
+    }, 30_000);
+  const contactSends = async (contact: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: PHONE, ...body }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  };
+
+  it('files, locations, contact cards, reactions and replies become message.received with their fields', async () => {
+    const contact = '6285530000001';
+    const image = png(20_000);
+    const photo = await contactSends(contact, {
+      kind: 'image',
+      data: image.toString('base64'),
+      mimetype: 'image/png',
+      caption: 'look at this',
+    });
+    const shown = await receivedEvent(photo);
+    expect(shown).toMatchObject({
+      kind: 'image',
+      text: 'look at this',
+      direction: 'in',
+      media: { mimetype: 'image/png', size: image.length },
+    });
+    // What it takes to download it stays inside the gateway.
+    expect(JSON.stringify(shown)).not.toMatch(/mediaKey|directPath/);
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4'), randomBytes(3_000)]);
+    const doc = await contactSends(contact, {
+      kind: 'document',
+      data: pdf.toString('base64'),
+      mimetype: 'application/pdf',
+      fileName: 'menu.pdf',
+      quoted: photo,
+    });
+    expect(await receivedEvent(doc)).toMatchObject({
+      kind: 'document',
+      media: { mimetype: 'application/pdf', fileName: 'menu.pdf', size: pdf.length },
+      quoted: { id: photo },
+    });
+    const voice = await contactSends(contact, {
+      kind: 'audio',
+      data: Buffer.from('OggS-voice').toString('base64'),
+      mimetype: 'audio/ogg; codecs=opus',
+      ptt: true,
+    });
+    expect(await receivedEvent(voice)).toMatchObject({ kind: 'audio', media: { ptt: true } });
+    const place = await contactSends(contact, {
+      kind: 'location',
+      location: { latitude: 48.8584, longitude: 2.2945, name: 'Eiffel Tower' },
+    });
+    expect(await receivedEvent(place)).toMatchObject({
+      kind: 'location',
+      text: null,
+      location: { latitude: 48.8584, longitude: 2.2945, name: 'Eiffel Tower' },
+    });
+    const vcard = 'BEGIN:VCARD\nVERSION:3.0\nFN:Sari\nTEL;waid=6281111111111:+62 811 1111 1111\nEND:VCARD';
+    const card = await contactSends(contact, { kind: 'contact', contact: { displayName: 'Sari', vcard } });
+    expect(await receivedEvent(card)).toMatchObject({
+      kind: 'contact',
+      contact: { displayName: 'Sari', vcard },
+    });
+    const mine = await queue({ to: contact, text: 'did you like it?' });
+    await inboxEntry(contact, mine);
+    const reaction = await contactSends(contact, { kind: 'reaction', reaction: { id: mine, emoji: '❤️' } });
+    expect(await receivedEvent(reaction)).toMatchObject({
+      kind: 'reaction',
+      text: '❤️',
+      reaction: { messageId: mine, emoji: '❤️' },
+    });
+  });
+});

@@ -78,8 +78,8 @@ describe('the message view in SQL', () => {
         content: {
           media: { mimetype: 'image/jpeg', size: 1234 },
           mentions: ['628333@s.whatsapp.net'],
-          download: { directPath: '/v/x.enc', mediaKey: 'a2V5' },
-        } as StoredMessage['content'],
+          download: { type: 'image', directPath: '/v/x.enc', mediaKey: 'a2V5' },
+        },
       }),
       message('v-doc', {
         kind: 'document',
