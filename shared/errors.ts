@@ -157,6 +157,15 @@ export const ERRORS = {
     message: 'Pesan yang dibalas (replyTo) tidak ditemukan di chat ini',
   },
   REACTION_TARGET_NOT_FOUND: { status: 404, message: 'Pesan yang diberi reaksi tidak ditemukan di chat ini' },
+  // GET /api/messages/{id}/media: the message carries no file (a text, or one sent from here).
+  MESSAGE_HAS_NO_MEDIA: { status: 404, message: 'Pesan ini tidak membawa file yang dapat diunduh' },
+  // WhatsApp keeps a file on its servers for a limited time; only the sender could upload it again.
+  MEDIA_EXPIRED: { status: 410, message: 'File ini sudah tidak tersedia di server WhatsApp' },
+  MEDIA_UNAVAILABLE: {
+    status: 502,
+    message: 'File tidak dapat diunduh dari server WhatsApp. Coba lagi nanti.',
+    headers: { 'Retry-After': '5' },
+  },
 
   // Capacity and infrastructure.
   RATE_LIMITED: {

@@ -105,6 +105,29 @@ export const hostMediaRoute = createRoute({
   responses: { 200: json(HostMediaResponseSchema, 'Downloaded and kept'), ...errorReplies },
 });
 
+const MessageMediaParamsSchema = SessionParamsSchema.extend({
+  messageId: z.string().min(1).max(128).openapi({ description: 'The WhatsApp id of a received message' }),
+});
+
+/**
+ * GET: a received message's file, downloaded from WhatsApp's media servers, decrypted and streamed
+ * (`content-type` its MIME type, `content-disposition` its file name). 404 MESSAGE_NOT_FOUND or
+ * MESSAGE_HAS_NO_MEDIA, 410 MEDIA_EXPIRED, 502 MEDIA_UNAVAILABLE. A file that fails its hash check ends
+ * with a broken stream.
+ */
+export const hostMediaDownloadRoute = createRoute({
+  method: 'get',
+  path: '/internal/sessions/{id}/messages/{messageId}/media',
+  request: { params: MessageMediaParamsSchema },
+  responses: {
+    200: {
+      description: 'The file',
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    ...errorReplies,
+  },
+});
+
 /** POST: unlinks the device and wipes the auth state. */
 export const hostLogoutRoute = createRoute({
   method: 'post',

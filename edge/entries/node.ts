@@ -1,6 +1,7 @@
 // The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
 import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
@@ -43,11 +44,16 @@ export function undiciTransport(pool: Agent): HostTransport {
       ...(body === undefined ? {} : { body }),
       signal,
     });
-    const retryAfter = response.headers['retry-after'];
+    const header = (name: string) => {
+      const value = response.headers[name];
+      return (Array.isArray(value) ? value[0] : value) ?? null;
+    };
     return {
       status: response.statusCode,
-      retryAfter: (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) ?? null,
+      retryAfter: header('retry-after'),
       read: () => response.body.text(),
+      stream: () => Readable.toWeb(response.body) as ReadableStream<Uint8Array>,
+      header,
     };
   };
 }

@@ -13,7 +13,7 @@ import type { HostMediaBody } from '../../shared/message-content.js';
 import type { HostSendBody } from '../../shared/schemas.js';
 import { type EdgeLogger, errorInfo } from '../logger.js';
 import type { HostTarget } from './queries/hosts.js';
-import type { HostTransport } from './transport.js';
+import type { HostHttpResponse, HostTransport } from './transport.js';
 
 type SessionRoutes = ReturnType<typeof hc<HostApp>>['internal']['sessions'][':id'];
 
@@ -76,6 +76,17 @@ export interface HostClient {
     to: HostCallTarget,
     request: HostRequest & { action: A },
   ): Promise<HostReply<HostReplies[A]>>;
+  /**
+   * Opens a received message's file on the host: its body as it streams and the headers to pass on, or
+   * the host's error reply. `timeoutMs` bounds the whole download.
+   */
+  openMedia(
+    to: HostCallTarget,
+    messageId: string,
+  ): Promise<
+    | { ok: true; body: ReadableStream<Uint8Array>; headers: Record<string, string> }
+    | { ok: false; reply: HostReply }
+  >;
 }
 
 /** The longest raw (non-JSON) body kept for the log. */
@@ -83,9 +94,9 @@ const MAX_RAW_TEXT = 200;
 
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
-  const send = async (to: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
-    // Signed per attempt: a host accepts each token id once, so even a retry needs a new token.
-    const token = await signHostToken({
+  // Signed per attempt: a host accepts each token id once, so even a retry needs a new token.
+  const tokenFor = (to: HostCallTarget) =>
+    signHostToken({
       secret: options.secret,
       hostId: to.host.id,
       tenantId: to.tenantId,
@@ -93,6 +104,8 @@ export function createHostClient(options: HostClientOptions): HostClient {
       scope: to.scope,
       ttlSeconds: options.tokenTtlSeconds,
     });
+  const send = async (to: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
+    const token = await tokenFor(to);
     const base = to.host.internalUrl.replace(/\/+$/, '');
     const session = hc<HostApp>(base).internal.sessions[':id'];
     // hc puts path parameters in as they are.
@@ -130,6 +143,37 @@ export function createHostClient(options: HostClientOptions): HostClient {
   };
 
   return {
+    async openMedia(to, messageId) {
+      const signal = AbortSignal.timeout(to.timeoutMs ?? options.timeoutMs);
+      const base = to.host.internalUrl.replace(/\/+$/, '');
+      const path = hc<HostApp>(base).internal.sessions[':id'].messages[':messageId'].media.$path({
+        param: { id: encodeURIComponent(to.sessionId), messageId: encodeURIComponent(messageId) },
+      });
+      let response: HostHttpResponse;
+      try {
+        response = await options.transport({
+          url: base + path,
+          method: 'GET',
+          headers: { authorization: `Bearer ${await tokenFor(to)}` },
+          signal,
+        });
+      } catch (err) {
+        throw new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(to, 'media download', err) });
+      }
+      if (response.status !== 200) {
+        const text = await response.read().catch(() => '');
+        return {
+          ok: false,
+          reply: { status: response.status, body: parseJson(text), retryAfter: response.retryAfter },
+        };
+      }
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'content-disposition', 'content-length']) {
+        const value = response.header(name);
+        if (value !== null) headers[name] = value;
+      }
+      return { ok: true, body: response.stream(), headers };
+    },
     async call(to, request) {
       const signal = AbortSignal.timeout(to.timeoutMs ?? options.timeoutMs);
       const unavailable = (err: unknown) =>
@@ -189,7 +233,7 @@ export function isConnectionReset(err: unknown): boolean {
 
 /** For logs: which host and call failed, without the token or the body. */
 export class HostCallError extends Error {
-  constructor(to: HostCallTarget, action: HostSessionAction, cause: unknown) {
+  constructor(to: HostCallTarget, action: string, cause: unknown) {
     super(`host ${to.host.id} ${action} for session ${to.sessionId} failed`, { cause });
     this.name = 'HostCallError';
   }

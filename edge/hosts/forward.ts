@@ -14,7 +14,12 @@ export interface Forwarder {
     c: EdgeContext,
     request: HostRequest & { action: A },
   ): Promise<HostReply<HostReplies[A]>>;
+  /** Opens a received message's file on the session's host (its own message: the key's session). */
+  openMedia(c: EdgeContext, messageId: string): ReturnType<HostClient['openMedia']>;
 }
+
+/** How long a client may take to download a file through the edge. */
+const MEDIA_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 export interface ForwarderOptions {
   hosts: HostClient;
@@ -50,6 +55,21 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     return found;
   };
   return {
+    async openMedia(c, messageId) {
+      const principal = principalOf(c, 'session');
+      const { host } = await ownerOf(c, principal.sessionId);
+      const target = {
+        host,
+        sessionId: principal.sessionId,
+        tenantId: principal.tenantId,
+        scope: principal.scope,
+        timeoutMs: MEDIA_DOWNLOAD_TIMEOUT_MS,
+      };
+      return options.hosts.openMedia(target, messageId).catch((err: unknown) => {
+        owners.delete(principal.sessionId);
+        throw err;
+      });
+    },
     async toSessionHost<A extends HostSessionAction>(c: EdgeContext, request: HostRequest & { action: A }) {
       const principal = principalOf(c, 'session');
       const route = await ownerOf(c, principal.sessionId);

@@ -14,9 +14,16 @@ export interface HostHttpRequest {
  * Sends one request. It rejects when no answer came (refused, reset, timed out); `read` rejects when the
  * answer's body broke off, so a caller can tell "never answered" from "answered, body lost".
  */
-export type HostTransport = (
-  request: HostHttpRequest,
-) => Promise<{ status: number; retryAfter: string | null; read(): Promise<string> }>;
+export type HostTransport = (request: HostHttpRequest) => Promise<HostHttpResponse>;
+
+export interface HostHttpResponse {
+  status: number;
+  retryAfter: string | null;
+  read(): Promise<string>;
+  /** The body as it arrives (a file), instead of `read`. */
+  stream(): ReadableStream<Uint8Array>;
+  header(name: string): string | null;
+}
 
 /** A transport over a fetch function (Workers, Deno, tests). */
 export function fetchTransport(fetchFn: typeof fetch): HostTransport {
@@ -26,6 +33,8 @@ export function fetchTransport(fetchFn: typeof fetch): HostTransport {
       status: response.status,
       retryAfter: response.headers.get('retry-after'),
       read: () => response.text(),
+      stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      header: (name) => response.headers.get(name),
     };
   };
 }

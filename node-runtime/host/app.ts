@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import QRCode from 'qrcode';
@@ -6,6 +7,7 @@ import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
   hostHealthRoute,
   hostLogoutRoute,
+  hostMediaDownloadRoute,
   hostMediaRoute,
   hostOutboxRoute,
   hostQrRoute,
@@ -25,6 +27,18 @@ const toPng = (qr: string | null) =>
   qr ? QRCode.toDataURL(qr, { margin: 2, scale: 6 }) : Promise.resolve(null);
 
 const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view.qr) });
+
+/** `attachment` under the file's name, in RFC 6266's form that carries any character (RFC 5987). */
+export const contentDisposition = (fileName: string) => {
+  const plain = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${plain}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+};
+
+/** A file name's extension for a MIME type with an obvious one (`image/jpeg` → `.jpeg`). */
+const extensionOf = (mimetype: string) => {
+  const sub = /^[a-z]+\/([a-z0-9]+)/.exec(mimetype.toLowerCase())?.[1];
+  return sub ? `.${sub}` : '';
+};
 
 /**
  * The session host's internal API: the routes declared in shared/host-api.ts, implemented here. Only the
@@ -102,6 +116,17 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
     .openapi(hostMediaRoute, async (c) =>
       c.json(await sessions.fetchMedia(c.req.valid('param').id, c.req.valid('json')), 200),
     )
+    .openapi(hostMediaDownloadRoute, async (c) => {
+      const { id, messageId } = c.req.valid('param');
+      const { stream, media } = await sessions.mediaFile(id, messageId);
+      const headers: Record<string, string> = {
+        'content-type': media.mimetype,
+        'content-disposition': contentDisposition(
+          media.fileName ?? `${messageId}${extensionOf(media.mimetype)}`,
+        ),
+      };
+      return c.body(Readable.toWeb(Readable.from(stream)) as ReadableStream, 200, headers);
+    })
     .openapi(hostLogoutRoute, async (c) => c.json(await sessions.logout(c.req.valid('param').id), 200));
 };
 

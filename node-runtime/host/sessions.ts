@@ -5,6 +5,7 @@ import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
 import type { HostMediaBody } from '../../shared/message-content.js';
+import type { StoredContent } from '../../shared/message-view.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
 import {
@@ -16,6 +17,7 @@ import {
   type StatusWriter,
   statusWriter,
 } from '../events/journal.js';
+import { MediaFetcher } from '../media/download.js';
 import { fileOf, keepUnclaimed } from '../media/outbox-media.js';
 import { MediaDownloader } from '../media/url-fetch.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
@@ -148,6 +150,7 @@ export class SessionHost {
   private readonly statusWriter: StatusWriter;
   private readonly messageWriter: MessageWriter;
   private downloader: MediaDownloader | undefined;
+  private fetcher: MediaFetcher | undefined;
 
   constructor(
     private readonly deps: {
@@ -347,6 +350,25 @@ export class SessionHost {
     return { id, mimetype: file.mimetype, size: file.data.length };
   }
 
+  /**
+   * A received message's file, downloaded and decrypted as it streams, with what the client is told of
+   * it. The session need not be connected: WhatsApp's media servers take no login.
+   */
+  async mediaFile(sessionId: string, messageId: string) {
+    const row = await this.deps.db
+      .selectFrom('messages')
+      .select(['content'])
+      .where('session_id', '=', sessionId)
+      .where('id', '=', messageId)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('MESSAGE_NOT_FOUND');
+    const content = row.content as StoredContent | null;
+    if (!content?.download || !content.media) throw new ApiError('MESSAGE_HAS_NO_MEDIA');
+    this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa);
+    const stream = await this.fetcher.open(content.download);
+    return { stream, media: content.media };
+  }
+
   /** Something was queued for the session: its outbox looks now (the session's actor starts if need be). */
   async wakeOutbox(sessionId: string): Promise<void> {
     await this.actor(sessionId);
@@ -467,5 +489,6 @@ export class SessionHost {
     const bound = new Promise((resolve) => setTimeout(resolve, JOURNAL_DRAIN_MS).unref());
     await Promise.race([written, bound]);
     for (const journal of journals) journal.close();
+    await Promise.all([this.fetcher?.close(), this.downloader?.close()]);
   }
 }

@@ -426,3 +426,74 @@ describe('receiving every kind', () => {
     });
   });
 });
+
+describe('downloading a received file', () => {
+  const contactSendsFile = async (contact: string, file: Buffer, extra: Record<string, unknown> = {}) => {
+    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        to: PHONE,
+        kind: 'document',
+        data: file.toString('base64'),
+        mimetype: 'application/pdf',
+        ...extra,
+      }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    await until(async () =>
+      (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).status === 200 ? true : undefined,
+    );
+    return id;
+  };
+  const download = (id: string) =>
+    fetch(`${edge.url}/api/messages/${id}/media`, { headers: { 'x-api-key': key } });
+
+  it('streams the decrypted file byte for byte, with its type and name', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7'), randomBytes(300_000)]);
+    const id = await contactSendsFile('6285540000001', pdf, { fileName: 'Faktur Mei 2026.pdf' });
+    const res = await download(id);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="Faktur Mei 2026.pdf"; filename*=UTF-8''Faktur%20Mei%202026.pdf`,
+    );
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(pdf));
+  });
+
+  it('a text, an unknown id, a file changed on the server, and one WhatsApp no longer has', async () => {
+    const text = await queue({ to: '6285540000002', text: 'no file here' });
+    expect((await download(text)).status).toBe(404);
+    expect(await (await download(text)).json()).toMatchObject({ code: 'MESSAGE_HAS_NO_MEDIA' });
+    expect(await (await download('3EB0NOSUCHMESSAGE')).json()).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+
+    // The file on the media server no longer matches the message: the download breaks, it never ends well.
+    const changed = await contactSendsFile(
+      '6285540000002',
+      Buffer.concat([Buffer.from('%PDF'), randomBytes(100_000)]),
+    );
+    const row = await database()
+      .db.selectFrom('messages')
+      .select('content')
+      .where('id', '=', changed)
+      .executeTakeFirstOrThrow();
+    const stored = sim.sim.media.get(
+      (row.content as { download: { directPath: string } }).download.directPath,
+    );
+    if (!stored) throw new Error('the file is not on the media server');
+    stored[5_000] = (stored[5_000] ?? 0) ^ 0xff;
+    const broken = await download(changed);
+    expect(broken.status).toBe(200);
+    await expect(broken.arrayBuffer()).rejects.toThrow();
+
+    const later = await contactSendsFile('6285540000002', Buffer.from('%PDF-later'));
+    await fetch(`${sim.url}/sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'media-expired' }),
+    });
+    const gone = await download(later);
+    expect(gone.status).toBe(410);
+    expect(await gone.json()).toMatchObject({ code: 'MEDIA_EXPIRED' });
+  });
+});
