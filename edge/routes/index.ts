@@ -30,6 +30,7 @@ const ROUTES = [
   { method: 'GET', path: '/api/admin/audit', key: 'admin', description: 'Audit log' },
   { method: 'GET', path: '/api/messages', key: 'session', description: "The session's messages" },
   { method: 'GET', path: '/api/messages/{id}', key: 'session', description: 'One message' },
+  { method: 'GET', path: '/api/messages/{id}/media', key: 'session', description: 'A received file' },
   { method: 'POST', path: '/api/messages', key: 'session', description: 'Queue a message in the outbox' },
   { method: 'DELETE', path: '/api/messages/{id}', key: 'session', description: 'Cancel a queued message' },
   {

@@ -314,6 +314,12 @@ const ROUTES: RouteCase[] = [
   },
   {
     method: 'GET',
+    route: '/api/messages/:id/media',
+    path: (f) => `/api/messages/${f.messageA1}/media`,
+    scopes: ['session'],
+  },
+  {
+    method: 'GET',
     route: '/api/admin/sessions/:sessionId/messages',
     path: () => '/api/admin/sessions/a-one/messages',
     scopes: ['admin'],
