@@ -13,6 +13,7 @@ import type { KeyLookup } from './auth/queries/api-keys.js';
 import { recordKeyUses } from './auth/queries/key-usage.js';
 import { refuseKeyInQuery } from './auth/query-key.js';
 import { createAuthServices } from './auth/services.js';
+import { registerChatRoutes } from './chats/routes/chats.js';
 import { type EdgeConfigInput, parseEdgeConfig } from './config.js';
 import type { EdgeDatabase, EdgeEnv } from './context.js';
 import { registerEventRoutes } from './events/routes/events.js';
@@ -177,6 +178,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerTenancyRoutes(app, services);
   registerEventRoutes(app, services);
   registerWebhookRoutes(app, services);
+  registerChatRoutes(app, services, auth.numberChecks);
   // The API's description, generated from the same schemas that validate requests.
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

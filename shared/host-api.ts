@@ -9,6 +9,12 @@
 // sessions.id (uuid, also the path's `id`), audience = the host's id. Errors are ErrorResponseSchema bodies
 // with shared/errors.ts codes, which the edge relays to its client (all but INVALID_HOST_TOKEN).
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  HostCheckBodySchema,
+  HostCheckResponseSchema,
+  HostPresenceBodySchema,
+  HostReadBodySchema,
+} from './chats.js';
 import { HostMediaBodySchema, HostMediaResponseSchema } from './message-content.js';
 import {
   ErrorResponseSchema,
@@ -128,6 +134,39 @@ export const hostMediaDownloadRoute = createRoute({
   },
 });
 
+/** POST: marks received messages of a chat read (read receipts). 404 MESSAGE_NOT_FOUND lists unknown ids. */
+export const hostReadRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/read',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostReadBodySchema } } },
+  },
+  responses: { 200: json(z.object({ read: z.array(z.string()) }), 'Read receipts sent'), ...errorReplies },
+});
+
+/** POST: shows typing… or recording… in a chat, or stops it. */
+export const hostPresenceRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/presence',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostPresenceBodySchema } } },
+  },
+  responses: { 200: json(z.object({ state: z.string() }), 'Shown'), ...errorReplies },
+});
+
+/** POST: which of these JIDs are on WhatsApp (answers cached by the host). */
+export const hostCheckRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/check',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostCheckBodySchema } } },
+  },
+  responses: { 200: json(HostCheckResponseSchema, 'One answer per JID, in order'), ...errorReplies },
+});
+
 /** POST: unlinks the device and wipes the auth state. */
 export const hostLogoutRoute = createRoute({
   method: 'post',
@@ -151,6 +190,9 @@ export const HOST_SESSION_ROUTES = {
   send: hostSendRoute,
   outbox: hostOutboxRoute,
   media: hostMediaRoute,
+  read: hostReadRoute,
+  presence: hostPresenceRoute,
+  check: hostCheckRoute,
   logout: hostLogoutRoute,
 } as const;
 
@@ -165,6 +207,9 @@ export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set([
   'status',
   'qr',
   'outbox',
+  'read',
+  'presence',
+  'check',
 ]);
 
 /** Path of a session-scoped host route, for callers without the typed client (tests, the bench). */

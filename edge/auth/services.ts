@@ -1,9 +1,10 @@
+import { MAX_CHECK_NUMBERS } from '../../shared/chats.js';
 // What authentication keeps in memory, built once per app from its configuration: the key cache, the
 // last-used buffer, and the rate limits. On Workers the app is built once per isolate, so all of it is
 // per isolate; on Node and Deno, per process.
 
 import type { EdgeConfig } from '../config.js';
-import { FailedAuthThrottle, SendLimits } from '../limits/rate-limit.js';
+import { FailedAuthThrottle, SendLimits, TokenBuckets } from '../limits/rate-limit.js';
 import type { AuthThrottle } from './authenticate.js';
 import { clientAddressOf, type PeerAddress } from './client-address.js';
 import { KeyCache } from './key-cache.js';
@@ -17,6 +18,11 @@ export interface AuthServices {
   lastUsed: LastUsedBuffer;
   throttle: AuthThrottle;
   sendLimits: SendLimits;
+  /**
+   * Numbers checked per session (POST /api/contacts/check), one token per number: 50 at once, then 10 a
+   * minute. Looking up many numbers is what WhatsApp bans accounts for (Evolution API issue 2228).
+   */
+  numberChecks: TokenBuckets;
 }
 
 export interface AuthServicesDeps {
@@ -52,5 +58,6 @@ export function createAuthServices(config: EdgeConfig, deps: AuthServicesDeps): 
       isKnownKey: (digest) => keyCache.isKnown(digest),
     },
     sendLimits: new SendLimits({ perSession: sendPerSession, perTenant: sendPerTenant, maxTracked }),
+    numberChecks: new TokenBuckets({ perSecond: 10 / 60, burst: MAX_CHECK_NUMBERS, maxTracked }),
   };
 }

@@ -4,8 +4,10 @@
 // edge stays web-standard; the request itself goes over a transport (./transport.ts). Each call carries
 // a freshly signed JWT.
 import { hc, type InferRequestType, type InferResponseType } from 'hono/client';
+import type { z } from 'zod';
 import type { HostApp } from '../../node-runtime/host/app.js';
 import type { ApiKeyScope } from '../../shared/api-key.js';
+import type { HostCheckBodySchema, HostPresenceBodySchema, HostReadBodySchema } from '../../shared/chats.js';
 import { ApiError } from '../../shared/errors.js';
 import { type HostSessionAction, IDEMPOTENT_HOST_ACTIONS } from '../../shared/host-api.js';
 import { signHostToken } from '../../shared/jwt.js';
@@ -25,6 +27,9 @@ export interface HostReplies {
   send: InferResponseType<SessionRoutes['send']['$post'], 200>;
   outbox: InferResponseType<SessionRoutes['outbox']['$post'], 200>;
   media: InferResponseType<SessionRoutes['media']['$post'], 200>;
+  read: InferResponseType<SessionRoutes['read']['$post'], 200>;
+  presence: InferResponseType<SessionRoutes['presence']['$post'], 200>;
+  check: InferResponseType<SessionRoutes['check']['$post'], 200>;
   logout: InferResponseType<SessionRoutes['logout']['$post'], 200>;
 }
 
@@ -32,7 +37,13 @@ export interface HostReplies {
 export type HostRequest =
   | { action: 'send'; body: HostSendBody }
   | { action: 'media'; body: HostMediaBody }
-  | { action: Exclude<HostSessionAction, 'send' | 'media'>; body?: undefined };
+  | { action: 'read'; body: z.infer<typeof HostReadBodySchema> }
+  | { action: 'presence'; body: z.infer<typeof HostPresenceBodySchema> }
+  | { action: 'check'; body: z.infer<typeof HostCheckBodySchema> }
+  | {
+      action: Exclude<HostSessionAction, 'send' | 'media' | 'read' | 'presence' | 'check'>;
+      body?: undefined;
+    };
 
 /** Which host, for which session and caller. */
 export interface HostCallTarget {
@@ -136,6 +147,18 @@ export function createHostClient(options: HostClientOptions): HostClient {
       case 'media': {
         const body: InferRequestType<SessionRoutes['media']['$post']>['json'] = request.body;
         return post(session.media.$path({ param }), body);
+      }
+      case 'read': {
+        const body: InferRequestType<SessionRoutes['read']['$post']>['json'] = request.body;
+        return post(session.read.$path({ param }), body);
+      }
+      case 'presence': {
+        const body: InferRequestType<SessionRoutes['presence']['$post']>['json'] = request.body;
+        return post(session.presence.$path({ param }), body);
+      }
+      case 'check': {
+        const body: InferRequestType<SessionRoutes['check']['$post']>['json'] = request.body;
+        return post(session.check.$path({ param }), body);
       }
       case 'logout':
         return post(session.logout.$path({ param }), {});

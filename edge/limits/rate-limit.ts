@@ -29,16 +29,16 @@ export class TokenBuckets {
     this.#options = options;
   }
 
-  /** How long until `name` has a token (0: it has one now); takes nothing. */
-  waitFor(name: string, now: number): WaitMs {
+  /** How long until `name` has `count` tokens (0: it has them now); takes nothing. */
+  waitFor(name: string, now: number, count = 1): WaitMs {
     const tokens = this.#refilled(name, now).tokens;
-    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) * 1000) / this.#options.perSecond);
+    return tokens >= count ? 0 : Math.ceil(((count - tokens) * 1000) / this.#options.perSecond);
   }
 
-  /** Takes a token from `name`; call only after `waitFor` said 0. */
-  take(name: string, now: number): void {
+  /** Takes `count` tokens from `name`; call only after `waitFor` said 0. */
+  take(name: string, now: number, count = 1): void {
     const bucket = this.#refilled(name, now);
-    bucket.tokens -= 1;
+    bucket.tokens -= count;
     remember(this.#buckets, name, bucket, this.#options.maxTracked);
   }
 

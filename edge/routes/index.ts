@@ -33,6 +33,19 @@ const ROUTES = [
   { method: 'GET', path: '/api/messages/{id}/media', key: 'session', description: 'A received file' },
   { method: 'POST', path: '/api/messages', key: 'session', description: 'Queue a message in the outbox' },
   { method: 'DELETE', path: '/api/messages/{id}', key: 'session', description: 'Cancel a queued message' },
+  { method: 'POST', path: '/api/chats/{chat}/read', key: 'session', description: 'Mark messages read' },
+  {
+    method: 'POST',
+    path: '/api/chats/{chat}/presence',
+    key: 'session',
+    description: 'Show typing… in a chat',
+  },
+  {
+    method: 'POST',
+    path: '/api/contacts/check',
+    key: 'session',
+    description: 'Which numbers are on WhatsApp',
+  },
   {
     method: 'GET',
     path: '/api/admin/sessions/{sessionId}/messages',

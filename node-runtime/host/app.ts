@@ -5,12 +5,15 @@ import QRCode from 'qrcode';
 import { limitRequestBody } from '../../shared/body-limit.js';
 import { ApiError, errorResponse, toApiError } from '../../shared/errors.js';
 import {
+  hostCheckRoute,
   hostHealthRoute,
   hostLogoutRoute,
   hostMediaDownloadRoute,
   hostMediaRoute,
   hostOutboxRoute,
+  hostPresenceRoute,
   hostQrRoute,
+  hostReadRoute,
   hostSendRoute,
   hostStartRoute,
   hostStatusRoute,
@@ -127,6 +130,21 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
       };
       return c.body(Readable.toWeb(Readable.from(stream)) as ReadableStream, 200, headers);
     })
+    .openapi(hostReadRoute, async (c) => {
+      const { chat, messageIds } = c.req.valid('json');
+      return c.json({ read: await sessions.readChat(c.req.valid('param').id, chat, messageIds) }, 200);
+    })
+    .openapi(hostPresenceRoute, async (c) => {
+      const { chat, state } = c.req.valid('json');
+      await sessions.presence(c.req.valid('param').id, chat, state);
+      return c.json({ state }, 200);
+    })
+    .openapi(hostCheckRoute, async (c) =>
+      c.json(
+        { results: await sessions.checkNumbers(c.req.valid('param').id, c.req.valid('json').jids) },
+        200,
+      ),
+    )
     .openapi(hostLogoutRoute, async (c) => c.json(await sessions.logout(c.req.valid('param').id), 200));
 };
 

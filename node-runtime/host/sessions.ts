@@ -1,6 +1,8 @@
+import type { WASocket } from '@whiskeysockets/baileys';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
+import { MAX_READ_IDS, type PRESENCE_STATES } from '../../shared/chats.js';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
@@ -23,6 +25,7 @@ import { MediaDownloader } from '../media/url-fetch.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
 import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
 import {
+  callSocket,
   isConnected,
   type PublicState,
   publicState,
@@ -33,6 +36,7 @@ import {
   type WipeAuthInput,
 } from '../session/machine.js';
 import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
+import { checkNumbers } from '../wa/number-check.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
 import {
   loadStoredSession,
@@ -367,6 +371,51 @@ export class SessionHost {
     this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa);
     const stream = await this.fetcher.open(content.download);
     return { stream, media: content.media };
+  }
+
+  /** Runs `run` on the session's open socket; a session that is not connected is refused as a send is. */
+  private async onSocket<T>(sessionId: string, run: (sock: WASocket) => Promise<T>): Promise<T> {
+    const result = await callSocket(await this.actor(sessionId), run);
+    if (result.ok) return result.value as T;
+    if (result.error === 'not-connected') throw new ApiError('SESSION_NOT_AUTHENTICATED');
+    if (result.error === 'reconnecting') throw new ApiError('SESSION_RECONNECTING');
+    throw new ApiError('INTERNAL_ERROR', { cause: result.cause });
+  }
+
+  /**
+   * Read receipts for received messages of a chat: those named (each must be one), or the chat's latest
+   * (WhatsApp shows a chat read once its newest message is). The ids marked.
+   */
+  async readChat(sessionId: string, chat: string, messageIds?: string[]): Promise<string[]> {
+    const rows = await this.deps.db
+      .selectFrom('messages')
+      .select(['id', 'chat_jid'])
+      .where('session_id', '=', sessionId)
+      .where('direction', '=', 'in')
+      .where((eb) => eb.or([eb('chat_jid', '=', chat), eb('chat_lid', '=', chat)]))
+      .$if(messageIds !== undefined, (qb) => qb.where('id', 'in', messageIds ?? []))
+      .orderBy('sent_at', 'desc')
+      .limit(MAX_READ_IDS)
+      .execute();
+    const unknown = (messageIds ?? []).filter((id) => !rows.some((r) => r.id === id));
+    if (unknown.length > 0) throw new ApiError('MESSAGE_NOT_FOUND', { details: { unknown } });
+    if (rows.length === 0) return [];
+    await this.onSocket(sessionId, (sock) =>
+      sock.readMessages(rows.map((r) => ({ remoteJid: r.chat_jid, id: r.id, fromMe: false }))),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Shows "typing…" or "recording audio…" in a chat, or stops it. */
+  async presence(sessionId: string, chat: string, state: (typeof PRESENCE_STATES)[number]): Promise<void> {
+    await this.onSocket(sessionId, (sock) =>
+      sock.sendPresenceUpdate(state === 'typing' ? 'composing' : state, chat),
+    );
+  }
+
+  /** Which of these phone-number JIDs are on WhatsApp (answers remembered a while, across sessions). */
+  async checkNumbers(sessionId: string, jids: string[]) {
+    return this.onSocket(sessionId, (sock) => checkNumbers(sock, jids));
   }
 
   /** Something was queued for the session: its outbox looks now (the session's actor starts if need be). */

@@ -24,7 +24,7 @@
  *   logged-out|replaced|qr-expired|failed --REQUEST_QR--> active
  *   active|reconnecting --STOP--> idle (socket ended, device stays linked)
  */
-import type { WAMessage } from '@whiskeysockets/baileys';
+import type { WAMessage, WASocket } from '@whiskeysockets/baileys';
 import {
   type ActorRef,
   type ActorRefFrom,
@@ -147,7 +147,21 @@ export interface PresenceCommand {
   typing: boolean;
 }
 
-export type SocketCommand = SendCommand | UnlinkCommand | PresenceCommand;
+/**
+ * Runs something else on the open socket (read marks, presence, number checks) and replies with what
+ * it resolved to; while not connected, replies as a SEND would.
+ */
+export interface CallCommand {
+  type: 'CALL';
+  run: (sock: WASocket) => Promise<unknown>;
+  reply: (
+    result:
+      | { ok: true; value: unknown }
+      | { ok: false; error: 'not-connected' | 'reconnecting' | 'failed'; cause?: unknown },
+  ) => void;
+}
+
+export type SocketCommand = SendCommand | UnlinkCommand | PresenceCommand | CallCommand;
 
 export type SocketActorLogic = CallbackActorLogic<SocketCommand, SocketInput>;
 export type SocketActorRef = ActorRef<ReturnType<SocketActorLogic['getInitialSnapshot']>, SocketCommand>;
@@ -221,7 +235,7 @@ export type HostEvent =
   /** Someone wants a QR: connect again from a resting state. */
   | { type: 'REQUEST_QR' };
 
-export type SessionEvent = HostEvent | SendCommand | PresenceCommand | SocketEvent;
+export type SessionEvent = HostEvent | SendCommand | CallCommand | PresenceCommand | SocketEvent;
 
 /**
  * 515 right after pairing is normal, and a reconnect at once is what WhatsApp expects. A server that
@@ -322,14 +336,14 @@ export const sessionMachine = setup({
       return event;
     }),
     forwardToSocket: sendTo('socket', ({ event }) => {
-      assertEvent(event, 'SEND');
+      assertEvent(event, ['SEND', 'CALL']);
       return event;
     }),
     replyNotConnected: ({ event }) => {
-      if (event.type === 'SEND') event.reply({ ok: false, error: 'not-connected' });
+      if (event.type === 'SEND' || event.type === 'CALL') event.reply({ ok: false, error: 'not-connected' });
     },
     replyReconnecting: ({ event }) => {
-      if (event.type === 'SEND') event.reply({ ok: false, error: 'reconnecting' });
+      if (event.type === 'SEND' || event.type === 'CALL') event.reply({ ok: false, error: 'reconnecting' });
     },
   },
 }).createMachine({
@@ -346,7 +360,7 @@ export const sessionMachine = setup({
   initial: 'restoring',
   // Sends are only forwarded from `connected`; everywhere else they are answered here, at once, so a
   // caller never waits on a socket that is not there.
-  on: { SEND: { actions: 'replyNotConnected' } },
+  on: { SEND: { actions: 'replyNotConnected' }, CALL: { actions: 'replyNotConnected' } },
   states: {
     // Transient: a new actor goes where the stored session was. Never observed from outside.
     restoring: {
@@ -362,6 +376,7 @@ export const sessionMachine = setup({
     idle: {
       on: {
         SEND: SEND_WHILE_RESUMING,
+        CALL: SEND_WHILE_RESUMING,
         START: { target: 'active', actions: 'restartAttempts' },
         REQUEST_QR: { target: 'active', actions: 'restartAttempts' },
         LOGOUT: 'wiping',
@@ -422,6 +437,7 @@ export const sessionMachine = setup({
         connecting: {
           on: {
             SEND: SEND_WHILE_RESUMING,
+            CALL: SEND_WHILE_RESUMING,
             QR: { target: 'awaiting-qr', actions: 'assignQr' },
             OPEN: { target: 'connected', actions: 'assignOpen' },
           },
@@ -436,7 +452,11 @@ export const sessionMachine = setup({
           },
         },
         connected: {
-          on: { SEND: { actions: 'forwardToSocket' }, PRESENCE: { actions: 'forwardPresence' } },
+          on: {
+            SEND: { actions: 'forwardToSocket' },
+            CALL: { actions: 'forwardToSocket' },
+            PRESENCE: { actions: 'forwardPresence' },
+          },
         },
         // Still inside `active` so the socket that must carry the unlink request stays up.
         'logging-out': {
@@ -479,6 +499,7 @@ export const sessionMachine = setup({
       after: { reconnectDelay: 'active' },
       on: {
         SEND: SEND_WHILE_RESUMING,
+        CALL: SEND_WHILE_RESUMING,
         STOP: 'idle',
         LOGOUT: 'wiping',
         // REQUEST_QR is deliberately not handled: clients poll for the QR, and each poll must not cut
@@ -544,6 +565,28 @@ export function isConnected(snapshot: SessionSnapshot): boolean {
  * Sends a text through the session and resolves with Baileys' WAMessage or a failure value; never
  * rejects. The timeout is a safety net for a socket actor that breaks its reply-once promise.
  */
+/** Runs `run` on the session's open socket; never rejects (see CallCommand). */
+export function callSocket(
+  session: Pick<SessionActorRef, 'send' | 'getSnapshot'>,
+  run: CallCommand['run'],
+  timeoutMs = 30_000,
+): Promise<Parameters<CallCommand['reply']>[0]> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const timer = setTimeout(
+      () => settle({ ok: false, error: 'failed', cause: new Error('timed out') }),
+      timeoutMs,
+    );
+    const settle = (result: Parameters<CallCommand['reply']>[0]) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    session.send({ type: 'CALL', run, reply: settle });
+  });
+}
+
 export function sendText(
   session: Pick<SessionActorRef, 'send' | 'getSnapshot'>,
   message: { id: string; to: string; text: string; outgoing?: Outgoing },

@@ -11,6 +11,7 @@ import type { SessionJournal } from '../events/journal.js';
 import { closeDetailsOf } from '../session/disconnect.js';
 import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
+import { isOnWhatsApp } from './number-check.js';
 import { baileysMessage } from './outgoing.js';
 import { recordingHooks, recordServerAcks } from './recorder.js';
 
@@ -138,6 +139,13 @@ export const makeSocketActor = (deps: {
         return;
       }
       if (!current) return command.reply({ ok: false, error: 'not-connected' });
+      if (command.type === 'CALL') {
+        command.run(current).then(
+          (value) => command.reply({ ok: true, value }),
+          (cause: unknown) => command.reply({ ok: false, error: 'failed', cause }),
+        );
+        return;
+      }
       const reply: SendCommand['reply'] = (result) => {
         if (!inFlight.delete(reply)) return;
         command.reply(result);
@@ -160,26 +168,6 @@ let mediaAgentOf: { ca: string; agent: HttpsAgent } | undefined;
 const mediaAgent = (ca: string) => {
   if (mediaAgentOf?.ca !== ca) mediaAgentOf = { ca, agent: new HttpsAgent({ ca, keepAlive: true }) };
   return mediaAgentOf.agent;
-};
-
-/** Sends a text after checking the number is on WhatsApp (Baileys would otherwise send to no device). */
-/** How long a "this number is on WhatsApp" answer is trusted; numbers rarely leave, and a send to one that
- * did fails at WhatsApp's end anyway. Only positive answers are kept: a number may join at any time. */
-const ON_WHATSAPP_TTL_MS = 10 * 60_000;
-const ON_WHATSAPP_MAX = 5_000;
-
-/** Recipients known to be on WhatsApp, across this process's sockets: saves a usync round trip per send. */
-const onWhatsApp = new Map<string, number>();
-
-const isOnWhatsApp = async (sock: WASocket, jid: string) => {
-  const known = onWhatsApp.get(jid);
-  if (known !== undefined && known > Date.now()) return true;
-  const [found] = (await sock.onWhatsApp(jid)) ?? [];
-  if (!found?.exists) return false;
-  onWhatsApp.delete(jid);
-  if (onWhatsApp.size >= ON_WHATSAPP_MAX) onWhatsApp.delete(onWhatsApp.keys().next().value ?? '');
-  onWhatsApp.set(jid, Date.now() + ON_WHATSAPP_TTL_MS);
-  return true;
 };
 
 /**

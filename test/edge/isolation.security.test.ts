@@ -313,6 +313,26 @@ const ROUTES: RouteCase[] = [
     scopes: ['session'],
   },
   {
+    method: 'POST',
+    route: '/api/chats/:chat/read',
+    path: () => '/api/chats/6281234567890/read',
+    scopes: ['session'],
+  },
+  {
+    method: 'POST',
+    route: '/api/chats/:chat/presence',
+    path: () => '/api/chats/6281234567890/presence',
+    scopes: ['session'],
+    json: { state: 'typing' },
+  },
+  {
+    method: 'POST',
+    route: '/api/contacts/check',
+    path: () => '/api/contacts/check',
+    scopes: ['session'],
+    json: { numbers: ['6281234567890'] },
+  },
+  {
     method: 'GET',
     route: '/api/messages/:id/media',
     path: (f) => `/api/messages/${f.messageA1}/media`,

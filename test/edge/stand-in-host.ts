@@ -57,6 +57,13 @@ const DEFAULTS: Record<HostSessionAction, Answer> = {
   // what it queued.
   send: (call) => ({ body: { id: (call.body as { messageId: string }).messageId, status: 'sent' } }),
   outbox: () => ({ body: { woken: true } }),
+  read: (call) => ({ body: { read: (call.body as { messageIds?: string[] }).messageIds ?? [] } }),
+  presence: (call) => ({ body: { state: (call.body as { state: string }).state } }),
+  check: (call) => ({
+    body: {
+      results: (call.body as { jids: string[] }).jids.map((jid) => ({ jid, exists: true, found: jid })),
+    },
+  }),
   // Downloading a file needs a real host; a test that wants one answers `media` itself.
   media: () => ({
     status: 422,

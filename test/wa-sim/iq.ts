@@ -34,6 +34,7 @@ export const handleIq = (
         },
       ]);
     case 'usync':
+      sim.usyncQueries++;
       return reply(usync(sim, first));
     case 'md':
       if (first?.tag === 'remove-companion-device') {

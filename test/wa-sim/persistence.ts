@@ -116,7 +116,13 @@ const AccountJson = z.object({
     }),
   ),
   sent: z.array(
-    z.object({ id: z.string(), to: z.string(), text: z.string().default(''), enc: z.array(z.string()) }),
+    z.object({
+      id: z.string(),
+      to: z.string(),
+      text: z.string().default(''),
+      enc: z.array(z.string()),
+      read: z.boolean().optional(),
+    }),
   ),
 });
 

@@ -82,6 +82,8 @@ export const handleReceipt = (
     sim.noteRetry(device, node.attrs.id ?? '');
     void resendOnRetry(sim, owner, device, node).catch(() => undefined);
   } else {
+    // The device's user read what a contact sent: the contact's phone shows it read (blue ticks).
+    if (node.attrs.type === 'read') markRead(sim, owner, node.attrs.to, ids);
     for (const id of ids) {
       const key = pendingKey('message', id);
       const from = jidDecode(device.pending.get(key)?.attrs.from);
@@ -101,6 +103,19 @@ export const handleReceipt = (
       ...(node.attrs.type ? { type: node.attrs.type } : {}),
     },
   });
+};
+
+/** Marks the messages `ids` that the contact `to` sent to `reader` as read. */
+const markRead = (sim: Simulator, reader: Account, to: string | undefined, ids: string[]) => {
+  const jid = jidDecode(to);
+  const contact = jid?.user && sim.world.find(jid.user, jid.server === 'lid' ? 'lid' : 's.whatsapp.net');
+  if (!contact) return;
+  for (const sent of contact.sent) {
+    if (sent.to === reader.phone && ids.includes(sent.id) && !sent.read) {
+      sent.read = true;
+      sim.world.changed();
+    }
+  }
 };
 
 /**

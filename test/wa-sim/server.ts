@@ -81,14 +81,20 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
       },
     };
   }
-  const contact = /^\/sim\/contacts\/([^/]+)\/(messages|read|played|chatstates)$/.exec(path);
+  const contact = /^\/sim\/contacts\/([^/]+)\/(messages|read|played|chatstates|sent)$/.exec(path);
   const account = /^\/sim\/accounts\/([^/]+)(\/unlink)?$/.exec(path);
   const known = path === '/sim/scan' || path === '/sim/faults' || contact || account;
   if (!known) return { status: 404, body: { error: 'not found' } };
   if (method === 'GET' && contact?.[1] && contact[2] === 'messages') return sim.received(contact[1]);
   if (method === 'GET' && contact?.[1] && contact[2] === 'chatstates') return sim.shownChatstates(contact[1]);
+  if (method === 'GET' && contact?.[1] && contact[2] === 'sent') return sim.sentBy(contact[1]);
   if (method === 'GET' && account?.[1] && !account[2]) return sim.accountInfo(account[1]);
-  if (method !== 'POST' || (account && !account[2]) || contact?.[2] === 'chatstates')
+  if (
+    method !== 'POST' ||
+    (account && !account[2]) ||
+    contact?.[2] === 'chatstates' ||
+    contact?.[2] === 'sent'
+  )
     return { status: 405, body: { error: 'method not allowed' } };
   if (account?.[1]) return sim.unlink(account[1]);
   const body = await readJson(req);

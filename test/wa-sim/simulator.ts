@@ -52,6 +52,8 @@ export class Simulator {
   keyFetches = 0;
   /** What devices said about messages they could not take, by message id (in memory, for tests). */
   readonly trouble = new Map<string, { retries: number; nacks: string[] }>();
+  /** usync queries answered (device lists, number checks): tests see a cached answer ask nothing. */
+  usyncQueries = 0;
   /** Privacy (trusted-contact) tokens the linked devices asked to issue: tests count them per send. */
   privacyTokenIssues = 0;
   /** Answer the next scan with a device identity signed by a key that is not the phone's. */
@@ -402,11 +404,28 @@ export class Simulator {
     const [user = '', server = ''] = (node.attrs.to ?? '').split('@');
     // Any number on WhatsApp has an account, whether or not anyone wrote to it yet.
     const target = server === 's.whatsapp.net' ? this.world.account(user) : this.world.find(user, server);
-    const state = Array.isArray(node.content) ? node.content[0]?.tag : undefined;
+    const first = Array.isArray(node.content) ? node.content[0] : undefined;
+    // "recording audio…" is a `composing` with `media="audio"`.
+    const state = first?.tag === 'composing' && first.attrs.media === 'audio' ? 'recording' : first?.tag;
     if (!target || !state) return;
     const shown = this.chatstates.get(target.phone) ?? [];
     shown.push({ from: `${account.phone}@s.whatsapp.net`, state, at: new Date().toISOString() });
     this.chatstates.set(target.phone, shown.slice(-1_000));
+  }
+
+  /**
+   * `GET /sim/contacts/:phone/sent`: what the contact's phone sent to linked devices, oldest first, with
+   * `read` once a device of the recipient sent a read receipt for it.
+   */
+  sentBy(phone: string): Outcome {
+    const account = this.world.find(phone, 's.whatsapp.net');
+    const body = (account?.sent ?? []).map(({ id, to, text, read }) => ({
+      id,
+      to,
+      text,
+      ...(read ? { read } : {}),
+    }));
+    return { status: 200, body };
   }
 
   /** `GET /sim/contacts/:phone/chatstates`: what the contact's phone was shown, oldest first. */

@@ -52,7 +52,14 @@ export type Received = {
 };
 
 /** A message a phone sent to the linked devices of another account. */
-export type Sent = { id: string; to: string; text: string; enc: string[] };
+export type Sent = {
+  id: string;
+  to: string;
+  text: string;
+  enc: string[];
+  /** A linked device of the recipient sent a read receipt for it. */
+  read?: boolean;
+};
 
 /** A phone number on WhatsApp: its phone (device 0) and linked devices. */
 export type Account = {
