@@ -188,6 +188,33 @@ export const OutboxMessageBodySchema = z
   });
 export type OutboxMessageBody = z.infer<typeof OutboxMessageBodySchema>;
 
+/**
+ * POST /api/messages as `multipart/form-data`: a file upload, with the other fields as form fields
+ * (`mentions` comma-separated). Exactly one `file`.
+ */
+export const MultipartMessageSchema = z
+  .object({
+    to: z.string().min(1).openapi({ example: '6289876543210' }),
+    type: z.enum(MEDIA_TYPES),
+    file: z
+      .any()
+      .optional()
+      .openapi({ type: 'string', format: 'binary', description: 'The file (exactly one)' }),
+    caption: z.string().min(1).optional(),
+    fileName: z.string().min(1).max(MAX_FILE_NAME_LENGTH).optional().openapi({
+      description: "Default: the uploaded file's name",
+    }),
+    mimetype: z.string().min(3).max(255).optional().openapi({
+      description: "Default: the upload's Content-Type, or guessed from the file's first bytes",
+    }),
+    ptt: z.enum(['true', 'false']).optional(),
+    replyTo: MessageIdSchema.optional(),
+    mentions: z.string().max(4096).optional().openapi({ description: 'Numbers, comma-separated' }),
+    ttlSeconds: z.coerce.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
+  })
+  .openapi('MultipartMessageBody');
+export type MultipartMessageBody = z.infer<typeof MultipartMessageSchema>;
+
 /** The telephone numbers of a vCard (its TEL lines' values, or their `waid`). */
 export function vcardNumbers(vcard: string): string[] {
   const numbers: string[] = [];

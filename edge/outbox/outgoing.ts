@@ -44,8 +44,15 @@ export type OutgoingDeps = {
   fetchMedia(url: string, type: MediaType): Promise<FetchedMedia>;
 };
 
+/** A file uploaded as `multipart/form-data`, in place of `media.url` or `media.data`. */
+export type Upload = { data: Uint8Array; mimetype?: string };
+
 /** Normalises and checks a body; throws the ApiError that says what is wrong with it. */
-export async function prepareOutgoing(body: OutboxMessageBody, deps: OutgoingDeps): Promise<Outgoing> {
+export async function prepareOutgoing(
+  body: OutboxMessageBody,
+  deps: OutgoingDeps,
+  upload?: Upload,
+): Promise<Outgoing> {
   const to = normalizeRecipient(body.to);
   if (to === null) throw new ApiError('INVALID_RECIPIENT');
   const content: OutgoingContent = {};
@@ -84,7 +91,7 @@ export async function prepareOutgoing(body: OutboxMessageBody, deps: OutgoingDep
       return { to, kind: 'reaction', text: emoji || null, content };
     }
     default:
-      return prepareMedia(body, to, content, deps);
+      return prepareMedia(body, to, content, deps, upload);
   }
 }
 
@@ -93,13 +100,15 @@ async function prepareMedia(
   to: string,
   content: OutgoingContent,
   deps: OutgoingDeps,
+  upload: Upload | undefined,
 ): Promise<Outgoing> {
   const { type, media, caption } = body;
   if (caption !== undefined) {
     if (type === 'audio' || type === 'sticker') throw new ApiError('CAPTION_NOT_ALLOWED');
     if (caption.length > MAX_CAPTION_LENGTH) throw new ApiError('CAPTION_TOO_LONG');
   }
-  if ((media.url === undefined) === (media.data === undefined)) throw new ApiError('MEDIA_SOURCE_INVALID');
+  const sources = [media.url, media.data, upload].filter((s) => s !== undefined).length;
+  if (sources !== 1) throw new ApiError('MEDIA_SOURCE_INVALID');
   if (media.mimetype !== undefined && !mimetypeAllowed(type, media.mimetype)) {
     throw new ApiError('MEDIA_TYPE_NOT_ALLOWED');
   }
@@ -117,7 +126,7 @@ async function prepareMedia(
     content.media = { id: fetched.id, mimetype, size: fetched.size, ...described };
     return { to, kind: type, text, content, fetched };
   }
-  const { data, mimetype: declared } = decodeData(media.data ?? '');
+  const { data, mimetype: declared } = upload ?? decodeData(media.data ?? '');
   const limit = Math.min(MEDIA_LIMITS[type].maxBytes, MAX_INLINE_MEDIA_BYTES);
   if (data.length > limit) throw new ApiError('MEDIA_TOO_LARGE', { details: { maxBytes: limit } });
   const mimetype =

@@ -497,3 +497,57 @@ describe('downloading a received file', () => {
     expect(await gone.json()).toMatchObject({ code: 'MEDIA_EXPIRED' });
   });
 });
+
+describe('uploading a file as multipart/form-data', () => {
+  const upload = async (
+    fields: Record<string, string>,
+    files: { name: string; body: Buffer; type: string }[],
+  ) => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    for (const f of files) form.append('file', new Blob([new Uint8Array(f.body)], { type: f.type }), f.name);
+    const res = await fetch(`${edge.url}/api/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': key },
+      body: form,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('sends the uploaded file under its own name and type', async () => {
+    const contact = '6285550000001';
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(20_000)]);
+    const sent = await upload({ to: contact, type: 'document', caption: 'signed copy' }, [
+      { name: 'kontrak.pdf', body: pdf, type: 'application/pdf' },
+    ]);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+    expect(await inboxEntry(contact, sent.body.id as string)).toMatchObject({
+      type: 'document',
+      fileName: 'kontrak.pdf',
+      mimetype: 'application/pdf',
+      caption: 'signed copy',
+      sha256: sha256(pdf),
+    });
+  });
+
+  it('refuses a form with no file or two, and an urlencoded form, queueing nothing', async () => {
+    const before = await queuedCount();
+    const file = { name: 'a.png', body: png(100), type: 'image/png' };
+    expect((await upload({ to: '6285550000002', type: 'image' }, [])).body.code).toBe('MEDIA_FILE_MISSING');
+    expect((await upload({ to: '6285550000002', type: 'image', file: 'not a file' }, [])).body.code).toBe(
+      'MEDIA_FILE_MISSING',
+    );
+    expect((await upload({ to: '6285550000002', type: 'image' }, [file, file])).body.code).toBe(
+      'MEDIA_FILE_DUPLICATE',
+    );
+    expect((await upload({ to: '6285550000002', type: 'location' }, [file])).body.code).toBe(
+      'VALIDATION_ERROR',
+    );
+    const big = { name: 'big.png', body: png(5 * 1024 * 1024), type: 'image/png' };
+    expect(await upload({ to: '6285550000002', type: 'image' }, [big])).toMatchObject({
+      status: 413,
+      body: { code: 'MEDIA_TOO_LARGE' },
+    });
+    expect(await queuedCount()).toBe(before);
+  });
+});
