@@ -175,6 +175,35 @@ it("the README's events, webhooks and sending walk-throughs: a verified delivery
   }[];
   expect(inbox.filter((m) => m.id === queued.id)).toEqual([expect.not.objectContaining({ deliveries: 2 })]);
   await rm(receiverDir, { recursive: true, force: true });
+
+  // "Files, locations, reactions and chats", on the same session: each kind reaches the contact's phone,
+  // which downloaded and checked every file.
+  // Back to the sandbox's quick pacing (the section above set a careful one), so this takes seconds.
+  await api(`http://${edgeAt}`, 'PATCH', '/api/admin/sessions/my-session', { key: adminKey, body: { pacing: null } });
+  const rich = await readmeSteps('rich');
+  expect(rich.length).toBe(7);
+  const ids: string[] = [];
+  await runSteps(rich, { env, hosts }, (answer) => {
+    const id = (answer as { id?: string }).id;
+    if (id) ids.push(id);
+  });
+  expect(ids).toHaveLength(5);
+  const phone = await until(async () => {
+    const got = (await (await fetch(`http://${simAt}/sim/contacts/6289876543210/messages`)).json()) as {
+      id: string;
+      type?: string;
+    }[];
+    const mine = got.filter((m) => ids.includes(m.id));
+    return mine.length === ids.length ? mine : undefined;
+  }, 30_000);
+  expect(phone.map((m) => m.type)).toEqual(['image', 'document', 'location', 'contact', 'reaction']);
+  expect(phone[0]).toMatchObject({ caption: 'Foto produk', mimetype: 'image/png', size: 70 });
+  expect(phone[1]).toMatchObject({
+    fileName: 'faktur-1042.pdf',
+    caption: 'Faktur #1042',
+    mimetype: 'application/pdf',
+  });
+  expect(await exists(join(ROOT, 'faktur-1042.pdf'))).toBe(false);
 });
 
 /**
