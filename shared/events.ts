@@ -105,6 +105,12 @@ export const MessageSchema = z
     contact: MessageContactSchema.optional(),
     reaction: MessageReactionSchema.optional(),
     mentions: z.array(z.string()).optional().openapi({ description: 'JIDs mentioned, when any' }),
+    editedAt: Timestamp.optional().openapi({
+      description: 'When its author last edited it (`text` is the new one)',
+    }),
+    deletedAt: Timestamp.optional().openapi({
+      description: 'When its author deleted it for everyone: its text and file are gone here too',
+    }),
     timestamp: Timestamp.openapi({ description: "WhatsApp's time of the message" }),
     status: z
       .enum(MESSAGE_STATUSES)
@@ -140,6 +146,15 @@ export const MessageStatusEventDataSchema = z
     at: Timestamp,
   })
   .openapi('MessageStatusEventData');
+
+export const MessageDeletedEventDataSchema = z
+  .object({
+    sessionId: z.string(),
+    id: z.string().openapi({ description: 'The message deleted for everyone' }),
+    chat: z.string(),
+    at: Timestamp,
+  })
+  .openapi('MessageDeletedEventData');
 
 export const SessionStatusEventDataSchema = z
   .object({
@@ -177,6 +192,8 @@ export const EVENT_DATA = {
   'message.received': MessageEventDataSchema,
   'message.sent': MessageEventDataSchema,
   'message.status': MessageStatusEventDataSchema,
+  'message.updated': MessageEventDataSchema,
+  'message.deleted': MessageDeletedEventDataSchema,
   'session.status': SessionStatusEventDataSchema,
   'session.qr': SessionQrEventDataSchema,
   'webhook.disabled': WebhookDisabledEventDataSchema,
@@ -203,6 +220,8 @@ export const EventSchema = z
     eventOf('message.received'),
     eventOf('message.sent'),
     eventOf('message.status'),
+    eventOf('message.updated'),
+    eventOf('message.deleted'),
     eventOf('session.status'),
     eventOf('session.qr'),
     eventOf('webhook.disabled'),

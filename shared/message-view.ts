@@ -16,6 +16,8 @@ export type StoredContent = {
   contact?: Message['contact'];
   reaction?: { messageId: string; emoji: string; fromMe?: boolean; chat?: string };
   mentions?: string[];
+  editedAt?: string;
+  deletedAt?: string;
   /** An inbound file: where WhatsApp keeps it and its keys (GET /api/messages/{id}/media). */
   download?: MediaDownload;
 };
@@ -33,7 +35,7 @@ export type MediaDownload = {
 /** The kind-specific fields of the view: only those the message has. */
 export function contentView(content: StoredContent | null): Partial<Message> {
   if (!content) return {};
-  const { media, location, contact, reaction, mentions } = content;
+  const { media, location, contact, reaction, mentions, editedAt, deletedAt } = content;
   return {
     ...(media
       ? {
@@ -49,6 +51,8 @@ export function contentView(content: StoredContent | null): Partial<Message> {
     ...(contact ? { contact } : {}),
     ...(reaction ? { reaction: { messageId: reaction.messageId, emoji: reaction.emoji } } : {}),
     ...(mentions?.length ? { mentions } : {}),
+    ...(editedAt ? { editedAt } : {}),
+    ...(deletedAt ? { deletedAt } : {}),
   };
 }
 

@@ -2,11 +2,12 @@
 // the events that report them, each change and its event in one transaction. A write that fails (the
 // database is away) is retried, holding back the session's later writes, so nothing is reordered; only
 // a process that dies with writes still queued loses them.
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../../shared/db-schema.js';
+import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
+import { messageView } from '../../shared/message-view.js';
 import { GroupWriter } from '../db/group-writer.js';
 import {
   advanceStatusesWithEvents,
@@ -18,6 +19,18 @@ import {
   type StatusesMoved,
   type StoredMessage,
 } from './store.js';
+
+/** A message's author edited it (`text` is the new text or caption) or deleted it for everyone. */
+export type MessageChange = {
+  kind: 'edit' | 'delete';
+  id: string;
+  /** The chat, as the change came (phone JID, LID). */
+  chat: { jid: string; lid: string | null };
+  /** Who wrote the message: the contact (`in`) or the account itself (`out`). */
+  direction: 'in' | 'out';
+  text?: string | null;
+  at: Date;
+};
 
 /** Writes the status changes of all of a host's sessions, those that queue up together in one statement. */
 export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
@@ -195,6 +208,37 @@ export class SessionJournal {
       false,
     );
     return batch.written;
+  }
+
+  /**
+   * Its author edited a message, or deleted it for everyone: the row changes (a deleted message loses its
+   * text, file and the rest, as it does on the phones) with a `message.updated` or `message.deleted`
+   * event. A change to a message this session does not have, of another chat or author, or already
+   * deleted, changes nothing.
+   */
+  messageChanged(change: MessageChange): Promise<void> {
+    return this.enqueue('change', async (trx) => {
+      const at = change.at.toISOString();
+      const patch =
+        change.kind === 'edit'
+          ? sql`text = ${change.text}, content = m.content || jsonb_build_object('editedAt', ${at}::text)`
+          : sql`text = null, content = (m.content - 'media' - 'download' - 'location' - 'contact' - 'reaction'
+              - 'mentions' - 'editedAt') || jsonb_build_object('deletedAt', ${at}::text)`;
+      const { rows } = await sql<MessageRow>`
+        update messages m set ${patch}
+        where m.session_id = ${this.session.id} and m.id = ${change.id} and m.direction = ${change.direction}
+          and (m.chat_jid = ${change.chat.jid} or m.chat_lid = ${change.chat.lid})
+          and not (m.content ? 'deletedAt')
+        returning m.*`.execute(trx);
+      const row = rows[0];
+      if (!row) return;
+      const sessionId = this.session.name;
+      if (change.kind === 'edit') {
+        await this.event(trx, 'message.updated', { sessionId, message: messageView(row, sessionId) });
+      } else {
+        await this.event(trx, 'message.deleted', { sessionId, id: row.id, chat: row.chat_jid, at });
+      }
+    });
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */

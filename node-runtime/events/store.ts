@@ -210,7 +210,8 @@ export function messageJson(sessionName: RawBuilder<unknown>): RawBuilder<unknow
       'location', m.content -> 'location', 'contact', m.content -> 'contact',
       'reaction', (m.content -> 'reaction') - 'fromMe' - 'chat',
       'mentions', case when jsonb_array_length(coalesce(m.content -> 'mentions', '[]'::jsonb)) > 0
-        then m.content -> 'mentions' end))`;
+        then m.content -> 'mentions' end,
+      'editedAt', m.content -> 'editedAt', 'deletedAt', m.content -> 'deletedAt'))`;
 }
 
 /** The API view of a message about to be stored. */

@@ -13,6 +13,7 @@ import {
 } from '@whiskeysockets/baileys';
 import type { MessageStatus } from '../../shared/events.js';
 import type { MediaDownload, StoredContent } from '../../shared/message-view.js';
+import type { MessageChange } from '../events/journal.js';
 import type { StoredMessage } from '../events/store.js';
 
 /** Content types that are not messages a person wrote (keys, protocol housekeeping). */
@@ -183,4 +184,31 @@ export async function storedMessageOf(sock: WASocket, msg: WAMessage): Promise<S
     status: key.fromMe ? 'sent' : null,
     source: key.fromMe ? 'phone' : null,
   };
+}
+
+/**
+ * An edit or a deletion for everyone (a `protocolMessage` naming another message of the chat), as the
+ * journal applies it; undefined for anything else.
+ */
+export async function changeOf(sock: WASocket, msg: WAMessage): Promise<MessageChange | undefined> {
+  const protocol = normalizeMessageContent(msg.message)?.protocolMessage;
+  const { key } = msg;
+  const target = protocol?.key?.id;
+  if (!protocol || !target || !key.remoteJid) return undefined;
+  if (!isPnUser(key.remoteJid) && !isLidUser(key.remoteJid)) return undefined;
+  const { Type } = proto.Message.ProtocolMessage;
+  if (protocol.type !== Type.REVOKE && protocol.type !== Type.MESSAGE_EDIT) return undefined;
+  const chat = await partyOf(sock, key.remoteJid, key.remoteJidAlt);
+  const direction = key.fromMe ? 'out' : 'in';
+  const at = new Date(seconds(msg.messageTimestamp) * 1000 || Date.now());
+  if (protocol.type === Type.REVOKE) return { kind: 'delete', id: target, chat, direction, at };
+  const edited = normalizeMessageContent(protocol.editedMessage ?? undefined);
+  const text =
+    edited?.conversation ??
+    edited?.extendedTextMessage?.text ??
+    edited?.imageMessage?.caption ??
+    edited?.videoMessage?.caption ??
+    edited?.documentMessage?.caption ??
+    null;
+  return { kind: 'edit', id: target, chat, direction, text, at };
 }

@@ -1,7 +1,7 @@
 import type { BinaryNode, UserFacingSocketConfig, WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
 import type { SessionJournal } from '../events/journal.js';
-import { STATUS_OF, storedMessageOf } from './messages.js';
+import { changeOf, STATUS_OF, storedMessageOf } from './messages.js';
 
 /**
  * The socket options that write what a socket hears to the session's journal before WhatsApp is told it
@@ -16,8 +16,11 @@ export function recordingHooks(
   return {
     beforeMessageReceipt: async (msg) => {
       const current = sock();
-      const stored = current && (await storedMessageOf(current, msg));
-      if (stored) await journal.messages([stored]);
+      if (!current) return;
+      const stored = await storedMessageOf(current, msg);
+      if (stored) return journal.messages([stored]);
+      const change = await changeOf(current, msg);
+      if (change) await journal.messageChanged(change);
     },
     beforeReceiptAck: async ({ key, ids, status, timestamp }) => {
       const mapped = STATUS_OF[status];

@@ -179,7 +179,10 @@ it("the README's events, webhooks and sending walk-throughs: a verified delivery
   // "Files, locations, reactions and chats", on the same session: each kind reaches the contact's phone,
   // which downloaded and checked every file.
   // Back to the sandbox's quick pacing (the section above set a careful one), so this takes seconds.
-  await api(`http://${edgeAt}`, 'PATCH', '/api/admin/sessions/my-session', { key: adminKey, body: { pacing: null } });
+  await api(`http://${edgeAt}`, 'PATCH', '/api/admin/sessions/my-session', {
+    key: adminKey,
+    body: { pacing: null },
+  });
   const rich = await readmeSteps('rich');
   expect(rich.length).toBe(7);
   const ids: string[] = [];

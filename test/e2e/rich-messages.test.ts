@@ -427,6 +427,75 @@ describe('receiving every kind', () => {
   });
 });
 
+describe('edits and deletions', () => {
+  const contactSends = async (contact: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: PHONE, ...body }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  };
+  type Event = { type: string; data: Record<string, unknown> & { message?: { id: string } } };
+  const eventOf = (type: string, id: string) =>
+    until(async () => {
+      const res = await api(edge.url, 'GET', `/api/events?types=${type}&limit=500`, { key });
+      return (res.body.events as Event[]).find((e) => (e.data.message?.id ?? e.data.id) === id)?.data;
+    }, 30_000);
+  const stored = async (id: string) =>
+    (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).body.message;
+
+  it('an edit changes the stored text, with message.updated; a deletion wipes it, with message.deleted', async () => {
+    const contact = '6285560000001';
+    const id = await contactSends(contact, { text: 'harga 10.000' });
+    await until(async () =>
+      (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).status === 200 ? true : undefined,
+    );
+    await contactSends(contact, { kind: 'edit', edit: { id, text: 'harga 12.000' } });
+    const updated = await eventOf('message.updated', id);
+    expect(updated.message).toMatchObject({ id, text: 'harga 12.000', editedAt: expect.any(String) });
+    expect(await stored(id)).toMatchObject({ text: 'harga 12.000', editedAt: expect.any(String) });
+
+    const photo = await contactSends(contact, {
+      kind: 'image',
+      data: png(1_000).toString('base64'),
+      mimetype: 'image/png',
+      caption: 'oops',
+    });
+    await until(async () =>
+      (await api(edge.url, 'GET', `/api/messages/${photo}`, { key })).status === 200 ? true : undefined,
+    );
+    await contactSends(contact, { kind: 'delete', delete: { id: photo } });
+    expect(await eventOf('message.deleted', photo)).toMatchObject({
+      sessionId: 'rich',
+      id: photo,
+      chat: `${contact}@s.whatsapp.net`,
+    });
+    const gone = await stored(photo);
+    expect(gone).toMatchObject({ kind: 'image', text: null, deletedAt: expect.any(String) });
+    expect(gone.media).toBeUndefined();
+    // Its file cannot be fetched any more either.
+    const download = await fetch(`${edge.url}/api/messages/${photo}/media`, {
+      headers: { 'x-api-key': key },
+    });
+    expect(await download.json()).toMatchObject({ code: 'MESSAGE_HAS_NO_MEDIA' });
+  });
+
+  it('a contact cannot edit or delete what it did not send', async () => {
+    const contact = '6285560000002';
+    const mine = await queue({ to: contact, text: 'from the shop' });
+    await inboxEntry(contact, mine);
+    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: PHONE, kind: 'delete', delete: { id: mine } }),
+    });
+    expect(res.status).toBe(404);
+    expect((await stored(mine)).deletedAt).toBeUndefined();
+  });
+});
+
 describe('downloading a received file', () => {
   const contactSendsFile = async (contact: string, file: Buffer, extra: Record<string, unknown> = {}) => {
     const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {

@@ -155,11 +155,15 @@ const textForQuote = (content: ContactContent) =>
 
 /** The stanza `type` WhatsApp gives a message: `media` for a file, `reaction`, or `text`. */
 const stanzaType = (content: ContactContent) =>
-  content.kind === 'text' || content.kind === 'location' || content.kind === 'contact'
-    ? 'text'
-    : content.kind === 'reaction'
-      ? 'reaction'
+  content.kind === 'reaction'
+    ? 'reaction'
+    : ['text', 'location', 'contact', 'edit', 'delete'].includes(content.kind)
+      ? 'text'
       : 'media';
+
+/** WhatsApp marks an edit (`edit="1"`) and a deletion for everyone (`edit="7"`) on the stanza. */
+const editAttr = (content: ContactContent): Record<string, string> =>
+  content.kind === 'edit' ? { edit: '1' } : content.kind === 'delete' ? { edit: '7' } : {};
 
 /**
  * A contact's phone sends a message to every linked device of `target`: pkmsg first, msg after. A file
@@ -200,7 +204,7 @@ export const sendFromContact = async (
     record.enc.push(encrypted.type);
     sim.deliver(device, {
       tag: 'message',
-      attrs: { id, t: unixTime(), type, notify: contact.name, ...addressingAttrs },
+      attrs: { id, t: unixTime(), type, notify: contact.name, ...editAttr(content), ...addressingAttrs },
       content: [
         {
           tag: 'enc',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { proto } from '@whiskeysockets/baileys';
+import { proto } from '@whiskeysockets/baileys';
 import { decryptMedia, encryptMedia, MediaCheckError, type MediaKind, type MediaStore } from './media.js';
 
 /**
@@ -129,7 +129,9 @@ export type ContactContent =
   | { kind: MediaKind; data: Buffer; mimetype: string; fileName?: string; caption?: string; ptt?: boolean }
   | { kind: 'location'; latitude: number; longitude: number; name?: string; address?: string }
   | { kind: 'contact'; displayName: string; vcard: string }
-  | { kind: 'reaction'; key: proto.IMessageKey; emoji: string };
+  | { kind: 'reaction'; key: proto.IMessageKey; emoji: string }
+  | { kind: 'edit'; key: proto.IMessageKey; text: string }
+  | { kind: 'delete'; key: proto.IMessageKey };
 
 /**
  * The message a contact's phone sends for `content`: a file is encrypted and uploaded to the media
@@ -163,6 +165,17 @@ export const buildContent = (
       };
     case 'reaction':
       return { reactionMessage: { key: content.key, text: content.emoji, senderTimestampMs: Date.now() } };
+    case 'edit':
+      return {
+        protocolMessage: {
+          key: content.key,
+          type: proto.Message.ProtocolMessage.Type.MESSAGE_EDIT,
+          editedMessage: { conversation: content.text },
+          timestampMs: Date.now(),
+        },
+      };
+    case 'delete':
+      return { protocolMessage: { key: content.key, type: proto.Message.ProtocolMessage.Type.REVOKE } };
     default: {
       const { mediaKey, file, fileSha256, fileEncSha256, fileLength } = encryptMedia(
         content.data,
@@ -210,8 +223,10 @@ const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
 export const readContactContent = (
   body: Record<string, unknown>,
 ):
-  | Exclude<ContactContent, { kind: 'reaction' }>
+  | Exclude<ContactContent, { kind: 'reaction' | 'edit' | 'delete' }>
   | { kind: 'reaction'; id: string; emoji: string }
+  | { kind: 'edit'; id: string; text: string }
+  | { kind: 'delete'; id: string }
   | string => {
   const kind = body.kind ?? 'text';
   if (kind === 'text') {
@@ -269,5 +284,18 @@ export const readContactContent = (
     }
     return { kind, id: r.id, emoji: r.emoji };
   }
-  return '`kind` must be text, image, video, audio, document, sticker, location, contact or reaction';
+  if (kind === 'edit') {
+    const e = body.edit as Record<string, unknown> | undefined;
+    if (typeof e?.id !== 'string' || e.id.length === 0 || typeof e.text !== 'string' || e.text.length === 0) {
+      return '`edit` must be {id, text}: one of its own messages and the new text';
+    }
+    return { kind, id: e.id, text: e.text };
+  }
+  if (kind === 'delete') {
+    const d = body.delete as Record<string, unknown> | undefined;
+    if (typeof d?.id !== 'string' || d.id.length === 0)
+      return '`delete` must be {id}: one of its own messages';
+    return { kind, id: d.id };
+  }
+  return '`kind` must be text, image, video, audio, document, sticker, location, contact, reaction, edit or delete';
 };

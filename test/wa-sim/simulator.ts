@@ -340,6 +340,13 @@ export class Simulator {
         key: { remoteJid: `${target.phone}@s.whatsapp.net`, fromMe: found.author === contact, id: read.id },
         emoji: read.emoji,
       };
+    } else if (read.kind === 'edit' || read.kind === 'delete') {
+      // A phone edits or deletes only what it sent itself.
+      const found = findInChat(contact, target, read.id);
+      if (!found || found.author !== contact)
+        return fail(404, 'no message of its own with that id in this chat');
+      const key = { remoteJid: `${target.phone}@s.whatsapp.net`, fromMe: true, id: read.id };
+      content = read.kind === 'edit' ? { kind: 'edit', key, text: read.text } : { kind: 'delete', key };
     } else content = read;
     const id = await sendFromContact(this, contact, target, content, { quoted: quote, addressing });
     return { status: 200, body: { id } };

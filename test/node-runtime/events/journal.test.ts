@@ -177,3 +177,52 @@ describe('message writes', () => {
     expect(ids('journal-t')).toEqual(['z-1']);
   });
 });
+
+describe('edits and deletions', () => {
+  const textOf = async (id: string) =>
+    (
+      await database()
+        .db.selectFrom('messages')
+        .select(['text', 'content'])
+        .where('session_id', '=', session.id)
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow()
+    ).text;
+
+  it('change only a message of that chat by that author, once; a deleted message stays deleted', async () => {
+    const journal = newJournal();
+    await journal.messages([heard('edit-me')]);
+    const before = await lastSeq();
+    const chat = { jid: contact, lid: null };
+    const at = new Date();
+    // Not the author (the account's own phone cannot edit the contact's message), not that chat: nothing.
+    await journal.messageChanged({ kind: 'edit', id: 'edit-me', chat, direction: 'out', text: 'forged', at });
+    await journal.messageChanged({
+      kind: 'edit',
+      id: 'edit-me',
+      chat: { jid: '628999@s.whatsapp.net', lid: null },
+      direction: 'in',
+      text: 'forged',
+      at,
+    });
+    await journal.messageChanged({ kind: 'delete', id: 'no-such-message', chat, direction: 'in', at });
+    expect(await textOf('edit-me')).toBe('edit-me');
+    expect(await lastSeq()).toBe(before);
+    await journal.messageChanged({ kind: 'edit', id: 'edit-me', chat, direction: 'in', text: 'edited', at });
+    expect(await textOf('edit-me')).toBe('edited');
+    await journal.messageChanged({ kind: 'delete', id: 'edit-me', chat, direction: 'in', at });
+    await journal.messageChanged({ kind: 'delete', id: 'edit-me', chat, direction: 'in', at });
+    await journal.messageChanged({ kind: 'edit', id: 'edit-me', chat, direction: 'in', text: 'back', at });
+    expect(await textOf('edit-me')).toBeNull();
+    const types = (
+      await database()
+        .db.selectFrom('events')
+        .select('type')
+        .where('session_id', '=', session.id)
+        .where('seq', '>', String(before))
+        .orderBy('seq')
+        .execute()
+    ).map((e) => e.type);
+    expect(types).toEqual(['message.updated', 'message.deleted']);
+  });
+});
