@@ -6,6 +6,7 @@ import { type BenchReport, machine, type ScenarioResult } from './lib/report.js'
 import { apiOverhead } from './scenarios/api-overhead.js';
 import { coldStart } from './scenarios/cold-start.js';
 import { events } from './scenarios/events.js';
+import { mediaSend } from './scenarios/media-send.js';
 import { pairing } from './scenarios/pairing.js';
 import { sendThroughput } from './scenarios/send-throughput.js';
 import { sessionsPerHost } from './scenarios/sessions-per-host.js';
@@ -17,6 +18,7 @@ export const SCENARIOS = {
   pairing,
   cold: coldStart,
   events,
+  media: mediaSend,
 } as const;
 
 export type ScenarioId = keyof typeof SCENARIOS;

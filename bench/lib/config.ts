@@ -31,6 +31,8 @@ export interface BenchConfig {
     settleMs: number;
     linkConcurrency: number;
   };
+  /** Images of `bytes` each, sent by `sessions` sessions, `perSession` each, `inflight` at a time. */
+  media: { sessions: number; perSession: number; bytes: number; inflight: number; deliveryTimeoutMs: number };
   pairing: { sessions: number };
   cold: { runs: number };
   events: {
@@ -59,6 +61,7 @@ export const QUICK: BenchConfig = {
     deliveryTimeoutMs: 120_000,
   },
   memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
+  media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
   events: {
@@ -82,6 +85,7 @@ export const FULL: BenchConfig = {
     deliveryTimeoutMs: 300_000,
   },
   memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
+  media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
   events: {
@@ -106,6 +110,7 @@ export const SMOKE: BenchConfig = {
     deliveryTimeoutMs: 60_000,
   },
   memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
+  media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },
   pairing: { sessions: 1 },
   cold: { runs: 1 },
   events: {

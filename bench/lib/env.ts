@@ -177,6 +177,7 @@ export class BenchEnv {
         HOST_PORT: String(port),
         WA_WS_URL: sim.wsUrl,
         WA_TRUST_ROOT: sim.trustRoot,
+        WA_MEDIA_CA: sim.mediaCa,
         // The events scenario's webhook receiver listens on 127.0.0.1.
         WEBHOOK_ALLOW_PRIVATE: 'true',
         // Throughput is measured unpaced; pacing is a choice per deployment and session.

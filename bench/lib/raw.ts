@@ -8,12 +8,22 @@ export interface LinkTiming {
   scanToConnectedMs: number;
 }
 
+/** A JPEG-looking file of `bytes` (its first bytes are a JPEG's; the rest is noise, as a photo is to a cipher). */
+export function benchImage(bytes: number): Buffer {
+  const image = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) image[i] = (i * 2654435761) >>> 24;
+  image.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  return image;
+}
+
 export interface SendJob {
   /** Index of the socket, in link order. */
   socket: number;
   /** Recipient JID. */
   to: string;
   texts: string[];
+  /** Send an image of this many bytes (the same for every send) with each text as its caption. */
+  imageBytes?: number;
 }
 
 export interface RawSendResult {
@@ -50,7 +60,7 @@ export class RawBaileys {
   private constructor(readonly proc: NodeProc) {}
 
   static async start(
-    sim: { url: string; wsUrl: string; trustRoot: string },
+    sim: { url: string; wsUrl: string; trustRoot: string; mediaCa: string },
     logFile: string,
     opts: { inspectPort?: number; authDir?: string } = {},
   ) {
@@ -61,6 +71,7 @@ export class RawBaileys {
         WA_WS_URL: sim.wsUrl,
         WA_SIM_URL: sim.url,
         WA_TRUST_ROOT: sim.trustRoot,
+        WA_MEDIA_CA: sim.mediaCa,
         ...(opts.authDir ? { RAW_AUTH_DIR: opts.authDir } : {}),
       },
       logFile,

@@ -4,6 +4,7 @@
 // Commands: link (pair sockets by QR through the simulator, with timings), send, inbound-start and
 // inbound-wait (the text messages the sockets received, with the time of each), close. Memory is
 // answered by bench/procs/probe.ts, preloaded.
+import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import {
   type AuthenticationState,
@@ -12,7 +13,14 @@ import {
   type WASocket,
 } from '@whiskeysockets/baileys';
 import { connect, memoryAuthState, nextUpdate, trustSimulator } from '../../test/wa-sim/baileys-client.js';
-import type { LinkTiming, RawCommand, RawInbound, RawSendResult, SendJob } from '../lib/raw.js';
+import {
+  benchImage,
+  type LinkTiming,
+  type RawCommand,
+  type RawInbound,
+  type RawSendResult,
+  type SendJob,
+} from '../lib/raw.js';
 
 const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT, RAW_AUTH_DIR } = process.env;
 if (!WA_WS_URL || !WA_SIM_URL || !WA_TRUST_ROOT || !process.send) {
@@ -28,6 +36,21 @@ const socketConfig = {
   browser: Browsers.ubuntu('Chrome'),
   markOnlineOnConnect: false,
   generateHighQualityLinkPreview: false,
+  // Uploads to the simulator's media server, whose CA the host trusts the same way (WA_MEDIA_CA).
+  ...(process.env.WA_MEDIA_CA
+    ? { fetchAgent: new HttpsAgent({ ca: process.env.WA_MEDIA_CA, keepAlive: true }) }
+    : {}),
+};
+
+/** The image a job sends: the same bytes every time (what the bench's own side sends too). */
+const images = new Map<number, Buffer>();
+const imageOf = (bytes: number) => {
+  let image = images.get(bytes);
+  if (!image) {
+    image = benchImage(bytes);
+    images.set(bytes, image);
+  }
+  return image;
 };
 const sockets: WASocket[] = [];
 const now = () => performance.timeOrigin + performance.now();
@@ -131,7 +154,12 @@ async function send(jobs: SendJob[], inflight: number, check: boolean): Promise<
               const [found] = (await sock.onWhatsApp(job.to)) ?? [];
               if (!found?.exists) throw new Error('not on WhatsApp');
             }
-            const msg = await sock.sendMessage(job.to, { text });
+            const msg = await sock.sendMessage(
+              job.to,
+              job.imageBytes
+                ? { image: imageOf(job.imageBytes), mimetype: 'image/jpeg', caption: text }
+                : { text },
+            );
             if (msg?.key.id) {
               ids.push(msg.key.id);
               const phone = job.to.split('@')[0] ?? job.to;

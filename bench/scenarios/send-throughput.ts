@@ -15,7 +15,7 @@ import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool } from '../lib/stats.js';
 
-interface SendFigures {
+export interface SendFigures {
   accepted: number;
   failed: number;
   acceptedPerS: number;
@@ -28,7 +28,7 @@ interface SendFigures {
   sysPerMessage: Record<string, number>;
 }
 
-interface Sent {
+export interface Sent {
   startedAt: number;
   lastAcceptedAt: number;
   accepted: number;
@@ -38,7 +38,7 @@ interface Sent {
   statuses: Map<number, number>;
 }
 
-interface Job {
+export interface Job {
   session: number;
   contact: string;
   texts: string[];
@@ -61,7 +61,7 @@ function plan(config: BenchConfig, side: number, run: number, sessions: number):
 }
 
 /** Sends every job's texts, `inflight` at a time per session, through `post` (answers an HTTP status). */
-async function sendAll(
+export async function sendAll(
   jobs: Job[],
   inflight: number,
   post: (job: Job, text: string) => Promise<number>,
@@ -106,11 +106,11 @@ async function cpuSplit(
   return out;
 }
 
-const sumExceptSim = (cpu: Record<string, number>) =>
+export const sumExceptSim = (cpu: Record<string, number>) =>
   Object.entries(cpu).reduce((a, [k, v]) => (k === 'sim' ? a : a + v), 0);
 
 /** Runs one send: CPU of `groups` from the first send until the last delivery, and the rates. */
-async function measured(
+export async function measured(
   simUrl: string,
   timeoutMs: number,
   groups: () => Promise<Record<string, number[]>>,
@@ -145,10 +145,11 @@ async function measured(
   };
 }
 
-const rawSend =
-  (raw: RawBaileys, jobs: Job[], inflight: number, check: boolean) => async (): Promise<Sent> => {
+export const rawSend =
+  (raw: RawBaileys, jobs: Job[], inflight: number, check: boolean, imageBytes?: number) =>
+  async (): Promise<Sent> => {
     const r = await raw.send(
-      jobs.map((j) => ({ socket: j.session, to: `${j.contact}@s.whatsapp.net`, texts: j.texts })),
+      jobs.map((j) => ({ socket: j.session, to: `${j.contact}@s.whatsapp.net`, texts: j.texts, imageBytes })),
       inflight,
       check,
     );

@@ -139,7 +139,9 @@ async function prepareMedia(
   return { to, kind: type, text, content, file: { data, mimetype: baseMimetype(mimetype) } };
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A character base64 does not use (padding aside). Searching for one is linear; matching a whole
+ * megabyte against `^[A-Za-z0-9+/]*={0,2}$` took milliseconds per file. */
+const NOT_BASE64 = /[^A-Za-z0-9+/]/;
 
 /**
  * The bytes of `media.data`: plain base64, or a `data:` URL (whose MIME type then counts as declared).
@@ -147,14 +149,31 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 function decodeData(text: string): { data: Uint8Array; mimetype?: string } {
   const dataUrl = /^data:([^;,]+)?(?:;[^,]*)?;base64,/i.exec(text);
-  const encoded = (dataUrl ? text.slice(dataUrl[0].length) : text).replace(/\s+/g, '');
-  if (encoded.length === 0 || encoded.length % 4 !== 0 || !BASE64.test(encoded)) {
+  const raw = dataUrl ? text.slice(dataUrl[0].length) : text;
+  const encoded = /\s/.test(raw) ? raw.replace(/\s+/g, '') : raw;
+  let end = encoded.length;
+  while (end > 0 && encoded.charCodeAt(end - 1) === 61 /* = */) end--;
+  if (
+    end === 0 ||
+    encoded.length % 4 !== 0 ||
+    encoded.length - end > 2 ||
+    NOT_BASE64.test(encoded.slice(0, end))
+  ) {
     throw new ApiError('MEDIA_DATA_INVALID');
   }
+  return { data: fromBase64(encoded), ...(dataUrl?.[1] ? { mimetype: dataUrl[1] } : {}) };
+}
+
+/** Node's (and workerd's nodejs_compat) native decoder where there is one: many times atob's speed. */
+const NodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
+
+/** Decodes base64 already checked to be well formed. */
+function fromBase64(encoded: string): Uint8Array {
+  if (NodeBuffer) return NodeBuffer.from(encoded, 'base64');
   const binary = atob(encoded);
   const data = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) data[i] = binary.charCodeAt(i);
-  return { data, ...(dataUrl?.[1] ? { mimetype: dataUrl[1] } : {}) };
+  return data;
 }
 
 /** A message of the sender's session in chat `chat`; another session's looks unknown. */
