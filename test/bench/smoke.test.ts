@@ -12,10 +12,10 @@ import {
 import { runBench } from '../../bench/main.js';
 
 describe('bench', () => {
-  it('runs the API, send, memory, pairing and events scenarios on tiny numbers and reports every figure', async () => {
+  it('runs the API, send, memory, pairing, events and media scenarios on tiny numbers and reports every figure', async () => {
     const report = await runBench({
       config: SMOKE,
-      scenarios: ['api', 'send', 'memory', 'pairing', 'events'],
+      scenarios: ['api', 'send', 'memory', 'pairing', 'events', 'media'],
       databaseUrl: inject('postgresUrl'),
       logLevel: 'warn',
       edgeConfig: {
@@ -26,7 +26,7 @@ describe('bench', () => {
       },
     });
     expect(report).toMatchObject({ version: 1, mode: 'smoke', machine: { cores: expect.any(Number) } });
-    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing', 'events']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing', 'events', 'media']);
     for (const s of report.scenarios) {
       expect(s.error).toBeUndefined();
       expect(s.ours).not.toBe('');
@@ -51,6 +51,9 @@ describe('bench', () => {
     const events = report.scenarios.find((s) => s.id === 'events');
     expect(events?.metrics.find((m) => m.name.startsWith('messages lost'))?.ours).toBe(0);
     expect(events?.notes.some((n) => /Signatures: ([1-9]\d*) of \1 deliveries verified/.test(n))).toBe(true);
+    // Every image went through the media server to the contact, on both sides.
+    const media = report.scenarios.find((s) => s.id === 'media');
+    expect(media?.notes.some((n) => /delivered in time/.test(n))).toBe(false);
     const markdown = renderReport(report);
     for (const s of report.scenarios) expect(markdown).toContain(`### ${s.title}`);
     expect(markdown).toContain('ratio (ours ÷ baseline)');
