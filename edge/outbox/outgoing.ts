@@ -118,6 +118,8 @@ async function prepareMedia(
   };
   const text = caption ?? null;
   if (media.url !== undefined) {
+    // The shape webhook URLs must have (absolute, no credentials, no fragment); whether its addresses are
+    // public is the host's to check, at the connection it makes.
     const checked = checkWebhookUrl(media.url, { allowPrivate: true });
     if (!checked.ok) throw new ApiError('MEDIA_URL_INVALID');
     if (checked.url.protocol !== 'https:') throw new ApiError('MEDIA_URL_NOT_HTTPS');

@@ -26,7 +26,14 @@ describe('bench', () => {
       },
     });
     expect(report).toMatchObject({ version: 1, mode: 'smoke', machine: { cores: expect.any(Number) } });
-    expect(report.scenarios.map((s) => s.id)).toEqual(['api', 'send', 'memory', 'pairing', 'events', 'media']);
+    expect(report.scenarios.map((s) => s.id)).toEqual([
+      'api',
+      'send',
+      'memory',
+      'pairing',
+      'events',
+      'media',
+    ]);
     for (const s of report.scenarios) {
       expect(s.error).toBeUndefined();
       expect(s.ours).not.toBe('');
