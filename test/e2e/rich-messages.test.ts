@@ -52,6 +52,23 @@ const queuedCount = async () =>
     ).n,
   );
 
+/** A contact's phone sends the linked account a message (`kind` and its fields); its id. */
+const contactSends = async (contact: string, body: Record<string, unknown>) => {
+  const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to: PHONE, ...body }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: string }).id;
+};
+
+/** Waits until the gateway stored message `id` (the host heard it). */
+const storedInGateway = (id: string) =>
+  until(async () =>
+    (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).status === 200 ? true : undefined,
+  );
+
 /** A file the test serves over HTTPS, for `media.url`. */
 const served = new Map<string, { type: string; body: Buffer }>();
 
@@ -215,14 +232,8 @@ describe('sending every kind through the outbox', () => {
       mentions: ['6281234567890@s.whatsapp.net'],
     });
     // A reply to what the contact sent: its id from the simulator, stored when the host heard it.
-    const theirs = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: PHONE, text: 'noon is fine' }),
-    }).then((r) => r.json() as Promise<{ id: string }>);
-    await until(async () =>
-      (await api(edge.url, 'GET', `/api/messages/${theirs.id}`, { key })).status === 200 ? true : undefined,
-    );
+    const theirs = { id: await contactSends(contact, { text: 'noon is fine' }) };
+    await storedInGateway(theirs.id);
     const answer = await queue({
       to: contact,
       type: 'image',
@@ -353,15 +364,6 @@ describe('receiving every kind', () => {
       const res = await api(edge.url, 'GET', '/api/events?types=message.received&limit=500', { key });
       return (res.body.events as Event[]).find((e) => e.data.message.id === id)?.data.message;
     }, 30_000);
-  const contactSends = async (contact: string, body: Record<string, unknown>) => {
-    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: PHONE, ...body }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { id: string }).id;
-  };
 
   it('files, locations, contact cards, reactions and replies become message.received with their fields', async () => {
     const contact = '6285530000001';
@@ -428,15 +430,6 @@ describe('receiving every kind', () => {
 });
 
 describe('edits and deletions', () => {
-  const contactSends = async (contact: string, body: Record<string, unknown>) => {
-    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: PHONE, ...body }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { id: string }).id;
-  };
   type Event = { type: string; data: Record<string, unknown> & { message?: { id: string } } };
   const eventOf = (type: string, id: string) =>
     until(async () => {
@@ -449,9 +442,7 @@ describe('edits and deletions', () => {
   it('an edit changes the stored text, with message.updated; a deletion wipes it, with message.deleted', async () => {
     const contact = '6285560000001';
     const id = await contactSends(contact, { text: 'harga 10.000' });
-    await until(async () =>
-      (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).status === 200 ? true : undefined,
-    );
+    await storedInGateway(id);
     await contactSends(contact, { kind: 'edit', edit: { id, text: 'harga 12.000' } });
     const updated = await eventOf('message.updated', id);
     expect(updated.message).toMatchObject({ id, text: 'harga 12.000', editedAt: expect.any(String) });
@@ -463,9 +454,7 @@ describe('edits and deletions', () => {
       mimetype: 'image/png',
       caption: 'oops',
     });
-    await until(async () =>
-      (await api(edge.url, 'GET', `/api/messages/${photo}`, { key })).status === 200 ? true : undefined,
-    );
+    await storedInGateway(photo);
     await contactSends(contact, { kind: 'delete', delete: { id: photo } });
     expect(await eventOf('message.deleted', photo)).toMatchObject({
       sessionId: 'rich',
@@ -498,21 +487,13 @@ describe('edits and deletions', () => {
 
 describe('downloading a received file', () => {
   const contactSendsFile = async (contact: string, file: Buffer, extra: Record<string, unknown> = {}) => {
-    const res = await fetch(`${sim.url}/sim/contacts/${contact}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        to: PHONE,
-        kind: 'document',
-        data: file.toString('base64'),
-        mimetype: 'application/pdf',
-        ...extra,
-      }),
+    const id = await contactSends(contact, {
+      kind: 'document',
+      data: file.toString('base64'),
+      mimetype: 'application/pdf',
+      ...extra,
     });
-    const { id } = (await res.json()) as { id: string };
-    await until(async () =>
-      (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).status === 200 ? true : undefined,
-    );
+    await storedInGateway(id);
     return id;
   };
   const download = (id: string) =>
