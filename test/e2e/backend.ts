@@ -1,7 +1,10 @@
+import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
+import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { type HostOptions, type RunningHost, startHost } from '../../node-runtime/host/server.js';
+import type { Database } from '../../shared/db-schema.js';
 import { NO_PACING, type Pacing } from '../../shared/outbox.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
@@ -50,3 +53,11 @@ export function useBackend(
     return backend;
   };
 }
+
+/** The edge on a free local port, silent, over the test's database and the hosts' shared secret. */
+export const startTestEdge = (
+  db: Kysely<Database>,
+  hostSecret: string,
+  more: Partial<StartEdgeOptions> = {},
+): Promise<RunningEdge> =>
+  startEdge({ db, port: 0, hostname: '127.0.0.1', hostSecret, logger: pino({ level: 'silent' }), ...more });

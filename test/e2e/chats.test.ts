@@ -1,11 +1,10 @@
 // Read marks, presence and number checks end to end: the edge, a real host with Baileys, and the
 // simulated contacts, who see the blue ticks and the "typing…".
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import type { SimServer } from '../wa-sim/server.js';
-import { useBackend } from './backend.js';
+import { startTestEdge, useBackend } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'chats-e2e-secret-chats-e2e-secret-chats-01';
@@ -61,13 +60,7 @@ const newSession = async (name: string, phone?: string) => {
 
 beforeAll(async () => {
   ({ sim } = backend());
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
   key = await newSession('chats', PHONE);
 });
 afterAll(async () => {

@@ -4,11 +4,10 @@
 // counted: none, with our Baileys patch, which has WhatsApp keep a message until it is committed
 // (without it Baileys acknowledges messages while it buffers its events, and this test loses them).
 import type { ChildProcess } from 'node:child_process';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 // 1,000 messages through real Signal sessions take 15-30 s alone on 2 cores, longer beside other files.
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { insertEvent } from '../../shared/event-log.js';
 import {
@@ -21,6 +20,7 @@ import { startHostProcess, stopProcess } from '../helpers/host-process.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type Receiver, startReceiver } from '../helpers/webhook-receiver.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
+import { startTestEdge } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'faults-secret-faults-secret-faults-0123';
@@ -49,13 +49,7 @@ let sessionId: string;
 
 beforeAll(async () => {
   sim = await startSimulator();
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
   const { adminKey, tenantId: tenant } = await ensureDefaultTenant(database().db);
   tenantId = tenant;
   host = await runHost();

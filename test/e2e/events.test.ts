@@ -2,15 +2,14 @@
 // webhooks (checked with the standardwebhooks package customers use), and the pull API and the message
 // store show the same. A receiver that is down gets everything in order once back; replay sends what
 // was asked and nothing more.
-import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { generateSecretKey, parseSecretKey } from '../../shared/webhook-secrets.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type Receiver, startReceiver } from '../helpers/webhook-receiver.js';
 import type { SimServer } from '../wa-sim/server.js';
-import { useBackend } from './backend.js';
+import { startTestEdge, useBackend } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'events-e2e-secret-events-e2e-secret-0123';
@@ -55,14 +54,7 @@ const eventsOf = async (key: string, query: string) =>
 
 beforeAll(async () => {
   ({ sim, adminKey } = backend());
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    webhooks: { secretKey: KEY, allowPrivate: true },
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET, { webhooks: { secretKey: KEY, allowPrivate: true } });
   receiver = await startReceiver(() => (down ? 503 : 200));
   const created = await api(edge.url, 'POST', '/api/admin/webhooks', {
     key: adminKey,

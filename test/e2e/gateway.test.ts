@@ -1,9 +1,8 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import type { SimServer } from '../wa-sim/server.js';
-import { useBackend } from './backend.js';
+import { startTestEdge, useBackend } from './backend.js';
 import { api, linkByQr, seedFlow, until } from './flow.js';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456';
@@ -15,13 +14,7 @@ let adminKey: string;
 
 beforeAll(async () => {
   ({ sim, adminKey } = backend());
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
 });
 afterAll(() => edge?.close());
 

@@ -1,14 +1,14 @@
 // A session host as its own process, killed and started again under load: linked sessions resume every
 // time with no new QR, and a client sending all along only ever sees success or a retryable 503.
 import type { ChildProcess } from 'node:child_process';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { startHostProcess, stopProcess } from '../helpers/host-process.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
+import { startTestEdge } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'restart-secret-restart-secret-restart-01';
@@ -51,13 +51,7 @@ const devicesOf = async (phone: string) =>
 
 beforeAll(async () => {
   sim = await startSimulator();
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
   adminKey = (await ensureDefaultTenant(database().db)).adminKey ?? '';
 });
 afterAll(async () => {

@@ -3,14 +3,14 @@
 // same Idempotency-Key on network errors, timeouts, 5xx and 409. At the end every message a client was
 // told about is shown exactly once by its contact's phone, nothing else is, and every status is final.
 import type { ChildProcess } from 'node:child_process';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { startHostProcess, stopProcess } from '../helpers/host-process.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
+import { startTestEdge } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'crash-secret-crash-secret-crash-secret-01';
@@ -37,13 +37,7 @@ const runHost = () =>
 
 beforeAll(async () => {
   sim = await startSimulator();
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
   adminKey = (await ensureDefaultTenant(database().db)).adminKey ?? '';
   host = await runHost();
 });

@@ -1,12 +1,11 @@
 // The outbox end to end: the edge, a real host with Baileys, and the simulator's phones. Messages queued
 // through the API reach the contact's phone once each, in order, paced as the admin set, and their
 // statuses and events tell how far each got or why it failed.
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import type { SimServer } from '../wa-sim/server.js';
-import { useBackend } from './backend.js';
+import { startTestEdge, useBackend } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'outbox-e2e-secret-outbox-e2e-secret-0123';
@@ -85,13 +84,7 @@ const statusEvents = async (key: string, id: string) =>
 
 beforeAll(async () => {
   ({ sim, adminKey } = backend());
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
 });
 afterAll(async () => {
   await edge?.close();

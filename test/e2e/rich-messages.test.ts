@@ -4,13 +4,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/entries/node.js';
+import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { issueServerCertificate } from '../wa-sim/media-tls.js';
 import type { SimServer } from '../wa-sim/server.js';
-import { useBackend } from './backend.js';
+import { startTestEdge, useBackend } from './backend.js';
 import { api, linkByQr, until } from './flow.js';
 
 const SECRET = 'rich-e2e-secret-rich-e2e-secret-rich-0123';
@@ -74,13 +73,7 @@ const served = new Map<string, { type: string; body: Buffer }>();
 
 beforeAll(async () => {
   ({ sim } = backend());
-  edge = await startEdge({
-    db: database().db,
-    port: 0,
-    hostname: '127.0.0.1',
-    hostSecret: SECRET,
-    logger: pino({ level: 'silent' }),
-  });
+  edge = await startTestEdge(database().db, SECRET);
   const created = await api(edge.url, 'POST', '/api/session/create', {
     key: backend().adminKey,
     body: { sessionId: 'rich' },
