@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
-import { messageView } from '../../shared/message-view.js';
+import { type MediaDownload, messageView } from '../../shared/message-view.js';
 import { GroupWriter } from '../db/group-writer.js';
 import {
   advanceStatusesWithEvents,
@@ -239,6 +239,18 @@ export class SessionJournal {
         await this.event(trx, 'message.deleted', { sessionId, id: row.id, chat: row.chat_jid, at });
       }
     });
+  }
+
+  /** A file we sent went up to WhatsApp: keep what downloading it again takes (GET .../media). */
+  keepSentFile(id: string, download: MediaDownload): Promise<void> {
+    return this.enqueue(
+      'sent-file',
+      async (db) => {
+        await sql`update messages set content = content || jsonb_build_object('download', ${JSON.stringify(download)}::text::jsonb)
+          where session_id = ${this.session.id} and id = ${id}`.execute(db);
+      },
+      false,
+    );
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */

@@ -11,6 +11,7 @@ import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
+import { sentFileOf } from '../wa/messages.js';
 import { MissingFileError } from '../wa/outgoing.js';
 import { claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
 
@@ -275,6 +276,8 @@ export class SessionOutbox {
     if (pacing.typingMs > 0) void this.deps.presence(message.chatJid, false);
     if (result.ok) {
       this.inFlight.add(message.id); // `sent` comes with the server's ack
+      const file = message.content.media ? sentFileOf(result.message.message) : undefined;
+      if (file) await journal.keepSentFile(message.id, file);
       return true;
     }
     switch (result.error) {

@@ -75,6 +75,29 @@ const b64 = (bytes: Uint8Array | null | undefined) =>
 const count = (n: number | Long | null | undefined) =>
   n === null || n === undefined ? null : typeof n === 'number' ? n : n.toNumber();
 
+/** What downloading a message's file takes, when it carries one with its keys. */
+const downloadOf = (kind: MediaDownload['type'], media: MediaContent): MediaDownload | undefined =>
+  media.directPath && media.mediaKey
+    ? {
+        type: kind,
+        directPath: media.directPath,
+        ...(media.url ? { url: media.url } : {}),
+        mediaKey: b64(media.mediaKey) ?? '',
+        ...(media.fileSha256 ? { fileSha256: b64(media.fileSha256) } : {}),
+        ...(media.fileEncSha256 ? { fileEncSha256: b64(media.fileEncSha256) } : {}),
+      }
+    : undefined;
+
+/** The file a message we sent carries (Baileys filled in its keys and path as it uploaded it). */
+export function sentFileOf(message: proto.IMessage | null | undefined): MediaDownload | undefined {
+  const content = normalizeMessageContent(message);
+  for (const [field, kind] of MEDIA_FIELDS) {
+    const media = content?.[field] as MediaContent | null | undefined;
+    if (media) return downloadOf(kind, media);
+  }
+  return undefined;
+}
+
 /** The context (reply, mentions) a message of any kind carries. */
 const contextOf = (content: proto.IMessage): proto.IContextInfo | null | undefined => {
   for (const value of Object.values(content)) {
@@ -120,16 +143,8 @@ export function contentOf(message: proto.IMessage | null | undefined) {
       ...('fileName' in media && media.fileName ? { fileName: media.fileName } : {}),
       ...('ptt' in media && media.ptt ? { ptt: true } : {}),
     };
-    if (media.directPath && media.mediaKey) {
-      stored.download = {
-        type: kind,
-        directPath: media.directPath,
-        ...(media.url ? { url: media.url } : {}),
-        mediaKey: b64(media.mediaKey) ?? '',
-        ...(media.fileSha256 ? { fileSha256: b64(media.fileSha256) } : {}),
-        ...(media.fileEncSha256 ? { fileEncSha256: b64(media.fileEncSha256) } : {}),
-      };
-    }
+    const download = downloadOf(kind, media);
+    if (download) stored.download = download;
     const caption = 'caption' in media ? (media.caption ?? null) : null;
     return { kind, text: caption, quoted, content: stored };
   }

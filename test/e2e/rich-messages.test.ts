@@ -126,6 +126,13 @@ describe('sending every kind through the outbox', () => {
       const m = (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).body.message;
       return m.status !== 'queued' ? m : undefined;
     });
+    // What was sent can be downloaded again, from WhatsApp's copy, as a received file can.
+    const again = await until(async () => {
+      const res = await fetch(`${edge.url}/api/messages/${id}/media`, { headers: { 'x-api-key': key } });
+
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined;
+    });
+    expect(sha256(again)).toBe(sha256(image));
     expect(message).toMatchObject({
       kind: 'image',
       text: 'your receipt',

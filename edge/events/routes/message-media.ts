@@ -8,9 +8,10 @@ import type { EdgeApp, EdgeServices } from '../../services.js';
 export const messageMediaRoute = createRoute({
   method: 'get',
   path: '/api/messages/{id}/media',
-  summary: 'The file of a received message',
+  summary: 'The file a message carries',
   description:
-    'Needs a session key. The gateway does not keep files: this downloads the file from WhatsApp’s ' +
+    'Needs a session key. A received file, or one this session sent. The gateway does not keep files: ' +
+    'this downloads the file from WhatsApp’s ' +
     'media servers, decrypts it and streams it, with its MIME type as `Content-Type` and its name in ' +
     '`Content-Disposition`. The file is checked against the hash the message carries as it streams; one ' +
     'that does not match ends the download with an error rather than a wrong file. WhatsApp keeps files ' +
