@@ -157,7 +157,8 @@ export const ERRORS = {
     message: 'Pesan yang dibalas (replyTo) tidak ditemukan di chat ini',
   },
   REACTION_TARGET_NOT_FOUND: { status: 404, message: 'Pesan yang diberi reaksi tidak ditemukan di chat ini' },
-  // GET /api/messages/{id}/media: the message carries no file (a text, or one sent from here).
+  // GET /api/messages/{id}/media: the message carries no file (a text, a deleted message, or one whose file
+  // has not gone up to WhatsApp yet).
   MESSAGE_HAS_NO_MEDIA: { status: 404, message: 'Pesan ini tidak membawa file yang dapat diunduh' },
   // WhatsApp keeps a file on its servers for a limited time; only the sender could upload it again.
   MEDIA_EXPIRED: { status: 410, message: 'File ini sudah tidak tersedia di server WhatsApp' },
