@@ -90,6 +90,7 @@ beforeAll(async () => {
       '127.0.0.1',
     ),
     (req, res) => {
+      if (req.url === '/moved.png') return void res.writeHead(302, { location: '/invoice.pdf' }).end();
       const file = served.get(req.url ?? '');
       if (!file) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': file.type }).end(file.body);
@@ -262,6 +263,7 @@ describe('what is refused before anything is queued', () => {
       [{ type: 'image', media: { url: 'not a url' } }, 400, 'MEDIA_URL_INVALID'],
       [{ type: 'image', media: { url: `${filesUrl}/page.html` } }, 415, 'MEDIA_TYPE_NOT_ALLOWED'],
       [{ type: 'image', media: { url: `${filesUrl}/missing.png` } }, 422, 'MEDIA_URL_UNREACHABLE'],
+      [{ type: 'image', media: { url: `${filesUrl}/moved.png` } }, 422, 'MEDIA_URL_REDIRECT'],
       [{ type: 'image', media: { url: `${filesUrl}/big.png` } }, 413, 'MEDIA_TOO_LARGE'],
       [{ type: 'image', media: { data: 'not base64!' } }, 400, 'MEDIA_DATA_INVALID'],
       [
