@@ -355,8 +355,9 @@ export class SessionHost {
   }
 
   /**
-   * A received message's file, downloaded and decrypted as it streams, with what the client is told of
-   * it. The session need not be connected: WhatsApp's media servers take no login.
+   * A message's file (received, or sent by this session), downloaded and decrypted as it streams, with
+   * what the client is told of it. The session need not be connected: WhatsApp's media servers take no
+   * login.
    */
   async mediaFile(sessionId: string, messageId: string) {
     const row = await this.deps.db
