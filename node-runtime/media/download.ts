@@ -1,8 +1,7 @@
 // A message's file (received, or one this session sent), downloaded from WhatsApp's media servers when a
 // client asks for it (GET /api/messages/{id}/media): decrypted as it streams, and checked against the
-// message's hash. The
-// check can only end once the last byte has passed, so a file that does not match ends the stream with
-// an error: the client sees a broken download, never a wrong file that looks whole.
+// message's hash. The check can only end once the last byte has passed, so a file that does not match
+// ends the stream with an error: the client sees a broken download, never a wrong file that looks whole.
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { downloadContentFromMessage } from '@whiskeysockets/baileys';
