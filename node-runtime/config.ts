@@ -105,6 +105,19 @@ export const HostConfigSchema = HostSettings.extend({
 });
 export type HostConfig = z.infer<typeof HostConfigSchema>;
 
+/** Configuration of an edge started on its own (`npm run edge`, scripts/edge.ts). */
+export const EdgeProcessConfigSchema = EdgeEnvSchema.extend({
+  DATABASE_URL: z.string().min(1),
+  EDGE_HOST_SECRET: z.string().min(32),
+  PORT: port(3000),
+  /** Default: every interface, as the seed listened. */
+  EDGE_LISTEN: optional,
+  LOG_LEVEL: HostSettings.shape.LOG_LEVEL,
+  API_KEY: keySetting(apiKeySettingProblem),
+  OPERATOR_KEY: keySetting(operatorKeySettingProblem),
+});
+export type EdgeProcessConfig = z.infer<typeof EdgeProcessConfigSchema>;
+
 /** The WhatsApp connection settings a session host takes from its configuration. */
 export const waConnectionOf = (
   config: Pick<

@@ -2,10 +2,12 @@ import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
 import { closeDb, createDb } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
 import { reportStartFailure } from '../startup-error.js';
 import { type RunningHost, startHost } from './server.js';
 
-// A session host on its own: `tsx node-runtime/host/main.ts`, configured by the environment.
+// A session host on its own (`npm run host`, or `tsx node-runtime/host/main.ts`), configured by the
+// environment. It prints one JSON line, `{hostId, url}`, once it serves.
 let host: RunningHost;
 let closeDatabase = async () => {};
 try {
@@ -13,6 +15,8 @@ try {
   const db = createDb(config.DATABASE_URL);
   // The webhook worker's own connections: message writes must not starve deliveries.
   const webhookDb = createDb(config.DATABASE_URL, { max: 2 });
+  // Under an advisory lock: hosts and edges that start together migrate once.
+  await migrateToLatest(db);
   closeDatabase = async () => {
     await closeDb(db);
     await closeDb(webhookDb);

@@ -21,11 +21,15 @@ export type NpmScript = {
 /** Free ports only, so tests pass while a sandbox runs on the default ones. */
 export const ANY_PORTS = { PORT: '0', HOST_PORT: '0', WA_SIM_PORT: '0' };
 
-/** Runs `npm run <script>` and resolves once its banner is printed. */
+/**
+ * Runs `npm run <script>` and resolves once it printed `ready` (default: the end of the stack's banner;
+ * `npm run host` prints a JSON line with its `url`).
+ */
 export async function startNpmScript(
-  script: 'start' | 'sandbox',
+  script: 'start' | 'sandbox' | 'edge' | 'host',
   env: Record<string, string>,
   timeoutMs = 60_000,
+  ready = 'Next: create a session',
 ): Promise<NpmScript> {
   const child = spawn('npm', ['run', '--silent', script], {
     cwd: ROOT,
@@ -65,7 +69,7 @@ export async function startNpmScript(
     exited,
   };
   const end = Date.now() + timeoutMs;
-  while (!out.includes('Next: create a session')) {
+  while (!out.includes(ready)) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`npm run ${script} exited with ${child.exitCode ?? child.signalCode}:\n${out}`);
     }
