@@ -1,5 +1,5 @@
 import type { WASocket } from '@whiskeysockets/baileys';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { MAX_READ_IDS, type PRESENCE_STATES } from '../../shared/chats.js';
@@ -7,7 +7,7 @@ import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import type { MessageStatus } from '../../shared/events.js';
 import type { HostMediaBody } from '../../shared/message-content.js';
-import type { StoredContent } from '../../shared/message-view.js';
+import type { MediaDownload, StoredContent } from '../../shared/message-view.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
 import {
@@ -362,16 +362,53 @@ export class SessionHost {
   async mediaFile(sessionId: string, messageId: string) {
     const row = await this.deps.db
       .selectFrom('messages')
-      .select(['content'])
+      .select(['content', 'chat_jid', 'direction'])
       .where('session_id', '=', sessionId)
       .where('id', '=', messageId)
       .executeTakeFirst();
     if (!row) throw new ApiError('MESSAGE_NOT_FOUND');
     const content = row.content as StoredContent | null;
-    if (!content?.download || !content.media) throw new ApiError('MESSAGE_HAS_NO_MEDIA');
-    this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa);
-    const stream = await this.fetcher.open(content.download);
-    return { stream, media: content.media };
+    const { download, media } = content ?? {};
+    if (!download || !media) throw new ApiError('MESSAGE_HAS_NO_MEDIA');
+    const fetcher = (this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa));
+    const stream = await fetcher.open(download).catch(async (err: unknown) => {
+      // WhatsApp's copy of a received file is gone: its sender's phone can upload it again.
+      if (!(err instanceof ApiError) || err.code !== 'MEDIA_EXPIRED' || row.direction !== 'in') throw err;
+      const again = await this.reuploaded(sessionId, messageId, row.chat_jid, download).catch(() => {
+        throw err;
+      });
+      return fetcher.open(again);
+    });
+    return { stream, media };
+  }
+
+  /**
+   * Asks the sender's phone to upload a received file again (Baileys' media-retry request over the
+   * session's socket), and keeps where it now is.
+   */
+  private async reuploaded(
+    sessionId: string,
+    id: string,
+    chat: string,
+    download: MediaDownload,
+  ): Promise<MediaDownload> {
+    const key = { remoteJid: chat, fromMe: false, id };
+    const message = {
+      [`${download.type}Message`]: {
+        mediaKey: Buffer.from(download.mediaKey, 'base64'),
+        directPath: download.directPath,
+        url: download.url,
+      },
+    };
+    const updated = await this.onSocket(sessionId, (sock) => sock.updateMediaMessage({ key, message }));
+    const fresh = Object.values(updated.message ?? {})[0] as
+      | { directPath?: string; url?: string }
+      | undefined;
+    if (!fresh?.directPath) throw new Error('the re-upload named no file');
+    const moved: MediaDownload = { ...download, directPath: fresh.directPath, url: fresh.url ?? undefined };
+    await sql`update messages set content = content || jsonb_build_object('download', ${JSON.stringify(moved)}::text::jsonb)
+      where session_id = ${sessionId} and id = ${id}`.execute(this.deps.db);
+    return moved;
   }
 
   /** Runs `run` on the session's open socket; a session that is not connected is refused as a send is. */

@@ -537,14 +537,39 @@ describe('downloading a received file', () => {
     const broken = await download(changed);
     expect(broken.status).toBe(200);
     await expect(broken.arrayBuffer()).rejects.toThrow();
+  });
 
-    const later = await contactSendsFile('6285540000002', Buffer.from('%PDF-later'));
+  it('once WhatsApp dropped a file, the sender’s phone uploads it again; a file we sent is gone for good', async () => {
+    const contact = '6285540000003';
+    const ours = await queue({ to: contact, type: 'image', media: { data: png(500).toString('base64') } });
+    await until(async () => ((await download(ours)).status === 200 ? true : undefined));
+    const pdf = Buffer.from('%PDF-later');
+    const theirs = await contactSendsFile(contact, pdf);
     await fetch(`${sim.url}/sim/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'media-expired' }),
     });
-    const gone = await download(later);
+    const pathOf = async () =>
+      (
+        (
+          await database()
+            .db.selectFrom('messages')
+            .select('content')
+            .where('id', '=', theirs)
+            .executeTakeFirstOrThrow()
+        ).content as { download: { directPath: string } }
+      ).download.directPath;
+    const before = await pathOf();
+    const back = await download(theirs);
+    expect(back.status).toBe(200);
+    expect(sha256(Buffer.from(await back.arrayBuffer()))).toBe(sha256(pdf));
+    // It came from the phone's new upload, kept for the next download.
+    const after = await pathOf();
+    expect(after).not.toBe(before);
+    expect(sha256(Buffer.from(await (await download(theirs)).arrayBuffer()))).toBe(sha256(pdf));
+    expect(await pathOf()).toBe(after);
+    const gone = await download(ours);
     expect(gone.status).toBe(410);
     expect(await gone.json()).toMatchObject({ code: 'MEDIA_EXPIRED' });
   });

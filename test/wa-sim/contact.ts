@@ -190,7 +190,9 @@ export const sendFromContact = async (
     participant: jidOf(quoted.author, addressing),
     quotedMessage: { conversation: quoted.text },
   };
-  const message = buildContent(sim.media, sim.mediaHost, content, context);
+  const message = buildContent(sim.media, sim.mediaHost, content, context, (file) =>
+    sim.rememberSentFile(contact.phone, id, file),
+  );
   sim.rememberSent(contact.phone, id, message);
   const addressingAttrs: Record<string, string> =
     addressing === 'lid'

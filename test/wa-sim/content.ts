@@ -143,6 +143,8 @@ export const buildContent = (
   mediaHost: string | undefined,
   content: ContactContent,
   context?: proto.IContextInfo,
+  /** Told the encrypted file of a file message: the phone keeps it, to upload it again when asked. */
+  keepFile: (file: Buffer) => void = () => {},
 ): proto.IMessage => {
   switch (content.kind) {
     case 'text':
@@ -182,6 +184,7 @@ export const buildContent = (
         content.kind,
       );
       const directPath = media.put(file);
+      keepFile(file);
       const common = {
         url: mediaHost ? `https://${mediaHost}${directPath}` : undefined,
         directPath,

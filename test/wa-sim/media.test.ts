@@ -254,6 +254,29 @@ describe('the media servers refuse what WhatsApp refuses', () => {
     ).rejects.toMatchObject({ output: { statusCode: 404 } });
   });
 
+  it('a file gone from the media servers: its sender’s phone uploads it again, or says it has none', async () => {
+    const contact = '628777300003';
+    const image = randomBytes(2_000);
+    const got = await contactSends(contact, {
+      kind: 'image',
+      data: image.toString('base64'),
+      mimetype: 'image/png',
+    });
+    expect((await control(server, 'POST', '/sim/faults', { kind: 'media-expired' })).status).toBe(200);
+    const message = got as proto.IWebMessageInfo & { key: proto.IMessageKey };
+    const expired = message.message?.imageMessage?.directPath;
+    // Baileys updates the message in place.
+    const updated = await alice.sock.updateMediaMessage(message);
+    expect(updated.message?.imageMessage?.directPath).not.toBe(expired);
+    const bytes = await downloadMediaMessage(updated, 'buffer', { options: { dispatcher } as RequestInit });
+    expect(sha256(bytes)).toBe(sha256(image));
+    const never = {
+      key: { remoteJid: `${contact}@s.whatsapp.net`, fromMe: false, id: '3EB0NEVERSENT0000000000' },
+      message: { imageMessage: { mediaKey: randomBytes(32), directPath: '/v/t62.7118-24/gone.enc' } },
+    };
+    await expect(alice.sock.updateMediaMessage(never)).rejects.toMatchObject({ output: { statusCode: 404 } });
+  });
+
   it('a contact message with a kind it cannot send: 400, nothing sent', async () => {
     const before = incoming.length;
     for (const body of [

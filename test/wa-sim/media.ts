@@ -209,3 +209,16 @@ export class MediaStore {
     return json(404, { error: 'not found' });
   }
 }
+
+/** The AES-GCM key a media-retry request and its answer are sealed with (from the file's media key). */
+const retryKey = (mediaKey: Uint8Array) =>
+  Buffer.from(hkdfSync('sha256', mediaKey, Buffer.alloc(32), 'WhatsApp Media Retry Notification', 32));
+
+/** Seals a media-retry answer (a `MediaRetryNotification`) as the phone does: AES-256-GCM, the id as AAD. */
+export const sealRetryAnswer = (plain: Uint8Array, mediaKey: Uint8Array, messageId: string) => {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', retryKey(mediaKey), iv);
+  cipher.setAAD(Buffer.from(messageId));
+  const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+  return { ciphertext, iv };
+};

@@ -2,6 +2,7 @@ import { deflateSync } from 'node:zlib';
 import { type BinaryNode, jidDecode, proto } from '@whiskeysockets/baileys';
 import type { SimConnection } from './connection.js';
 import { address, receiveFromDevice, resendOnRetry } from './contact.js';
+import { sealRetryAnswer } from './media.js';
 import { bytes, child, children, unixTime } from './nodes.js';
 import { newMessageId, type Simulator } from './simulator.js';
 import { type Account, type LinkedDevice, pendingKey } from './world.js';
@@ -78,7 +79,10 @@ export const handleReceipt = (
   node: BinaryNode,
 ) => {
   const ids = [node.attrs.id ?? '', ...children(child(node, 'list')).map((i) => i.attrs.id ?? '')];
-  if (node.attrs.type === 'retry') {
+  if (node.attrs.type === 'server-error') {
+    // Not about delivery: the device found a file gone from the media servers (see answerMediaRetry).
+    answerMediaRetry(sim, conn, node);
+  } else if (node.attrs.type === 'retry') {
     sim.noteRetry(device, node.attrs.id ?? '');
     void resendOnRetry(sim, owner, device, node).catch(() => undefined);
   } else {
@@ -103,6 +107,57 @@ export const handleReceipt = (
       ...(node.attrs.type ? { type: node.attrs.type } : {}),
     },
   });
+};
+
+/**
+ * A device asks the phone that sent a file to upload it again (`<receipt type="server-error">` naming the
+ * message in `<rmr>`), as WhatsApp's phones do once the media servers dropped it. The phone uploads the
+ * file it kept and answers with a `mediaretry` notification: the new direct path, sealed with a key from
+ * the file's media key; or an error when it no longer has the file.
+ */
+const answerMediaRetry = (sim: Simulator, conn: SimConnection, node: BinaryNode) => {
+  const id = node.attrs.id ?? '';
+  const rmr = child(node, 'rmr');
+  const sender = jidDecode(rmr?.attrs.jid);
+  const phone =
+    sender?.user && sim.world.find(sender.user, sender.server === 'lid' ? 'lid' : 's.whatsapp.net');
+  const message = phone ? sim.sentMessage(phone.phone, id) : undefined;
+  const media =
+    message?.imageMessage ??
+    message?.videoMessage ??
+    message?.audioMessage ??
+    message?.documentMessage ??
+    message?.documentWithCaptionMessage?.message?.documentMessage ??
+    message?.stickerMessage;
+  const file = phone ? sim.sentFile(phone.phone, id) : undefined;
+  const answer = (content: BinaryNode[]) =>
+    conn.send({
+      tag: 'notification',
+      attrs: { id, type: 'mediaretry', from: 's.whatsapp.net', t: unixTime() },
+      content: [...content, ...(rmr ? [rmr] : [])],
+    });
+  if (!media?.mediaKey || !file) {
+    return answer([
+      { tag: 'error', attrs: { code: String(proto.MediaRetryNotification.ResultType.NOT_FOUND) } },
+    ]);
+  }
+  const directPath = sim.media.put(file);
+  const plain = proto.MediaRetryNotification.encode({
+    stanzaId: id,
+    directPath,
+    result: proto.MediaRetryNotification.ResultType.SUCCESS,
+  }).finish();
+  const { ciphertext, iv } = sealRetryAnswer(plain, media.mediaKey, id);
+  answer([
+    {
+      tag: 'encrypt',
+      attrs: {},
+      content: [
+        { tag: 'enc_p', attrs: {}, content: ciphertext },
+        { tag: 'enc_iv', attrs: {}, content: iv },
+      ],
+    },
+  ]);
 };
 
 /** Marks the messages `ids` that the contact `to` sent to `reader` as read. */

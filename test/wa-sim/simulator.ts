@@ -24,6 +24,8 @@ export type Outcome = { status: number; body: unknown };
 const fail = (status: number, error: string): Outcome => ({ status, body: { error } });
 /** How many contact messages the simulator keeps for retry receipts. */
 const MAX_REMEMBERED = 20_000;
+/** How many files contacts' phones keep to upload again. */
+const MAX_REMEMBERED_FILES = 1_000;
 
 /**
  * The simulated WhatsApp network: accounts, phones and linked devices, the connections of the
@@ -65,6 +67,7 @@ export class Simulator {
    * it could not decrypt (not saved: after a restart such a request goes unanswered).
    */
   private readonly sentByContacts = new Map<string, proto.IMessage>();
+  private readonly sentFiles = new Map<string, Buffer>();
   /** "typing…" and its end, as each contact's phone was shown them (not saved: WhatsApp keeps none). */
   private readonly chatstates = new Map<string, { from: string; state: string; at: string }[]>();
 
@@ -264,6 +267,22 @@ export class Simulator {
 
   sentMessage(phone: string, id: string): proto.IMessage | undefined {
     return this.sentByContacts.get(`${phone}/${id}`);
+  }
+
+  /**
+   * Keeps the encrypted file of what contact `phone` sent as `id`, as its phone keeps the photo: a device
+   * that finds WhatsApp's copy gone asks the phone to upload it again (in memory; the oldest go first).
+   */
+  rememberSentFile(phone: string, id: string, file: Buffer) {
+    this.sentFiles.set(`${phone}/${id}`, file);
+    if (this.sentFiles.size > MAX_REMEMBERED_FILES) {
+      const oldest = this.sentFiles.keys().next().value;
+      if (oldest !== undefined) this.sentFiles.delete(oldest);
+    }
+  }
+
+  sentFile(phone: string, id: string): Buffer | undefined {
+    return this.sentFiles.get(`${phone}/${id}`);
   }
 
   /** `POST /sim/scan`: phone `phone` scans the QR `qr` (its raw text, or a PNG data URL of it). */

@@ -15,8 +15,10 @@ export const messageMediaRoute = createRoute({
     'media servers, decrypts it and streams it, with its MIME type as `Content-Type` and its name in ' +
     '`Content-Disposition`. The file is checked against the hash the message carries as it streams; one ' +
     'that does not match ends the download with an error rather than a wrong file. WhatsApp keeps files ' +
-    'for a limited time (weeks): after that the answer is 410 `MEDIA_EXPIRED`, and only the sender can ' +
-    'send the file again. Save what you need when the `message.received` event comes.',
+    'for a limited time (weeks); after that the sender’s phone is asked to upload a received file again ' +
+    '(the session must be connected, the phone must still have it). When that cannot be done, and for a ' +
+    'file this session sent, the answer is 410 `MEDIA_EXPIRED`. Save what you need when the ' +
+    '`message.received` event comes.',
   tags: ['Messages'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session')] as const,
