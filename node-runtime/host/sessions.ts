@@ -370,7 +370,8 @@ export class SessionHost {
     const content = row.content as StoredContent | null;
     const { download, media } = content ?? {};
     if (!download || !media) throw new ApiError('MESSAGE_HAS_NO_MEDIA');
-    const fetcher = (this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa));
+    this.fetcher ??= new MediaFetcher(this.deps.wa.mediaCa);
+    const fetcher = this.fetcher;
     const stream = await fetcher.open(download).catch(async (err: unknown) => {
       // WhatsApp's copy of a received file is gone: its sender's phone can upload it again.
       if (!(err instanceof ApiError) || err.code !== 'MEDIA_EXPIRED' || row.direction !== 'in') throw err;
