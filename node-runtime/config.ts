@@ -51,6 +51,10 @@ const HostSettings = z.object({
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
   /** `true` lets media URLs (POST /api/messages) point at private addresses (development; the sandbox sets it). */
   MEDIA_URL_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  /** How many sessions the edge places on this host; unset, no limit. */
+  HOST_MAX_SESSIONS: optional.pipe(
+    z.coerce.number<string | undefined>().int().min(1).max(1_000_000).optional(),
+  ),
   /** Messages and events older than this are purged. */
   MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Pacing of sessions whose tenant admin set none (shared/outbox.ts DEFAULT_PACING). */

@@ -116,6 +116,7 @@ export const startStack = async (
       retentionDays: config.MESSAGE_RETENTION_DAYS,
       pacing: pacingOf(config),
       mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
+      maxSessions: config.HOST_MAX_SESSIONS,
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

@@ -304,6 +304,11 @@ export const HostInfoSchema = z
     live: z.boolean().openapi({ description: 'Its heartbeat is recent' }),
     draining: z.boolean().openapi({ description: 'Takes no new sessions (it is stopping)' }),
     sessions: z.int().nonnegative().openapi({ description: 'Sessions assigned to it' }),
+    maxSessions: z
+      .int()
+      .positive()
+      .nullable()
+      .openapi({ description: 'How many it takes (HOST_MAX_SESSIONS); null: no limit' }),
     heartbeatAt: Timestamp,
     startedAt: Timestamp,
     whatsapp: z.object({

@@ -100,6 +100,8 @@ export interface HostsTable {
   whatsapp: Generated<'unknown' | 'reachable' | 'unreachable'>;
   whatsapp_error: string | null;
   whatsapp_checked_at: Timestamp | null;
+  /** HOST_MAX_SESSIONS: how many sessions it takes; null, no limit. */
+  max_sessions: number | null;
 }
 
 export interface AuditLogTable {

@@ -102,6 +102,7 @@ export function hostView(host: HostLoad): HostInfo {
     live: host.live,
     draining: host.draining,
     sessions: host.sessions,
+    maxSessions: host.maxSessions,
     heartbeatAt: host.heartbeatAt.toISOString(),
     startedAt: host.startedAt.toISOString(),
     whatsapp: { status: host.whatsapp, error: host.whatsappError, checkedAt: iso(host.whatsappCheckedAt) },

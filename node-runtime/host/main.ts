@@ -38,6 +38,7 @@ try {
     retentionDays: config.MESSAGE_RETENTION_DAYS,
     pacing: pacingOf(config),
     mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
+    maxSessions: config.HOST_MAX_SESSIONS,
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
 } catch (err) {

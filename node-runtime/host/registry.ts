@@ -19,16 +19,18 @@ const reachabilityColumns = (r: WhatsAppReachability) => ({
  */
 export const registerHost = async (
   db: Kysely<Database>,
-  host: { id: string; internalUrl: string },
+  host: { id: string; internalUrl: string; maxSessions?: number | undefined },
   logger: Logger,
 ) => {
   const unknown = reachabilityColumns({ status: 'unknown' });
+  const maxSessions = host.maxSessions ?? null;
   await db
     .insertInto('hosts')
-    .values({ id: host.id, internal_url: host.internalUrl, ...unknown })
+    .values({ id: host.id, internal_url: host.internalUrl, max_sessions: maxSessions, ...unknown })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({
         internal_url: host.internalUrl,
+        max_sessions: maxSessions,
         heartbeat_at: sql`now()`,
         draining: false,
         started_at: sql`now()`,

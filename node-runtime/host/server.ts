@@ -45,6 +45,8 @@ export type HostOptions = {
   outboxPollMs?: number;
   /** Media URLs may point at private addresses (MEDIA_URL_ALLOW_PRIVATE; development and tests). */
   mediaAllowPrivate?: boolean;
+  /** How many sessions the edge places here (HOST_MAX_SESSIONS); default no limit. */
+  maxSessions?: number;
 };
 
 /**
@@ -124,7 +126,11 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
-  const registration = await registerHost(opts.db, { id: opts.hostId, internalUrl: url }, logger);
+  const registration = await registerHost(
+    opts.db,
+    { id: opts.hostId, internalUrl: url, maxSessions: opts.maxSessions },
+    logger,
+  );
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
     intervalMs: opts.whatsappCheckMs,

@@ -13,6 +13,8 @@ export interface HostLoad {
   draining: boolean;
   /** Sessions assigned to it. */
   sessions: number;
+  /** How many it takes (HOST_MAX_SESSIONS); null, no limit. */
+  maxSessions: number | null;
   heartbeatAt: Date;
   startedAt: Date;
   whatsapp: 'unknown' | 'reachable' | 'unreachable';
@@ -29,8 +31,9 @@ export function isLive(seconds: number): RawBuilder<SqlBool> {
 }
 
 /**
- * The live, non-draining host that owns the fewest sessions, or undefined when there is none.
- * Ties go to the lowest id so placement is predictable.
+ * The live, non-draining host that owns the fewest sessions and has room for one more (its
+ * HOST_MAX_SESSIONS), or undefined when there is none. Ties go to the lowest id so placement is
+ * predictable.
  */
 export async function leastLoadedLiveHost(
   db: Kysely<Database>,
@@ -42,7 +45,13 @@ export async function leastLoadedLiveHost(
     .select(['hosts.id', 'hosts.internal_url', (eb) => eb.fn.count<string>('sessions.id').as('owned')])
     .where('hosts.draining', '=', false)
     .where(isLive(livenessSeconds))
-    .groupBy(['hosts.id', 'hosts.internal_url'])
+    .groupBy(['hosts.id', 'hosts.internal_url', 'hosts.max_sessions'])
+    .having((eb) =>
+      eb.or([
+        eb('hosts.max_sessions', 'is', null),
+        eb(eb.fn.count('sessions.id'), '<', eb.ref('hosts.max_sessions')),
+      ]),
+    )
     .orderBy('owned', 'asc')
     .orderBy('hosts.id', 'asc')
     .limit(1)
@@ -64,6 +73,7 @@ export async function listHostLoads(db: Kysely<Database>, livenessSeconds: numbe
       'hosts.whatsapp',
       'hosts.whatsapp_error',
       'hosts.whatsapp_checked_at',
+      'hosts.max_sessions',
       isLive(livenessSeconds).as('live'),
       (eb) => eb.fn.count<string>('sessions.id').as('owned'),
     ])
@@ -76,6 +86,7 @@ export async function listHostLoads(db: Kysely<Database>, livenessSeconds: numbe
     live: r.live === true,
     draining: r.draining,
     sessions: Number(r.owned),
+    maxSessions: r.max_sessions,
     heartbeatAt: r.heartbeat_at,
     startedAt: r.started_at,
     whatsapp: r.whatsapp,
