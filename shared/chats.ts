@@ -78,7 +78,9 @@ export const HostReadBodySchema = z.object({
   chat: z.string(),
   messageIds: z.array(z.string()).max(MAX_READ_IDS).optional(),
 });
+export const HostReadResponseSchema = z.object({ read: z.array(z.string()) });
 export const HostPresenceBodySchema = z.object({ chat: z.string(), state: z.enum(PRESENCE_STATES) });
+export const HostPresenceResponseSchema = z.object({ state: z.string() });
 export const HostCheckBodySchema = z.object({ jids: z.array(z.string()).min(1).max(MAX_CHECK_NUMBERS) });
 export const HostCheckResponseSchema = z.object({
   results: z.array(z.object({ jid: z.string(), exists: z.boolean(), found: z.string().nullable() })),

@@ -2,6 +2,7 @@
 // from /api/events or delivered as webhooks), and the webhook delivery body. Timestamps are ISO 8601 in
 // UTC. `sessionId` is always the seed's session name, as clients know it.
 import { z } from '@hono/zod-openapi';
+import { MESSAGE_TYPES } from './message-content.js';
 import { normalizeRecipient } from './schemas.js';
 
 const Timestamp = z.iso.datetime().openapi({ example: '2026-01-31T08:00:00.000Z' });
@@ -31,18 +32,8 @@ export const MESSAGE_STATUS_RANK: Record<MessageStatus, number> = {
   cancelled: 5,
 };
 
-export const MESSAGE_KINDS = [
-  'text',
-  'image',
-  'video',
-  'audio',
-  'document',
-  'sticker',
-  'location',
-  'contact',
-  'reaction',
-  'unknown',
-] as const;
+/** What POST /api/messages sends, and `unknown` for what the gateway does not read (polls, ...). */
+export const MESSAGE_KINDS = [...MESSAGE_TYPES, 'unknown'] as const;
 
 /** A file's description; the file itself: GET /api/messages/{id}/media (inbound). */
 export const MessageMediaSchema = z

@@ -13,7 +13,9 @@ import {
   HostCheckBodySchema,
   HostCheckResponseSchema,
   HostPresenceBodySchema,
+  HostPresenceResponseSchema,
   HostReadBodySchema,
+  HostReadResponseSchema,
 } from './chats.js';
 import { HostMediaBodySchema, HostMediaResponseSchema } from './message-content.js';
 import {
@@ -142,7 +144,7 @@ export const hostReadRoute = createRoute({
     params: SessionParamsSchema,
     body: { required: true, content: { 'application/json': { schema: HostReadBodySchema } } },
   },
-  responses: { 200: json(z.object({ read: z.array(z.string()) }), 'Read receipts sent'), ...errorReplies },
+  responses: { 200: json(HostReadResponseSchema, 'Read receipts sent'), ...errorReplies },
 });
 
 /** POST: shows typing… or recording… in a chat, or stops it. */
@@ -153,7 +155,7 @@ export const hostPresenceRoute = createRoute({
     params: SessionParamsSchema,
     body: { required: true, content: { 'application/json': { schema: HostPresenceBodySchema } } },
   },
-  responses: { 200: json(z.object({ state: z.string() }), 'Shown'), ...errorReplies },
+  responses: { 200: json(HostPresenceResponseSchema, 'Shown'), ...errorReplies },
 });
 
 /** POST: which of these JIDs are on WhatsApp (answers cached by the host). */

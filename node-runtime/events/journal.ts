@@ -12,6 +12,7 @@ import { GroupWriter } from '../db/group-writer.js';
 import {
   advanceStatusesWithEvents,
   insertMessagesWithEvents,
+  keepDownload,
   type MessageInsert,
   type SessionRef,
   type StatusBatch,
@@ -243,14 +244,7 @@ export class SessionJournal {
 
   /** A file we sent went up to WhatsApp: keep what downloading it again takes (GET .../media). */
   keepSentFile(id: string, download: MediaDownload): Promise<void> {
-    return this.enqueue(
-      'sent-file',
-      async (db) => {
-        await sql`update messages set content = content || jsonb_build_object('download', ${JSON.stringify(download)}::text::jsonb)
-          where session_id = ${this.session.id} and id = ${id}`.execute(db);
-      },
-      false,
-    );
+    return this.enqueue('sent-file', (db) => keepDownload(db, this.session.id, id, download), false);
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */

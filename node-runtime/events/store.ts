@@ -4,7 +4,12 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
-import { contentView, messageView, type StoredContent } from '../../shared/message-view.js';
+import {
+  contentView,
+  type MediaDownload,
+  messageView,
+  type StoredContent,
+} from '../../shared/message-view.js';
 
 /** The session an event or a message belongs to. */
 export type SessionRef = { id: string; tenantId: string; name: string };
@@ -234,4 +239,15 @@ export function storedMessageView(message: StoredMessage, sessionName: string): 
     failure: null,
     source: message.source,
   };
+}
+
+/** Keeps where a message's file is on WhatsApp's media servers, and its keys (GET .../media). */
+export async function keepDownload(
+  db: Kysely<Database>,
+  sessionId: string,
+  id: string,
+  download: MediaDownload,
+): Promise<void> {
+  await sql`update messages set content = content || jsonb_build_object('download', ${JSON.stringify(download)}::text::jsonb)
+    where session_id = ${sessionId} and id = ${id}`.execute(db);
 }

@@ -32,7 +32,7 @@ const toPng = (qr: string | null) =>
 const withPng = async (view: SessionView) => ({ ...view, qrPng: await toPng(view.qr) });
 
 /** `attachment` under the file's name, in RFC 6266's form that carries any character (RFC 5987). */
-export const contentDisposition = (fileName: string) => {
+const contentDisposition = (fileName: string) => {
   const plain = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `attachment; filename="${plain}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
 };
@@ -128,7 +128,7 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
           media.fileName ?? `${messageId}${extensionOf(media.mimetype)}`,
         ),
       };
-      return c.body(Readable.toWeb(Readable.from(stream)) as ReadableStream, 200, headers);
+      return c.body(Readable.toWeb(stream) as ReadableStream, 200, headers);
     })
     .openapi(hostReadRoute, async (c) => {
       const { chat, messageIds } = c.req.valid('json');

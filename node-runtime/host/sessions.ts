@@ -1,5 +1,5 @@
 import type { WASocket } from '@whiskeysockets/baileys';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { MAX_READ_IDS, type PRESENCE_STATES } from '../../shared/chats.js';
@@ -19,6 +19,7 @@ import {
   type StatusWriter,
   statusWriter,
 } from '../events/journal.js';
+import { keepDownload } from '../events/store.js';
 import { MediaFetcher } from '../media/download.js';
 import { fileOf, keepUnclaimed } from '../media/outbox-media.js';
 import { MediaDownloader } from '../media/url-fetch.js';
@@ -259,9 +260,6 @@ export class SessionHost {
       journal,
       logger: this.deps.logger,
       send: async (message) => {
-        if (message.kind === 'text' && !message.content.replyTo && !message.content.mentions) {
-          return sendText(actor, { id: message.id, to: message.to, text: message.text ?? '' });
-        }
         const mediaId = message.content.media?.id;
         const file = mediaId ? await fileOf(this.deps.db, sessionId, mediaId) : undefined;
         const outgoing = { kind: message.kind, text: message.text, content: message.content, file };
@@ -407,8 +405,7 @@ export class SessionHost {
       | undefined;
     if (!fresh?.directPath) throw new Error('the re-upload named no file');
     const moved: MediaDownload = { ...download, directPath: fresh.directPath, url: fresh.url ?? undefined };
-    await sql`update messages set content = content || jsonb_build_object('download', ${JSON.stringify(moved)}::text::jsonb)
-      where session_id = ${sessionId} and id = ${id}`.execute(this.deps.db);
+    await keepDownload(this.deps.db, sessionId, id, moved);
     return moved;
   }
 

@@ -3,7 +3,7 @@
 // message's hash. The check can only end once the last byte has passed, so a file that does not match
 // ends the stream with an error: the client sees a broken download, never a wrong file that looks whole.
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { downloadContentFromMessage } from '@whiskeysockets/baileys';
 import { Agent } from 'undici';
 import { ApiError } from '../../shared/errors.js';
@@ -27,7 +27,7 @@ export class MediaFetcher {
    * The decrypted file as a stream. 410 MEDIA_EXPIRED when WhatsApp no longer has it (its servers keep a
    * file for a limited time; after that only the sender's phone could upload it again).
    */
-  async open(download: MediaDownload): Promise<NodeJS.ReadableStream> {
+  async open(download: MediaDownload): Promise<Readable> {
     let stream: NodeJS.ReadableStream;
     try {
       stream = await downloadContentFromMessage(

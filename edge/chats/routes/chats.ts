@@ -5,6 +5,9 @@ import {
   ChatParamsSchema,
   CheckBodySchema,
   CheckResponseSchema,
+  HostCheckResponseSchema,
+  HostPresenceResponseSchema,
+  HostReadResponseSchema,
   PresenceBodySchema,
   ReadBodySchema,
   ReadResponseSchema,
@@ -85,17 +88,12 @@ export const contactsCheckRoute = createRoute({
   },
 });
 
+/** The chat of the path (Hono has decoded it) as a JID. */
 const chatJid = (chat: string) => {
-  const jid = normalizeRecipient(decodeURIComponent(chat));
+  const jid = normalizeRecipient(chat);
   if (jid === null) throw new ApiError('INVALID_RECIPIENT');
   return jid;
 };
-
-const ReadReply = z.object({ read: z.array(z.string()) });
-const PresenceReply = z.object({ state: z.string() });
-const CheckReply = z.object({
-  results: z.array(z.object({ jid: z.string(), exists: z.boolean(), found: z.string().nullable() })),
-});
 
 export function registerChatRoutes(
   app: EdgeApp,
@@ -109,14 +107,20 @@ export function registerChatRoutes(
       action: 'read',
       body: { chat, ...(messageIds ? { messageIds } : {}) },
     });
-    return c.json({ success: true as const, read: hostResult(reply, ReadReply, 'read').read }, 200);
+    return c.json(
+      { success: true as const, read: hostResult(reply, HostReadResponseSchema, 'read').read },
+      200,
+    );
   });
 
   app.openapi(chatPresenceRoute, async (c) => {
     const chat = chatJid(c.req.valid('param').chat);
     const { state } = c.req.valid('json');
     const reply = await forwarder.toSessionHost(c, { action: 'presence', body: { chat, state } });
-    return c.json({ success: true as const, state: hostResult(reply, PresenceReply, 'presence').state }, 200);
+    return c.json(
+      { success: true as const, state: hostResult(reply, HostPresenceResponseSchema, 'presence').state },
+      200,
+    );
   });
 
   app.openapi(contactsCheckRoute, async (c) => {
@@ -134,7 +138,7 @@ export function registerChatRoutes(
       });
     numberChecks.take(session, at, numbers.length);
     const reply = await forwarder.toSessionHost(c, { action: 'check', body: { jids: jids as string[] } });
-    const { results } = hostResult(reply, CheckReply, 'check');
+    const { results } = hostResult(reply, HostCheckResponseSchema, 'check');
     return c.json(
       {
         success: true as const,

@@ -11,7 +11,6 @@ import {
   OutboxMessageBodySchema,
 } from '../../../shared/message-content.js';
 import { QueuedResponseSchema } from '../../../shared/outbox.js';
-import { normalizeRecipient } from '../../../shared/schemas.js';
 import { requireScope } from '../../auth/authenticate.js';
 import { dbOf } from '../../context.js';
 import { HostMediaReply, hostResult } from '../../hosts/replies.js';
@@ -72,19 +71,6 @@ export function registerMessageCreate(app: EdgeApp, { forwarder, now, logger }: 
       ? await fromForm(c.req.valid('form') as MultipartMessageBody)
       : { body: c.req.valid('json') as OutboxMessageBody, upload: undefined };
     const sender = senderOf(c);
-    // The same request however the client wrote its numbers: hashed in the form it is queued in.
-    const normalized = {
-      ...body,
-      to: normalizeRecipient(body.to) ?? body.to,
-      ...(body.mentions ? { mentions: body.mentions.map((m) => normalizeRecipient(m) ?? m) } : {}),
-    };
-    const idempotency =
-      key === undefined
-        ? undefined
-        : await idempotentRequest(key, 'POST /api/messages', {
-            ...normalized,
-            ...(upload ? { upload: await sha256Hex(upload.data) } : {}),
-          });
     const outgoing = await prepareOutgoing(
       body,
       {
@@ -99,6 +85,16 @@ export function registerMessageCreate(app: EdgeApp, { forwarder, now, logger }: 
       },
       upload,
     );
+    // The same request however the client wrote its numbers: hashed in the form it is queued in.
+    const idempotency =
+      key === undefined
+        ? undefined
+        : await idempotentRequest(key, 'POST /api/messages', {
+            ...body,
+            to: outgoing.to,
+            ...(outgoing.content.mentions ? { mentions: outgoing.content.mentions } : {}),
+            ...(upload ? { upload: await sha256Hex(upload.data) } : {}),
+          });
     const queued = await queueMessage(
       dbOf(c),
       sender,
