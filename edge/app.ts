@@ -128,7 +128,6 @@ export function createEdge(deps: EdgeDeps): Edge {
   const forwarder = createForwarder({
     hosts,
     logger,
-    livenessSeconds: config.hostLivenessSeconds,
     timeoutMsFor,
     routeCacheMs: config.hostRouteCacheMs,
     now,

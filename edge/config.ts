@@ -35,8 +35,6 @@ export const EdgeConfigSchema = z.object({
   hostLogoutTimeoutMs: z.int().positive().default(25_000),
   /** The start call after creating a session; short, because the QR call starts the session anyway. */
   hostStartTimeoutMs: z.int().positive().default(3_000),
-  /** A host whose heartbeat is older than this is dead: nothing is placed on it, its sessions move. */
-  hostLivenessSeconds: z.int().positive().default(30),
   hostTokenTtlSeconds: z.int().min(1).max(MAX_HOST_TOKEN_TTL_SECONDS).default(30),
   /** How long the edge remembers which host owns a session (0: look it up on every request). */
   hostRouteCacheMs: z.int().min(0).max(10_000).default(2_000),

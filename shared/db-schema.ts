@@ -102,6 +102,10 @@ export interface HostsTable {
   whatsapp_checked_at: Timestamp | null;
   /** HOST_MAX_SESSIONS: how many sessions it takes; null, no limit. */
   max_sessions: number | null;
+  /** The running process's own id: another process with this host id is refused while the lease holds. */
+  instance: string | null;
+  /** Until when the host holds its sessions; renewed with each heartbeat. Null: never held (or released). */
+  lease_until: Timestamp | null;
 }
 
 export interface AuditLogTable {

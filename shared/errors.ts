@@ -185,6 +185,13 @@ export const ERRORS = {
     message: 'Token internal tidak valid',
     headers: { 'WWW-Authenticate': 'Bearer' },
   },
+  // Only between edge and host: the session is owned by another host now (a failover or a drain moved
+  // it). The edge looks its owner up again and retries there; a client sees it only if that fails too.
+  SESSION_MOVED: {
+    status: 409,
+    message: 'Sesi sedang dipindahkan ke host lain. Coba lagi.',
+    headers: { 'Retry-After': '1' },
+  },
   INTERNAL_ERROR: { status: 500, message: 'Terjadi kesalahan internal' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -24,12 +24,21 @@ const MEDIA_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 export interface ForwarderOptions {
   hosts: HostClient;
   logger: EdgeLogger;
-  livenessSeconds: number;
   timeoutMsFor(action: HostSessionAction): number;
   /** How long a session's owning host is remembered; 0 looks it up on every request. */
   routeCacheMs: number;
   now(): Date;
 }
+
+/**
+ * A host's answer that it did nothing for the session because it is not (or no longer) the one to run
+ * it: SESSION_MOVED, or HOST_UNAVAILABLE (stopping, or its lease lapsed).
+ */
+const handedOver = (reply: HostReply) => {
+  if (reply.status !== 409 && reply.status !== 503) return false;
+  const code = (reply.body as { code?: unknown } | undefined)?.code;
+  return code === 'SESSION_MOVED' || code === 'HOST_UNAVAILABLE';
+};
 
 /** At most this many sessions' owners are remembered; the oldest goes first. */
 const ROUTE_CACHE_SIZE = 10_000;
@@ -46,7 +55,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const now = options.now().getTime();
     const known = owners.get(sessionId);
     if (known && known.until > now) return { host: known.host, moved: false };
-    const found = await routeSession(dbOf(c), sessionId, options.livenessSeconds);
+    const found = await routeSession(dbOf(c), sessionId);
     if (options.routeCacheMs > 0) {
       owners.delete(sessionId);
       if (owners.size >= ROUTE_CACHE_SIZE) owners.delete(owners.keys().next().value ?? '');
@@ -72,34 +81,44 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     },
     async toSessionHost<A extends HostSessionAction>(c: EdgeContext, request: HostRequest & { action: A }) {
       const principal = principalOf(c, 'session');
-      const route = await ownerOf(c, principal.sessionId);
-      const target = {
-        host: route.host,
-        sessionId: principal.sessionId,
-        tenantId: principal.tenantId,
-        scope: principal.scope,
-      };
-      if (route.moved) {
-        options.logger.warn(
-          { sessionId: principal.sessionId, tenantId: principal.tenantId, hostId: route.host.id },
-          'session moved from a dead host',
-        );
-        // Let the new owner resume the session now (linked sessions reconnect without a QR); the request
-        // itself follows regardless of how this goes.
-        if (request.action !== 'start') {
-          await options.hosts
-            .call({ ...target, timeoutMs: options.timeoutMsFor('start') }, { action: 'start' })
-            .catch(() => undefined);
+      const forward = async (route: { host: HostTarget; moved: boolean }) => {
+        const target = {
+          host: route.host,
+          sessionId: principal.sessionId,
+          tenantId: principal.tenantId,
+          scope: principal.scope,
+        };
+        if (route.moved) {
+          options.logger.warn(
+            { sessionId: principal.sessionId, tenantId: principal.tenantId, hostId: route.host.id },
+            'session moved from a dead host',
+          );
+          // Let the new owner resume the session now (linked sessions reconnect without a QR); the
+          // request itself follows regardless of how this goes.
+          if (request.action !== 'start') {
+            await options.hosts
+              .call({ ...target, timeoutMs: options.timeoutMsFor('start') }, { action: 'start' })
+              .catch(() => undefined);
+          }
         }
-      }
-      const reply = await options.hosts
-        .call<A>({ ...target, timeoutMs: options.timeoutMsFor(request.action) }, request)
-        .catch((err: unknown) => {
-          owners.delete(principal.sessionId); // look the owner up again next time
-          throw err;
-        });
-      if (reply.status === 503) owners.delete(principal.sessionId);
-      return reply;
+        return options.hosts
+          .call<A>({ ...target, timeoutMs: options.timeoutMsFor(request.action) }, request)
+          .catch((err: unknown) => {
+            owners.delete(principal.sessionId); // look the owner up again next time
+            throw err;
+          });
+      };
+      const first = await ownerOf(c, principal.sessionId);
+      const reply = await forward(first);
+      if (!handedOver(reply)) return reply;
+      // The host no longer runs the session (a failover or a drain moved it), or cannot take it now:
+      // it did nothing. Once more, on the owner the database names now.
+      owners.delete(principal.sessionId);
+      const again = await ownerOf(c, principal.sessionId);
+      if (again.host.id === first.host.id && !again.moved) return reply;
+      const retried = await forward(again);
+      if (handedOver(retried)) owners.delete(principal.sessionId);
+      return retried;
     },
   };
 }

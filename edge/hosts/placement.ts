@@ -7,11 +7,8 @@ import { findSessionOwner, reassignSession } from './queries/session-owners.js';
 export type { HostTarget } from './queries/hosts.js';
 
 /** A live host to place a new session on; 503 HOST_UNAVAILABLE when none is. */
-export async function chooseHostForNewSession(
-  db: Kysely<Database>,
-  livenessSeconds: number,
-): Promise<HostTarget> {
-  const host = await leastLoadedLiveHost(db, livenessSeconds);
+export async function chooseHostForNewSession(db: Kysely<Database>): Promise<HostTarget> {
+  const host = await leastLoadedLiveHost(db);
   if (!host) throw new ApiError('HOST_UNAVAILABLE');
   return host;
 }
@@ -27,24 +24,20 @@ export interface SessionRoute {
  * otherwise a live host it is moved to under a new lease epoch. 404 SESSION_NOT_FOUND when the session is
  * gone, 503 HOST_UNAVAILABLE when no host is alive.
  */
-export async function routeSession(
-  db: Kysely<Database>,
-  sessionId: string,
-  livenessSeconds: number,
-): Promise<SessionRoute> {
-  const owner = await findSessionOwner(db, sessionId, livenessSeconds);
+export async function routeSession(db: Kysely<Database>, sessionId: string): Promise<SessionRoute> {
+  const owner = await findSessionOwner(db, sessionId);
   if (!owner) throw new ApiError('SESSION_NOT_FOUND');
   if (owner.live && owner.hostId && owner.internalUrl) {
     return { host: { id: owner.hostId, internalUrl: owner.internalUrl }, moved: false };
   }
   return db.transaction().execute(async (trx) => {
     // Under the row lock, look again: another edge may have moved it a moment ago.
-    const locked = await findSessionOwner(trx, sessionId, livenessSeconds, { forUpdate: true });
+    const locked = await findSessionOwner(trx, sessionId, { forUpdate: true });
     if (!locked) throw new ApiError('SESSION_NOT_FOUND');
     if (locked.live && locked.hostId && locked.internalUrl) {
       return { host: { id: locked.hostId, internalUrl: locked.internalUrl }, moved: false };
     }
-    const host = await chooseHostForNewSession(trx, livenessSeconds);
+    const host = await chooseHostForNewSession(trx);
     await reassignSession(trx, sessionId, host.id);
     return { host, moved: true };
   });

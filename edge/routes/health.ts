@@ -89,7 +89,7 @@ export function registerHealth(app: EdgeApp, { config, logger }: EdgeServices): 
     let hosts: HostLoad[] | undefined;
     try {
       hosts = await withTimeout(
-        () => listHostLoads(dbOf(c), config.hostLivenessSeconds),
+        () => listHostLoads(dbOf(c)),
         DATABASE_TIMEOUT_MS,
       );
     } catch (err) {

@@ -69,7 +69,7 @@ export function registerSessionCreate(app: EdgeApp, services: EdgeServices): voi
             description: body.description ?? null,
           });
           if (!session) throw new ApiError('SESSION_ID_TAKEN');
-          const host = await chooseHostForNewSession(trx, config.hostLivenessSeconds);
+          const host = await chooseHostForNewSession(trx);
           await reassignSession(trx, session.id, host.id);
           await insertApiKey(trx, {
             digest: key.digest,

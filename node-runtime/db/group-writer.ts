@@ -8,9 +8,12 @@ export class GroupWriter<T, R> {
   private queue: Waiting<T, R>[] = [];
   private busy = false;
 
-  /** `write` takes the items in submission order and answers one result per item, in the same order. */
+  /**
+   * `write` takes the items in submission order and answers one result per item, in the same order; an
+   * Error as an item's result rejects that item alone (a write refused for its session, not the batch's).
+   */
   constructor(
-    private readonly write: (items: T[]) => Promise<R[]>,
+    private readonly write: (items: T[]) => Promise<(R | Error)[]>,
     private readonly maxBatch = 256,
   ) {}
 
@@ -40,8 +43,10 @@ export class GroupWriter<T, R> {
   }
 }
 
-function settle<T, R>(batch: Waiting<T, R>[], results: R[]) {
+function settle<T, R>(batch: Waiting<T, R>[], results: (R | Error)[]) {
   batch.forEach((w, i) => {
-    w.resolve(results[i] as R);
+    const result = results[i];
+    if (result instanceof Error) w.reject(result);
+    else w.resolve(result as R);
   });
 }

@@ -9,6 +9,7 @@ import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
 import { type MediaDownload, messageView } from '../../shared/message-view.js';
 import { GroupWriter } from '../db/group-writer.js';
+import { type Fence, fencedBatch, holdLease, LeaseLostError, lostLease } from '../db/lease-fence.js';
 import {
   advanceStatusesWithEvents,
   insertMessagesWithEvents,
@@ -36,14 +37,22 @@ export type MessageChange = {
 /** Writes the status changes of all of a host's sessions, those that queue up together in one statement. */
 export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
 
-export const statusWriter = (db: Kysely<Database>): StatusWriter =>
-  new GroupWriter((batches) => advanceStatusesWithEvents(db, batches));
+export const statusWriter = (db: Kysely<Database>, fence?: Fence): StatusWriter =>
+  new GroupWriter<StatusBatch, StatusesMoved>(
+    fence
+      ? fencedBatch(db, fence, (b: StatusBatch) => b.session.id, advanceStatusesWithEvents)
+      : (batches) => advanceStatusesWithEvents(db, batches),
+  );
 
 /** Stores the messages all of a host's sessions hear, those that queue up together in one statement. */
 export type MessageWriter = GroupWriter<MessageInsert, { hooked: boolean } | undefined>;
 
-export const messageWriter = (db: Kysely<Database>): MessageWriter =>
-  new GroupWriter((items) => insertMessagesWithEvents(db, items));
+export const messageWriter = (db: Kysely<Database>, fence?: Fence): MessageWriter =>
+  new GroupWriter<MessageInsert, { hooked: boolean } | undefined>(
+    fence
+      ? fencedBatch(db, fence, (m: MessageInsert) => m.session.id, insertMessagesWithEvents)
+      : (items) => insertMessagesWithEvents(db, items),
+  );
 
 /** The sessions-table columns a state change writes; the account only when known or wiped. */
 export type SessionRow = { state: string; account_jid?: string | null; account_name?: string | null };
@@ -75,6 +84,8 @@ export class SessionJournal {
   private readonly statuses: StatusWriter;
   private readonly inserts: MessageWriter;
   private closed = false;
+  /** Another host owns the session now: nothing more is written. */
+  private lost = false;
 
   constructor(
     private readonly deps: {
@@ -89,13 +100,15 @@ export class SessionJournal {
       statuses?: StatusWriter;
       /** The host's message writer, shared likewise. */
       inserts?: MessageWriter;
+      /** The host's leases: every write is refused once another host owns the session. */
+      fence?: Fence;
     },
     readonly session: SessionRef,
     /** The state the sessions table shows now: the first change reports it as the previous one. */
     private lastState: string,
   ) {
-    this.statuses = deps.statuses ?? statusWriter(deps.db);
-    this.inserts = deps.inserts ?? messageWriter(deps.db);
+    this.statuses = deps.statuses ?? statusWriter(deps.db, deps.fence);
+    this.inserts = deps.inserts ?? messageWriter(deps.db, deps.fence);
   }
 
   /** Writes still queued or under way. */
@@ -114,18 +127,25 @@ export class SessionJournal {
   }
 
   /**
-   * A public state change: the sessions row (only while this host owns the session) and, when the
-   * state itself changed, a `session.status` event, in one transaction.
+   * A public state change: the sessions row (only while this host holds the session's lease: the
+   * update is the fence) and, when the state itself changed, a `session.status` event, in one transaction.
    */
   stateChanged(change: StateChange): Promise<void> {
+    const fence = this.deps.fence;
     return this.enqueue('state', async (trx) => {
+      const epoch = fence?.epochOf(this.session.id);
+      if (fence && epoch === undefined) throw lostLease(fence, this.session.id);
       const updated = await trx
         .updateTable('sessions')
         .set(change.row)
         .where('id', '=', this.session.id)
         .where('host_id', '=', this.deps.hostId)
+        .$if(epoch !== undefined, (qb) => qb.where('lease_epoch', '=', epoch ?? '0'))
         .executeTakeFirst();
-      if (updated.numUpdatedRows === 0n) return;
+      if (updated.numUpdatedRows === 0n) {
+        if (fence) throw lostLease(fence, this.session.id);
+        return;
+      }
       const previous = this.lastState;
       if (change.row.state === previous) return;
       this.lastState = change.row.state;
@@ -244,7 +264,7 @@ export class SessionJournal {
 
   /** A file we sent went up to WhatsApp: keep what downloading it again takes (GET .../media). */
   keepSentFile(id: string, download: MediaDownload): Promise<void> {
-    return this.enqueue('sent-file', (db) => keepDownload(db, this.session.id, id, download), false);
+    return this.enqueue('sent-file', (db) => keepDownload(db, this.session.id, id, download));
   }
 
   /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */
@@ -339,17 +359,30 @@ export class SessionJournal {
   ): Promise<void> {
     this.pending++;
     this.enqueued++;
+    const fence = this.deps.fence;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        if (this.lost) return;
         try {
           this.wrote = false;
           this.moved = [];
-          if (transaction) await this.deps.db.transaction().execute(work);
-          else await work(this.deps.db);
+          if (transaction) {
+            await this.deps.db.transaction().execute(async (trx) => {
+              // The state write fences itself: its update names the epoch (a share lock first would
+              // deadlock with another writer of the row upgrading its own).
+              if (fence && what !== 'state') await holdLease(trx, fence, this.session.id);
+              await work(trx);
+            });
+          } else await work(this.deps.db);
           if (this.wrote) this.deps.onEvent?.();
           for (const m of this.moved) this.deps.onStatus?.(m.id, m.status, m.failure);
           return;
         } catch (err) {
+          if (err instanceof LeaseLostError) {
+            this.lost = true;
+            this.deps.logger.info({ sessionId: this.session.id, what }, 'write refused: the session moved');
+            return;
+          }
           if (this.closed) {
             this.deps.logger.error(
               { err, sessionId: this.session.id, what },

@@ -1,11 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { StartupError } from '../startup-error.js';
 import type { WhatsAppReachability } from './whatsapp-probe.js';
 
-/** How often a host says it is alive; the edge treats a host silent for 30 s as gone. */
-export const HEARTBEAT_MS = 5_000;
+/** How long a host holds its sessions without renewing: after this, live hosts may claim them. */
+export const DEFAULT_LEASE_MS = 9_000;
+
+/** The sessions this host owns as the database says, by id, with their lease epochs. */
+export type Owned = Map<string, string>;
+
+/** What one renewal found; `since` is when the owned sessions were read (performance.now()). */
+export type Beat = { owned: Owned; draining: boolean; since: number };
 
 const reachabilityColumns = (r: WhatsAppReachability) => ({
   whatsapp: r.status,
@@ -13,41 +21,154 @@ const reachabilityColumns = (r: WhatsAppReachability) => ({
   whatsapp_checked_at: r.status === 'unknown' ? null : r.checkedAt,
 });
 
+const leaseFor = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
+
+export type HostRegistration = {
+  id: string;
+  internalUrl: string;
+  maxSessions?: number | undefined;
+  /** How long the lease lasts unrenewed (default DEFAULT_LEASE_MS); renewed every third of it. */
+  leaseMs?: number;
+};
+
+export type LeaseEvents = {
+  /** After each renewal: what this host owns now, and whether an operator drains it. */
+  onBeat?: (beat: Beat) => void;
+  /**
+   * The lease is about to lapse unrenewed (database away, process paused): stop every socket now, before
+   * another host may claim the sessions.
+   */
+  onFence?: () => void;
+  /** Another process took this host id (after our lease lapsed): this one must run nothing more. */
+  onLost?: () => void;
+};
+
 /**
- * Registers this host in the hosts table and keeps its heartbeat fresh. The row outlives a restart
- * (the host's sessions stay assigned to it); on shutdown it is only marked draining.
+ * Registers this host in the hosts table under a fresh instance id and holds its lease: renewed every
+ * third of `leaseMs`, and given up (`onFence`) a safety margin before it could lapse, measured on this
+ * process's own monotonic clock from when the renewal was sent. The row outlives a restart (the host's
+ * sessions stay assigned to it until claimed). A host id whose lease another live process holds is
+ * refused once that lease has had time to lapse (a killed process's does).
  */
 export const registerHost = async (
   db: Kysely<Database>,
-  host: { id: string; internalUrl: string; maxSessions?: number | undefined },
+  host: HostRegistration,
   logger: Logger,
+  events: LeaseEvents = {},
 ) => {
+  const leaseMs = host.leaseMs ?? DEFAULT_LEASE_MS;
+  const renewMs = Math.max(Math.floor(leaseMs / 3), 50);
+  // Stop the sockets with a renewal's time to spare: the lease's end is counted from the database's clock.
+  const fenceMarginMs = Math.max(Math.floor(leaseMs / 6), 50);
+  const instance = randomUUID();
   const unknown = reachabilityColumns({ status: 'unknown' });
   const maxSessions = host.maxSessions ?? null;
-  await db
-    .insertInto('hosts')
-    .values({ id: host.id, internal_url: host.internalUrl, max_sessions: maxSessions, ...unknown })
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet({
+  const claim = async () => {
+    const sentAt = performance.now();
+    const row = await db
+      .insertInto('hosts')
+      .values({
+        id: host.id,
         internal_url: host.internalUrl,
         max_sessions: maxSessions,
-        heartbeat_at: sql`now()`,
-        draining: false,
-        started_at: sql`now()`,
+        instance,
+        lease_until: leaseFor(leaseMs),
         ...unknown,
-      }),
-    )
-    .execute();
-  const beat = () =>
-    db
+      })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet({
+            internal_url: host.internalUrl,
+            max_sessions: maxSessions,
+            heartbeat_at: sql`now()`,
+            draining: false,
+            started_at: sql`now()`,
+            instance,
+            lease_until: leaseFor(leaseMs),
+            ...unknown,
+          })
+          .where(sql<boolean>`hosts.lease_until is null or hosts.lease_until < now()`),
+      )
+      .returning('id')
+      .executeTakeFirst();
+    return row ? sentAt : undefined;
+  };
+  let sentAt = await claim();
+  for (const deadline = performance.now() + leaseMs + renewMs; sentAt === undefined; ) {
+    if (performance.now() > deadline) {
+      throw new StartupError(
+        `host id ${host.id} is in use by a running host (its lease keeps being renewed): give this host another HOST_ID`,
+      );
+    }
+    logger.info({ hostId: host.id }, 'waiting for the lease of an earlier process with this host id');
+    await new Promise((resolve) => setTimeout(resolve, renewMs));
+    sentAt = await claim();
+  }
+  let validUntil = sentAt + leaseMs;
+  let fenced = false;
+  let lost = false;
+  let fenceTimer: ReturnType<typeof setTimeout> | undefined;
+  const armFence = () => {
+    clearTimeout(fenceTimer);
+    fenceTimer = setTimeout(
+      () => {
+        if (fenced) return;
+        fenced = true;
+        logger.error({ hostId: host.id }, 'lease not renewed in time: stopping every session');
+        events.onFence?.();
+      },
+      Math.max(validUntil - fenceMarginMs - performance.now(), 0),
+    );
+    fenceTimer.unref();
+  };
+  armFence();
+
+  const beat = async () => {
+    const started = performance.now();
+    const renewed = await db
       .updateTable('hosts')
-      .set({ heartbeat_at: sql`now()` })
+      .set({ heartbeat_at: sql`now()`, lease_until: leaseFor(leaseMs) })
       .where('id', '=', host.id)
-      .execute()
-      .catch((err: unknown) => logger.warn({ err }, 'heartbeat failed'));
-  const timer = setInterval(beat, HEARTBEAT_MS);
+      .where('instance', '=', instance)
+      .returning('draining')
+      .executeTakeFirst();
+    if (!renewed) {
+      if (!lost) logger.error({ hostId: host.id }, 'another process took this host id: running nothing more');
+      lost = true;
+      clearTimeout(fenceTimer);
+      events.onLost?.();
+      return;
+    }
+    validUntil = started + leaseMs;
+    fenced = false;
+    armFence();
+    const since = performance.now();
+    const rows = await db
+      .selectFrom('sessions')
+      .select(['id', 'lease_epoch'])
+      .where('host_id', '=', host.id)
+      .execute();
+    const owned = new Map(rows.map((r) => [r.id, r.lease_epoch]));
+    events.onBeat?.({ owned, draining: renewed.draining, since });
+  };
+  let beating: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (lost) return;
+    beating = beating.then(beat).catch((err: unknown) => logger.warn({ err }, 'renewing the lease failed'));
+  }, renewMs);
   timer.unref();
   return {
+    instance,
+    /** Whether the lease holds now, by this process's clock. */
+    get held() {
+      return !lost && !fenced && performance.now() < validUntil - fenceMarginMs;
+    },
+    /** Renews now rather than at the next tick (after start, so the sessions are reconciled at once). */
+    renew() {
+      beating = beating.then(beat).catch((err: unknown) => logger.warn({ err }, 'renewing the lease failed'));
+      return beating;
+    },
     /** Records whether this host can reach WhatsApp, for /health; logged when it changes. */
     async reportWhatsApp(reachability: WhatsAppReachability) {
       if (reachability.status === 'unreachable') {
@@ -60,10 +181,28 @@ export const registerHost = async (
         .execute()
         .catch((err: unknown) => logger.warn({ err }, 'recording WhatsApp reachability failed'));
     },
-    /** Stops the heartbeat and marks the host draining, so the edge places nothing new here. */
-    async stop() {
+    /** Stops renewing; call `release` once the sessions are stopped. */
+    stop() {
       clearInterval(timer);
-      await db.updateTable('hosts').set({ draining: true }).where('id', '=', host.id).execute();
+      clearTimeout(fenceTimer);
+      return beating;
+    },
+    /**
+     * Gives the lease up (its sockets are closed): live hosts may claim what is left at once, rather
+     * than a lease later.
+     */
+    async release() {
+      clearInterval(timer);
+      clearTimeout(fenceTimer);
+      await beating;
+      await db
+        .updateTable('hosts')
+        .set({ lease_until: sql`now()`, draining: true })
+        .where('id', '=', host.id)
+        .where('instance', '=', instance)
+        .execute();
     },
   };
 };
+
+export type Registration = Awaited<ReturnType<typeof registerHost>>;

@@ -13,7 +13,7 @@ import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
-import { registerHost } from './registry.js';
+import { type Registration, registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
 import { watchWhatsApp } from './whatsapp-probe.js';
 
@@ -47,6 +47,8 @@ export type HostOptions = {
   mediaAllowPrivate?: boolean;
   /** How many sessions the edge places here (HOST_MAX_SESSIONS); default no limit. */
   maxSessions?: number;
+  /** How long the host's lease lasts unrenewed (default DEFAULT_LEASE_MS; tests shorten it). */
+  leaseMs?: number;
 };
 
 /**
@@ -90,6 +92,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     allowPrivate: opts.mediaAllowPrivate ?? false,
     extraCa: wa.mediaCa,
   });
+  let registration: Registration | undefined;
   const sessions = new SessionHost({
     db: opts.db,
     hostId: opts.hostId,
@@ -98,11 +101,9 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     onEvent: () => worker?.wake(),
     pacing: opts.pacing,
     downloader,
+    // Nothing starts before the host holds its lease, nor once it could not renew it.
+    leaseHeld: () => registration?.held ?? false,
   });
-  // Before serving: every session this host owns gets its actor where it was (linked ones reconnect),
-  // so no request can find a linked session idle or start it over.
-  const resumed = await sessions.resumeOwned();
-  sessions.watchOutboxes(opts.outboxPollMs);
   const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({
@@ -126,11 +127,27 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
-  const registration = await registerHost(
+  registration = await registerHost(
     opts.db,
-    { id: opts.hostId, internalUrl: url, maxSessions: opts.maxSessions },
+    { id: opts.hostId, internalUrl: url, maxSessions: opts.maxSessions, leaseMs: opts.leaseMs },
     logger,
-  );
+    {
+      onBeat: (beat) =>
+        void sessions
+          .reconcile(beat)
+          .catch((err: unknown) => logger.warn({ err }, 'starting assigned sessions failed')),
+      onFence: () => sessions.fenceAll(),
+      onLost: () => sessions.fenceAll(),
+    },
+  ).catch(async (err: unknown) => {
+    server.close();
+    await sessions.stopAll();
+    throw err;
+  });
+  const lease = registration;
+  // Every session assigned here gets its actor where it was (linked ones reconnect, a few at a time).
+  const resumed = await sessions.resumeOwned();
+  sessions.watchOutboxes(opts.outboxPollMs);
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
     intervalMs: opts.whatsappCheckMs,
@@ -145,10 +162,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     async close() {
       whatsapp.stop();
       stopRetention();
-      await registration.stop().catch((err: unknown) => logger.warn({ err }, 'deregistering failed'));
+      await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await sessions.stopAll();
+      // Every socket is closed: other hosts may take the sessions at once.
+      await lease.release().catch((err: unknown) => logger.warn({ err }, 'releasing the lease failed'));
       await worker?.stop();
       await webhooks?.poster.close();
       await downloader.close();

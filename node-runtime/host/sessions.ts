@@ -10,6 +10,7 @@ import type { HostMediaBody } from '../../shared/message-content.js';
 import type { MediaDownload, StoredContent } from '../../shared/message-view.js';
 import { DEFAULT_PACING, type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
 import type { HostSendResponse } from '../../shared/schemas.js';
+import type { Fence } from '../db/lease-fence.js';
 import {
   type MessageWriter,
   messageWriter,
@@ -39,12 +40,8 @@ import {
 import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
 import { checkNumbers } from '../wa/number-check.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
-import {
-  loadStoredSession,
-  type StoredSession,
-  storedSession,
-  storedSessionsQuery,
-} from './stored-sessions.js';
+import type { Beat } from './registry.js';
+import { type ClaimedSession, claimStoredSessions, sessionExists } from './stored-sessions.js';
 
 /** States in which a session rests until someone asks for a QR (or logs it in again). */
 const RESTING: readonly PublicState[] = ['idle', 'logged-out', 'qr-expired', 'replaced', 'failed'];
@@ -105,6 +102,12 @@ const readinessOf = (snapshot: SessionSnapshot): SendReadiness =>
 /** How long a stopping host waits for its sessions' last writes when the database is away. */
 const JOURNAL_DRAIN_MS = 5_000;
 
+/** Sessions a host starts together (claimed, or its own after a restart) connect this far apart. */
+export const RESUME_STAGGER_MS = 20;
+
+/** The lease this host holds a session under: its epoch, and when it was taken (performance.now()). */
+type Lease = { epoch: string; at: number };
+
 /** States whose `reason` says why the session is there. */
 const EXPLAINED: readonly PublicState[] = ['logged-out', 'replaced', 'failed', 'qr-expired', 'reconnecting'];
 
@@ -145,6 +148,12 @@ export class SessionHost {
   private readonly journals = new Map<string, SessionJournal>();
   /** Each running session's outbox. */
   private readonly outboxes = new Map<string, SessionOutbox>();
+  /** The lease of each session this host runs: every write for it is fenced by its epoch. */
+  private readonly leases = new Map<string, Lease>();
+  private readonly unsubscribe = new Map<string, () => void>();
+  /** Sessions to start one after another, RESUME_STAGGER_MS apart. */
+  private starting: Promise<unknown> = Promise.resolve();
+  private readonly fence: Fence;
   private poller: ReturnType<typeof setInterval> | undefined;
   /** Socket endings still in flight; stopAll waits for them. */
   private readonly ending = new Set<Promise<void>>();
@@ -169,11 +178,19 @@ export class SessionHost {
       pacing?: Pacing;
       /** Downloads media URLs for messages (default: public https only). */
       downloader?: MediaDownloader;
+      /** Whether this host's lease holds now (default: always; a registered host passes its lease's). */
+      leaseHeld?: () => boolean;
     },
   ) {
-    this.keyWriter = keyWriter(deps.db);
-    this.statusWriter = statusWriter(deps.db);
-    this.messageWriter = messageWriter(deps.db);
+    this.fence = {
+      hostId: deps.hostId,
+      epochOf: (sessionId) => this.leases.get(sessionId)?.epoch,
+      // Told from inside a write: stop the session once that write has unwound.
+      lost: (sessionId) => setImmediate(() => this.forget(sessionId, 'a write was refused')),
+    };
+    this.keyWriter = keyWriter(deps.db, this.fence);
+    this.statusWriter = statusWriter(deps.db, this.fence);
+    this.messageWriter = messageWriter(deps.db, this.fence);
     this.downloader = deps.downloader;
     this.machine = sessionMachine.provide({
       actors: {
@@ -201,30 +218,40 @@ export class SessionHost {
   private store(sessionId: string) {
     let store = this.stores.get(sessionId);
     if (!store) {
-      store = createAuthStore(this.deps.db, sessionId, { keyWriter: this.keyWriter });
+      store = createAuthStore(this.deps.db, sessionId, { keyWriter: this.keyWriter, fence: this.fence });
       store.catch(() => this.stores.delete(sessionId));
       this.stores.set(sessionId, store);
     }
     return store;
   }
 
+  /** Whether sessions may start here: not stopping, and the host's lease holds. */
+  private get open() {
+    return !this.stopping && (this.deps.leaseHeld?.() ?? true);
+  }
+
   /**
-   * The session's actor. A new one starts where the stored session was (loaded from the sessions table
-   * and its credentials), so a request can never put a linked session back to idle: a linked session
-   * resumes at once. 404 SESSION_NOT_FOUND for a session that does not exist; none once the host is
-   * shutting down.
+   * The session's actor. A new one takes the session's lease (only if the session is assigned to this
+   * host) and starts where the stored session was (loaded from the sessions table and its
+   * credentials), so a request can never put a linked session back to idle: a linked session resumes at
+   * once. 404 SESSION_NOT_FOUND for a session that does not exist, 409 SESSION_MOVED for one another
+   * host owns; none while the host is shutting down or its lease does not hold.
    */
   actor(sessionId: string): Promise<SessionActorRef> {
     const existing = this.actors.get(sessionId);
     if (existing) return Promise.resolve(existing);
-    if (this.stopping) return Promise.reject(new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 }));
+    if (!this.open) return Promise.reject(new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 }));
     let loading = this.loading.get(sessionId);
     if (!loading) {
-      loading = loadStoredSession(this.deps.db, sessionId)
-        .then((stored) => {
-          if (!stored) throw new ApiError('SESSION_NOT_FOUND');
-          if (this.stopping) throw new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 });
-          return this.spawn(sessionId, stored);
+      loading = claimStoredSessions(this.deps.db, this.deps.hostId, [sessionId])
+        .then(async ([claimed]) => {
+          if (!claimed) {
+            throw new ApiError(
+              (await sessionExists(this.deps.db, sessionId)) ? 'SESSION_MOVED' : 'SESSION_NOT_FOUND',
+            );
+          }
+          if (!this.open) throw new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 });
+          return this.spawn(claimed);
         })
         .finally(() => this.loading.delete(sessionId));
       this.loading.set(sessionId, loading);
@@ -239,10 +266,12 @@ export class SessionHost {
     return journal;
   }
 
-  private spawn(sessionId: string, stored: StoredSession): SessionActorRef {
+  private spawn({ id: sessionId, epoch, stored }: ClaimedSession): SessionActorRef {
+    this.leases.set(sessionId, { epoch, at: performance.now() });
     const journal = new SessionJournal(
       {
         ...this.deps,
+        fence: this.fence,
         statuses: this.statusWriter,
         inserts: this.messageWriter,
         onStatus: (id, status, failure) => this.outboxes.get(sessionId)?.settled(id, status, failure),
@@ -268,12 +297,13 @@ export class SessionHost {
       presence: async (to, typing) => actor.send({ type: 'PRESENCE', to, typing }),
       readiness: () => readinessOf(actor.getSnapshot()),
       defaultPacing: this.deps.pacing ?? DEFAULT_PACING,
+      fence: this.fence,
     });
     this.outboxes.set(sessionId, outbox);
     // What the table already shows needs no write (a host resuming hundreds of sessions at start).
     let mirrored: string | undefined = JSON.stringify({ state: stored.state });
     let shownQr: string | null = null;
-    actor.subscribe({
+    const subscription = actor.subscribe({
       next: (snapshot) => {
         const qr = snapshot.context.qr;
         if (qr && qr !== shownQr) void journal.qr(qr);
@@ -290,6 +320,7 @@ export class SessionHost {
       },
       error: (err) => this.deps.logger.error({ err, sessionId }, 'session actor failed'),
     });
+    this.unsubscribe.set(sessionId, () => subscription.unsubscribe());
     this.actors.set(sessionId, actor);
     actor.start();
     outbox.start();
@@ -515,23 +546,78 @@ export class SessionHost {
   }
 
   /**
-   * On start, before the host takes requests: brings up every session this host owns, so linked ones
-   * resume with no new QR and resting ones show their state. Returns how many are reconnecting.
+   * On start, once the host holds its lease: takes the lease of every session assigned to it and brings
+   * each up, so linked ones resume with no new QR and resting ones show their state. Returns how many
+   * are reconnecting.
    */
   async resumeOwned(): Promise<number> {
-    const rows = await storedSessionsQuery(this.deps.db)
-      .where('sessions.host_id', '=', this.deps.hostId)
-      .execute();
-    let resuming = 0;
-    for (const row of rows) {
-      if (this.actors.has(row.id)) continue;
-      const stored = storedSession(row);
-      if (stored.restore === 'connecting') resuming++;
-      this.spawn(row.id, stored);
-    }
+    const claimed = await claimStoredSessions(this.deps.db, this.deps.hostId);
+    const fresh = claimed.filter((c) => !this.actors.has(c.id));
+    await this.startStaggered(fresh);
     // The table shows where each session now is before anyone can ask.
-    await Promise.all(rows.map((row) => this.journals.get(row.id)?.settled()));
-    return resuming;
+    await Promise.all(fresh.map((c) => this.journals.get(c.id)?.settled()));
+    return fresh.filter((c) => c.stored.restore === 'connecting').length;
+  }
+
+  /** Starts claimed sessions one after another, so a host taking many does not reconnect them at once. */
+  private startStaggered(claimed: ClaimedSession[]): Promise<unknown> {
+    this.starting = this.starting.then(async () => {
+      for (const [i, session] of claimed.entries()) {
+        if (!this.open) return;
+        if (this.actors.has(session.id)) continue;
+        if (i > 0 && session.stored.restore === 'connecting') {
+          await new Promise((resolve) => setTimeout(resolve, RESUME_STAGGER_MS));
+        }
+        this.spawn(session);
+      }
+    });
+    return this.starting;
+  }
+
+  /**
+   * After each renewal of the host's lease, what the database says this host owns: a session running
+   * here that is no longer assigned to it (or under a newer epoch: it was claimed meanwhile) stops at
+   * once; one assigned here and not running (placed, handed over by a draining host, claimed) starts.
+   * Leases taken after `beat.since` are newer than what the beat read, and are left alone.
+   */
+  async reconcile(beat: Beat): Promise<void> {
+    for (const [id, lease] of this.leases) {
+      if (lease.at >= beat.since) continue;
+      const epoch = beat.owned.get(id);
+      if (epoch === undefined) this.forget(id, 'assigned to another host');
+      else if (BigInt(epoch) > BigInt(lease.epoch)) this.forget(id, 'its lease was taken again');
+    }
+    if (!this.open) return;
+    const waiting = [...beat.owned.keys()].filter((id) => !this.leases.has(id) && !this.loading.has(id));
+    if (waiting.length === 0) return;
+    await this.startStaggered(await claimStoredSessions(this.deps.db, this.deps.hostId, waiting));
+  }
+
+  /**
+   * Stops a session here without logging it out and without another write (another host owns it now,
+   * or this host can no longer prove it does): its socket ends at once.
+   */
+  forget(sessionId: string, why: string): void {
+    const actor = this.actors.get(sessionId);
+    this.leases.delete(sessionId); // from here on every write for it is refused without asking
+    if (!actor) return;
+    this.deps.logger.warn({ sessionId, why }, 'session stopped here: it no longer holds the lease');
+    this.unsubscribe.get(sessionId)?.();
+    this.unsubscribe.delete(sessionId);
+    this.actors.delete(sessionId);
+    const outbox = this.outboxes.get(sessionId);
+    this.outboxes.delete(sessionId);
+    void outbox?.stop();
+    this.journals.get(sessionId)?.close();
+    this.journals.delete(sessionId);
+    this.stores.delete(sessionId);
+    actor.send({ type: 'STOP' });
+    actor.stop();
+  }
+
+  /** The host's lease is about to lapse unrenewed: every session stops here before anyone can claim it. */
+  fenceAll(): void {
+    for (const id of [...this.actors.keys()]) this.forget(id, 'the host could not renew its lease');
   }
 
   /**

@@ -20,22 +20,6 @@ export type StoredSession = {
 /** States a session rests in until a person asks; a restart must not wake it. */
 const RESTING_STATES: readonly RestoredState[] = ['replaced', 'qr-expired', 'failed', 'logged-out'];
 
-/** The columns a restore reads: the mirrored state and account, and whether creds hold a linked account. */
-export const storedSessionsQuery = (db: Kysely<Database>) =>
-  db
-    .selectFrom('sessions')
-    .leftJoin('wa_creds', 'wa_creds.session_id', 'sessions.id')
-    .select([
-      'sessions.id',
-      'sessions.tenant_id',
-      'sessions.name',
-      'sessions.state',
-      'sessions.account_jid',
-      'sessions.account_name',
-      sql<string | null>`wa_creds.creds -> 'me' ->> 'id'`.as('me_id'),
-      sql<string | null>`wa_creds.creds -> 'me' ->> 'name'`.as('me_name'),
-    ]);
-
 type StoredRow = {
   tenant_id: string;
   name: string;
@@ -74,11 +58,46 @@ export const storedSession = (row: StoredRow): StoredSession => {
   };
 };
 
-/** The stored session, or undefined when there is no such session. */
-export const loadStoredSession = async (
+/** A session this host just took the lease of, under its new epoch. */
+export type ClaimedSession = { id: string; epoch: string; stored: StoredSession };
+
+/**
+ * Takes the lease of the sessions assigned to this host (those named, or all of them): each epoch is
+ * bumped, which fences off every write made under an earlier one (this host's own earlier run
+ * included). A session assigned elsewhere is not taken.
+ */
+export const claimStoredSessions = async (
   db: Kysely<Database>,
-  sessionId: string,
-): Promise<StoredSession | undefined> => {
-  const row = await storedSessionsQuery(db).where('sessions.id', '=', sessionId).executeTakeFirst();
-  return row && storedSession(row);
+  hostId: string,
+  ids?: readonly string[],
+): Promise<ClaimedSession[]> => {
+  const rows = await db
+    .with('claimed', (db) =>
+      db
+        .updateTable('sessions')
+        .set({ lease_epoch: sql`lease_epoch + 1` })
+        .where('host_id', '=', hostId)
+        .$if(ids !== undefined, (qb) => qb.where(sql<boolean>`id = any(${ids ?? []}::uuid[])`))
+        .returning(['id', 'lease_epoch']),
+    )
+    .selectFrom('claimed')
+    .innerJoin('sessions', 'sessions.id', 'claimed.id')
+    .leftJoin('wa_creds', 'wa_creds.session_id', 'sessions.id')
+    .select([
+      'sessions.id',
+      'claimed.lease_epoch',
+      'sessions.tenant_id',
+      'sessions.name',
+      'sessions.state',
+      'sessions.account_jid',
+      'sessions.account_name',
+      sql<string | null>`wa_creds.creds -> 'me' ->> 'id'`.as('me_id'),
+      sql<string | null>`wa_creds.creds -> 'me' ->> 'name'`.as('me_name'),
+    ])
+    .execute();
+  return rows.map((row) => ({ id: row.id, epoch: row.lease_epoch, stored: storedSession(row) }));
 };
+
+/** Whether the session exists at all (one this host could not claim is then another host's). */
+export const sessionExists = async (db: Kysely<Database>, sessionId: string): Promise<boolean> =>
+  (await db.selectFrom('sessions').select('id').where('id', '=', sessionId).executeTakeFirst()) !== undefined;

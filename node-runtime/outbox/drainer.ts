@@ -9,6 +9,7 @@ import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
+import { type Fence, lostLease } from '../db/lease-fence.js';
 import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
 import { sentFileOf } from '../wa/messages.js';
@@ -49,6 +50,8 @@ export type OutboxDeps = {
   readiness(): SendReadiness;
   /** The deployment's pacing, for a session whose admin set none (theirs is read with the queue). */
   defaultPacing: Pacing;
+  /** The host's leases: nothing is claimed once another host owns the session. */
+  fence?: Fence;
   now?: () => number;
   random?: () => number;
 };
@@ -198,13 +201,20 @@ export class SessionOutbox {
       const waiting = this.waitingChats(pacing);
       // Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go).
       const limit = isUnpaced(pacing) ? CLAIM_BATCH : 1;
+      const lease = this.lease();
+      if (lease === null) return;
       const claim = await claimNext(
         this.deps.db,
         this.deps.sessionId,
         this.inFlight,
         [...waiting.keys()],
         limit,
+        lease,
       );
+      if (!claim.held) {
+        if (this.deps.fence) lostLease(this.deps.fence, this.deps.sessionId);
+        return;
+      }
       // Read with each claim: a change by the admin applies from the gap after this message on.
       this.pacing = claim.pacing ?? undefined;
       this.pacingJustRead = true;
@@ -308,8 +318,18 @@ export class SessionOutbox {
   /** Shows the admin when the next message may go; written only when that changes. */
   private async recordNextSend(at: number | null) {
     if (at === this.recordedNextAt) return;
-    await recordNextSend(this.deps.db, this.deps.sessionId, at === null ? null : new Date(at));
+    const lease = this.lease();
+    if (lease === null) return;
+    await recordNextSend(this.deps.db, this.deps.sessionId, at === null ? null : new Date(at), lease);
     this.recordedNextAt = at;
+  }
+
+  /** The lease writes are fenced by: undefined when unfenced, null once this host no longer holds it. */
+  private lease(): { hostId: string; epoch: string } | undefined | null {
+    const fence = this.deps.fence;
+    if (!fence) return undefined;
+    const epoch = fence.epochOf(this.deps.sessionId);
+    return epoch === undefined ? null : { hostId: fence.hostId, epoch };
   }
 
   /** Sleeps until woken, or for `ms` when given, and in any case at most a minute. */

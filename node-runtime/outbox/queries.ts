@@ -18,6 +18,8 @@ export type Queued = {
 
 /** What one look at the outbox found: the message it claimed, if any, and what else waits. */
 export type Claim = {
+  /** False: the host no longer holds the session's lease (nothing was claimed). */
+  held: boolean;
   /** Claimed for a hand-over (their attempts counted), in queue order; none when nothing may go. */
   messages: Queued[];
   /** The tenant admin's pacing for the session (null: the deployment's default). */
@@ -34,6 +36,8 @@ export type Claim = {
  * counting their attempts before the hand-over (a crash after it resends under the same ids), and tells
  * what else waits, with the admin's pacing: one statement where a look and a claim per message were
  * several. The row locks order this against a cancel, which only takes messages never handed over.
+ * With `lease`, nothing is claimed unless the host holds the session's lease under that epoch (its row
+ * locked in share mode, as every fenced write does).
  */
 export async function claimNext(
   db: Kysely<Database>,
@@ -41,6 +45,7 @@ export async function claimNext(
   skip: ReadonlySet<string>,
   waiting: readonly string[],
   limit = 1,
+  lease?: { hostId: string; epoch: string },
 ): Promise<Claim> {
   const { rows } = await sql<{
     claimed: {
@@ -55,10 +60,15 @@ export async function claimNext(
     pacing: unknown;
     more: boolean;
     waiting_with_queued: string[] | null;
+    held: boolean;
   }>`
-    with candidates as (
+    with held as (
+      select id from sessions where id = ${sessionId}
+        ${lease ? sql`and host_id = ${lease.hostId} and lease_epoch = ${lease.epoch}` : sql``}
+      for share
+    ), candidates as (
       select id, outbox_seq from messages
-      where session_id = ${sessionId} and status = 'queued'
+      where session_id = ${sessionId} and status = 'queued' and exists (select 1 from held)
         and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
       order by outbox_seq limit ${limit + 1}
     ), claimed as (
@@ -68,6 +78,7 @@ export async function claimNext(
       returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
     )
     select
+      exists (select 1 from held) as held,
       coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
       (select pacing from sessions where id = ${sessionId}) as pacing,
       (select count(*) from candidates) > ${limit} as more,
@@ -76,6 +87,7 @@ export async function claimNext(
       ) as waiting_with_queued`.execute(db);
   const row = rows[0];
   return {
+    held: row?.held ?? false,
     messages: (row?.claimed ?? []).map((c) => ({
       id: c.id,
       chatJid: c.chat_jid,
@@ -115,8 +127,16 @@ export async function recordNextSend(
   db: Kysely<Database>,
   sessionId: string,
   at: Date | null,
+  lease?: { hostId: string; epoch: string },
 ): Promise<void> {
-  await db.updateTable('sessions').set({ outbox_next_at: at }).where('id', '=', sessionId).execute();
+  await db
+    .updateTable('sessions')
+    .set({ outbox_next_at: at })
+    .where('id', '=', sessionId)
+    .$if(lease !== undefined, (qb) =>
+      qb.where('host_id', '=', lease?.hostId ?? '').where('lease_epoch', '=', lease?.epoch ?? '0'),
+    )
+    .execute();
 }
 
 /** A message of the session as `/api/send` needs it. */

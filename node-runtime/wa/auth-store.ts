@@ -23,6 +23,7 @@ import {
 import { type Kysely, sql } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { GroupWriter } from '../db/group-writer.js';
+import { type Fence, fencedBatch, holdLease } from '../db/lease-fence.js';
 
 type KeyType = keyof SignalDataTypeMap;
 
@@ -39,6 +40,8 @@ export interface AuthStoreOptions {
   cacheSize?: number;
   /** The host's key writer, shared by its sessions; by default one of this store's own. */
   keyWriter?: KeyWriter;
+  /** The host's leases: every write is refused once another host owns the session. */
+  fence?: Fence;
 }
 
 export interface AuthStore {
@@ -60,7 +63,8 @@ export async function createAuthStore(
 ): Promise<AuthStore> {
   const stored = await readCreds(db, sessionId);
   const cache = new LruCache(options.cacheSize ?? 2000);
-  const writer = options.keyWriter ?? keyWriter(db);
+  const writer = options.keyWriter ?? keyWriter(db, options.fence);
+  const fence = options.fence;
   // Bumped whenever the cache is written from a write, so a read that raced with a write does not
   // put what it read (possibly older) into the cache.
   let epoch = 0;
@@ -111,7 +115,7 @@ export async function createAuthStore(
     },
     async clear() {
       await serially(async () => {
-        await deleteKeys(db, sessionId);
+        await deleteKeys(db, sessionId, fence);
         cache.clear();
         epoch += 1;
       });
@@ -124,11 +128,11 @@ export async function createAuthStore(
     saveCreds: () =>
       serially(async () => {
         // Encoded inside the queue so the last save writes the latest creds.
-        await writeCreds(db, sessionId, JSON.stringify(state.creds, BufferJSON.replacer));
+        await writeCreds(db, sessionId, JSON.stringify(state.creds, BufferJSON.replacer), fence);
       }),
     clear: () =>
       serially(async () => {
-        await clearAuthState(db, sessionId);
+        await clearAuthState(db, sessionId, fence);
         cache.clear();
         epoch += 1;
         state.creds = initAuthCreds();
@@ -151,13 +155,34 @@ export async function readCreds(
   return row ? (JSON.parse(row.json, BufferJSON.reviver) as AuthenticationCreds) : undefined;
 }
 
+/** Runs `work` as it is, or, fenced, in a transaction that first holds the session's lease. */
+function fenced(
+  db: Kysely<Database>,
+  sessionId: string,
+  fence: Fence | undefined,
+  work: (db: Kysely<Database>) => Promise<unknown>,
+): Promise<void> {
+  if (!fence) return work(db).then(() => undefined);
+  return db.transaction().execute(async (trx) => {
+    await holdLease(trx, fence, sessionId);
+    await work(trx);
+  });
+}
+
 /** Stores BufferJSON-encoded creds, replacing earlier ones. */
-export async function writeCreds(db: Kysely<Database>, sessionId: string, json: string): Promise<void> {
-  await db
-    .insertInto('wa_creds')
-    .values({ session_id: sessionId, creds: jsonb(json) })
-    .onConflict((oc) => oc.column('session_id').doUpdateSet({ creds: (eb) => eb.ref('excluded.creds') }))
-    .execute();
+export async function writeCreds(
+  db: Kysely<Database>,
+  sessionId: string,
+  json: string,
+  fence?: Fence,
+): Promise<void> {
+  await fenced(db, sessionId, fence, (db) =>
+    db
+      .insertInto('wa_creds')
+      .values({ session_id: sessionId, creds: jsonb(json) })
+      .onConflict((oc) => oc.column('session_id').doUpdateSet({ creds: (eb) => eb.ref('excluded.creds') }))
+      .execute(),
+  );
 }
 
 /** The JSON text of the keys of one type that exist, by id. */
@@ -187,11 +212,15 @@ export type KeyWrite = { sessionId: string; changes: readonly KeyChange[] };
 /** Writes the keys of all of a host's sessions, those that queue up together in one statement. */
 export type KeyWriter = GroupWriter<KeyWrite, void>;
 
-export const keyWriter = (db: Kysely<Database>): KeyWriter =>
-  new GroupWriter<KeyWrite, void>(async (writes) => {
+export const keyWriter = (db: Kysely<Database>, fence?: Fence): KeyWriter => {
+  const write = async (db: Kysely<Database>, writes: KeyWrite[]) => {
     await writeKeys(db, writes);
     return writes.map(() => undefined);
-  });
+  };
+  return new GroupWriter<KeyWrite, void>(
+    fence ? fencedBatch(db, fence, (w) => w.sessionId, write) : (writes) => write(db, writes),
+  );
+};
 
 /**
  * Applies key upserts and deletes, of one session or several, as one statement (atomic on its own: no
@@ -221,13 +250,16 @@ export async function writeKeys(db: Kysely<Database>, writes: readonly KeyWrite[
 }
 
 /** Deletes all Signal keys of the session, keeping its creds. */
-export async function deleteKeys(db: Kysely<Database>, sessionId: string): Promise<void> {
-  await db.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute();
+export async function deleteKeys(db: Kysely<Database>, sessionId: string, fence?: Fence): Promise<void> {
+  await fenced(db, sessionId, fence, (db) =>
+    db.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute(),
+  );
 }
 
 /** Deletes the session's creds and keys together. */
-export async function clearAuthState(db: Kysely<Database>, sessionId: string): Promise<void> {
+export async function clearAuthState(db: Kysely<Database>, sessionId: string, fence?: Fence): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    if (fence) await holdLease(trx, fence, sessionId);
     await trx.deleteFrom('wa_keys').where('session_id', '=', sessionId).execute();
     await trx.deleteFrom('wa_creds').where('session_id', '=', sessionId).execute();
   });

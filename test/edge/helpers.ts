@@ -139,6 +139,7 @@ export async function putHost(
   const row = {
     internal_url: host.url,
     heartbeat_at: heartbeat,
+    lease_until: heartbeat,
     draining: host.draining ?? false,
     whatsapp,
     whatsapp_error: whatsapp === 'unreachable' ? 'getaddrinfo ENOTFOUND web.whatsapp.com' : null,
@@ -153,11 +154,16 @@ export async function putHost(
 
 /** Marks every host dead (for "no live host" cases); returns a function that restores the heartbeats. */
 export async function killAllHosts(db: Kysely<Database>): Promise<() => Promise<void>> {
-  const before = await db.selectFrom('hosts').select(['id', 'heartbeat_at']).execute();
-  await db.updateTable('hosts').set({ heartbeat_at: sql`now() - interval '5 minutes'` }).execute();
+  const before = await db.selectFrom('hosts').select(['id', 'heartbeat_at', 'lease_until']).execute();
+  const past = sql<Date>`now() - interval '5 minutes'`;
+  await db.updateTable('hosts').set({ heartbeat_at: past, lease_until: past }).execute();
   return async () => {
     for (const h of before) {
-      await db.updateTable('hosts').set({ heartbeat_at: h.heartbeat_at }).where('id', '=', h.id).execute();
+      await db
+        .updateTable('hosts')
+        .set({ heartbeat_at: h.heartbeat_at, lease_until: h.lease_until })
+        .where('id', '=', h.id)
+        .execute();
     }
   };
 }

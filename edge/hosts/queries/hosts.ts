@@ -22,12 +22,12 @@ export interface HostLoad {
   whatsappCheckedAt: Date | null;
 }
 
-// Liveness is judged by the database's clock, the same clock the hosts' heartbeats are written with.
-const liveSince = (seconds: number) => sql<Date>`now() - make_interval(secs => ${seconds})`;
-
-/** `hosts.heartbeat_at` is recent enough for the host to count as alive. */
-export function isLive(seconds: number): RawBuilder<SqlBool> {
-  return sql<SqlBool>`hosts.heartbeat_at > ${liveSince(seconds)}`;
+/**
+ * The host holds its lease (renewed with each heartbeat): it counts as alive. Judged by the database's
+ * clock, the one the leases are written with. Once a lease lapses, its host has stopped its sockets.
+ */
+export function isLive(): RawBuilder<SqlBool> {
+  return sql<SqlBool>`coalesce(hosts.lease_until > now(), false)`;
 }
 
 /**
@@ -35,16 +35,13 @@ export function isLive(seconds: number): RawBuilder<SqlBool> {
  * HOST_MAX_SESSIONS), or undefined when there is none. Ties go to the lowest id so placement is
  * predictable.
  */
-export async function leastLoadedLiveHost(
-  db: Kysely<Database>,
-  livenessSeconds: number,
-): Promise<HostTarget | undefined> {
+export async function leastLoadedLiveHost(db: Kysely<Database>): Promise<HostTarget | undefined> {
   const row = await db
     .selectFrom('hosts')
     .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
     .select(['hosts.id', 'hosts.internal_url', (eb) => eb.fn.count<string>('sessions.id').as('owned')])
     .where('hosts.draining', '=', false)
-    .where(isLive(livenessSeconds))
+    .where(isLive())
     .groupBy(['hosts.id', 'hosts.internal_url', 'hosts.max_sessions'])
     .having((eb) =>
       eb.or([
@@ -60,7 +57,7 @@ export async function leastLoadedLiveHost(
 }
 
 /** Every registered host with its liveness, load and WhatsApp reachability, for health and operators. */
-export async function listHostLoads(db: Kysely<Database>, livenessSeconds: number): Promise<HostLoad[]> {
+export async function listHostLoads(db: Kysely<Database>): Promise<HostLoad[]> {
   const rows = await db
     .selectFrom('hosts')
     .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
@@ -74,7 +71,7 @@ export async function listHostLoads(db: Kysely<Database>, livenessSeconds: numbe
       'hosts.whatsapp_error',
       'hosts.whatsapp_checked_at',
       'hosts.max_sessions',
-      isLive(livenessSeconds).as('live'),
+      isLive().as('live'),
       (eb) => eb.fn.count<string>('sessions.id').as('owned'),
     ])
     .groupBy('hosts.id')

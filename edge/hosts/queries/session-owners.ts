@@ -19,7 +19,6 @@ export interface SessionOwner {
 export async function findSessionOwner(
   db: Kysely<Database>,
   sessionId: string,
-  livenessSeconds: number,
   options: { forUpdate?: boolean } = {},
 ): Promise<SessionOwner | undefined> {
   let query = db
@@ -29,7 +28,7 @@ export async function findSessionOwner(
       'sessions.host_id',
       'sessions.lease_epoch',
       'hosts.internal_url',
-      (eb) => eb.and([eb('hosts.id', 'is not', null), isLive(livenessSeconds)]).as('live'),
+      (eb) => eb.and([eb('hosts.id', 'is not', null), isLive()]).as('live'),
     ])
     .where('sessions.id', '=', sessionId);
   if (options.forUpdate) query = query.forUpdate('sessions');

@@ -26,7 +26,7 @@ export const operatorHostListRoute = createRoute({
 /** GET /api/operator/hosts */
 export function registerOperatorHostList(app: EdgeApp, { config }: EdgeServices): void {
   app.openapi(operatorHostListRoute, async (c) => {
-    const hosts = await listHostLoads(dbOf(c), config.hostLivenessSeconds);
+    const hosts = await listHostLoads(dbOf(c));
     return c.json({ success: true as const, hosts: hosts.map(hostView) }, 200);
   });
 }

@@ -5,11 +5,12 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
-import { SessionHost } from '../../../node-runtime/host/sessions.js';
+import { readCreds } from '../../../node-runtime/wa/auth-store.js';
 import { applyTrustRoot } from '../../../node-runtime/wa/socket-actor.js';
 import { NO_PACING } from '../../../shared/outbox.js';
 import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
+import { connect, memoryAuthState } from '../../wa-sim/baileys-client.js';
 import { control, eventually } from '../../wa-sim/fixtures.js';
 import { type SimServer, startSimulator } from '../../wa-sim/server.js';
 
@@ -244,21 +245,17 @@ describe('events of a session', () => {
 
     const replaced = await newSession('replaced');
     await link(replaced, '628500000004', 'Dedi');
-    // Another client with the same credentials: a second host running the same session.
-    const other = new SessionHost({
-      db: database().db,
-      hostId: 'host-other',
-      wa: { wsUrl: sim.wsUrl },
-      logger: silent,
-    });
+    // Another client with the same credentials (someone running a copy of them elsewhere).
+    const creds = await readCreds(database().db, replaced);
+    if (!creds) throw new Error('linked session without creds');
+    const other = connect(sim.wsUrl, { ...memoryAuthState(), creds });
     try {
-      await other.view(replaced);
       const event = await eventually(async () =>
         (await eventsOf(replaced)).find((e) => e.type === 'session.status' && e.data.state === 'replaced'),
       );
       expect(event.data).toMatchObject({ reason: 'replaced', connected: false });
     } finally {
-      await other.stopAll();
+      other.end(undefined);
     }
   });
 });
