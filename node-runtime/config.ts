@@ -55,6 +55,13 @@ const HostSettings = z.object({
   HOST_MAX_SESSIONS: optional.pipe(
     z.coerce.number<string | undefined>().int().min(1).max(1_000_000).optional(),
   ),
+  /**
+   * How long this host holds its sessions without renewing its lease: after a crash, other hosts take
+   * its sessions this long after its last renewal. Shorter fails over faster and renews more often.
+   */
+  HOST_LEASE_SECONDS: z.coerce.number().min(1).max(300).default(9),
+  /** On SIGTERM, how long the host spends handing its sessions to other hosts before it stops. */
+  HOST_DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   /** Messages and events older than this are purged. */
   MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Pacing of sessions whose tenant admin set none (shared/outbox.ts DEFAULT_PACING). */

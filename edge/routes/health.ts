@@ -84,14 +84,11 @@ export function assessHealth(hosts: HostLoad[] | undefined): Health {
 }
 
 /** GET /health */
-export function registerHealth(app: EdgeApp, { config, logger }: EdgeServices): void {
+export function registerHealth(app: EdgeApp, { logger }: EdgeServices): void {
   app.openapi(healthRoute, async (c) => {
     let hosts: HostLoad[] | undefined;
     try {
-      hosts = await withTimeout(
-        () => listHostLoads(dbOf(c)),
-        DATABASE_TIMEOUT_MS,
-      );
+      hosts = await withTimeout(() => listHostLoads(dbOf(c)), DATABASE_TIMEOUT_MS);
     } catch (err) {
       logger.warn({ err: errorInfo(err) }, 'health: database did not answer');
     }

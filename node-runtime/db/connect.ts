@@ -10,12 +10,19 @@ export interface DbOptions {
   applicationName?: string;
 }
 
+/** Seconds before the `attempt`th reconnect: 50 ms, doubling, at most 1 s. */
+const reconnectDelaySeconds = (attempt: number) => Math.min(0.05 * 2 ** attempt, 1);
+
 /** A Kysely instance over postgres.js for `url`; call `db.destroy()` to close the pool. */
 export function createDb(url: string, options: DbOptions = {}): Kysely<Database> {
   const client = postgres(url, {
     max: options.max ?? 10,
     // Server notices (e.g. "relation already exists, skipping") are not ours to print.
     onnotice: () => {},
+    // After an outage, connect again within a second of the database's return: postgres.js's default
+    // backoff grows to 20 s between attempts, which a host's lease and its sessions cannot wait out.
+    backoff: reconnectDelaySeconds,
+    connect_timeout: 10,
     ...(options.applicationName ? { connection: { application_name: options.applicationName } } : {}),
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
@@ -27,4 +34,21 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
  */
 export async function closeDb(db: Kysely<Database>, timeoutMs = 5_000): Promise<void> {
   await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+}
+
+/** A connection that only listens for NOTIFY on channels (postgres.js listens again after a reconnect). */
+export interface Listener {
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export function createListener(url: string): Listener {
+  const client = postgres(url, { max: 1, onnotice: () => {}, backoff: reconnectDelaySeconds });
+  return {
+    async listen(channel, onMessage) {
+      const { unlisten } = await client.listen(channel, onMessage);
+      return unlisten;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
 }

@@ -1,7 +1,8 @@
 // One session's writes to the database, in the order they happened: its state mirror, its messages and
 // the events that report them, each change and its event in one transaction. A write that fails (the
 // database is away) is retried, holding back the session's later writes, so nothing is reordered; only
-// a process that dies with writes still queued loses them.
+// a process that dies with writes still queued loses them. A write refused by the lease fence (another
+// host owns the session now) is not retried: it rejects with LeaseLostError, and so does every later one.
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
@@ -362,7 +363,7 @@ export class SessionJournal {
     const fence = this.deps.fence;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
-        if (this.lost) return;
+        if (this.lost) throw new LeaseLostError(this.session.id);
         try {
           this.wrote = false;
           this.moved = [];
@@ -381,7 +382,7 @@ export class SessionJournal {
           if (err instanceof LeaseLostError) {
             this.lost = true;
             this.deps.logger.info({ sessionId: this.session.id, what }, 'write refused: the session moved');
-            return;
+            throw err;
           }
           if (this.closed) {
             this.deps.logger.error(
@@ -399,7 +400,8 @@ export class SessionJournal {
       }
     };
     const next = this.tail.then(run).finally(() => this.pending--);
-    this.tail = next;
+    // Refused writes (the lease was lost) reject their caller; the queue goes on to refuse the rest.
+    this.tail = next.catch(() => undefined);
     return next;
   }
 }

@@ -20,6 +20,7 @@ import {
 } from '../../shared/host-api.js';
 import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
 import { MAX_BODY_BYTES } from '../../shared/schemas.js';
+import { LeaseLostError } from '../db/lease-fence.js';
 import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
@@ -56,7 +57,9 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
     },
   });
   app.onError((err, c) => {
-    const apiError = toApiError(err, c.req.raw);
+    // A write for the session was refused: another host owns it now, and the edge asks that one.
+    const apiError =
+      err instanceof LeaseLostError ? new ApiError('SESSION_MOVED') : toApiError(err, c.req.raw);
     // Expected refusals are the client's business; anything else is ours, logged once, here.
     if (apiError.code === 'INTERNAL_ERROR') {
       logger.error({ err, sessionId: c.req.param('id'), path: c.req.path }, 'host request failed');

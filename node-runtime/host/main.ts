@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
-import { closeDb, createDb } from '../db/connect.js';
+import { closeDb, createDb, createListener } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { reportStartFailure } from '../startup-error.js';
 import { type RunningHost, startHost } from './server.js';
@@ -9,15 +9,19 @@ import { type RunningHost, startHost } from './server.js';
 // A session host on its own (`npm run host`, or `tsx node-runtime/host/main.ts`), configured by the
 // environment. It prints one JSON line, `{hostId, url}`, once it serves.
 let host: RunningHost;
+let drainMs = 0;
 let closeDatabase = async () => {};
 try {
   const config = parseConfig(HostConfigSchema, process.env);
   const db = createDb(config.DATABASE_URL);
   // The webhook worker's own connections: message writes must not starve deliveries.
   const webhookDb = createDb(config.DATABASE_URL, { max: 2 });
+  const listener = createListener(config.DATABASE_URL);
+  drainMs = config.HOST_DRAIN_SECONDS * 1000;
   // Under an advisory lock: hosts and edges that start together migrate once.
   await migrateToLatest(db);
   closeDatabase = async () => {
+    await listener.close();
     await closeDb(db);
     await closeDb(webhookDb);
   };
@@ -39,6 +43,8 @@ try {
     pacing: pacingOf(config),
     mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
     maxSessions: config.HOST_MAX_SESSIONS,
+    leaseMs: config.HOST_LEASE_SECONDS * 1000,
+    listener,
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);
 } catch (err) {
@@ -48,11 +54,12 @@ try {
 }
 
 let stopping = false;
-const stop = async () => {
+const stop = async (signal: NodeJS.Signals) => {
   if (stopping) return;
   stopping = true;
-  // Sockets end without logging out: the sessions resume on the next start, with no new QR.
-  await host.close();
+  // SIGTERM hands the sessions to other live hosts first; the rest end without logging out and resume
+  // elsewhere once the lease is released (or here on the next start), with no new QR.
+  await host.close({ drainMs: signal === 'SIGTERM' ? drainMs : 0 });
   await closeDatabase();
   process.exit(0);
 };

@@ -152,10 +152,27 @@ export const registerHost = async (
     const owned = new Map(rows.map((r) => [r.id, r.lease_epoch]));
     events.onBeat?.({ owned, draining: renewed.draining, since });
   };
-  let beating: Promise<void> = Promise.resolve();
+  // One renewal at a time: while the database is away a renewal waits for a connection, and the ticks
+  // meanwhile add nothing to that wait.
+  let beating: Promise<void> | undefined;
+  const renew = () => {
+    if (beating) return beating;
+    // A renewal stuck on a connection that will never answer (a partition drops packets, no reset) is
+    // given up after a lease, so the next one can try on a fresh connection.
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      giveUp = setTimeout(() => reject(new Error('renewal got no answer within a lease')), leaseMs);
+    });
+    beating = Promise.race([beat(), stuck])
+      .catch((err: unknown) => logger.warn({ err }, 'renewing the lease failed'))
+      .finally(() => {
+        clearTimeout(giveUp);
+        beating = undefined;
+      });
+    return beating;
+  };
   const timer = setInterval(() => {
-    if (lost) return;
-    beating = beating.then(beat).catch((err: unknown) => logger.warn({ err }, 'renewing the lease failed'));
+    if (!lost) void renew();
   }, renewMs);
   timer.unref();
   return {
@@ -164,11 +181,8 @@ export const registerHost = async (
     get held() {
       return !lost && !fenced && performance.now() < validUntil - fenceMarginMs;
     },
-    /** Renews now rather than at the next tick (after start, so the sessions are reconciled at once). */
-    renew() {
-      beating = beating.then(beat).catch((err: unknown) => logger.warn({ err }, 'renewing the lease failed'));
-      return beating;
-    },
+    /** Renews now rather than at the next tick (a session was handed here: it starts at once). */
+    renew,
     /** Records whether this host can reach WhatsApp, for /health; logged when it changes. */
     async reportWhatsApp(reachability: WhatsAppReachability) {
       if (reachability.status === 'unreachable') {
@@ -180,6 +194,10 @@ export const registerHost = async (
         .where('id', '=', host.id)
         .execute()
         .catch((err: unknown) => logger.warn({ err }, 'recording WhatsApp reachability failed'));
+    },
+    /** Marks the host draining (SIGTERM), as an operator's drain does: nothing new is placed here. */
+    async drain() {
+      await db.updateTable('hosts').set({ draining: true }).where('id', '=', host.id).execute();
     },
     /** Stops renewing; call `release` once the sessions are stopped. */
     stop() {

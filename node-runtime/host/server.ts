@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
+import type { Listener } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
 import { MediaDownloader } from '../media/url-fetch.js';
 import { StartupError } from '../startup-error.js';
@@ -13,7 +14,8 @@ import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
-import { type Registration, registerHost } from './registry.js';
+import { HANDOVER_CHANNEL } from './handover.js';
+import { type Beat, type Registration, registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
 import { watchWhatsApp } from './whatsapp-probe.js';
 
@@ -49,7 +51,15 @@ export type HostOptions = {
   maxSessions?: number;
   /** How long the host's lease lasts unrenewed (default DEFAULT_LEASE_MS; tests shorten it). */
   leaseMs?: number;
+  /**
+   * NOTIFY from the database: a session handed to this host starts at once, not at the next renewal.
+   * Without it (one host on its own), handed sessions start within a third of the lease.
+   */
+  listener?: Listener;
 };
+
+/** How long SIGTERM spends handing sessions to other hosts before the rest just stop (default). */
+export const DEFAULT_DRAIN_MS = 30_000;
 
 /**
  * How long the host keeps an idle keep-alive connection open. Set here rather than left to Node's default
@@ -68,7 +78,15 @@ export const HOST_HEADERS_TIMEOUT_MS = 15_000;
 
 export const DEFAULT_RETENTION_DAYS = 30;
 
-export type RunningHost = { url: string; sessions: SessionHost; close(): Promise<void> };
+export type RunningHost = {
+  url: string;
+  sessions: SessionHost;
+  /**
+   * Stops the host. With `drainMs`, its sessions are first handed to other live hosts one by one, for
+   * at most that long; the rest stop here and are claimed as soon as the lease is released.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
+};
 
 /** Starts a session host: internal API, registration and heartbeat, and resumes its linked sessions. */
 export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
@@ -127,15 +145,36 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
+  // Draining (by an operator, or SIGTERM): one hand-off run at a time, stopped when undrained.
+  let drainWanted = false;
+  let drainUntil = Number.POSITIVE_INFINITY;
+  const keepDraining = () => drainWanted && performance.now() < drainUntil;
+  let handingOff: Promise<number> | undefined;
+  const handOff = (owned: Beat['owned']) => {
+    handingOff ??= sessions
+      .handOffAll(owned, keepDraining)
+      .catch((err: unknown) => {
+        logger.warn({ err }, 'handing sessions over failed');
+        return -1;
+      })
+      .finally(() => {
+        handingOff = undefined;
+      });
+    return handingOff;
+  };
+  const onBeat = async (beat: Beat) => {
+    drainWanted = beat.draining;
+    await sessions.reconcile(beat);
+    if (beat.draining) void handOff(beat.owned);
+    else await sessions.takeOrphans();
+  };
   registration = await registerHost(
     opts.db,
     { id: opts.hostId, internalUrl: url, maxSessions: opts.maxSessions, leaseMs: opts.leaseMs },
     logger,
     {
       onBeat: (beat) =>
-        void sessions
-          .reconcile(beat)
-          .catch((err: unknown) => logger.warn({ err }, 'starting assigned sessions failed')),
+        void onBeat(beat).catch((err: unknown) => logger.warn({ err }, 'taking assigned sessions failed')),
       onFence: () => sessions.fenceAll(),
       onLost: () => sessions.fenceAll(),
     },
@@ -147,6 +186,9 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const lease = registration;
   // Every session assigned here gets its actor where it was (linked ones reconnect, a few at a time).
   const resumed = await sessions.resumeOwned();
+  const unlisten = await opts.listener?.listen(HANDOVER_CHANNEL, (to) => {
+    if (to === opts.hostId) void lease.renew();
+  });
   sessions.watchOutboxes(opts.outboxPollMs);
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
@@ -159,9 +201,22 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   return {
     url,
     sessions,
-    async close() {
+    async close({ drainMs }: { drainMs?: number } = {}) {
       whatsapp.stop();
       stopRetention();
+      if (drainMs !== undefined && drainMs > 0) {
+        drainWanted = true;
+        drainUntil = performance.now() + drainMs;
+        await lease.drain().catch((err: unknown) => logger.warn({ err }, 'marking the host draining failed'));
+        await handingOff;
+        const left = await handOff(new Map());
+        if (left > 0)
+          logger.warn(
+            { left },
+            'stopping with sessions not handed over: they move once the lease is released',
+          );
+      }
+      await unlisten?.().catch(() => undefined);
       await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -2,6 +2,7 @@ import type { WASocket } from '@whiskeysockets/baileys';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
+import { leastLoadedLiveHost } from '../../edge/hosts/queries/hosts.js';
 import { MAX_READ_IDS, type PRESENCE_STATES } from '../../shared/chats.js';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
@@ -40,6 +41,7 @@ import {
 import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
 import { checkNumbers } from '../wa/number-check.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
+import { claimOrphans, handOver } from './handover.js';
 import type { Beat } from './registry.js';
 import { type ClaimedSession, claimStoredSessions, sessionExists } from './stored-sessions.js';
 
@@ -151,6 +153,8 @@ export class SessionHost {
   /** The lease of each session this host runs: every write for it is fenced by its epoch. */
   private readonly leases = new Map<string, Lease>();
   private readonly unsubscribe = new Map<string, () => void>();
+  /** Sessions being handed to another host: requests wait, then hear SESSION_MOVED. */
+  private readonly handing = new Map<string, Promise<boolean>>();
   /** Sessions to start one after another, RESUME_STAGGER_MS apart. */
   private starting: Promise<unknown> = Promise.resolve();
   private readonly fence: Fence;
@@ -241,6 +245,13 @@ export class SessionHost {
     const existing = this.actors.get(sessionId);
     if (existing) return Promise.resolve(existing);
     if (!this.open) return Promise.reject(new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 5 }));
+    const handing = this.handing.get(sessionId);
+    if (handing) {
+      return handing.then((moved) => {
+        if (moved) throw new ApiError('SESSION_MOVED');
+        return this.actor(sessionId);
+      });
+    }
     let loading = this.loading.get(sessionId);
     if (!loading) {
       loading = claimStoredSessions(this.deps.db, this.deps.hostId, [sessionId])
@@ -306,14 +317,15 @@ export class SessionHost {
     const subscription = actor.subscribe({
       next: (snapshot) => {
         const qr = snapshot.context.qr;
-        if (qr && qr !== shownQr) void journal.qr(qr);
+        // A write refused here (the session moved) has stopped the session already: nothing to add.
+        if (qr && qr !== shownQr) void journal.qr(qr).catch(() => undefined);
         shownQr = qr;
         const row = this.rowOf(snapshot);
         const key = JSON.stringify(row.account_jid === undefined ? { state: row.state } : row);
         if (key === mirrored) return;
         mirrored = key;
         this.deps.logger.info({ sessionId, state: row.state }, 'session state');
-        void journal.stateChanged(changeOf(snapshot, row));
+        void journal.stateChanged(changeOf(snapshot, row)).catch(() => undefined);
         // Connected: queued messages can go (and unacknowledged ones again). Logged out: they fail.
         if (row.state === 'connected') outbox.connected();
         if (row.state === 'logged-out') outbox.wake();
@@ -528,6 +540,8 @@ export class SessionHost {
       return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
     }
     const outcome = await outbox.outcome(id, waitMs);
+    // The session was handed to another host meanwhile: the message waits in its outbox there.
+    if (!outcome && this.outboxes.get(sessionId) !== outbox) throw new ApiError('SESSION_MOVED');
     // Told how it ended: no need to read the row again (its chat and text do not change).
     if (outcome) return settledSend({ ...found, ...outcome, attempts: found.attempts + 1 });
     await journal.cancelIfUnsent(id, SEND_FAILURES.busy);
@@ -587,8 +601,11 @@ export class SessionHost {
       if (epoch === undefined) this.forget(id, 'assigned to another host');
       else if (BigInt(epoch) > BigInt(lease.epoch)) this.forget(id, 'its lease was taken again');
     }
-    if (!this.open) return;
-    const waiting = [...beat.owned.keys()].filter((id) => !this.leases.has(id) && !this.loading.has(id));
+    // A draining host starts nothing new: what is assigned here is handed on.
+    if (!this.open || beat.draining) return;
+    const waiting = [...beat.owned.keys()].filter(
+      (id) => !this.leases.has(id) && !this.loading.has(id) && !this.handing.has(id),
+    );
     if (waiting.length === 0) return;
     await this.startStaggered(await claimStoredSessions(this.deps.db, this.deps.hostId, waiting));
   }
@@ -613,6 +630,80 @@ export class SessionHost {
     this.stores.delete(sessionId);
     actor.send({ type: 'STOP' });
     actor.stop();
+  }
+
+  /**
+   * Failover: takes this host's share of the sessions of hosts whose lease lapsed, and starts them a few
+   * at a time (linked ones reconnect with no QR). The ids taken.
+   */
+  async takeOrphans(): Promise<string[]> {
+    if (!this.open) return [];
+    const ids = await claimOrphans(this.deps.db, this.deps.hostId);
+    if (ids.length === 0) return [];
+    this.deps.logger.info({ count: ids.length }, 'taking over the sessions of a host that stopped');
+    await this.startStaggered(await claimStoredSessions(this.deps.db, this.deps.hostId, ids));
+    return ids;
+  }
+
+  /**
+   * Draining: hands the sessions assigned here to other hosts, one at a time, each stopped here first
+   * (its last writes committed) and started there at once. Stops early when `keepGoing` turns false (the
+   * operator undrained) or no other host has room; resolves with how many are left here.
+   */
+  async handOffAll(owned: ReadonlyMap<string, string>, keepGoing: () => boolean): Promise<number> {
+    const ids = [...new Set([...owned.keys(), ...this.leases.keys()])];
+    let left = ids.length;
+    for (const id of ids) {
+      if (!keepGoing()) break;
+      const target = await leastLoadedLiveHost(this.deps.db, this.deps.hostId);
+      if (!target) {
+        this.deps.logger.warn({ left }, 'draining: no other live host has room; the rest stay here');
+        break;
+      }
+      const handing = (async () => {
+        const epoch = (await this.release(id)) ?? owned.get(id);
+        if (epoch === undefined) return false;
+        return handOver(this.deps.db, { id, from: this.deps.hostId, epoch }, target.id);
+      })();
+      this.handing.set(id, handing);
+      const moved = await handing.finally(() => this.handing.delete(id));
+      if (moved) {
+        left--;
+        this.deps.logger.info({ sessionId: id, to: target.id }, 'session handed over');
+      }
+    }
+    return left;
+  }
+
+  /**
+   * Stops a session here for another host to take: its socket ends (no logout) and its last writes are
+   * committed first; no state change is mirrored (it carries on elsewhere). The epoch it was held under,
+   * or undefined when it was not running here.
+   */
+  private async release(sessionId: string): Promise<string | undefined> {
+    await this.loading.get(sessionId)?.catch(() => undefined);
+    const lease = this.leases.get(sessionId);
+    const actor = this.actors.get(sessionId);
+    if (!lease || !actor) return undefined;
+    this.unsubscribe.get(sessionId)?.();
+    this.unsubscribe.delete(sessionId);
+    this.actors.delete(sessionId);
+    const outbox = this.outboxes.get(sessionId);
+    this.outboxes.delete(sessionId);
+    await outbox?.stop();
+    actor.send({ type: 'STOP' });
+    actor.stop();
+    await Promise.all(this.ending);
+    await this.stores
+      .get(sessionId)
+      ?.then((s) => s.settled())
+      .catch(() => undefined);
+    await this.journals.get(sessionId)?.settled();
+    this.journals.get(sessionId)?.close();
+    this.journals.delete(sessionId);
+    this.stores.delete(sessionId);
+    this.leases.delete(sessionId);
+    return lease.epoch;
   }
 
   /** The host's lease is about to lapse unrenewed: every session stops here before anyone can claim it. */

@@ -9,7 +9,7 @@ import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, SEND_FAILURES } from '../../shared/outbox.js';
-import { type Fence, lostLease } from '../db/lease-fence.js';
+import { type Fence, LeaseLostError, lostLease } from '../db/lease-fence.js';
 import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
 import { sentFileOf } from '../wa/messages.js';
@@ -83,7 +83,7 @@ export class SessionOutbox {
    * them), under the same ids.
    */
   private readonly inFlight = new Set<string>();
-  private readonly waiters = new Map<string, Set<(outcome: Outcome) => void>>();
+  private readonly waiters = new Map<string, Set<(outcome: Outcome | undefined) => void>>();
   /**
    * Outcomes no one waited for yet, the latest first out: `/api/send` asks after queueing, and a busy
    * outbox may have sent the message and had its ack before the ask arrives.
@@ -100,15 +100,30 @@ export class SessionOutbox {
   start() {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run().catch((err: unknown) =>
-      this.deps.logger.error({ err, sessionId: this.deps.sessionId }, 'outbox stopped'),
-    );
+    this.loop = this.runUntilStopped();
   }
 
+  /** Runs the outbox; a failure (the database is away) starts it again after a pause, never ends it. */
+  private async runUntilStopped() {
+    for (let delay = 100; this.running; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await this.run();
+      } catch (err) {
+        // Refused for a lost lease: the session runs elsewhere now, and stops here.
+        if (err instanceof LeaseLostError) return;
+        this.deps.logger.warn({ err, sessionId: this.deps.sessionId, retryInMs: delay }, 'outbox failed');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Stops after the hand-over under way; those waiting for an outcome are answered undefined at once. */
   async stop() {
     this.running = false;
     this.wake();
     await this.loop;
+    for (const waiting of this.waiters.values()) for (const resolve of waiting) resolve(undefined);
+    this.waiters.clear();
   }
 
   /** Something may be sendable now: a message was queued, the session connected. */
@@ -160,7 +175,7 @@ export class SessionOutbox {
         waiting.delete(done);
         resolve(undefined);
       }, timeoutMs);
-      const done = (outcome: Outcome) => {
+      const done = (outcome: Outcome | undefined) => {
         clearTimeout(timer);
         resolve(outcome);
       };

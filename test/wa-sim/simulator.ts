@@ -56,6 +56,11 @@ export class Simulator {
   readonly trouble = new Map<string, { retries: number; nacks: string[] }>();
   /** usync queries answered (device lists, number checks): tests see a cached answer ask nothing. */
   usyncQueries = 0;
+  /**
+   * Connections closed with a 440 `replaced` because the same device logged in again while they were
+   * open: a gateway running one session on two hosts at once shows up here.
+   */
+  replacements = 0;
   /** Privacy (trusted-contact) tokens the linked devices asked to issue: tests count them per send. */
   privacyTokenIssues = 0;
   /** Answer the next scan with a device identity signed by a key that is not the phone's. */
@@ -147,6 +152,7 @@ export class Simulator {
     }
     const previous = device.connection;
     if (previous && previous !== conn) {
+      if (previous.isOpen) this.replacements++;
       previous.streamError({}, { tag: 'conflict', attrs: { type: 'replaced' } });
     }
     device.connection = conn;

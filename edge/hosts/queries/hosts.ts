@@ -32,16 +32,20 @@ export function isLive(): RawBuilder<SqlBool> {
 
 /**
  * The live, non-draining host that owns the fewest sessions and has room for one more (its
- * HOST_MAX_SESSIONS), or undefined when there is none. Ties go to the lowest id so placement is
- * predictable.
+ * HOST_MAX_SESSIONS), or undefined when there is none; never `except` (a draining host handing off).
+ * Ties go to the lowest id so placement is predictable.
  */
-export async function leastLoadedLiveHost(db: Kysely<Database>): Promise<HostTarget | undefined> {
+export async function leastLoadedLiveHost(
+  db: Kysely<Database>,
+  except?: string,
+): Promise<HostTarget | undefined> {
   const row = await db
     .selectFrom('hosts')
     .leftJoin('sessions', 'sessions.host_id', 'hosts.id')
     .select(['hosts.id', 'hosts.internal_url', (eb) => eb.fn.count<string>('sessions.id').as('owned')])
     .where('hosts.draining', '=', false)
     .where(isLive())
+    .$if(except !== undefined, (qb) => qb.where('hosts.id', '<>', except ?? ''))
     .groupBy(['hosts.id', 'hosts.internal_url', 'hosts.max_sessions'])
     .having((eb) =>
       eb.or([

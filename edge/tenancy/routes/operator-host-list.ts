@@ -4,7 +4,7 @@ import { requireScope } from '../../auth/authenticate.js';
 import { dbOf } from '../../context.js';
 import { listHostLoads } from '../../hosts/queries/hosts.js';
 import { API_KEY_SECURITY, errorResponses } from '../../http/openapi.js';
-import type { EdgeApp, EdgeServices } from '../../services.js';
+import type { EdgeApp } from '../../services.js';
 import { hostView } from '../admin-views.js';
 
 export const operatorHostListRoute = createRoute({
@@ -24,7 +24,7 @@ export const operatorHostListRoute = createRoute({
 });
 
 /** GET /api/operator/hosts */
-export function registerOperatorHostList(app: EdgeApp, { config }: EdgeServices): void {
+export function registerOperatorHostList(app: EdgeApp): void {
   app.openapi(operatorHostListRoute, async (c) => {
     const hosts = await listHostLoads(dbOf(c));
     return c.json({ success: true as const, hosts: hosts.map(hostView) }, 200);

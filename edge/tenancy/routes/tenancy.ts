@@ -22,7 +22,7 @@ export function registerTenancyRoutes(app: EdgeApp, services: EdgeServices): voi
   registerOperatorTenantList(app, services);
   registerOperatorTenantSuspend(app, services);
   registerOperatorTenantResume(app, services);
-  registerOperatorHostList(app, services);
+  registerOperatorHostList(app);
   registerAdminSessionList(app, services);
   registerAdminSessionGet(app, services);
   registerAdminSessionUpdate(app, services);

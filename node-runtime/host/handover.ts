@@ -1,0 +1,72 @@
+// Moving sessions between hosts in the sessions table: live hosts claiming the sessions of hosts whose
+// lease lapsed (failover), and a draining host handing its sessions to others one at a time. Every move
+// bumps the session's lease epoch, which fences off whatever the previous owner still tries to write.
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../shared/db-schema.js';
+
+/** Where a host's sessions are announced when one is handed to it, so it starts them at once. */
+export const HANDOVER_CHANNEL = 'session_handover';
+
+/**
+ * How many sessions of lapsed hosts this host takes now: its share of them among the live hosts that
+ * are not draining (so a failover spreads by load), within its HOST_MAX_SESSIONS.
+ */
+async function fairShare(db: Kysely<Database>, hostId: string): Promise<number> {
+  const { rows } = await sql<{ orphans: string; live: string; mine: string; max: number | null }>`
+    select
+      (select count(*) from sessions s join hosts h on h.id = s.host_id where h.lease_until <= now()) as orphans,
+      (select count(*) from hosts where lease_until > now() and not draining) as live,
+      (select count(*) from sessions where host_id = ${hostId}) as mine,
+      (select max_sessions from hosts where id = ${hostId}) as max`.execute(db);
+  const row = rows[0];
+  if (!row || Number(row.orphans) === 0) return 0;
+  const share = Math.ceil(Number(row.orphans) / Math.max(Number(row.live), 1));
+  return row.max === null ? share : Math.max(Math.min(share, row.max - Number(row.mine)), 0);
+}
+
+/**
+ * Takes this host's share of the sessions whose host's lease lapsed (that host has stopped their
+ * sockets, or is dead), assigning them here under a new epoch; the ids taken. The lapsed host's row is
+ * share-locked while its sessions move, so its own renewal waits for the claim to commit and finds them
+ * gone, and claimers never take the same session (SKIP LOCKED), in id order, so they split the rest.
+ */
+export async function claimOrphans(db: Kysely<Database>, hostId: string): Promise<string[]> {
+  const share = await fairShare(db, hostId);
+  if (share === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    update sessions set host_id = ${hostId}, lease_epoch = lease_epoch + 1
+    where id in (
+      select s.id from sessions s join hosts h on h.id = s.host_id
+      where h.lease_until <= now() and h.id <> ${hostId}
+      order by s.id
+      limit ${share}
+      for update of s skip locked
+      for share of h
+    )
+    returning id`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Gives a session this host has stopped to `target` under a new epoch, and tells it to start it now;
+ * false when the session was no longer this host's under `epoch` (it moved meanwhile).
+ */
+export async function handOver(
+  db: Kysely<Database>,
+  session: { id: string; from: string; epoch: string },
+  target: string,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const moved = await trx
+      .updateTable('sessions')
+      .set({ host_id: target, lease_epoch: sql`lease_epoch + 1` })
+      .where('id', '=', session.id)
+      .where('host_id', '=', session.from)
+      .where('lease_epoch', '=', session.epoch)
+      .executeTakeFirst();
+    if (moved.numUpdatedRows === 0n) return false;
+    // Delivered on commit: the target looks at what it owns at once rather than at its next renewal.
+    await sql`select pg_notify(${HANDOVER_CHANNEL}, ${target})`.execute(trx);
+    return true;
+  });
+}

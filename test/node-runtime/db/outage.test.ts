@@ -1,0 +1,51 @@
+// A database outage as one pool sees it (every connection dropped, new ones refused, then back): queries
+// under way fail with the connection's own error, none throws out of a timer (that would kill the
+// process), and the pool reaches the database again once it returns. patches/postgres+3.4.9.patch and
+// patches/kysely+0.29.9.patch exist for these.
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { closeDb, createDb } from '../../../node-runtime/db/connect.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
+
+const database = useTestDatabase();
+
+it('transactions cut off fail with the connection error; the pool connects again once the database is back', async () => {
+  const proxy = await startTcpProxy(database().url);
+  const db = createDb(proxy.url, { max: 4 });
+  try {
+    const select = () => sql<{ one: number }>`select 1 as one`.execute(db);
+    await select();
+    const slow = () =>
+      db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await sql`select 2`.execute(trx);
+      });
+    const cutOff = [slow(), slow(), select()].map((p) =>
+      p.then(
+        () => 'ok',
+        (err: Error) => err,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    proxy.cut();
+    for (const outcome of await Promise.all(cutOff.slice(0, 2))) {
+      expect(outcome).toBeInstanceOf(Error);
+      expect((outcome as Error).name).not.toBe('TypeError');
+      expect((outcome as Error).message).toMatch(/ECONNRESET|CONNECTION_(CLOSED|DESTROYED)/);
+    }
+    // Small writes buffered while the sockets died must not throw from a timer (an uncaught error fails
+    // this file): give them a few ticks.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proxy.restore();
+    // Back within the bounded reconnect delay, on every connection of the pool.
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 8 }, () => select()));
+    expect(results.map((r) => r.rows[0]?.one)).toEqual(Array(8).fill(1));
+    expect(Date.now() - started).toBeLessThan(5_000);
+  } finally {
+    await closeDb(db);
+    await proxy.close();
+  }
+});
