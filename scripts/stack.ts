@@ -117,6 +117,7 @@ export const startStack = async (
       pacing: pacingOf(config),
       mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
       maxSessions: config.HOST_MAX_SESSIONS,
+      leaseMs: config.HOST_LEASE_SECONDS * 1000,
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

@@ -301,8 +301,10 @@ export const HostInfoSchema = z
   .object({
     id: z.string().openapi({ example: 'host-1' }),
     url: z.string().openapi({ description: 'Where the edge reaches it (internal)' }),
-    live: z.boolean().openapi({ description: 'Its heartbeat is recent' }),
-    draining: z.boolean().openapi({ description: 'Takes no new sessions (it is stopping)' }),
+    live: z.boolean().openapi({ description: 'It holds its lease (renewed with each heartbeat)' }),
+    draining: z.boolean().openapi({
+      description: 'Takes no new sessions and hands its own to other hosts (drained, or stopping)',
+    }),
     sessions: z.int().nonnegative().openapi({ description: 'Sessions assigned to it' }),
     maxSessions: z
       .int()
@@ -318,6 +320,17 @@ export const HostInfoSchema = z
     }),
   })
   .openapi('HostInfo');
+
+export const HostResponseSchema = z
+  .object({ success: z.literal(true), host: HostInfoSchema })
+  .openapi('HostResponse');
+
+export const HostIdParamsSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'host-1' }),
+});
 
 export const HostListResponseSchema = z
   .object({ success: z.literal(true), hosts: z.array(HostInfoSchema) })

@@ -168,6 +168,14 @@ export const ERRORS = {
     headers: { 'Retry-After': '5' },
   },
 
+  // Session hosts (operator).
+  HOST_NOT_FOUND: { status: 404, message: 'Host tidak ditemukan' },
+  NO_HOST_TO_DRAIN_TO: {
+    status: 409,
+    message:
+      'Tidak ada host lain yang hidup untuk menerima sesi: host terakhir tidak bisa dikosongkan. Jalankan host lain dulu.',
+  },
+
   // Capacity and infrastructure.
   RATE_LIMITED: {
     status: 429,

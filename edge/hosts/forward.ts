@@ -1,3 +1,4 @@
+import { ERRORS } from '../../shared/errors.js';
 import type { HostSessionAction } from '../../shared/host-api.js';
 import { dbOf, type EdgeContext, principalOf } from '../context.js';
 import type { EdgeLogger } from '../logger.js';
@@ -38,6 +39,21 @@ const handedOver = (reply: HostReply) => {
   if (reply.status !== 409 && reply.status !== 503) return false;
   const code = (reply.body as { code?: unknown } | undefined)?.code;
   return code === 'SESSION_MOVED' || code === 'HOST_UNAVAILABLE';
+};
+
+/**
+ * What the client hears when the session is still between hosts after the retry: 503 with Retry-After,
+ * never the hosts' own SESSION_MOVED.
+ */
+const stillMoving = <T>(reply: HostReply<T>): HostReply<T> => {
+  if (reply.status === 503) return reply;
+  const { message, headers } = ERRORS.HOST_UNAVAILABLE;
+  return {
+    ...reply,
+    status: 503,
+    body: { success: false, error: message, code: 'HOST_UNAVAILABLE' } as T,
+    retryAfter: headers['Retry-After'],
+  };
 };
 
 /** At most this many sessions' owners are remembered; the oldest goes first. */
@@ -115,10 +131,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       // it did nothing. Once more, on the owner the database names now.
       owners.delete(principal.sessionId);
       const again = await ownerOf(c, principal.sessionId);
-      if (again.host.id === first.host.id && !again.moved) return reply;
+      if (again.host.id === first.host.id && !again.moved) return stillMoving(reply);
       const retried = await forward(again);
-      if (handedOver(retried)) owners.delete(principal.sessionId);
-      return retried;
+      if (!handedOver(retried)) return retried;
+      owners.delete(principal.sessionId);
+      return stillMoving(retried);
     },
   };
 }

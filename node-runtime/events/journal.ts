@@ -128,6 +128,14 @@ export class SessionJournal {
   }
 
   /**
+   * The session stopped here without its lease: writes queued or retrying are refused with
+   * LeaseLostError (so a message is never acknowledged to WhatsApp unstored), and so are later ones.
+   */
+  abandon() {
+    this.lost = true;
+  }
+
+  /**
    * A public state change: the sessions row (only while this host holds the session's lease: the
    * update is the fence) and, when the state itself changed, a `session.status` event, in one transaction.
    */

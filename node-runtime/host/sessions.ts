@@ -43,7 +43,12 @@ import { checkNumbers } from '../wa/number-check.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
 import { claimOrphans, handOver } from './handover.js';
 import type { Beat } from './registry.js';
-import { type ClaimedSession, claimStoredSessions, sessionExists } from './stored-sessions.js';
+import {
+  type ClaimedSession,
+  claimStoredSession,
+  ownedSessionIds,
+  sessionExists,
+} from './stored-sessions.js';
 
 /** States in which a session rests until someone asks for a QR (or logs it in again). */
 const RESTING: readonly PublicState[] = ['idle', 'logged-out', 'qr-expired', 'replaced', 'failed'];
@@ -254,8 +259,8 @@ export class SessionHost {
     }
     let loading = this.loading.get(sessionId);
     if (!loading) {
-      loading = claimStoredSessions(this.deps.db, this.deps.hostId, [sessionId])
-        .then(async ([claimed]) => {
+      loading = claimStoredSession(this.deps.db, this.deps.hostId, sessionId)
+        .then(async (claimed) => {
           if (!claimed) {
             throw new ApiError(
               (await sessionExists(this.deps.db, sessionId)) ? 'SESSION_MOVED' : 'SESSION_NOT_FOUND',
@@ -540,8 +545,13 @@ export class SessionHost {
       return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
     }
     const outcome = await outbox.outcome(id, waitMs);
-    // The session was handed to another host meanwhile: the message waits in its outbox there.
-    if (!outcome && this.outboxes.get(sessionId) !== outbox) throw new ApiError('SESSION_MOVED');
+    // The session stopped here meanwhile (handed to another host, or this host lost its lease): the
+    // message waits in the outbox of whichever host runs it next.
+    if (!outcome && this.outboxes.get(sessionId) !== outbox) {
+      throw this.open
+        ? new ApiError('SESSION_MOVED')
+        : new ApiError('HOST_UNAVAILABLE', { retryAfterSeconds: 1 });
+    }
     // Told how it ended: no need to read the row again (its chat and text do not change).
     if (outcome) return settledSend({ ...found, ...outcome, attempts: found.attempts + 1 });
     await journal.cancelIfUnsent(id, SEND_FAILURES.busy);
@@ -565,27 +575,37 @@ export class SessionHost {
    * are reconnecting.
    */
   async resumeOwned(): Promise<number> {
-    const claimed = await claimStoredSessions(this.deps.db, this.deps.hostId);
-    const fresh = claimed.filter((c) => !this.actors.has(c.id));
-    await this.startStaggered(fresh);
+    const ids = await ownedSessionIds(this.deps.db, this.deps.hostId);
+    const started = await this.startStaggered(ids);
     // The table shows where each session now is before anyone can ask.
-    await Promise.all(fresh.map((c) => this.journals.get(c.id)?.settled()));
-    return fresh.filter((c) => c.stored.restore === 'connecting').length;
+    await Promise.all(ids.map((id) => this.journals.get(id)?.settled()));
+    return started;
   }
 
-  /** Starts claimed sessions one after another, so a host taking many does not reconnect them at once. */
-  private startStaggered(claimed: ClaimedSession[]): Promise<unknown> {
-    this.starting = this.starting.then(async () => {
-      for (const [i, session] of claimed.entries()) {
-        if (!this.open) return;
-        if (this.actors.has(session.id)) continue;
-        if (i > 0 && session.stored.restore === 'connecting') {
-          await new Promise((resolve) => setTimeout(resolve, RESUME_STAGGER_MS));
-        }
-        this.spawn(session);
+  /**
+   * Starts sessions assigned here one after another, each through `actor` (which takes its lease, once
+   * however many ask), linked ones RESUME_STAGGER_MS apart, so a host taking many does not reconnect
+   * them all at once. Resolves with how many linked ones it started.
+   */
+  private startStaggered(ids: readonly string[]): Promise<number> {
+    const run = this.starting.then(async () => {
+      let linked = 0;
+      for (const id of ids) {
+        if (!this.open) break;
+        if (this.actors.has(id) || this.loading.has(id) || this.handing.has(id)) continue;
+        const actor = await this.actor(id).catch((err: unknown) => {
+          if (!(err instanceof ApiError))
+            this.deps.logger.warn({ err, sessionId: id }, 'starting a session failed');
+          return undefined;
+        });
+        if (!actor || actor.getSnapshot().context.user === null) continue;
+        linked++;
+        await new Promise((resolve) => setTimeout(resolve, RESUME_STAGGER_MS));
       }
+      return linked;
     });
-    return this.starting;
+    this.starting = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -607,7 +627,7 @@ export class SessionHost {
       (id) => !this.leases.has(id) && !this.loading.has(id) && !this.handing.has(id),
     );
     if (waiting.length === 0) return;
-    await this.startStaggered(await claimStoredSessions(this.deps.db, this.deps.hostId, waiting));
+    await this.startStaggered(waiting);
   }
 
   /**
@@ -625,7 +645,7 @@ export class SessionHost {
     const outbox = this.outboxes.get(sessionId);
     this.outboxes.delete(sessionId);
     void outbox?.stop();
-    this.journals.get(sessionId)?.close();
+    this.journals.get(sessionId)?.abandon();
     this.journals.delete(sessionId);
     this.stores.delete(sessionId);
     actor.send({ type: 'STOP' });
@@ -641,7 +661,7 @@ export class SessionHost {
     const ids = await claimOrphans(this.deps.db, this.deps.hostId);
     if (ids.length === 0) return [];
     this.deps.logger.info({ count: ids.length }, 'taking over the sessions of a host that stopped');
-    await this.startStaggered(await claimStoredSessions(this.deps.db, this.deps.hostId, ids));
+    await this.startStaggered(ids);
     return ids;
   }
 

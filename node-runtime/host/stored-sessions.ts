@@ -62,22 +62,22 @@ export const storedSession = (row: StoredRow): StoredSession => {
 export type ClaimedSession = { id: string; epoch: string; stored: StoredSession };
 
 /**
- * Takes the lease of the sessions assigned to this host (those named, or all of them): each epoch is
- * bumped, which fences off every write made under an earlier one (this host's own earlier run
- * included). A session assigned elsewhere is not taken.
+ * Takes the lease of a session assigned to this host: its epoch is bumped, which fences off every write
+ * made under an earlier one (this host's own earlier run included). Undefined for a session assigned
+ * elsewhere (or none).
  */
-export const claimStoredSessions = async (
+export const claimStoredSession = async (
   db: Kysely<Database>,
   hostId: string,
-  ids?: readonly string[],
-): Promise<ClaimedSession[]> => {
-  const rows = await db
+  id: string,
+): Promise<ClaimedSession | undefined> => {
+  const row = await db
     .with('claimed', (db) =>
       db
         .updateTable('sessions')
         .set({ lease_epoch: sql`lease_epoch + 1` })
         .where('host_id', '=', hostId)
-        .$if(ids !== undefined, (qb) => qb.where(sql<boolean>`id = any(${ids ?? []}::uuid[])`))
+        .where('id', '=', id)
         .returning(['id', 'lease_epoch']),
     )
     .selectFrom('claimed')
@@ -94,9 +94,15 @@ export const claimStoredSessions = async (
       sql<string | null>`wa_creds.creds -> 'me' ->> 'id'`.as('me_id'),
       sql<string | null>`wa_creds.creds -> 'me' ->> 'name'`.as('me_name'),
     ])
-    .execute();
-  return rows.map((row) => ({ id: row.id, epoch: row.lease_epoch, stored: storedSession(row) }));
+    .executeTakeFirst();
+  return row && { id: row.id, epoch: row.lease_epoch, stored: storedSession(row) };
 };
+
+/** The sessions assigned to this host. */
+export const ownedSessionIds = async (db: Kysely<Database>, hostId: string): Promise<string[]> =>
+  (await db.selectFrom('sessions').select('id').where('host_id', '=', hostId).orderBy('id').execute()).map(
+    (r) => r.id,
+  );
 
 /** Whether the session exists at all (one this host could not claim is then another host's). */
 export const sessionExists = async (db: Kysely<Database>, sessionId: string): Promise<boolean> =>

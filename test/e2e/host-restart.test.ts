@@ -25,8 +25,6 @@ const runHost = () =>
     secret: SECRET,
     webhookKey: generateSecretKey(),
     sim,
-    // A killed host's successor waits for its lease to lapse: kept short, so ten restarts stay quick.
-    env: { HOST_LEASE_SECONDS: '2' },
   });
 
 const connected = (key: string, timeoutMs = 20_000) =>

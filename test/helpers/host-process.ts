@@ -28,6 +28,8 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Chi
       WA_WS_URL: options.sim.wsUrl,
       WA_TRUST_ROOT: options.sim.trustRoot,
       LOG_LEVEL: 'warn',
+      // A killed host's successor waits for its lease to lapse: short, so restarts in tests stay quick.
+      HOST_LEASE_SECONDS: '3',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

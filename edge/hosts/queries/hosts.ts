@@ -60,6 +60,12 @@ export async function leastLoadedLiveHost(
   return row ? { id: row.id, internalUrl: row.internal_url } : undefined;
 }
 
+/** Sets the host's draining flag; false when there is no such host. */
+export async function setDraining(db: Kysely<Database>, hostId: string, draining: boolean): Promise<boolean> {
+  const updated = await db.updateTable('hosts').set({ draining }).where('id', '=', hostId).executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
 /** Every registered host with its liveness, load and WhatsApp reachability, for health and operators. */
 export async function listHostLoads(db: Kysely<Database>): Promise<HostLoad[]> {
   const rows = await db

@@ -9,6 +9,7 @@ import { registerAdminSessionGet } from './admin-session-get.js';
 import { registerAdminSessionList } from './admin-session-list.js';
 import { registerAdminSessionUpdate } from './admin-session-update.js';
 import { registerKeySelfReroll } from './key-self-reroll.js';
+import { registerOperatorHostDrain } from './operator-host-drain.js';
 import { registerOperatorHostList } from './operator-host-list.js';
 import { registerOperatorTenantCreate } from './operator-tenant-create.js';
 import { registerOperatorTenantList } from './operator-tenant-list.js';
@@ -23,6 +24,7 @@ export function registerTenancyRoutes(app: EdgeApp, services: EdgeServices): voi
   registerOperatorTenantSuspend(app, services);
   registerOperatorTenantResume(app, services);
   registerOperatorHostList(app);
+  registerOperatorHostDrain(app, services);
   registerAdminSessionList(app, services);
   registerAdminSessionGet(app, services);
   registerAdminSessionUpdate(app, services);

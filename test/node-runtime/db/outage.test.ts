@@ -49,3 +49,40 @@ it('transactions cut off fail with the connection error; the pool connects again
     await proxy.close();
   }
 });
+
+it('queries and transactions started while the database is away all end, once it is back', async () => {
+  const proxy = await startTcpProxy(database().url);
+  const db = createDb(proxy.url, { max: 4 });
+  try {
+    const select = () => sql`select 1 as one`.execute(db);
+    const transaction = () =>
+      db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await sql`select 2`.execute(trx);
+      });
+    await Promise.all([select(), select(), select(), select()]);
+    proxy.cut();
+    const during: Promise<string>[] = [];
+    for (let i = 0; i < 12; i++) {
+      during.push(
+        (i % 2 ? transaction() : select()).then(
+          () => 'ok',
+          (err: Error) => err.message,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    proxy.restore();
+    // Each one ends (done, or failed with the connection's error): none waits forever for a connection.
+    const ended = await Promise.all(
+      during.map((p) =>
+        Promise.race([p, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000))]),
+      ),
+    );
+    expect(ended.filter((e) => e === 'still waiting')).toEqual([]);
+    expect(ended.slice(-3)).toEqual(['ok', 'ok', 'ok']);
+  } finally {
+    await closeDb(db);
+    await proxy.close();
+  }
+});
