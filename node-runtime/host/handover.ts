@@ -47,6 +47,16 @@ export async function claimOrphans(db: Kysely<Database>, hostId: string): Promis
   return rows.map((r) => r.id);
 }
 
+/** The sessions assigned to this host, with their lease epochs. */
+export async function ownedLeases(db: Kysely<Database>, hostId: string): Promise<Map<string, string>> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['id', 'lease_epoch'])
+    .where('host_id', '=', hostId)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.lease_epoch]));
+}
+
 /**
  * Gives a session this host has stopped to `target` under a new epoch, and tells it to start it now;
  * false when the session was no longer this host's under `epoch` (it moved meanwhile).

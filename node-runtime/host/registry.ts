@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import { StartupError } from '../startup-error.js';
+import { ownedLeases } from './handover.js';
 import type { WhatsAppReachability } from './whatsapp-probe.js';
 
 /** How long a host holds its sessions without renewing: after this, live hosts may claim them. */
@@ -144,12 +145,7 @@ export const registerHost = async (
     fenced = false;
     armFence();
     const since = performance.now();
-    const rows = await db
-      .selectFrom('sessions')
-      .select(['id', 'lease_epoch'])
-      .where('host_id', '=', host.id)
-      .execute();
-    const owned = new Map(rows.map((r) => [r.id, r.lease_epoch]));
+    const owned = await ownedLeases(db, host.id);
     events.onBeat?.({ owned, draining: renewed.draining, since });
   };
   // One renewal at a time: while the database is away a renewal waits for a connection, and the ticks

@@ -14,7 +14,7 @@ import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
-import { HANDOVER_CHANNEL } from './handover.js';
+import { HANDOVER_CHANNEL, ownedLeases } from './handover.js';
 import { type Beat, type Registration, registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
 import { watchWhatsApp } from './whatsapp-probe.js';
@@ -147,8 +147,9 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
   // Draining (by an operator, or SIGTERM): one hand-off run at a time, stopped when undrained.
   let drainWanted = false;
+  let stoppingDrain = false;
   let drainUntil = Number.POSITIVE_INFINITY;
-  const keepDraining = () => drainWanted && performance.now() < drainUntil;
+  const keepDraining = () => (drainWanted || stoppingDrain) && performance.now() < drainUntil;
   let handingOff: Promise<number> | undefined;
   const handOff = (owned: Beat['owned']) => {
     handingOff ??= sessions
@@ -205,11 +206,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       whatsapp.stop();
       stopRetention();
       if (drainMs !== undefined && drainMs > 0) {
-        drainWanted = true;
+        stoppingDrain = true;
         drainUntil = performance.now() + drainMs;
         await lease.drain().catch((err: unknown) => logger.warn({ err }, 'marking the host draining failed'));
         await handingOff;
-        const left = await handOff(new Map());
+        const owned = await ownedLeases(opts.db, opts.hostId).catch(() => new Map<string, string>());
+        const left = await handOff(owned);
         if (left > 0)
           logger.warn(
             { left },
