@@ -103,6 +103,18 @@ const ROUTES = [
     description: 'Resume a tenant',
   },
   { method: 'GET', path: '/api/operator/hosts', key: 'operator', description: 'Session hosts in detail' },
+  {
+    method: 'POST',
+    path: '/api/operator/hosts/{id}/drain',
+    key: 'operator',
+    description: "Hand a host's sessions to the other hosts",
+  },
+  {
+    method: 'POST',
+    path: '/api/operator/hosts/{id}/undrain',
+    key: 'operator',
+    description: 'Take a drained host back into rotation',
+  },
   { method: 'GET', path: '/health', key: null, description: 'Database, session hosts and WhatsApp' },
 ] as const;
 

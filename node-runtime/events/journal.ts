@@ -276,20 +276,23 @@ export class SessionJournal {
     return this.enqueue('sent-file', (db) => keepDownload(db, this.session.id, id, download));
   }
 
-  /** Cancels a queued message never handed to WhatsApp (`/api/send` gave up waiting for its turn). */
-  cancelIfUnsent(id: string, failure: string): Promise<void> {
+  /**
+   * Cancels (or fails) a queued message never handed to WhatsApp (`/api/send` gave up waiting for its
+   * turn, or found the session away); one the outbox already handed over is left to it.
+   */
+  cancelIfUnsent(id: string, failure: string, status: 'cancelled' | 'failed' = 'cancelled'): Promise<void> {
     return this.enqueue('cancel', async (trx) => {
       const at = new Date();
       const cancelled = await trx
         .updateTable('messages')
-        .set({ status: 'cancelled', status_rank: MESSAGE_STATUS_RANK.cancelled, status_at: at, failure })
+        .set({ status, status_rank: MESSAGE_STATUS_RANK[status], status_at: at, failure })
         .where('session_id', '=', this.session.id)
         .where('id', '=', id)
         .where('status', '=', 'queued')
         .where('attempts', '=', 0)
         .returning('chat_jid')
         .executeTakeFirst();
-      if (cancelled) await this.statusMoved(trx, cancelled.chat_jid, id, 'cancelled', at, failure);
+      if (cancelled) await this.statusMoved(trx, cancelled.chat_jid, id, status, at, failure);
     });
   }
 

@@ -536,11 +536,11 @@ export class SessionHost {
       // Handed over before (the host died mid-send): it may have arrived, so it is never failed here;
       // the outbox resends it under the same id once the session is back.
       if (found.attempts > 0) return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
-      await journal.status(
+      // Only if the outbox has not handed it over meanwhile (`found` may be what the edge assumed).
+      await journal.cancelIfUnsent(
         id,
-        'failed',
-        new Date(),
         linked ? SEND_FAILURES.reconnecting : SEND_FAILURES.notLinked,
+        'failed',
       );
       return { ok: false, error: linked ? 'reconnecting' : 'not-connected' };
     }
@@ -630,6 +630,16 @@ export class SessionHost {
     await this.startStaggered(waiting);
   }
 
+  /** Takes a session out of this host's maps (no state change is mirrored after); its outbox to stop. */
+  private detach(sessionId: string) {
+    this.unsubscribe.get(sessionId)?.();
+    this.unsubscribe.delete(sessionId);
+    this.actors.delete(sessionId);
+    const outbox = this.outboxes.get(sessionId);
+    this.outboxes.delete(sessionId);
+    return { outbox };
+  }
+
   /**
    * Stops a session here without logging it out and without another write (another host owns it now,
    * or this host can no longer prove it does): its socket ends at once.
@@ -639,11 +649,7 @@ export class SessionHost {
     this.leases.delete(sessionId); // from here on every write for it is refused without asking
     if (!actor) return;
     this.deps.logger.warn({ sessionId, why }, 'session stopped here: it no longer holds the lease');
-    this.unsubscribe.get(sessionId)?.();
-    this.unsubscribe.delete(sessionId);
-    this.actors.delete(sessionId);
-    const outbox = this.outboxes.get(sessionId);
-    this.outboxes.delete(sessionId);
+    const { outbox } = this.detach(sessionId);
     void outbox?.stop();
     this.journals.get(sessionId)?.abandon();
     this.journals.delete(sessionId);
@@ -705,11 +711,7 @@ export class SessionHost {
     const lease = this.leases.get(sessionId);
     const actor = this.actors.get(sessionId);
     if (!lease || !actor) return undefined;
-    this.unsubscribe.get(sessionId)?.();
-    this.unsubscribe.delete(sessionId);
-    this.actors.delete(sessionId);
-    const outbox = this.outboxes.get(sessionId);
-    this.outboxes.delete(sessionId);
+    const { outbox } = this.detach(sessionId);
     await outbox?.stop();
     actor.send({ type: 'STOP' });
     actor.stop();

@@ -285,6 +285,18 @@ const ROUTES: RouteCase[] = [
     scopes: ['operator'],
   },
   { method: 'GET', route: '/api/operator/hosts', path: () => '/api/operator/hosts', scopes: ['operator'] },
+  {
+    method: 'POST',
+    route: '/api/operator/hosts/:id/drain',
+    path: () => '/api/operator/hosts/host-1/drain',
+    scopes: ['operator'],
+  },
+  {
+    method: 'POST',
+    route: '/api/operator/hosts/:id/undrain',
+    path: () => '/api/operator/hosts/host-1/undrain',
+    scopes: ['operator'],
+  },
   { method: 'GET', route: '/api/messages', path: () => '/api/messages', scopes: ['session'] },
   {
     method: 'POST',

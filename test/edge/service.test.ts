@@ -87,6 +87,8 @@ describe('GET /', () => {
       '/api/operator/tenants/{id}/suspend',
       '/api/operator/tenants/{id}/resume',
       '/api/operator/hosts',
+      '/api/operator/hosts/{id}/drain',
+      '/api/operator/hosts/{id}/undrain',
       '/health',
     ]);
   });
@@ -311,6 +313,8 @@ describe('configuration', () => {
       '/api/messages/{id}',
       '/api/messages/{id}/media',
       '/api/operator/hosts',
+      '/api/operator/hosts/{id}/drain',
+      '/api/operator/hosts/{id}/undrain',
       '/api/operator/tenants',
       '/api/operator/tenants/{id}/resume',
       '/api/operator/tenants/{id}/suspend',
