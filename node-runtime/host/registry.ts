@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { setDraining } from '../../edge/hosts/queries/hosts.js';
 import type { Database } from '../../shared/db-schema.js';
 import { StartupError } from '../startup-error.js';
 import { ownedLeases } from './handover.js';
@@ -171,6 +172,11 @@ export const registerHost = async (
     if (!lost) void renew();
   }, renewMs);
   timer.unref();
+  const stop = () => {
+    clearInterval(timer);
+    clearTimeout(fenceTimer);
+    return beating;
+  };
   return {
     instance,
     /** Whether the lease holds now, by this process's clock. */
@@ -193,22 +199,16 @@ export const registerHost = async (
     },
     /** Marks the host draining (SIGTERM), as an operator's drain does: nothing new is placed here. */
     async drain() {
-      await db.updateTable('hosts').set({ draining: true }).where('id', '=', host.id).execute();
+      await setDraining(db, host.id, true);
     },
     /** Stops renewing; call `release` once the sessions are stopped. */
-    stop() {
-      clearInterval(timer);
-      clearTimeout(fenceTimer);
-      return beating;
-    },
+    stop,
     /**
      * Gives the lease up (its sockets are closed): live hosts may claim what is left at once, rather
      * than a lease later.
      */
     async release() {
-      clearInterval(timer);
-      clearTimeout(fenceTimer);
-      await beating;
+      await stop();
       await db
         .updateTable('hosts')
         .set({ lease_until: sql`now()`, draining: true })

@@ -41,14 +41,9 @@ import {
 import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
 import { checkNumbers } from '../wa/number-check.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
-import { claimOrphans, handOver } from './handover.js';
+import { claimOrphans, handOver, ownedLeases } from './handover.js';
 import type { Beat } from './registry.js';
-import {
-  type ClaimedSession,
-  claimStoredSession,
-  ownedSessionIds,
-  sessionExists,
-} from './stored-sessions.js';
+import { type ClaimedSession, claimStoredSession, sessionExists } from './stored-sessions.js';
 
 /** States in which a session rests until someone asks for a QR (or logs it in again). */
 const RESTING: readonly PublicState[] = ['idle', 'logged-out', 'qr-expired', 'replaced', 'failed'];
@@ -575,7 +570,7 @@ export class SessionHost {
    * are reconnecting.
    */
   async resumeOwned(): Promise<number> {
-    const ids = await ownedSessionIds(this.deps.db, this.deps.hostId);
+    const ids = [...(await ownedLeases(this.deps.db, this.deps.hostId)).keys()];
     const started = await this.startStaggered(ids);
     // The table shows where each session now is before anyone can ask.
     await Promise.all(ids.map((id) => this.journals.get(id)?.settled()));

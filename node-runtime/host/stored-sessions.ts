@@ -98,12 +98,6 @@ export const claimStoredSession = async (
   return row && { id: row.id, epoch: row.lease_epoch, stored: storedSession(row) };
 };
 
-/** The sessions assigned to this host. */
-export const ownedSessionIds = async (db: Kysely<Database>, hostId: string): Promise<string[]> =>
-  (await db.selectFrom('sessions').select('id').where('host_id', '=', hostId).orderBy('id').execute()).map(
-    (r) => r.id,
-  );
-
 /** Whether the session exists at all (one this host could not claim is then another host's). */
 export const sessionExists = async (db: Kysely<Database>, sessionId: string): Promise<boolean> =>
   (await db.selectFrom('sessions').select('id').where('id', '=', sessionId).executeTakeFirst()) !== undefined;
