@@ -8,20 +8,43 @@ import type { Database } from '../../shared/db-schema.js';
 export const HANDOVER_CHANNEL = 'session_handover';
 
 /**
- * How many sessions of lapsed hosts this host takes now: its share of them among the live hosts that
- * are not draining (so a failover spreads by load), within its HOST_MAX_SESSIONS.
+ * How many sessions of lapsed hosts this host takes now: enough to bring it to the average load of the
+ * live hosts that are not draining once every orphan is placed (so a failover spreads by load, whichever
+ * host claims first), more when the others have no room for the rest, within its HOST_MAX_SESSIONS.
  */
 async function fairShare(db: Kysely<Database>, hostId: string): Promise<number> {
-  const { rows } = await sql<{ orphans: string; live: string; mine: string; max: number | null }>`
+  const { rows } = await sql<{
+    orphans: string;
+    live: string;
+    load: string;
+    mine: string;
+    max: number | null;
+    draining: boolean | null;
+    room: string | null;
+  }>`
+    with live as (
+      select h.id, h.max_sessions, (select count(*) from sessions s where s.host_id = h.id) as load
+      from hosts h where h.lease_until > now() and not h.draining
+    )
     select
       (select count(*) from sessions s join hosts h on h.id = s.host_id where h.lease_until <= now()) as orphans,
-      (select count(*) from hosts where lease_until > now() and not draining) as live,
+      (select count(*) from live) as live,
+      (select coalesce(sum(load), 0) from live) as load,
       (select count(*) from sessions where host_id = ${hostId}) as mine,
-      (select max_sessions from hosts where id = ${hostId}) as max`.execute(db);
+      (select max_sessions from hosts where id = ${hostId}) as max,
+      (select draining from hosts where id = ${hostId}) as draining,
+      -- Null when some other host has no limit.
+      (select case when bool_or(max_sessions is null) then null else coalesce(sum(max_sessions - load), 0) end
+        from live where id <> ${hostId}) as room`.execute(db);
   const row = rows[0];
-  if (!row || Number(row.orphans) === 0) return 0;
-  const share = Math.ceil(Number(row.orphans) / Math.max(Number(row.live), 1));
-  return row.max === null ? share : Math.max(Math.min(share, row.max - Number(row.mine)), 0);
+  const orphans = Number(row?.orphans ?? 0);
+  if (!row || orphans === 0 || row.draining !== false) return 0;
+  const mine = Number(row.mine);
+  const target = Math.ceil((orphans + Number(row.load)) / Math.max(Number(row.live), 1));
+  let share = Math.min(Math.max(target - mine, 0), orphans);
+  const othersRoom = row.room === null ? Number.POSITIVE_INFINITY : Math.max(Number(row.room), 0);
+  if (othersRoom < orphans) share = Math.max(share, orphans - othersRoom);
+  return row.max === null ? share : Math.max(Math.min(share, row.max - mine), 0);
 }
 
 /**

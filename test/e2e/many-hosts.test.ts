@@ -179,10 +179,21 @@ const expectDeliveredOnce = async (flow: Awaited<ReturnType<ReturnType<typeof tr
       status: expect.stringMatching(/^(sent|delivered|read)$/),
       failure: null,
     });
-  // WhatsApp's server saw each of them: none of the contact's copies is missing an id (a copy the
-  // contact's phone could decrypt is listed once, however often it was delivered).
-  const inbox = (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as { id: string }[];
-  for (const q of flow.queued) expect(inbox.filter((m) => m.id === q.id).length).toBeLessThanOrEqual(1);
+  // The contact's phone decrypted each of them, under its id, with its text, once (a copy delivered
+  // twice is listed once, its deliveries counted).
+  await until(async () => {
+    const inbox = (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as { id: string }[];
+    return flow.queued.every((q) => inbox.some((m) => m.id === q.id)) ? true : undefined;
+  }, 30_000).catch(() => undefined);
+  const inbox = (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as {
+    id: string;
+    text: string;
+  }[];
+  for (const q of flow.queued)
+    expect(
+      inbox.filter((m) => m.id === q.id).map((m) => m.text),
+      q.id,
+    ).toEqual([q.text]);
 };
 
 beforeAll(async () => {
@@ -282,7 +293,7 @@ describe('many hosts', () => {
   // Skipped until a loss is found and fixed: in one full CI run (under load), a message a contact sent
   // during the drain was never stored (the check of every inbound message timed out). It passed in every
   // run of this file alone.
-  it.skip('draining moves every session off one by one while messages flow; undrain takes new sessions again', async () => {
+  it('draining moves every session off one by one while messages flow; undrain takes new sessions again', async () => {
     await startHost('host-c');
     const replacedBefore = sim.sim.replacements;
     const flow = traffic();
