@@ -8,6 +8,11 @@ export interface DbOptions {
   max?: number;
   /** Shown in pg_stat_activity, to tell this pool's connections apart. */
   applicationName?: string;
+  /**
+   * PostgreSQL ends a transaction left idle this long: a host paused mid-transaction (SIGSTOP, a VM
+   * freeze) must not hold its sessions' rows locked, or no live host could claim them.
+   */
+  idleInTransactionMs?: number;
 }
 
 /** Seconds before the `attempt`th reconnect: 50 ms, doubling, at most 1 s. */
@@ -23,10 +28,24 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
     // backoff grows to 20 s between attempts, which a host's lease and its sessions cannot wait out.
     backoff: reconnectDelaySeconds,
     connect_timeout: 10,
-    ...(options.applicationName ? { connection: { application_name: options.applicationName } } : {}),
+    connection: {
+      ...(options.applicationName ? { application_name: options.applicationName } : {}),
+      ...(options.idleInTransactionMs
+        ? { idle_in_transaction_session_timeout: options.idleInTransactionMs }
+        : {}),
+    },
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
 }
+
+/**
+ * A session host's pool: named after the host in pg_stat_activity, and no transaction left open past a
+ * lease (a paused host's locks go away by the time its sessions are claimed).
+ */
+export const hostDbOptions = (hostId: string, leaseSeconds: number): DbOptions => ({
+  applicationName: `wa-host ${hostId}`,
+  idleInTransactionMs: leaseSeconds * 1000,
+});
 
 /**
  * Closes the pool, giving up after `timeoutMs`: a write queued while Baileys' sockets end can leave a

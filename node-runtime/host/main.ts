@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
-import { closeDb, createDb, createListener } from '../db/connect.js';
+import { closeDb, createDb, createListener, hostDbOptions } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { reportStartFailure } from '../startup-error.js';
 import { type RunningHost, startHost } from './server.js';
@@ -13,9 +13,12 @@ let drainMs = 0;
 let closeDatabase = async () => {};
 try {
   const config = parseConfig(HostConfigSchema, process.env);
-  const db = createDb(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS));
   // The webhook worker's own connections: message writes must not starve deliveries.
-  const webhookDb = createDb(config.DATABASE_URL, { max: 2 });
+  const webhookDb = createDb(config.DATABASE_URL, {
+    max: 2,
+    applicationName: `wa-host ${config.HOST_ID} webhooks`,
+  });
   const listener = createListener(config.DATABASE_URL);
   drainMs = config.HOST_DRAIN_SECONDS * 1000;
   // Under an advisory lock: hosts and edges that start together migrate once.

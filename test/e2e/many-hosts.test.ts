@@ -3,7 +3,7 @@
 // draining, a rolling restart. After each: every session connected on exactly one host with no new QR,
 // no replacement (440) caused by two hosts running one session, no message lost or doubled.
 import type { ChildProcess } from 'node:child_process';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
@@ -196,6 +196,25 @@ const expectDeliveredOnce = async (flow: Awaited<ReturnType<ReturnType<typeof tr
     ).toEqual([q.text]);
 };
 
+/**
+ * Records which database client wrote each row of a session's state (keys, creds, messages, events, the
+ * session row), by the pool's application name: a host that lost its sessions must have none committed.
+ */
+const auditSessionWrites = async () => {
+  const { db } = database();
+  await sql`create table session_write_audit (app text, tbl text, at timestamptz default clock_timestamp())`.execute(
+    db,
+  );
+  await sql`create function session_write_audit() returns trigger language plpgsql as $$
+    begin
+      insert into session_write_audit (app, tbl) values (current_setting('application_name'), tg_table_name);
+      return null;
+    end $$`.execute(db);
+  for (const table of ['wa_keys', 'wa_creds', 'messages', 'events', 'sessions'])
+    await sql`create trigger session_write_audit after insert or update or delete on ${sql.table(table)}
+      for each row execute function session_write_audit()`.execute(db);
+};
+
 beforeAll(async () => {
   sim = await startSimulator();
   proxy = await startTcpProxy(database().url);
@@ -314,8 +333,55 @@ describe('many hosts', () => {
     expect(undrained.body.host).toMatchObject({ id: 'host-b', draining: false });
   });
 
-  it('a database outage of 10 s: every host stops its sockets, then every session comes back on one host', async () => {
+  it('a host paused past its lease (SIGSTOP), then resumed: the others took its sessions; it writes nothing and keeps no socket', async () => {
     await startHost('host-a');
+    const paused = hosts.get('host-c') as ChildProcess;
+    const held = [...(await ownersOf()).values()].filter((o) => o === 'host-c').length;
+    expect(held).toBe(linked.length);
+    await auditSessionWrites();
+    const replacedBefore = sim.sim.replacements;
+    const flow = traffic();
+    await sleep(1_000);
+    paused.kill('SIGSTOP');
+    try {
+      await until(
+        async () => ([...(await ownersOf()).values()].includes('host-c') ? undefined : true),
+        60_000,
+      );
+      await allConnected();
+    } finally {
+      paused.kill('SIGCONT');
+    }
+    const { db } = database();
+    const resumedAt = (await sql<{ now: Date }>`select clock_timestamp() as now`.execute(db)).rows[0]?.now;
+    // Each of the paused host's frozen sockets was replaced once, by the host that took its session over:
+    // WhatsApp does that to a connection that went silent. Nothing more once it resumed.
+    const replacedWhilePaused = sim.sim.replacements - replacedBefore;
+    expect(replacedWhilePaused).toBeLessThanOrEqual(held);
+    process.stdout.write(`${JSON.stringify({ paused: held, replacedWhilePaused })}\n`);
+    const ownersThen = await ownersOf();
+    await sleep(4_000); // more than a lease: the resumed host renewed its own lease and looked at what it owns
+    const result = await flow.stop();
+    expect(sim.sim.replacements - replacedBefore).toBe(replacedWhilePaused);
+    expect(await ownersOf()).toEqual(ownersThen);
+    expect([...ownersThen.values()].filter((o) => o === 'host-c')).toEqual([]);
+    // Nothing the resumed host tried to write for those sessions was committed.
+    const writes = await sql<{ tbl: string; n: string }>`
+      select tbl, count(*) as n from session_write_audit
+      where app = 'wa-host host-c' and at >= ${resumedAt} group by tbl`.execute(db);
+    expect(writes.rows).toEqual([]);
+    // The audit does see that host's writes while it ran (the check above can fail).
+    const before = await sql<{ n: string }>`
+      select count(*) as n from session_write_audit where app = 'wa-host host-c' and at < ${resumedAt}`.execute(
+      db,
+    );
+    expect(Number(before.rows[0]?.n)).toBeGreaterThan(0);
+    await allConnected();
+    await expectOneDeviceEach();
+    await expectDeliveredOnce(result);
+  });
+
+  it('a database outage of 10 s: every host stops its sockets, then every session comes back on one host', async () => {
     const replacedBefore = sim.sim.replacements;
     proxy.cut();
     await sleep(10_000);
