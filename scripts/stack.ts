@@ -6,7 +6,7 @@ import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
 import { pacingOf, type StackConfig } from '../node-runtime/config.js';
-import { closeDb, createDb } from '../node-runtime/db/connect.js';
+import { closeDb, createDb, hostDbOptions } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import { StartupError } from '../node-runtime/startup-error.js';
@@ -91,6 +91,12 @@ export const startStack = async (
     // The webhook worker's own connections: message writes must not starve deliveries.
     const webhookDb = createDb(databaseUrl, { max: 2 });
     started.push(() => closeDb(webhookDb));
+    // The lease's own connections, as a host on its own has (node-runtime/host/main.ts).
+    const leaseDb = createDb(databaseUrl, {
+      ...hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS),
+      max: 3,
+    });
+    started.push(() => closeDb(leaseDb));
     await migrateToLatest(db);
     const secret = await keptSecret(config, config.EDGE_HOST_SECRET, 'edge-host-secret', () =>
       randomBytes(32).toString('base64url'),
@@ -118,6 +124,7 @@ export const startStack = async (
       mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
       maxSessions: config.HOST_MAX_SESSIONS,
       leaseMs: config.HOST_LEASE_SECONDS * 1000,
+      leaseDb,
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

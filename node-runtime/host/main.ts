@@ -19,6 +19,12 @@ try {
     max: 2,
     applicationName: `wa-host ${config.HOST_ID} webhooks`,
   });
+  const leaseDb = createDb(config.DATABASE_URL, {
+    ...hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS),
+    // A renewal stuck on a dead connection is given up after a lease; the next one takes another.
+    max: 3,
+    applicationName: `wa-host ${config.HOST_ID} lease`,
+  });
   const listener = createListener(config.DATABASE_URL);
   drainMs = config.HOST_DRAIN_SECONDS * 1000;
   // Under an advisory lock: hosts and edges that start together migrate once.
@@ -27,6 +33,7 @@ try {
     await listener.close();
     await closeDb(db);
     await closeDb(webhookDb);
+    await closeDb(leaseDb);
   };
   host = await startHost({
     db,
@@ -47,6 +54,7 @@ try {
     mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
     maxSessions: config.HOST_MAX_SESSIONS,
     leaseMs: config.HOST_LEASE_SECONDS * 1000,
+    leaseDb,
     listener,
   });
   process.stdout.write(`${JSON.stringify({ hostId: config.HOST_ID, url: host.url })}\n`);

@@ -21,6 +21,11 @@ import { watchWhatsApp } from './whatsapp-probe.js';
 
 export type HostOptions = {
   db: Kysely<Database>;
+  /**
+   * Connections of the lease's own (by default `db`'s): a renewal must not wait in line behind the
+   * sessions' writes, or a busy host would miss its lease and stop every session.
+   */
+  leaseDb?: Kysely<Database>;
   hostId: string;
   /** Port for the internal API; 0 picks a free one. */
   port: number;
@@ -170,7 +175,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     else await sessions.takeOrphans();
   };
   registration = await registerHost(
-    opts.db,
+    opts.leaseDb ?? opts.db,
     { id: opts.hostId, internalUrl: url, maxSessions: opts.maxSessions, leaseMs: opts.leaseMs },
     logger,
     {

@@ -1,6 +1,8 @@
 // A session host in a process of its own, as an operator runs it (node-runtime/host/main.ts), so tests
 // can kill it with SIGKILL or stop it with SIGTERM like the real thing.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +36,9 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Chi
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // HOST_LOG_DIR=/some/dir keeps each host's log (LOG_LEVEL applies) for a failure to be read afterwards.
+  const logDir = process.env.HOST_LOG_DIR;
+  if (logDir) child.stdout?.pipe(createWriteStream(join(logDir, `${options.hostId}-${child.pid}.log`)));
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`host exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
