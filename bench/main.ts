@@ -6,6 +6,7 @@ import { type BenchReport, machine, type ScenarioResult } from './lib/report.js'
 import { apiOverhead } from './scenarios/api-overhead.js';
 import { coldStart } from './scenarios/cold-start.js';
 import { events } from './scenarios/events.js';
+import { failover } from './scenarios/failover.js';
 import { mediaSend } from './scenarios/media-send.js';
 import { pairing } from './scenarios/pairing.js';
 import { sendThroughput } from './scenarios/send-throughput.js';
@@ -19,6 +20,7 @@ export const SCENARIOS = {
   cold: coldStart,
   events,
   media: mediaSend,
+  failover,
 } as const;
 
 export type ScenarioId = keyof typeof SCENARIOS;

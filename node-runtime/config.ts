@@ -59,7 +59,7 @@ const HostSettings = z.object({
    * How long this host holds its sessions without renewing its lease: after a crash, other hosts take
    * its sessions this long after its last renewal. Shorter fails over faster and renews more often.
    */
-  HOST_LEASE_SECONDS: z.coerce.number().min(1).max(300).default(9),
+  HOST_LEASE_SECONDS: z.coerce.number().min(1).max(300).default(6),
   /** On SIGTERM, how long the host spends handing its sessions to other hosts before it stops. */
   HOST_DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   /** Messages and events older than this are purged. */

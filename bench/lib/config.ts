@@ -35,6 +35,11 @@ export interface BenchConfig {
   media: { sessions: number; perSession: number; bytes: number; inflight: number; deliveryTimeoutMs: number };
   pairing: { sessions: number };
   cold: { runs: number };
+  /**
+   * Linked sessions on the host that is killed, and HOST_LEASE_SECONDS of the hosts (unset: the
+   * default, what users run).
+   */
+  failover: { sessions: number; leaseSeconds?: number; timeoutMs: number };
   events: {
     /** Linked sessions per burst run; the largest number is linked once and smaller runs use a prefix. */
     sessions: number[];
@@ -64,6 +69,7 @@ export const QUICK: BenchConfig = {
   media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
+  failover: { sessions: 100, timeoutMs: 120_000 },
   events: {
     sessions: [1, 10],
     messagesPerSession: (n) => (n === 1 ? 200 : 50),
@@ -88,6 +94,7 @@ export const FULL: BenchConfig = {
   media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
+  failover: { sessions: 100, timeoutMs: 120_000 },
   events: {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 600 : n <= 10 ? 120 : 24),
@@ -113,6 +120,7 @@ export const SMOKE: BenchConfig = {
   media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },
   pairing: { sessions: 1 },
   cold: { runs: 1 },
+  failover: { sessions: 2, leaseSeconds: 2, timeoutMs: 60_000 },
   events: {
     sessions: [1],
     messagesPerSession: () => 3,

@@ -163,8 +163,21 @@ export class BenchEnv {
    * A session host in its own process (node-runtime/host/main.ts, as an operator runs it), with the
    * memory probe. Previous hosts must be stopped first, or new sessions may be placed on them.
    */
-  async startHost(sim: SimProcess, opts: { name?: string } = {}) {
+  async startHost(sim: SimProcess, opts: { name?: string; env?: Record<string, string> } = {}) {
     const id = opts.name ?? `bench-host-${this.tag()}`;
+    // Earlier scenarios' sessions stay where they were left, unassigned: a host would otherwise claim
+    // them as the sessions of a host that stopped (failover), and measure them with its own.
+    await this.db
+      .updateTable('sessions')
+      .set({ host_id: null })
+      .where(({ eb, selectFrom }) =>
+        eb(
+          'host_id',
+          'in',
+          selectFrom('hosts').select('id').where(sql<boolean>`lease_until is null or lease_until <= now()`),
+        ),
+      )
+      .execute();
     const port = await freePort();
     const proc = new NodeProc({
       name: id,
@@ -185,6 +198,7 @@ export class BenchEnv {
         PACING_JITTER_MS: '0',
         PACING_PER_CHAT_MIN_INTERVAL_MS: '0',
         LOG_LEVEL: this.options.logLevel ?? 'info',
+        ...opts.env,
       },
       logFile: this.logFile(id),
       probe: true,

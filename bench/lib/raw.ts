@@ -47,6 +47,7 @@ export interface RawInbound {
 
 export type RawCommand =
   | { command: 'link'; phones: string[]; concurrency: number }
+  | { command: 'resume'; phones: string[]; concurrency: number }
   | { command: 'send'; jobs: SendJob[]; inflight: number; check?: boolean }
   | { command: 'inbound-start' }
   | { command: 'inbound-wait'; count: number; timeoutMs: number }
@@ -110,6 +111,11 @@ export class RawBaileys {
 
   link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
     return this.call({ command: 'link', phones, concurrency });
+  }
+
+  /** Opens the sockets of accounts linked by an earlier process on the same auth folder: when each was open. */
+  resume(phones: string[], concurrency: number): Promise<number[]> {
+    return this.call({ command: 'resume', phones, concurrency });
   }
 
   /** `check`: ask onWhatsApp before each send, as the session host does. */

@@ -1,7 +1,8 @@
 // The baseline: raw Baileys sockets with in-memory auth state, in a process of their own, driven by the
 // bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's); with RAW_AUTH_DIR,
 // Baileys' own file auth state there instead (useMultiFileAuthState, what the seed and most gateways run).
-// Commands: link (pair sockets by QR through the simulator, with timings), send, inbound-start and
+// Commands: link (pair sockets by QR through the simulator, with timings), resume (open sockets from the
+// auth state saved in RAW_AUTH_DIR by an earlier process), send, inbound-start and
 // inbound-wait (the text messages the sockets received, with the time of each), close. Memory is
 // answered by bench/procs/probe.ts, preloaded.
 import { Agent as HttpsAgent } from 'node:https';
@@ -118,6 +119,31 @@ async function linkOne(phone: string, name: string): Promise<LinkTiming> {
   return { createToQrMs: qrAt - created, scanToConnectedMs: openAt - scannedAt };
 }
 
+/**
+ * Opens a socket for each account from the auth state it saved (after this process was started again
+ * on the same RAW_AUTH_DIR): when each was open, epoch ms, in `phones` order.
+ */
+async function resume(phones: string[], concurrency: number): Promise<number[]> {
+  const openAt = new Array<number>(phones.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      const phone = phones[i];
+      if (phone === undefined) return;
+      const { auth, save } = await authFor(phone);
+      const sock = connect(WA_WS_URL as string, auth, socketConfig);
+      sock.ev.on('creds.update', save);
+      await nextUpdate(sock, (u) => u.connection === 'open', 120_000);
+      openAt[i] = now();
+      recordInbound(sock);
+      sockets[i] = sock;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, phones.length) }, worker));
+  return openAt;
+}
+
 async function link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
   const out = new Array<LinkTiming>(phones.length);
   let next = 0;
@@ -184,6 +210,8 @@ process.on('message', (message: unknown) => {
     switch (m.command) {
       case 'link':
         return link(m.phones, m.concurrency);
+      case 'resume':
+        return resume(m.phones, m.concurrency);
       case 'send':
         return send(m.jobs, m.inflight, m.check ?? false);
       case 'inbound-start':

@@ -9,7 +9,7 @@ import { ownedLeases } from './handover.js';
 import type { WhatsAppReachability } from './whatsapp-probe.js';
 
 /** How long a host holds its sessions without renewing: after this, live hosts may claim them. */
-export const DEFAULT_LEASE_MS = 9_000;
+export const DEFAULT_LEASE_MS = 6_000;
 
 /** The sessions this host owns as the database says, by id, with their lease epochs. */
 export type Owned = Map<string, string>;

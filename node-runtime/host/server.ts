@@ -14,8 +14,8 @@ import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
-import { HANDOVER_CHANNEL, ownedLeases } from './handover.js';
-import { type Beat, type Registration, registerHost } from './registry.js';
+import { HANDOVER_CHANNEL, nextLapseMs, ownedLeases } from './handover.js';
+import { type Beat, DEFAULT_LEASE_MS, type Registration, registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
 import { watchWhatsApp } from './whatsapp-probe.js';
 
@@ -168,11 +168,29 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       });
     return handingOff;
   };
+  // A claim the moment another host's lease lapses (it stopped renewing), rather than at the next beat.
+  let claimTimer: ReturnType<typeof setTimeout> | undefined;
+  const claimAtNextLapse = async () => {
+    const ms = await nextLapseMs(opts.db, opts.hostId);
+    clearTimeout(claimTimer);
+    // Leases that lapse after this host's next beat are looked at then.
+    if (ms === undefined || ms > (opts.leaseMs ?? DEFAULT_LEASE_MS) / 3) return;
+    claimTimer = setTimeout(() => {
+      if (!drainWanted)
+        void sessions
+          .takeOrphans()
+          .catch((err: unknown) => logger.warn({ err }, 'taking over sessions failed'));
+    }, ms + 20);
+    claimTimer.unref();
+  };
   const onBeat = async (beat: Beat) => {
     drainWanted = beat.draining;
     await sessions.reconcile(beat);
     if (beat.draining) void handOff(beat.owned);
-    else await sessions.takeOrphans();
+    else {
+      await sessions.takeOrphans();
+      await claimAtNextLapse();
+    }
   };
   registration = await registerHost(
     opts.leaseDb ?? opts.db,
@@ -210,6 +228,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     async close({ drainMs }: { drainMs?: number } = {}) {
       whatsapp.stop();
       stopRetention();
+      clearTimeout(claimTimer);
       if (drainMs !== undefined && drainMs > 0) {
         stoppingDrain = true;
         drainUntil = performance.now() + drainMs;

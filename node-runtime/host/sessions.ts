@@ -157,6 +157,7 @@ export class SessionHost {
   private readonly handing = new Map<string, Promise<boolean>>();
   /** Sessions to start one after another, RESUME_STAGGER_MS apart. */
   private starting: Promise<unknown> = Promise.resolve();
+  private claiming: Promise<unknown> = Promise.resolve();
   private readonly fence: Fence;
   private poller: ReturnType<typeof setInterval> | undefined;
   /** Socket endings still in flight; stopAll waits for them. */
@@ -657,13 +658,18 @@ export class SessionHost {
    * Failover: takes this host's share of the sessions of hosts whose lease lapsed, and starts them a few
    * at a time (linked ones reconnect with no QR). The ids taken.
    */
-  async takeOrphans(): Promise<string[]> {
-    if (!this.open) return [];
-    const ids = await claimOrphans(this.deps.db, this.deps.hostId);
-    if (ids.length === 0) return [];
-    this.deps.logger.info({ count: ids.length }, 'taking over the sessions of a host that stopped');
-    await this.startStaggered(ids);
-    return ids;
+  takeOrphans(): Promise<string[]> {
+    // One claim at a time: two at once would each take a full share.
+    const run = this.claiming.then(async () => {
+      if (!this.open) return [];
+      const ids = await claimOrphans(this.deps.db, this.deps.hostId);
+      if (ids.length === 0) return [];
+      this.deps.logger.info({ count: ids.length }, 'taking over the sessions of a host that stopped');
+      await this.startStaggered(ids);
+      return ids;
+    });
+    this.claiming = run.catch(() => undefined);
+    return run;
   }
 
   /**

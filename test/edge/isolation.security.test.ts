@@ -1,6 +1,7 @@
 // The isolation matrix: every API route against every kind of key that must not get through, and the
 // keys of another tenant or session, which must reach nothing of this one. A refusal has the right
-// status and code, carries no data, writes nothing and reaches no session host.
+// status and code, carries no data, writes nothing and reaches no session host. The edge fronts three
+// hosts, the sessions spread over them, as a deployment on many machines runs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyScope } from '../../shared/api-key.js';
 import {
@@ -21,13 +22,15 @@ import type { StandInHost } from './stand-in-host.js';
 
 const clock = new TestClock();
 const setup = useEdge({
-  hosts: ['host-isolation'],
+  hosts: ['host-isolation-1', 'host-isolation-2', 'host-isolation-3'],
   tenants: [],
   operator: true,
   edge: { now: clock.now, webhooks: webhookConfig(), resolveHost: async () => [PUBLIC_ADDRESS] },
 });
 let edge: TestEdge;
-let host: StandInHost;
+let hosts: StandInHost[];
+/** What every host was asked, in the order each host got it. */
+const hostCalls = () => hosts.flatMap((h) => h.calls);
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -81,7 +84,7 @@ async function sessionUuid(tenantId: string, name: string): Promise<string> {
 
 beforeAll(async () => {
   const { db, operator } = setup();
-  ({ edge, host } = setup());
+  ({ edge, hosts } = setup());
 
   const a = await newTenant(edge, operator, 'tenant A');
   const sessionA1 = await newSession(edge, a.adminKey, 'a-one');
@@ -185,7 +188,7 @@ beforeAll(async () => {
     badChecksum: { operator: flipLast(operator), admin: flipLast(a.adminKey), session: flipLast(sessionA1) },
     good: { operator, admin: a.adminKey, session: sessionA1 },
   };
-  host.reset();
+  for (const h of hosts) h.reset();
 });
 
 interface RouteCase {
@@ -478,6 +481,11 @@ describe('the matrix covers every API route', () => {
   });
 });
 
+it('the edge fronts three hosts, and the sessions are spread over them', async () => {
+  const rows = await setup().db.selectFrom('sessions').select('host_id').distinct().execute();
+  expect(rows.map((r) => r.host_id).sort()).toEqual(hosts.map((h) => h.id).sort());
+});
+
 describe.each(ROUTES.map((r) => [`${r.method} ${r.route}`, r] as const))('%s', (_name, route) => {
   it('refuses every key that must not pass, with no data, no write and no host call', async () => {
     const { db } = setup();
@@ -498,7 +506,7 @@ describe.each(ROUTES.map((r) => [`${r.method} ${r.route}`, r] as const))('%s', (
       }
     }
     expect(problems).toEqual([]);
-    expect(host.calls).toEqual([]);
+    expect(hostCalls()).toEqual([]);
   });
 
   if (route.json !== undefined) {
@@ -762,8 +770,8 @@ describe('the keys of another session, or of another tenant, reach their own ses
       });
       expect(response.status).toBe(200);
     }
-    expect(host.calls.map((c) => c.action)).toEqual(['qr', 'status', 'send', 'logout']);
-    for (const c of host.calls) {
+    expect(hostCalls().map((c) => c.action)).toEqual(['qr', 'status', 'send', 'logout']);
+    for (const c of hostCalls()) {
       expect([c.pathSessionId, c.claims.sessionId, c.claims.tenantId]).toEqual([uuid(), uuid(), tenant()]);
     }
   });

@@ -86,3 +86,45 @@ it('queries and transactions started while the database is away all end, once it
     await proxy.close();
   }
 });
+
+it('transactions cut off at any point all end: none waits forever on a connection that failed under it', async () => {
+  const proxy = await startTcpProxy(database().url);
+  const db = createDb(proxy.url, { max: 6 });
+  try {
+    const transaction = (i: number) =>
+      db.transaction().execute(async (trx) => {
+        await sql`select ${i}::int`.execute(trx);
+        await new Promise((resolve) => setTimeout(resolve, i % 7));
+        await sql`select pg_sleep(0.001 * ${i % 5})`.execute(trx);
+        await sql`select ${i}::int`.execute(trx);
+      });
+    for (let round = 0; round < 25; round++) {
+      const inFlight = Array.from({ length: 12 }, (_, i) =>
+        transaction(round * 12 + i).then(
+          () => 'ok',
+          (err: Error) => err.message,
+        ),
+      );
+      // Cut at a different point of their statements each round.
+      await new Promise((resolve) => setTimeout(resolve, round % 9));
+      proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      proxy.restore();
+      const ended = await Promise.all(
+        inFlight.map((p) =>
+          Promise.race([p, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]),
+        ),
+      );
+      expect(
+        ended.filter((e) => e === 'still waiting'),
+        `round ${round}`,
+      ).toEqual([]);
+    }
+    // And the pool works afterwards, once the last cut's connections have closed.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await sql<{ one: number }>`select 1 as one`.execute(db)).rows).toEqual([{ one: 1 }]);
+  } finally {
+    await closeDb(db);
+    await proxy.close();
+  }
+});
