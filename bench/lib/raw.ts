@@ -45,6 +45,12 @@ export interface RawInbound {
   complete: boolean;
 }
 
+/** Sockets reopened from saved auth state: when each opened (epoch ms, NaN: it did not), and why not. */
+export interface RawResume {
+  openAt: number[];
+  failures: string[];
+}
+
 export type RawCommand =
   | { command: 'link'; phones: string[]; concurrency: number }
   | { command: 'resume'; phones: string[]; concurrency: number }
@@ -114,7 +120,7 @@ export class RawBaileys {
   }
 
   /** Opens the sockets of accounts linked by an earlier process on the same auth folder: when each was open. */
-  resume(phones: string[], concurrency: number): Promise<number[]> {
+  resume(phones: string[], concurrency: number): Promise<RawResume> {
     return this.call({ command: 'resume', phones, concurrency });
   }
 

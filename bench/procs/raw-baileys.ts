@@ -19,6 +19,7 @@ import {
   type LinkTiming,
   type RawCommand,
   type RawInbound,
+  type RawResume,
   type RawSendResult,
   type SendJob,
 } from '../lib/raw.js';
@@ -121,10 +122,12 @@ async function linkOne(phone: string, name: string): Promise<LinkTiming> {
 
 /**
  * Opens a socket for each account from the auth state it saved (after this process was started again
- * on the same RAW_AUTH_DIR): when each was open, epoch ms, in `phones` order.
+ * on the same RAW_AUTH_DIR): when each was open, epoch ms, in `phones` order (NaN for one that did not
+ * open), and what happened to those that did not.
  */
-async function resume(phones: string[], concurrency: number): Promise<number[]> {
-  const openAt = new Array<number>(phones.length);
+async function resume(phones: string[], concurrency: number): Promise<RawResume> {
+  const openAt = new Array<number>(phones.length).fill(Number.NaN);
+  const failures: string[] = [];
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -134,14 +137,27 @@ async function resume(phones: string[], concurrency: number): Promise<number[]> 
       const { auth, save } = await authFor(phone);
       const sock = connect(WA_WS_URL as string, auth, socketConfig);
       sock.ev.on('creds.update', save);
-      await nextUpdate(sock, (u) => u.connection === 'open', 120_000);
-      openAt[i] = now();
-      recordInbound(sock);
-      sockets[i] = sock;
+      const update = await nextUpdate(
+        sock,
+        (u) => u.connection === 'open' || u.connection === 'close' || !!u.qr,
+        60_000,
+      ).catch(() => undefined);
+      if (update?.connection === 'open') {
+        openAt[i] = now();
+        recordInbound(sock);
+        sockets[i] = sock;
+        continue;
+      }
+      const code = (update?.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output
+        ?.statusCode;
+      failures.push(
+        `${phone}: ${update?.qr ? 'asked for a new QR (its saved credentials were unusable)' : update ? `closed (${code})` : 'no answer in 60 s'}`,
+      );
+      sock.end(undefined);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, phones.length) }, worker));
-  return openAt;
+  return { openAt, failures };
 }
 
 async function link(phones: string[], concurrency: number): Promise<LinkTiming[]> {

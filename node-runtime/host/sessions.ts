@@ -579,26 +579,29 @@ export class SessionHost {
   }
 
   /**
-   * Starts sessions assigned here one after another, each through `actor` (which takes its lease, once
-   * however many ask), linked ones RESUME_STAGGER_MS apart, so a host taking many does not reconnect
-   * them all at once. Resolves with how many linked ones it started.
+   * Starts sessions assigned here, each through `actor` (which takes its lease, once however many ask),
+   * RESUME_STAGGER_MS apart, so a host taking many does not reconnect them all at once; a start does not
+   * wait for the one before it to be loaded. Resolves with how many linked ones it started.
    */
   private startStaggered(ids: readonly string[]): Promise<number> {
     const run = this.starting.then(async () => {
-      let linked = 0;
+      const starts: Promise<boolean>[] = [];
       for (const id of ids) {
         if (!this.open) break;
         if (this.actors.has(id) || this.loading.has(id) || this.handing.has(id)) continue;
-        const actor = await this.actor(id).catch((err: unknown) => {
-          if (!(err instanceof ApiError))
-            this.deps.logger.warn({ err, sessionId: id }, 'starting a session failed');
-          return undefined;
-        });
-        if (!actor || actor.getSnapshot().context.user === null) continue;
-        linked++;
-        await new Promise((resolve) => setTimeout(resolve, RESUME_STAGGER_MS));
+        if (starts.length > 0) await new Promise((resolve) => setTimeout(resolve, RESUME_STAGGER_MS));
+        starts.push(
+          this.actor(id).then(
+            (actor) => actor.getSnapshot().context.user !== null,
+            (err: unknown) => {
+              if (!(err instanceof ApiError))
+                this.deps.logger.warn({ err, sessionId: id }, 'starting a session failed');
+              return false;
+            },
+          ),
+        );
       }
-      return linked;
+      return (await Promise.all(starts)).filter(Boolean).length;
     });
     this.starting = run.catch(() => undefined);
     return run;

@@ -12,10 +12,10 @@ import {
 import { runBench } from '../../bench/main.js';
 
 describe('bench', () => {
-  it('runs the API, send, memory, pairing, events and media scenarios on tiny numbers and reports every figure', async () => {
+  it('runs the API, send, memory, pairing, events, media and failover scenarios on tiny numbers and reports every figure', async () => {
     const report = await runBench({
       config: SMOKE,
-      scenarios: ['api', 'send', 'memory', 'pairing', 'events', 'media'],
+      scenarios: ['api', 'send', 'memory', 'pairing', 'events', 'media', 'failover'],
       databaseUrl: inject('postgresUrl'),
       logLevel: 'warn',
       edgeConfig: {
@@ -33,6 +33,7 @@ describe('bench', () => {
       'pairing',
       'events',
       'media',
+      'failover',
     ]);
     for (const s of report.scenarios) {
       expect(s.error).toBeUndefined();

@@ -33,6 +33,32 @@ describe('privacy tokens', () => {
   });
 });
 
+describe('a socket started again on the same auth state', () => {
+  it('keeps its Signal sessions with contacts: no new keys fetched, no session replaced, on its first send', async () => {
+    const alice = await linkDevice(server, '628777000021', 'Alice');
+    const contact = '628777000022';
+    await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'before' });
+    await endSocket(alice.sock);
+    // A new process: its device cache is empty, so the first send asks WhatsApp for the contact's devices.
+    const sock = connect(server.wsUrl, alice.auth);
+    try {
+      await nextUpdate(sock, (u) => u.connection === 'open');
+      const fetches = server.sim.keyFetches;
+      await sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'after' });
+      const inbox = await eventually(async () => {
+        const got = (await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as {
+          text: string;
+        }[];
+        return got.length >= 2 ? got : undefined;
+      });
+      expect(inbox.map((m) => m.text)).toEqual(['before', 'after']);
+      expect(server.sim.keyFetches).toBe(fetches);
+    } finally {
+      await endSocket(sock);
+    }
+  });
+});
+
 describe('signatures', () => {
   it('a server whose certificate chain the trusted root did not sign is refused', async () => {
     trustSimulator(newKeyPair().public.toString('hex'));
