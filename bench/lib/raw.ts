@@ -45,7 +45,7 @@ export interface RawInbound {
   complete: boolean;
 }
 
-/** Sockets reopened from saved auth state: when each opened (epoch ms, NaN: it did not), and why not. */
+/** Sockets reopened from saved auth state: when each opened (epoch ms; NaN, null over IPC: it did not), and why not. */
 export interface RawResume {
   openAt: number[];
   failures: string[];

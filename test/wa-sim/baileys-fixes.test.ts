@@ -1,6 +1,6 @@
 // Baileys bugs the gateway patches (patches/@whiskeysockets+baileys+*.patch), each shown against the
 // simulator: every test here fails on unpatched Baileys.
-import type { WAMessage, WASocket } from '@whiskeysockets/baileys';
+import { Curve, type WAMessage, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { newKeyPair } from './certificates.js';
@@ -56,6 +56,25 @@ describe('a socket started again on the same auth state', () => {
     } finally {
       await endSocket(sock);
     }
+  });
+});
+
+describe('Curve.verify', () => {
+  it('remembers only valid signatures: a change to any input after a valid one is still refused', () => {
+    const signer = Curve.generateKeyPair();
+    const message = Buffer.from('certificate details');
+    const signature = Curve.sign(signer.private, message);
+    expect(Curve.verify(signer.public, message, signature)).toBe(true);
+    expect(Curve.verify(signer.public, message, signature)).toBe(true); // remembered
+    const flipped = Buffer.from(signature);
+    flipped[10] = (flipped[10] ?? 0) ^ 1;
+    expect(Curve.verify(signer.public, message, flipped)).toBe(false);
+    expect(Curve.verify(signer.public, Buffer.from('certificate detailz'), signature)).toBe(false);
+    expect(Curve.verify(Curve.generateKeyPair().public, message, signature)).toBe(false);
+    // The message and signature run together differently: not the same inputs.
+    expect(
+      Curve.verify(signer.public, Buffer.concat([message, signature.subarray(0, 1)]), signature.subarray(1)),
+    ).toBe(false);
   });
 });
 
