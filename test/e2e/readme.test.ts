@@ -1,12 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { type NpmScript, startNpmScript } from '../helpers/npm-script.js';
-import { matchesReadme, readmeCode, readmeSteps } from '../helpers/readme.js';
+import { readmeCode, readmeSteps, runSteps } from '../helpers/readme.js';
 import { api, linkByQr, until } from './flow.js';
 
 // The README is for a new user: its commands must work as written and its examples must match what the
@@ -20,7 +19,6 @@ const exists = (path: string) =>
   );
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const run = promisify(execFile);
 let script: NpmScript | undefined;
 let dataDir: string | undefined;
 
@@ -103,7 +101,7 @@ it("the README's events, webhooks and sending walk-throughs: a verified delivery
   // As the reader has it from the walk-through above: a session linked to 6281234567890.
   const created = await api(`http://${edgeAt}`, 'POST', '/api/session/create', {
     key: adminKey,
-    body: { sessionId: 'my-session' },
+    body: { sessionId: 'my-session', description: 'Toko Budi' },
   });
   const sessionKey = created.body.apiKey as string;
   await linkByQr(`http://${edgeAt}`, { url: `http://${simAt}` }, sessionKey, '6281234567890', 'Budi');
@@ -208,34 +206,3 @@ it("the README's events, webhooks and sending walk-throughs: a verified delivery
   expect(phone[4]).toMatchObject({ mimetype: 'image/webp' });
   expect(await exists(join(ROOT, 'faktur-1042.pdf'))).toBe(false);
 });
-
-/**
- * Runs a README section's shell blocks as written (the pasted keys come from `env`, the ports from
- * `hosts`) and checks each answer against the JSON the README shows; read-only steps are retried for a
- * while, since what they read may still be on its way. `after` sees each answer.
- */
-async function runSteps(
-  steps: { sh: string; json: string }[],
-  options: { env: NodeJS.ProcessEnv; hosts: Record<string, string> },
-  after: (answer: unknown, index: number) => void | Promise<void> = () => {},
-) {
-  const place = (text: string) =>
-    Object.entries(options.hosts).reduce((out, [from, to]) => out.replaceAll(from, to), text);
-  for (const [i, step] of steps.entries()) {
-    // The README has the user paste the keys; everything else runs verbatim.
-    const script = place(step.sh.replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, ''));
-    const expected: unknown = JSON.parse(place(step.json));
-    const readOnly = !/-X POST/.test(script);
-    let output = '';
-    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
-      output = (await run('bash', ['-c', script], { env: options.env, cwd: ROOT })).stdout;
-      if (matchesReadme(expected, JSON.parse(output))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const answer: unknown = JSON.parse(output);
-    expect(answer, `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
-      matchesReadme(expected, actual),
-    );
-    await after(answer, i);
-  }
-}

@@ -1,11 +1,12 @@
 // `npm run host` and `npm run edge` as an operator runs them on machines of their own: each its own
 // process, one database between them, compiled JavaScript. A fresh database is migrated by whichever
-// starts first; a session made through the edge links and sends through the host.
+// starts first. The edge fronts three hosts, and the README's walk-through runs against it as written.
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { type NpmScript, startNpmScript } from '../helpers/npm-script.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { readmeSteps, runSteps } from '../helpers/readme.js';
 import { type SimServer, startSimulator } from '../wa-sim/server.js';
 import { api, linkByQr, until } from './flow.js';
 
@@ -19,7 +20,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-it('npm run host and npm run edge serve one database apart: a session links and sends through them', async () => {
+it('npm run host (three of them) and npm run edge serve one database apart: the README walk-through passes', async () => {
   database = await createTestDatabase({ migrate: false });
   sim = await startSimulator();
   const shared = {
@@ -27,43 +28,58 @@ it('npm run host and npm run edge serve one database apart: a session links and 
     EDGE_HOST_SECRET: randomBytes(32).toString('base64url'),
     WEBHOOK_SECRET_KEY: generateSecretKey(),
   };
-  const host = await startNpmScript(
-    'host',
-    { ...shared, HOST_ID: 'apart-1', WA_WS_URL: sim.wsUrl, WA_TRUST_ROOT: sim.trustRoot },
-    60_000,
-    '"url":',
-  );
-  running.push(host);
+  const hostIds = ['apart-1', 'apart-2', 'apart-3'];
+  for (const id of hostIds) {
+    const host = await startNpmScript(
+      'host',
+      { ...shared, HOST_ID: id, WA_WS_URL: sim.wsUrl, WA_TRUST_ROOT: sim.trustRoot, HOST_DRAIN_SECONDS: '0' },
+      60_000,
+      '"url":',
+    );
+    running.push(host);
+  }
   const edge = await startNpmScript('edge', { ...shared, EDGE_LISTEN: '127.0.0.1' });
   running.push(edge);
   // Each runs its compiled entry, with no TypeScript loader.
-  const lines = [...host.commandLines(), ...edge.commandLines()].map((args) => args.join(' '));
-  expect(lines.some((l) => l.endsWith('dist/node-runtime/host/main.js'))).toBe(true);
+  const lines = running.flatMap((script) => script.commandLines()).map((args) => args.join(' '));
+  expect(lines.filter((l) => l.endsWith('dist/node-runtime/host/main.js'))).toHaveLength(3);
   expect(lines.some((l) => l.endsWith('dist/scripts/edge.js'))).toBe(true);
   expect(lines.join('\n')).not.toMatch(/tsx/);
 
-  const at = `http://${edge.announced('ready at')}`;
+  const edgeAt = edge.announced('ready at');
   const adminKey = /waga_[0-9A-Za-z]+/.exec(edge.output())?.[0] ?? '';
-  const created = await api(at, 'POST', '/api/session/create', {
-    key: adminKey,
-    body: { sessionId: 'apart' },
+  // Two sessions first, so the walk-through's lands on the third host: each host carries one.
+  for (const name of ['first', 'second']) {
+    const created = await api(`http://${edgeAt}`, 'POST', '/api/session/create', {
+      key: adminKey,
+      body: { sessionId: name },
+    });
+    expect(created.status).toBe(200);
+  }
+  const env = { ...process.env, ADMIN_KEY: adminKey, SESSION_KEY: '' };
+  const steps = await readmeSteps('walkthrough');
+  expect(steps.length).toBeGreaterThanOrEqual(8);
+  const hosts = { 'localhost:3000': edgeAt, 'localhost:3100': new URL(sim.url).host };
+  await runSteps(steps, { env, hosts }, (answer) => {
+    const created = answer as { apiKey?: string };
+    if (created.apiKey) env.SESSION_KEY = created.apiKey;
   });
-  expect(created.status).toBe(200);
-  const key = created.body.apiKey as string;
-  await linkByQr(at, sim, key, '6285700000001', 'Apart');
+  const placed = await database.db.selectFrom('sessions').select('host_id').execute();
+  expect(placed.map((s) => s.host_id).sort()).toEqual(hostIds);
+
+  // "Sending reliably", on the same session linked again (the walk-through ended by logging it out).
+  await linkByQr(`http://${edgeAt}`, sim, env.SESSION_KEY, '6281234567890', 'Budi');
   await until(async () =>
-    (await api(at, 'GET', '/api/session/status', { key })).body.connected ? true : undefined,
+    (await api(`http://${edgeAt}`, 'GET', '/api/session/status', { key: env.SESSION_KEY })).body.connected
+      ? true
+      : undefined,
   );
-  const sent = await api(at, 'POST', '/api/send', {
-    key,
-    body: { to: '6285700000002', message: 'from two processes' },
+  const sending = await readmeSteps('sending');
+  expect(sending.length).toBe(6);
+  const answers: unknown[] = [];
+  await runSteps(sending, { env, hosts }, (answer) => {
+    answers.push(answer);
   });
-  expect(sent.status).toBe(200);
-  const inbox = await until(async () => {
-    const got = (await (await fetch(`${sim?.url}/sim/contacts/6285700000002/messages`)).json()) as {
-      text: string;
-    }[];
-    return got.length ? got : undefined;
-  });
-  expect(inbox.map((m) => m.text)).toEqual(['from two processes']);
+  const [queued, replayed] = answers as [{ id: string }, { id: string }];
+  expect(replayed.id).toBe(queued.id);
 });

@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
 
 const README = new URL('../../README.md', import.meta.url);
+const ROOT = new URL('../../', import.meta.url).pathname;
+const run = promisify(execFile);
 
 /** The shell blocks of one README section (between `<!-- name:start -->` and `<!-- name:end -->`),
  * each with the JSON block the README shows right after it. */
@@ -51,4 +56,35 @@ export async function readmeCode(name: string): Promise<string> {
   const code = /```[a-z]*\n([\s\S]*?)```/.exec(section)?.[1];
   if (!code) throw new Error(`README has no code block in section ${name}`);
   return code;
+}
+
+/**
+ * Runs a README section's shell blocks as written (the pasted keys come from `env`, the ports from
+ * `hosts`) and checks each answer against the JSON the README shows; read-only steps are retried for a
+ * while, since what they read may still be on its way. `after` sees each answer.
+ */
+export async function runSteps(
+  steps: { sh: string; json: string }[],
+  options: { env: NodeJS.ProcessEnv; hosts: Record<string, string> },
+  after: (answer: unknown, index: number) => void | Promise<void> = () => {},
+) {
+  const place = (text: string) =>
+    Object.entries(options.hosts).reduce((out, [from, to]) => out.replaceAll(from, to), text);
+  for (const [i, step] of steps.entries()) {
+    // The README has the user paste the keys; everything else runs verbatim.
+    const script = place(step.sh.replace(/^(ADMIN_KEY|SESSION_KEY)=.*$/gm, ''));
+    const expected: unknown = JSON.parse(place(step.json));
+    const readOnly = !/-X POST/.test(script);
+    let output = '';
+    for (let attempt = 0; attempt < (readOnly ? 40 : 1); attempt++) {
+      output = (await run('bash', ['-c', script], { env: options.env, cwd: ROOT })).stdout;
+      if (matchesReadme(expected, JSON.parse(output))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const answer: unknown = JSON.parse(output);
+    expect(answer, `README step:\n${step.sh}`).toSatisfy((actual: unknown) =>
+      matchesReadme(expected, actual),
+    );
+    await after(answer, i);
+  }
 }
