@@ -23,6 +23,7 @@ import {
   type RawSendResult,
   type SendJob,
 } from '../lib/raw.js';
+import { pool } from '../lib/stats.js';
 
 const { WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT, RAW_AUTH_DIR } = process.env;
 if (!WA_WS_URL || !WA_SIM_URL || !WA_TRUST_ROOT || !process.send) {
@@ -128,51 +129,33 @@ async function linkOne(phone: string, name: string): Promise<LinkTiming> {
 async function resume(phones: string[], concurrency: number): Promise<RawResume> {
   const openAt = new Array<number>(phones.length).fill(Number.NaN);
   const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      const phone = phones[i];
-      if (phone === undefined) return;
-      const { auth, save } = await authFor(phone);
-      const sock = connect(WA_WS_URL as string, auth, socketConfig);
-      sock.ev.on('creds.update', save);
-      const update = await nextUpdate(
-        sock,
-        (u) => u.connection === 'open' || u.connection === 'close' || !!u.qr,
-        60_000,
-      ).catch(() => undefined);
-      if (update?.connection === 'open') {
-        openAt[i] = now();
-        recordInbound(sock);
-        sockets[i] = sock;
-        continue;
-      }
-      const code = (update?.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output
-        ?.statusCode;
-      failures.push(
-        `${phone}: ${update?.qr ? 'asked for a new QR (its saved credentials were unusable)' : update ? `closed (${code})` : 'no answer in 60 s'}`,
-      );
-      sock.end(undefined);
+  await pool(phones, concurrency, async (phone, i) => {
+    const { auth, save } = await authFor(phone);
+    const sock = connect(WA_WS_URL as string, auth, socketConfig);
+    sock.ev.on('creds.update', save);
+    const update = await nextUpdate(
+      sock,
+      (u) => u.connection === 'open' || u.connection === 'close' || !!u.qr,
+      60_000,
+    ).catch(() => undefined);
+    if (update?.connection === 'open') {
+      openAt[i] = now();
+      recordInbound(sock);
+      sockets[i] = sock;
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, phones.length) }, worker));
+    const code = (update?.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output
+      ?.statusCode;
+    failures.push(
+      `${phone}: ${update?.qr ? 'asked for a new QR (its saved credentials were unusable)' : update ? `closed (${code})` : 'no answer in 60 s'}`,
+    );
+    sock.end(undefined);
+  });
   return { openAt, failures };
 }
 
-async function link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
-  const out = new Array<LinkTiming>(phones.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      const phone = phones[i];
-      if (phone === undefined) return;
-      out[i] = await linkOne(phone, `Raw ${phone}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, phones.length) }, worker));
-  return out;
+function link(phones: string[], concurrency: number): Promise<LinkTiming[]> {
+  return pool(phones, concurrency, (phone) => linkOne(phone, `Raw ${phone}`));
 }
 
 async function send(jobs: SendJob[], inflight: number, check: boolean): Promise<RawSendResult> {

@@ -22,8 +22,8 @@ import { watchWhatsApp } from './whatsapp-probe.js';
 export type HostOptions = {
   db: Kysely<Database>;
   /**
-   * Connections of the lease's own (by default `db`'s): a renewal must not wait in line behind the
-   * sessions' writes, or a busy host would miss its lease and stop every session.
+   * The lease's own connections (default: `db`'s): a renewal must not wait in line behind the sessions'
+   * writes, or a busy host would miss its lease and stop every session.
    */
   leaseDb?: Kysely<Database>;
   hostId: string;
