@@ -6,7 +6,7 @@ import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
 import { pacingOf, type StackConfig } from '../node-runtime/config.js';
-import { closeDb, createDb, hostDbOptions } from '../node-runtime/db/connect.js';
+import { closeDb, createDb, createLeaseDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import { StartupError } from '../node-runtime/startup-error.js';
@@ -91,11 +91,7 @@ export const startStack = async (
     // The webhook worker's own connections: message writes must not starve deliveries.
     const webhookDb = createDb(databaseUrl, { max: 2 });
     started.push(() => closeDb(webhookDb));
-    // The lease's own connections, as a host on its own has (node-runtime/host/main.ts).
-    const leaseDb = createDb(databaseUrl, {
-      ...hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS),
-      max: 3,
-    });
+    const leaseDb = createLeaseDb(databaseUrl, config.HOST_ID, config.HOST_LEASE_SECONDS);
     started.push(() => closeDb(leaseDb));
     await migrateToLatest(db);
     const secret = await keptSecret(config, config.EDGE_HOST_SECRET, 'edge-host-secret', () =>

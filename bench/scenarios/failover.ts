@@ -150,31 +150,24 @@ export async function failover(env: BenchEnv, config: BenchConfig, result: Scena
       });
       if (!done.complete) throw new Error('messages sent after the kill were not all delivered');
       const delivered = (await deliveredAt(sim.url, contact, texts)).map((at) => at - killedAt);
-      // When each was connected again: from the new owners' own logs, read once they have stopped.
-      const ids = await env.db
+      // Where each went, and (below) when it was connected again, from the new owners' own logs.
+      const placed = await env.db
         .selectFrom('sessions')
-        .select(['id', 'name'])
+        .select(['id', 'name', 'host_id'])
         .where(
           'name',
           'in',
           linked.map((s) => s.name),
         )
         .execute();
-      const owners = await env.db
-        .selectFrom('sessions')
-        .select('host_id')
-        .where('name', 'like', 'failover-%')
-        .execute();
-      for (const { host_id } of owners) split.set(String(host_id), (split.get(String(host_id)) ?? 0) + 1);
+      for (const { host_id } of placed) split.set(String(host_id), (split.get(String(host_id)) ?? 0) + 1);
+      const idOf = new Map(placed.map((r) => [r.name, r.id]));
       for (const h of others) await h.stop();
       const logged = await connectedTimes(
         others.map((h) => h.proc.options.logFile),
         killedAt,
       );
-      const connected = linked.map((s) => {
-        const id = ids.find((r) => r.name === s.name)?.id;
-        return (id === undefined ? undefined : logged.connected.get(id)) ?? Number.NaN;
-      });
+      const connected = linked.map((s) => logged.connected.get(idOf.get(s.name) ?? '') ?? Number.NaN);
       if (connected.some((c) => Number.isNaN(c)))
         throw new Error("a session connected again was not in the hosts' logs");
       ours = {

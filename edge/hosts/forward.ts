@@ -1,4 +1,4 @@
-import { ERRORS } from '../../shared/errors.js';
+import { ApiError, errorBody } from '../../shared/errors.js';
 import type { HostSessionAction } from '../../shared/host-api.js';
 import { dbOf, type EdgeContext, principalOf } from '../context.js';
 import type { EdgeLogger } from '../logger.js';
@@ -47,12 +47,12 @@ const handedOver = (reply: HostReply) => {
  */
 const stillMoving = <T>(reply: HostReply<T>): HostReply<T> => {
   if (reply.status === 503) return reply;
-  const { message, headers } = ERRORS.HOST_UNAVAILABLE;
+  const unavailable = new ApiError('HOST_UNAVAILABLE');
   return {
     ...reply,
-    status: 503,
-    body: { success: false, error: message, code: 'HOST_UNAVAILABLE' } as T,
-    retryAfter: headers['Retry-After'],
+    status: unavailable.status,
+    body: errorBody(unavailable) as T,
+    retryAfter: unavailable.headers['Retry-After'] ?? null,
   };
 };
 

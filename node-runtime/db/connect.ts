@@ -48,6 +48,17 @@ export const hostDbOptions = (hostId: string, leaseSeconds: number): DbOptions =
 });
 
 /**
+ * A session host's lease connections, apart from its sessions' so a renewal never waits behind their
+ * writes. Three: a renewal stuck on a dead connection is given up after a lease, and the next takes another.
+ */
+export const createLeaseDb = (url: string, hostId: string, leaseSeconds: number): Kysely<Database> =>
+  createDb(url, {
+    ...hostDbOptions(hostId, leaseSeconds),
+    max: 3,
+    applicationName: `wa-host ${hostId} lease`,
+  });
+
+/**
  * Closes the pool, giving up after `timeoutMs`: a write queued while Baileys' sockets end can leave a
  * reserved connection behind, and a shutdown must not hang on it.
  */

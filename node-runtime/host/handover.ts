@@ -70,18 +70,6 @@ export async function claimOrphans(db: Kysely<Database>, hostId: string): Promis
   return rows.map((r) => r.id);
 }
 
-/**
- * In how many ms the soonest lease of another host lapses, if one is held; by the database's clock, so
- * hosts' clocks need not agree. A host that stops renewing is claimed from then, not at a later beat.
- */
-export async function nextLapseMs(db: Kysely<Database>, hostId: string): Promise<number | undefined> {
-  const { rows } = await sql<{ ms: number | null }>`
-    select (extract(epoch from min(lease_until) - now()) * 1000)::float8 as ms
-    from hosts where id <> ${hostId} and lease_until > now()`.execute(db);
-  const ms = rows[0]?.ms;
-  return ms === null || ms === undefined ? undefined : Math.max(ms, 0);
-}
-
 /** The sessions assigned to this host, with their lease epochs. */
 export async function ownedLeases(db: Kysely<Database>, hostId: string): Promise<Map<string, string>> {
   const rows = await db

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
-import { closeDb, createDb, createListener, hostDbOptions } from '../db/connect.js';
+import { closeDb, createDb, createLeaseDb, createListener, hostDbOptions } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { reportStartFailure } from '../startup-error.js';
 import { type RunningHost, startHost } from './server.js';
@@ -19,12 +19,7 @@ try {
     max: 2,
     applicationName: `wa-host ${config.HOST_ID} webhooks`,
   });
-  const leaseDb = createDb(config.DATABASE_URL, {
-    ...hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS),
-    // A renewal stuck on a dead connection is given up after a lease; the next one takes another.
-    max: 3,
-    applicationName: `wa-host ${config.HOST_ID} lease`,
-  });
+  const leaseDb = createLeaseDb(config.DATABASE_URL, config.HOST_ID, config.HOST_LEASE_SECONDS);
   const listener = createListener(config.DATABASE_URL);
   drainMs = config.HOST_DRAIN_SECONDS * 1000;
   // Under an advisory lock: hosts and edges that start together migrate once.

@@ -15,7 +15,11 @@ export const DEFAULT_LEASE_MS = 6_000;
 export type Owned = Map<string, string>;
 
 /** What one renewal found; `since` is when the owned sessions were read (performance.now()). */
-export type Beat = { owned: Owned; draining: boolean; since: number };
+/**
+ * What a renewal read: the sessions owned, whether this host drains, when that was (this process's
+ * clock), and in how many ms the soonest lease of another live host lapses (none: undefined).
+ */
+export type Beat = { owned: Owned; draining: boolean; since: number; nextLapseMs?: number };
 
 const reachabilityColumns = (r: WhatsAppReachability) => ({
   whatsapp: r.status,
@@ -133,7 +137,12 @@ export const registerHost = async (
       .set({ heartbeat_at: sql`now()`, lease_until: leaseFor(leaseMs) })
       .where('id', '=', host.id)
       .where('instance', '=', instance)
-      .returning('draining')
+      .returning([
+        'draining',
+        // By the database's clock, so hosts' clocks need not agree.
+        sql<number | null>`(select (extract(epoch from min(h.lease_until) - now()) * 1000)::float8
+          from hosts h where h.id <> ${host.id} and h.lease_until > now())`.as('next_lapse_ms'),
+      ])
       .executeTakeFirst();
     if (!renewed) {
       if (!lost) logger.error({ hostId: host.id }, 'another process took this host id: running nothing more');
@@ -147,7 +156,8 @@ export const registerHost = async (
     armFence();
     const since = performance.now();
     const owned = await ownedLeases(db, host.id);
-    events.onBeat?.({ owned, draining: renewed.draining, since });
+    const nextLapseMs = renewed.next_lapse_ms === null ? undefined : Math.max(renewed.next_lapse_ms, 0);
+    events.onBeat?.({ owned, draining: renewed.draining, since, nextLapseMs });
   };
   // One renewal at a time: while the database is away a renewal waits for a connection, and the ticks
   // meanwhile add nothing to that wait.

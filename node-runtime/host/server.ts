@@ -14,7 +14,7 @@ import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
-import { HANDOVER_CHANNEL, nextLapseMs, ownedLeases } from './handover.js';
+import { HANDOVER_CHANNEL, ownedLeases } from './handover.js';
 import { type Beat, DEFAULT_LEASE_MS, type Registration, registerHost } from './registry.js';
 import { SessionHost } from './sessions.js';
 import { watchWhatsApp } from './whatsapp-probe.js';
@@ -170,8 +170,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   };
   // A claim the moment another host's lease lapses (it stopped renewing), rather than at the next beat.
   let claimTimer: ReturnType<typeof setTimeout> | undefined;
-  const claimAtNextLapse = async () => {
-    const ms = await nextLapseMs(opts.db, opts.hostId);
+  const claimAtNextLapse = (ms: number | undefined) => {
     clearTimeout(claimTimer);
     // Leases that lapse after this host's next beat are looked at then.
     if (ms === undefined || ms > (opts.leaseMs ?? DEFAULT_LEASE_MS) / 3) return;
@@ -189,7 +188,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     if (beat.draining) void handOff(beat.owned);
     else {
       await sessions.takeOrphans();
-      await claimAtNextLapse();
+      // Counted from the renewal that read it.
+      claimAtNextLapse(
+        beat.nextLapseMs === undefined
+          ? undefined
+          : Math.max(beat.nextLapseMs - (performance.now() - beat.since), 0),
+      );
     }
   };
   registration = await registerHost(

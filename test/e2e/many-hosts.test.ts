@@ -146,22 +146,10 @@ const expectDeliveredOnce = async (flow: Awaited<ReturnType<ReturnType<typeof tr
   expect(flow.inbound.length).toBeGreaterThan(0);
   expect(flow.queued.length).toBeGreaterThan(0);
   const inIds = flow.inbound.map((m) => m.id);
-  await until(async () => {
-    const rows = await db
-      .selectFrom('messages')
-      .select('id')
-      .where('direction', '=', 'in')
-      .where('id', 'in', inIds)
-      .execute();
-    return rows.length >= inIds.length ? true : undefined;
-  }, 60_000);
-  const stored = await db
-    .selectFrom('messages')
-    .select('id')
-    .where('direction', '=', 'in')
-    .where('id', 'in', inIds)
-    .execute();
-  expect(stored.length).toBe(inIds.length);
+  const storedIn = () =>
+    db.selectFrom('messages').select('id').where('direction', '=', 'in').where('id', 'in', inIds).execute();
+  await until(async () => ((await storedIn()).length >= inIds.length ? true : undefined), 60_000);
+  expect((await storedIn()).length).toBe(inIds.length);
   const outIds = flow.queued.map((q) => q.id);
   const acknowledged = () =>
     db
@@ -181,14 +169,13 @@ const expectDeliveredOnce = async (flow: Awaited<ReturnType<ReturnType<typeof tr
     });
   // The contact's phone decrypted each of them, under its id, with its text, once (a copy delivered
   // twice is listed once, its deliveries counted).
+  const contactInbox = async () =>
+    (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as { id: string; text: string }[];
   await until(async () => {
-    const inbox = (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as { id: string }[];
+    const inbox = await contactInbox();
     return flow.queued.every((q) => inbox.some((m) => m.id === q.id)) ? true : undefined;
   }, 30_000).catch(() => undefined);
-  const inbox = (await control(sim, 'GET', `/sim/contacts/${CONTACT}/messages`)).body as {
-    id: string;
-    text: string;
-  }[];
+  const inbox = await contactInbox();
   for (const q of flow.queued)
     expect(
       inbox.filter((m) => m.id === q.id).map((m) => m.text),
