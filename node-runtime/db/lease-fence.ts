@@ -2,7 +2,7 @@
 // still names this host and the lease epoch it took. A claim by another host (an UPDATE bumping the
 // epoch) waits for such writes to commit, and every write after it finds the epoch moved and is refused:
 // a host that lost a session can never write over its new owner.
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
 
 /** A write for a session whose lease this host no longer holds; the session must stop here at once. */
@@ -61,23 +61,36 @@ export function lostLease(fence: Fence, sessionId: string): LeaseLostError {
 }
 
 /**
- * A group write fenced per session: in one transaction, the items of sessions this host holds are
- * written (their rows locked), the others refused with LeaseLostError.
+ * The body of the `held` CTE a fenced statement begins with: the sessions among `sessionIds` whose
+ * leases this host holds, their rows locked in share mode until the statement commits, exactly as
+ * `holdLease` locks them. Writing only for the sessions in `held`, in the same statement, makes the
+ * check and the write one atomic round trip instead of a transaction of four (BEGIN, the lock, the
+ * write, COMMIT). Unfenced: every session given, nothing locked.
  */
-export function fencedBatch<T, R>(
-  db: Kysely<Database>,
-  fence: Fence,
+export function heldCte(fence: Fence | undefined, sessionIds: readonly string[]): RawBuilder<unknown> {
+  const distinct = [...new Set(sessionIds)];
+  if (!fence) return sql`select unnest(${distinct}::uuid[]) as id`;
+  const ids = distinct.filter((id) => fence.epochOf(id) !== undefined);
+  const epochs = ids.map((id) => fence.epochOf(id));
+  return sql`select s.id from sessions s
+    join unnest(${ids}::uuid[], ${epochs}::bigint[]) as l(id, epoch) on s.id = l.id and s.lease_epoch = l.epoch
+    where s.host_id = ${fence.hostId}
+    for share of s`;
+}
+
+/**
+ * One result per item, as a fenced statement answered: LeaseLostError (the fence told) for the items of
+ * sessions it did not hold, `result` for the others.
+ */
+export function unlessLost<T, R>(
+  fence: Fence | undefined,
+  items: readonly T[],
   sessionOf: (item: T) => string,
-  write: (db: Kysely<Database>, items: T[]) => Promise<R[]>,
-): (items: T[]) => Promise<(R | LeaseLostError)[]> {
-  return (items) =>
-    db.transaction().execute(async (trx) => {
-      const held = await heldLeases(trx, fence, items.map(sessionOf));
-      const kept = items.filter((item) => held.has(sessionOf(item)));
-      const written = kept.length > 0 ? await write(trx, kept) : [];
-      const results = new Map(kept.map((item, i) => [item, written[i] as R]));
-      return items.map((item) =>
-        results.has(item) ? (results.get(item) as R) : lostLease(fence, sessionOf(item)),
-      );
-    });
+  held: ReadonlySet<string>,
+  result: (item: T, index: number) => R,
+): (R | LeaseLostError)[] {
+  return items.map((item, i) => {
+    const session = sessionOf(item);
+    return !fence || held.has(session) ? result(item, i) : lostLease(fence, session);
+  });
 }

@@ -10,7 +10,7 @@ import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
 import { type MediaDownload, messageView } from '../../shared/message-view.js';
 import { GroupWriter } from '../db/group-writer.js';
-import { type Fence, fencedBatch, holdLease, LeaseLostError, lostLease } from '../db/lease-fence.js';
+import { type Fence, holdLease, LeaseLostError, lostLease } from '../db/lease-fence.js';
 import {
   advanceStatusesWithEvents,
   insertMessagesWithEvents,
@@ -39,20 +39,14 @@ export type MessageChange = {
 export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
 
 export const statusWriter = (db: Kysely<Database>, fence?: Fence): StatusWriter =>
-  new GroupWriter<StatusBatch, StatusesMoved>(
-    fence
-      ? fencedBatch(db, fence, (b: StatusBatch) => b.session.id, advanceStatusesWithEvents)
-      : (batches) => advanceStatusesWithEvents(db, batches),
-  );
+  new GroupWriter<StatusBatch, StatusesMoved>((batches) => advanceStatusesWithEvents(db, batches, fence));
 
 /** Stores the messages all of a host's sessions hear, those that queue up together in one statement. */
 export type MessageWriter = GroupWriter<MessageInsert, { hooked: boolean } | undefined>;
 
 export const messageWriter = (db: Kysely<Database>, fence?: Fence): MessageWriter =>
-  new GroupWriter<MessageInsert, { hooked: boolean } | undefined>(
-    fence
-      ? fencedBatch(db, fence, (m: MessageInsert) => m.session.id, insertMessagesWithEvents)
-      : (items) => insertMessagesWithEvents(db, items),
+  new GroupWriter<MessageInsert, { hooked: boolean } | undefined>((items) =>
+    insertMessagesWithEvents(db, items, fence),
   );
 
 /** The sessions-table columns a state change writes; the account only when known or wiped. */

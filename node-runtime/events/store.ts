@@ -10,6 +10,7 @@ import {
   messageView,
   type StoredContent,
 } from '../../shared/message-view.js';
+import { type Fence, heldCte, type LeaseLostError, unlessLost } from '../db/lease-fence.js';
 
 /** The session an event or a message belongs to. */
 export type SessionRef = { id: string; tenantId: string; name: string };
@@ -65,15 +66,29 @@ export async function insertMessageWithEvent(
   return written;
 }
 
+/** With a fence: LeaseLostError for the items of sessions whose leases this host no longer holds. */
+type Fenced<R> = R | LeaseLostError;
+
 /**
  * Inserts messages, of one session or several, each with its event unless its session already has it
  * (a redelivery, or the same message twice in the list: undefined then), all in one statement. Events
- * go in tenant by tenant (`byTenant`), and in the order given within a session.
+ * go in tenant by tenant (`byTenant`), and in the order given within a session. With a fence, only for
+ * the sessions whose leases this host holds, checked in the same statement.
  */
 export async function insertMessagesWithEvents(
   db: Kysely<Database>,
   items: readonly MessageInsert[],
-): Promise<({ hooked: boolean } | undefined)[]> {
+): Promise<({ hooked: boolean } | undefined)[]>;
+export async function insertMessagesWithEvents(
+  db: Kysely<Database>,
+  items: readonly MessageInsert[],
+  fence: Fence | undefined,
+): Promise<Fenced<{ hooked: boolean } | undefined>[]>;
+export async function insertMessagesWithEvents(
+  db: Kysely<Database>,
+  items: readonly MessageInsert[],
+  fence?: Fence,
+): Promise<Fenced<{ hooked: boolean } | undefined>[]> {
   const seen = new Set<string>();
   const rows = items
     .map((item, index) => ({ ...item, index, key: `${item.session.id}/${item.message.id}` }))
@@ -83,8 +98,11 @@ export async function insertMessagesWithEvents(
   if (rows.length === 0) return out;
   const now = new Date().toISOString();
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
-  const { rows: written } = await sql<{ session_id: string; id: string; hooked: boolean }>`
-    with i as (
+  const { rows: written } = await sql<{ held_id: string; id: string | null; hooked: boolean }>`
+    with held as (${heldCte(
+      fence,
+      column((r) => r.session.id),
+    )}), i as (
       select * from unnest(
         ${column((r) => r.session.id)}::uuid[], ${column((r) => r.session.tenantId)}::uuid[],
         ${column((r) => r.session.name)}::text[], ${column((r) => r.message.id)}::text[],
@@ -101,6 +119,7 @@ export async function insertMessagesWithEvents(
       ) with ordinality as i(session_id, tenant_id, session_name, id, direction, chat_jid, chat_lid,
         sender_jid, sender_lid, kind, text, content, sent_at, status, status_rank, status_at, source,
         event_id, type, data, ord)
+      where session_id in (select id from held)
     ), m as (
       insert into messages (session_id, id, tenant_id, direction, chat_jid, chat_lid, sender_jid,
         sender_lid, kind, text, content, sent_at, status, status_rank, status_at, source)
@@ -115,14 +134,23 @@ export async function insertMessagesWithEvents(
       from i join m on m.session_id = i.session_id and m.id = i.id
       order by i.ord
     )
-    select m.session_id, m.id, ${hooked('i.tenant_id')} as hooked
-    from m join i on m.session_id = i.session_id and m.id = i.id`.execute(db);
+    select h.id as held_id, m.id, ${hooked('i.tenant_id')} as hooked
+    from held h left join (m join i on m.session_id = i.session_id and m.id = i.id) on m.session_id = h.id`.execute(
+    db,
+  );
   const indexOf = new Map(rows.map((r) => [r.key, r.index]));
   for (const row of written) {
-    const index = indexOf.get(`${row.session_id}/${row.id}`);
+    const index = row.id === null ? undefined : indexOf.get(`${row.held_id}/${row.id}`);
     if (index !== undefined) out[index] = { hooked: row.hooked };
   }
-  return out;
+  const held = new Set(written.map((row) => row.held_id));
+  return unlessLost(
+    fence,
+    items,
+    (item) => item.session.id,
+    held,
+    (_, i) => out[i],
+  );
 }
 
 /** One outbound message's status to move forward. */
@@ -138,21 +166,38 @@ export type StatusesMoved = { moved: Message[]; hooked: boolean };
  * Moves outbound messages' statuses forward (never back; `failed` only from below `sent`) and, for each
  * that moved, writes its event (`message.sent` with the message, or `message.status`; none for
  * `queued`), in the order given: all in one statement, so acks and receipts that arrive together, from
- * any of the host's sessions, cost one round trip and one commit. Answers one result per batch.
+ * any of the host's sessions, cost one round trip and one commit. Answers one result per batch. With a
+ * fence, only for the sessions whose leases this host holds, checked in the same statement.
  *
  * Events go in tenant by tenant (`byTenant`); a session's own changes keep their order.
  */
 export async function advanceStatusesWithEvents(
   db: Kysely<Database>,
   batches: readonly StatusBatch[],
-): Promise<StatusesMoved[]> {
+): Promise<StatusesMoved[]>;
+export async function advanceStatusesWithEvents(
+  db: Kysely<Database>,
+  batches: readonly StatusBatch[],
+  fence: Fence | undefined,
+): Promise<Fenced<StatusesMoved>[]>;
+export async function advanceStatusesWithEvents(
+  db: Kysely<Database>,
+  batches: readonly StatusBatch[],
+  fence?: Fence,
+): Promise<Fenced<StatusesMoved>[]> {
   const rows = batches
     .flatMap((batch, index) => batch.changes.map((change) => ({ index, session: batch.session, change })))
     .sort(byTenant);
   if (rows.length === 0) return batches.map(() => ({ moved: [], hooked: false }));
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
-  const result = await sql<MessageRow & { hooked: boolean; ord: string; session_name: string }>`
-    with i as (
+  // Left-joined to `held`: every held session answers a row, with the message columns null when none moved.
+  const result = await sql<
+    (MessageRow & { hooked: boolean; ord: string; session_name: string; held_id: string }) | NothingMoved
+  >`
+    with held as (${heldCte(
+      fence,
+      column((r) => r.session.id),
+    )}), i as (
       select * from unnest(
         ${column((r) => r.session.id)}::uuid[], ${column((r) => r.session.name)}::text[],
         ${column((r) => r.change.id)}::text[], ${column((r) => r.change.status)}::text[],
@@ -162,6 +207,7 @@ export async function advanceStatusesWithEvents(
         ${column(() => newEventId())}::text[]
       ) with ordinality
         as i(session_id, session_name, id, status, rank, below, at, failure, event_id, ord)
+      where session_id in (select id from held)
     ), m as (
       update messages set status = i.status, status_rank = i.rank, status_at = i.at::timestamptz,
         failure = i.failure
@@ -180,17 +226,29 @@ export async function advanceStatusesWithEvents(
         end
       from m where m.status <> 'queued' order by m.ord
     )
-    select m.*, ${hooked('m.tenant_id')} as hooked from m order by m.ord`.execute(db);
+    select h.id as held_id, m.*, ${hooked('m.tenant_id')} as hooked
+    from held h left join m on m.session_id = h.id order by m.ord`.execute(db);
   const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
   const batchOf = new Map(rows.map((r) => [`${r.session.id}/${r.change.id}`, out[r.index]]));
   for (const row of result.rows) {
+    if (row.id === null) continue;
     const moved = batchOf.get(`${row.session_id}/${row.id}`);
     if (!moved) continue;
     moved.moved.push(messageView(row, row.session_name));
     moved.hooked ||= row.hooked;
   }
-  return out;
+  const held = new Set(result.rows.map((row) => row.held_id));
+  return unlessLost(
+    fence,
+    batches,
+    (batch) => batch.session.id,
+    held,
+    (_, i) => out[i] as StatusesMoved,
+  );
 }
+
+/** A held session's row when none of its messages moved. */
+type NothingMoved = { held_id: string; id: null };
 
 /**
  * The API view of the messages row `m` (shared/message-view.ts `messageView`) built in SQL, for events

@@ -23,7 +23,7 @@ import {
 import { type Kysely, sql } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { GroupWriter } from '../db/group-writer.js';
-import { type Fence, fencedBatch, holdLease } from '../db/lease-fence.js';
+import { type Fence, heldCte, holdLease, type LeaseLostError, unlessLost } from '../db/lease-fence.js';
 
 type KeyType = keyof SignalDataTypeMap;
 
@@ -169,20 +169,30 @@ function fenced(
   });
 }
 
-/** Stores BufferJSON-encoded creds, replacing earlier ones. */
+/**
+ * Stores BufferJSON-encoded creds, replacing earlier ones; with a fence, in one statement that writes
+ * only while this host holds the session's lease (LeaseLostError otherwise).
+ */
 export async function writeCreds(
   db: Kysely<Database>,
   sessionId: string,
   json: string,
   fence?: Fence,
 ): Promise<void> {
-  await fenced(db, sessionId, fence, (db) =>
-    db
-      .insertInto('wa_creds')
-      .values({ session_id: sessionId, creds: jsonb(json) })
-      .onConflict((oc) => oc.column('session_id').doUpdateSet({ creds: (eb) => eb.ref('excluded.creds') }))
-      .execute(),
+  const { rows } = await sql<{ id: string }>`
+    with held as (${heldCte(fence, [sessionId])}), w as (
+      insert into wa_creds (session_id, creds) select id, ${jsonb(json)} from held
+      on conflict (session_id) do update set creds = excluded.creds
+    )
+    select id from held`.execute(db);
+  const [result] = unlessLost(
+    fence,
+    [sessionId],
+    (id) => id,
+    new Set(rows.map((r) => r.id)),
+    () => undefined,
   );
+  if (result) throw result;
 }
 
 /** The JSON text of the keys of one type that exist, by id. */
@@ -212,41 +222,55 @@ export type KeyWrite = { sessionId: string; changes: readonly KeyChange[] };
 /** Writes the keys of all of a host's sessions, those that queue up together in one statement. */
 export type KeyWriter = GroupWriter<KeyWrite, void>;
 
-export const keyWriter = (db: Kysely<Database>, fence?: Fence): KeyWriter => {
-  const write = async (db: Kysely<Database>, writes: KeyWrite[]) => {
-    await writeKeys(db, writes);
-    return writes.map(() => undefined);
-  };
-  return new GroupWriter<KeyWrite, void>(
-    fence ? fencedBatch(db, fence, (w) => w.sessionId, write) : (writes) => write(db, writes),
-  );
-};
+export const keyWriter = (db: Kysely<Database>, fence?: Fence): KeyWriter =>
+  new GroupWriter<KeyWrite, void>((writes) => writeKeys(db, writes, fence));
 
 /**
  * Applies key upserts and deletes, of one session or several, as one statement (atomic on its own: no
  * BEGIN and COMMIT round trips), the values passed as arrays so any number of keys costs a few
  * parameters. Within a session a later change of the same key wins (one `set` has each key once; two
- * sets in one statement cannot happen, as a session's writes run one at a time).
+ * sets in one statement cannot happen, as a session's writes run one at a time). With a fence, only the
+ * writes of sessions whose leases this host holds, checked in the same statement; the others answer
+ * LeaseLostError.
  */
-export async function writeKeys(db: Kysely<Database>, writes: readonly KeyWrite[]): Promise<void> {
+export async function writeKeys(
+  db: Kysely<Database>,
+  writes: readonly KeyWrite[],
+  fence?: Fence,
+): Promise<(undefined | LeaseLostError)[]> {
   const all = writes.flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
   const put = all.filter((c): c is typeof c & { json: string } => c.json !== null);
   const gone = all.filter((c) => c.json === null);
-  await sql`
-    with gone as (
+  const { rows } = await sql<{ id: string }>`
+    with held as (${heldCte(
+      fence,
+      writes.map((w) => w.sessionId),
+    )}), gone as (
       delete from wa_keys w
       using unnest(
         ${gone.map((c) => c.sessionId)}::uuid[], ${gone.map((c) => c.type)}::text[], ${gone.map((c) => c.id)}::text[]
       ) as d(session_id, type, id)
       where w.session_id = d.session_id and w.type = d.type and w.id = d.id
+        and d.session_id in (select id from held)
+    ), put as (
+      insert into wa_keys (session_id, type, id, value)
+      select p.session_id, p.type, p.id, p.value::jsonb
+      from unnest(
+        ${put.map((c) => c.sessionId)}::uuid[], ${put.map((c) => c.type)}::text[], ${put.map((c) => c.id)}::text[],
+        ${put.map((c) => c.json)}::text[]
+      ) as p(session_id, type, id, value)
+      where p.session_id in (select id from held)
+      on conflict (session_id, type, id) do update set value = excluded.value
     )
-    insert into wa_keys (session_id, type, id, value)
-    select p.session_id, p.type, p.id, p.value::jsonb
-    from unnest(
-      ${put.map((c) => c.sessionId)}::uuid[], ${put.map((c) => c.type)}::text[], ${put.map((c) => c.id)}::text[],
-      ${put.map((c) => c.json)}::text[]
-    ) as p(session_id, type, id, value)
-    on conflict (session_id, type, id) do update set value = excluded.value`.execute(db);
+    select id from held`.execute(db);
+  const held = new Set(rows.map((r) => r.id));
+  return unlessLost(
+    fence,
+    writes,
+    (w) => w.sessionId,
+    held,
+    () => undefined,
+  );
 }
 
 /** Deletes all Signal keys of the session, keeping its creds. */
