@@ -3,6 +3,7 @@
 // process), and the pool reaches the database again once it returns. patches/postgres+3.4.9.patch and
 // patches/kysely+0.29.9.patch exist for these.
 import { sql } from 'kysely';
+import postgres from 'postgres';
 import { expect, it } from 'vitest';
 import { closeDb, createDb } from '../../../node-runtime/db/connect.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
@@ -125,6 +126,65 @@ it('transactions cut off at any point all end: none waits forever on a connectio
     expect((await sql<{ one: number }>`select 1 as one`.execute(db)).rows).toEqual([{ one: 1 }]);
   } finally {
     await closeDb(db);
+    await proxy.close();
+  }
+});
+
+it('a pool whose queries were cut off closes at once: no connection waits on a query that already failed', async () => {
+  const proxy = await startTcpProxy(database().url);
+  const db = createDb(proxy.url, { max: 3 });
+  try {
+    const sleeps = Array.from({ length: 3 }, () =>
+      sql`select pg_sleep(0.5)`.execute(db).then(
+        () => 'ok',
+        (err: Error) => err,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    proxy.cut();
+    for (const outcome of await Promise.all(sleeps)) expect(outcome).toBeInstanceOf(Error);
+    proxy.restore();
+    // db.destroy() itself, without closeDb's time bound: it waited forever for the failed queries.
+    const ended = await Promise.race([
+      db.destroy().then(() => 'ended'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3_000)),
+    ]);
+    expect(ended).toBe('ended');
+  } finally {
+    await closeDb(db, 1_000);
+    await proxy.close();
+  }
+});
+
+it("a reservation's queries waiting behind one under way fail when the connection drops, instead of waiting forever", async () => {
+  const proxy = await startTcpProxy(database().url);
+  const pg = postgres(proxy.url, { max: 2, onnotice: () => {} });
+  try {
+    const reserved = await pg.reserve();
+    const settle = (query: Promise<unknown>) =>
+      query.then(
+        () => 'ok',
+        (err: Error) => err,
+      );
+    // The first is under way (a statement not prepared yet takes the connection out of turn), so the
+    // second waits in the reservation's own queue.
+    const first = settle(reserved`select pg_sleep(${0.5})`);
+    const second = settle(reserved`select ${1}::int as one`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    proxy.cut();
+    expect(await first).toBeInstanceOf(Error);
+    const outcome = await Promise.race([
+      second,
+      new Promise((r) => setTimeout(() => r('still waiting'), 3_000)),
+    ]);
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/CONNECTION_CLOSED|ECONNRESET/);
+    reserved.release();
+    proxy.restore();
+    // The pool still serves once the database is back.
+    expect((await pg`select 2 as two`)[0]?.two).toBe(2);
+  } finally {
+    await Promise.race([pg.end({ timeout: 1 }), new Promise((r) => setTimeout(r, 2_000))]);
     await proxy.close();
   }
 });
