@@ -50,6 +50,10 @@ export const ERRORS = {
     message: 'Sesi belum terautentikasi. Scan QR code terlebih dahulu.',
   },
   QR_NOT_READY: { status: 404, message: 'QR code belum tersedia. Coba lagi nanti.' },
+  ALREADY_LINKED: {
+    status: 409,
+    message: 'Sesi sudah terhubung ke WhatsApp; tidak ada QR code untuk dipindai',
+  },
   // `/api/send` waited its turn in the session's outbox (pacing) and it did not come in time: nothing sent.
   SESSION_BUSY: {
     status: 503,

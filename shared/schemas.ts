@@ -107,6 +107,18 @@ export const QrResponseSchema = z
   .discriminatedUnion('connected', [QrPendingResponseSchema, QrConnectedResponseSchema])
   .openapi('QrResponse');
 
+/** GET /api/session/qr's query: the seed's JSON by default, or the QR alone as an image or its text. */
+export const QrQuerySchema = z.object({
+  format: z
+    .enum(['json', 'png', 'raw'])
+    .default('json')
+    .openapi({
+      description:
+        "`json` (the default): the seed's answer, the QR as a PNG data URL. `png`: the QR image itself " +
+        '(`image/png`). `raw`: the text the QR encodes (`text/plain`), to draw it yourself.',
+    }),
+});
+
 /** GET /api/session/status */
 export const StatusResponseSchema = z
   .object({

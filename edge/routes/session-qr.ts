@@ -1,6 +1,11 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { ApiError } from '../../shared/errors.js';
-import { ALREADY_AUTHENTICATED_MESSAGE, type QrResponse, QrResponseSchema } from '../../shared/schemas.js';
+import {
+  ALREADY_AUTHENTICATED_MESSAGE,
+  QrQuerySchema,
+  type QrResponse,
+  QrResponseSchema,
+} from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
 import { HostQrReply, hostResult } from '../hosts/replies.js';
 import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
@@ -10,31 +15,61 @@ export const sessionQrRoute = createRoute({
   method: 'get',
   path: '/api/session/qr',
   summary: "The session's QR code, or its account when linked",
-  description: 'Needs the session key. Starts a new pairing when the session is not linked.',
+  description:
+    'Needs the session key. Starts a new pairing when the session is not linked. The QR changes every ' +
+    'few seconds while nobody scans it: ask again for the current one. With `format=png` or `format=raw` ' +
+    'a linked session answers 409 `ALREADY_LINKED` (there is no QR to show).',
   tags: ['Sessions'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session')] as const,
+  request: { query: QrQuerySchema },
   responses: {
     200: {
-      description: 'A QR code to scan, or the linked account',
-      content: { 'application/json': { schema: QrResponseSchema } },
+      description: 'A QR code to scan, or the linked account (JSON); the QR image (PNG); or its text (raw)',
+      content: {
+        'application/json': { schema: QrResponseSchema },
+        'image/png': { schema: z.string().openapi({ format: 'binary' }) },
+        'text/plain': { schema: z.string() },
+      },
     },
-    ...errorResponses(401, 403, 404, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 503),
   },
 });
+
+/** The QR rotates: no cache may keep an old one. */
+const FRESH = { 'cache-control': 'no-store' };
 
 /** GET /api/session/qr */
 export function registerSessionQr(app: EdgeApp, { forwarder }: EdgeServices): void {
   app.openapi(sessionQrRoute, async (c) => {
+    const { format } = c.req.valid('query');
     const host = hostResult(await forwarder.toSessionHost(c, { action: 'qr' }), HostQrReply, 'qr');
-    let body: QrResponse;
-    if (host.connected && host.user) {
-      body = { success: true, connected: true, user: host.user, message: ALREADY_AUTHENTICATED_MESSAGE };
-    } else if (host.qrPng) {
-      body = { success: true, connected: false, qr: host.qrPng };
-    } else {
-      throw new ApiError('QR_NOT_READY');
+    const linked = host.connected && host.user;
+    if (format === 'json') {
+      let body: QrResponse;
+      if (linked && host.user) {
+        body = { success: true, connected: true, user: host.user, message: ALREADY_AUTHENTICATED_MESSAGE };
+      } else if (host.qrPng) {
+        body = { success: true, connected: false, qr: host.qrPng };
+      } else {
+        throw new ApiError('QR_NOT_READY');
+      }
+      return c.json(body, 200, FRESH);
     }
-    return c.json(body, 200);
+    if (linked) throw new ApiError('ALREADY_LINKED');
+    if (format === 'raw') {
+      if (!host.qr) throw new ApiError('QR_NOT_READY');
+      return c.body(host.qr, 200, { ...FRESH, 'content-type': 'text/plain; charset=utf-8' });
+    }
+    if (!host.qrPng) throw new ApiError('QR_NOT_READY');
+    return c.body(pngBytes(host.qrPng), 200, { ...FRESH, 'content-type': 'image/png' });
   });
+}
+
+/** The PNG inside the host's data URL (web-standard base64 decoding: the edge runs on Workers too). */
+function pngBytes(dataUrl: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(dataUrl.slice(dataUrl.indexOf(',') + 1));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }

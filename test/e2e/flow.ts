@@ -79,6 +79,32 @@ export const linkByQr = async (
 };
 
 /**
+ * The QR in its other forms: the image itself and the text it encodes, the same QR (asked again when
+ * it rotated between the two calls); a format the API does not know is refused.
+ */
+export const qrForms = async (edgeUrl: string, key: string) => {
+  const get = (format: string) =>
+    fetch(`${edgeUrl}/api/session/qr?format=${format}`, { headers: { 'x-api-key': key } });
+  const forms = await until(async () => {
+    const raw = await get('raw');
+    const png = await get('png');
+    if (raw.status !== 200 || png.status !== 200) return undefined;
+    const text = await raw.text();
+    const image = Buffer.from(await png.arrayBuffer());
+    const decoded = readQr(`data:image/png;base64,${image.toString('base64')}`);
+    return decoded === text ? { raw, png, text, image } : undefined;
+  });
+  expect(forms.raw.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+  expect(forms.png.headers.get('content-type')).toBe('image/png');
+  expect(forms.png.headers.get('cache-control')).toBe('no-store');
+  expect(forms.image.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  expect(forms.text).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+  const unknown = await api(edgeUrl, 'GET', '/api/session/qr?format=svg', { key });
+  expect(unknown.status).toBe(400);
+  expect(unknown.body).toMatchObject({ success: false, code: 'VALIDATION_ERROR' });
+};
+
+/**
  * The seed's whole client flow through the edge: create, QR, scan, status until connected, send (the
  * contact receives the exact text), logout (the simulator unlinks the device), and a fresh QR after.
  */
@@ -102,6 +128,7 @@ export const seedFlow = async (
     message: 'Sesi berhasil dibuat. Gunakan API key untuk operasi selanjutnya.',
   });
   const key = created.body.apiKey as string;
+  await qrForms(edgeUrl, key);
   const firstQr = await linkByQr(edgeUrl, simServer, key, phone, 'Budi');
 
   const status = await until(async () => {
@@ -120,6 +147,12 @@ export const seedFlow = async (
     user: { id: `${phone}@s.whatsapp.net`, name: 'Budi' },
     message: 'Sudah terautentikasi',
   });
+  // Linked: there is no QR to show as an image or text.
+  for (const format of ['png', 'raw']) {
+    const none = await api(edgeUrl, 'GET', `/api/session/qr?format=${format}`, { key });
+    expect(none.status).toBe(409);
+    expect(none.body).toMatchObject({ success: false, code: 'ALREADY_LINKED' });
+  }
 
   const text = `Halo dari ${tag} 👋 — ñ`;
   const sent = await api(edgeUrl, 'POST', '/api/send', { key, body: { to: `+${contact}`, message: text } });
