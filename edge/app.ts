@@ -182,6 +182,8 @@ export function createEdge(deps: EdgeDeps): Edge {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'wa-gateway', version: config.version, description: 'Multi-tenant WhatsApp gateway' },
+    // Relative: the document is served by the gateway it describes, wherever that is deployed.
+    servers: [{ url: '/', description: 'This gateway' }],
   });
 
   const shared = isEdgeDatabase(deps.db) ? undefined : deps.db;

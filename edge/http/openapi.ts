@@ -13,7 +13,7 @@ export const apiKeySecurityScheme = {
 } as const;
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request',
+  400: 'Invalid request, or an API key in the query string (`API_KEY_IN_QUERY`: send it in the `x-api-key` header)',
   401: 'No API key',
   403: 'Invalid API key, or one without the scope for this operation',
   404: 'Not found',

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { dbOf } from '../context.js';
 import { type HostLoad, listHostLoads } from '../hosts/queries/hosts.js';
+import { errorResponses } from '../http/openapi.js';
 import { errorInfo } from '../logger.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
@@ -24,6 +25,7 @@ const HealthResponseSchema = z
 export type Health = z.infer<typeof HealthResponseSchema>;
 
 export const healthRoute = createRoute({
+  operationId: 'health',
   method: 'get',
   path: '/health',
   summary: 'Whether the gateway can serve: database, session hosts, WhatsApp',
@@ -31,12 +33,14 @@ export const healthRoute = createRoute({
     'Public, so it says nothing about hosts beyond whether one works (operators see them under ' +
     '`GET /api/operator/hosts`). 200 when `ok`; 503 when `degraded` or `down`.',
   tags: ['Service'],
+  security: [],
   responses: {
     200: { description: 'Healthy', content: { 'application/json': { schema: HealthResponseSchema } } },
     503: {
       description: 'Degraded or down',
       content: { 'application/json': { schema: HealthResponseSchema } },
     },
+    ...errorResponses(400),
   },
 });
 

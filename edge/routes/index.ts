@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
 const ROUTES = [
@@ -137,12 +138,15 @@ const IndexResponseSchema = z
   .openapi('Index');
 
 export const indexRoute = createRoute({
+  operationId: 'index',
   method: 'get',
   path: '/',
   summary: 'What this service is and where to go next',
   tags: ['Service'],
+  security: [],
   responses: {
     200: { description: 'Index', content: { 'application/json': { schema: IndexResponseSchema } } },
+    ...errorResponses(400),
   },
 });
 

@@ -21,6 +21,7 @@ import { recordAudit } from '../tenancy/queries/audit.js';
 import { insertSession } from '../tenancy/queries/sessions.js';
 
 export const sessionCreateRoute = createRoute({
+  operationId: 'sessionCreate',
   method: 'post',
   path: '/api/session/create',
   summary: 'Create a session and its session key',

@@ -8,6 +8,7 @@ import type { EdgeApp, EdgeServices } from '../services.js';
 import { recordAudit } from '../tenancy/queries/audit.js';
 
 export const sessionLogoutRoute = createRoute({
+  operationId: 'sessionLogout',
   method: 'post',
   path: '/api/session/logout',
   summary: 'Unlink the WhatsApp account from the session',
@@ -18,7 +19,7 @@ export const sessionLogoutRoute = createRoute({
   middleware: [requireScope('session')] as const,
   responses: {
     200: { description: 'Logged out', content: { 'application/json': { schema: LogoutResponseSchema } } },
-    ...errorResponses(401, 403, 503),
+    ...errorResponses(400, 401, 403, 503),
   },
 });
 

@@ -12,6 +12,7 @@ import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
 export const sessionQrRoute = createRoute({
+  operationId: 'sessionQr',
   method: 'get',
   path: '/api/session/qr',
   summary: "The session's QR code, or its account when linked",

@@ -6,6 +6,7 @@ import { API_KEY_SECURITY, errorResponses } from '../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../services.js';
 
 export const sessionStatusRoute = createRoute({
+  operationId: 'sessionStatus',
   method: 'get',
   path: '/api/session/status',
   summary: 'Whether the session is connected, and as whom',
@@ -15,7 +16,7 @@ export const sessionStatusRoute = createRoute({
   middleware: [requireScope('session')] as const,
   responses: {
     200: { description: 'Session status', content: { 'application/json': { schema: StatusResponseSchema } } },
-    ...errorResponses(401, 403, 503),
+    ...errorResponses(400, 401, 403, 503),
   },
 });
 

@@ -23,6 +23,7 @@ import type { TokenBuckets } from '../../limits/rate-limit.js';
 import type { EdgeApp, EdgeServices } from '../../services.js';
 
 export const chatReadRoute = createRoute({
+  operationId: 'chatRead',
   tags: ['Chats'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session'), emptyJsonBodyAsObject()] as const,
@@ -44,6 +45,7 @@ export const chatReadRoute = createRoute({
 });
 
 export const chatPresenceRoute = createRoute({
+  operationId: 'chatPresence',
   tags: ['Chats'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session'), emptyJsonBodyAsObject()] as const,
@@ -67,6 +69,7 @@ export const chatPresenceRoute = createRoute({
 });
 
 export const contactsCheckRoute = createRoute({
+  operationId: 'contactsCheck',
   tags: ['Chats'],
   security: [{ [API_KEY_SECURITY]: [] }],
   middleware: [requireScope('session'), emptyJsonBodyAsObject()] as const,

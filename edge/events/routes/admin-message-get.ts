@@ -10,6 +10,7 @@ import { findTenantSession } from '../../tenancy/queries/sessions.js';
 import { oneMessage } from '../message-listing.js';
 
 export const adminMessageGetRoute = createRoute({
+  operationId: 'adminMessageGet',
   method: 'get',
   path: '/api/admin/sessions/{sessionId}/messages/{id}',
   summary: "One message of one of the tenant's sessions",
@@ -22,7 +23,7 @@ export const adminMessageGetRoute = createRoute({
   request: { params: SessionMessageIdParamsSchema },
   responses: {
     200: { description: 'The message', content: { 'application/json': { schema: MessageResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

@@ -14,6 +14,7 @@ import { findTenantSession } from '../../tenancy/queries/sessions.js';
 import { messageListing } from '../message-listing.js';
 
 export const adminMessageListRoute = createRoute({
+  operationId: 'adminMessageList',
   method: 'get',
   path: '/api/admin/sessions/{sessionId}/messages',
   summary: "One session's messages, newest first",

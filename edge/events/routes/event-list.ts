@@ -24,6 +24,7 @@ const requireTenantKey: MiddlewareHandler<EdgeEnv> = async (c, next) => {
 };
 
 export const eventListRoute = createRoute({
+  operationId: 'eventList',
   method: 'get',
   path: '/api/events',
   summary: 'The event log, oldest first (for backends that cannot take webhooks)',

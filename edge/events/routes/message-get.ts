@@ -7,6 +7,7 @@ import type { EdgeApp, EdgeServices } from '../../services.js';
 import { oneMessage } from '../message-listing.js';
 
 export const messageGetRoute = createRoute({
+  operationId: 'messageGet',
   method: 'get',
   path: '/api/messages/{id}',
   summary: 'One of the session’s messages, by its WhatsApp id',
@@ -19,7 +20,7 @@ export const messageGetRoute = createRoute({
   request: { params: MessageIdParamsSchema },
   responses: {
     200: { description: 'The message', content: { 'application/json': { schema: MessageResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

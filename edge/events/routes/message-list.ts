@@ -7,6 +7,7 @@ import type { EdgeApp, EdgeServices } from '../../services.js';
 import { messageListing } from '../message-listing.js';
 
 export const messageListRoute = createRoute({
+  operationId: 'messageList',
   method: 'get',
   path: '/api/messages',
   summary: "The session's messages, newest first",

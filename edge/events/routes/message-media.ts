@@ -6,6 +6,7 @@ import { API_KEY_SECURITY, errorResponses } from '../../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../../services.js';
 
 export const messageMediaRoute = createRoute({
+  operationId: 'messageMedia',
   method: 'get',
   path: '/api/messages/{id}/media',
   summary: 'The file a message carries',
@@ -28,7 +29,7 @@ export const messageMediaRoute = createRoute({
       description: 'The file',
       content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
     },
-    ...errorResponses(401, 403, 404, 410, 502, 503),
+    ...errorResponses(400, 401, 403, 404, 410, 502, 503),
   },
 });
 

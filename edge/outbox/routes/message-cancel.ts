@@ -11,6 +11,7 @@ import { senderOf } from '../answers.js';
 import { cancelUnsent } from '../queries.js';
 
 export const messageCancelRoute = createRoute({
+  operationId: 'messageCancel',
   method: 'delete',
   path: '/api/messages/{id}',
   summary: 'Cancel a queued message',
@@ -26,7 +27,7 @@ export const messageCancelRoute = createRoute({
       description: 'Cancelled (`status: "cancelled"`)',
       content: { 'application/json': { schema: MessageResponseSchema } },
     },
-    ...errorResponses(401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 

@@ -23,6 +23,7 @@ import { prepareOutgoing, type Upload } from '../outgoing.js';
 import { queueMessage } from '../queries.js';
 
 export const messageCreateRoute = createRoute({
+  operationId: 'messageCreate',
   method: 'post',
   path: '/api/messages',
   summary: 'Queue a message in the outbox',

@@ -17,6 +17,7 @@ import { queueMessage } from '../queries.js';
 import { sendNow } from '../send-now.js';
 
 export const sendRoute = createRoute({
+  operationId: 'send',
   method: 'post',
   path: '/api/send',
   summary: 'Send a text message',

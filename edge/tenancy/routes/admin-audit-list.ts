@@ -8,6 +8,7 @@ import { auditView } from '../admin-views.js';
 import { listAuditEntries } from '../queries/audit.js';
 
 export const adminAuditListRoute = createRoute({
+  operationId: 'adminAuditList',
   method: 'get',
   path: '/api/admin/audit',
   summary: "The tenant's audit log",

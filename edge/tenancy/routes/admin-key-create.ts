@@ -10,6 +10,7 @@ import { keyView } from '../admin-views.js';
 import { issueTenantKey } from '../key-lifecycle.js';
 
 export const adminKeyCreateRoute = createRoute({
+  operationId: 'adminKeyCreate',
   method: 'post',
   path: '/api/admin/keys',
   summary: 'Issue a key of the tenant',

@@ -9,6 +9,7 @@ import { keyView } from '../admin-views.js';
 import { findTenantKey } from '../queries/tenant-keys.js';
 
 export const adminKeyGetRoute = createRoute({
+  operationId: 'adminKeyGet',
   method: 'get',
   path: '/api/admin/keys/{id}',
   summary: 'One of the tenant’s keys',
@@ -19,7 +20,7 @@ export const adminKeyGetRoute = createRoute({
   request: { params: KeyIdParamsSchema },
   responses: {
     200: { description: 'The key', content: { 'application/json': { schema: KeyResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

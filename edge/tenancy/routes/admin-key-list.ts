@@ -8,6 +8,7 @@ import { keyView } from '../admin-views.js';
 import { listTenantKeys } from '../queries/tenant-keys.js';
 
 export const adminKeyListRoute = createRoute({
+  operationId: 'adminKeyList',
   method: 'get',
   path: '/api/admin/keys',
   summary: "List the tenant's keys, oldest first",

@@ -15,6 +15,7 @@ import { keyView } from '../admin-views.js';
 import { rerollTenantKey } from '../key-lifecycle.js';
 
 export const adminKeyRerollRoute = createRoute({
+  operationId: 'adminKeyReroll',
   method: 'post',
   path: '/api/admin/keys/{id}/reroll',
   summary: 'Re-roll a key of the tenant: a new secret, the old one accepted for an overlap',

@@ -9,6 +9,7 @@ import { keyView } from '../admin-views.js';
 import { revokeTenantKey } from '../key-lifecycle.js';
 
 export const adminKeyRevokeRoute = createRoute({
+  operationId: 'adminKeyRevoke',
   method: 'post',
   path: '/api/admin/keys/{id}/revoke',
   summary: 'Revoke a key of the tenant',
@@ -21,7 +22,7 @@ export const adminKeyRevokeRoute = createRoute({
   request: { params: KeyIdParamsSchema },
   responses: {
     200: { description: 'The revoked key', content: { 'application/json': { schema: KeyResponseSchema } } },
-    ...errorResponses(401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 

@@ -13,6 +13,7 @@ import { sessionView } from '../admin-views.js';
 import { findTenantSession } from '../queries/sessions.js';
 
 export const adminSessionGetRoute = createRoute({
+  operationId: 'adminSessionGet',
   method: 'get',
   path: '/api/admin/sessions/{sessionId}',
   summary: 'One of the tenant’s sessions, by its sessionId',
@@ -23,7 +24,7 @@ export const adminSessionGetRoute = createRoute({
   request: { params: SessionNameParamsSchema },
   responses: {
     200: { description: 'The session', content: { 'application/json': { schema: SessionResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

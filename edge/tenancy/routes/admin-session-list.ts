@@ -8,6 +8,7 @@ import { sessionView } from '../admin-views.js';
 import { listTenantSessions } from '../queries/sessions.js';
 
 export const adminSessionListRoute = createRoute({
+  operationId: 'adminSessionList',
   method: 'get',
   path: '/api/admin/sessions',
   summary: "List the tenant's sessions with their state, oldest first",

@@ -16,6 +16,7 @@ import { recordAudit } from '../queries/audit.js';
 import { findTenantSession, setSessionPacing } from '../queries/sessions.js';
 
 export const adminSessionUpdateRoute = createRoute({
+  operationId: 'adminSessionUpdate',
   method: 'patch',
   path: '/api/admin/sessions/{sessionId}',
   summary: 'Change how a session sends (its pacing)',

@@ -18,6 +18,7 @@ const requireTenantKey: MiddlewareHandler<EdgeEnv> = async (c, next) => {
 };
 
 export const keySelfRerollRoute = createRoute({
+  operationId: 'keySelfReroll',
   method: 'post',
   path: '/api/keys/self/reroll',
   summary: 'Re-roll the calling key',

@@ -14,6 +14,7 @@ const hostDrainRoute = (action: 'drain' | 'undrain') =>
   createRoute({
     method: 'post',
     path: `/api/operator/hosts/{id}/${action}`,
+    operationId: action === 'drain' ? 'operatorHostDrain' : 'operatorHostUndrain',
     summary: action === 'drain' ? 'Drain a session host' : 'Undrain a session host',
     description:
       action === 'drain'

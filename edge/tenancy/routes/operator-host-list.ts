@@ -8,6 +8,7 @@ import type { EdgeApp } from '../../services.js';
 import { hostView } from '../admin-views.js';
 
 export const operatorHostListRoute = createRoute({
+  operationId: 'operatorHostList',
   method: 'get',
   path: '/api/operator/hosts',
   summary: 'List session hosts: liveness, load and whether each reaches WhatsApp',
@@ -19,7 +20,7 @@ export const operatorHostListRoute = createRoute({
   middleware: [requireScope('operator')] as const,
   responses: {
     200: { description: 'Hosts', content: { 'application/json': { schema: HostListResponseSchema } } },
-    ...errorResponses(401, 403),
+    ...errorResponses(400, 401, 403),
   },
 });
 

@@ -16,6 +16,7 @@ import { insertTenant } from '../queries/tenants.js';
 export const FIRST_ADMIN_KEY_LABEL = 'first admin key';
 
 export const operatorTenantCreateRoute = createRoute({
+  operationId: 'operatorTenantCreate',
   method: 'post',
   path: '/api/operator/tenants',
   summary: 'Create a tenant and its first admin key',

@@ -8,6 +8,7 @@ import { tenantView } from '../admin-views.js';
 import { listTenants } from '../queries/tenants.js';
 
 export const operatorTenantListRoute = createRoute({
+  operationId: 'operatorTenantList',
   method: 'get',
   path: '/api/operator/tenants',
   summary: 'List tenants, oldest first',

@@ -16,6 +16,7 @@ export function tenantStatusRoute(action: 'suspend' | 'resume') {
   return createRoute({
     method: 'post',
     path: `/api/operator/tenants/{id}/${action}`,
+    operationId: action === 'suspend' ? 'operatorTenantSuspend' : 'operatorTenantResume',
     summary: action === 'suspend' ? 'Suspend a tenant' : 'Resume a suspended tenant',
     description:
       action === 'suspend'
@@ -27,7 +28,7 @@ export function tenantStatusRoute(action: 'suspend' | 'resume') {
     request: { params: TenantIdParamsSchema },
     responses: {
       200: { description: 'The tenant', content: { 'application/json': { schema: TenantResponseSchema } } },
-      ...errorResponses(401, 403, 404),
+      ...errorResponses(400, 401, 403, 404),
     },
   });
 }

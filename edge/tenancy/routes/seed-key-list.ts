@@ -20,6 +20,7 @@ const requireSeedAdmin: MiddlewareHandler<EdgeEnv> = async (c, next) => {
 };
 
 export const seedKeyListRoute = createRoute({
+  operationId: 'seedKeyList',
   method: 'get',
   path: '/api/keys',
   summary: "The seed's key listing: the tenant's keys, in the safe form",

@@ -13,6 +13,7 @@ import { webhookView } from '../views.js';
 import { actorOf } from './common.js';
 
 export const webhookCreateRoute = createRoute({
+  operationId: 'webhookCreate',
   method: 'post',
   path: '/api/admin/webhooks',
   summary: 'Register a webhook endpoint',

@@ -8,6 +8,7 @@ import { deleteWebhook } from '../lifecycle.js';
 import { actorOf, webhookIdOf } from './common.js';
 
 export const webhookDeleteRoute = createRoute({
+  operationId: 'webhookDelete',
   method: 'delete',
   path: '/api/admin/webhooks/{id}',
   summary: 'Delete a webhook endpoint',
@@ -20,7 +21,7 @@ export const webhookDeleteRoute = createRoute({
   request: { params: WebhookIdParamsSchema },
   responses: {
     200: { description: 'Deleted', content: { 'application/json': { schema: WebhookDeleteResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

@@ -15,6 +15,7 @@ import { attemptView } from '../views.js';
 import { webhookIdOf } from './common.js';
 
 export const webhookDeliveriesRoute = createRoute({
+  operationId: 'webhookDeliveries',
   method: 'get',
   path: '/api/admin/webhooks/{id}/deliveries',
   summary: "A webhook endpoint's delivery log, newest first",

@@ -10,6 +10,7 @@ import { webhookView } from '../views.js';
 import { webhookIdOf } from './common.js';
 
 export const webhookGetRoute = createRoute({
+  operationId: 'webhookGet',
   method: 'get',
   path: '/api/admin/webhooks/{id}',
   summary: 'One of the tenant’s webhook endpoints',
@@ -20,7 +21,7 @@ export const webhookGetRoute = createRoute({
   request: { params: WebhookIdParamsSchema },
   responses: {
     200: { description: 'The endpoint', content: { 'application/json': { schema: WebhookResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

@@ -9,6 +9,7 @@ import { listEndpoints } from '../queries/endpoints.js';
 import { webhookView } from '../views.js';
 
 export const webhookListRoute = createRoute({
+  operationId: 'webhookList',
   method: 'get',
   path: '/api/admin/webhooks',
   summary: "List the tenant's webhook endpoints, oldest first",

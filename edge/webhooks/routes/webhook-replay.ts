@@ -13,6 +13,7 @@ import { replayWebhook } from '../lifecycle.js';
 import { actorOf, webhookIdOf } from './common.js';
 
 export const webhookReplayRoute = createRoute({
+  operationId: 'webhookReplay',
   method: 'post',
   path: '/api/admin/webhooks/{id}/replay',
   summary: 'Deliver events to a webhook endpoint again',

@@ -17,6 +17,7 @@ import { webhookView } from '../views.js';
 import { actorOf, webhookIdOf } from './common.js';
 
 export const webhookRotateSecretRoute = createRoute({
+  operationId: 'webhookRotateSecret',
   method: 'post',
   path: '/api/admin/webhooks/{id}/rotate-secret',
   summary: "Rotate a webhook endpoint's signing secret",

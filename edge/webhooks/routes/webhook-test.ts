@@ -8,6 +8,7 @@ import { sendTestEvent } from '../lifecycle.js';
 import { actorOf, webhookIdOf } from './common.js';
 
 export const webhookTestRoute = createRoute({
+  operationId: 'webhookTest',
   method: 'post',
   path: '/api/admin/webhooks/{id}/test',
   summary: 'Send a test event to a webhook endpoint',
@@ -20,7 +21,7 @@ export const webhookTestRoute = createRoute({
   request: { params: WebhookIdParamsSchema },
   responses: {
     202: { description: 'Queued', content: { 'application/json': { schema: WebhookTestResponseSchema } } },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 

@@ -15,6 +15,7 @@ import { webhookView } from '../views.js';
 import { actorOf, webhookIdOf } from './common.js';
 
 export const webhookUpdateRoute = createRoute({
+  operationId: 'webhookUpdate',
   method: 'patch',
   path: '/api/admin/webhooks/{id}',
   summary: 'Change a webhook endpoint',

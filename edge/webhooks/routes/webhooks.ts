@@ -27,6 +27,8 @@ export function registerWebhookRoutes(app: EdgeApp, services: EdgeServices): voi
   app.openAPIRegistry.registerWebhook({
     method: 'post',
     path: 'event',
+    operationId: 'webhookEvent',
+    security: [],
     summary: 'An event, delivered to a registered endpoint',
     description:
       'Signed as Standard Webhooks specifies: `webhook-id` is the event id (the same event may arrive ' +
