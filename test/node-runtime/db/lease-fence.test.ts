@@ -143,48 +143,51 @@ describe('fenced writes', () => {
   });
 
   it('a write that meets a claim under way waits for it, and is refused once the claim commits', async () => {
-    const { kept, fence, lost } = setup;
-    const pg = postgres(database().url, { max: 1, onnotice: () => {} });
-    try {
-      const claimer = await pg.reserve();
-      await claimer`begin`;
-      await claimer`update sessions set host_id = 'host-b', lease_epoch = 2 where id = ${kept}`;
-      const writing = writeKeys(database().db, [write(kept, 'late')], fence);
-      // Blocked on the claim's row lock (pg_stat_activity says so), not answered.
-      await expect.poll(waitingOnLock, { timeout: 5_000 }).toBe(true);
+    const { kept, lost } = setup;
+    const [result] = await writeBehindClaim(kept, 'late', async (writing) => {
       expect(await Promise.race([writing.then(() => 'answered'), pause(100).then(() => 'waiting')])).toBe(
         'waiting',
       );
-      await claimer`commit`;
-      claimer.release();
-      const [result] = await writing;
-      expect(result).toBeInstanceOf(LeaseLostError);
-    } finally {
-      await pg.end();
-    }
+      return 'commit';
+    });
+    expect(result).toBeInstanceOf(LeaseLostError);
     expect(lost).toEqual([kept]);
     expect(await keysOf(kept)).toEqual([]);
   });
 
   it('a claim that is rolled back leaves the write to go ahead', async () => {
-    const { kept, fence, lost } = setup;
-    const pg = postgres(database().url, { max: 1, onnotice: () => {} });
-    try {
-      const claimer = await pg.reserve();
-      await claimer`begin`;
-      await claimer`update sessions set host_id = 'host-b', lease_epoch = 2 where id = ${kept}`;
-      const writing = writeKeys(database().db, [write(kept, 'kept-key')], fence);
-      await expect.poll(waitingOnLock, { timeout: 5_000 }).toBe(true);
-      await claimer`rollback`;
-      claimer.release();
-      expect(await writing).toEqual([undefined]);
-    } finally {
-      await pg.end();
-    }
+    const { kept, lost } = setup;
+    expect(await writeBehindClaim(kept, 'kept-key', async () => 'rollback')).toEqual([undefined]);
     expect(lost).toEqual([]);
     expect(await keysOf(kept)).toEqual(['kept-key']);
   });
 });
+
+/**
+ * Begins a claim of `sessionId` on a connection of its own, starts a fenced key write behind it and
+ * waits until the write is blocked on the claim's row lock (pg_stat_activity says so); `decide` then
+ * says how the claim ends. Answers what the write answered.
+ */
+async function writeBehindClaim(
+  sessionId: string,
+  keyId: string,
+  decide: (writing: Promise<unknown>) => Promise<'commit' | 'rollback'>,
+) {
+  const pg = postgres(database().url, { max: 1, onnotice: () => {} });
+  try {
+    const claimer = await pg.reserve();
+    await claimer`begin`;
+    await claimer`update sessions set host_id = 'host-b', lease_epoch = 2 where id = ${sessionId}`;
+    const writing = writeKeys(database().db, [write(sessionId, keyId)], setup.fence);
+    await expect.poll(waitingOnLock, { timeout: 5_000 }).toBe(true);
+    const end = await decide(writing);
+    await (end === 'commit' ? claimer`commit` : claimer`rollback`);
+    claimer.release();
+    return await writing;
+  } finally {
+    await pg.end();
+  }
+}
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
