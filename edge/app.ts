@@ -1,10 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../shared/db-schema.js';
 import type { HostSessionAction } from '../shared/host-api.js';
 import { MEDIA_FETCH_TIMEOUT_MS } from '../shared/message-content.js';
 import { parseSecretKey, SecretBox } from '../shared/webhook-secrets.js';
-import { authenticate } from './auth/authenticate.js';
+import { authenticate, requireScope } from './auth/authenticate.js';
 import type { PeerAddress } from './auth/client-address.js';
 import type { KeyCache } from './auth/key-cache.js';
 import { invalidateKeyCacheOnWrites } from './auth/key-cache-invalidation.js';
@@ -70,6 +71,16 @@ export interface EdgeDeps extends EdgeConfigInput {
    * checked, and the session hosts check the resolved addresses at every delivery anyway.
    */
   resolveHost?: ResolveHost;
+  /** Metrics, where the runtime has them (the Node entry): counted per request, served at GET /metrics. */
+  observe?: EdgeObserver;
+}
+
+/** What an entry that keeps metrics gives the app. */
+export interface EdgeObserver {
+  /** Runs around every request. */
+  middleware: MiddlewareHandler;
+  /** The metrics in Prometheus' text format, for GET /metrics (operator key). */
+  scrape(): Promise<{ body: string; contentType: string }>;
 }
 
 /** The app and what its entry must do at shutdown. */
@@ -156,6 +167,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   app.notFound(notFound);
 
   // Order matters: cheap refusals first, and nothing reads a key before the query string is known clean.
+  if (deps.observe) app.use(deps.observe.middleware);
   app.use(logRequests(logger));
   app.use(...responseHeaders());
   app.use(limitBody(config.maxBodyBytes));
@@ -165,6 +177,18 @@ export function createEdge(deps: EdgeDeps): Edge {
   app.use(invalidateKeyCacheOnWrites(auth.keyCache));
   app.use(recordLastUsed({ buffer: auth.lastUsed, database, now, logger }));
   app.use('/api/*', authenticate({ lookup: auth.lookup, now, logger, throttle: auth.throttle }));
+  if (deps.observe) {
+    // Scrapers send a bearer token more easily than a custom header: the operator key either way.
+    const observe = deps.observe;
+    app.use(
+      '/metrics',
+      authenticate({ lookup: auth.lookup, now, logger, throttle: auth.throttle, bearer: true }),
+    );
+    app.get('/metrics', requireScope('operator'), async (c) => {
+      const { body, contentType } = await observe.scrape();
+      return c.body(body, 200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    });
+  }
   app.use('/api/send', limitSends(auth.sendLimits, now));
 
   registerIndex(app, services);

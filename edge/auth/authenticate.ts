@@ -20,6 +20,8 @@ export interface AuthOptions {
   logger: EdgeLogger;
   /** The failed-authentication limit per client address; unset, there is none. */
   throttle?: AuthThrottle;
+  /** Also takes the key from `Authorization: Bearer <key>` (for scrapers), when `x-api-key` is absent. */
+  bearer?: boolean;
 }
 
 export interface AuthThrottle {
@@ -55,7 +57,9 @@ type Refusal =
 export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
   const { throttle, logger } = options;
   return async (c, next) => {
-    const presented = c.req.header(API_KEY_HEADER);
+    const presented =
+      c.req.header(API_KEY_HEADER) ??
+      (options.bearer ? /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] : undefined);
     if (presented === undefined || presented === '') throw new ApiError('MISSING_API_KEY');
     const now = options.now();
     const client = throttle?.clientOf(c);

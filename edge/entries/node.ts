@@ -8,6 +8,8 @@ import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { Agent } from 'undici';
 import { z } from 'zod';
+import { poolUsage } from '../../node-runtime/db/connect.js';
+import { EdgeMetrics } from '../../node-runtime/metrics/edge-metrics.js';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
 import type { HostTransport } from '../hosts/transport.js';
@@ -102,6 +104,13 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     ...options,
     resolveHost: options.resolveHost ?? resolveWithDns,
     logger,
+    // Prometheus metrics at GET /metrics (operator key), with the pool's use.
+    observe:
+      options.observe ??
+      new EdgeMetrics(() => {
+        const usage = poolUsage(options.db);
+        return usage ? [{ pool: 'edge', ...usage }] : [];
+      }),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { type Driver, Kysely } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
 import type { Database } from '../../shared/db-schema.js';
@@ -35,7 +35,44 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
         : {}),
     },
   });
-  return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  const usage = { inUse: 0, max: options.max ?? 10 };
+  const db = new Kysely<Database>({ dialect: new CountingDialect({ postgres: client }, usage) });
+  usageOf.set(db, usage);
+  return db;
+}
+
+/** A pool's connections lent out now, and how many it may open (for metrics). */
+export type PoolUsage = { inUse: number; max: number };
+
+const usageOf = new WeakMap<Kysely<Database>, PoolUsage>();
+
+/** The pool's use, for a Kysely made by createDb (undefined for others). */
+export const poolUsage = (db: Kysely<Database>): PoolUsage | undefined => usageOf.get(db);
+
+/** Counts the connections Kysely holds (a query or a transaction each) as it takes and gives them back. */
+class CountingDialect extends PostgresJSDialect {
+  constructor(
+    config: ConstructorParameters<typeof PostgresJSDialect>[0],
+    private readonly usage: PoolUsage,
+  ) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const acquire = driver.acquireConnection.bind(driver);
+    const release = driver.releaseConnection.bind(driver);
+    driver.acquireConnection = async () => {
+      const connection = await acquire();
+      this.usage.inUse++;
+      return connection;
+    };
+    driver.releaseConnection = async (connection) => {
+      this.usage.inUse--;
+      await release(connection);
+    };
+    return driver;
+  }
 }
 
 /**

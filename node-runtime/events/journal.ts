@@ -91,6 +91,8 @@ export class SessionJournal {
       onEvent?: () => void;
       /** Told after an outbound message's status was committed (the outbox waits on it). */
       onStatus?: (id: string, status: MessageStatus, failure: string | null) => void;
+      /** Told of each message stored for the first time (not a redelivery), after it was committed. */
+      onStored?: (direction: 'in' | 'out') => void;
       /** The host's status writer, shared by its sessions; by default one of this journal's own. */
       statuses?: StatusWriter;
       /** The host's message writer, shared likewise. */
@@ -190,6 +192,10 @@ export class SessionJournal {
           ),
         );
         if (written.some((w) => w?.hooked)) this.wrote = true; // undefined: a redelivery, already stored
+        written.forEach((w, i) => {
+          const direction = messages[i]?.direction;
+          if (w && direction) this.deps.onStored?.(direction);
+        });
       },
       false,
     );

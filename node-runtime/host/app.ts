@@ -21,11 +21,19 @@ import {
 import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
 import { MAX_BODY_BYTES } from '../../shared/schemas.js';
 import { LeaseLostError } from '../db/lease-fence.js';
+import type { HostMetrics } from '../metrics/host-metrics.js';
 import type { SessionHost, SessionView } from './sessions.js';
 
 type Env = { Variables: { claims: HostTokenClaims } };
 
-export type HostAppDeps = { sessions: SessionHost; hostId: string; secret: string; logger: Logger };
+export type HostAppDeps = {
+  sessions: SessionHost;
+  hostId: string;
+  secret: string;
+  logger: Logger;
+  /** Counted per request and served at GET /metrics (Prometheus' text format). */
+  metrics?: HostMetrics;
+};
 
 const toPng = (qr: string | null) =>
   qr ? QRCode.toDataURL(qr, { margin: 2, scale: 6 }) : Promise.resolve(null);
@@ -49,7 +57,7 @@ const extensionOf = (mimetype: string) => {
  * edge calls it: every session route needs the edge's JWT, addressed to this host and naming the session
  * in the path.
  */
-export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps) => {
+export const createHostApp = ({ sessions, hostId, secret, logger, metrics }: HostAppDeps) => {
   const app = new OpenAPIHono<Env>({
     // A body or path that does not fit the declared schema; only a broken edge sends one.
     defaultHook: (result) => {
@@ -67,6 +75,13 @@ export const createHostApp = ({ sessions, hostId, secret, logger }: HostAppDeps)
     return errorResponse(apiError);
   });
   app.notFound(() => errorResponse(new ApiError('NOT_FOUND')));
+  if (metrics) {
+    app.use(metrics.middleware);
+    // On the host's internal port, which only the edge and the operator's scraper reach.
+    app.get('/metrics', async (c) =>
+      c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+    );
+  }
 
   app.use('/internal/sessions/:id/*', async (c, next) => {
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];

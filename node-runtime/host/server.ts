@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
-import type { Listener } from '../db/connect.js';
+import { type Listener, poolUsage } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
 import { MediaDownloader } from '../media/url-fetch.js';
+import { HostMetrics } from '../metrics/host-metrics.js';
 import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { WebhookPoster } from '../webhooks/http.js';
@@ -98,6 +99,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   applyTrustRoot(opts.wa.trustRoot);
   const logger = opts.logger.child({ hostId: opts.hostId });
   const wa = await resolveWaVersion(opts.wa, logger);
+  const metrics = new HostMetrics();
   const webhooks = opts.webhooks && {
     poster: new WebhookPoster({ allowPrivate: opts.webhooks.allowPrivate }),
     policy: opts.webhooks.policy,
@@ -110,6 +112,10 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       owner: opts.hostId,
       logger: logger.child({ component: 'webhooks' }),
       ...webhooks,
+      onAttempt: (outcome, seconds) => {
+        metrics.webhookDeliveries.inc({ outcome });
+        metrics.webhookSeconds.observe({ outcome }, seconds);
+      },
     });
   const downloader = new MediaDownloader({
     allowPrivate: opts.mediaAllowPrivate ?? false,
@@ -126,8 +132,18 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     downloader,
     // Nothing starts before the host holds its lease, nor once it could not renew it.
     leaseHeld: () => registration?.held ?? false,
+    metrics,
   });
-  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger });
+  metrics.observe({
+    sessionStates: () => sessions.stateCounts(),
+    outboxDepth: () => sessions.queuedCount(),
+    pools: () =>
+      [
+        { pool: 'sessions', usage: poolUsage(opts.db) },
+        { pool: 'lease', usage: opts.leaseDb && poolUsage(opts.leaseDb) },
+      ].flatMap(({ pool, usage }) => (usage ? [{ pool, ...usage }] : [])),
+  });
+  const app = createHostApp({ sessions, hostId: opts.hostId, secret: opts.secret, logger, metrics });
   const listen = opts.listen ?? '127.0.0.1';
   const server = serve({
     fetch: app.fetch,

@@ -25,8 +25,9 @@ import { keepDownload } from '../events/store.js';
 import { MediaFetcher } from '../media/download.js';
 import { fileOf, keepUnclaimed } from '../media/outbox-media.js';
 import { MediaDownloader } from '../media/url-fetch.js';
+import type { HostMetrics } from '../metrics/host-metrics.js';
 import { type SendReadiness, SessionOutbox } from '../outbox/drainer.js';
-import { messageOf, sessionsWithQueued } from '../outbox/queries.js';
+import { countQueued, messageOf, sessionsWithQueued } from '../outbox/queries.js';
 import {
   callSocket,
   isConnected,
@@ -185,6 +186,8 @@ export class SessionHost {
       downloader?: MediaDownloader;
       /** Whether this host's lease holds now (default: always; a registered host passes its lease's). */
       leaseHeld?: () => boolean;
+      /** Reconnects, sends and messages heard are counted here (GET /metrics). */
+      metrics?: HostMetrics;
     },
   ) {
     this.fence = {
@@ -214,6 +217,21 @@ export class SessionHost {
         }),
       },
     });
+  }
+
+  /** How many of this host's sessions are in each public state (metrics). */
+  stateCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const actor of this.actors.values()) {
+      const state = publicState(actor.getSnapshot());
+      counts.set(state, (counts.get(state) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Messages queued for this host's sessions, not yet handed to WhatsApp (metrics). */
+  queuedCount(): Promise<number> {
+    return countQueued(this.deps.db, [...this.actors.keys()]);
   }
 
   get size() {
@@ -286,7 +304,13 @@ export class SessionHost {
         fence: this.fence,
         statuses: this.statusWriter,
         inserts: this.messageWriter,
-        onStatus: (id, status, failure) => this.outboxes.get(sessionId)?.settled(id, status, failure),
+        onStatus: (id, status, failure) => {
+          if (status === 'sent' || status === 'failed') this.deps.metrics?.sent.inc({ outcome: status });
+          this.outboxes.get(sessionId)?.settled(id, status, failure);
+        },
+        onStored: (direction) => {
+          if (direction === 'in') this.deps.metrics?.received.inc();
+        },
       },
       { id: sessionId, tenantId: stored.tenantId, name: stored.name },
       stored.state,
@@ -315,8 +339,14 @@ export class SessionHost {
     // What the table already shows needs no write (a host resuming hundreds of sessions at start).
     let mirrored: string | undefined = JSON.stringify({ state: stored.state });
     let shownQr: string | null = null;
+    let { attempts, restarts } = actor.getSnapshot().context;
     const subscription = actor.subscribe({
       next: (snapshot) => {
+        const { context } = snapshot;
+        if (context.attempts > attempts)
+          this.deps.metrics?.reconnects.inc({ reason: context.lastError?.reason ?? 'unknown' });
+        if (context.restarts > restarts) this.deps.metrics?.reconnects.inc({ reason: 'restart-required' });
+        ({ attempts, restarts } = context);
         const qr = snapshot.context.qr;
         // A write refused here (the session moved) has stopped the session already: nothing to add.
         if (qr && qr !== shownQr) void journal.qr(qr).catch(() => undefined);

@@ -122,6 +122,18 @@ export async function sessionsWithQueued(db: Kysely<Database>, sessionIds: strin
   return rows.map((r) => r.session_id);
 }
 
+/** How many messages of `sessionIds` are queued (the outbox's depth, for metrics). */
+export async function countQueued(db: Kysely<Database>, sessionIds: string[]): Promise<number> {
+  if (sessionIds.length === 0) return 0;
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('status', '=', 'queued')
+    .where(sql<boolean>`session_id = any(${sessionIds}::uuid[])`)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 /** When the next queued message is planned to go (null: nothing waits), for the admin's view. */
 export async function recordNextSend(
   db: Kysely<Database>,

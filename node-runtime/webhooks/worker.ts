@@ -37,6 +37,8 @@ export type WorkerOptions = {
   logger: Logger;
   policy?: RetryPolicy;
   now?: () => Date;
+  /** Told of each attempt: its outcome and how long the endpoint took to answer (metrics). */
+  onAttempt?: (outcome: 'delivered' | 'failed' | 'dead' | 'disabled', seconds: number) => void;
 };
 
 /** The body of a delivery: `{type, timestamp, data}`, the Standard Webhooks payload shape. */
@@ -212,19 +214,22 @@ export class WebhookWorker {
       'webhook-signature': signatureOf(secrets, delivery.eventId, at, payload),
       'user-agent': 'wa-gateway-webhooks',
     });
+    const seconds = (performance.now() - started) / 1000;
     const base = {
       delivery,
       endpointId: endpoint.id,
       at,
       statusCode: result.status,
-      latencyMs: Math.round(performance.now() - started),
+      latencyMs: Math.round(seconds * 1000),
     };
     if (result.ok) {
       await recordAttempt(db, { ...base, error: null, outcome: 'delivered', nextAttemptAt: null });
+      this.options.onAttempt?.('delivered', seconds);
       return 'delivered';
     }
     if (result.status === 410) {
       await recordAttempt(db, { ...base, error: result.error, outcome: 'disabled', nextAttemptAt: null });
+      this.options.onAttempt?.('disabled', seconds);
       await disableEndpoint(db, endpoint, 'the endpoint answered 410 Gone');
       return 'disabled';
     }
@@ -237,6 +242,7 @@ export class WebhookWorker {
       outcome: dead ? 'dead' : 'failed',
       nextAttemptAt: dead ? null : nextAttemptAt,
     });
+    this.options.onAttempt?.(dead ? 'dead' : 'failed', seconds);
     // A dead head no longer holds anything up: the next one goes at once.
     return dead ? 'dead' : { nextAttemptAt };
   }

@@ -5,6 +5,7 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../edge/entries/node.js';
+import { ensureOperatorKey } from '../../edge/tenancy/bootstrap.js';
 import { generateSecretKey, parseSecretKey } from '../../shared/webhook-secrets.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { type Receiver, startReceiver } from '../helpers/webhook-receiver.js';
@@ -221,5 +222,72 @@ describe('events end to end', () => {
     // The admin key sees the tenant's events, this session's among them.
     const all = await eventsOf(adminKey, 'types=session.status&limit=500');
     expect(all.events.some((e) => e.data.sessionId === 'kasir' && e.data.state === 'logged-out')).toBe(true);
+  });
+
+  it("the host's /metrics, after all of the above: every family counted, no tenant, session or phone in a label", async () => {
+    const res = await fetch(`${backend().host.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    /** The sum of a family's samples whose labels include `labels` (all of them when none are given). */
+    const sum = (name: string, labels = '') =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+        .filter((line) => line.includes(labels))
+        .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    expect(sum('wa_http_requests_total', 'route="/internal/sessions/:id/send"')).toBeGreaterThan(0);
+    expect(sum('wa_http_request_duration_seconds_count')).toBeGreaterThan(0);
+    expect(sum('wa_sessions', 'state="connected"')).toBeGreaterThan(0);
+    expect(sum('wa_sessions', 'state="logged-out"')).toBeGreaterThan(0);
+    // Every link ends in WhatsApp's 515 "restart required", and the socket connects again.
+    expect(sum('wa_session_reconnects_total', 'reason="restart-required"')).toBeGreaterThan(0);
+    expect(sum('wa_messages_sent_total', 'outcome="sent"')).toBeGreaterThan(0);
+    expect(sum('wa_messages_received_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/^wa_outbox_queued_messages \d+$/m);
+    expect(sum('wa_webhook_deliveries_total', 'outcome="delivered"')).toBeGreaterThan(0);
+    expect(sum('wa_webhook_deliveries_total', 'outcome="failed"')).toBeGreaterThan(0);
+    expect(sum('wa_webhook_delivery_duration_seconds_count')).toBeGreaterThan(0);
+    expect(sum('wa_db_pool_connections_max', 'pool="sessions"')).toBeGreaterThan(0);
+    expect(text).toMatch(/^wa_db_pool_connections_in_use\{pool="sessions"\} \d+$/m);
+    expect(sum('process_cpu_seconds_total')).toBeGreaterThan(0);
+    // Labels are patterns and states, never ids: no session UUID, phone number or session name.
+    const labels = text
+      .split('\n')
+      .filter((line) => !line.startsWith('#') && line.includes('{'))
+      .map((line) => line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1));
+    expect(labels.length).toBeGreaterThan(20);
+    expect(labels.filter((set) => /[0-9a-f]{8}-[0-9a-f]{4}-|\d{9,}|kasir/.test(set))).toEqual([]);
+  });
+
+  it("the Node edge's /metrics: only with the operator key (header or bearer), requests by route and status", async () => {
+    const operatorKey = (await ensureOperatorKey(database().db)).operatorKey ?? '';
+    const scrape = (headers: Record<string, string>) => fetch(`${edge.url}/metrics`, { headers });
+    const none = await scrape({});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ code: 'MISSING_API_KEY' });
+    const admin = await scrape({ 'x-api-key': adminKey });
+    expect(admin.status).toBe(403);
+    expect(await admin.json()).toMatchObject({ code: 'WRONG_SCOPE' });
+    expect((await scrape({ authorization: 'Bearer wago_not_a_real_key_at_all_000000000' })).status).toBe(403);
+    const byHeader = await scrape({ 'x-api-key': operatorKey });
+    expect(byHeader.status, await byHeader.clone().text()).toBe(200);
+    const res = await scrape({ authorization: `Bearer ${operatorKey}` });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(
+      /^wa_http_requests_total\{route="\/api\/session\/create",method="POST",status="200"\} [1-9]/m,
+    );
+    expect(text).toMatch(
+      /^wa_http_requests_total\{route="\/api\/session\/qr",method="GET",status="200"\} [1-9]/m,
+    );
+    expect(text).toMatch(/^wa_http_requests_total\{route="\/metrics",method="GET",status="401"\} [1-9]/m);
+    expect(text).toMatch(
+      /^wa_http_request_duration_seconds_count\{route="\/api\/session\/create",method="POST"\} [1-9]/m,
+    );
+    expect(text).toMatch(/^wa_db_pool_connections_max\{pool="edge"\} [1-9]/m);
+    expect(text).toMatch(/^wa_db_pool_connections_in_use\{pool="edge"\} \d+$/m);
+    // Paths with ids are counted under their pattern, never their own path.
+    expect(text).not.toMatch(/route="[^"]*(kasir|[0-9a-f]{8}-[0-9a-f]{4}-|evt_)/);
   });
 });
