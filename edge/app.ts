@@ -34,6 +34,7 @@ import { registerOutboxRoutes } from './outbox/routes/outbox.js';
 import { registerHealth } from './routes/health.js';
 import { registerIndex } from './routes/index.js';
 import { registerSessionCreate } from './routes/session-create.js';
+import { registerSessionEvents } from './routes/session-events.js';
 import { registerSessionLogout } from './routes/session-logout.js';
 import { registerSessionQr } from './routes/session-qr.js';
 import { registerSessionStatus } from './routes/session-status.js';
@@ -195,6 +196,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerHealth(app, services);
   registerSessionCreate(app, services);
   registerSessionQr(app, services);
+  registerSessionEvents(app, services);
   registerSessionStatus(app, services);
   registerOutboxRoutes(app, services);
   registerSessionLogout(app, services);

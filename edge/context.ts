@@ -31,6 +31,11 @@ export type PrincipalOf<S extends ApiKeyScope> = Extract<Principal, { scope: S }
 export interface EdgeVariables {
   /** The request's database, opened on first use (see EdgeDatabase). */
   db: () => Kysely<Database>;
+  /**
+   * For a response that goes on after the handler returns (a stream): the database stays open, and the
+   * function returned closes it once the stream is done.
+   */
+  holdDb: () => () => Promise<void>;
   principal: Principal;
 }
 
@@ -54,6 +59,12 @@ export interface EdgeDatabase {
 /** The request's database. */
 export function dbOf(c: EdgeContext): Kysely<Database> {
   return c.var.db();
+}
+
+/** The request's database, kept open past the handler until the returned `release` is called. */
+export function heldDbOf(c: EdgeContext): { db: Kysely<Database>; release: () => Promise<void> } {
+  const release = c.var.holdDb();
+  return { db: c.var.db(), release };
 }
 
 /** The caller, who must hold a key of `scope`; otherwise 403 WRONG_SCOPE. */

@@ -10,14 +10,22 @@ import type { EdgeDatabase, EdgeEnv } from '../context.js';
 export function provideDatabase(source: EdgeDatabase): MiddlewareHandler<EdgeEnv> {
   return async (c, next) => {
     let opened: Kysely<Database> | undefined;
+    let held = false;
+    const close = async () => {
+      if (opened && source.close) await source.close(opened, c);
+    };
     c.set('db', () => {
       opened ??= source.open(c);
       return opened;
     });
+    c.set('holdDb', () => {
+      held = true;
+      return close;
+    });
     try {
       await next();
     } finally {
-      if (opened && source.close) await source.close(opened, c);
+      if (!held) await close();
     }
   };
 }

@@ -5,6 +5,12 @@ import type { EdgeApp, EdgeServices } from '../services.js';
 const ROUTES = [
   { method: 'POST', path: '/api/session/create', key: 'admin', description: 'Create a session and its key' },
   { method: 'GET', path: '/api/session/qr', key: 'session', description: 'QR code to link WhatsApp' },
+  {
+    method: 'GET',
+    path: '/api/session/events',
+    key: 'session',
+    description: 'Linking, live: new QRs and state changes (Server-Sent Events)',
+  },
   { method: 'GET', path: '/api/session/status', key: 'session', description: 'Connected, and as whom' },
   {
     method: 'POST',

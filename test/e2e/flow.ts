@@ -78,6 +78,46 @@ export const linkByQr = async (
   return text as string;
 };
 
+type SseEvent = { id?: string; event?: string; data: Json };
+
+/** Opens GET /api/session/events: `next()` answers each event as it comes, undefined at the stream's end. */
+export const openSessionEvents = async (edgeUrl: string, key: string, lastEventId?: string) => {
+  const res = await fetch(`${edgeUrl}/api/session/events`, {
+    headers: { 'x-api-key': key, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+  });
+  const reader = res.body?.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const next = async (): Promise<SseEvent | undefined> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith(':')) continue; // a keep-alive comment
+        const event: SseEvent = { data: undefined };
+        for (const line of block.split('\n')) {
+          const [field, ...rest] = line.split(':');
+          const value = rest.join(':').replace(/^ /, '');
+          if (field === 'id') event.id = value;
+          else if (field === 'event') event.event = value;
+          else if (field === 'data') event.data = JSON.parse(value);
+        }
+        return event;
+      }
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) return undefined;
+      buffer += decoder.decode(chunk.value, { stream: true });
+    }
+  };
+  const rest = async () => {
+    const events: SseEvent[] = [];
+    for (let e = await next(); e; e = await next()) events.push(e);
+    return events;
+  };
+  return { res, next, rest };
+};
+
 /**
  * The QR in its other forms: the image itself and the text it encodes, the same QR (asked again when
  * it rotated between the two calls); a format the API does not know is refused.
@@ -129,7 +169,38 @@ export const seedFlow = async (
   });
   const key = created.body.apiKey as string;
   await qrForms(edgeUrl, key);
+  // The linking, live: where the session is first, then its changes until it is connected.
+  const live = await openSessionEvents(edgeUrl, key);
+  expect(live.res.status).toBe(200);
+  expect(live.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const first = await live.next();
+  expect(first).toMatchObject({
+    event: 'state',
+    data: { connected: false, qr: expect.stringMatching(/^https:\/\/wa\.me\//) },
+  });
+  expect(first?.id).toBeUndefined();
   const firstQr = await linkByQr(edgeUrl, simServer, key, phone, 'Budi');
+  const linking = await live.rest();
+  const connectedAt = linking.findIndex(
+    (e) => e.event === 'session.status' && e.data.data.state === 'connected',
+  );
+  expect(connectedAt).toBe(linking.length - 1); // the stream ends there
+  for (const e of linking) expect(e.id).toMatch(/^evt_/);
+  expect(linking[connectedAt]?.data).toMatchObject({ type: 'session.status', sessionId: `flow-${tag}` });
+  // Resumed after the first of them: the rest again, without the `state` event; a bad id is refused.
+  const resumed = await openSessionEvents(edgeUrl, key, linking[0]?.id);
+  expect((await resumed.rest()).map((e) => e.id)).toEqual(linking.slice(1).map((e) => e.id));
+  const bad = await api(edgeUrl, 'GET', '/api/session/events', {
+    key,
+    headers: { 'last-event-id': 'evt_nope' },
+  });
+  expect(bad.status).toBe(400);
+  expect(bad.body).toMatchObject({ code: 'INVALID_CURSOR' });
+  // Linked: where it is, and the end.
+  const linked = await openSessionEvents(edgeUrl, key);
+  expect(await linked.rest()).toEqual([
+    { event: 'state', data: { state: 'connected', connected: true, qr: null } },
+  ]);
 
   const status = await until(async () => {
     const res = await api(edgeUrl, 'GET', '/api/session/status', { key });

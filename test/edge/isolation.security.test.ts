@@ -210,6 +210,7 @@ const ROUTES: RouteCase[] = [
     json: { sessionId: 'never-made' },
   },
   { method: 'GET', route: '/api/session/qr', path: () => '/api/session/qr', scopes: ['session'] },
+  { method: 'GET', route: '/api/session/events', path: () => '/api/session/events', scopes: ['session'] },
   { method: 'GET', route: '/api/session/status', path: () => '/api/session/status', scopes: ['session'] },
   {
     method: 'POST',

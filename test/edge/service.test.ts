@@ -48,6 +48,7 @@ describe('GET /', () => {
     expect(body.routes.map((r) => r.path)).toEqual([
       '/api/session/create',
       '/api/session/qr',
+      '/api/session/events',
       '/api/session/status',
       '/api/send',
       '/api/session/logout',
@@ -320,6 +321,7 @@ describe('configuration', () => {
       '/api/operator/tenants/{id}/suspend',
       '/api/send',
       '/api/session/create',
+      '/api/session/events',
       '/api/session/logout',
       '/api/session/qr',
       '/api/session/status',

@@ -27,6 +27,14 @@ function inScope(db: Kysely<Database>, scope: EventScope) {
   return query;
 }
 
+/** The position of the scope's last event ('0' when it has none): what comes after it is new. */
+export async function lastEventSeq(db: Kysely<Database>, scope: EventScope): Promise<string> {
+  const row = await inScope(db, scope)
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .executeTakeFirst();
+  return row?.seq ?? '0';
+}
+
 /** The position (`seq`) of event `id` in the scope's log; undefined when it is not in the scope. */
 export async function findEventSeq(
   db: Kysely<Database>,
