@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { gatewayClient } from '../../edge/client.js';
 import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import type { SimServer } from '../wa-sim/server.js';
@@ -79,5 +80,34 @@ describe('the seed API end to end, edge on Node', () => {
       }[];
       return inbox.find((m) => m.text === longest);
     });
+  });
+
+  it('the typed client (edge/client.ts): create, link, status and send, with typed bodies and answers', async () => {
+    const admin = gatewayClient(edge.url, adminKey);
+    const created = await admin.api.session.create.$post({ json: { sessionId: 'typed' } });
+    // The answer's type follows its status: only a 200 has the key.
+    if (created.status !== 200) throw new Error(`create answered ${created.status}`);
+    const { apiKey } = await created.json();
+    expectTypeOf(apiKey).toEqualTypeOf<string>();
+    const session = gatewayClient(edge.url, apiKey);
+    await linkByQr(edge.url, sim, apiKey, '628100000777', 'Tipe');
+    const status = await until(async () => {
+      const body = await (await session.api.session.status.$get()).json();
+      return 'connected' in body && body.connected ? body : undefined;
+    });
+    expect(status).toEqual({
+      success: true,
+      connected: true,
+      user: { id: '628100000777@s.whatsapp.net', name: 'Tipe' },
+    });
+    const text = 'halo dari klien bertipe';
+    const sent = await session.api.send.$post({ header: {}, json: { to: '628900000777', message: text } });
+    if (sent.status !== 200) throw new Error(`send answered ${sent.status}`);
+    const { result } = await sent.json();
+    expect(result.key).toMatchObject({ remoteJid: '628900000777@s.whatsapp.net', fromMe: true });
+    expect(result.message).toEqual({ extendedTextMessage: { text } });
+    // @ts-expect-error: `to` is required by the route's schema, and the client's type says so.
+    const refused = await session.api.send.$post({ header: {}, json: { message: 'no recipient' } });
+    expect(refused.status).toBe(400);
   });
 });

@@ -3,6 +3,7 @@
 import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { describe, expect, it } from 'vitest';
 import { createEdgeApp } from '../../edge/app.js';
+import { clientRoutes } from '../../edge/client.js';
 import { silentLogger } from '../../edge/logger.js';
 import { useEdge } from './fixture.js';
 import { HOST_SECRET } from './helpers.js';
@@ -51,5 +52,16 @@ describe('the OpenAPI document', () => {
     expect(keyed.filter((op) => !op.responses['401'] || !op.responses['403']).map((op) => op.at)).toEqual([]);
     const open = operations.filter((op) => op.security?.length === 0).map((op) => op.at);
     expect(open.sort()).toEqual(['GET /', 'GET /health']);
+  });
+
+  it('the typed client (edge/client.ts) has every route of the API', () => {
+    const app = createEdgeApp({ hostSecret: HOST_SECRET, db: { open: () => fx().db }, logger: silentLogger });
+    const of = (routes: { method: string; path: string }[]) =>
+      new Set(
+        routes
+          .filter((r) => r.method !== 'ALL' && r.path.startsWith('/api/'))
+          .map((r) => `${r.method} ${r.path}`),
+      );
+    expect(of(clientRoutes().routes)).toEqual(of(app.routes));
   });
 });

@@ -10,7 +10,7 @@ import { API_KEY_SECURITY, errorResponses } from '../../http/openapi.js';
 import type { EdgeApp, EdgeServices } from '../../services.js';
 import { hostView } from '../admin-views.js';
 
-const hostDrainRoute = (action: 'drain' | 'undrain') =>
+export const hostDrainRoute = (action: 'drain' | 'undrain') =>
   createRoute({
     method: 'post',
     path: `/api/operator/hosts/{id}/${action}`,
