@@ -2,6 +2,7 @@
 // a file sent inline, the file. Every check that can refuse the request runs here, before anything is
 // queued: each kind of bad input has its own error code.
 import type { Kysely } from 'kysely';
+import { fromBase64 } from '../../shared/base64url.js';
 import type { Database } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import {
@@ -164,14 +165,6 @@ function decodeData(text: string): { data: Uint8Array; mimetype?: string } {
     throw new ApiError('MEDIA_DATA_INVALID');
   }
   return { data: fromBase64(encoded), ...(dataUrl?.[1] ? { mimetype: dataUrl[1] } : {}) };
-}
-
-/** Decodes base64 already checked to be well formed (web-standard: the edge runs on Workers and Deno). */
-function fromBase64(encoded: string): Uint8Array {
-  const binary = atob(encoded);
-  const data = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) data[i] = binary.charCodeAt(i);
-  return data;
 }
 
 /** A message of the sender's session in chat `chat`; another session's looks unknown. */

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { fromBase64 } from '../../shared/base64url.js';
 import { ApiError } from '../../shared/errors.js';
 import {
   ALREADY_AUTHENTICATED_MESSAGE,
@@ -63,14 +64,8 @@ export function registerSessionQr(app: EdgeApp, { forwarder }: EdgeServices): vo
       return c.body(host.qr, 200, { ...FRESH, 'content-type': 'text/plain; charset=utf-8' });
     }
     if (!host.qrPng) throw new ApiError('QR_NOT_READY');
-    return c.body(pngBytes(host.qrPng), 200, { ...FRESH, 'content-type': 'image/png' });
+    // The PNG inside the host's data URL.
+    const png = fromBase64(host.qrPng.slice(host.qrPng.indexOf(',') + 1));
+    return c.body(png, 200, { ...FRESH, 'content-type': 'image/png' });
   });
-}
-
-/** The PNG inside the host's data URL (web-standard base64 decoding: the edge runs on Workers too). */
-function pngBytes(dataUrl: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(dataUrl.slice(dataUrl.indexOf(',') + 1));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
