@@ -27,31 +27,10 @@ export interface Fence {
  * waits until the transaction ends; throws LeaseLostError (after telling the fence) when it does not.
  */
 export async function holdLease(trx: Kysely<Database>, fence: Fence, sessionId: string): Promise<void> {
-  const held = await heldLeases(trx, fence, [sessionId]);
-  if (!held.has(sessionId)) throw lostLease(fence, sessionId);
-}
-
-/** The sessions among `sessionIds` whose leases this host holds, their rows locked as `holdLease` does. */
-export async function heldLeases(
-  trx: Kysely<Database>,
-  fence: Fence,
-  sessionIds: readonly string[],
-): Promise<Set<string>> {
-  const ids: string[] = [];
-  const epochs: string[] = [];
-  for (const id of new Set(sessionIds)) {
-    const epoch = fence.epochOf(id);
-    if (epoch === undefined) continue;
-    ids.push(id);
-    epochs.push(epoch);
-  }
-  if (ids.length === 0) return new Set();
-  const { rows } = await sql<{ id: string }>`
-    select s.id from sessions s
-    join unnest(${ids}::uuid[], ${epochs}::bigint[]) as l(id, epoch) on s.id = l.id and s.lease_epoch = l.epoch
-    where s.host_id = ${fence.hostId}
-    for share of s`.execute(trx);
-  return new Set(rows.map((r) => r.id));
+  const held =
+    fence.epochOf(sessionId) !== undefined &&
+    (await sql`${heldCte(fence, [sessionId])}`.execute(trx)).rows.length > 0;
+  if (!held) throw lostLease(fence, sessionId);
 }
 
 /** Tells the fence, and makes the error to throw. */
@@ -62,8 +41,8 @@ export function lostLease(fence: Fence, sessionId: string): LeaseLostError {
 
 /**
  * The body of the `held` CTE a fenced statement begins with: the sessions among `sessionIds` whose
- * leases this host holds, their rows locked in share mode until the statement commits, exactly as
- * `holdLease` locks them. Writing only for the sessions in `held`, in the same statement, makes the
+ * leases this host holds, their rows locked in share mode until the statement commits (`holdLease` runs
+ * it alone in a transaction). Writing only for the sessions in `held`, in the same statement, makes the
  * check and the write one atomic round trip instead of a transaction of four (BEGIN, the lock, the
  * write, COMMIT). Unfenced: every session given, nothing locked.
  */

@@ -23,7 +23,14 @@ import {
 import { type Kysely, sql } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { GroupWriter } from '../db/group-writer.js';
-import { type Fence, heldCte, holdLease, type LeaseLostError, unlessLost } from '../db/lease-fence.js';
+import {
+  type Fence,
+  heldCte,
+  holdLease,
+  type LeaseLostError,
+  lostLease,
+  unlessLost,
+} from '../db/lease-fence.js';
 
 type KeyType = keyof SignalDataTypeMap;
 
@@ -185,14 +192,7 @@ export async function writeCreds(
       on conflict (session_id) do update set creds = excluded.creds
     )
     select id from held`.execute(db);
-  const [result] = unlessLost(
-    fence,
-    [sessionId],
-    (id) => id,
-    new Set(rows.map((r) => r.id)),
-    () => undefined,
-  );
-  if (result) throw result;
+  if (fence && rows.length === 0) throw lostLease(fence, sessionId);
 }
 
 /** The JSON text of the keys of one type that exist, by id. */
