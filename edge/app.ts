@@ -177,14 +177,12 @@ export function createEdge(deps: EdgeDeps): Edge {
   app.use(provideDatabase(database));
   app.use(invalidateKeyCacheOnWrites(auth.keyCache));
   app.use(recordLastUsed({ buffer: auth.lastUsed, database, now, logger }));
-  app.use('/api/*', authenticate({ lookup: auth.lookup, now, logger, throttle: auth.throttle }));
+  const keys = { lookup: auth.lookup, now, logger, throttle: auth.throttle };
+  app.use('/api/*', authenticate(keys));
   if (deps.observe) {
     // Scrapers send a bearer token more easily than a custom header: the operator key either way.
     const observe = deps.observe;
-    app.use(
-      '/metrics',
-      authenticate({ lookup: auth.lookup, now, logger, throttle: auth.throttle, bearer: true }),
-    );
+    app.use('/metrics', authenticate({ ...keys, bearer: true }));
     app.get('/metrics', requireScope('operator'), async (c) => {
       const { body, contentType } = await observe.scrape();
       return c.body(body, 200, { 'content-type': contentType, 'cache-control': 'no-store' });

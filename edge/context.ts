@@ -61,10 +61,9 @@ export function dbOf(c: EdgeContext): Kysely<Database> {
   return c.var.db();
 }
 
-/** The request's database, kept open past the handler until the returned `release` is called. */
-export function heldDbOf(c: EdgeContext): { db: Kysely<Database>; release: () => Promise<void> } {
-  const release = c.var.holdDb();
-  return { db: c.var.db(), release };
+/** Keeps the request's database open past the handler; the function returned closes it. */
+export function holdDbOf(c: EdgeContext): () => Promise<void> {
+  return c.var.holdDb();
 }
 
 /** The caller, who must hold a key of `scope`; otherwise 403 WRONG_SCOPE. */

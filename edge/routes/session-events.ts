@@ -3,10 +3,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { ApiError } from '../../shared/errors.js';
-import { EVENT_ID_PATTERN } from '../../shared/events.js';
 import type { SessionState } from '../../shared/schemas.js';
 import { requireScope } from '../auth/authenticate.js';
-import { dbOf, heldDbOf, principalOf } from '../context.js';
+import { dbOf, holdDbOf, principalOf } from '../context.js';
 import { POLL_INTERVAL_MS } from '../events/long-poll.js';
 import { type EventScope, findEventSeq, lastEventSeq, listEvents } from '../events/queries/events.js';
 import { eventView } from '../events/views.js';
@@ -64,7 +63,7 @@ export function registerSessionEvents(app: EdgeApp, { forwarder }: EdgeServices)
     let afterSeq: string;
     if (lastId !== undefined) {
       // Malformed, unknown or another session's: one answer, so it reveals nothing.
-      const seq = EVENT_ID_PATTERN.test(lastId) ? await findEventSeq(db, scope, lastId) : undefined;
+      const seq = await findEventSeq(db, scope, lastId);
       if (seq === undefined) throw new ApiError('INVALID_CURSOR');
       afterSeq = seq;
     } else {
@@ -73,7 +72,7 @@ export function registerSessionEvents(app: EdgeApp, { forwarder }: EdgeServices)
     const host = hostResult(await forwarder.toSessionHost(c, { action: 'qr' }), HostQrReply, 'qr');
     const settled = host.connected || ENDS.has(host.state);
     // Read while the stream lasts, after this handler has returned (Workers close a request's own).
-    const { db: streaming, release } = heldDbOf(c);
+    const release = holdDbOf(c);
     return streamSSE(c, async (stream) => {
       try {
         await follow(stream);
@@ -90,7 +89,7 @@ export function registerSessionEvents(app: EdgeApp, { forwarder }: EdgeServices)
       const until = Date.now() + MAX_STREAM_MS;
       let quietSince = Date.now();
       while (!stream.aborted && Date.now() < until) {
-        const events = await listEvents(streaming, scope, {
+        const events = await listEvents(db, scope, {
           afterSeq,
           types: ['session.qr', 'session.status'],
           limit: 100,
@@ -101,14 +100,17 @@ export function registerSessionEvents(app: EdgeApp, { forwarder }: EdgeServices)
           const state = (event.data as { state?: string } | null)?.state;
           if (event.type === 'session.status' && state !== undefined && ENDS.has(state)) return;
         }
+        if (events.length > 0) {
+          quietSince = Date.now();
+          continue;
+        }
         // Linked or resting already, and nothing after the cursor says otherwise: nothing will come.
-        if (events.length === 0 && settled) return;
-        if (events.length > 0) quietSince = Date.now();
-        else if (Date.now() - quietSince >= KEEP_ALIVE_MS) {
+        if (settled) return;
+        if (Date.now() - quietSince >= KEEP_ALIVE_MS) {
           await stream.write(': keep-alive\n\n');
           quietSince = Date.now();
         }
-        if (events.length === 0) await stream.sleep(POLL_INTERVAL_MS);
+        await stream.sleep(POLL_INTERVAL_MS);
       }
     }
   });

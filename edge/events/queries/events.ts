@@ -3,7 +3,7 @@
 // tenant's or session's event is simply not there.
 import type { Kysely } from 'kysely';
 import type { Database, JsonValue } from '../../../shared/db-schema.js';
-import type { EventType } from '../../../shared/events.js';
+import { EVENT_ID_PATTERN, type EventType } from '../../../shared/events.js';
 
 /** Whose events: a tenant's (an admin key), or one session's of it (a session key). */
 export interface EventScope {
@@ -35,12 +35,16 @@ export async function lastEventSeq(db: Kysely<Database>, scope: EventScope): Pro
   return row?.seq ?? '0';
 }
 
-/** The position (`seq`) of event `id` in the scope's log; undefined when it is not in the scope. */
+/**
+ * The position (`seq`) of event `id` in the scope's log; undefined when it is not in the scope, or not
+ * an event id at all (then without a look-up).
+ */
 export async function findEventSeq(
   db: Kysely<Database>,
   scope: EventScope,
   id: string,
 ): Promise<string | undefined> {
+  if (!EVENT_ID_PATTERN.test(id)) return undefined;
   const row = await inScope(db, scope).select('seq').where('id', '=', id).executeTakeFirst();
   return row?.seq;
 }

@@ -2,7 +2,6 @@ import { createRoute } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../../shared/errors.js';
 import {
-  EVENT_ID_PATTERN,
   EVENT_TYPES,
   EventListQuerySchema,
   EventListResponseSchema,
@@ -80,7 +79,7 @@ export function registerEventList(app: EdgeApp, _services: EdgeServices): void {
     let afterSeq = '0';
     if (query.after !== undefined) {
       // Malformed, unknown, another tenant's or another session's: one answer, so it reveals nothing.
-      const seq = EVENT_ID_PATTERN.test(query.after) ? await findEventSeq(db, scope, query.after) : undefined;
+      const seq = await findEventSeq(db, scope, query.after);
       if (seq === undefined) throw new ApiError('INVALID_CURSOR');
       afterSeq = seq;
     }
