@@ -11,6 +11,13 @@ import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 const database = useTestDatabase();
 
+/** What a query came to: 'ok', or the error it failed with. */
+const outcomeOf = (query: Promise<unknown>) =>
+  query.then(
+    () => 'ok' as const,
+    (err: Error) => err,
+  );
+
 it('transactions cut off fail with the connection error; the pool connects again once the database is back', async () => {
   const proxy = await startTcpProxy(database().url);
   const db = createDb(proxy.url, { max: 4 });
@@ -23,12 +30,7 @@ it('transactions cut off fail with the connection error; the pool connects again
         await new Promise((resolve) => setTimeout(resolve, 300));
         await sql`select 2`.execute(trx);
       });
-    const cutOff = [slow(), slow(), select()].map((p) =>
-      p.then(
-        () => 'ok',
-        (err: Error) => err,
-      ),
-    );
+    const cutOff = [slow(), slow(), select()].map(outcomeOf);
     await new Promise((resolve) => setTimeout(resolve, 100));
     proxy.cut();
     for (const outcome of await Promise.all(cutOff.slice(0, 2))) {
@@ -65,12 +67,7 @@ it('queries and transactions started while the database is away all end, once it
     proxy.cut();
     const during: Promise<string>[] = [];
     for (let i = 0; i < 12; i++) {
-      during.push(
-        (i % 2 ? transaction() : select()).then(
-          () => 'ok',
-          (err: Error) => err.message,
-        ),
-      );
+      during.push(outcomeOf(i % 2 ? transaction() : select()).then((o) => (o === 'ok' ? o : o.message)));
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     proxy.restore();
@@ -101,10 +98,7 @@ it('transactions cut off at any point all end: none waits forever on a connectio
       });
     for (let round = 0; round < 25; round++) {
       const inFlight = Array.from({ length: 12 }, (_, i) =>
-        transaction(round * 12 + i).then(
-          () => 'ok',
-          (err: Error) => err.message,
-        ),
+        outcomeOf(transaction(round * 12 + i)).then((o) => (o === 'ok' ? o : o.message)),
       );
       // Cut at a different point of their statements each round.
       await new Promise((resolve) => setTimeout(resolve, round % 9));
@@ -134,12 +128,7 @@ it('a pool whose queries were cut off closes at once: no connection waits on a q
   const proxy = await startTcpProxy(database().url);
   const db = createDb(proxy.url, { max: 3 });
   try {
-    const sleeps = Array.from({ length: 3 }, () =>
-      sql`select pg_sleep(0.5)`.execute(db).then(
-        () => 'ok',
-        (err: Error) => err,
-      ),
-    );
+    const sleeps = Array.from({ length: 3 }, () => outcomeOf(sql`select pg_sleep(0.5)`.execute(db)));
     await new Promise((resolve) => setTimeout(resolve, 150));
     proxy.cut();
     for (const outcome of await Promise.all(sleeps)) expect(outcome).toBeInstanceOf(Error);
@@ -161,15 +150,10 @@ it("a reservation's queries waiting behind one under way fail when the connectio
   const pg = postgres(proxy.url, { max: 2, onnotice: () => {} });
   try {
     const reserved = await pg.reserve();
-    const settle = (query: Promise<unknown>) =>
-      query.then(
-        () => 'ok',
-        (err: Error) => err,
-      );
     // The first is under way (a statement not prepared yet takes the connection out of turn), so the
     // second waits in the reservation's own queue.
-    const first = settle(reserved`select pg_sleep(${0.5})`);
-    const second = settle(reserved`select ${1}::int as one`);
+    const first = outcomeOf(reserved`select pg_sleep(${0.5})`);
+    const second = outcomeOf(reserved`select ${1}::int as one`);
     await new Promise((resolve) => setTimeout(resolve, 150));
     proxy.cut();
     expect(await first).toBeInstanceOf(Error);
