@@ -33,3 +33,10 @@ export const iqResult = (request: BinaryNode, content?: BinaryNode[]): BinaryNod
   attrs: { id: request.attrs.id ?? '', type: 'result', from: SERVER_JID },
   content,
 });
+
+/** A server's refusal of a client iq, as WhatsApp sends them (`<error code text/>`). */
+export const iqError = (request: BinaryNode, code: number, text: string): BinaryNode => ({
+  tag: 'iq',
+  attrs: { id: request.attrs.id ?? '', type: 'error', from: SERVER_JID },
+  content: [{ tag: 'error', attrs: { code: String(code), text } }],
+});

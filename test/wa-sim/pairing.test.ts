@@ -83,3 +83,83 @@ describe('QR pairing', () => {
     await endSocket(sock);
   });
 });
+
+describe('pairing code', () => {
+  /** A companion that asked for a pairing code for `phone`, as Baileys' users do once the QR shows. */
+  const askForCode = async (phone: string) => {
+    const auth = memoryAuthState();
+    const sock = connect(server.wsUrl, auth);
+    await nextUpdate(sock, (u) => !!u.qr);
+    const code = await sock.requestPairingCode(phone);
+    return { auth, sock, code };
+  };
+
+  it('links when the phone types the code, with the key exchange WhatsApp runs', async () => {
+    const { auth, sock, code } = await askForCode('628111000011');
+    expect(code).toMatch(/^[1-9A-HJ-NP-TV-Z]{8}$/);
+    const restarted = nextUpdate(sock, (u) => u.connection === 'close');
+    // Typed as the phone shows it, with the dash.
+    const typed = `${code.slice(0, 4)}-${code.slice(4)}`;
+    const entered = await control(server, 'POST', '/sim/pair-code', {
+      phone: '628111000011',
+      code: typed,
+      name: 'Budi',
+    });
+    expect(entered).toMatchObject({ status: 200, body: { jid: '628111000011:1@s.whatsapp.net' } });
+    expect(closeCode(await restarted)).toBe(515);
+    expect(auth.creds.registered).toBe(true);
+    expect(auth.creds.me?.id).toBe('628111000011:1@s.whatsapp.net');
+
+    const again = connect(server.wsUrl, auth);
+    await nextUpdate(again, (u) => u.connection === 'open');
+    expect(again.user?.name).toBe('Budi');
+    await endSocket(again);
+  });
+
+  it('refuses a wrong code at the key exchange, and the right one still links afterwards', async () => {
+    const { auth, sock, code } = await askForCode('628111000012');
+    const wrong = code === 'ABCDEFGH' ? 'ABCDEFGJ' : 'ABCDEFGH';
+    const refused = await control(server, 'POST', '/sim/pair-code', { phone: '628111000012', code: wrong });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/wrong pairing code/);
+    expect(auth.creds.registered).toBe(false);
+
+    const restarted = nextUpdate(sock, (u) => u.connection === 'close');
+    expect((await control(server, 'POST', '/sim/pair-code', { phone: '628111000012', code })).status).toBe(
+      200,
+    );
+    expect(closeCode(await restarted)).toBe(515);
+  });
+
+  it('is only asked on the phone the code was requested for', async () => {
+    const { sock, code } = await askForCode('628111000013');
+    const other = await control(server, 'POST', '/sim/pair-code', { phone: '628111000014', code });
+    expect(other.status).toBe(404);
+    await endSocket(sock);
+    // Once the device is gone, its code is too.
+    expect((await control(server, 'POST', '/sim/pair-code', { phone: '628111000013', code })).status).toBe(
+      404,
+    );
+  });
+
+  it('refuses malformed input', async () => {
+    for (const body of [
+      { phone: '628111000015', code: 'ABC' },
+      { phone: '628111000015', code: 12345678 },
+      { phone: 'nope', code: 'ABCDEFGH' },
+      { phone: '628111000015', code: 'ABCDEFGH', name: 7 },
+    ]) {
+      expect((await control(server, 'POST', '/sim/pair-code', body)).status).toBe(400);
+    }
+  });
+
+  it('a pairing code for a number not on WhatsApp is refused (patched Baileys waits for the answer)', async () => {
+    const sock = connect(server.wsUrl, memoryAuthState());
+    await nextUpdate(sock, (u) => !!u.qr);
+    await expect(sock.requestPairingCode('99912345678')).rejects.toMatchObject({
+      message: 'item-not-found',
+      data: 404,
+    });
+    await endSocket(sock);
+  });
+});

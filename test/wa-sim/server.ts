@@ -83,7 +83,8 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   }
   const contact = /^\/sim\/contacts\/([^/]+)\/(messages|read|played|chatstates|sent)$/.exec(path);
   const account = /^\/sim\/accounts\/([^/]+)(\/unlink)?$/.exec(path);
-  const known = path === '/sim/scan' || path === '/sim/faults' || contact || account;
+  const known =
+    path === '/sim/scan' || path === '/sim/pair-code' || path === '/sim/faults' || contact || account;
   if (!known) return { status: 404, body: { error: 'not found' } };
   if (method === 'GET' && contact?.[1] && contact[2] === 'messages') return sim.received(contact[1]);
   if (method === 'GET' && contact?.[1] && contact[2] === 'chatstates') return sim.shownChatstates(contact[1]);
@@ -100,6 +101,7 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   const body = await readJson(req);
   if (!body) return { status: 400, body: { error: 'body must be a JSON object' } };
   if (path === '/sim/scan') return sim.scan(body.qr, body.phone, body.name);
+  if (path === '/sim/pair-code') return sim.enterPairingCode(body.phone, body.code, body.name);
   if (path === '/sim/faults') return sim.fault(body.kind, body.phone, body.ms);
   const [, phone = '', action] = contact ?? [];
   if (action === 'read' || action === 'played') return sim.contactReceipt(phone, action, body);

@@ -6,11 +6,25 @@ import { SimConnection } from './connection.js';
 import { type Addressing, contactReads, findInChat, sendFromContact } from './contact.js';
 import { type ContactContent, readContactContent } from './content.js';
 import { handleIq } from './iq.js';
+import {
+  type CompanionHello,
+  normalizeCode,
+  openKeyBundle,
+  primaryHello,
+  readCompanionHello,
+} from './link-code.js';
 import { MediaStore } from './media.js';
 import type { MediaCa } from './media-tls.js';
-import { iqResult, unixTime } from './nodes.js';
+import { child, iqError, iqResult, unixTime } from './nodes.js';
 import { NoiseResponder } from './noise.js';
-import { completePairing, offerPairing, parseQr, type Registration, readRegistration } from './pairing.js';
+import {
+  completePairing,
+  offerPairing,
+  type ParsedQr,
+  parseQr,
+  type Registration,
+  readRegistration,
+} from './pairing.js';
 import { readWorld, type SavedWorld, WorldSaver } from './persistence.js';
 import { readQr } from './qr-image.js';
 import { handleAck, handleMessage, handleReceipt } from './relay.js';
@@ -24,6 +38,8 @@ export type Outcome = { status: number; body: unknown };
 const fail = (status: number, error: string): Outcome => ({ status, body: { error } });
 /** How many contact messages the simulator keeps for retry receipts. */
 const MAX_REMEMBERED = 20_000;
+/** How long a phone waits for the companion's half of a pairing-code exchange. */
+const FINISH_TIMEOUT_MS = 15_000;
 /** How many files contacts' phones keep to upload again. */
 const MAX_REMEMBERED_FILES = 1_000;
 
@@ -40,6 +56,16 @@ export class Simulator {
   private readonly saver: WorldSaver | undefined;
   private readonly connections = new Set<SimConnection>();
   private readonly pairings = new Map<string, { conn: SimConnection; registration: Registration }>();
+  /** Pairing codes asked for, by the phone they name: the latest request of each phone waits for it. */
+  private readonly linkCodes = new Map<
+    string,
+    { conn: SimConnection; registration: Registration; hello: CompanionHello; ref: string }
+  >();
+  /** Connections whose phone sent its half of a pairing-code exchange: the companion's finish goes here. */
+  private readonly finishing = new Map<
+    SimConnection,
+    { resolve: (n: BinaryNode) => void; reject: (err: Error) => void }
+  >();
   private readonly awaiting = new Map<
     string,
     { conn: SimConnection; resolve: (n: BinaryNode) => void; reject: (err: Error) => void }
@@ -181,6 +207,11 @@ export class Simulator {
     }
     const { account, device } = conn;
     if (!account || !device) {
+      const linkCode = node.tag === 'iq' ? child(node, 'link_code_companion_reg') : undefined;
+      if (linkCode?.attrs.stage === 'companion_hello') return this.companionHello(conn, node, linkCode);
+      const finishing = this.finishing.get(conn);
+      if (linkCode?.attrs.stage === 'companion_finish' && finishing) return finishing.resolve(node);
+      if (linkCode) return conn.send(iqError(node, 400, 'bad-request'));
       // A pairing connection answers keep-alive pings, as WhatsApp does: without that, Baileys drops a
       // socket showing a QR after 35 s of silence and reconnects for a new one, forever.
       if (node.tag === 'iq' && node.attrs.xmlns === 'w:p' && node.attrs.type === 'get')
@@ -198,6 +229,8 @@ export class Simulator {
   private closed(conn: SimConnection) {
     this.connections.delete(conn);
     for (const ref of conn.pairingRefs) this.pairings.delete(ref);
+    for (const [phone, request] of this.linkCodes) if (request.conn === conn) this.linkCodes.delete(phone);
+    this.finishing.get(conn)?.reject(new Error('the connection closed'));
     if (conn.device?.connection === conn) conn.device.connection = undefined;
     for (const [id, waiter] of this.awaiting) {
       if (waiter.conn !== conn) continue;
@@ -304,9 +337,99 @@ export class Simulator {
     if (!conn.noiseKey?.equals(parsed.noiseKey) || !registration.identityKey.equals(parsed.identityKey)) {
       return fail(400, 'QR keys do not match the device that showed it');
     }
+    return this.link(conn, this.world.account(phone, name) as Account, parsed, registration);
+  }
+
+  /**
+   * A companion asks for a pairing code for `phone` (Baileys' `requestPairingCode`): WhatsApp answers with
+   * a ref and tells the phone; a number not on WhatsApp is refused. A new request replaces the last one.
+   */
+  private companionHello(conn: SimConnection, iq: BinaryNode, reg: BinaryNode) {
+    const hello = readCompanionHello(reg);
+    const registration = this.pairings.get(conn.pairingRefs[0] ?? '')?.registration;
+    if (!hello || !registration || !conn.noiseKey?.equals(hello.noiseKey)) {
+      return conn.send(iqError(iq, 400, 'bad-request'));
+    }
+    if (!isOnWhatsApp(hello.phone)) return conn.send(iqError(iq, 404, 'item-not-found'));
+    const ref = `2@${randomBytes(30).toString('base64')}`;
+    this.linkCodes.set(hello.phone, { conn, registration, hello, ref });
+    conn.send(
+      iqResult(iq, [
+        {
+          tag: 'link_code_companion_reg',
+          attrs: {},
+          content: [{ tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(ref) }],
+        },
+      ]),
+    );
+  }
+
+  /**
+   * `POST /sim/pair-code`: the user of phone `phone` types the pairing code a companion showed. A code that
+   * is not the one shown fails at the key exchange (the companion's bundle does not open), as on a phone.
+   */
+  async enterPairingCode(phone: unknown, typed: unknown, name: unknown): Promise<Outcome> {
+    if (typeof phone !== 'string' || !isOnWhatsApp(phone))
+      return fail(400, 'phone must be a number on WhatsApp');
+    if (name !== undefined && typeof name !== 'string') return fail(400, 'name must be a string');
+    const code = normalizeCode(typed);
+    if (!code) return fail(400, 'code must be the 8 characters shown, like ABCD-EFGH');
+    const request = this.linkCodes.get(phone);
+    if (!request?.conn.isOpen) return fail(404, 'no device asked for a pairing code for this phone');
+    const { conn, registration, hello, ref } = request;
+    const account = this.world.account(phone, name) as Account;
+    const primary = await primaryHello(account, hello, ref, code);
+    let finish: BinaryNode;
+    try {
+      finish = await this.awaitFinish(conn, () => conn.send(primary.notification));
+    } catch (err) {
+      return fail(502, `pairing failed: ${(err as Error).message}`);
+    }
+    const opened = openKeyBundle(account, primary, finish, {
+      ref,
+      noiseKey: hello.noiseKey,
+      identityKey: registration.identityKey,
+    });
+    if (typeof opened === 'string') {
+      conn.send(iqError(finish, 400, 'bad-request'));
+      return opened === 'wrong-code'
+        ? fail(400, 'wrong pairing code: the device showed another one')
+        : fail(502, 'pairing failed: malformed key bundle');
+    }
+    conn.send(iqResult(finish));
+    this.linkCodes.delete(phone);
+    return this.link(conn, account, opened, registration);
+  }
+
+  /** Sends the phone's half of the exchange and waits for the companion's `companion_finish` iq. */
+  private awaitFinish(conn: SimConnection, send: () => void) {
+    return new Promise<BinaryNode>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.finishing.delete(conn);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error('the device did not answer'));
+      }, FINISH_TIMEOUT_MS);
+      this.finishing.set(conn, {
+        resolve: (node) => {
+          done();
+          resolve(node);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      });
+      send();
+    });
+  }
+
+  /** The phone signs the new device (after a scan or a pairing code); the device then logs in anew. */
+  private async link(conn: SimConnection, account: Account, parsed: ParsedQr, registration: Registration) {
     for (const ref of conn.pairingRefs) this.pairings.delete(ref);
     conn.pairingRefs = [];
-    const account = this.world.account(phone, name) as Account;
     let device: LinkedDevice;
     try {
       const forged = this.forgeNextPairing;
@@ -328,7 +451,7 @@ export class Simulator {
     this.world.changed();
     // As WhatsApp does: the freshly paired device must reconnect and log in.
     conn.streamError({ code: '515' });
-    return { status: 200, body: { jid: `${phone}:${device.id}@s.whatsapp.net` } };
+    return { status: 200, body: { jid: `${account.phone}:${device.id}@s.whatsapp.net` } };
   }
 
   /**
