@@ -36,6 +36,7 @@ import { registerIndex } from './routes/index.js';
 import { registerSessionCreate } from './routes/session-create.js';
 import { registerSessionEvents } from './routes/session-events.js';
 import { registerSessionLogout } from './routes/session-logout.js';
+import { registerSessionPairingCode } from './routes/session-pairing-code.js';
 import { registerSessionQr } from './routes/session-qr.js';
 import { registerSessionStatus } from './routes/session-status.js';
 import type { EdgeApp, EdgeServices, ResolveHost } from './services.js';
@@ -194,6 +195,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerHealth(app, services);
   registerSessionCreate(app, services);
   registerSessionQr(app, services);
+  registerSessionPairingCode(app, services);
   registerSessionEvents(app, services);
   registerSessionStatus(app, services);
   registerOutboxRoutes(app, services);

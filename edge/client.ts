@@ -16,6 +16,7 @@ import { healthRoute } from './routes/health.js';
 import { sessionCreateRoute } from './routes/session-create.js';
 import { sessionEventsRoute } from './routes/session-events.js';
 import { sessionLogoutRoute } from './routes/session-logout.js';
+import { sessionPairingCodeRoute } from './routes/session-pairing-code.js';
 import { sessionQrRoute } from './routes/session-qr.js';
 import { sessionStatusRoute } from './routes/session-status.js';
 import { adminAuditListRoute } from './tenancy/routes/admin-audit-list.js';
@@ -68,6 +69,7 @@ export const clientRoutes = () =>
     .openapi(sessionCreateRoute, typeOnly)
     .openapi(sessionEventsRoute, typeOnly)
     .openapi(sessionLogoutRoute, typeOnly)
+    .openapi(sessionPairingCodeRoute, typeOnly)
     .openapi(sessionQrRoute, typeOnly)
     .openapi(sessionStatusRoute, typeOnly)
     .openapi(adminAuditListRoute, typeOnly)

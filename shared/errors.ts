@@ -54,6 +54,18 @@ export const ERRORS = {
     status: 409,
     message: 'Sesi sudah terhubung ke WhatsApp; tidak ada QR code untuk dipindai',
   },
+  // Pairing by code.
+  INVALID_PHONE_NUMBER: {
+    status: 400,
+    message: 'phoneNumber tidak valid: gunakan nomor internasional (8-15 digit, tanpa awalan 0)',
+  },
+  PHONE_NOT_ON_WHATSAPP: { status: 422, message: 'Nomor ini tidak terdaftar di WhatsApp' },
+  PAIRING_NOT_READY: {
+    status: 503,
+    message: 'Sesi belum siap untuk ditautkan. Coba lagi sebentar lagi.',
+    headers: { 'Retry-After': '2' },
+  },
+  PAIRING_CODE_FAILED: { status: 502, message: 'WhatsApp tidak memberikan kode pairing' },
   // `/api/send` waited its turn in the session's outbox (pacing) and it did not come in time: nothing sent.
   SESSION_BUSY: {
     status: 503,

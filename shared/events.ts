@@ -170,6 +170,13 @@ export const SessionQrEventDataSchema = z
   })
   .openapi('SessionQrEventData');
 
+export const SessionPairingCodeEventDataSchema = z
+  .object({
+    sessionId: z.string(),
+    code: z.string().openapi({ description: 'The code to type on the phone', example: 'ABCD-EFGH' }),
+  })
+  .openapi('SessionPairingCodeEventData');
+
 export const WebhookDisabledEventDataSchema = z
   .object({ webhookId: z.string(), url: z.string(), reason: z.string() })
   .openapi('WebhookDisabledEventData');
@@ -187,6 +194,7 @@ export const EVENT_DATA = {
   'message.deleted': MessageDeletedEventDataSchema,
   'session.status': SessionStatusEventDataSchema,
   'session.qr': SessionQrEventDataSchema,
+  'session.pairing_code': SessionPairingCodeEventDataSchema,
   'webhook.disabled': WebhookDisabledEventDataSchema,
   'webhook.test': WebhookTestEventDataSchema,
 } as const;
@@ -215,6 +223,7 @@ export const EventSchema = z
     eventOf('message.deleted'),
     eventOf('session.status'),
     eventOf('session.qr'),
+    eventOf('session.pairing_code'),
     eventOf('webhook.disabled'),
     eventOf('webhook.test'),
   ])

@@ -23,6 +23,8 @@ import {
   HostHealthSchema,
   HostLogoutResponseSchema,
   HostOutboxResponseSchema,
+  HostPairingCodeBodySchema,
+  HostPairingCodeResponseSchema,
   HostQrResponseSchema,
   HostSendBodySchema,
   HostSendResponseSchema,
@@ -169,6 +171,20 @@ export const hostCheckRoute = createRoute({
   responses: { 200: json(HostCheckResponseSchema, 'One answer per JID, in order'), ...errorReplies },
 });
 
+/**
+ * POST: a pairing code for a phone, while the session waits to be linked (it starts a pairing from a
+ * resting state). 409 ALREADY_LINKED, 422 PHONE_NOT_ON_WHATSAPP, 503 PAIRING_NOT_READY.
+ */
+export const hostPairingCodeRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/pairing-code',
+  request: {
+    params: SessionParamsSchema,
+    body: { required: true, content: { 'application/json': { schema: HostPairingCodeBodySchema } } },
+  },
+  responses: { 200: json(HostPairingCodeResponseSchema, 'The code to type on the phone'), ...errorReplies },
+});
+
 /** POST: unlinks the device and wipes the auth state. */
 export const hostLogoutRoute = createRoute({
   method: 'post',
@@ -195,6 +211,7 @@ export const HOST_SESSION_ROUTES = {
   read: hostReadRoute,
   presence: hostPresenceRoute,
   check: hostCheckRoute,
+  'pairing-code': hostPairingCodeRoute,
   logout: hostLogoutRoute,
 } as const;
 

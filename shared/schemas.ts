@@ -27,9 +27,15 @@ export function normalizeRecipient(to: string | number): string | null {
   }
   const text = to.trim();
   if (text.endsWith(JID_SUFFIX)) return USER_JID_PATTERN.test(text) ? text : null;
-  if (!/^\+?[0-9 -]+$/.test(text)) return null;
+  const digits = normalizePhoneNumber(text);
+  return digits === null ? null : `${digits}${JID_SUFFIX}`;
+}
+
+/** The digits of an international number (`+`, spaces and dashes stripped, 8-15 digits), or null. */
+export function normalizePhoneNumber(text: string): string | null {
+  if (!/^\+?[0-9 -]+$/.test(text.trim())) return null;
   const digits = text.replace(/[+ -]/g, '');
-  return /^[1-9][0-9]{7,14}$/.test(digits) ? `${digits}${JID_SUFFIX}` : null;
+  return /^[1-9][0-9]{7,14}$/.test(digits) ? digits : null;
 }
 
 export const SessionIdSchema = z
@@ -118,6 +124,40 @@ export const QrQuerySchema = z.object({
         '(`image/png`). `raw`: the text the QR encodes (`text/plain`), to draw it yourself.',
     }),
 });
+
+/** POST /api/session/pairing-code */
+export const PairingCodeBodySchema = z
+  .object({
+    phoneNumber: z.string().openapi({
+      description:
+        'The number of the phone to link, international format: digits, `+`, spaces and dashes allowed',
+      example: '6281234567890',
+    }),
+  })
+  .openapi('PairingCodeBody');
+
+export const PairingCodeResponseSchema = z
+  .object({
+    success: z.literal(true),
+    code: z
+      .string()
+      .regex(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/)
+      .openapi({
+        description:
+          'Type it on the phone: WhatsApp > Linked devices > Link with phone number instead. Valid while ' +
+          'the session waits to be linked (a few minutes)',
+        example: 'ABCD-EFGH',
+      }),
+  })
+  .openapi('PairingCodeResponse');
+
+export const HostPairingCodeBodySchema = z
+  .object({ phone: z.string().regex(/^[1-9][0-9]{7,14}$/) })
+  .openapi('HostPairingCodeBody');
+
+export const HostPairingCodeResponseSchema = z
+  .object({ code: z.string().regex(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/) })
+  .openapi('HostPairingCodeResponse');
 
 /** GET /api/session/status */
 export const StatusResponseSchema = z
@@ -277,6 +317,8 @@ export type HostStartSessionBody = z.infer<typeof HostStartSessionBodySchema>;
 export type HostSessionStatus = z.infer<typeof HostSessionStatusSchema>;
 export type HostQrResponse = z.infer<typeof HostQrResponseSchema>;
 export type HostSendBody = z.infer<typeof HostSendBodySchema>;
+export type HostPairingCodeBody = z.infer<typeof HostPairingCodeBodySchema>;
+export type PairingCodeResponse = z.infer<typeof PairingCodeResponseSchema>;
 export type HostSendResponse = z.infer<typeof HostSendResponseSchema>;
 export type HostLogoutResponse = z.infer<typeof HostLogoutResponseSchema>;
 export type HostUser = z.infer<typeof HostUserSchema>;

@@ -12,7 +12,7 @@ import { ApiError } from '../../shared/errors.js';
 import { type HostSessionAction, IDEMPOTENT_HOST_ACTIONS } from '../../shared/host-api.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { HostMediaBody } from '../../shared/message-content.js';
-import type { HostSendBody } from '../../shared/schemas.js';
+import type { HostPairingCodeBody, HostSendBody } from '../../shared/schemas.js';
 import { type EdgeLogger, errorInfo } from '../logger.js';
 import type { HostTarget } from './queries/hosts.js';
 import type { HostHttpResponse, HostTransport } from './transport.js';
@@ -30,6 +30,7 @@ export interface HostReplies {
   read: InferResponseType<SessionRoutes['read']['$post'], 200>;
   presence: InferResponseType<SessionRoutes['presence']['$post'], 200>;
   check: InferResponseType<SessionRoutes['check']['$post'], 200>;
+  'pairing-code': InferResponseType<SessionRoutes['pairing-code']['$post'], 200>;
   logout: InferResponseType<SessionRoutes['logout']['$post'], 200>;
 }
 
@@ -40,8 +41,9 @@ export type HostRequest =
   | { action: 'read'; body: z.infer<typeof HostReadBodySchema> }
   | { action: 'presence'; body: z.infer<typeof HostPresenceBodySchema> }
   | { action: 'check'; body: z.infer<typeof HostCheckBodySchema> }
+  | { action: 'pairing-code'; body: HostPairingCodeBody }
   | {
-      action: Exclude<HostSessionAction, 'send' | 'media' | 'read' | 'presence' | 'check'>;
+      action: Exclude<HostSessionAction, 'send' | 'media' | 'read' | 'presence' | 'check' | 'pairing-code'>;
       body?: undefined;
     };
 
@@ -159,6 +161,10 @@ export function createHostClient(options: HostClientOptions): HostClient {
       case 'check': {
         const body: InferRequestType<SessionRoutes['check']['$post']>['json'] = request.body;
         return post(session.check.$path({ param }), body);
+      }
+      case 'pairing-code': {
+        const body: InferRequestType<SessionRoutes['pairing-code']['$post']>['json'] = request.body;
+        return post(session['pairing-code'].$path({ param }), body);
       }
       case 'logout':
         return post(session.logout.$path({ param }), {});

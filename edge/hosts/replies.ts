@@ -9,6 +9,7 @@ import {
   type ErrorResponse,
   ErrorResponseSchema,
   HostLogoutResponseSchema,
+  HostPairingCodeResponseSchema,
   HostQrResponseSchema,
   HostSessionStatusSchema,
   type User,
@@ -35,6 +36,8 @@ export const HostSendReply = z.object({ id: z.string(), status: z.string() });
 export const HostLogoutReply = HostLogoutResponseSchema.extend({ state });
 
 export const HostMediaReply = HostMediaResponseSchema;
+
+export const HostPairingCodeReply = HostPairingCodeResponseSchema;
 
 /**
  * The body of a successful host reply, read with `reader`. The reader must accept whatever the route

@@ -6,6 +6,12 @@ const ROUTES = [
   { method: 'POST', path: '/api/session/create', key: 'admin', description: 'Create a session and its key' },
   { method: 'GET', path: '/api/session/qr', key: 'session', description: 'QR code to link WhatsApp' },
   {
+    method: 'POST',
+    path: '/api/session/pairing-code',
+    key: 'session',
+    description: 'Pairing code to link WhatsApp by phone number',
+  },
+  {
     method: 'GET',
     path: '/api/session/events',
     key: 'session',

@@ -35,7 +35,8 @@ export const sessionEventsRoute = createRoute({
   description:
     'Needs the session key. Starts a pairing when the session is not linked, as `GET /api/session/qr` ' +
     'does. First a `state` event (no id) with where the session is now and its current QR text; then ' +
-    'each `session.qr` (a new QR to show) and `session.status` (a state change) as the event log has ' +
+    'each `session.qr` (a new QR to show), `session.pairing_code` (a code was given out, see ' +
+    '`POST /api/session/pairing-code`) and `session.status` (a state change) as the event log has ' +
     'them, with the event id as the SSE id, until the session is `connected` or rests (`logged-out`, ' +
     '`replaced`, `qr-expired`, `failed`): then the stream ends. A linked session gets its `state` ' +
     'and the end at once. Reconnect with `Last-Event-ID` to resume after that event (no `state` then); ' +
@@ -91,7 +92,7 @@ export function registerSessionEvents(app: EdgeApp, { forwarder }: EdgeServices)
       while (!stream.aborted && Date.now() < until) {
         const events = await listEvents(db, scope, {
           afterSeq,
-          types: ['session.qr', 'session.status'],
+          types: ['session.qr', 'session.pairing_code', 'session.status'],
           limit: 100,
         });
         for (const event of events) {

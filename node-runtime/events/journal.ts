@@ -165,6 +165,13 @@ export class SessionJournal {
     });
   }
 
+  /** A pairing code was given out: `session.pairing_code`, so a live view (SSE, the console) shows it. */
+  pairingCode(code: string): Promise<void> {
+    return this.enqueue('pairing-code', async (trx) => {
+      await this.event(trx, 'session.pairing_code', { sessionId: this.session.name, code });
+    });
+  }
+
   /** A new QR to show: `session.qr` with the raw text. */
   qr(qr: string): Promise<void> {
     return this.enqueue('qr', async (trx) => {

@@ -11,6 +11,7 @@ import {
   hostMediaDownloadRoute,
   hostMediaRoute,
   hostOutboxRoute,
+  hostPairingCodeRoute,
   hostPresenceRoute,
   hostQrRoute,
   hostReadRoute,
@@ -109,6 +110,9 @@ export const createHostApp = ({ sessions, hostId, secret, logger, metrics }: Hos
     .openapi(hostStartRoute, async (c) => c.json(await sessions.start(c.req.valid('param').id), 200))
     .openapi(hostStatusRoute, async (c) => c.json(await sessions.view(c.req.valid('param').id), 200))
     .openapi(hostQrRoute, async (c) => c.json(await withPng(await sessions.qr(c.req.valid('param').id)), 200))
+    .openapi(hostPairingCodeRoute, async (c) =>
+      c.json(await sessions.pairingCode(c.req.valid('param').id, c.req.valid('json').phone), 200),
+    )
     .openapi(hostSendRoute, async (c) => {
       const { messageId, fresh } = c.req.valid('json');
       const result = await sessions.sendQueued(c.req.valid('param').id, messageId, { fresh });

@@ -409,6 +409,35 @@ export class SessionHost {
   }
 
   /**
+   * A pairing code for `phone` (international digits), formatted `ABCD-EFGH`: from a resting state this
+   * starts a new pairing as `qr` does, waits for the socket to show its first QR (it can link then), and
+   * asks WhatsApp through Baileys' `requestPairingCode`. A linked session is refused.
+   */
+  async pairingCode(sessionId: string, phone: string, waitMs = 10_000): Promise<{ code: string }> {
+    const actor = await this.actor(sessionId);
+    if (actor.getSnapshot().context.user !== null) throw new ApiError('ALREADY_LINKED');
+    const view = await this.qr(sessionId, waitMs);
+    if (view.connected) throw new ApiError('ALREADY_LINKED');
+    if (view.qr === null) throw new ApiError('PAIRING_NOT_READY');
+    const result = await callSocket(actor, (sock) => sock.requestPairingCode(phone), 30_000, true);
+    if (!result.ok) {
+      if (result.error !== 'failed') {
+        // The socket stopped showing a QR meanwhile: linked by someone else, or closed.
+        throw new ApiError(actor.getSnapshot().context.user ? 'ALREADY_LINKED' : 'PAIRING_NOT_READY');
+      }
+      // WhatsApp refuses a number it does not know with an iq error 404 (Baileys' Boom carries the code).
+      const refusal = (result.cause as { data?: unknown } | undefined)?.data;
+      throw new ApiError(refusal === 404 ? 'PHONE_NOT_ON_WHATSAPP' : 'PAIRING_CODE_FAILED', {
+        cause: result.cause,
+      });
+    }
+    const raw = String(result.value);
+    const code = `${raw.slice(0, 4)}-${raw.slice(4)}`;
+    await this.journal(sessionId).pairingCode(code);
+    return { code };
+  }
+
+  /**
    * Downloads a media URL's file for a message the edge is about to queue, and keeps it unclaimed; the
    * session need not be running (nor even linked: the message waits in the outbox).
    */

@@ -154,6 +154,8 @@ export interface PresenceCommand {
 export interface CallCommand {
   type: 'CALL';
   run: (sock: WASocket) => Promise<unknown>;
+  /** Part of linking (a pairing code): runs on the socket showing a QR, and only there. */
+  linking?: boolean;
   reply: (
     result:
       | { ok: true; value: unknown }
@@ -307,6 +309,7 @@ export const sessionMachine = setup({
     restoresTo: ({ context }: { context: SessionContext }, params: { state: RestoredState }) =>
       context.restore === params.state,
     isLinked: ({ context }) => context.user !== null,
+    isLinkingCall: ({ event }) => event.type === 'CALL' && event.linking === true,
   },
   actions: {
     assignQr: assign({
@@ -448,6 +451,7 @@ export const sessionMachine = setup({
           on: {
             // Baileys rotates the QR every 20 s (60 s for the first) on the same socket.
             QR: { actions: 'assignQr' },
+            CALL: [{ guard: 'isLinkingCall', actions: 'forwardToSocket' }, { actions: 'replyNotConnected' }],
             OPEN: { target: 'connected', actions: 'assignOpen' },
           },
         },
@@ -570,6 +574,7 @@ export function callSocket(
   session: Pick<SessionActorRef, 'send' | 'getSnapshot'>,
   run: CallCommand['run'],
   timeoutMs = 30_000,
+  linking = false,
 ): Promise<Parameters<CallCommand['reply']>[0]> {
   return new Promise((resolve) => {
     let settled = false;
@@ -583,7 +588,7 @@ export function callSocket(
       clearTimeout(timer);
       resolve(result);
     };
-    session.send({ type: 'CALL', run, reply: settle });
+    session.send({ type: 'CALL', run, linking, reply: settle });
   });
 }
 

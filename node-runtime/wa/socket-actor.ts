@@ -80,6 +80,7 @@ export const makeSocketActor = (deps: {
       .then((store) => {
         if (ended) return;
         const journal = deps.journal(input.sessionId);
+        forgetUntypedPairingCode(store);
         sock = makeWASocket({
           ...recordingHooks(() => sock, journal),
           auth: store.state,
@@ -162,6 +163,19 @@ export const makeSocketActor = (deps: {
       if (sock) deps.onEnding?.(sock.end(undefined));
     };
   });
+
+/**
+ * Baileys sets `creds.me` to the phone a pairing code is asked for, before anyone types it, and a socket
+ * with `me` logs in instead of registering. Creds never signed by a phone (no `account`) are not linked:
+ * they register anew, so a code never typed (or refused) does not end the session as logged out.
+ */
+const forgetUntypedPairingCode = (store: AuthStore) => {
+  const { creds } = store.state;
+  if (creds.me && !creds.account) {
+    creds.me = undefined;
+    creds.pairingCode = undefined;
+  }
+};
 
 /** One https agent per process for uploads to media servers signed by the simulator's CA. */
 let mediaAgentOf: { ca: string; agent: HttpsAgent } | undefined;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type RunningEdgeRuntime, startEdgeInDeno, startEdgeInWorkerd } from '../helpers/edge-runtimes.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { useBackend } from './backend.js';
-import { seedFlow } from './flow.js';
+import { pairingCodeFlow, seedFlow } from './flow.js';
 
 // The seed flow with the edge in the real workerd (Postgres over the Hyperdrive binding) and on Deno,
 // in front of a real session host and the simulator.
@@ -22,5 +22,9 @@ describe.each([
 
   it('create, QR, scan, status, send, logout, fresh QR', async () => {
     await seedFlow(edge.url, backend().sim, backend().adminKey, tag);
+  });
+
+  it('links by pairing code', async () => {
+    await pairingCodeFlow(edge.url, backend().sim, backend().adminKey, tag);
   });
 });

@@ -267,3 +267,67 @@ export const seedFlow = async (
   expect(readQr(again.body.qr)).not.toBe(firstQr);
   return { key, phone, contact };
 };
+
+/**
+ * Linking by pairing code through the edge: bad numbers refused, a code for the phone, the code shown
+ * live on the session's event stream, the phone types it (the simulator runs the key exchange with the
+ * real Baileys), connected; a linked session is refused another code.
+ */
+export const pairingCodeFlow = async (
+  edgeUrl: string,
+  simServer: Pick<SimServer, 'url'>,
+  adminKey: string,
+  tag: string,
+) => {
+  const phone = `6282${tag.padStart(9, '0')}`.slice(0, 13);
+  const created = await api(edgeUrl, 'POST', '/api/session/create', {
+    key: adminKey,
+    body: { sessionId: `pair-${tag}` },
+  });
+  const key = created.body.apiKey as string;
+  const ask = (phoneNumber: unknown) =>
+    api(edgeUrl, 'POST', '/api/session/pairing-code', { key, body: { phoneNumber } });
+  for (const bad of ['0812345678', '12ab', '+62 812', '1234567890123456']) {
+    const refused = await ask(bad);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ success: false, code: 'INVALID_PHONE_NUMBER' });
+  }
+  expect((await ask(6281234)).body).toMatchObject({ code: 'VALIDATION_ERROR' });
+  // The simulator's network knows no number starting with 999.
+  const unknown = await until(async () => {
+    const res = await ask('+999 1234 5678');
+    return res.status === 503 ? undefined : res;
+  });
+  expect(unknown.status).toBe(422);
+  expect(unknown.body).toMatchObject({ success: false, code: 'PHONE_NOT_ON_WHATSAPP' });
+
+  const live = await openSessionEvents(edgeUrl, key);
+  expect((await live.next())?.event).toBe('state');
+  const given = await ask(`+${phone.slice(0, 2)} ${phone.slice(2)}`);
+  expect(given.status).toBe(200);
+  expect(given.body).toEqual({ success: true, code: expect.stringMatching(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/) });
+  expect(given.headers.get('cache-control')).toBe('no-store');
+  // Pairing progress on the stream: the code given out, then (QRs may rotate meanwhile) connected.
+  let shown: SseEvent | undefined;
+  do shown = await live.next();
+  while (shown && shown.event !== 'session.pairing_code');
+  expect(shown?.data.data).toEqual({ sessionId: `pair-${tag}`, code: given.body.code });
+
+  const typed = await sim(simServer, 'POST', '/sim/pair-code', {
+    phone,
+    code: given.body.code,
+    name: 'Sari',
+  });
+  expect(typed).toEqual({ status: 200, body: { jid: `${phone}:1@s.whatsapp.net` } });
+  const rest = await live.rest();
+  expect(rest.at(-1)?.data.data).toMatchObject({ state: 'connected' });
+  const status = await until(async () => {
+    const res = await api(edgeUrl, 'GET', '/api/session/status', { key });
+    return res.body.connected ? res : undefined;
+  });
+  expect(status.body.user).toEqual({ id: `${phone}@s.whatsapp.net`, name: 'Sari' });
+  const again = await ask(phone);
+  expect(again.status).toBe(409);
+  expect(again.body).toMatchObject({ success: false, code: 'ALREADY_LINKED' });
+  await api(edgeUrl, 'POST', '/api/session/logout', { key });
+};

@@ -4,7 +4,7 @@ import type { RunningEdge } from '../../edge/entries/node.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import type { SimServer } from '../wa-sim/server.js';
 import { startTestEdge, useBackend } from './backend.js';
-import { api, linkByQr, seedFlow, until } from './flow.js';
+import { api, linkByQr, pairingCodeFlow, seedFlow, until } from './flow.js';
 
 const SECRET = 'e2e-secret-e2e-secret-e2e-secret-0123456';
 const database = useTestDatabase();
@@ -22,6 +22,10 @@ afterAll(() => edge?.close());
 describe('the seed API end to end, edge on Node', () => {
   it('create, QR, scan, status, send, logout, fresh QR', async () => {
     await seedFlow(edge.url, sim, adminKey, '1');
+  });
+
+  it('links by pairing code', async () => {
+    await pairingCodeFlow(edge.url, sim, adminKey, '1');
   });
 
   it('a send while not linked is a 400 with the seed message, and changes nothing', async () => {

@@ -210,6 +210,13 @@ const ROUTES: RouteCase[] = [
     json: { sessionId: 'never-made' },
   },
   { method: 'GET', route: '/api/session/qr', path: () => '/api/session/qr', scopes: ['session'] },
+  {
+    method: 'POST',
+    route: '/api/session/pairing-code',
+    path: () => '/api/session/pairing-code',
+    scopes: ['session'],
+    json: { phoneNumber: '6281234567890' },
+  },
   { method: 'GET', route: '/api/session/events', path: () => '/api/session/events', scopes: ['session'] },
   { method: 'GET', route: '/api/session/status', path: () => '/api/session/status', scopes: ['session'] },
   {
@@ -747,6 +754,7 @@ describe('messages, events and webhooks: each key sees its own only', () => {
 describe('the keys of another session, or of another tenant, reach their own session only', () => {
   const SESSION_ROUTES = [
     ['GET', '/api/session/qr', undefined],
+    ['POST', '/api/session/pairing-code', { phoneNumber: '6281234567890' }],
     ['GET', '/api/session/status', undefined],
     ['POST', '/api/send', { to: '6281234567890', message: 'hi' }],
     ['POST', '/api/session/logout', undefined],
@@ -771,7 +779,7 @@ describe('the keys of another session, or of another tenant, reach their own ses
       });
       expect(response.status).toBe(200);
     }
-    expect(hostCalls().map((c) => c.action)).toEqual(['qr', 'status', 'send', 'logout']);
+    expect(hostCalls().map((c) => c.action)).toEqual(['qr', 'pairing-code', 'status', 'send', 'logout']);
     for (const c of hostCalls()) {
       expect([c.pathSessionId, c.claims.sessionId, c.claims.tenantId]).toEqual([uuid(), uuid(), tenant()]);
     }

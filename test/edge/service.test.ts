@@ -48,6 +48,7 @@ describe('GET /', () => {
     expect(body.routes.map((r) => r.path)).toEqual([
       '/api/session/create',
       '/api/session/qr',
+      '/api/session/pairing-code',
       '/api/session/events',
       '/api/session/status',
       '/api/send',
@@ -323,6 +324,7 @@ describe('configuration', () => {
       '/api/session/create',
       '/api/session/events',
       '/api/session/logout',
+      '/api/session/pairing-code',
       '/api/session/qr',
       '/api/session/status',
       '/health',

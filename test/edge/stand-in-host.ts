@@ -69,6 +69,7 @@ const DEFAULTS: Record<HostSessionAction, Answer> = {
     status: 422,
     body: { success: false, error: 'stand-in', code: 'MEDIA_URL_UNREACHABLE' },
   }),
+  'pairing-code': () => ({ body: { code: 'ABCD-EFGH' } }),
   logout: () => ({ body: { state: 'logged-out', connected: false, qr: null } }),
 };
 

@@ -48,7 +48,7 @@ const unwrapKey = async (wrapped: Buffer, code: string) => {
   return Buffer.concat([decipher.update(wrapped.subarray(48, 80)), decipher.final()]);
 };
 
-const hkdf = (key: Buffer, info: string, salt = Buffer.alloc(0)) =>
+const hkdf = (key: Buffer, info: string, salt: Buffer = Buffer.alloc(0)) =>
   Buffer.from(hkdfSync('sha256', key, salt, info, 32));
 
 /** What a companion asked for in its `companion_hello`. */

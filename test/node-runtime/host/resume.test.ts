@@ -140,4 +140,21 @@ describe('resume', () => {
     expect((await host.sessions.qr(id)).qr).toBeTruthy();
     await host.close();
   });
+
+  it('a pairing code nobody types leaves the session able to pair again, not logged out', async () => {
+    const host = await runHost({ qrTimeoutMs: 500, keepAliveIntervalMs: 1_000 });
+    const id = await newSession('code-never-typed');
+    expect((await host.sessions.pairingCode(id, '6283100000001')).code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    await eventually(
+      async () => ((await host.sessions.view(id)).state === 'qr-expired' ? true : undefined),
+      20_000,
+    );
+    // Baileys saved the phone as `me` when it asked: the next connection must register, not log in.
+    const again = await host.sessions.qr(id);
+    expect(again.state).toBe('awaiting-qr');
+    expect(again.qr).toBeTruthy();
+    await link(host.sessions, id, '6283100000002');
+    expect((await host.sessions.view(id)).user?.id).toBe('6283100000002@s.whatsapp.net');
+    await host.close();
+  });
 });
