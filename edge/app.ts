@@ -16,7 +16,9 @@ import { refuseKeyInQuery } from './auth/query-key.js';
 import { createAuthServices } from './auth/services.js';
 import { registerChatRoutes } from './chats/routes/chats.js';
 import { type EdgeConfigInput, parseEdgeConfig } from './config.js';
+import { registerConsole } from './console/routes.js';
 import type { EdgeDatabase, EdgeEnv } from './context.js';
+import { registerDocs } from './docs/reference.js';
 import { registerEventRoutes } from './events/routes/events.js';
 import { createHostClient } from './hosts/client.js';
 import { createForwarder } from './hosts/forward.js';
@@ -204,6 +206,8 @@ export function createEdge(deps: EdgeDeps): Edge {
   registerEventRoutes(app, services);
   registerWebhookRoutes(app, services);
   registerChatRoutes(app, services, auth.numberChecks);
+  registerDocs(app);
+  registerConsole(app, services);
   // The API's description, generated from the same schemas that validate requests.
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -100,6 +100,11 @@ export const EdgeConfigSchema = z.object({
    * (`cf-connecting-ip`, the Workers entry's default; `x-forwarded-for` only when you run the proxy);
    * the address is the entry `hops` from the right of that header's comma-separated list.
    */
+  /**
+   * The sandbox's WhatsApp simulator (its control API): the console then offers a simulated phone scan.
+   * Never set in production.
+   */
+  simulatorUrl: z.url().optional(),
   clientAddress: z
     .object({
       header: z

@@ -41,12 +41,45 @@ async function writeAtomically(path, contents) {
   await rename(temporary, path);
 }
 
+// What the edge serves to browsers (the API reference's script, the console's script and style), as
+// modules of strings: on Workers there is no file system, so they travel in the edge's code. Written
+// next to the sources (git-ignored; a committed .d.ts gives their types) and copied into dist/.
+const ASSETS = 'edge/generated';
+const SCALAR = 'node_modules/@scalar/api-reference/dist/browser/standalone.js';
+const CONSOLE_ENTRY = 'edge/console/client/main.ts';
+const CONSOLE_STYLE = 'edge/console/client/style.css';
+
+async function generateAssets() {
+  const bundled = await build({
+    absWorkingDir: ROOT,
+    entryPoints: [CONSOLE_ENTRY],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: 'es2022',
+    platform: 'browser',
+    logLevel: 'warning',
+    write: false,
+  });
+  const modules = {
+    'scalar.js': `export default ${JSON.stringify(await readFile(join(ROOT, SCALAR), 'utf8'))};\n`,
+    'console.js':
+      `export const script = ${JSON.stringify(bundled.outputFiles[0].text)};\n` +
+      `export const style = ${JSON.stringify(await readFile(join(ROOT, CONSOLE_STYLE), 'utf8'))};\n`,
+  };
+  for (const [name, text] of Object.entries(modules)) {
+    await writeAtomically(join(ROOT, ASSETS, name), text);
+    await writeAtomically(join(OUT, ASSETS, name), text);
+  }
+}
+
 const started = performance.now();
 const entryPoints = (await Promise.all(SOURCES.map((dir) => filesIn(dir, isSource)))).flat();
 const migrations = await filesIn('migrations', (name) => name.endsWith('.sql'));
 // Nothing changed since the last build (every input has the name, size and time it had then): nothing
 // to write.
-const inputs = [...entryPoints, ...migrations, 'scripts/build.mjs', 'package-lock.json'];
+const consoleFiles = await filesIn('edge/console/client', () => true);
+const inputs = [...entryPoints, ...migrations, ...consoleFiles, 'scripts/build.mjs', 'package-lock.json'];
 const seen = await Promise.all(
   inputs.map(async (f) => {
     const { mtimeMs, size } = await stat(join(ROOT, f));
@@ -54,7 +87,13 @@ const seen = await Promise.all(
   }),
 );
 const stamp = createHash('sha256').update(seen.join('\n')).digest('hex');
-if ((await readFile(STAMP, 'utf8').catch(() => '')) === stamp) process.exit(0);
+const generated = await stat(join(ROOT, ASSETS, 'console.js')).then(
+  () => true,
+  () => false,
+);
+if (generated && (await readFile(STAMP, 'utf8').catch(() => '')) === stamp) process.exit(0);
+
+await generateAssets();
 
 const { outputFiles } = await build({
   absWorkingDir: ROOT,

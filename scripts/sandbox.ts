@@ -31,11 +31,13 @@ await supervise(async () => {
     if (err instanceof StateFileError) throw new StartupError(err.message, { cause: err });
     return portInUse('WA_SIM_PORT', config.WA_SIM_PORT)(err);
   });
-  const stack = await startStack(config, {
-    wsUrl: sim.wsUrl,
-    trustRoot: sim.trustRoot,
-    mediaCa: sim.mediaCa,
-  }).catch(async (err: unknown) => {
+  const stack = await startStack(
+    config,
+    { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot, mediaCa: sim.mediaCa },
+    undefined,
+    undefined,
+    sim.url,
+  ).catch(async (err: unknown) => {
     await sim.close();
     throw err;
   });

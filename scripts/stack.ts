@@ -62,6 +62,8 @@ export const startStack = async (
   wa: WaConnection,
   logger: Logger = pino({ level: config.LOG_LEVEL }),
   notice: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  /** The sandbox's simulator control API, for the console's simulated phone scan. */
+  simulatorUrl?: string,
 ): Promise<RunningStack> => {
   // Undone in reverse order, on close or when a later step fails.
   const started: (() => Promise<void>)[] = [];
@@ -126,6 +128,7 @@ export const startStack = async (
     started.push(() => host.close());
     const edge = await startEdge({
       ...edgeConfigFrom({ ...config, EDGE_HOST_SECRET: secret, WEBHOOK_SECRET_KEY: webhookKey }),
+      simulatorUrl,
       db,
       port: config.PORT,
       logger: logger.child({ component: 'edge' }),
@@ -165,6 +168,8 @@ export const banner = (stack: RunningStack, extra: string[] = []) => {
     `WhatsApp gateway ready at ${stack.url}`,
     ...key,
     ...operatorKey,
+    '',
+    `Console: ${stack.url}/console   API reference: ${stack.url}/docs`,
     '',
     'Next: create a session, then fetch its QR:',
     `  curl -s -X POST ${stack.url}/api/session/create -H "x-api-key: <admin key>" -H "content-type: application/json" -d '{"sessionId":"my-session"}'`,

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.js';
 import { type RunningEdgeRuntime, startEdgeInDeno, startEdgeInWorkerd } from '../helpers/edge-runtimes.js';
 import { useTestDatabase } from '../helpers/postgres.js';
 import { useBackend } from './backend.js';
@@ -26,5 +27,32 @@ describe.each([
 
   it('links by pairing code', async () => {
     await pairingCodeFlow(edge.url, backend().sim, backend().adminKey, tag);
+  });
+
+  it('serves the console and the API reference, and the console signs in in Chromium', async () => {
+    for (const [path, type] of [
+      ['/console', 'text/html'],
+      ['/console/app.js', 'text/javascript'],
+      ['/console/app.css', 'text/css'],
+      ['/docs', 'text/html'],
+      ['/docs/scalar.js', 'text/javascript'],
+    ] as const) {
+      const res = await fetch(`${edge.url}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toContain(type);
+      if (type === 'text/html')
+        expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      await res.arrayBuffer();
+    }
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${edge.url}/console`);
+      await page.getByLabel('API key').fill(backend().adminKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('table', { name: 'Sessions' }).getByText(`flow-${tag}`).waitFor();
+    } finally {
+      await browser.close();
+    }
   });
 });
