@@ -152,6 +152,33 @@ describe('the console in Chromium', () => {
     await shoot('session-connected');
   });
 
+  it('links another session by pairing code, typed on the simulated phone', async () => {
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Sessions' }).click();
+    await page.getByLabel('Session id').fill('console-code');
+    await page.getByRole('button', { name: 'Create session' }).click();
+    const codeKey = await shownSecret('console-code');
+    await page.getByRole('link', { name: /Link console-code now/ }).click();
+    await page.getByLabel('Phone number').fill('+62 811 2222 3333');
+    await page.getByRole('button', { name: 'Get pairing code' }).click();
+    const code = (await page.locator('output.code').textContent()) ?? '';
+    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    await shoot('session-pairing-code');
+    const typed = await fetch(`${simUrl}/sim/pair-code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: '6281122223333', code }),
+    });
+    expect(typed.status).toBe(200);
+    await page.locator('.status-line [data-state="connected"]').waitFor({ timeout: 30_000 });
+    // A linked session is refused another code: the form is gone, and the API says why.
+    const again = await fetch(`${base}/api/session/pairing-code`, {
+      method: 'POST',
+      headers: { 'x-api-key': codeKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ phoneNumber: '6281122223333' }),
+    });
+    expect(again.status).toBe(409);
+  });
+
   it('shows the events as they happen', async () => {
     await page.getByRole('link', { name: 'Events' }).click();
     const events = page.getByRole('table', { name: 'Events' });
@@ -186,13 +213,29 @@ describe('the console in Chromium', () => {
     await page.getByLabel('Label').fill('ci-key');
     await page.getByRole('button', { name: 'Issue key' }).click();
     const issued = await shownSecret('New session key');
-    const row = page.getByRole('row').filter({ hasText: 'ci-key' });
+    // Re-rolled: a new key replaces it (shown once), the old one is marked replaced.
+    const before = page.getByRole('row').filter({ hasText: 'ci-key' }).first();
+    await before.getByRole('button', { name: 'Re-roll' }).click();
+    const rolled = await shownSecret('New key replacing');
+    expect(rolled).toMatch(/^wags_/);
+    expect(rolled).not.toBe(issued);
+    expect((await fetch(`${base}/api/session/status`, { headers: { 'x-api-key': rolled } })).status).toBe(
+      200,
+    );
+    const row = page
+      .getByRole('row')
+      .filter({ hasText: 'ci-key' })
+      .filter({ has: page.getByRole('button', { name: 'Revoke' }) });
     page.once('dialog', (d) => void d.accept());
     await row.getByRole('button', { name: 'Revoke' }).click();
-    await row.locator('[data-state="revoked"]').waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: rolled.slice(0, 10) })
+      .locator('[data-state="revoked"]')
+      .waitFor();
     await shoot('keys');
     // The revoked key no longer works anywhere.
-    const refused = await fetch(`${base}/api/session/status`, { headers: { 'x-api-key': issued } });
+    const refused = await fetch(`${base}/api/session/status`, { headers: { 'x-api-key': rolled } });
     expect(refused.status).toBe(403);
 
     await page.getByRole('link', { name: 'Audit log' }).click();
@@ -234,6 +277,24 @@ describe('the console in Chromium', () => {
     // And signing in with it again is refused the same way.
     await signIn(apiKey);
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('INVALID_API_KEY');
+  });
+
+  it('a key that expires while signed in ends the visit too', async () => {
+    const made = await fetch(`${base}/api/admin/keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': adminKey, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        scope: 'admin',
+        label: 'expiring',
+        expiresAt: new Date(Date.now() + 4_000).toISOString(),
+      }),
+    });
+    expect(made.status).toBe(201);
+    const { apiKey } = (await made.json()) as { apiKey: string };
+    await signIn(apiKey);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    await page.getByLabel('API key').waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('alert').textContent()).toContain('INVALID_API_KEY');
   });
 
   it('the operator sees tenants and hosts', async () => {
