@@ -179,6 +179,30 @@ describe('the console in Chromium', () => {
     expect(again.status).toBe(409);
   });
 
+  it("the sandbox's simulated scan refuses bad input and a linked session", async () => {
+    const scan = async (key: string, body: unknown) => {
+      const res = await fetch(`${base}/api/sandbox/scan`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { code?: string } };
+    };
+    expect(await scan(sessionKey, { phone: 6281234567890 })).toMatchObject({
+      status: 400,
+      body: { code: 'VALIDATION_ERROR' },
+    });
+    expect(await scan(sessionKey, { phone: '6281234567890' })).toMatchObject({
+      status: 409,
+      body: { code: 'ALREADY_LINKED' },
+    });
+    // Only a session's own key: an admin key is the wrong kind.
+    expect(await scan(adminKey, { phone: '6281234567890' })).toMatchObject({
+      status: 403,
+      body: { code: 'WRONG_SCOPE' },
+    });
+  });
+
   it('shows the events as they happen', async () => {
     await page.getByRole('link', { name: 'Events' }).click();
     const events = page.getByRole('table', { name: 'Events' });
