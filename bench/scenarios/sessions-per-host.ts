@@ -3,6 +3,7 @@
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
+import { POOL_IDLE_SECONDS } from '../../node-runtime/db/connect.js';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
@@ -46,7 +47,7 @@ export async function sessionsPerHost(
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
-    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000}`,
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${Math.max(cfg.settleMs / 1000, POOL_IDLE_SECONDS + 1)}, so idle database connections are closed)`,
     'linking concurrency': cfg.linkConcurrency,
   };
   const sim = await env.startSimulator();
@@ -104,7 +105,8 @@ export async function sessionsPerHost(
         const linkSeconds = (Date.now() - t0) / 1000;
         linked = n;
         await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
-        await sleep(cfg.settleMs);
+        // At rest, as a deployment would be: connections the linking used and no longer needs are closed.
+        await sleep(Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000));
         const memory = await host.proc.memory();
         const { stack, parts } = await stackOf(memory, edge);
         ours.push({ sessions: n, memory, stack, parts, linkSeconds });

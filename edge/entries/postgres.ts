@@ -12,6 +12,8 @@ export function createEdgeDb(url: string, options: { max: number }): Kysely<Data
     // Keep fetch_types on (the default), although Cloudflare suggests turning it off: with it off,
     // reserve() on a fresh pool never resolves (porsager/postgres#751), and Kysely reserves for every query.
     onnotice: () => {},
+    // As the Node processes' pools (node-runtime/db/connect.ts): a backend idle 15 s is given back.
+    idle_timeout: 15,
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
 }

@@ -13,7 +13,15 @@ export interface DbOptions {
    * freeze) must not hold its sessions' rows locked, or no live host could claim them.
    */
   idleInTransactionMs?: number;
+  /** Seconds an idle connection stays open (default POOL_IDLE_SECONDS). */
+  idleSeconds?: number;
 }
+
+/**
+ * A connection idle this long is closed: a host or edge at rest keeps one or two, not a busy hour's
+ * worth (each PostgreSQL backend holds some 4 MiB of its own). Opening one again costs a few ms.
+ */
+export const POOL_IDLE_SECONDS = 15;
 
 /** Seconds before the `attempt`th reconnect: 50 ms, doubling, at most 1 s. */
 const reconnectDelaySeconds = (attempt: number) => Math.min(0.05 * 2 ** attempt, 1);
@@ -28,6 +36,7 @@ export function createDb(url: string, options: DbOptions = {}): Kysely<Database>
     // backoff grows to 20 s between attempts, which a host's lease and its sessions cannot wait out.
     backoff: reconnectDelaySeconds,
     connect_timeout: 10,
+    idle_timeout: options.idleSeconds ?? POOL_IDLE_SECONDS,
     connection: {
       ...(options.applicationName ? { application_name: options.applicationName } : {}),
       ...(options.idleInTransactionMs
