@@ -3,7 +3,7 @@
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
-import { POOL_IDLE_SECONDS } from '../../node-runtime/db/connect.js';
+import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';

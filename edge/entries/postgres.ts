@@ -3,6 +3,7 @@
 import { Kysely } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
+import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { Database } from '../../shared/db-schema.js';
 
 /** A Kysely over a postgres.js pool of at most `max` connections; `db.destroy()` closes it. */
@@ -12,8 +13,7 @@ export function createEdgeDb(url: string, options: { max: number }): Kysely<Data
     // Keep fetch_types on (the default), although Cloudflare suggests turning it off: with it off,
     // reserve() on a fresh pool never resolves (porsager/postgres#751), and Kysely reserves for every query.
     onnotice: () => {},
-    // As the Node processes' pools (node-runtime/db/connect.ts): a backend idle 15 s is given back.
-    idle_timeout: 15,
+    idle_timeout: POOL_IDLE_SECONDS,
   });
   return new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
 }

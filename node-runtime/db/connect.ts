@@ -1,6 +1,7 @@
 import { type Driver, Kysely } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
+import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { Database } from '../../shared/db-schema.js';
 
 export interface DbOptions {
@@ -16,12 +17,6 @@ export interface DbOptions {
   /** Seconds an idle connection stays open (default POOL_IDLE_SECONDS). */
   idleSeconds?: number;
 }
-
-/**
- * A connection idle this long is closed: a host or edge at rest keeps one or two, not a busy hour's
- * worth (each PostgreSQL backend holds some 4 MiB of its own). Opening one again costs a few ms.
- */
-export const POOL_IDLE_SECONDS = 15;
 
 /** Seconds before the `attempt`th reconnect: 50 ms, doubling, at most 1 s. */
 const reconnectDelaySeconds = (attempt: number) => Math.min(0.05 * 2 ** attempt, 1);
