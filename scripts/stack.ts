@@ -131,6 +131,7 @@ export const startStack = async (
       simulatorUrl,
       db,
       port: config.PORT,
+      localHost: host,
       logger: logger.child({ component: 'edge' }),
     }).catch(portInUse('PORT', config.PORT));
     started.push(() => edge.close());

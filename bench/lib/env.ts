@@ -20,6 +20,7 @@ import { RawBaileys } from './raw.js';
 
 const HOST_MAIN = entryOf(new URL('../../node-runtime/host/main.ts', import.meta.url));
 const EDGE_MAIN = entryOf(new URL('../procs/edge.ts', import.meta.url));
+const STACK_MAIN = entryOf(new URL('../procs/stack.ts', import.meta.url));
 
 export interface BenchEnvOptions {
   /** A PostgreSQL server to make a fresh database on; default an embedded one in `dir`. */
@@ -164,6 +165,25 @@ export class BenchEnv {
    * memory probe. Previous hosts must be stopped first, or new sessions may be placed on them.
    */
   async startHost(sim: SimProcess, opts: { name?: string; env?: Record<string, string> } = {}) {
+    return this.#startHost(sim, HOST_MAIN, opts);
+  }
+
+  /**
+   * A session host with the edge in the same process (bench/procs/stack.ts), as `npm start` runs them:
+   * the edge's calls to its host skip the network. Both share one process, so `host.proc` is `edge.proc`.
+   */
+  async startStack(sim: SimProcess): Promise<{ host: RunningHostProc; edge: RunningEdgeProc }> {
+    const edgePort = await freePort();
+    const host = await this.#startHost(sim, STACK_MAIN, {
+      name: `bench-stack-${this.tag()}`,
+      env: { PORT: String(edgePort), EDGE_CONFIG: JSON.stringify(this.options.edgeConfig ?? {}) },
+    });
+    const url = `http://127.0.0.1:${edgePort}`;
+    await host.proc.whileRunning(waitForHttp(`${url}/`));
+    return { host, edge: { url, proc: host.proc, stop: async () => {} } };
+  }
+
+  async #startHost(sim: SimProcess, script: string, opts: { name?: string; env?: Record<string, string> }) {
     const id = opts.name ?? `bench-host-${this.tag()}`;
     // Earlier scenarios' sessions stay where they were left, unassigned: a host would otherwise claim
     // them as the sessions of a host that stopped (failover), and measure them with its own.
@@ -181,7 +201,7 @@ export class BenchEnv {
     const port = await freePort();
     const proc = new NodeProc({
       name: id,
-      script: HOST_MAIN,
+      script,
       env: {
         DATABASE_URL: this.databaseUrl,
         EDGE_HOST_SECRET: this.secret,

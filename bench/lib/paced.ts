@@ -9,8 +9,6 @@ import { quantile, Samples } from './stats.js';
 export interface PacedOptions {
   url: string;
   headers?: Record<string, string>;
-  /** One bearer token per request, each used once (the host refuses a replayed JWT id). */
-  tokens?: string[];
   /** Requests per second. */
   rate: number;
   seconds: number;
@@ -28,9 +26,8 @@ export async function paced(opts: PacedOptions): Promise<LoadResult> {
   let issued = 0;
   const inFlight = new Set<Promise<void>>();
   const start = performance.now() + 5;
-  const one = async (i: number, due: number) => {
-    const token = opts.tokens?.[i];
-    const headers = { ...opts.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const one = async (due: number) => {
+    const { headers } = opts;
     try {
       const res = await pool.request({ path: pathname + search, method: 'GET', headers });
       await res.body.dump();
@@ -44,8 +41,8 @@ export async function paced(opts: PacedOptions): Promise<LoadResult> {
     const tick = () => {
       const now = performance.now();
       while (issued < total && start + (issued * 1000) / opts.rate <= now) {
-        const due = start + (issued * 1000) / opts.rate;
-        const p = one(issued++, due).finally(() => inFlight.delete(p));
+        const due = start + (issued++ * 1000) / opts.rate;
+        const p = one(due).finally(() => inFlight.delete(p));
         inFlight.add(p);
       }
       if (issued >= total) return resolve();
@@ -68,6 +65,5 @@ export async function paced(opts: PacedOptions): Promise<LoadResult> {
     non2xx,
     errors,
     seconds,
-    exhausted: false,
   };
 }

@@ -1,8 +1,10 @@
 // 1. API overhead: GET /api/session/status through the edge vs the host's own route, called directly
-// with a JWT signed here (shared/jwt.ts), at a fixed rate and at saturation.
+// with a JWT signed here (shared/jwt.ts), at a fixed rate and at saturation; with the edge in its own
+// process, then in the host's as `npm start` runs it.
 import { signHostToken } from '../../shared/jwt.js';
+import type { SimProcess } from '../../test/wa-sim/process.js';
 import type { BenchConfig } from '../lib/config.js';
-import type { BenchEnv } from '../lib/env.js';
+import type { BenchEnv, RunningEdgeProc, RunningHostProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
 import { type LoadResult, load } from '../lib/load.js';
 import { paced } from '../lib/paced.js';
@@ -10,16 +12,13 @@ import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt } from '../lib/stats.js';
 
-/** Rough ceiling of the host's status route, to size the token pool of the saturation run. */
-const HOST_RPS_CEILING = 20_000;
-
 export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: ScenarioResult): Promise<void> {
   const cfg = config.api;
   result.title = '1. API overhead: GET /api/session/status';
   result.ours =
-    'through the edge (own process): key digest and look-up, session owner look-up, JWT signing, forward to the host';
+    'through the edge: key look-up (cached), session owner look-up (cached), its token for the session (reused), forward to the host; the edge in its own process, and in the host\'s as `npm start` runs it ("one process": its calls to the host skip the network)';
   result.baseline =
-    "the host's internal route `/internal/sessions/:id/status` called directly with a pre-signed JWT";
+    "the host's internal route `/internal/sessions/:id/status` called directly with a token signed beforehand (one for the run, as the edge reuses one per session)";
   result.params = {
     'fixed rate (req/s)': cfg.fixedRate,
     'fixed-rate run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.fixedSeconds,
@@ -27,126 +26,45 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
     'connections (fixed / saturation)': `${Math.max(1, Math.round(cfg.connections / 5))} / ${cfg.connections}`,
   };
   const sim = await env.startSimulator();
-  const host = await env.startHost(sim);
-  const edge = await env.startEdge();
   try {
-    const name = `api-${env.tag()}`;
-    const linked = await linkSession(edge.url, sim.url, env.adminKey, name, `6281100${env.tag()}0001`);
-    const row = await env.db
-      .selectFrom('sessions')
-      .select(['id', 'host_id'])
-      .where('tenant_id', '=', env.tenantId)
-      .where('name', '=', name)
-      .executeTakeFirstOrThrow();
-    if (row.host_id !== host.id) throw new Error(`session placed on ${row.host_id}, not ${host.id}`);
-    await waitQuiet([host.proc.pid, edge.proc.pid, sim.child.pid ?? -1]);
-    const edgeTarget = { url: `${edge.url}/api/session/status`, headers: { 'x-api-key': linked.key } };
-    const hostUrl = `${host.url}/internal/sessions/${row.id}/status`;
-    const tokens = async (n: number) => {
-      const out: string[] = [];
-      const sign = () =>
-        signHostToken({
-          secret: env.secret,
-          hostId: host.id,
-          tenantId: env.tenantId,
-          sessionId: row.id,
-          scope: 'session',
-          ttlSeconds: 60,
-        });
-      for (let i = 0; i < n; i += 500) {
-        out.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, sign))));
-      }
-      return out;
-    };
-
-    const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
-    const run = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
-      const common = {
-        connections: opts.connections,
-        duration: opts.seconds,
-        ...(opts.rate ? { rate: opts.rate } : {}),
-        ...(cfg.amount ? { amount: cfg.amount } : {}),
-      };
-      const pg = await env.postgresPids();
-      const measure = async (pids: number[], work: () => Promise<LoadResult>) => {
-        const [all0, sys0] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
-        const r = await work();
-        const [all1, sys1] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
-        const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
-        return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
-      };
-      // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
-      const drive = (target: { url: string; headers?: Record<string, string>; tokens?: string[] }) =>
-        opts.rate
-          ? paced({
-              ...target,
-              rate: opts.rate,
-              seconds: cfg.amount ? cfg.amount / opts.rate : opts.seconds,
-              connections: opts.connections,
-            })
-          : load({ ...target, ...common });
-      const ours = await measure([edge.proc.pid, host.proc.pid, ...pg], () =>
-        env.profile(`api-${label}`, [edge, host], () => drive(edgeTarget)),
-      );
-      const needed = cfg.amount
-        ? cfg.amount + opts.connections * 3
-        : Math.ceil((opts.rate ?? HOST_RPS_CEILING) * opts.seconds * 1.1) + opts.connections * 3;
-      const pool = await tokens(needed);
-      const base = await measure([host.proc.pid, ...pg], () => drive({ url: hostUrl, tokens: pool }));
-      env.log(
-        `  ${label}: edge ${fmt(ours.rps)} req/s p50 ${fmt(ours.p50Ms)} ms p99 ${fmt(ours.p99Ms)} ms | host ${fmt(base.rps)} req/s p50 ${fmt(base.p50Ms)} ms p99 ${fmt(base.p99Ms)} ms`,
-      );
-      for (const [who, r] of [
-        ['edge', ours],
-        ['host', base],
-      ] as const) {
-        // A host run that used up its tokens ends with replays, which the host rightly refuses.
-        if ((r.non2xx > 0 && !r.exhausted) || r.errors > 0) {
-          result.notes.push(`${label}, ${who}: ${r.non2xx} non-2xx answers and ${r.errors} errors.`);
-        }
-      }
-      if (base.exhausted) {
-        result.notes.push(
-          `${label}: the host run ended after ${fmt(base.seconds)} s when its pre-signed tokens ran out (throughput is over that time).`,
-        );
-      }
-      return { ours, base };
-    };
-
-    if (cfg.warmupSeconds > 0) {
-      await run('warm-up', {
-        rate: cfg.fixedRate,
-        seconds: cfg.warmupSeconds,
-        connections: fixedConnections,
-      });
-      result.notes.splice(0);
-    }
-    const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
-      rate: cfg.fixedRate,
-      seconds: cfg.fixedSeconds,
-      connections: fixedConnections,
-    });
-    const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
-    result.notes.push(
-      `What the edge adds at ${cfg.fixedRate} req/s: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms at the ` +
-        `median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99 (ours minus the direct call).`,
+    // The edge in its own process first (the rows without a suffix), then in the host's process as
+    // `npm start` runs it (the rows "one process").
+    const host = await env.startHost(sim);
+    const edge = await env.startEdge();
+    const apart = await measureStack(env, cfg, result, { sim, host, edge, kind: 'apart' }).finally(
+      async () => {
+        await edge.stop();
+        await host.stop();
+      },
+    );
+    const stack = await env.startStack(sim);
+    const together = await measureStack(env, cfg, result, { ...stack, sim, kind: 'one process' }).finally(
+      () => stack.host.stop(),
     );
     const at = `at ${cfg.fixedRate} req/s`;
-    type Measured = LoadResult & { cpuUs: number; sysUs: number };
     const m =
       (name: string, unit: string, pick: (r: Measured) => number, better: 'lower' | 'higher') =>
       (x: { ours: Measured; base: Measured }) =>
         metric(name, unit, pick(x.ours), pick(x.base), better);
-    result.metrics.push(
-      m(`p50 latency ${at}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
-      m(`p99 latency ${at}`, 'ms', (r) => r.p99Ms, 'lower')(fixed),
-      m(`achieved rate (target ${cfg.fixedRate})`, 'req/s', (r) => r.okRps, 'higher')(fixed),
-      m('throughput at saturation', 'req/s', (r) => r.okRps, 'higher')(sat),
-      m('p50 latency at saturation', 'ms', (r) => r.p50Ms, 'lower')(sat),
-      m('p99 latency at saturation', 'ms', (r) => r.p99Ms, 'lower')(sat),
-      m('CPU per request at saturation', 'µs', (r) => r.cpuUs, 'lower')(sat),
-      m('of which kernel (system) time', 'µs', (r) => r.sysUs, 'lower')(sat),
-    );
+    for (const [{ fixed, sat }, suffix] of [
+      [apart, ''],
+      [together, ', one process (npm start)'],
+    ] as const) {
+      result.notes.push(
+        `What the edge adds at ${cfg.fixedRate} req/s${suffix}: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms ` +
+          `at the median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99 (ours minus the direct call).`,
+      );
+      result.metrics.push(
+        m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
+        m(`p99 latency ${at}${suffix}`, 'ms', (r) => r.p99Ms, 'lower')(fixed),
+        m(`achieved rate (target ${cfg.fixedRate})${suffix}`, 'req/s', (r) => r.okRps, 'higher')(fixed),
+        m(`throughput at saturation${suffix}`, 'req/s', (r) => r.okRps, 'higher')(sat),
+        m(`p50 latency at saturation${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(sat),
+        m(`p99 latency at saturation${suffix}`, 'ms', (r) => r.p99Ms, 'lower')(sat),
+        m(`CPU per request at saturation${suffix}`, 'µs', (r) => r.cpuUs, 'lower')(sat),
+        m(`of which kernel (system) time${suffix}`, 'µs', (r) => r.sysUs, 'lower')(sat),
+      );
+    }
     result.notes.push(
       'Latencies are per request as autocannon saw them (recorded at full precision from its response events; ' +
         'only 2xx answers count). Throughput counts 2xx answers per second of wall time.',
@@ -163,8 +81,100 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         'server in isolation.',
     );
   } finally {
-    await edge.stop();
-    await host.stop();
     await sim.stop();
   }
+}
+
+type Measured = LoadResult & { cpuUs: number; sysUs: number };
+
+/** Links a session through `edge`, then measures the status call through it and straight to `host`. */
+async function measureStack(
+  env: BenchEnv,
+  cfg: BenchConfig['api'],
+  result: ScenarioResult,
+  { sim, host, edge, kind }: { sim: SimProcess; host: RunningHostProc; edge: RunningEdgeProc; kind: string },
+): Promise<{ fixed: { ours: Measured; base: Measured }; sat: { ours: Measured; base: Measured } }> {
+  const name = `api-${env.tag()}`;
+  const linked = await linkSession(edge.url, sim.url, env.adminKey, name, `6281100${env.tag()}0001`);
+  const row = await env.db
+    .selectFrom('sessions')
+    .select(['id', 'host_id'])
+    .where('tenant_id', '=', env.tenantId)
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow();
+  if (row.host_id !== host.id) throw new Error(`session placed on ${row.host_id}, not ${host.id}`);
+  const procs = edge.proc === host.proc ? [host] : [edge, host];
+  await waitQuiet([...procs.map((p) => p.proc.pid), sim.child.pid ?? -1]);
+  const edgeTarget = { url: `${edge.url}/api/session/status`, headers: { 'x-api-key': linked.key } };
+  const hostUrl = `${host.url}/internal/sessions/${row.id}/status`;
+  // One token for the run, as the edge reuses one per session (the host keeps the ones it verified).
+  const token = await signHostToken({
+    secret: env.secret,
+    hostId: host.id,
+    tenantId: env.tenantId,
+    sessionId: row.id,
+    scope: 'session',
+    ttlSeconds: 60,
+  });
+  const hostTarget = { url: hostUrl, headers: { authorization: `Bearer ${token}` } };
+
+  const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
+  const run = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
+    const common = {
+      connections: opts.connections,
+      duration: opts.seconds,
+      ...(opts.rate ? { rate: opts.rate } : {}),
+      ...(cfg.amount ? { amount: cfg.amount } : {}),
+    };
+    const pg = await env.postgresPids();
+    const measure = async (pids: number[], work: () => Promise<LoadResult>) => {
+      const [all0, sys0] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
+      const r = await work();
+      const [all1, sys1] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
+      const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
+      return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
+    };
+    // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
+    const drive = (target: { url: string; headers?: Record<string, string> }) =>
+      opts.rate
+        ? paced({
+            ...target,
+            rate: opts.rate,
+            seconds: cfg.amount ? cfg.amount / opts.rate : opts.seconds,
+            connections: opts.connections,
+          })
+        : load({ ...target, ...common });
+    const ours = await measure([...procs.map((p) => p.proc.pid), ...pg], () =>
+      env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () => drive(edgeTarget)),
+    );
+    const base = await measure([host.proc.pid, ...pg], () => drive(hostTarget));
+    env.log(
+      `  ${label}: edge ${fmt(ours.rps)} req/s p50 ${fmt(ours.p50Ms)} ms p99 ${fmt(ours.p99Ms)} ms | host ${fmt(base.rps)} req/s p50 ${fmt(base.p50Ms)} ms p99 ${fmt(base.p99Ms)} ms`,
+    );
+    for (const [who, r] of [
+      ['edge', ours],
+      ['host', base],
+    ] as const) {
+      if (r.non2xx > 0 || r.errors > 0) {
+        result.notes.push(`${kind}, ${label}, ${who}: ${r.non2xx} non-2xx answers and ${r.errors} errors.`);
+      }
+    }
+    return { ours, base };
+  };
+
+  if (cfg.warmupSeconds > 0) {
+    await run('warm-up', {
+      rate: cfg.fixedRate,
+      seconds: cfg.warmupSeconds,
+      connections: fixedConnections,
+    });
+    result.notes.splice(0);
+  }
+  const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
+    rate: cfg.fixedRate,
+    seconds: cfg.fixedSeconds,
+    connections: fixedConnections,
+  });
+  const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
+  return { fixed, sat };
 }

@@ -12,7 +12,7 @@ import { poolUsage } from '../../node-runtime/db/connect.js';
 import { EdgeMetrics } from '../../node-runtime/metrics/edge-metrics.js';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
-import type { HostTransport } from '../hosts/transport.js';
+import { type HostTransport, inProcessTransport, type LocalHost } from '../hosts/transport.js';
 
 /**
  * How long a connection to a session host may sit idle in the pool before the edge closes it. Below the
@@ -78,6 +78,8 @@ export interface StartEdgeOptions extends Omit<EdgeDeps, 'db'> {
   hostname?: string;
   /** The process's database pool; the caller owns it (close it after `close()`). */
   db: Kysely<Database>;
+  /** A session host in this process (npm start): its calls skip the network. */
+  localHost?: LocalHost;
 }
 
 export interface RunningEdge {
@@ -100,7 +102,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const { app, flush } = createEdge({
     // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
     peerAddress: (c) => getConnInfo(c).remote.address,
-    hostTransport: undiciTransport(pool),
+    hostTransport: options.localHost
+      ? inProcessTransport(options.localHost, undiciTransport(pool))
+      : undiciTransport(pool),
     ...options,
     resolveHost: options.resolveHost ?? resolveWithDns,
     logger,

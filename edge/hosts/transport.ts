@@ -38,3 +38,30 @@ export function fetchTransport(fetchFn: typeof fetch): HostTransport {
     };
   };
 }
+
+/** A session host running in the edge's own process: its internal URL and its app's fetch handler. */
+export interface LocalHost {
+  url: string;
+  fetch(request: Request): Promise<Response>;
+}
+
+/**
+ * Calls to `local` handed to its app directly (no sockets, no HTTP parsing on either side), the rest
+ * through `remote`. The host's token checks run as they would over the network.
+ */
+export function inProcessTransport(local: LocalHost, remote: HostTransport): HostTransport {
+  const base = local.url.replace(/\/+$/, '');
+  const direct = fetchTransport(async (input, init) => {
+    const signal = init?.signal;
+    signal?.throwIfAborted();
+    const answer = local.fetch(new Request(input, init));
+    if (!signal) return answer;
+    // A timed-out call is abandoned as a network call would be; the host finishes it on its own.
+    return new Promise<Response>((resolve, reject) => {
+      const abort = () => reject(signal.reason);
+      signal.addEventListener('abort', abort, { once: true });
+      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+    });
+  });
+  return (request) => (request.url.startsWith(`${base}/`) ? direct(request) : remote(request));
+}

@@ -19,7 +19,7 @@ import {
   hostStartRoute,
   hostStatusRoute,
 } from '../../shared/host-api.js';
-import { type HostTokenClaims, HostTokenError, verifyHostToken } from '../../shared/jwt.js';
+import { type HostTokenClaims, HostTokenError, VerifiedTokens, verifyHostToken } from '../../shared/jwt.js';
 import { MAX_BODY_BYTES } from '../../shared/schemas.js';
 import { LeaseLostError } from '../db/lease-fence.js';
 import type { HostMetrics } from '../metrics/host-metrics.js';
@@ -84,11 +84,12 @@ export const createHostApp = ({ sessions, hostId, secret, logger, metrics }: Hos
     );
   }
 
+  const verified = new VerifiedTokens();
   app.use('/internal/sessions/:id/*', async (c, next) => {
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];
     if (!token) throw new ApiError('INVALID_HOST_TOKEN');
     try {
-      const claims = await verifyHostToken(token, { secret, hostId });
+      const claims = await verifyHostToken(token, { secret, hostId, verified });
       if (claims.sessionId !== c.req.param('id')) throw new HostTokenError('wrong_audience');
       c.set('claims', claims);
     } catch (err) {

@@ -86,6 +86,8 @@ export const DEFAULT_RETENTION_DAYS = 30;
 
 export type RunningHost = {
   url: string;
+  /** The internal API without the network, for an edge in the same process (refused once closing). */
+  fetch(request: Request): Promise<Response>;
   sessions: SessionHost;
   /**
    * Stops the host. With `drainMs`, its sessions are first handed to other live hosts one by one, for
@@ -166,6 +168,12 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   const { port } = server.address() as AddressInfo;
   const url = opts.internalUrl ?? `http://${listen}:${port}`;
+  // Requests from an edge in this process (npm start), refused like a closed port once the server closes.
+  let serving = true;
+  const fetchInProcess = async (request: Request): Promise<Response> => {
+    if (!serving) throw new TypeError('fetch failed: the session host has stopped');
+    return app.fetch(request);
+  };
   // Draining (by an operator, or SIGTERM): one hand-off run at a time, stopped when undrained.
   let drainWanted = false;
   let stoppingDrain = false;
@@ -244,6 +252,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   logger.info({ url, resumed }, 'session host started');
   return {
     url,
+    fetch: fetchInProcess,
     sessions,
     async close({ drainMs }: { drainMs?: number } = {}) {
       whatsapp.stop();
@@ -265,6 +274,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       await unlisten?.().catch(() => undefined);
       await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
+      serving = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await sessions.stopAll();
       // Every socket is closed: other hosts may take the sessions at once.

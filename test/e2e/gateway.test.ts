@@ -19,6 +19,34 @@ beforeAll(async () => {
 });
 afterAll(() => edge?.close());
 
+describe("the edge in the host's process, as npm start runs them", () => {
+  it('calls its host without the network, and a stopped host is a 503', async () => {
+    const { host } = backend();
+    let inProcess = 0;
+    let stopped = false;
+    const local = {
+      url: host.url,
+      fetch: (request: Request) => {
+        inProcess++;
+        return stopped ? Promise.reject(new TypeError('fetch failed')) : host.fetch(request);
+      },
+    };
+    const together = await startTestEdge(database().db, SECRET, { localHost: local });
+    try {
+      await seedFlow(together.url, sim, adminKey, '2');
+      // create, QR, status, send, logout, QR again: every host call of the flow went in-process.
+      expect(inProcess).toBeGreaterThanOrEqual(6);
+      stopped = true;
+      const created = await api(together.url, 'POST', '/api/session/create', { key: adminKey, body: {} });
+      const status = await api(together.url, 'GET', '/api/session/status', { key: created.body.apiKey });
+      expect(status.status).toBe(503);
+      expect(status.body).toMatchObject({ success: false, code: 'HOST_UNAVAILABLE' });
+    } finally {
+      await together.close();
+    }
+  });
+});
+
 describe('the seed API end to end, edge on Node', () => {
   it('create, QR, scan, status, send, logout, fresh QR', async () => {
     await seedFlow(edge.url, sim, adminKey, '1');

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { digestApiKey } from '../../shared/api-key.js';
 import { ALREADY_AUTHENTICATED_MESSAGE, LOGGED_OUT_MESSAGE } from '../../shared/schemas.js';
 import { useEdge } from './fixture.js';
@@ -201,9 +201,29 @@ describe('the token on every forwarded call', () => {
       expect(c?.claims).toMatchObject({ hostId: host.id, sessionId: uuid, tenantId, scope: 'session' });
       expect((c?.expiresAt ?? 0) - (c?.issuedAt ?? 0)).toBe(30);
     }
-    // A fresh token per call: the host accepts each token id once.
-    expect(first?.claims.jti).not.toBe(second?.claims.jti);
+    // One token for the session's calls, reused for the first half of its life.
+    expect(first?.claims.jti).toBe(second?.claims.jti);
     expect(host.refused).toEqual([]);
+  });
+
+  it("is renewed after half its life, and is the session's own", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const one = await newSession();
+      const two = await newSession();
+      await call(edge.url, '/api/session/status', { key: one.key });
+      await call(edge.url, '/api/session/status', { key: two.key });
+      vi.setSystemTime(Date.now() + 16_000);
+      await call(edge.url, '/api/session/status', { key: one.key });
+      const [first, other, renewed] = host.calls;
+      expect(other?.claims.sessionId).toBe(two.uuid);
+      expect(other?.claims.jti).not.toBe(first?.claims.jti);
+      expect(renewed?.claims.sessionId).toBe(one.uuid);
+      expect(renewed?.claims.jti).not.toBe(first?.claims.jti);
+      expect(host.refused).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('never shows a client that the host refused the token (a secret mismatch is ours to fix)', async () => {

@@ -7,7 +7,7 @@ import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { decodeJwt } from 'jose';
 import type { HostSessionAction } from '../../shared/host-api.js';
-import { type HostTokenClaims, SeenJtiCache, verifyHostToken } from '../../shared/jwt.js';
+import { type HostTokenClaims, VerifiedTokens, verifyHostToken } from '../../shared/jwt.js';
 
 export interface HostCallRecord {
   action: HostSessionAction;
@@ -104,7 +104,7 @@ export async function startStandInHost(options: {
   let connectionCount = 0;
   const refused: string[] = [];
   let answers: Partial<Record<HostSessionAction, Answer>> = {};
-  const seen = new SeenJtiCache();
+  const verified = new VerifiedTokens();
 
   const app = new Hono<{ Bindings: HttpBindings }>();
   app.on(['GET', 'POST'], '/internal/sessions/:id/:action', async (c) => {
@@ -112,7 +112,7 @@ export async function startStandInHost(options: {
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
     let claims: HostTokenClaims;
     try {
-      claims = await verifyHostToken(token, { secret: options.secret, hostId: options.id, seenJtis: seen });
+      claims = await verifyHostToken(token, { secret: options.secret, hostId: options.id, verified });
       if (claims.sessionId !== c.req.param('id')) throw new Error('subject is not the path session');
     } catch (err) {
       refused.push(err instanceof Error ? err.message : String(err));

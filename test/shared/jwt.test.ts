@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { HostTokenError, SeenJtiCache, signHostToken, verifyHostToken } from '../../shared/jwt.js';
+import { HostTokenError, signHostToken, VerifiedTokens, verifyHostToken } from '../../shared/jwt.js';
 
 const secret = 'test-edge-host-secret-0123456789abcdef';
 const key = new TextEncoder().encode(secret);
@@ -11,7 +11,7 @@ const base = { secret, hostId, tenantId: 'tenant-1', sessionId: 'session-1', sco
 /** Why the token is refused; undefined when it is accepted. */
 async function rejection(token: string, options: Partial<Parameters<typeof verifyHostToken>[1]> = {}) {
   try {
-    await verifyHostToken(token, { secret, hostId, seenJtis: new SeenJtiCache(), ...options });
+    await verifyHostToken(token, { secret, hostId, ...options });
   } catch (err) {
     if (err instanceof HostTokenError) return err.reason;
     throw err;
@@ -69,7 +69,7 @@ describe('signHostToken', () => {
 describe('verifyHostToken', () => {
   it('accepts a fresh token once and returns its claims', async () => {
     const token = await signHostToken({ ...base, ttlSeconds: 30, scope: 'admin' });
-    const claims = await verifyHostToken(token, { secret, hostId, seenJtis: new SeenJtiCache() });
+    const claims = await verifyHostToken(token, { secret, hostId });
     expect(claims).toMatchObject({
       hostId,
       tenantId: 'tenant-1',
@@ -80,25 +80,33 @@ describe('verifyHostToken', () => {
     expect(claims.expiresAt.getTime()).toBe((decodeJwt(token).exp ?? 0) * 1000);
   });
 
-  it('accepts a Uint8Array secret and the process-wide jti cache by default', async () => {
+  it('accepts a Uint8Array secret, and the same token again within its life (the edge reuses it)', async () => {
     const token = await signHostToken({ ...base, secret: key });
-    await expect(verifyHostToken(token, { secret: key, hostId })).resolves.toMatchObject({
-      sessionId: 'session-1',
-    });
-    await expect(verifyHostToken(token, { secret: key, hostId })).rejects.toMatchObject({
-      reason: 'replayed',
-    });
+    for (let i = 0; i < 2; i++) {
+      await expect(verifyHostToken(token, { secret: key, hostId })).resolves.toMatchObject({
+        sessionId: 'session-1',
+      });
+    }
   });
 
-  it('rejects a replayed jti within its lifetime', async () => {
-    const seenJtis = new SeenJtiCache();
-    const token = await signHostToken(base);
-    await verifyHostToken(token, { secret, hostId, seenJtis });
-    expect(await rejection(token, { seenJtis })).toBe('replayed');
-    // Another token is still fine.
-    await expect(
-      verifyHostToken(await signHostToken(base), { secret, hostId, seenJtis }),
-    ).resolves.toBeDefined();
+  it('remembers what it verified, and still refuses the expired and the altered', async () => {
+    const verified = new VerifiedTokens();
+    const token = await signHostToken({ ...base, ttlSeconds: 10 });
+    const claims = await verifyHostToken(token, { secret, hostId, verified });
+    expect(verified.size).toBe(1);
+    // A hit is the token this host checked: the same claims object, no second check.
+    expect(await verifyHostToken(token, { secret, hostId, verified })).toBe(claims);
+    // Past its expiry (and the tolerance) it is checked again, and refused.
+    expect(await rejection(token, { verified, now: new Date(Date.now() + 30_000) })).toBe('expired');
+    expect(verified.size).toBe(0);
+    // A token that differs from a remembered one in any character is checked in full.
+    await verifyHostToken(token, { secret, hostId, verified });
+    const [header, payload, signature = ''] = token.split('.');
+    const flipped = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(await rejection(`${header}.${payload}.${flipped}`, { verified })).toBe('bad_signature');
+    const forOther = await signHostToken({ ...base, hostId: 'host-b' });
+    expect(await rejection(forOther, { verified })).toBe('wrong_audience');
+    expect(verified.size).toBe(1);
   });
 
   it('rejects an expired token (past exp, no sleeping)', async () => {
@@ -209,9 +217,11 @@ describe('verifyHostToken', () => {
   });
 
   it('accepts a valid HS256 token made by another implementation (jose)', async () => {
-    await expect(
-      verifyHostToken(await forged().sign(key), { secret, hostId, seenJtis: new SeenJtiCache() }),
-    ).resolves.toMatchObject({ sessionId: 'session-1', tenantId: 'tenant-1', scope: 'session' });
+    await expect(verifyHostToken(await forged().sign(key), { secret, hostId })).resolves.toMatchObject({
+      sessionId: 'session-1',
+      tenantId: 'tenant-1',
+      scope: 'session',
+    });
   });
 
   it('rejects a header with critical extensions, a payload that is not an object, a cut signature', async () => {
@@ -242,15 +252,30 @@ describe('verifyHostToken', () => {
   });
 });
 
-describe('SeenJtiCache', () => {
-  it('forgets ids once they can no longer be valid', () => {
-    const cache = new SeenJtiCache();
-    expect(cache.remember('a', 1_000, 0)).toBe(true);
-    expect(cache.remember('a', 1_000, 500)).toBe(false);
-    expect(cache.remember('a', 2_000, 1_000)).toBe(true);
-    expect(cache.remember('b', 20_000, 1_000)).toBe(true);
+describe('VerifiedTokens', () => {
+  const claims = (expiresAtMs: number) => ({
+    hostId,
+    tenantId: 'tenant-1',
+    sessionId: 'session-1',
+    scope: 'session' as const,
+    jti: 'j',
+    expiresAt: new Date(expiresAtMs),
+  });
+
+  it('forgets tokens once they can no longer be valid, and holds at most its bound', () => {
+    const cache = new VerifiedTokens(2);
+    cache.remember('a', claims(1_000), 0);
+    expect(cache.get('a', 500)).toBeDefined();
+    // Expiry plus the 5 s clock tolerance.
+    expect(cache.get('a', 6_000)).toBeUndefined();
+    cache.remember('b', claims(60_000), 1_000);
+    cache.remember('c', claims(60_000), 1_000);
+    cache.remember('d', claims(60_000), 1_000);
+    expect(cache.size).toBe(2);
+    expect(cache.get('b', 1_000)).toBeUndefined();
+    expect(cache.get('d', 1_000)).toBeDefined();
     // A sweep (at most every 10 s) drops what has expired.
-    cache.remember('c', 40_000, 30_000);
+    cache.remember('e', claims(100_000), 80_000);
     expect(cache.size).toBe(1);
   });
 });

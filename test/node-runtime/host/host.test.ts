@@ -181,14 +181,20 @@ describe('session host', () => {
       now: new Date(Date.now() - 60_000),
     });
     expect((await call(id, 'status', { token: expired })).status).toBe(401);
-    const once = await signHostToken({
+    const valid = await signHostToken({
       secret: SECRET,
       hostId: HOST_ID,
       tenantId,
       sessionId: id,
       scope: 'session',
     });
-    expect((await call(id, 'status', { token: once })).status).toBe(200);
-    expect((await call(id, 'status', { token: once })).status).toBe(401); // replay
+    // The edge reuses a token for its session; the host keeps the ones it verified.
+    expect((await call(id, 'status', { token: valid })).status).toBe(200);
+    expect((await call(id, 'status', { token: valid })).status).toBe(200);
+    // Remembered for its own session only.
+    expect((await call(other, 'status', { token: valid })).status).toBe(401);
+    const [header, payload, signature = ''] = valid.split('.');
+    const altered = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    expect((await call(id, 'status', { token: altered })).status).toBe(401);
   });
 });
