@@ -218,6 +218,8 @@ export class SessionOutbox {
       const limit = isUnpaced(pacing) ? CLAIM_BATCH : 1;
       const lease = this.lease();
       if (lease === null) return;
+      // The claim sees every message committed before it starts: a wake from here on means one after it.
+      this.woken = false;
       const claim = await claimNext(
         this.deps.db,
         this.deps.sessionId,
@@ -235,10 +237,20 @@ export class SessionOutbox {
       this.pacingJustRead = true;
       this.backlog = claim.more || claim.waitingWithQueued.length > 0;
       if (claim.messages.length > 0) {
+        let delivered = 0;
         for (const message of claim.messages) {
           // In order: after one that did not go, the rest wait (they are claimed again, in order).
           if (!(await this.deliver(message, claim.pacing ?? this.deps.defaultPacing))) break;
+          delivered++;
           if (!this.running || this.deps.readiness() !== 'connected') break;
+        }
+        // Every one went, the claim saw nothing else, and nothing was queued since (that wakes the
+        // outbox): no second look, which for messages sent one at a time was a statement each for nothing.
+        const done =
+          delivered === claim.messages.length && !claim.more && claim.waitingWithQueued.length === 0;
+        if (done && !this.woken) {
+          await this.recordNextSend(null);
+          await this.sleep();
         }
         continue;
       }

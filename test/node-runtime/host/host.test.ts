@@ -1,3 +1,4 @@
+import { type KyselyPlugin, RawNode } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
@@ -15,6 +16,15 @@ const database = useTestDatabase();
 let sim: SimServer;
 let host: RunningHost;
 let tenantId: string;
+/** Looks at the outbox (claimNext's statement) by the host so far. */
+let claims = 0;
+const countClaims: KyselyPlugin = {
+  transformQuery: ({ node }) => {
+    if (RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('))) claims++;
+    return node;
+  },
+  transformResult: async ({ result }) => result,
+};
 
 const newSession = async (name: string) => {
   const { db } = database();
@@ -59,7 +69,7 @@ beforeAll(async () => {
   tenantId = (await db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow())
     .id;
   host = await startHost({
-    db,
+    db: db.withPlugin(countClaims),
     hostId: HOST_ID,
     port: 0,
     secret: SECRET,
@@ -133,6 +143,26 @@ describe('session host', () => {
     const again = await call(id, 'qr');
     expect(again.body.qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
     expect(again.body.qr).not.toBe(qr.body.qr);
+  });
+
+  it('looks at the outbox once per message sent one at a time', async () => {
+    const id = await newSession('one-look');
+    await call(id, 'start');
+    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
+    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000002', name: 'Sari' });
+    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const before = claims;
+    for (let i = 0; i < 5; i++) {
+      const messageId = await queueText(database().db, id, '628900000098@s.whatsapp.net', `one ${i}`);
+      expect((await call(id, 'send', { body: { messageId } })).body).toEqual({
+        id: messageId,
+        status: 'sent',
+      });
+    }
+    // One claim each; at most one more from the host's periodic look at idle outboxes. Before, every
+    // message took a second, empty one.
+    expect(claims - before).toBeGreaterThanOrEqual(5);
+    expect(claims - before).toBeLessThanOrEqual(6);
   });
 
   it('answers a send while not linked with SESSION_NOT_AUTHENTICATED', async () => {
