@@ -43,7 +43,7 @@ export async function sessionsPerHost(
   const cfg = config.memory;
   result.title = '3. Sessions per host: memory per linked idle session';
   result.ours =
-    'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL); the whole stack adds the edge and PostgreSQL';
+    'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL); the whole stack adds the edge (its own process) and PostgreSQL; "one process": the largest N again on a host with the edge in its process, as `npm start` runs them';
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
@@ -56,9 +56,11 @@ export async function sessionsPerHost(
   let ours0: MemoryUsage | undefined;
   let base0: MemoryUsage | undefined;
   let stack0 = Number.NaN;
+  let together: Step | undefined;
   // The whole stack: the host, the edge, and PostgreSQL counted by its proportional share (its shared
   // buffers once over all its processes), the database's memory being what our design adds.
-  const stackOf = async (host: MemoryUsage, edge: RunningEdgeProc) => {
+  // `edge` undefined: it runs in the host's process (npm start), its memory is in the host's.
+  const stackOf = async (host: MemoryUsage, edge: RunningEdgeProc | undefined) => {
     const [postmaster, ...children] = await env.postgresPids();
     // The bench's own connections are not the stack's.
     const benchPids = new Set(
@@ -75,12 +77,10 @@ export async function sessionsPerHost(
       // A backend's title is "postgres: user database address ..."; the helpers name their job.
       (/^postgres: \S+ \S+ [\d.:[\]a-f]+/.test(cmdline.replaceAll('\0', ' ')) ? backends : helpers).push(pid);
     }
-    const edgeMemory = await edge.proc.memory();
-    const edgeAdds = await procUss(edge.proc.pid);
     const parts: StackParts = {
-      // After full GCs, as the host's figure is (`npm start` runs the two in one process).
-      edge: edgeAdds,
-      edgeHeap: edgeMemory.heapUsed,
+      // After full GCs, as the host's figure is.
+      edge: edge ? await procUss(edge.proc.pid) : 0,
+      edgeHeap: edge ? (await edge.proc.memory()).heapUsed : 0,
       postgresServer: await procsPss(helpers),
       postgresBackends: await procsPss(backends),
       backends: backends.length,
@@ -117,6 +117,27 @@ export async function sessionsPerHost(
     } finally {
       await edge.stop();
       await host.stop();
+    }
+
+    // The largest step again with the edge in the host's process, as `npm start` runs them.
+    const last = cfg.sessions[cfg.sessions.length - 1] ?? 0;
+    const stack = await env.startStack(sim);
+    try {
+      const t0 = Date.now();
+      await pool(
+        Array.from({ length: last }, (_, i) => i),
+        cfg.linkConcurrency,
+        (i) => linkSession(stack.edge.url, sim.url, env.adminKey, `mem1-${env.tag()}`, accountPhone(3, i)),
+      );
+      const linkSeconds = (Date.now() - t0) / 1000;
+      await waitQuiet([stack.host.proc.pid, sim.child.pid ?? -1]);
+      await sleep(Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000));
+      const memory = await stack.host.proc.memory();
+      const { stack: whole, parts } = await stackOf(memory, undefined);
+      together = { sessions: last, memory, stack: whole, parts, linkSeconds };
+      env.log(`  ours ${last} sessions, one process: whole stack ${fmt(whole / MiB)} MiB`);
+    } finally {
+      await stack.host.stop();
     }
 
     const raw = await env.startRaw(sim, 'raw-mem');
@@ -181,6 +202,18 @@ export async function sessionsPerHost(
       ),
     );
   }
+  const lastBase = base.find((b) => b.sessions === together?.sessions);
+  if (together && lastBase) {
+    result.metrics.push(
+      metric(
+        `whole stack with ${together.sessions} sessions, one process (npm start)`,
+        'MiB',
+        together.stack / MiB,
+        lastBase.stack / MiB,
+        'lower',
+      ),
+    );
+  }
   // The marginal cost: what each session beyond the previous step added (start-up allocations that the
   // first sessions pay once drop out).
   for (let i = 1; i < cfg.sessions.length; i++) {
@@ -208,11 +241,14 @@ export async function sessionsPerHost(
     '',
     '| sessions | host RSS (JS heap) | edge, its own pages (JS heap) | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS (JS heap) |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...ours.map((o) => {
+    ...[...ours, ...(together ? [{ ...together, oneProcess: true }] : [])].map((o) => {
       const b = base.find((s) => s.sessions === o.sessions);
       const p = o.parts;
       const both = (rss: number, heap: number) => `${fmt(rss / MiB)} (${fmt(heap / MiB)})`;
-      return `| ${o.sessions} | ${both(o.memory.rss, o.memory.heapUsed)} | ${both(p?.edge ?? Number.NaN, p?.edgeHeap ?? Number.NaN)} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? both(b.memory.rss, b.memory.heapUsed) : '—'} |`;
+      const label = 'oneProcess' in o ? `${o.sessions}, one process` : String(o.sessions);
+      const edgePart =
+        'oneProcess' in o ? 'in the host' : both(p?.edge ?? Number.NaN, p?.edgeHeap ?? Number.NaN);
+      return `| ${label} | ${both(o.memory.rss, o.memory.heapUsed)} | ${edgePart} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? both(b.memory.rss, b.memory.heapUsed) : '—'} |`;
     }),
   ];
   const totalLink = (steps: Step[]) => steps.reduce((a, s) => a + s.linkSeconds, 0);
