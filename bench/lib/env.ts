@@ -294,6 +294,17 @@ export class BenchEnv {
     const pg = this.embedded.pg;
     if (!pg || (await current()) === on) return current();
     await sql`ALTER SYSTEM SET track_commit_timestamp = ${sql.lit(on ? 'on' : 'off')}`.execute(this.db);
+    await this.restartPostgres();
+    return current();
+  }
+
+  /**
+   * Stops the embedded PostgreSQL and starts it again on the same port, its shared buffers empty (with
+   * an external server, nothing). No host may be running; the pool reconnects by itself.
+   */
+  async restartPostgres(): Promise<void> {
+    const pg = this.embedded.pg;
+    if (!pg) return;
     await pg.stop();
     const { startEmbeddedPostgres } = await import('../../node-runtime/db/embedded.js');
     this.embedded.pg = await startEmbeddedPostgres({
@@ -301,7 +312,6 @@ export class BenchEnv {
       port: pg.port,
       ephemeral: this.options.ephemeralDb,
     });
-    return current();
   }
 
   /**

@@ -121,6 +121,8 @@ export async function sessionsPerHost(
 
     // The largest step again with the edge in the host's process, as `npm start` runs them.
     const last = cfg.sessions[cfg.sessions.length - 1] ?? 0;
+    // A restarted database: its buffers would otherwise hold the keys of the run above's sessions too.
+    await env.restartPostgres();
     const stack = await env.startStack(sim);
     try {
       const t0 = Date.now();

@@ -17,6 +17,8 @@ const looksLikeOurKey = (text: string) => hasReservedPrefix(text.trim()) || OUR_
  */
 export function refuseKeyInQuery(): MiddlewareHandler {
   return async (c, next) => {
+    // Most requests have no query string: no URL to parse for them.
+    if (!c.req.url.includes('?')) return next();
     const url = new URL(c.req.url);
     for (const [name, value] of url.searchParams) {
       if (KEY_PARAMETER_NAMES.has(normalizeName(name)) || looksLikeOurKey(name) || looksLikeOurKey(value)) {

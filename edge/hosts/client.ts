@@ -108,6 +108,27 @@ const MAX_KEPT_TOKENS = 10_000;
 /** The longest raw (non-JSON) body kept for the log. */
 const MAX_RAW_TEXT = 200;
 
+/** Stands for the session id in the paths below (hc puts path parameters in as they are). */
+const ID_SLOT = '{session}';
+
+/** Each session route's path, from the typed client once rather than through its proxies per call. */
+const sessionPaths = ((session: SessionRoutes): Record<HostSessionAction, string> => {
+  const param = { id: ID_SLOT };
+  return {
+    start: session.start.$path({ param }),
+    status: session.status.$path({ param }),
+    qr: session.qr.$path({ param }),
+    send: session.send.$path({ param }),
+    outbox: session.outbox.$path({ param }),
+    media: session.media.$path({ param }),
+    read: session.read.$path({ param }),
+    presence: session.presence.$path({ param }),
+    check: session.check.$path({ param }),
+    'pairing-code': session['pairing-code'].$path({ param }),
+    logout: session.logout.$path({ param }),
+  };
+})(hc<HostApp>('').internal.sessions[':id']);
+
 /** A client for the hosts' internal API. */
 export function createHostClient(options: HostClientOptions): HostClient {
   // One token per host, tenant, session and scope, reused for the first half of its life (the host
@@ -134,9 +155,8 @@ export function createHostClient(options: HostClientOptions): HostClient {
   const send = async (to: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
     const token = await tokenFor(to);
     const base = to.host.internalUrl.replace(/\/+$/, '');
-    const session = hc<HostApp>(base).internal.sessions[':id'];
-    // hc puts path parameters in as they are.
-    const param = { id: encodeURIComponent(to.sessionId) };
+    const id = encodeURIComponent(to.sessionId);
+    const path = (action: HostSessionAction) => sessionPaths[action].replace(ID_SLOT, id);
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
     const post = (path: string, body: unknown) =>
       options.transport({
@@ -149,39 +169,39 @@ export function createHostClient(options: HostClientOptions): HostClient {
     const get = (path: string) => options.transport({ url: base + path, method: 'GET', headers, signal });
     switch (request.action) {
       case 'start':
-        return post(session.start.$path({ param }), {});
+        return post(path('start'), {});
       case 'status':
-        return get(session.status.$path({ param }));
+        return get(path('status'));
       case 'qr':
-        return get(session.qr.$path({ param }));
+        return get(path('qr'));
       case 'send': {
         const body: InferRequestType<SessionRoutes['send']['$post']>['json'] = request.body;
-        return post(session.send.$path({ param }), body);
+        return post(path('send'), body);
       }
       case 'outbox':
-        return post(session.outbox.$path({ param }), {});
+        return post(path('outbox'), {});
       case 'media': {
         const body: InferRequestType<SessionRoutes['media']['$post']>['json'] = request.body;
-        return post(session.media.$path({ param }), body);
+        return post(path('media'), body);
       }
       case 'read': {
         const body: InferRequestType<SessionRoutes['read']['$post']>['json'] = request.body;
-        return post(session.read.$path({ param }), body);
+        return post(path('read'), body);
       }
       case 'presence': {
         const body: InferRequestType<SessionRoutes['presence']['$post']>['json'] = request.body;
-        return post(session.presence.$path({ param }), body);
+        return post(path('presence'), body);
       }
       case 'check': {
         const body: InferRequestType<SessionRoutes['check']['$post']>['json'] = request.body;
-        return post(session.check.$path({ param }), body);
+        return post(path('check'), body);
       }
       case 'pairing-code': {
         const body: InferRequestType<SessionRoutes['pairing-code']['$post']>['json'] = request.body;
-        return post(session['pairing-code'].$path({ param }), body);
+        return post(path('pairing-code'), body);
       }
       case 'logout':
-        return post(session.logout.$path({ param }), {});
+        return post(path('logout'), {});
     }
   };
 
