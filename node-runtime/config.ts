@@ -85,6 +85,15 @@ export const pacingOf = (
     perChatMinIntervalMs: config.PACING_PER_CHAT_MIN_INTERVAL_MS,
   });
 
+/** The host's options that `npm start` and a host on its own both take from the same settings. */
+export const hostSettingsOf = (config: z.infer<typeof HostSettings>) => ({
+  retentionDays: config.MESSAGE_RETENTION_DAYS,
+  pacing: pacingOf(config),
+  mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
+  maxSessions: config.HOST_MAX_SESSIONS,
+  leaseMs: config.HOST_LEASE_SECONDS * 1000,
+});
+
 /**
  * Everything the single-machine stack (`npm start`, `npm run sandbox`) reads from the environment: the
  * edge's own variables (every `EDGE_*` works here as on Workers and Deno), the host's, and the stack's.

@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
-import { pacingOf, type StackConfig } from '../node-runtime/config.js';
+import { hostSettingsOf, type StackConfig } from '../node-runtime/config.js';
 import { closeDb, createDb, createLeaseDb } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
@@ -117,11 +117,7 @@ export const startStack = async (
         allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
         db: webhookDb,
       },
-      retentionDays: config.MESSAGE_RETENTION_DAYS,
-      pacing: pacingOf(config),
-      mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
-      maxSessions: config.HOST_MAX_SESSIONS,
-      leaseMs: config.HOST_LEASE_SECONDS * 1000,
+      ...hostSettingsOf(config),
       leaseDb,
     });
     // Sockets end without logging out: linked sessions resume on the next start.

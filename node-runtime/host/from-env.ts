@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
-import { HostConfigSchema, pacingOf, parseConfig, waConnectionOf } from '../config.js';
+import { HostConfigSchema, hostSettingsOf, parseConfig, waConnectionOf } from '../config.js';
 import { closeDb, createDb, createLeaseDb, createListener, hostDbOptions } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { type RunningHost, startHost } from './server.js';
@@ -50,11 +50,7 @@ export async function startConfiguredHost(env: NodeJS.ProcessEnv): Promise<Confi
         allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === 'true',
         db: webhookDb,
       },
-      retentionDays: config.MESSAGE_RETENTION_DAYS,
-      pacing: pacingOf(config),
-      mediaAllowPrivate: config.MEDIA_URL_ALLOW_PRIVATE === 'true',
-      maxSessions: config.HOST_MAX_SESSIONS,
-      leaseMs: config.HOST_LEASE_SECONDS * 1000,
+      ...hostSettingsOf(config),
       leaseDb,
       listener,
     });
