@@ -82,6 +82,27 @@ describe('POST /api/messages', () => {
     expect(host.calls.map((c) => [c.action, c.pathSessionId])).toEqual([['outbox', uuid]]);
   });
 
+  it('wakes the host once per burst: each message by a call that began after it was queued', async () => {
+    const { key, uuid } = await newSession();
+    // What the outbox would find at each wake: the messages queued when the call arrived.
+    const seen: number[] = [];
+    host.answer('outbox', async () => {
+      seen.push((await messagesOf(uuid)).length);
+      return { body: { woken: true }, delayMs: 150 };
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => post('/api/messages', key, { to: '6281234567890', text: `b${i}` })),
+    );
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    // One call at a time for the session, and one more after it for what was queued meanwhile.
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.length).toBeLessThanOrEqual(3);
+    expect(seen.at(-1)).toBe(6);
+    // Later, alone again: a call of its own.
+    await post('/api/messages', key, { to: '6281234567890', text: 'later' });
+    expect(seen.at(-1)).toBe(7);
+  });
+
   it('takes a ttl, and queues even when the host cannot be woken (it looks by itself)', async () => {
     const { key, uuid } = await newSession();
     host.answer('outbox', () => ({ reset: true }));
