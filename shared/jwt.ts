@@ -76,6 +76,10 @@ export class HostTokenError extends Error {
   }
 }
 
+/** Past its expiry and the clock tolerance: no longer valid anywhere. */
+const expired = (claims: HostTokenClaims, nowMs: number) =>
+  claims.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000 <= nowMs;
+
 /**
  * Tokens one host verified, each kept until it expires (and the map bounded): a hit is the exact token
  * string, signature included, so nothing but a token this host accepted before can skip the checks.
@@ -93,7 +97,7 @@ export class VerifiedTokens {
   get(token: string, nowMs: number): HostTokenClaims | undefined {
     const claims = this.#byToken.get(token);
     if (!claims) return undefined;
-    if (claims.expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000 > nowMs) return claims;
+    if (!expired(claims, nowMs)) return claims;
     this.#byToken.delete(token);
     return undefined;
   }
@@ -101,9 +105,7 @@ export class VerifiedTokens {
   remember(token: string, claims: HostTokenClaims, nowMs: number): void {
     if (nowMs >= this.#nextSweepMs) {
       this.#nextSweepMs = nowMs + 10_000;
-      for (const [known, { expiresAt }] of this.#byToken) {
-        if (expiresAt.getTime() + CLOCK_TOLERANCE_SECONDS * 1000 <= nowMs) this.#byToken.delete(known);
-      }
+      for (const [known, kept] of this.#byToken) if (expired(kept, nowMs)) this.#byToken.delete(known);
     }
     // The oldest goes first: a full map means tokens are reused less than the edge could, nothing worse.
     if (this.#byToken.size >= this.#max) this.#byToken.delete(this.#byToken.keys().next().value ?? '');

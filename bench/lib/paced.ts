@@ -27,9 +27,8 @@ export async function paced(opts: PacedOptions): Promise<LoadResult> {
   const inFlight = new Set<Promise<void>>();
   const start = performance.now() + 5;
   const one = async (due: number) => {
-    const { headers } = opts;
     try {
-      const res = await pool.request({ path: pathname + search, method: 'GET', headers });
+      const res = await pool.request({ path: pathname + search, method: 'GET', headers: opts.headers });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - due);
       else non2xx++;

@@ -163,12 +163,14 @@ async function measureStack(
   };
 
   if (cfg.warmupSeconds > 0) {
+    // What the warm-up noted is not reported (an earlier stack's notes are).
+    const kept = result.notes.length;
     await run('warm-up', {
       rate: cfg.fixedRate,
       seconds: cfg.warmupSeconds,
       connections: fixedConnections,
     });
-    result.notes.splice(0);
+    result.notes.splice(kept);
   }
   const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
     rate: cfg.fixedRate,

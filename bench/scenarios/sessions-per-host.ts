@@ -243,13 +243,13 @@ export async function sessionsPerHost(
     '',
     '| sessions | host RSS (JS heap) | edge, its own pages (JS heap) | PostgreSQL server processes | PostgreSQL backends (count) | whole stack | raw RSS (JS heap) |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...[...ours, ...(together ? [{ ...together, oneProcess: true }] : [])].map((o) => {
+    ...[...ours, ...(together ? [together] : [])].map((o) => {
       const b = base.find((s) => s.sessions === o.sessions);
       const p = o.parts;
       const both = (rss: number, heap: number) => `${fmt(rss / MiB)} (${fmt(heap / MiB)})`;
-      const label = 'oneProcess' in o ? `${o.sessions}, one process` : String(o.sessions);
-      const edgePart =
-        'oneProcess' in o ? 'in the host' : both(p?.edge ?? Number.NaN, p?.edgeHeap ?? Number.NaN);
+      const oneProcess = o === together;
+      const label = oneProcess ? `${o.sessions}, one process` : String(o.sessions);
+      const edgePart = oneProcess ? 'in the host' : both(p?.edge ?? Number.NaN, p?.edgeHeap ?? Number.NaN);
       return `| ${label} | ${both(o.memory.rss, o.memory.heapUsed)} | ${edgePart} | ${fmt((p?.postgresServer ?? Number.NaN) / MiB)} | ${fmt((p?.postgresBackends ?? Number.NaN) / MiB)} (${p?.backends ?? '?'}) | ${fmt(o.stack / MiB)} | ${b ? both(b.memory.rss, b.memory.heapUsed) : '—'} |`;
     }),
   ];

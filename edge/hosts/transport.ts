@@ -50,7 +50,7 @@ export interface LocalHost {
  * through `remote`. The host's token checks run as they would over the network.
  */
 export function inProcessTransport(local: LocalHost, remote: HostTransport): HostTransport {
-  const base = local.url.replace(/\/+$/, '');
+  const prefix = `${local.url.replace(/\/+$/, '')}/`;
   const direct = fetchTransport(async (input, { signal, ...init } = {}) => {
     signal?.throwIfAborted();
     // Without the signal: tying a Request to it costs more than racing it here.
@@ -63,5 +63,5 @@ export function inProcessTransport(local: LocalHost, remote: HostTransport): Hos
       answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
     });
   });
-  return (request) => (request.url.startsWith(`${base}/`) ? direct(request) : remote(request));
+  return (request) => (request.url.startsWith(prefix) ? direct(request) : remote(request));
 }

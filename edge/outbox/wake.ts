@@ -2,40 +2,37 @@
 // A burst of messages for one session would otherwise cost the edge and the host an HTTP call each,
 // though the host's outbox takes everything queued at its next look.
 
+type Next = { call: () => Promise<void>; done: Deferred };
+
 /**
  * Calls `call` for the session unless one is under way; then one more call goes after it, shared by
  * every request that queued meanwhile. Each caller's promise settles with a call that began after it
  * asked, so after its message was committed: the outbox's next look cannot miss it.
  */
 export function outboxWaker(): (sessionId: string, call: () => Promise<void>) => Promise<void> {
-  const bySession = new Map<
-    string,
-    { running: Promise<void>; next?: { call: () => Promise<void>; done: Deferred } }
-  >();
-  const run = (sessionId: string, call: () => Promise<void>): Promise<void> => {
-    const running = call().finally(() => {
-      const state = bySession.get(sessionId);
-      const next = state?.next;
-      if (!state || !next) {
-        bySession.delete(sessionId);
+  // A session is here while a call for it is under way, with the call to make after it, if any.
+  const underWay = new Map<string, Next | undefined>();
+  const run = (sessionId: string, call: () => Promise<void>): Promise<void> =>
+    call().finally(() => {
+      const next = underWay.get(sessionId);
+      if (!next) {
+        underWay.delete(sessionId);
         return;
       }
-      state.next = undefined;
-      state.running = run(sessionId, next.call);
-      state.running.then(next.done.resolve, next.done.reject);
+      underWay.set(sessionId, undefined);
+      run(sessionId, next.call).then(next.done.resolve, next.done.reject);
     });
-    return running;
-  };
   return (sessionId, call) => {
-    const state = bySession.get(sessionId);
-    if (!state) {
-      const entry = { running: Promise.resolve() };
-      bySession.set(sessionId, entry);
-      entry.running = run(sessionId, call);
-      return entry.running;
+    if (!underWay.has(sessionId)) {
+      underWay.set(sessionId, undefined);
+      return run(sessionId, call);
     }
-    state.next ??= { call, done: deferred() };
-    return state.next.done.promise;
+    let next = underWay.get(sessionId);
+    if (!next) {
+      next = { call, done: deferred() };
+      underWay.set(sessionId, next);
+    }
+    return next.done.promise;
   };
 }
 
