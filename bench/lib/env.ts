@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import postgres from 'postgres';
+import { EDGE_NODE_FLAGS } from '../../edge/entries/node-flags.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
 import { createDb } from '../../node-runtime/db/connect.js';
 import type { RunningPostgres } from '../../node-runtime/db/embedded.js';
@@ -236,6 +237,7 @@ export class BenchEnv {
     const proc = new NodeProc({
       name,
       script: EDGE_MAIN,
+      nodeFlags: EDGE_NODE_FLAGS,
       env: {
         DATABASE_URL: this.databaseUrl,
         EDGE_HOST_SECRET: this.secret,

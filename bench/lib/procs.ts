@@ -39,6 +39,8 @@ export interface NodeProcOptions {
   inspectPort?: number;
   /** An IPC channel and the memory probe (bench/procs/probe.ts) with --expose-gc. */
   probe?: boolean;
+  /** Node.js flags the entry runs with, as its npm script gives them. */
+  nodeFlags?: readonly string[];
   cwd?: string;
 }
 
@@ -50,6 +52,7 @@ export class NodeProc {
 
   constructor(readonly options: NodeProcOptions) {
     const args = options.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    args.push(...(options.nodeFlags ?? []));
     if (options.probe) args.push('--expose-gc', '--import', PROBE);
     if (options.inspectPort) args.push(`--inspect=127.0.0.1:${options.inspectPort}`);
     args.push(options.script);
