@@ -6,6 +6,7 @@ import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.
 import { ApiError } from '../../shared/errors.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK } from '../../shared/events.js';
+import { GroupWriter } from '../../shared/group-writer.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import {
   DEFAULT_TTL_SECONDS,
@@ -50,9 +51,10 @@ export async function queueMessage(
   now: Date,
 ): Promise<Queued> {
   if (!request.idempotency && !request.file && !request.fetched) {
-    // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case.
+    // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case, and the
+    // messages of requests that arrive together share it.
     const id = newMessageId();
-    await insertQueued(db, sender, request, id, now);
+    await queuerOf(db).submit({ sender, request, id, now });
     return { id, resumed: false };
   }
   // A key freed by a request that failed retryably can vanish between the insert and the read: once more.
@@ -140,6 +142,54 @@ async function reuseKey(
   return { id, resumed: id === record.message_id };
 }
 
+/** A message to queue, with the id it will carry and when it was asked for. */
+type NewMessage = { sender: Sender; request: QueueRequest; id: string; now: Date };
+
+/**
+ * One writer per database handle: on Node the edge's one pool, so messages queued while an INSERT is
+ * under way go together in the next (a commit for many); a Worker's handle is its request's own, so
+ * there each goes alone, as a Worker may not do I/O for another request.
+ */
+const queuers = new WeakMap<Kysely<Database>, GroupWriter<NewMessage, undefined>>();
+
+function queuerOf(db: Kysely<Database>): GroupWriter<NewMessage, undefined> {
+  let queuer = queuers.get(db);
+  if (!queuer) {
+    queuer = new GroupWriter((messages) => insertMessages(db, messages));
+    queuers.set(db, queuer);
+  }
+  return queuer;
+}
+
+/**
+ * Queues text-only messages (no key, no file) in one statement, in the order given (their queue order).
+ * A message the statement cannot take (its session deleted meanwhile) fails the statement; the group
+ * writer then inserts each alone, so only that one fails.
+ */
+async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Promise<undefined[]> {
+  const column = <T>(pick: (m: NewMessage) => T) => messages.map(pick);
+  // Volatile nextval() is evaluated after the ORDER BY, so the queue order is the array order.
+  await sql`
+    insert into messages (session_id, id, tenant_id, direction, chat_jid, sender_jid, kind, text, content,
+      sent_at, status, status_rank, status_at, source, outbox_seq, expires_at)
+    select m.session_id, m.id, m.tenant_id, 'out', m.chat_jid, s.account_jid, m.kind, m.text,
+      m.content::jsonb, m.at, 'queued', ${MESSAGE_STATUS_RANK.queued}, m.at, 'api',
+      nextval('messages_outbox_seq'), m.expires_at
+    from unnest(
+      ${column((m) => m.sender.sessionId)}::uuid[], ${column((m) => m.id)}::text[],
+      ${column((m) => m.sender.tenantId)}::uuid[], ${column((m) => m.request.to)}::text[],
+      ${column((m) => m.request.kind ?? 'text')}::text[], ${column((m) => m.request.text)}::text[],
+      ${column((m) => JSON.stringify(viewContent(m.request.content ?? {})))}::text[],
+      ${column((m) => m.now.toISOString())}::timestamptz[], ${column((m) => expiresAt(m.request, m.now).toISOString())}::timestamptz[]
+    ) with ordinality as m(session_id, id, tenant_id, chat_jid, kind, text, content, at, expires_at, ord)
+    left join sessions s on s.id = m.session_id
+    order by m.ord`.execute(db);
+  return messages.map(() => undefined);
+}
+
+const expiresAt = (request: QueueRequest, now: Date) =>
+  new Date(now.getTime() + (request.ttlSeconds ?? DEFAULT_TTL_SECONDS) * 1000);
+
 async function insertQueued(
   trx: Kysely<Database>,
   sender: Sender,
@@ -147,7 +197,6 @@ async function insertQueued(
   id: string,
   now: Date,
 ) {
-  const ttl = request.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   await trx
     .insertInto('messages')
     .values(({ selectFrom }) => ({
@@ -166,7 +215,7 @@ async function insertQueued(
       status_at: now,
       source: 'api',
       outbox_seq: sql<string>`nextval('messages_outbox_seq')`,
-      expires_at: new Date(now.getTime() + ttl * 1000),
+      expires_at: expiresAt(request, now),
     }))
     .execute();
   const mediaId = request.content?.media?.id;

@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { Database, MessageRow } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { type EventData, MESSAGE_STATUS_RANK, type MessageStatus } from '../../shared/events.js';
+import { GroupWriter } from '../../shared/group-writer.js';
 import { type MediaDownload, messageView } from '../../shared/message-view.js';
-import { GroupWriter } from '../db/group-writer.js';
 import { type Fence, holdLease, LeaseLostError, lostLease } from '../db/lease-fence.js';
 import {
   advanceStatusesWithEvents,

@@ -22,7 +22,7 @@ import {
 } from '@whiskeysockets/baileys';
 import { type Kysely, sql } from 'kysely';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
-import { GroupWriter } from '../db/group-writer.js';
+import { GroupWriter } from '../../shared/group-writer.js';
 import {
   type Fence,
   heldCte,

@@ -2,7 +2,6 @@
 // and never ahead of a write queued before them.
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
 import {
   insertMessagesWithEvents,
@@ -10,6 +9,7 @@ import {
   type SessionRef,
   type StoredMessage,
 } from '../../../node-runtime/events/store.js';
+import { GroupWriter } from '../../../shared/group-writer.js';
 import { queueText } from '../../helpers/outbox.js';
 import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 

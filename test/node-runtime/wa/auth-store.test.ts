@@ -10,8 +10,8 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../../node-runtime/db/connect.js';
-import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
 import { createAuthStore, type KeyWrite, writeKeys } from '../../../node-runtime/wa/auth-store.js';
+import { GroupWriter } from '../../../shared/group-writer.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();

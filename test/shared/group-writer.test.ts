@@ -1,7 +1,7 @@
 // Group commit: what is submitted during a write goes together in the next one, and one bad item does
 // not fail the others.
 import { describe, expect, it } from 'vitest';
-import { GroupWriter } from '../../../node-runtime/db/group-writer.js';
+import { GroupWriter } from '../../shared/group-writer.js';
 
 describe('GroupWriter', () => {
   it('writes a lone item at once, and those submitted meanwhile together in the next write', async () => {

@@ -1,6 +1,6 @@
-// Group commit for one host's sessions: writes submitted while one is under way wait and then go
-// together as the next one, so many sessions' small writes cost one statement and one commit, not one
-// each. An idle writer starts at once, so a lone write waits for nothing.
+// Group commit: writes submitted while one is under way wait and then go together as the next one, so
+// many small writes (a host's sessions' keys and statuses, an edge's concurrent sends) cost one statement
+// and one commit, not one each. An idle writer starts at once, so a lone write waits for nothing.
 
 type Waiting<T, R> = { item: T; resolve: (result: R) => void; reject: (error: unknown) => void };
 
