@@ -162,8 +162,8 @@ function queuerOf(db: Kysely<Database>): GroupWriter<NewMessage, undefined> {
 }
 
 /**
- * Queues text-only messages (no key, no file) in one statement, in the order given (their queue order).
- * A message the statement cannot take (its session deleted meanwhile) fails the statement; the group
+ * Inserts queued messages' rows in one statement, in the order given (their queue order). Grouped, a
+ * message the statement cannot take (its session deleted meanwhile) fails the statement; the group
  * writer then inserts each alone, so only that one fails.
  */
 async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Promise<undefined[]> {
@@ -190,6 +190,7 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
 const expiresAt = (request: QueueRequest, now: Date) =>
   new Date(now.getTime() + (request.ttlSeconds ?? DEFAULT_TTL_SECONDS) * 1000);
 
+/** Queues one message in `trx` (a key's or a file's transaction), with its file if it has one. */
 async function insertQueued(
   trx: Kysely<Database>,
   sender: Sender,
@@ -197,27 +198,7 @@ async function insertQueued(
   id: string,
   now: Date,
 ) {
-  await trx
-    .insertInto('messages')
-    .values(({ selectFrom }) => ({
-      session_id: sender.sessionId,
-      id,
-      tenant_id: sender.tenantId,
-      direction: 'out',
-      chat_jid: request.to,
-      sender_jid: selectFrom('sessions').select('account_jid').where('id', '=', sender.sessionId),
-      kind: request.kind ?? 'text',
-      text: request.text,
-      content: viewContent(request.content ?? {}) as JsonValue,
-      sent_at: now,
-      status: 'queued',
-      status_rank: MESSAGE_STATUS_RANK.queued,
-      status_at: now,
-      source: 'api',
-      outbox_seq: sql<string>`nextval('messages_outbox_seq')`,
-      expires_at: expiresAt(request, now),
-    }))
-    .execute();
+  await insertMessages(trx, [{ sender, request, id, now }]);
   const mediaId = request.content?.media?.id;
   if (request.file && mediaId) {
     await trx
