@@ -3,7 +3,9 @@
 -- messages whether or not the host can be reached, and pays no call per message. The payload is the
 -- session's id; every host listens, and the one running the session looks at its outbox (the others
 -- ignore it). A notification lost with a dropped connection costs only the wait until the host's next
--- regular look.
+-- regular look. PostgreSQL commits notifying transactions one at a time (it holds a lock from queuing the
+-- notification to the end of the commit); an edge process already queues its messages one INSERT at a
+-- time, grouped, so this orders only the INSERTs of different edges.
 CREATE FUNCTION messages_queued_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
