@@ -109,7 +109,7 @@ export function registerMessageCreate(app: EdgeApp, { forwarder, now }: EdgeServ
       now(),
     );
     if ('replay' in queued) return replay(c, queued.replay) as never;
-    // The owning host hears of it from PostgreSQL on commit (migrations/0010): no call to it here.
+    // The owning host hears of it from PostgreSQL on commit (migrations/0009): no call to it here.
     return c.json({ success: true as const, id: queued.id, status: 'queued' as const }, 202);
   });
 }

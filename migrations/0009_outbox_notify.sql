@@ -1,4 +1,4 @@
--- 0010_outbox_notify: a host hears that messages were queued for one of its sessions from PostgreSQL, on
+-- 0009_outbox_notify: a host hears that messages were queued for one of its sessions from PostgreSQL, on
 -- commit, instead of from the edge over HTTP: the edge answers without waiting for the host, queues
 -- messages whether or not the host can be reached, and pays no call per message. The payload is the
 -- session's id; every host listens, and the one running the session looks at its outbox (the others
