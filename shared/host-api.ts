@@ -22,6 +22,7 @@ import {
   ErrorResponseSchema,
   HostHealthSchema,
   HostLogoutResponseSchema,
+  HostOutboxResponseSchema,
   HostPairingCodeBodySchema,
   HostPairingCodeResponseSchema,
   HostQrResponseSchema,
@@ -89,6 +90,14 @@ export const hostSendRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: HostSendBodySchema } } },
   },
   responses: { 200: json(HostSendResponseSchema, 'Sent'), ...errorReplies },
+});
+
+/** POST: messages were queued for the session: its outbox looks now. */
+export const hostOutboxRoute = createRoute({
+  method: 'post',
+  path: '/internal/sessions/{id}/outbox',
+  request: { params: SessionParamsSchema },
+  responses: { 200: json(HostOutboxResponseSchema, 'The outbox was woken'), ...errorReplies },
 });
 
 /**
@@ -197,6 +206,7 @@ export const HOST_SESSION_ROUTES = {
   status: hostStatusRoute,
   qr: hostQrRoute,
   send: hostSendRoute,
+  outbox: hostOutboxRoute,
   media: hostMediaRoute,
   read: hostReadRoute,
   presence: hostPresenceRoute,
@@ -215,6 +225,7 @@ export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set([
   'start',
   'status',
   'qr',
+  'outbox',
   'read',
   'presence',
   'check',

@@ -10,6 +10,7 @@ import {
   hostLogoutRoute,
   hostMediaDownloadRoute,
   hostMediaRoute,
+  hostOutboxRoute,
   hostPairingCodeRoute,
   hostPresenceRoute,
   hostQrRoute,
@@ -133,6 +134,10 @@ export const createHostApp = ({ sessions, hostId, secret, logger, metrics }: Hos
         }
       }
       return c.json(result.message, 200);
+    })
+    .openapi(hostOutboxRoute, async (c) => {
+      await sessions.wakeOutbox(c.req.valid('param').id);
+      return c.json({ woken: true as const }, 200);
     })
     .openapi(hostMediaRoute, async (c) =>
       c.json(await sessions.fetchMedia(c.req.valid('param').id, c.req.valid('json')), 200),
