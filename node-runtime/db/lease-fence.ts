@@ -33,6 +33,24 @@ export async function holdLease(trx: Kysely<Database>, fence: Fence, sessionId: 
   if (!held) throw lostLease(fence, sessionId);
 }
 
+/**
+ * The fence as one run of a session sees it: the lease holds only while this host holds it under the
+ * epoch it held when the run began. A session stopped and started again here runs under a new epoch, so
+ * a late write of the earlier run (Baileys retries a refused key commit for 30 s) is refused instead of
+ * landing over the new run's keys; being stale, it stops nothing.
+ */
+export function fenceOfRun(fence: Fence, sessionId: string): Fence {
+  const epoch = fence.epochOf(sessionId);
+  const current = () => epoch !== undefined && fence.epochOf(sessionId) === epoch;
+  return {
+    hostId: fence.hostId,
+    epochOf: (id) => (id === sessionId && current() ? epoch : undefined),
+    lost: (id) => {
+      if (id === sessionId && current()) fence.lost(id);
+    },
+  };
+}
+
 /** Tells the fence, and makes the error to throw. */
 export function lostLease(fence: Fence, sessionId: string): LeaseLostError {
   fence.lost(sessionId);

@@ -705,13 +705,14 @@ export class SessionHost {
   forget(sessionId: string, why: string): void {
     const actor = this.actors.get(sessionId);
     this.leases.delete(sessionId); // from here on every write for it is refused without asking
+    // A later run here opens its own store, fenced by its own epoch (see fenceOfRun).
+    this.stores.delete(sessionId);
     if (!actor) return;
     this.deps.logger.warn({ sessionId, why }, 'session stopped here: it no longer holds the lease');
     const { outbox } = this.detach(sessionId);
     void outbox?.stop();
     this.journals.get(sessionId)?.abandon();
     this.journals.delete(sessionId);
-    this.stores.delete(sessionId);
     actor.send({ type: 'STOP' });
     actor.stop();
   }
@@ -784,7 +785,9 @@ export class SessionHost {
       ?.then((s) => s.settled())
       .catch(() => undefined);
     await this.journals.get(sessionId)?.settled();
+    // What the ended socket still tries to write is refused, here or in a later run of the session.
     this.journals.get(sessionId)?.close();
+    this.journals.get(sessionId)?.abandon();
     this.journals.delete(sessionId);
     this.stores.delete(sessionId);
     this.leases.delete(sessionId);

@@ -25,11 +25,11 @@ import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { GroupWriter } from '../../shared/group-writer.js';
 import {
   type Fence,
+  fenceOfRun,
   heldCte,
   holdLease,
   type LeaseLostError,
   lostLease,
-  unlessLost,
 } from '../db/lease-fence.js';
 
 type KeyType = keyof SignalDataTypeMap;
@@ -47,7 +47,10 @@ export interface AuthStoreOptions {
   cacheSize?: number;
   /** The host's key writer, shared by its sessions; by default one of this store's own. */
   keyWriter?: KeyWriter;
-  /** The host's leases: every write is refused once another host owns the session. */
+  /**
+   * The host's leases: every write is refused once another host owns the session, or once this host
+   * holds it under another epoch than when the store was opened (a later run of the session has its own).
+   */
   fence?: Fence;
 }
 
@@ -70,8 +73,8 @@ export async function createAuthStore(
 ): Promise<AuthStore> {
   const stored = await readCreds(db, sessionId);
   const cache = new LruCache(options.cacheSize ?? 2000);
-  const writer = options.keyWriter ?? keyWriter(db, options.fence);
-  const fence = options.fence;
+  const fence = options.fence && fenceOfRun(options.fence, sessionId);
+  const writer = options.keyWriter ?? keyWriter(db, fence);
   // Bumped whenever the cache is written from a write, so a read that raced with a write does not
   // put what it read (possibly older) into the cache.
   let epoch = 0;
@@ -111,7 +114,7 @@ export async function createAuthStore(
       const changes = encodeChanges(data);
       if (changes.length === 0) return;
       await serially(async () => {
-        await writer.submit({ sessionId, changes });
+        await writer.submit({ sessionId, changes, ...(fence ? { fence } : {}) });
         for (const change of changes) {
           const key = cacheKey(change.type, change.id);
           if (change.type === 'pre-key') cache.delete(key);
@@ -216,8 +219,8 @@ export async function readKeys(
   return found;
 }
 
-/** One session's key writes, as one `set` made them. */
-export type KeyWrite = { sessionId: string; changes: readonly KeyChange[] };
+/** One session's key writes, as one `set` made them; `fence`: its run's (see fenceOfRun). */
+export type KeyWrite = { sessionId: string; changes: readonly KeyChange[]; fence?: Fence };
 
 /** Writes the keys of all of a host's sessions, those that queue up together in one statement. */
 export type KeyWriter = GroupWriter<KeyWrite, void>;
@@ -238,13 +241,24 @@ export async function writeKeys(
   writes: readonly KeyWrite[],
   fence?: Fence,
 ): Promise<(undefined | LeaseLostError)[]> {
-  const all = writes.flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
+  const fenceOf = (w: KeyWrite) => w.fence ?? fence;
+  // A write whose run no longer holds the lease is left out unasked; of one session's writes in a batch,
+  // only the current run's can be in (see fenceOfRun), so `held` below is theirs.
+  const live = writes.filter((w) => fenceOf(w)?.epochOf(w.sessionId) !== undefined || !fenceOf(w));
+  const runs = new Map(live.map((w) => [w.sessionId, fenceOf(w)]));
+  const base = fence ?? writes.find((w) => w.fence)?.fence;
+  const statementFence: Fence | undefined = base && {
+    hostId: base.hostId,
+    epochOf: (id) => runs.get(id)?.epochOf(id),
+    lost: (id) => runs.get(id)?.lost(id),
+  };
+  const all = live.flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
   const put = all.filter((c): c is typeof c & { json: string } => c.json !== null);
   const gone = all.filter((c) => c.json === null);
   const { rows } = await sql<{ id: string }>`
     with held as (${heldCte(
-      fence,
-      writes.map((w) => w.sessionId),
+      statementFence,
+      live.map((w) => w.sessionId),
     )}), gone as (
       delete from wa_keys w
       using unnest(
@@ -264,13 +278,10 @@ export async function writeKeys(
     )
     select id from held`.execute(db);
   const held = new Set(rows.map((r) => r.id));
-  return unlessLost(
-    fence,
-    writes,
-    (w) => w.sessionId,
-    held,
-    () => undefined,
-  );
+  return writes.map((w) => {
+    const run = fenceOf(w);
+    return !run || (live.includes(w) && held.has(w.sessionId)) ? undefined : lostLease(run, w.sessionId);
+  });
 }
 
 /** Deletes all Signal keys of the session, keeping its creds. */

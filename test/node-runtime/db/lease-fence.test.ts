@@ -5,7 +5,14 @@ import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type Fence, LeaseLostError } from '../../../node-runtime/db/lease-fence.js';
 import { advanceStatusesWithEvents, insertMessagesWithEvents } from '../../../node-runtime/events/store.js';
-import { writeCreds, writeKeys } from '../../../node-runtime/wa/auth-store.js';
+import {
+  createAuthStore,
+  keyWriter,
+  readCreds,
+  readKeys,
+  writeCreds,
+  writeKeys,
+} from '../../../node-runtime/wa/auth-store.js';
 import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
@@ -140,6 +147,46 @@ describe('fenced writes', () => {
     expect(none).toEqual({ moved: [], hooked: false });
     expect(refused).toBeInstanceOf(LeaseLostError);
     expect(lost).toEqual([moved, moved, moved]);
+  });
+
+  it('a late write of an earlier run of a session on this host is refused and stops nothing: the run after it keeps its keys', async () => {
+    const { db } = database();
+    const { kept, lost } = setup;
+    // The host's leases as SessionHost keeps them: the session ran here under epoch 1.
+    const epochs = new Map([[kept, '1']]);
+    const fence: Fence = { hostId: 'host-a', epochOf: (id) => epochs.get(id), lost: (id) => lost.push(id) };
+    const shared = keyWriter(db, fence);
+    const first = await createAuthStore(db, kept, { fence, keyWriter: shared });
+    await first.state.keys.set({ session: { 'contact.0': Buffer.from('first run') } });
+    // It stopped and started again here (a new claim, a new epoch), with a store of its own.
+    await db.updateTable('sessions').set({ lease_epoch: 2 }).where('id', '=', kept).execute();
+    epochs.set(kept, '2');
+    const second = await createAuthStore(db, kept, { fence, keyWriter: shared });
+    await second.state.keys.set({ session: { 'contact.0': Buffer.from('second run') } });
+    await second.saveCreds();
+    const credsBefore = await readCreds(db, kept);
+    // Baileys retries a refused commit for 30 s: the first run's retry must not land over the second's.
+    await expect(
+      first.state.keys.set({ session: { 'contact.0': Buffer.from('stale') } }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    first.state.creds = { ...first.state.creds, registrationId: -1 };
+    await expect(first.saveCreds()).rejects.toBeInstanceOf(LeaseLostError);
+    // Both runs writing in one batch: only the current one's write goes in.
+    const [stale, current] = await Promise.allSettled([
+      first.state.keys.set({ session: { 'contact.1': Buffer.from('stale') } }),
+      second.state.keys.set({ session: { 'contact.2': Buffer.from('second run') } }),
+    ]);
+    expect(stale).toMatchObject({ status: 'rejected', reason: expect.any(LeaseLostError) });
+    expect(current).toMatchObject({ status: 'fulfilled' });
+    const values = Object.fromEntries(
+      [...(await readKeys(db, kept, 'session', ['contact.0', 'contact.1', 'contact.2']))].map(
+        ([id, json]) => [id, Buffer.from(JSON.parse(json).data, 'base64').toString()],
+      ),
+    );
+    expect(values).toEqual({ 'contact.0': 'second run', 'contact.2': 'second run' });
+    expect(await readCreds(db, kept)).toEqual(credsBefore);
+    // The refusals were of a run that had ended: the session running here now is not stopped for them.
+    expect(lost).toEqual([]);
   });
 
   it('a write that meets a claim under way waits for it, and is refused once the claim commits', async () => {
