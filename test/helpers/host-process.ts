@@ -29,14 +29,15 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Chi
       HOST_PORT: '0',
       WA_WS_URL: options.sim.wsUrl,
       WA_TRUST_ROOT: options.sim.trustRoot,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.HOST_LOG_LEVEL ?? 'warn',
       // A killed host's successor waits for its lease to lapse: short, so restarts in tests stay quick.
       HOST_LEASE_SECONDS: '3',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // HOST_LOG_DIR=/some/dir keeps each host's log (LOG_LEVEL applies) for a failure to be read afterwards.
+  // HOST_LOG_DIR=/some/dir keeps each host's log (at HOST_LOG_LEVEL, warn by default) for a failure to be
+  // read afterwards.
   const logDir = process.env.HOST_LOG_DIR;
   if (logDir) child.stdout?.pipe(createWriteStream(join(logDir, `${options.hostId}-${child.pid}.log`)));
   await new Promise<void>((resolve, reject) => {

@@ -187,10 +187,7 @@ export class Phone {
     bundle: () => PreKeyBundle | undefined,
     fresh = false,
   ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
-    return this.serial(() => {
-      if (fresh) this.sessions.delete(toProtocolAddress(address).toString());
-      return this.encryptNow(address, message, bundle);
-    });
+    return this.serial(() => this.encryptNow(address, message, bundle, fresh));
   }
 
   /** One Signal operation at a time per phone: opening a session and using it must not interleave. */
@@ -204,9 +201,12 @@ export class Phone {
     address: string,
     message: proto.IMessage,
     bundle: () => PreKeyBundle | undefined,
+    fresh = false,
   ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
     const addr = toProtocolAddress(address);
-    if (!this.sessions.has(addr.toString())) {
+    // A new session from the bundle archives the open one (libsignal keeps it in the record), so a
+    // message the peer sent on the old session before it got this one still decrypts.
+    if (fresh || !this.sessions.has(addr.toString())) {
       const b = bundle();
       if (!b) throw new Error(`no pre-key bundle for ${address}`);
       await new SessionBuilder(this.storage, addr).initOutgoing({
