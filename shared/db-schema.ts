@@ -1,5 +1,5 @@
 // Kysely types for the tables in migrations/. Types only: the edge and the hosts both query through them.
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, GeneratedAlways, Insertable, Selectable, Updateable } from 'kysely';
 
 /** A timestamptz: read as a Date (postgres.js parses it), written as a Date or an ISO string. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -143,6 +143,8 @@ export interface MessagesTable {
   created_at: WithDefault<Timestamp>;
   /** Queue order of a message sent through the outbox. */
   outbox_seq: Int8 | null;
+  /** `outbox_seq` while the message is queued, null once it left (what the outbox's index holds). */
+  queue_seq: GeneratedAlways<Int8 | null>;
   expires_at: Timestamp | null;
   /** Times it was handed to WhatsApp. */
   attempts: Generated<number>;

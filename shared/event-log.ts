@@ -1,6 +1,6 @@
 // Appending to the event log: one function for the hosts and the edge (plain Kysely, any runtime).
 import type { Kysely } from 'kysely';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory, TIME_LEN } from 'ulid';
 import type { Database, JsonValue } from './db-schema.js';
 import type { EventData, EventType } from './events.js';
 
@@ -24,6 +24,9 @@ function pooledRandom(): () => number {
 
 /** A new event id: `evt_` and a ULID. */
 export const newEventId = (): string => `evt_${ulid()}`;
+
+/** Sorts after the id of every event made before `at` and before every one made from then on. */
+export const eventIdsFrom = (at: Date): string => `evt_${encodeTime(at.getTime(), TIME_LEN)}`;
 
 /** Who an event belongs to: a tenant, and the session unless it is the tenant's own (webhook.disabled). */
 export type EventOwner = { tenantId: string; sessionId: string | null; sessionName: string | null };

@@ -310,7 +310,7 @@ export class SessionJournal {
         .updateTable('messages')
         .set({ status: 'failed', status_rank: MESSAGE_STATUS_RANK.failed, status_at: now, failure })
         .where('session_id', '=', this.session.id)
-        .where('status', '=', 'queued')
+        .where('queue_seq', 'is not', null)
         .where('expires_at', '<=', now)
         .returning(['id', 'chat_jid'])
         .execute();
@@ -326,7 +326,7 @@ export class SessionJournal {
         .updateTable('messages')
         .set({ status: 'failed', status_rank: MESSAGE_STATUS_RANK.failed, status_at: at, failure })
         .where('session_id', '=', this.session.id)
-        .where('status', '=', 'queued')
+        .where('queue_seq', 'is not', null)
         .returning(['id', 'chat_jid'])
         .execute();
       for (const m of failed) await this.statusMoved(trx, m.chat_jid, m.id, 'failed', at, failure);

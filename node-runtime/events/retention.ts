@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
+import { eventIdsFrom } from '../../shared/event-log.js';
 import { IDEMPOTENCY_TTL_HOURS } from '../../shared/outbox.js';
 import { sweepOutboxMedia } from '../media/outbox-media.js';
 
@@ -17,7 +18,9 @@ export async function purgeOld(
   days: number,
 ): Promise<{ messages: number; events: number; idempotencyKeys: number }> {
   const before = sql<Date>`now() - make_interval(days => ${days})`;
-  // Events by primary key; messages (whose key has two columns) by their physical row id.
+  const eventsBefore = eventIdsFrom(new Date(Date.now() - days * 86_400_000));
+  // Messages (whose key has two columns) by their physical row id; events by their id, which begins with
+  // the time it was made (on its host's clock).
   const messages = await inBatches(
     () =>
       sql`DELETE FROM messages WHERE ctid IN (SELECT ctid FROM messages WHERE created_at < ${before} LIMIT ${BATCH})`,
@@ -25,7 +28,7 @@ export async function purgeOld(
   );
   const events = await inBatches(
     () =>
-      sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} LIMIT ${BATCH})`,
+      sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ${eventsBefore} LIMIT ${BATCH})`,
     db,
   );
   const keysBefore = sql<Date>`now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`;

@@ -67,14 +67,14 @@ export async function claimNext(
         ${lease ? sql`and host_id = ${lease.hostId} and lease_epoch = ${lease.epoch}` : sql``}
       for share
     ), candidates as (
-      select id, outbox_seq from messages
-      where session_id = ${sessionId} and status = 'queued' and exists (select 1 from held)
+      select id, queue_seq from messages
+      where session_id = ${sessionId} and queue_seq is not null and exists (select 1 from held)
         and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
-      order by outbox_seq limit ${limit + 1}
+      order by queue_seq limit ${limit + 1}
     ), claimed as (
       update messages set attempts = attempts + 1
       where session_id = ${sessionId} and status = 'queued'
-        and id in (select id from candidates order by outbox_seq limit ${limit})
+        and id in (select id from candidates order by queue_seq limit ${limit})
       returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
     )
     select
@@ -83,7 +83,7 @@ export async function claimNext(
       (select pacing from sessions where id = ${sessionId}) as pacing,
       (select count(*) from candidates) > ${limit} as more,
       (select array_agg(distinct chat_jid) from messages
-        where session_id = ${sessionId} and status = 'queued' and chat_jid = any(${waiting}::text[])
+        where session_id = ${sessionId} and queue_seq is not null and chat_jid = any(${waiting}::text[])
       ) as waiting_with_queued`.execute(db);
   const row = rows[0];
   return {
@@ -116,7 +116,7 @@ export async function sessionsWithQueued(db: Kysely<Database>, sessionIds: strin
     .selectFrom('messages')
     .select('session_id')
     .distinct()
-    .where('status', '=', 'queued')
+    .where('queue_seq', 'is not', null)
     .where(sql<boolean>`session_id = any(${sessionIds}::uuid[])`) // one plan whatever the count
     .execute();
   return rows.map((r) => r.session_id);
@@ -128,7 +128,7 @@ export async function countQueued(db: Kysely<Database>, sessionIds: string[]): P
   const row = await db
     .selectFrom('messages')
     .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('status', '=', 'queued')
+    .where('queue_seq', 'is not', null)
     .where(sql<boolean>`session_id = any(${sessionIds}::uuid[])`)
     .executeTakeFirst();
   return Number(row?.n ?? 0);

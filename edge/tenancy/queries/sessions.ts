@@ -62,13 +62,13 @@ function selectTenantSessions(db: Kysely<Database>, tenantId: string) {
         'pacing',
         'outbox_next_at',
       ])
-      // The outbox's partial index makes this a count of the queued rows only.
+      // The outbox's partial index (queued rows only) answers this.
       .select((eb) =>
         eb
           .selectFrom('messages')
           .select(eb.fn.countAll<string>().as('n'))
           .whereRef('messages.session_id', '=', 'sessions.id')
-          .where('messages.status', '=', 'queued')
+          .where('messages.queue_seq', 'is not', null)
           .as('queued'),
       )
       .where('tenant_id', '=', tenantId)

@@ -1,5 +1,6 @@
 // Messages and events are kept MESSAGE_RETENTION_DAYS (default 30), then purged with their deliveries;
 // Idempotency-Key records 24 hours.
+import { ulid } from 'ulid';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { purgeOld } from '../../../node-runtime/events/retention.js';
 import { insertEvent } from '../../../shared/event-log.js';
@@ -48,9 +49,10 @@ it('purges what is older than the retention, and nothing newer', async () => {
       sessionId: 's',
       qr: id,
     });
+    // An event's age is in its id (a ULID begins with the time it was made).
     await db
       .updateTable('events')
-      .set({ created_at: daysAgo(age) })
+      .set({ id: `evt_${ulid(daysAgo(age).getTime())}` })
       .where('id', '=', eventId)
       .execute();
   }

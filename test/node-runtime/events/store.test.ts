@@ -320,6 +320,46 @@ describe('one-statement writes', () => {
     expect(otherEvents.every((e) => e.session_name === 'store-o')).toBe(true);
   });
 
+  it('move a message that left the queue without writing index entries (heap-only updates)', async () => {
+    const { db } = database();
+    await insertMessageWithEvent(
+      db,
+      session,
+      message('out-hot', { direction: 'out', status: 'queued', source: 'api' }),
+      'message.sent',
+    );
+    await sql`update messages set outbox_seq = nextval('messages_outbox_seq')
+      where session_id = ${session.id} and id = 'out-hot'`.execute(db);
+    const queued = () =>
+      db
+        .selectFrom('messages')
+        .select('id')
+        .where('session_id', '=', session.id)
+        .where('queue_seq', 'is not', null)
+        .execute();
+    expect(await queued()).toEqual([{ id: 'out-hot' }]);
+    // This connection's counters, not flushed yet (one transaction, so one connection): leaving the queue
+    // changes the queue's index, the moves after it none.
+    const counts = await db.transaction().execute(async (trx) => {
+      const read = async () => {
+        const { rows } = await sql<{ updated: string; hot: string }>`select
+          pg_stat_get_xact_tuples_updated('messages'::regclass) as updated,
+          pg_stat_get_xact_tuples_hot_updated('messages'::regclass) as hot`.execute(trx);
+        return { updated: Number(rows[0]?.updated), hot: Number(rows[0]?.hot) };
+      };
+      const before = await read();
+      for (const status of ['sent', 'delivered', 'read'] as const) {
+        await advanceStatusesWithEvents(trx, [
+          { session, changes: [{ id: 'out-hot', status, at: new Date(), failure: null }] },
+        ]);
+      }
+      const after = await read();
+      return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+    });
+    expect(counts).toEqual({ updated: 3, hot: 2 });
+    expect(await queued()).toEqual([]);
+  });
+
   it('writes nothing when the event cannot be written (the change rolls back with it)', async () => {
     const { db } = database();
     await insertMessageWithEvent(
