@@ -134,7 +134,6 @@ export function createEdge(deps: EdgeDeps): Edge {
         // The host's own download timeout, and time to store the file.
         return MEDIA_FETCH_TIMEOUT_MS + 10_000;
       case 'start':
-      case 'outbox':
         return config.hostStartTimeoutMs;
       default:
         return config.hostTimeoutMs;

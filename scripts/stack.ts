@@ -6,7 +6,7 @@ import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
 import { hostSettingsOf, type StackConfig } from '../node-runtime/config.js';
-import { closeDb, createDb, createLeaseDb } from '../node-runtime/db/connect.js';
+import { closeDb, createDb, createLeaseDb, createListener } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import { StartupError } from '../node-runtime/startup-error.js';
@@ -95,6 +95,9 @@ export const startStack = async (
     started.push(() => closeDb(webhookDb));
     const leaseDb = createLeaseDb(databaseUrl, config.HOST_ID, config.HOST_LEASE_SECONDS);
     started.push(() => closeDb(leaseDb));
+    // Told on commit which sessions had messages queued (and which were handed to this host).
+    const listener = createListener(databaseUrl);
+    started.push(() => listener.close());
     await migrateToLatest(db);
     const secret = await keptSecret(config, config.EDGE_HOST_SECRET, 'edge-host-secret', () =>
       randomBytes(32).toString('base64url'),
@@ -119,6 +122,7 @@ export const startStack = async (
       },
       ...hostSettingsOf(config),
       leaseDb,
+      listener,
     });
     // Sockets end without logging out: linked sessions resume on the next start.
     started.push(() => host.close());

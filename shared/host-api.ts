@@ -22,7 +22,6 @@ import {
   ErrorResponseSchema,
   HostHealthSchema,
   HostLogoutResponseSchema,
-  HostOutboxResponseSchema,
   HostPairingCodeBodySchema,
   HostPairingCodeResponseSchema,
   HostQrResponseSchema,
@@ -90,14 +89,6 @@ export const hostSendRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: HostSendBodySchema } } },
   },
   responses: { 200: json(HostSendResponseSchema, 'Sent'), ...errorReplies },
-});
-
-/** POST: messages were queued for the session: its outbox looks now. */
-export const hostOutboxRoute = createRoute({
-  method: 'post',
-  path: '/internal/sessions/{id}/outbox',
-  request: { params: SessionParamsSchema },
-  responses: { 200: json(HostOutboxResponseSchema, 'The outbox was woken'), ...errorReplies },
 });
 
 /**
@@ -206,7 +197,6 @@ export const HOST_SESSION_ROUTES = {
   status: hostStatusRoute,
   qr: hostQrRoute,
   send: hostSendRoute,
-  outbox: hostOutboxRoute,
   media: hostMediaRoute,
   read: hostReadRoute,
   presence: hostPresenceRoute,
@@ -225,7 +215,6 @@ export const IDEMPOTENT_HOST_ACTIONS: ReadonlySet<HostSessionAction> = new Set([
   'start',
   'status',
   'qr',
-  'outbox',
   'read',
   'presence',
   'check',

@@ -292,8 +292,6 @@ export const HostSendBodySchema = z
   })
   .openapi('HostSendBody');
 
-export const HostOutboxResponseSchema = z.object({ woken: z.literal(true) }).openapi('HostOutboxResponse');
-
 /** Handed to WhatsApp: `sent` once the server acknowledged it, `queued` while that ack is still on its way. */
 export const HostSendResponseSchema = z
   .object({ id: z.string(), status: z.enum(['queued', 'sent', 'delivered', 'read', 'played']) })

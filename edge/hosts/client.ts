@@ -25,7 +25,6 @@ export interface HostReplies {
   status: InferResponseType<SessionRoutes['status']['$get'], 200>;
   qr: InferResponseType<SessionRoutes['qr']['$get'], 200>;
   send: InferResponseType<SessionRoutes['send']['$post'], 200>;
-  outbox: InferResponseType<SessionRoutes['outbox']['$post'], 200>;
   media: InferResponseType<SessionRoutes['media']['$post'], 200>;
   read: InferResponseType<SessionRoutes['read']['$post'], 200>;
   presence: InferResponseType<SessionRoutes['presence']['$post'], 200>;
@@ -119,7 +118,6 @@ const sessionPaths = ((session: SessionRoutes): Record<HostSessionAction, string
     status: session.status.$path({ param }),
     qr: session.qr.$path({ param }),
     send: session.send.$path({ param }),
-    outbox: session.outbox.$path({ param }),
     media: session.media.$path({ param }),
     read: session.read.$path({ param }),
     presence: session.presence.$path({ param }),
@@ -178,8 +176,6 @@ export function createHostClient(options: HostClientOptions): HostClient {
         const body: InferRequestType<SessionRoutes['send']['$post']>['json'] = request.body;
         return post(path('send'), body);
       }
-      case 'outbox':
-        return post(path('outbox'), {});
       case 'media': {
         const body: InferRequestType<SessionRoutes['media']['$post']>['json'] = request.body;
         return post(path('media'), body);

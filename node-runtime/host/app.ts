@@ -10,7 +10,6 @@ import {
   hostLogoutRoute,
   hostMediaDownloadRoute,
   hostMediaRoute,
-  hostOutboxRoute,
   hostPairingCodeRoute,
   hostPresenceRoute,
   hostQrRoute,
@@ -134,10 +133,6 @@ export const createHostApp = ({ sessions, hostId, secret, logger, metrics }: Hos
         }
       }
       return c.json(result.message, 200);
-    })
-    .openapi(hostOutboxRoute, async (c) => {
-      await sessions.wakeOutbox(c.req.valid('param').id);
-      return c.json({ woken: true as const }, 200);
     })
     .openapi(hostMediaRoute, async (c) =>
       c.json(await sessions.fetchMedia(c.req.valid('param').id, c.req.valid('json')), 200),

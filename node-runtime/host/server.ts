@@ -9,6 +9,7 @@ import { type Listener, poolUsage } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
 import { MediaDownloader } from '../media/url-fetch.js';
 import { HostMetrics } from '../metrics/host-metrics.js';
+import { OUTBOX_CHANNEL } from '../outbox/queries.js';
 import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { WebhookPoster } from '../webhooks/http.js';
@@ -58,8 +59,9 @@ export type HostOptions = {
   /** How long the host's lease lasts unrenewed (default DEFAULT_LEASE_MS; tests shorten it). */
   leaseMs?: number;
   /**
-   * NOTIFY from the database: a session handed to this host starts at once, not at the next renewal.
-   * Without it (one host on its own), handed sessions start within a third of the lease.
+   * NOTIFY from the database: a session handed to this host starts at once, not at the next renewal, and
+   * messages queued for its sessions go at once. Without it, handed sessions start within a third of the
+   * lease, and queued messages wait for the outboxes' next regular look (every 2 s).
    */
   listener?: Listener;
 };
@@ -241,6 +243,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   const unlisten = await opts.listener?.listen(HANDOVER_CHANNEL, (to) => {
     if (to === opts.hostId) void lease.renew();
   });
+  const unlistenOutbox = await opts.listener?.listen(OUTBOX_CHANNEL, (id) => sessions.outboxQueued(id));
   sessions.watchOutboxes(opts.outboxPollMs);
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
@@ -272,6 +275,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
           );
       }
       await unlisten?.().catch(() => undefined);
+      await unlistenOutbox?.().catch(() => undefined);
       await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
       serving = false;

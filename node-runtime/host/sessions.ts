@@ -557,9 +557,11 @@ export class SessionHost {
     return this.onSocket(sessionId, (sock) => checkNumbers(sock, jids));
   }
 
-  /** Something was queued for the session: its outbox looks now (the session's actor starts if need be). */
-  async wakeOutbox(sessionId: string): Promise<void> {
-    await this.actor(sessionId);
+  /**
+   * Messages were queued for the session (PostgreSQL says so on commit): its outbox looks now, if the
+   * session runs here. One that starts later looks when it starts.
+   */
+  outboxQueued(sessionId: string): void {
     this.outboxes.get(sessionId)?.wake();
   }
 

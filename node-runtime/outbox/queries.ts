@@ -4,6 +4,9 @@ import type { Database } from '../../shared/db-schema.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, PacingSchema } from '../../shared/outbox.js';
 
+/** Where PostgreSQL announces, on commit, the sessions that messages were queued for (migration 0010). */
+export const OUTBOX_CHANNEL = 'outbox_queued';
+
 export type Queued = {
   id: string;
   chatJid: string;

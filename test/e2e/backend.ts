@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/entries/node.js';
 import { ensureDefaultTenant } from '../../edge/tenancy/bootstrap.js';
+import { createListener, type Listener } from '../../node-runtime/db/connect.js';
 import { type HostOptions, type RunningHost, startHost } from '../../node-runtime/host/server.js';
 import type { Database } from '../../shared/db-schema.js';
 import { NO_PACING, type Pacing } from '../../shared/outbox.js';
@@ -27,9 +28,11 @@ export function useBackend(
   },
 ): () => Backend {
   let backend: Backend | undefined;
+  let listener: Listener | undefined;
   beforeAll(async () => {
-    const { db } = database();
+    const { db, url } = database();
     const sim = await startSimulator();
+    listener = createListener(url);
     const host = await startHost({
       db,
       hostId: opts.hostId,
@@ -41,11 +44,13 @@ export function useBackend(
       // Sends as fast as the simulator takes them, unless the test is about pacing.
       pacing: opts.pacing ?? NO_PACING,
       mediaAllowPrivate: opts.mediaAllowPrivate,
+      listener,
     });
     backend = { sim, host, adminKey: (await ensureDefaultTenant(db)).adminKey ?? '' };
   });
   afterAll(async () => {
     await backend?.host.close();
+    await listener?.close();
     await backend?.sim.close();
   });
   return () => {

@@ -1,7 +1,9 @@
 // The outbox and Idempotency-Key at the edge, against real PostgreSQL and a stand-in host (the real host,
 // Baileys and the simulator: test/e2e/outbox.test.ts). What is under test here is the edge's part: what is
 // queued, what a key keeps and replays, and what a retry after each kind of failure does.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createListener, type Listener } from '../../node-runtime/db/connect.js';
+import { OUTBOX_CHANNEL } from '../../node-runtime/outbox/queries.js';
 import { digestApiKey } from '../../shared/api-key.js';
 import { useEdge } from './fixture.js';
 import { call, expectError, expectNoDbChange, type TestEdge } from './helpers.js';
@@ -11,9 +13,40 @@ const fx = useEdge({ hosts: ['host-outbox'] });
 let edge: TestEdge;
 let host: StandInHost;
 
-beforeAll(() => {
+// What the session hosts hear from PostgreSQL: the sessions messages were queued for, on commit.
+let listener: Listener;
+const heard: string[] = [];
+/** What each notification for the session found committed: its queued messages then. */
+const found = new Map<string, number[]>();
+
+beforeAll(async () => {
   ({ edge, host } = fx());
+  listener = createListener(fx().database.url);
+  await listener.listen(OUTBOX_CHANNEL, (sessionId) => {
+    heard.push(sessionId);
+    void messagesOf(sessionId).then((rows) => {
+      found.set(sessionId, [...(found.get(sessionId) ?? []), rows.length]);
+    });
+  });
 });
+afterAll(() => listener.close());
+
+/** Polls `check` until it returns a value (notifications arrive asynchronously). */
+async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (const until = Date.now() + 5_000; ; ) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the session's notifications have been looked at `n` times in all; their findings. */
+const notified = (uuid: string, n: number) =>
+  eventually(async () => {
+    const seen = found.get(uuid) ?? [];
+    return seen.length >= n ? seen : undefined;
+  });
 
 let counter = 0;
 /** A new session with its key and uuid. */
@@ -58,7 +91,7 @@ const messagesOf = (uuid: string) =>
 const sendCalls = () => host.calls.filter((c) => c.action === 'send').map((c) => c.body);
 
 describe('POST /api/messages', () => {
-  it('queues the message under a WhatsApp id, answers 202 at once and wakes the owning host', async () => {
+  it('queues the message under a WhatsApp id, answers 202 at once; the hosts hear of it from PostgreSQL', async () => {
     const { key, uuid } = await newSession();
     const before = Date.now();
     const answer = await post('/api/messages', key, { to: '+62 812-3456-7890', text: 'Pesanan dikirim' });
@@ -79,33 +112,60 @@ describe('POST /api/messages', () => {
     const ttl = (row?.expires_at?.getTime() ?? 0) - (row?.sent_at.getTime() ?? 0);
     expect(ttl).toBe(86_400_000);
     expect(row?.sent_at.getTime()).toBeGreaterThanOrEqual(before - 1_000);
-    expect(host.calls.map((c) => [c.action, c.pathSessionId])).toEqual([['outbox', uuid]]);
+    // No call to the host: the notification, sent on commit, finds the message there.
+    expect(host.calls).toEqual([]);
+    expect(await notified(uuid, 1)).toEqual([1]);
   });
 
-  it('wakes the host once per burst: each message by a call that began after it was queued', async () => {
+  it('is announced once per statement and session, only once committed, and never for inbound messages', async () => {
     const { key, uuid } = await newSession();
-    // What the outbox would find at each wake: the messages queued when the call arrived.
-    const seen: number[] = [];
-    host.answer('outbox', async () => {
-      seen.push((await messagesOf(uuid)).length);
-      return { body: { woken: true }, delayMs: 150 };
-    });
     const answers = await Promise.all(
       Array.from({ length: 6 }, (_, i) => post('/api/messages', key, { to: '6281234567890', text: `b${i}` })),
     );
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202, 202]);
-    // One call at a time for the session, and one more after it for what was queued meanwhile.
-    expect(seen.length).toBeGreaterThanOrEqual(2);
-    expect(seen.length).toBeLessThanOrEqual(3);
-    expect(seen.at(-1)).toBe(6);
-    // Later, alone again: a call of its own.
-    await post('/api/messages', key, { to: '6281234567890', text: 'later' });
-    expect(seen.at(-1)).toBe(7);
+    // Queued together or not, each notification came after its messages were committed.
+    const seen = await eventually(async () => {
+      const all = found.get(uuid) ?? [];
+      return all.at(-1) === 6 ? all : undefined;
+    });
+    expect(seen.length).toBeLessThanOrEqual(6);
+    expect(seen.every((n) => n >= 1)).toBe(true);
+    // Inside a transaction: nothing until it commits, then one for its two messages.
+    const before = heard.length;
+    const { db } = fx();
+    const tenant = await db
+      .selectFrom('sessions')
+      .select('tenant_id')
+      .where('id', '=', uuid)
+      .executeTakeFirstOrThrow();
+    const row = (id: string, direction: 'in' | 'out') => ({
+      session_id: uuid,
+      id,
+      tenant_id: tenant.tenant_id,
+      direction,
+      chat_jid: '6281234567890@s.whatsapp.net',
+      kind: 'text',
+      text: id,
+      sent_at: new Date(),
+      status: direction === 'out' ? ('queued' as const) : null,
+      outbox_seq: direction === 'out' ? '9000000' : null,
+    });
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('messages')
+        .values([row('T1', 'out'), row('T2', 'out')])
+        .execute();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard.length).toBe(before);
+    });
+    await eventually(async () => (heard.length > before ? true : undefined));
+    await db.insertInto('messages').values(row('IN1', 'in')).execute();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(heard.slice(before)).toEqual([uuid]);
   });
 
-  it('takes a ttl, and queues even when the host cannot be woken (it looks by itself)', async () => {
+  it('takes a ttl', async () => {
     const { key, uuid } = await newSession();
-    host.answer('outbox', () => ({ reset: true }));
     const answer = await post('/api/messages', key, { to: '6281234567890', text: 'x', ttlSeconds: 60 });
     expect(answer.status).toBe(202);
     const [row] = await messagesOf(uuid);
@@ -167,7 +227,7 @@ describe('POST /api/messages', () => {
 });
 
 describe('Idempotency-Key on POST /api/messages', () => {
-  it('the same key and body replay the first answer: one message, and the host woken once', async () => {
+  it('the same key and body replay the first answer: one message, announced once', async () => {
     const { key, uuid } = await newSession();
     const first = await post('/api/messages', key, { to: '6281234567890', text: 'sekali' }, 'order-1');
     // The same request written differently: the number in another form, fields in another order.
@@ -180,7 +240,8 @@ describe('Idempotency-Key on POST /api/messages', () => {
     expect(first).toMatchObject({ status: 202, replayed: false });
     expect(again).toEqual({ ...first, replayed: true });
     expect((await messagesOf(uuid)).map((m) => m.id)).toEqual([first.body.id]);
-    expect(host.calls.filter((c) => c.action === 'outbox')).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard.filter((id) => id === uuid)).toHaveLength(1);
   });
 
   it('the same key with another body is 422 IDEMPOTENCY_KEY_REUSED; nothing queued', async () => {

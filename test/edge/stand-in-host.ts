@@ -56,7 +56,6 @@ const DEFAULTS: Record<HostSessionAction, Answer> = {
   // The real host answers with the message's id and where it stands; the edge answers its client from
   // what it queued.
   send: (call) => ({ body: { id: (call.body as { messageId: string }).messageId, status: 'sent' } }),
-  outbox: () => ({ body: { woken: true } }),
   read: (call) => ({ body: { read: (call.body as { messageIds?: string[] }).messageIds ?? [] } }),
   presence: (call) => ({ body: { state: (call.body as { state: string }).state } }),
   check: (call) => ({

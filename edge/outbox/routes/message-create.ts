@@ -21,7 +21,6 @@ import { IDEMPOTENCY_HEADER_DOC, replay, senderOf } from '../answers.js';
 import { idempotencyKeyOf, idempotentRequest } from '../idempotency.js';
 import { prepareOutgoing, type Upload } from '../outgoing.js';
 import { queueMessage } from '../queries.js';
-import { outboxWaker } from '../wake.js';
 
 export const messageCreateRoute = createRoute({
   operationId: 'messageCreate',
@@ -61,8 +60,7 @@ export const messageCreateRoute = createRoute({
 });
 
 /** POST /api/messages */
-export function registerMessageCreate(app: EdgeApp, { forwarder, now, logger }: EdgeServices): void {
-  const wake = outboxWaker();
+export function registerMessageCreate(app: EdgeApp, { forwarder, now }: EdgeServices): void {
   app.openapi(messageCreateRoute, async (c) => {
     const key = idempotencyKeyOf(c);
     const multipart = isMultipart(c.req.header('content-type'));
@@ -111,14 +109,7 @@ export function registerMessageCreate(app: EdgeApp, { forwarder, now, logger }: 
       now(),
     );
     if ('replay' in queued) return replay(c, queued.replay) as never;
-    // The owning host drains its outboxes by itself too (it looks every few seconds): this only saves
-    // the wait, so a host that cannot be reached now changes nothing for the message.
-    await wake(sender.sessionId, () =>
-      forwarder.toSessionHost(c, { action: 'outbox' }).then(
-        () => undefined,
-        (err: unknown) => logger.warn({ err, sessionId: sender.sessionId }, 'could not wake the outbox'),
-      ),
-    );
+    // The owning host hears of it from PostgreSQL on commit (migrations/0010): no call to it here.
     return c.json({ success: true as const, id: queued.id, status: 'queued' as const }, 202);
   });
 }

@@ -4,6 +4,7 @@
 
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createListener, type Listener } from '../../../node-runtime/db/connect.js';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
 import { readCreds } from '../../../node-runtime/wa/auth-store.js';
 import { applyTrustRoot } from '../../../node-runtime/wa/socket-actor.js';
@@ -20,6 +21,7 @@ const database = useTestDatabase();
 const silent = pino({ level: 'silent' });
 let sim: SimServer;
 let host: RunningHost;
+let listener: Listener;
 let tenantId: string;
 
 type EventRow = { type: string; session_name: string | null; data: Record<string, unknown> };
@@ -62,6 +64,7 @@ beforeAll(async () => {
   tenantId = (
     await database().db.insertInto('tenants').values({ name: 't' }).returning('id').executeTakeFirstOrThrow()
   ).id;
+  listener = createListener(database().url);
   host = await startHost({
     db: database().db,
     hostId: HOST_ID,
@@ -70,10 +73,14 @@ beforeAll(async () => {
     wa: { wsUrl: sim.wsUrl, trustRoot: sim.trustRoot },
     logger: silent,
     pacing: NO_PACING,
+    listener,
+    // No regular look at the outboxes: a queued message goes only if PostgreSQL's notification wakes it.
+    outboxPollMs: 3_600_000,
   });
 });
 afterAll(async () => {
   await host?.close();
+  await listener?.close();
   await sim?.close();
 });
 
@@ -161,13 +168,29 @@ describe('events of a session', () => {
     });
   });
 
+  it('a message queued by anyone goes at once: PostgreSQL tells the host on commit, no call to it', async () => {
+    const id = await newSession('told');
+    await link(id, '628500000004', 'Dedi');
+    const contact = '628500000097';
+    // Straight into the table, as the edge does (on a Worker, with no way to reach the host).
+    const ids = [
+      await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'satu'),
+      await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'dua'),
+    ];
+    const inbox = await eventually(async () => {
+      const got = (await control(sim, 'GET', `/sim/contacts/${contact}/messages`)).body as { id: string }[];
+      return got.length >= 2 ? got : undefined;
+    });
+    expect(inbox.map((m) => m.id)).toEqual(ids);
+  });
+
   it('/api/send asking after a busy outbox already sent its message is answered at once, not after the wait', async () => {
     const id = await newSession('raced');
     await link(id, '628500000003', 'Cici');
     const contact = '628500000098';
     const sentId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'sudah terkirim');
     // The outbox finds it (woken as by another message) and WhatsApp acks it before the edge's ask lands.
-    await host.sessions.wakeOutbox(id);
+    host.sessions.outboxQueued(id);
     const acked = await eventually(async () => {
       const status = (await messagesOf(id)).find((m) => m.id === sentId)?.status;
       return status === 'sent' || status === 'delivered' ? status : undefined;

@@ -192,7 +192,7 @@ describe('host leases', () => {
       'queued during the outage',
     );
     // The outbox looks at once, and fails: it must try again rather than stop for good.
-    await host.sessions.wakeOutbox(id);
+    host.sessions.outboxQueued(id);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await deviceOf(phone)).toEqual([expect.objectContaining({ connected: true })]);
     proxy.restore();
