@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createListener, type Listener } from '../../node-runtime/db/connect.js';
 import { OUTBOX_CHANNEL } from '../../node-runtime/outbox/queries.js';
 import { digestApiKey } from '../../shared/api-key.js';
+import { until } from '../e2e/flow.js';
 import { useEdge } from './fixture.js';
 import { call, expectError, expectNoDbChange, type TestEdge } from './helpers.js';
 import type { StandInHost } from './stand-in-host.js';
@@ -31,19 +32,9 @@ beforeAll(async () => {
 });
 afterAll(() => listener.close());
 
-/** Polls `check` until it returns a value (notifications arrive asynchronously). */
-async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (const until = Date.now() + 5_000; ; ) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Waits until the session's notifications have been looked at `n` times in all; their findings. */
 const notified = (uuid: string, n: number) =>
-  eventually(async () => {
+  until(async () => {
     const seen = found.get(uuid) ?? [];
     return seen.length >= n ? seen : undefined;
   });
@@ -124,7 +115,7 @@ describe('POST /api/messages', () => {
     );
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202, 202]);
     // Queued together or not, each notification came after its messages were committed.
-    const seen = await eventually(async () => {
+    const seen = await until(async () => {
       const all = found.get(uuid) ?? [];
       return all.at(-1) === 6 ? all : undefined;
     });
@@ -158,7 +149,7 @@ describe('POST /api/messages', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(heard.length).toBe(before);
     });
-    await eventually(async () => (heard.length > before ? true : undefined));
+    await until(async () => (heard.length > before ? true : undefined));
     await db.insertInto('messages').values(row('IN1', 'in')).execute();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(heard.slice(before)).toEqual([uuid]);
