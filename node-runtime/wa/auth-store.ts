@@ -244,21 +244,21 @@ export async function writeKeys(
   const fenceOf = (w: KeyWrite) => w.fence ?? fence;
   // A write whose run no longer holds the lease is left out unasked; of one session's writes in a batch,
   // only the current run's can be in (see fenceOfRun), so `held` below is theirs.
-  const live = writes.filter((w) => fenceOf(w)?.epochOf(w.sessionId) !== undefined || !fenceOf(w));
-  const runs = new Map(live.map((w) => [w.sessionId, fenceOf(w)]));
+  const live = new Set(writes.filter((w) => !fenceOf(w) || fenceOf(w)?.epochOf(w.sessionId) !== undefined));
+  const runs = new Map([...live].map((w) => [w.sessionId, fenceOf(w)]));
   const base = fence ?? writes.find((w) => w.fence)?.fence;
   const statementFence: Fence | undefined = base && {
     hostId: base.hostId,
     epochOf: (id) => runs.get(id)?.epochOf(id),
     lost: (id) => runs.get(id)?.lost(id),
   };
-  const all = live.flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
+  const all = [...live].flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
   const put = all.filter((c): c is typeof c & { json: string } => c.json !== null);
   const gone = all.filter((c) => c.json === null);
   const { rows } = await sql<{ id: string }>`
     with held as (${heldCte(
       statementFence,
-      live.map((w) => w.sessionId),
+      [...live].map((w) => w.sessionId),
     )}), gone as (
       delete from wa_keys w
       using unnest(
@@ -280,7 +280,7 @@ export async function writeKeys(
   const held = new Set(rows.map((r) => r.id));
   return writes.map((w) => {
     const run = fenceOf(w);
-    return !run || (live.includes(w) && held.has(w.sessionId)) ? undefined : lostLease(run, w.sessionId);
+    return !run || (live.has(w) && held.has(w.sessionId)) ? undefined : lostLease(run, w.sessionId);
   });
 }
 
