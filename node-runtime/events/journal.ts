@@ -124,8 +124,9 @@ export class SessionJournal {
   }
 
   /**
-   * The session stopped here without its lease: writes queued or retrying are refused with
-   * LeaseLostError (so a message is never acknowledged to WhatsApp unstored), and so are later ones.
+   * The session stopped here (without its lease, or handed over once its writes settled): writes queued
+   * or retrying are refused with LeaseLostError (so a message is never acknowledged to WhatsApp unstored),
+   * and so are later ones.
    */
   abandon() {
     this.lost = true;

@@ -788,7 +788,6 @@ export class SessionHost {
       .catch(() => undefined);
     await this.journals.get(sessionId)?.settled();
     // What the ended socket still tries to write is refused, here or in a later run of the session.
-    this.journals.get(sessionId)?.close();
     this.journals.get(sessionId)?.abandon();
     this.journals.delete(sessionId);
     this.stores.delete(sessionId);

@@ -219,7 +219,10 @@ export async function readKeys(
   return found;
 }
 
-/** One session's key writes, as one `set` made them; `fence`: its run's (see fenceOfRun). */
+/**
+ * One session's key writes, as one `set` made them; `fence`: its run's (see fenceOfRun), which decides
+ * whether the write is still the session's; the writer's fence checks the lease in the statement.
+ */
 export type KeyWrite = { sessionId: string; changes: readonly KeyChange[]; fence?: Fence };
 
 /** Writes the keys of all of a host's sessions, those that queue up together in one statement. */
@@ -232,7 +235,8 @@ export const keyWriter = (db: Kysely<Database>, fence?: Fence): KeyWriter =>
  * Applies key upserts and deletes, of one session or several, as one statement (atomic on its own: no
  * BEGIN and COMMIT round trips), the values passed as arrays so any number of keys costs a few
  * parameters. Within a session a later change of the same key wins (one `set` has each key once; two
- * sets in one statement cannot happen, as a session's writes run one at a time). With a fence, only the
+ * sets in one statement cannot happen, as a session's writes run one at a time and an ended run's are
+ * left out). With a fence, only the
  * writes of sessions whose leases this host holds, checked in the same statement; the others answer
  * LeaseLostError.
  */
@@ -242,22 +246,15 @@ export async function writeKeys(
   fence?: Fence,
 ): Promise<(undefined | LeaseLostError)[]> {
   const fenceOf = (w: KeyWrite) => w.fence ?? fence;
-  // A write whose run no longer holds the lease is left out unasked; of one session's writes in a batch,
-  // only the current run's can be in (see fenceOfRun), so `held` below is theirs.
+  // A write of a run that no longer holds the lease (see fenceOfRun) is left out unasked. The others' runs
+  // hold it under the host's current epoch, which the statement checks.
   const live = new Set(writes.filter((w) => !fenceOf(w) || fenceOf(w)?.epochOf(w.sessionId) !== undefined));
-  const runs = new Map([...live].map((w) => [w.sessionId, fenceOf(w)]));
-  const base = fence ?? writes.find((w) => w.fence)?.fence;
-  const statementFence: Fence | undefined = base && {
-    hostId: base.hostId,
-    epochOf: (id) => runs.get(id)?.epochOf(id),
-    lost: (id) => runs.get(id)?.lost(id),
-  };
   const all = [...live].flatMap((w) => w.changes.map((c) => ({ sessionId: w.sessionId, ...c })));
   const put = all.filter((c): c is typeof c & { json: string } => c.json !== null);
   const gone = all.filter((c) => c.json === null);
   const { rows } = await sql<{ id: string }>`
     with held as (${heldCte(
-      statementFence,
+      fence,
       [...live].map((w) => w.sessionId),
     )}), gone as (
       delete from wa_keys w

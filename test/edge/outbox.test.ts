@@ -1,6 +1,7 @@
 // The outbox and Idempotency-Key at the edge, against real PostgreSQL and a stand-in host (the real host,
 // Baileys and the simulator: test/e2e/outbox.test.ts). What is under test here is the edge's part: what is
 // queued, what a key keeps and replays, and what a retry after each kind of failure does.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createListener, type Listener } from '../../node-runtime/db/connect.js';
 import { OUTBOX_CHANNEL } from '../../node-runtime/outbox/queries.js';
@@ -146,12 +147,12 @@ describe('POST /api/messages', () => {
         .insertInto('messages')
         .values([row('T1', 'out'), row('T2', 'out')])
         .execute();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       expect(heard.length).toBe(before);
     });
     await until(async () => (heard.length > before ? true : undefined));
     await db.insertInto('messages').values(row('IN1', 'in')).execute();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(heard.slice(before)).toEqual([uuid]);
   });
 
@@ -231,7 +232,7 @@ describe('Idempotency-Key on POST /api/messages', () => {
     expect(first).toMatchObject({ status: 202, replayed: false });
     expect(again).toEqual({ ...first, replayed: true });
     expect((await messagesOf(uuid)).map((m) => m.id)).toEqual([first.body.id]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     expect(heard.filter((id) => id === uuid)).toHaveLength(1);
   });
 
@@ -349,7 +350,7 @@ describe('Idempotency-Key on POST /api/send', () => {
       body: { id: (c.body as { messageId: string }).messageId, status: 'sent' },
     }));
     const first = post('/api/send', key, json, 'slow');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const during = await call(edge.url, '/api/send', { key, json, headers: { 'Idempotency-Key': 'slow' } });
     await expectError(during, 409, 'IDEMPOTENCY_KEY_IN_USE');
     expect(during.headers.get('retry-after')).toBe('1');
