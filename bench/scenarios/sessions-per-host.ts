@@ -77,6 +77,11 @@ export async function sessionsPerHost(
       // A backend's title is "postgres: user database address ..."; the helpers name their job.
       (/^postgres: \S+ \S+ [\d.:[\]a-f]+/.test(cmdline.replaceAll('\0', ' ')) ? backends : helpers).push(pid);
     }
+    const open = await sql<{ name: string; state: string; n: number }>`
+      select application_name as name, coalesce(state, backend_type) as state, count(*)::int as n
+      from pg_stat_activity where application_name <> ${BENCH_APPLICATION} and backend_type = 'client backend'
+      group by 1, 2 order by 1, 2`.execute(env.db);
+    env.log(`  connections: ${open.rows.map((r) => `${r.name || '?'} ${r.state} ×${r.n}`).join(', ')}`);
     const parts: StackParts = {
       // After full GCs, as the host's figure is.
       edge: edge ? await procUss(edge.proc.pid) : 0,

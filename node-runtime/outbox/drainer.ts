@@ -31,6 +31,8 @@ const isUnpaced = (p: Pacing) =>
   p.minIntervalMs === 0 && p.jitterMs === 0 && p.typingMs === 0 && p.perChatMinIntervalMs === 0;
 /** How many outcomes no one asked for yet are kept (a few sends in flight need a handful). */
 const UNCLAIMED_OUTCOMES = 256;
+/** How often an outbox whose session is away fails what expired (or, logged out, what is queued). */
+const AWAY_RECHECK_MS = 60_000;
 
 export type OutboxDeps = {
   db: Kysely<Database>;
@@ -190,12 +192,12 @@ export class SessionOutbox {
       const readiness = this.deps.readiness();
       if (readiness === 'logged-out') {
         await this.deps.journal.failQueued(SEND_FAILURES.loggedOut);
-        await this.sleep();
+        await this.sleep(AWAY_RECHECK_MS);
         continue;
       }
       if (readiness !== 'connected') {
         await this.deps.journal.failExpired(SEND_FAILURES.expired, new Date(this.now()));
-        await this.sleep();
+        await this.sleep(AWAY_RECHECK_MS);
         continue;
       }
       // The session's own gap first: nothing is claimed before it has passed.
@@ -359,7 +361,12 @@ export class SessionOutbox {
     return epoch === undefined ? null : { hostId: fence.hostId, epoch };
   }
 
-  /** Sleeps until woken, or for `ms` when given, and in any case at most a minute. */
+  /**
+   * Sleeps until woken, or for `ms` when given. A connected outbox with nothing to send sleeps until
+   * woken: PostgreSQL's notification on commit does that, and the host's look for queued messages (one
+   * statement for all its sessions) nudges an outbox that missed one. A timed look per outbox would
+   * keep a pool's connections open at rest (hundreds of sessions looking in waves).
+   */
   private sleep(ms?: number) {
     if (this.woken || !this.running) {
       this.woken = false;
@@ -367,7 +374,8 @@ export class SessionOutbox {
     }
     this.idle = ms === undefined;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, Math.min(ms ?? 60_000, 60_000));
+      // A timed sleep looks again within a minute (a pacing gap the admin shortened applies then).
+      const timer = ms === undefined ? undefined : setTimeout(done, Math.min(ms, 60_000));
       const self = this;
       function done() {
         clearTimeout(timer);
