@@ -239,12 +239,30 @@ export class SessionOutbox {
       this.pacingJustRead = true;
       this.backlog = claim.more || claim.waitingWithQueued.length > 0;
       if (claim.messages.length > 0) {
+        const pacing = claim.pacing ?? this.deps.defaultPacing;
         let delivered = 0;
-        for (const message of claim.messages) {
-          // In order: after one that did not go, the rest wait (they are claimed again, in order).
-          if (!(await this.deliver(message, claim.pacing ?? this.deps.defaultPacing))) break;
-          delivered++;
-          if (!this.running || this.deps.readiness() !== 'connected') break;
+        if (claim.messages.length > 1) {
+          // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
+          // its keys once for all. Every outcome is then taken, whatever the one before it was.
+          const handed = claim.messages.map((message) => {
+            if (this.expired(message)) return undefined;
+            const result = this.handOver(message);
+            result.catch(() => {}); // taken in turn below
+            return result;
+          });
+          let failed = false;
+          for (const [i, message] of claim.messages.entries()) {
+            const went = await this.deliver(message, pacing, { handed: handed[i], mayWait: !failed });
+            if (went) delivered++;
+            failed ||= !went;
+          }
+        } else {
+          for (const message of claim.messages) {
+            // In order: after one that did not go, the rest wait (they are claimed again, in order).
+            if (!(await this.deliver(message, pacing))) break;
+            delivered++;
+            if (!this.running || this.deps.readiness() !== 'connected') break;
+          }
         }
         // Every one went, the claim saw nothing else, and nothing was queued since (that wakes the
         // outbox): no second look, which for messages sent one at a time was a statement each for nothing.
@@ -290,25 +308,23 @@ export class SessionOutbox {
    * Hands over a message claimed for it (its attempt already counted). False when it is still queued
    * (the session went away, a passing failure): the messages behind it must wait.
    */
-  private async deliver(message: Queued, pacing: Pacing): Promise<boolean> {
+  private async deliver(
+    message: Queued,
+    pacing: Pacing,
+    batch?: { handed: Promise<SendResult> | undefined; mayWait: boolean },
+  ): Promise<boolean> {
     const { journal } = this.deps;
-    if (message.expiresAt && message.expiresAt.getTime() <= this.now()) {
+    if (!batch?.handed && this.expired(message)) {
       await journal.status(message.id, 'failed', new Date(), SEND_FAILURES.expired);
       return true;
     }
-    if (pacing.typingMs > 0) {
+    if (pacing.typingMs > 0 && !batch) {
       await this.deps.presence(message.chatJid, true);
       await this.sleep(pacing.typingMs);
       // Claimed but not handed over: still queued, it goes once the session is back.
       if (!this.running || this.deps.readiness() !== 'connected') return false;
     }
-    const result = await this.deps.send({
-      id: message.id,
-      to: message.chatJid,
-      kind: message.kind,
-      text: message.text,
-      content: message.content,
-    });
+    const result = await (batch?.handed ?? this.handOver(message));
     this.lastSentAt = this.now();
     this.jitter = undefined;
     this.chatSentAt.set(message.chatJid, this.lastSentAt);
@@ -339,9 +355,25 @@ export class SessionOutbox {
           );
           return true;
         }
-        await this.sleep(1_000 * 2 ** message.attempts);
+        // In a batch, the first failure waits for all.
+        if (batch?.mayWait !== false) await this.sleep(1_000 * 2 ** message.attempts);
         return false;
     }
+  }
+
+  private expired(message: Queued): boolean {
+    return !!message.expiresAt && message.expiresAt.getTime() <= this.now();
+  }
+
+  /** Gives the message to the session's socket. */
+  private handOver(message: Queued): Promise<SendResult> {
+    return this.deps.send({
+      id: message.id,
+      to: message.chatJid,
+      kind: message.kind,
+      text: message.text,
+      content: message.content,
+    });
   }
 
   /** Shows the admin when the next message may go; written only when that changes. */

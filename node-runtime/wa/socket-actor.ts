@@ -9,7 +9,12 @@ import makeWASocket, {
 import type { Logger } from 'pino';
 import type { SessionJournal } from '../events/journal.js';
 import { closeDetailsOf } from '../session/disconnect.js';
-import { defineSocketActor, type SendCommand, type SocketActorLogic } from '../session/machine.js';
+import {
+  defineSocketActor,
+  type SendCommand,
+  type SendResult,
+  type SocketActorLogic,
+} from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
 import { isOnWhatsApp } from './number-check.js';
 import { baileysMessage } from './outgoing.js';
@@ -74,6 +79,8 @@ export const makeSocketActor = (deps: {
     let ended = false;
     // Each in-flight send's reply, called at most once: by its own outcome or by the socket closing.
     const inFlight = new Set<SendCommand['reply']>();
+    // The sends asked for in one turn of the event loop (an outbox hands over what it claimed at once).
+    let together: { sock: WASocket; sends: Batched[] } | undefined;
 
     void deps
       .authStore(input.sessionId)
@@ -152,9 +159,22 @@ export const makeSocketActor = (deps: {
         command.reply(result);
       };
       inFlight.add(reply);
-      send(current, command).then(reply, (cause: unknown) =>
-        reply({ ok: false, error: 'send-failed', cause }),
-      );
+      // A file goes on its own: its upload must not hold the key lock for the texts beside it.
+      if (command.outgoing?.file) {
+        send(current, command).then(reply, (cause: unknown) =>
+          reply({ ok: false, error: 'send-failed', cause }),
+        );
+        return;
+      }
+      if (!together || together.sock !== current) {
+        const batch = { sock: current, sends: [] as Batched[] };
+        together = batch;
+        setImmediate(() => {
+          if (together === batch) together = undefined;
+          void sendTogether(batch.sock, batch.sends);
+        });
+      }
+      together.sends.push({ command, reply });
     });
 
     return () => {
@@ -184,6 +204,53 @@ const mediaAgent = (ca: string) => {
   return mediaAgentOf.agent;
 };
 
+type Batched = { command: SendCommand; reply: SendCommand['reply'] };
+
+/**
+ * Sends several messages with one commit of their keys: each is encrypted in turn inside one key-store
+ * transaction, and their stanzas leave, in order, once it has committed (Baileys' `afterCommit`,
+ * patches/). One session's sends are otherwise one commit each, under the key lock, which caps its rate.
+ */
+const sendTogether = async (sock: WASocket, sends: Batched[]) => {
+  if (sends.length === 1) {
+    const [{ command, reply }] = sends as [Batched];
+    return send(sock, command).then(reply, (cause: unknown) =>
+      reply({ ok: false, error: 'send-failed', cause }),
+    );
+  }
+  // The numbers first: a query to WhatsApp must not hold the key lock.
+  const onWhatsApp = await Promise.all(
+    sends.map(({ command }) => isOnWhatsApp(sock, command.to).catch((cause: unknown) => cause)),
+  );
+  const results: SendResult[] = [];
+  try {
+    await sock.authState.keys.transaction(async () => {
+      for (const [i, { command }] of sends.entries()) {
+        const known = onWhatsApp[i];
+        if (known !== true) {
+          results[i] =
+            known === false
+              ? { ok: false, error: 'not-on-whatsapp' }
+              : { ok: false, error: 'send-failed', cause: known };
+          continue;
+        }
+        results[i] = await sendMessage(sock, command).catch((cause: unknown) => ({
+          ok: false as const,
+          error: 'send-failed' as const,
+          cause,
+        }));
+      }
+    }, sock.authState.creds.me?.id ?? '');
+  } catch (cause) {
+    // The commit, or a stanza after it, failed: which ones left is not known. They stay queued and go
+    // again, under the same ids, once the session is back.
+    for (const [i, result] of results.entries()) {
+      if (result.ok) results[i] = { ok: false, error: 'reconnecting', cause };
+    }
+  }
+  for (const [i, { reply }] of sends.entries()) reply(results[i] ?? { ok: false, error: 'send-failed' });
+};
+
 /**
  * Sends a text under the id the outbox gave it (a resend after a crash carries the same one, so the
  * recipient shows it once), after checking the number is on WhatsApp (Baileys would otherwise send to no
@@ -192,6 +259,11 @@ const mediaAgent = (ca: string) => {
 const send = async (sock: WASocket, command: SendCommand) => {
   if (!(await isOnWhatsApp(sock, command.to)))
     return { ok: false as const, error: 'not-on-whatsapp' as const };
+  return sendMessage(sock, command);
+};
+
+/** Baileys' sendMessage for a command whose recipient is known to be on WhatsApp. */
+const sendMessage = async (sock: WASocket, command: SendCommand): Promise<SendResult> => {
   const { content, options } = command.outgoing
     ? baileysMessage(command.outgoing)
     : { content: { text: command.text }, options: {} };

@@ -33,6 +33,50 @@ describe('privacy tokens', () => {
   });
 });
 
+describe('sends inside one key-store transaction', () => {
+  it('commit their keys once, and their stanzas leave after that commit, in order', async () => {
+    const alice = await linkDevice(server, '628777000031', 'Alice');
+    const contact = '628777000032';
+    const inbox = async () =>
+      ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
+        (m) => m.text,
+      );
+    try {
+      // A first message opens the Signal session, so the three below are plain ratchet steps.
+      await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'hello' });
+      await eventually(async () => ((await inbox()).length === 1 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 200)); // its privacy token's write, fire-and-forget
+      const { keys } = alice.auth;
+      const write = keys.set.bind(keys);
+      let commits = 0;
+      keys.set = async (data) => {
+        commits++;
+        return write(data);
+      };
+      const { authState } = alice.sock;
+      let seenInside: string[] = [];
+      await authState.keys.transaction(async () => {
+        for (const text of ['one', 'two', 'three']) {
+          await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text });
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        seenInside = await inbox();
+        expect(commits).toBe(0);
+      }, authState.creds.me?.id ?? '');
+      expect(seenInside).toEqual(['hello']);
+      expect(commits).toBe(1);
+      expect(await eventually(async () => ((await inbox()).length === 4 ? inbox() : undefined))).toEqual([
+        'hello',
+        'one',
+        'two',
+        'three',
+      ]);
+    } finally {
+      await endSocket(alice.sock);
+    }
+  });
+});
+
 describe('a socket started again on the same auth state', () => {
   it('keeps its Signal sessions with contacts: no new keys fetched, no session replaced, on its first send', async () => {
     const alice = await linkDevice(server, '628777000021', 'Alice');

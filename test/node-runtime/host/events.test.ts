@@ -23,6 +23,7 @@ let sim: SimServer;
 let host: RunningHost;
 let listener: Listener;
 let tenantId: string;
+let keyWrites = 0;
 
 type EventRow = { type: string; session_name: string | null; data: Record<string, unknown> };
 
@@ -66,7 +67,15 @@ beforeAll(async () => {
   ).id;
   listener = createListener(database().url);
   host = await startHost({
-    db: database().db,
+    // Counts the statements that write Signal keys.
+    db: database().db.withPlugin({
+      transformQuery: ({ node }) => {
+        if (node.kind === 'RawNode' && node.sqlFragments.join('').includes('insert into wa_keys'))
+          keyWrites++;
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    }),
     hostId: HOST_ID,
     port: 0,
     secret: SECRET,
@@ -182,6 +191,36 @@ describe('events of a session', () => {
       return got.length >= 2 ? got : undefined;
     });
     expect(inbox.map((m) => m.id)).toEqual(ids);
+  });
+
+  it('messages queued together go in order with one commit of their Signal keys, not one each', async () => {
+    const id = await newSession('together');
+    await link(id, '628500000005', 'Eka');
+    const contact = '628500000096';
+    const jid = `${contact}@s.whatsapp.net`;
+    const inbox = async () =>
+      ((await control(sim, 'GET', `/sim/contacts/${contact}/messages`)).body as { id: string }[]).map(
+        (m) => m.id,
+      );
+    // The first message opens the Signal session with the contact (and issues its privacy token).
+    const first = await queueText(database().db, id, jid, 'pertama');
+    await eventually(async () => ((await inbox()).length === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    keyWrites = 0;
+    // Committed together: the outbox wakes to all eight and claims them in one look.
+    const ids = await database()
+      .db.transaction()
+      .execute(async (trx) => {
+        const queued: string[] = [];
+        for (let i = 0; i < 8; i++) queued.push(await queueText(trx, id, jid, `pesan ${i}`));
+        return queued;
+      });
+    const got = await eventually(async () => {
+      const all = await inbox();
+      return all.length === 9 ? all : undefined;
+    });
+    expect(got).toEqual([first, ...ids]);
+    expect(keyWrites).toBe(1);
   });
 
   it('/api/send asking after a busy outbox already sent its message is answered at once, not after the wait', async () => {
