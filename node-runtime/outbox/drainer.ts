@@ -241,7 +241,8 @@ export class SessionOutbox {
       if (claim.messages.length > 0) {
         const pacing = claim.pacing ?? this.deps.defaultPacing;
         let delivered = 0;
-        if (claim.messages.length > 1) {
+        // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
+        if (claim.messages.length > 1 && claim.messages.every((message) => !message.content.media)) {
           // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
           // its keys once for all. Every outcome is then taken, whatever the one before it was.
           const handed = claim.messages.map((message) => {
