@@ -1,16 +1,20 @@
-// A session's outbox at rest: it sleeps until something wakes it, making no statement of its own, so a
-// host's pool closes its idle connections however many sessions it runs.
+// A session's outbox, on the real database with a socket the test plays: at rest it sleeps until woken,
+// making no statement of its own (so a host's pool closes its idle connections however many sessions it
+// runs); what one look at the queue claimed is handed over at once, unless a file is among it.
 import type { WAMessage } from '@whiskeysockets/baileys';
+import { type Kysely, sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
-import { SessionOutbox } from '../../../node-runtime/outbox/drainer.js';
+import { type OutboxDeps, SessionOutbox } from '../../../node-runtime/outbox/drainer.js';
+import type { Database } from '../../../shared/db-schema.js';
 import { NO_PACING } from '../../../shared/outbox.js';
 import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 const logger = pino({ level: 'silent' });
+const CHAT = '628500000099@s.whatsapp.net';
 
 /** Lets the event loop run for `ms`, whether setTimeout is faked or not. */
 const realPause = async (ms: number) => {
@@ -22,19 +26,41 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A tenant and a session of it, for an outbox to send from. */
+const newSession = async (name: string) => {
+  const { db } = database();
+  const tenant = await db.insertInto('tenants').values({ name }).returning('id').executeTakeFirstOrThrow();
+  const session = await db
+    .insertInto('sessions')
+    .values({ tenant_id: tenant.id, name, host_id: null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: session.id, tenantId: tenant.id, name };
+};
+
+/** An outbox of a connected, unpaced session, whose socket is `send`. */
+const outboxOf = (
+  session: { id: string; tenantId: string; name: string },
+  db: Kysely<Database>,
+  send: OutboxDeps['send'],
+) =>
+  new SessionOutbox({
+    db,
+    sessionId: session.id,
+    journal: new SessionJournal({ db, hostId: 'host-outbox', logger }, session, 'connected'),
+    logger,
+    send,
+    presence: async () => {},
+    readiness: () => 'connected',
+    defaultPacing: NO_PACING,
+  });
+
+const sentAs = (id: string) => ({ ok: true as const, message: { key: { id } } as WAMessage });
+
 describe('an outbox at rest', () => {
   it('makes no statement until woken, then sends what was queued', async () => {
     const { db } = database();
-    const tenant = await db
-      .insertInto('tenants')
-      .values({ name: 'rest' })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const session = await db
-      .insertInto('sessions')
-      .values({ tenant_id: tenant.id, name: 'rest', host_id: null })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const session = await newSession('rest');
     let statements = 0;
     const counted = db.withPlugin({
       transformQuery: (args) => {
@@ -46,22 +72,9 @@ describe('an outbox at rest', () => {
     const sent: string[] = [];
     // Only the outbox's own timers are the question; the database client keeps its real ones running.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const outbox = new SessionOutbox({
-      db: counted,
-      sessionId: session.id,
-      journal: new SessionJournal(
-        { db: counted, hostId: 'host-rest', logger },
-        { id: session.id, tenantId: tenant.id, name: 'rest' },
-        'connected',
-      ),
-      logger,
-      send: async (message) => {
-        sent.push(message.id);
-        return { ok: true, message: { key: { id: message.id } } as WAMessage };
-      },
-      presence: async () => {},
-      readiness: () => 'connected',
-      defaultPacing: NO_PACING,
+    const outbox = outboxOf(session, counted, async (message) => {
+      sent.push(message.id);
+      return sentAs(message.id);
     });
     outbox.start();
     try {
@@ -78,12 +91,68 @@ describe('an outbox at rest', () => {
       expect(statements).toBe(atRest);
 
       // A message queued behind its back (no notification reached it): the host's look nudges it.
-      const id = await queueText(db, session.id, '628500000099@s.whatsapp.net', 'later');
+      const id = await queueText(db, session.id, CHAT, 'later');
       outbox.nudge();
       while (sent.length === 0) await realPause(10);
       expect(sent).toEqual([id]);
     } finally {
       vi.useRealTimers();
+      await outbox.stop();
+    }
+  });
+});
+
+describe('an outbox with several messages queued', () => {
+  /** Queues texts to one chat in one transaction, so one look at the queue finds them all. */
+  const queueTogether = (sessionId: string, texts: string[]) =>
+    database()
+      .db.transaction()
+      .execute(async (trx) => {
+        const ids: string[] = [];
+        for (const text of texts) ids.push(await queueText(trx, sessionId, CHAT, text));
+        return ids;
+      });
+  /** Records when each send starts and ends; each takes a moment, as a socket's does. */
+  const recordingSocket = (log: string[]) => async (message: { id: string }) => {
+    log.push(`start ${message.id}`);
+    await new Promise((r) => setTimeout(r, 20));
+    log.push(`end ${message.id}`);
+    return sentAs(message.id);
+  };
+
+  it('hands texts over at once, in order, for the socket to send together', async () => {
+    const session = await newSession('texts');
+    const ids = await queueTogether(session.id, ['a', 'b', 'c']);
+    const log: string[] = [];
+    const outbox = outboxOf(session, database().db, recordingSocket(log));
+    outbox.start();
+    try {
+      while (log.length < 6) await realPause(10);
+      expect(log).toEqual([...ids.map((id) => `start ${id}`), ...ids.map((id) => `end ${id}`)]);
+    } finally {
+      await outbox.stop();
+    }
+  });
+
+  it('with a file among them, one at a time: the file is read before it is handed over', async () => {
+    const session = await newSession('files');
+    const ids = await queueTogether(session.id, ['a', 'b', 'c']);
+    // The middle one an image (its file is not read here: the socket below is the test's).
+    await database()
+      .db.updateTable('messages')
+      .set({
+        kind: 'image',
+        content: sql`${JSON.stringify({ media: { id: 'f1', mimetype: 'image/png' } })}::text::jsonb`,
+      })
+      .where('id', '=', ids[1] ?? '')
+      .execute();
+    const log: string[] = [];
+    const outbox = outboxOf(session, database().db, recordingSocket(log));
+    outbox.start();
+    try {
+      while (log.length < 6) await realPause(10);
+      expect(log).toEqual(ids.flatMap((id) => [`start ${id}`, `end ${id}`]));
+    } finally {
       await outbox.stop();
     }
   });
