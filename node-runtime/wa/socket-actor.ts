@@ -160,12 +160,7 @@ export const makeSocketActor = (deps: {
       };
       inFlight.add(reply);
       // A file goes on its own: its upload must not hold the key lock for the texts beside it.
-      if (command.outgoing?.file) {
-        send(current, command).then(reply, (cause: unknown) =>
-          reply({ ok: false, error: 'send-failed', cause }),
-        );
-        return;
-      }
+      if (command.outgoing?.file) return void sendTogether(current, [{ command, reply }]);
       if (!together || together.sock !== current) {
         const batch = { sock: current, sends: [] as Batched[] };
         together = batch;
@@ -210,6 +205,7 @@ type Batched = { command: SendCommand; reply: SendCommand['reply'] };
  * Sends several messages with one commit of their keys: each is encrypted in turn inside one key-store
  * transaction, and their stanzas leave, in order, once it has committed (Baileys' `afterCommit`,
  * patches/). One session's sends are otherwise one commit each, under the key lock, which caps its rate.
+ * A single one goes as it always did, in a transaction of its own.
  */
 const sendTogether = async (sock: WASocket, sends: Batched[]) => {
   if (sends.length === 1) {
