@@ -4,6 +4,7 @@
 // (the socket closed, the host died) is sent again under the same id, and the recipient shows it once.
 
 import type { Kysely } from 'kysely';
+
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
@@ -85,6 +86,8 @@ export class SessionOutbox {
    * them), under the same ids.
    */
   private readonly inFlight = new Set<string>();
+  /** Claimed by the look at the queue under way and not handed over yet. */
+  private readonly claimed = new Set<string>();
   private readonly waiters = new Map<string, Set<(outcome: Outcome | undefined) => void>>();
   /**
    * Outcomes no one waited for yet, the latest first out: `/api/send` asks after queueing, and a busy
@@ -183,7 +186,9 @@ export class SessionOutbox {
       };
       waiting.add(done);
       this.waiters.set(id, waiting);
-      this.wake();
+      // `/api/send` asks once its message is queued: the outbox has usually claimed it by then (woken by
+      // the notification), and a wake now would be one more look at the queue that finds nothing.
+      if (!this.claimed.has(id) && !this.inFlight.has(id)) this.wake();
     });
   }
 
@@ -238,32 +243,38 @@ export class SessionOutbox {
       this.pacing = claim.pacing ?? undefined;
       this.pacingJustRead = true;
       this.backlog = claim.more || claim.waitingWithQueued.length > 0;
+      for (const message of claim.messages) this.claimed.add(message.id);
       if (claim.messages.length > 0) {
         const pacing = claim.pacing ?? this.deps.defaultPacing;
         let delivered = 0;
-        // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
-        if (claim.messages.length > 1 && claim.messages.every((message) => !message.content.media)) {
-          // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
-          // its keys once for all. Every outcome is then taken, whatever the one before it was.
-          const handed = claim.messages.map((message) => {
-            if (this.expired(message)) return undefined;
-            const result = this.handOver(message);
-            result.catch(() => {}); // taken in turn below
-            return result;
-          });
-          let failed = false;
-          for (const [i, message] of claim.messages.entries()) {
-            const went = await this.deliver(message, pacing, { handed: handed[i], mayWait: !failed });
-            if (went) delivered++;
-            failed ||= !went;
+        try {
+          // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
+          if (claim.messages.length > 1 && claim.messages.every((message) => !message.content.media)) {
+            // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
+            // its keys once for all. Every outcome is then taken, whatever the one before it was.
+            const handed = claim.messages.map((message) => {
+              if (this.expired(message)) return undefined;
+              const result = this.handOver(message);
+              result.catch(() => {}); // taken in turn below
+              return result;
+            });
+            let failed = false;
+            for (const [i, message] of claim.messages.entries()) {
+              const went = await this.deliver(message, pacing, { handed: handed[i], mayWait: !failed });
+              if (went) delivered++;
+              failed ||= !went;
+            }
+          } else {
+            for (const message of claim.messages) {
+              // In order: after one that did not go, the rest wait (they are claimed again, in order).
+              if (!(await this.deliver(message, pacing))) break;
+              delivered++;
+              if (!this.running || this.deps.readiness() !== 'connected') break;
+            }
           }
-        } else {
-          for (const message of claim.messages) {
-            // In order: after one that did not go, the rest wait (they are claimed again, in order).
-            if (!(await this.deliver(message, pacing))) break;
-            delivered++;
-            if (!this.running || this.deps.readiness() !== 'connected') break;
-          }
+        } finally {
+          // Handed over (in flight now), failed, or queued again: no longer in hand.
+          this.claimed.clear();
         }
         // Every one went, the claim saw nothing else, and nothing was queued since (that wakes the
         // outbox): no second look, which for messages sent one at a time was a statement each for nothing.

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
 import { type OutboxDeps, SessionOutbox } from '../../../node-runtime/outbox/drainer.js';
 import type { Database } from '../../../shared/db-schema.js';
+import { MESSAGE_STATUS_RANK } from '../../../shared/events.js';
 import { NO_PACING } from '../../../shared/outbox.js';
 import { queueText } from '../../helpers/outbox.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
@@ -153,6 +154,75 @@ describe('an outbox with several messages queued', () => {
       while (log.length < 6) await realPause(10);
       expect(log).toEqual(ids.flatMap((id) => [`start ${id}`, `end ${id}`]));
     } finally {
+      await outbox.stop();
+    }
+  });
+});
+
+describe('an outbox asked for the outcome of a message it holds', () => {
+  it('does not look at the queue again for it (what `/api/send` asks once its message is queued)', async () => {
+    const session = await newSession('asked');
+    const { db } = database();
+    let looks = 0;
+    // Counts the looks at the queue (claimNext's statement), nothing else.
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        if (args.node.kind === 'RawNode' && args.node.sqlFragments.join('').includes('candidates as'))
+          looks++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    let held: (() => void) | undefined;
+    /** Lets the message the socket holds go. */
+    const release = () => {
+      const go = held;
+      held = undefined;
+      go?.();
+    };
+    const holding = () => held !== undefined;
+    const outbox = outboxOf(session, counted, async (message) => {
+      // The socket holds the message until the test lets it go.
+      await new Promise<void>((resolve) => {
+        held = resolve;
+      });
+      return sentAs(message.id);
+    });
+    outbox.start();
+    try {
+      while (looks < 1) await realPause(10); // its first look, at an empty queue
+      await realPause(50);
+      const id = await queueText(db, session.id, CHAT, 'asked for');
+      outbox.wake(); // as the notification of the queued message does
+      while (!holding()) await realPause(10);
+      expect(looks).toBe(2);
+
+      // Asked while the socket has it in hand, and again once it is in flight: no look for either.
+      const asked = outbox.outcome(id, 5_000);
+      release();
+      await realPause(100);
+      const again = outbox.outcome(id, 5_000);
+      await realPause(100);
+      expect(looks).toBe(2);
+
+      // Its server ack settles both (the journal writes the row, then tells the outbox).
+      await db
+        .updateTable('messages')
+        .set({ status: 'sent', status_rank: MESSAGE_STATUS_RANK.sent })
+        .where('id', '=', id)
+        .execute();
+      outbox.settled(id, 'sent', null);
+      expect(await asked).toEqual({ status: 'sent', failure: null });
+      expect(await again).toEqual({ status: 'sent', failure: null });
+
+      // A message the outbox has not claimed yet still wakes it.
+      const later = await queueText(db, session.id, CHAT, 'not yet claimed');
+      void outbox.outcome(later, 5_000);
+      while (!holding()) await realPause(10);
+      expect(looks).toBe(3);
+      release();
+    } finally {
+      release(); // stop() waits for the hand-over under way
       await outbox.stop();
     }
   });
