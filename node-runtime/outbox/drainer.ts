@@ -246,26 +246,30 @@ export class SessionOutbox {
       for (const message of claim.messages) this.claimed.add(message.id);
       if (claim.messages.length > 0) {
         const pacing = claim.pacing ?? this.deps.defaultPacing;
+        // Claimed as many as unpaced allows, but the admin has set pacing since the last look: the first
+        // goes now, and the gap applies from it on (the others stay queued, claimed again in turn).
+        const going = isUnpaced(pacing) ? claim.messages : claim.messages.slice(0, 1);
+        if (going.length < claim.messages.length) this.backlog = true;
         let delivered = 0;
         try {
           // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
-          if (claim.messages.length > 1 && claim.messages.every((message) => !message.content.media)) {
+          if (going.length > 1 && going.every((message) => !message.content.media)) {
             // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
             // its keys once for all. Every outcome is then taken, whatever the one before it was.
-            const handed = claim.messages.map((message) => {
+            const handed = going.map((message) => {
               if (this.expired(message)) return undefined;
               const result = this.handOver(message);
               result.catch(() => {}); // taken in turn below
               return result;
             });
             let failed = false;
-            for (const [i, message] of claim.messages.entries()) {
+            for (const [i, message] of going.entries()) {
               const went = await this.deliver(message, pacing, { handed: handed[i], mayWait: !failed });
               if (went) delivered++;
               failed ||= !went;
             }
           } else {
-            for (const message of claim.messages) {
+            for (const message of going) {
               // In order: after one that did not go, the rest wait (they are claimed again, in order).
               if (!(await this.deliver(message, pacing))) break;
               delivered++;

@@ -227,3 +227,38 @@ describe('an outbox asked for the outcome of a message it holds', () => {
     }
   });
 });
+
+describe('an outbox whose session the admin paced since its last look', () => {
+  it('sends the first of what that look claimed, then keeps the gap before each of the others', async () => {
+    const session = await newSession('paced-since');
+    const { db } = database();
+    const ids = await db.transaction().execute(async (trx) => {
+      const queued: string[] = [];
+      for (const text of ['a', 'b', 'c']) queued.push(await queueText(trx, session.id, CHAT, text));
+      return queued;
+    });
+    // Set after the outbox last read the session's pacing (it has not read it at all: the deployment's
+    // default, unpaced, so its first look claims as many as unpaced allows).
+    await db
+      .updateTable('sessions')
+      .set({
+        pacing: sql`${JSON.stringify({ minIntervalMs: 300, jitterMs: 0, typingMs: 0, perChatMinIntervalMs: 0 })}::text::jsonb`,
+      })
+      .where('id', '=', session.id)
+      .execute();
+    const sentAt: { id: string; at: number }[] = [];
+    const outbox = outboxOf(session, db, async (message) => {
+      sentAt.push({ id: message.id, at: performance.now() });
+      return sentAs(message.id);
+    });
+    outbox.start();
+    try {
+      while (sentAt.length < 3) await realPause(10);
+      expect(sentAt.map((s) => s.id)).toEqual(ids);
+      const gaps = sentAt.slice(1).map((s, i) => s.at - (sentAt[i]?.at ?? 0));
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(290);
+    } finally {
+      await outbox.stop();
+    }
+  });
+});
