@@ -28,8 +28,8 @@ scenario runs our stack and then its baseline in the same run, and every figure 
 (ours ÷ baseline). For latency, time and memory a ratio above 1 is our overhead; for throughput a ratio
 below 1 is.
 
-Run it with \`npm run bench -- --quick\` (about 12 minutes on 2 cores) or \`npm run bench\` (the full run). The code is in
-\`bench/\`; the generated part below is replaced on every run, the rest of this file is kept.
+Run it with \`npm run bench -- --quick\` (about 12 minutes on 2 cores) or \`npm run bench\` (the full run). The
+code is in \`bench/\`; the generated part below is replaced on every run, the rest of this file is kept.
 
 {{generated}}
 `;

@@ -4,7 +4,6 @@
 // (the socket closed, the host died) is sent again under the same id, and the recipient shows it once.
 
 import type { Kysely } from 'kysely';
-
 import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
@@ -242,14 +241,13 @@ export class SessionOutbox {
       // Read with each claim: a change by the admin applies from the gap after this message on.
       this.pacing = claim.pacing ?? undefined;
       this.pacingJustRead = true;
-      this.backlog = claim.more || claim.waitingWithQueued.length > 0;
+      const pacingNow = claim.pacing ?? this.deps.defaultPacing;
+      // Claimed as many as unpaced allows, but the admin has set pacing since the last look: the first
+      // goes now, and the gap applies from it on (the others stay queued, claimed again in turn).
+      const going = isUnpaced(pacingNow) ? claim.messages : claim.messages.slice(0, 1);
+      this.backlog = claim.more || claim.waitingWithQueued.length > 0 || going.length < claim.messages.length;
       for (const message of claim.messages) this.claimed.add(message.id);
       if (claim.messages.length > 0) {
-        const pacing = claim.pacing ?? this.deps.defaultPacing;
-        // Claimed as many as unpaced allows, but the admin has set pacing since the last look: the first
-        // goes now, and the gap applies from it on (the others stay queued, claimed again in turn).
-        const going = isUnpaced(pacing) ? claim.messages : claim.messages.slice(0, 1);
-        if (going.length < claim.messages.length) this.backlog = true;
         let delivered = 0;
         try {
           // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
@@ -264,14 +262,14 @@ export class SessionOutbox {
             });
             let failed = false;
             for (const [i, message] of going.entries()) {
-              const went = await this.deliver(message, pacing, { handed: handed[i], mayWait: !failed });
+              const went = await this.deliver(message, pacingNow, { handed: handed[i], mayWait: !failed });
               if (went) delivered++;
               failed ||= !went;
             }
           } else {
             for (const message of going) {
               // In order: after one that did not go, the rest wait (they are claimed again, in order).
-              if (!(await this.deliver(message, pacing))) break;
+              if (!(await this.deliver(message, pacingNow))) break;
               delivered++;
               if (!this.running || this.deps.readiness() !== 'connected') break;
             }

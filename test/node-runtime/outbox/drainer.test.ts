@@ -2,7 +2,7 @@
 // making no statement of its own (so a host's pool closes its idle connections however many sessions it
 // runs); what one look at the queue claimed is handed over at once, unless a file is among it.
 import type { WAMessage } from '@whiskeysockets/baileys';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RootOperationNode, sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
@@ -56,20 +56,36 @@ const outboxOf = (
     defaultPacing: NO_PACING,
   });
 
+/** Queues texts to one chat in one transaction, so one look at the queue finds them all. */
+const queueTogether = (sessionId: string, texts: string[]) =>
+  database()
+    .db.transaction()
+    .execute(async (trx) => {
+      const ids: string[] = [];
+      for (const text of texts) ids.push(await queueText(trx, sessionId, CHAT, text));
+      return ids;
+    });
+
+/** `db` counting the statements it runs (those `matches`): `count()` is how many so far. */
+const counting = (db: Kysely<Database>, matches: (node: RootOperationNode) => boolean = () => true) => {
+  let n = 0;
+  const counted = db.withPlugin({
+    transformQuery: (args) => {
+      if (matches(args.node)) n++;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  return { counted, count: () => n };
+};
+
 const sentAs = (id: string) => ({ ok: true as const, message: { key: { id } } as WAMessage });
 
 describe('an outbox at rest', () => {
   it('makes no statement until woken, then sends what was queued', async () => {
     const { db } = database();
     const session = await newSession('rest');
-    let statements = 0;
-    const counted = db.withPlugin({
-      transformQuery: (args) => {
-        statements++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { counted, count: statements } = counting(db);
     const sent: string[] = [];
     // Only the outbox's own timers are the question; the database client keeps its real ones running.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -80,16 +96,16 @@ describe('an outbox at rest', () => {
     outbox.start();
     try {
       // Its first look at the queue (empty), then it records that nothing is due.
-      while (statements < 2) await realPause(10);
+      while (statements() < 2) await realPause(10);
       await realPause(100);
-      const atRest = statements;
+      const atRest = statements();
 
       // An hour passes with nothing queued: not one statement.
       vi.advanceTimersByTime(3_600_000);
       // Real timers again: the database client's own waits (a reconnect after its idle close) need them.
       vi.useRealTimers();
       await realPause(200);
-      expect(statements).toBe(atRest);
+      expect(statements()).toBe(atRest);
 
       // A message queued behind its back (no notification reached it): the host's look nudges it.
       const id = await queueText(db, session.id, CHAT, 'later');
@@ -104,15 +120,6 @@ describe('an outbox at rest', () => {
 });
 
 describe('an outbox with several messages queued', () => {
-  /** Queues texts to one chat in one transaction, so one look at the queue finds them all. */
-  const queueTogether = (sessionId: string, texts: string[]) =>
-    database()
-      .db.transaction()
-      .execute(async (trx) => {
-        const ids: string[] = [];
-        for (const text of texts) ids.push(await queueText(trx, sessionId, CHAT, text));
-        return ids;
-      });
   /** Records when each send starts and ends; each takes a moment, as a socket's does. */
   const recordingSocket = (log: string[]) => async (message: { id: string }) => {
     log.push(`start ${message.id}`);
@@ -163,16 +170,11 @@ describe('an outbox asked for the outcome of a message it holds', () => {
   it('does not look at the queue again for it (what `/api/send` asks once its message is queued)', async () => {
     const session = await newSession('asked');
     const { db } = database();
-    let looks = 0;
     // Counts the looks at the queue (claimNext's statement), nothing else.
-    const counted = db.withPlugin({
-      transformQuery: (args) => {
-        if (args.node.kind === 'RawNode' && args.node.sqlFragments.join('').includes('candidates as'))
-          looks++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { counted, count: looks } = counting(
+      db,
+      (node) => node.kind === 'RawNode' && node.sqlFragments.join('').includes('candidates as'),
+    );
     let held: (() => void) | undefined;
     /** Lets the message the socket holds go. */
     const release = () => {
@@ -190,12 +192,12 @@ describe('an outbox asked for the outcome of a message it holds', () => {
     });
     outbox.start();
     try {
-      while (looks < 1) await realPause(10); // its first look, at an empty queue
+      while (looks() < 1) await realPause(10); // its first look, at an empty queue
       await realPause(50);
       const id = await queueText(db, session.id, CHAT, 'asked for');
       outbox.wake(); // as the notification of the queued message does
       while (!holding()) await realPause(10);
-      expect(looks).toBe(2);
+      expect(looks()).toBe(2);
 
       // Asked while the socket has it in hand, and again once it is in flight: no look for either.
       const asked = outbox.outcome(id, 5_000);
@@ -203,7 +205,7 @@ describe('an outbox asked for the outcome of a message it holds', () => {
       await realPause(100);
       const again = outbox.outcome(id, 5_000);
       await realPause(100);
-      expect(looks).toBe(2);
+      expect(looks()).toBe(2);
 
       // Its server ack settles both (the journal writes the row, then tells the outbox).
       await db
@@ -219,7 +221,7 @@ describe('an outbox asked for the outcome of a message it holds', () => {
       const later = await queueText(db, session.id, CHAT, 'not yet claimed');
       void outbox.outcome(later, 5_000);
       while (!holding()) await realPause(10);
-      expect(looks).toBe(3);
+      expect(looks()).toBe(3);
       release();
     } finally {
       release(); // stop() waits for the hand-over under way
@@ -232,11 +234,7 @@ describe('an outbox whose session the admin paced since its last look', () => {
   it('sends the first of what that look claimed, then keeps the gap before each of the others', async () => {
     const session = await newSession('paced-since');
     const { db } = database();
-    const ids = await db.transaction().execute(async (trx) => {
-      const queued: string[] = [];
-      for (const text of ['a', 'b', 'c']) queued.push(await queueText(trx, session.id, CHAT, text));
-      return queued;
-    });
+    const ids = await queueTogether(session.id, ['a', 'b', 'c']);
     // Set after the outbox last read the session's pacing (it has not read it at all: the deployment's
     // default, unpaced, so its first look claims as many as unpaced allows).
     await db
