@@ -14,7 +14,7 @@ import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
 import { sentFileOf } from '../wa/messages.js';
 import { MissingFileError } from '../wa/outgoing.js';
-import { claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
+import { type Claim, claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
 
 /** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
 export type SendReadiness = 'connected' | 'waiting' | 'logged-out';
@@ -87,6 +87,10 @@ export class SessionOutbox {
   private readonly inFlight = new Set<string>();
   /** Claimed by the look at the queue under way and not handed over yet. */
   private readonly claimed = new Set<string>();
+  /** Unpaced messages are being handed over: something queued meanwhile starts the next look at once. */
+  private handing = false;
+  /** The next look at the queue, made while the last one's messages were handed over. */
+  private ahead: Promise<Claim> | undefined;
   private readonly waiters = new Map<string, Set<(outcome: Outcome | undefined) => void>>();
   /**
    * Outcomes no one waited for yet, the latest first out: `/api/send` asks after queueing, and a busy
@@ -115,6 +119,7 @@ export class SessionOutbox {
       } catch (err) {
         // Refused for a lost lease: the session runs elsewhere now, and stops here.
         if (err instanceof LeaseLostError) return;
+        await this.letAheadGo(); // the hand-over it was made during did not end well
         this.deps.logger.warn({ err, sessionId: this.deps.sessionId, retryInMs: delay }, 'outbox failed');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -134,6 +139,29 @@ export class SessionOutbox {
   wake() {
     this.woken = true;
     this.wakeUp?.();
+    if (this.handing && this.running && !this.ahead) this.lookAhead();
+  }
+
+  /**
+   * Starts the next look at the queue while the last one's messages are handed over, so that one
+   * session's turn is not a look and a hand-over in a row. Only unpaced (no gap to wait out first, no
+   * chat waiting); what it claims goes once the hand-over under way has gone well, or stays queued.
+   */
+  private lookAhead() {
+    const lease = this.lease();
+    if (lease === null) return;
+    // Like any look, it sees every message committed before it starts.
+    this.woken = false;
+    const skip = new Set([...this.inFlight, ...this.claimed]);
+    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], CLAIM_BATCH, lease);
+    this.ahead.catch(() => {}); // taken, or let go, by the loop
+  }
+
+  /** The look made ahead, if any, is not used: what it claimed stays queued (claimed again in turn). */
+  private async letAheadGo() {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    await ahead?.catch(() => undefined);
   }
 
   /**
@@ -147,6 +175,7 @@ export class SessionOutbox {
   /** The session (re)connected: what was handed over but never acknowledged goes again. */
   connected() {
     this.inFlight.clear();
+    void this.letAheadGo(); // it skipped what was in flight, which goes again now
     this.wake();
   }
 
@@ -224,16 +253,12 @@ export class SessionOutbox {
       const limit = isUnpaced(pacing) ? CLAIM_BATCH : 1;
       const lease = this.lease();
       if (lease === null) return;
+      const ahead = this.ahead;
+      this.ahead = undefined;
       // The claim sees every message committed before it starts: a wake from here on means one after it.
-      this.woken = false;
-      const claim = await claimNext(
-        this.deps.db,
-        this.deps.sessionId,
-        this.inFlight,
-        [...waiting.keys()],
-        limit,
-        lease,
-      );
+      if (!ahead) this.woken = false;
+      const claim = await (ahead ??
+        claimNext(this.deps.db, this.deps.sessionId, this.inFlight, [...waiting.keys()], limit, lease));
       if (!claim.held) {
         if (this.deps.fence) lostLease(this.deps.fence, this.deps.sessionId);
         return;
@@ -249,6 +274,9 @@ export class SessionOutbox {
       for (const message of claim.messages) this.claimed.add(message.id);
       if (claim.messages.length > 0) {
         let delivered = 0;
+        // Unpaced, the next look may start while these are handed over: at once if this one saw more.
+        this.handing = isUnpaced(pacingNow);
+        if (this.handing && claim.more) this.lookAhead();
         try {
           // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
           if (going.length > 1 && going.every((message) => !message.content.media)) {
@@ -277,12 +305,18 @@ export class SessionOutbox {
         } finally {
           // Handed over (in flight now), failed, or queued again: no longer in hand.
           this.claimed.clear();
+          this.handing = false;
+        }
+        // One did not go (it is first in the queue again), or the session went: the look made ahead
+        // would send what follows it first.
+        if (delivered < going.length || !this.running || this.deps.readiness() !== 'connected') {
+          await this.letAheadGo();
         }
         // Every one went, the claim saw nothing else, and nothing was queued since (that wakes the
         // outbox): no second look, which for messages sent one at a time was a statement each for nothing.
         const done =
           delivered === claim.messages.length && !claim.more && claim.waitingWithQueued.length === 0;
-        if (done && !this.woken) {
+        if (done && !this.woken && !this.ahead) {
           await this.recordNextSend(null);
           await this.sleep();
         }

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
 import { type OutboxDeps, SessionOutbox } from '../../../node-runtime/outbox/drainer.js';
+import type { SendResult } from '../../../node-runtime/session/machine.js';
 import type { Database } from '../../../shared/db-schema.js';
 import { MESSAGE_STATUS_RANK } from '../../../shared/events.js';
 import { NO_PACING } from '../../../shared/outbox.js';
@@ -80,6 +81,35 @@ const counting = (db: Kysely<Database>, matches: (node: RootOperationNode) => bo
 };
 
 const sentAs = (id: string) => ({ ok: true as const, message: { key: { id } } as WAMessage });
+
+/** Picks out the looks at the queue (claimNext's statement). */
+const isLook = (node: RootOperationNode) =>
+  node.kind === 'RawNode' && node.sqlFragments.join('').includes('candidates as');
+
+/** A socket that holds what it is handed until the test lets it go, oldest first. */
+const heldSocket = () => {
+  const handed: string[] = [];
+  const held: { id: string; answer: (result: SendResult) => void }[] = [];
+  return {
+    handed,
+    send: (message: { id: string }) =>
+      new Promise<SendResult>((answer) => {
+        handed.push(message.id);
+        held.push({ id: message.id, answer });
+      }),
+    holding: () => held.length > 0,
+    /** The oldest held goes: sent, or failed for a passing reason. */
+    release(failed = false) {
+      const next = held.shift();
+      next?.answer(
+        failed ? { ok: false, error: 'send-failed', cause: new Error('dropped') } : sentAs(next.id),
+      );
+    },
+    releaseAll() {
+      while (held.length > 0) this.release();
+    },
+  };
+};
 
 describe('an outbox at rest', () => {
   it('makes no statement until woken, then sends what was queued', async () => {
@@ -170,38 +200,21 @@ describe('an outbox asked for the outcome of a message it holds', () => {
   it('does not look at the queue again for it (what `/api/send` asks once its message is queued)', async () => {
     const session = await newSession('asked');
     const { db } = database();
-    // Counts the looks at the queue (claimNext's statement), nothing else.
-    const { counted, count: looks } = counting(
-      db,
-      (node) => node.kind === 'RawNode' && node.sqlFragments.join('').includes('candidates as'),
-    );
-    let held: (() => void) | undefined;
-    /** Lets the message the socket holds go. */
-    const release = () => {
-      const go = held;
-      held = undefined;
-      go?.();
-    };
-    const holding = () => held !== undefined;
-    const outbox = outboxOf(session, counted, async (message) => {
-      // The socket holds the message until the test lets it go.
-      await new Promise<void>((resolve) => {
-        held = resolve;
-      });
-      return sentAs(message.id);
-    });
+    const { counted, count: looks } = counting(db, isLook);
+    const socket = heldSocket();
+    const outbox = outboxOf(session, counted, socket.send);
     outbox.start();
     try {
       while (looks() < 1) await realPause(10); // its first look, at an empty queue
       await realPause(50);
       const id = await queueText(db, session.id, CHAT, 'asked for');
       outbox.wake(); // as the notification of the queued message does
-      while (!holding()) await realPause(10);
+      while (!socket.holding()) await realPause(10);
       expect(looks()).toBe(2);
 
       // Asked while the socket has it in hand, and again once it is in flight: no look for either.
       const asked = outbox.outcome(id, 5_000);
-      release();
+      socket.release();
       await realPause(100);
       const again = outbox.outcome(id, 5_000);
       await realPause(100);
@@ -220,11 +233,74 @@ describe('an outbox asked for the outcome of a message it holds', () => {
       // A message the outbox has not claimed yet still wakes it.
       const later = await queueText(db, session.id, CHAT, 'not yet claimed');
       void outbox.outcome(later, 5_000);
-      while (!holding()) await realPause(10);
+      while (!socket.holding()) await realPause(10);
       expect(looks()).toBe(3);
-      release();
     } finally {
-      release(); // stop() waits for the hand-over under way
+      socket.releaseAll(); // stop() waits for the hand-over under way
+      await outbox.stop();
+    }
+  });
+});
+
+describe('an outbox handing a message over', () => {
+  /** Waits (a while at most) for `done`. */
+  const until = async (done: () => boolean, ms = 3_000) => {
+    const end = performance.now() + ms;
+    while (!done() && performance.now() < end) await realPause(10);
+  };
+
+  it('looks at the queue for what is queued meanwhile, and sends that once the hand-over went', async () => {
+    const session = await newSession('ahead');
+    const { db } = database();
+    const { counted, count: looks } = counting(db, isLook);
+    const socket = heldSocket();
+    const outbox = outboxOf(session, counted, socket.send);
+    outbox.start();
+    try {
+      await until(() => looks() === 1); // its first look, at an empty queue
+      const first = await queueText(db, session.id, CHAT, 'first');
+      outbox.wake();
+      await until(socket.holding);
+      // Queued while the socket holds the first: its look does not wait for that hand-over to end.
+      const second = await queueText(db, session.id, CHAT, 'second');
+      outbox.wake();
+      await until(() => looks() === 3);
+      expect(looks()).toBe(3);
+      expect(socket.handed).toEqual([first]);
+
+      socket.release();
+      await until(() => socket.handed.length === 2);
+      expect(socket.handed).toEqual([first, second]);
+      socket.release();
+      await realPause(100);
+      expect(looks()).toBe(3); // what that look claimed went without another
+    } finally {
+      socket.releaseAll();
+      await outbox.stop();
+    }
+  });
+
+  it('keeps queue order when the hand-over fails: what the look ahead claimed waits behind it', async () => {
+    const session = await newSession('ahead-failed');
+    const { db } = database();
+    const { counted, count: looks } = counting(db, isLook);
+    const socket = heldSocket();
+    const outbox = outboxOf(session, counted, socket.send);
+    outbox.start();
+    try {
+      await until(() => looks() === 1);
+      const first = await queueText(db, session.id, CHAT, 'first');
+      outbox.wake();
+      await until(socket.holding);
+      const second = await queueText(db, session.id, CHAT, 'second');
+      outbox.wake();
+      await until(() => looks() === 3); // the look ahead has claimed the second
+
+      socket.release(true); // the first fails; after its pause it goes again, before the second
+      await until(() => socket.handed.length === 3, 5_000);
+      expect(socket.handed).toEqual([first, first, second]);
+    } finally {
+      socket.releaseAll();
       await outbox.stop();
     }
   });
