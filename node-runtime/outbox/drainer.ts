@@ -153,7 +153,7 @@ export class SessionOutbox {
     // Like any look, it sees every message committed before it starts.
     this.woken = false;
     const skip = new Set([...this.inFlight, ...this.claimed]);
-    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], CLAIM_BATCH, lease);
+    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], this.claimSize(), lease);
     this.ahead.catch(() => {}); // taken, or let go, by the loop
   }
 
@@ -247,10 +247,7 @@ export class SessionOutbox {
         await this.sleep(sessionAt - this.now());
         continue; // the queue or the session may have changed meanwhile
       }
-      const pacing = this.pacing ?? this.deps.defaultPacing;
-      const waiting = this.waitingChats(pacing);
-      // Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go).
-      const limit = isUnpaced(pacing) ? CLAIM_BATCH : 1;
+      const waiting = this.waitingChats(this.pacing ?? this.deps.defaultPacing);
       const lease = this.lease();
       if (lease === null) return;
       const ahead = this.ahead;
@@ -258,19 +255,24 @@ export class SessionOutbox {
       // The claim sees every message committed before it starts: a wake from here on means one after it.
       if (!ahead) this.woken = false;
       const claim = await (ahead ??
-        claimNext(this.deps.db, this.deps.sessionId, this.inFlight, [...waiting.keys()], limit, lease));
+        claimNext(
+          this.deps.db,
+          this.deps.sessionId,
+          this.inFlight,
+          [...waiting.keys()],
+          this.claimSize(),
+          lease,
+        ));
       if (!claim.held) {
         if (this.deps.fence) lostLease(this.deps.fence, this.deps.sessionId);
         return;
       }
-      // Read with each claim: a change by the admin applies from the gap after this message on.
+      // Read with each claim (which claimed as many as it allows): a change by the admin applies from the
+      // gap after this message on.
       this.pacing = claim.pacing ?? undefined;
       this.pacingJustRead = true;
       const pacingNow = claim.pacing ?? this.deps.defaultPacing;
-      // Claimed as many as unpaced allows, but the admin has set pacing since the last look: the first
-      // goes now, and the gap applies from it on (the others stay queued, claimed again in turn).
-      const going = isUnpaced(pacingNow) ? claim.messages : claim.messages.slice(0, 1);
-      this.backlog = claim.more || claim.waitingWithQueued.length > 0 || going.length < claim.messages.length;
+      this.backlog = claim.more || claim.waitingWithQueued.length > 0;
       for (const message of claim.messages) this.claimed.add(message.id);
       if (claim.messages.length > 0) {
         let delivered = 0;
@@ -279,23 +281,23 @@ export class SessionOutbox {
         if (this.handing && claim.more) this.lookAhead();
         try {
           // A file is read before it is handed over, so a claim with one goes a message at a time (in order).
-          if (going.length > 1 && going.every((message) => !message.content.media)) {
+          if (claim.messages.length > 1 && claim.messages.every((message) => !message.content.media)) {
             // Unpaced, what was claimed is handed over at once: the socket encrypts it in order and commits
             // its keys once for all. Every outcome is then taken, whatever the one before it was.
-            const handed = going.map((message) => {
+            const handed = claim.messages.map((message) => {
               if (this.expired(message)) return undefined;
               const result = this.handOver(message);
               result.catch(() => {}); // taken in turn below
               return result;
             });
             let failed = false;
-            for (const [i, message] of going.entries()) {
+            for (const [i, message] of claim.messages.entries()) {
               const went = await this.deliver(message, pacingNow, { handed: handed[i], mayWait: !failed });
               if (went) delivered++;
               failed ||= !went;
             }
           } else {
-            for (const message of going) {
+            for (const message of claim.messages) {
               // In order: after one that did not go, the rest wait (they are claimed again, in order).
               if (!(await this.deliver(message, pacingNow))) break;
               delivered++;
@@ -309,7 +311,7 @@ export class SessionOutbox {
         }
         // One did not go (it is first in the queue again), or the session went: the look made ahead
         // would send what follows it first.
-        if (delivered < going.length || !this.running || this.deps.readiness() !== 'connected') {
+        if (delivered < claim.messages.length || !this.running || this.deps.readiness() !== 'connected') {
           await this.letAheadGo();
         }
         // Every one went, the claim saw nothing else, and nothing was queued since (that wakes the
@@ -332,6 +334,11 @@ export class SessionOutbox {
         await this.sleep();
       }
     }
+  }
+
+  /** Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go). */
+  private claimSize() {
+    return { unpaced: CLAIM_BATCH, defaultUnpaced: isUnpaced(this.deps.defaultPacing) };
   }
 
   /** When the session's gap after its last send ends. */

@@ -33,21 +33,29 @@ export type Claim = {
   waitingWithQueued: string[];
 };
 
+/** How many one look claims: `unpaced` when the session's pacing is all zeros, else one (its gap decides). */
+export type ClaimSize = {
+  unpaced: number;
+  /** The deployment's default pacing is all zeros (it applies to a session whose admin set none). */
+  defaultUnpaced: boolean;
+};
+
 /**
- * Claims the session's oldest queued messages (up to `limit`) that are not in `skip` (handed over on this
- * connection) and whose chat is not in `waiting` (waiting out its own gap; each chat keeps its order),
- * counting their attempts before the hand-over (a crash after it resends under the same ids), and tells
- * what else waits, with the admin's pacing: one statement where a look and a claim per message were
- * several. The row locks order this against a cancel, which only takes messages never handed over.
- * With `lease`, nothing is claimed unless the host holds the session's lease under that epoch (its row
- * locked in share mode, as every fenced write does).
+ * Claims the session's oldest queued messages that are not in `skip` (handed over on this connection)
+ * and whose chat is not in `waiting` (waiting out its own gap; each chat keeps its order), counting their
+ * attempts before the hand-over (a crash after it resends under the same ids), and tells what else waits,
+ * with the admin's pacing: one statement where a look and a claim per message were several. How many it
+ * claims follows the pacing it reads, so a change by the admin since the last look is never claimed past.
+ * The row locks order this against a cancel, which only takes messages never handed over. With `lease`,
+ * nothing is claimed unless the host holds the session's lease under that epoch (its row locked in share
+ * mode, as every fenced write does).
  */
 export async function claimNext(
   db: Kysely<Database>,
   sessionId: string,
   skip: ReadonlySet<string>,
   waiting: readonly string[],
-  limit = 1,
+  size: ClaimSize,
   lease?: { hostId: string; epoch: string },
 ): Promise<Claim> {
   const { rows } = await sql<{
@@ -69,22 +77,36 @@ export async function claimNext(
       select id from sessions where id = ${sessionId}
         ${lease ? sql`and host_id = ${lease.hostId} and lease_epoch = ${lease.epoch}` : sql``}
       for share
+    ), pace as (
+      select pacing from sessions where id = ${sessionId}
+    ), size as (
+      -- Anything but four zeros (or no pacing, when the default is unpaced) claims one.
+      select coalesce((select case
+        when pacing is null then ${size.defaultUnpaced}
+        else pacing->'minIntervalMs' = '0' and pacing->'jitterMs' = '0'
+          and pacing->'typingMs' = '0' and pacing->'perChatMinIntervalMs' = '0'
+        end from pace), false) as unpaced
     ), candidates as (
       select id, queue_seq from messages
       where session_id = ${sessionId} and queue_seq is not null and exists (select 1 from held)
         and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
-      order by queue_seq limit ${limit + 1}
+      order by queue_seq
+      limit (select case when unpaced then ${size.unpaced + 1}::int else 2 end from size)
     ), claimed as (
       update messages set attempts = attempts + 1
       where session_id = ${sessionId} and status = 'queued'
-        and id in (select id from candidates order by queue_seq limit ${limit})
+        and id in (
+          select id from candidates order by queue_seq
+          limit (select case when unpaced then ${size.unpaced}::int else 1 end from size)
+        )
       returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
     )
     select
       exists (select 1 from held) as held,
       coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
-      (select pacing from sessions where id = ${sessionId}) as pacing,
-      (select count(*) from candidates) > ${limit} as more,
+      (select pacing from pace) as pacing,
+      (select count(*) from candidates) > (select case when unpaced then ${size.unpaced}::int else 1 end from size)
+        as more,
       (select array_agg(distinct chat_jid) from messages
         where session_id = ${sessionId} and queue_seq is not null and chat_jid = any(${waiting}::text[])
       ) as waiting_with_queued`.execute(db);

@@ -307,12 +307,12 @@ describe('an outbox handing a message over', () => {
 });
 
 describe('an outbox whose session the admin paced since its last look', () => {
-  it('sends the first of what that look claimed, then keeps the gap before each of the others', async () => {
+  it('claims only what that pacing lets go, then keeps the gap before each of the others', async () => {
     const session = await newSession('paced-since');
     const { db } = database();
     const ids = await queueTogether(session.id, ['a', 'b', 'c']);
     // Set after the outbox last read the session's pacing (it has not read it at all: the deployment's
-    // default, unpaced, so its first look claims as many as unpaced allows).
+    // default, unpaced). Its look reads the pacing it claims under.
     await db
       .updateTable('sessions')
       .set({
@@ -331,6 +331,14 @@ describe('an outbox whose session the admin paced since its last look', () => {
       expect(sentAt.map((s) => s.id)).toEqual(ids);
       const gaps = sentAt.slice(1).map((s, i) => s.at - (sentAt[i]?.at ?? 0));
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(290);
+      // Each claimed once, when it went: no attempt counted for a claim that could not go.
+      const attempts = await db
+        .selectFrom('messages')
+        .select(['id', 'attempts'])
+        .where('id', 'in', ids)
+        .orderBy('outbox_seq')
+        .execute();
+      expect(attempts).toEqual(ids.map((id) => ({ id, attempts: 1 })));
     } finally {
       await outbox.stop();
     }
