@@ -14,7 +14,7 @@ import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
 import { sentFileOf } from '../wa/messages.js';
 import { MissingFileError } from '../wa/outgoing.js';
-import { type Claim, claimNext, pacingOf, type Queued, recordNextSend } from './queries.js';
+import { type Claim, claimNext, pacingOf, type Queued, recordNextSend, unclaim } from './queries.js';
 
 /** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
 export type SendReadiness = 'connected' | 'waiting' | 'logged-out';
@@ -161,7 +161,18 @@ export class SessionOutbox {
   private async letAheadGo() {
     const ahead = this.ahead;
     this.ahead = undefined;
-    await ahead?.catch(() => undefined);
+    const claim = await ahead?.catch(() => undefined);
+    if (claim) await this.unclaim(claim.messages);
+  }
+
+  /** Claimed but never handed over: their attempts are taken back (best effort; they stay queued). */
+  private async unclaim(messages: readonly Queued[]) {
+    const lease = this.lease();
+    if (messages.length === 0 || lease === null) return;
+    const ids = messages.map((message) => message.id);
+    await unclaim(this.deps.db, this.deps.sessionId, ids, lease).catch((err: unknown) => {
+      this.deps.logger.warn({ err, sessionId: this.deps.sessionId }, 'taking back unsent attempts failed');
+    });
   }
 
   /**
@@ -297,11 +308,14 @@ export class SessionOutbox {
               failed ||= !went;
             }
           } else {
-            for (const message of claim.messages) {
+            for (const [i, message] of claim.messages.entries()) {
               // In order: after one that did not go, the rest wait (they are claimed again, in order).
-              if (!(await this.deliver(message, pacingNow))) break;
-              delivered++;
-              if (!this.running || this.deps.readiness() !== 'connected') break;
+              const went = await this.deliver(message, pacingNow);
+              if (went) delivered++;
+              if (!went || !this.running || this.deps.readiness() !== 'connected') {
+                await this.unclaim(claim.messages.slice(i + 1));
+                break;
+              }
             }
           }
         } finally {
@@ -377,7 +391,10 @@ export class SessionOutbox {
       await this.deps.presence(message.chatJid, true);
       await this.sleep(pacing.typingMs);
       // Claimed but not handed over: still queued, it goes once the session is back.
-      if (!this.running || this.deps.readiness() !== 'connected') return false;
+      if (!this.running || this.deps.readiness() !== 'connected') {
+        await this.unclaim([message]);
+        return false;
+      }
     }
     const result = await (batch?.handed ?? this.handOver(message));
     this.lastSentAt = this.now();

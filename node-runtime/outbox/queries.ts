@@ -128,6 +128,38 @@ export async function claimNext(
   };
 }
 
+/**
+ * Takes back the attempt counted for claimed messages that were never handed over (they stay queued):
+ * `attempts` counts hand-overs, and a message gets MAX_ATTEMPTS of them. Fenced like the claim.
+ */
+export async function unclaim(
+  db: Kysely<Database>,
+  sessionId: string,
+  ids: readonly string[],
+  lease?: { hostId: string; epoch: string },
+): Promise<void> {
+  await db
+    .updateTable('messages')
+    .set((eb) => ({ attempts: eb('attempts', '-', 1) }))
+    .where('session_id', '=', sessionId)
+    .where('id', 'in', ids)
+    .where('status', '=', 'queued')
+    .where('attempts', '>', 0)
+    .$if(lease !== undefined, (qb) =>
+      qb.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('sessions')
+            .select('sessions.id')
+            .where('sessions.id', '=', sessionId)
+            .where('sessions.host_id', '=', lease?.hostId ?? '')
+            .where('sessions.lease_epoch', '=', lease?.epoch ?? '0'),
+        ),
+      ),
+    )
+    .execute();
+}
+
 /** The tenant admin's pacing for the session (null: the deployment's default). */
 export async function pacingOf(db: Kysely<Database>, sessionId: string): Promise<Pacing | null> {
   const row = await db.selectFrom('sessions').select('pacing').where('id', '=', sessionId).executeTakeFirst();

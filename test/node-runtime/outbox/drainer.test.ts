@@ -149,6 +149,17 @@ describe('an outbox at rest', () => {
   });
 });
 
+/** Makes a queued text an image (its file is never read here: the sockets are the tests'). */
+const asImage = (id: string) =>
+  database()
+    .db.updateTable('messages')
+    .set({
+      kind: 'image',
+      content: sql`${JSON.stringify({ media: { id: 'f1', mimetype: 'image/png' } })}::text::jsonb`,
+    })
+    .where('id', '=', id)
+    .execute();
+
 describe('an outbox with several messages queued', () => {
   /** Records when each send starts and ends; each takes a moment, as a socket's does. */
   const recordingSocket = (log: string[]) => async (message: { id: string }) => {
@@ -175,21 +186,42 @@ describe('an outbox with several messages queued', () => {
   it('with a file among them, one at a time: the file is read before it is handed over', async () => {
     const session = await newSession('files');
     const ids = await queueTogether(session.id, ['a', 'b', 'c']);
-    // The middle one an image (its file is not read here: the socket below is the test's).
-    await database()
-      .db.updateTable('messages')
-      .set({
-        kind: 'image',
-        content: sql`${JSON.stringify({ media: { id: 'f1', mimetype: 'image/png' } })}::text::jsonb`,
-      })
-      .where('id', '=', ids[1] ?? '')
-      .execute();
+    await asImage(ids[1] ?? '');
     const log: string[] = [];
     const outbox = outboxOf(session, database().db, recordingSocket(log));
     outbox.start();
     try {
       while (log.length < 6) await realPause(10);
       expect(log).toEqual(ids.flatMap((id) => [`start ${id}`, `end ${id}`]));
+    } finally {
+      await outbox.stop();
+    }
+  });
+
+  it('one at a time, the first failing: the others were not handed over, and no attempt is counted', async () => {
+    const session = await newSession('files-failed');
+    const ids = await queueTogether(session.id, ['a', 'b', 'c']);
+    await asImage(ids[1] ?? '');
+    const handed: string[] = [];
+    const outbox = outboxOf(session, database().db, async (message) => {
+      handed.push(message.id);
+      // The first hand-over fails for a passing reason; it goes again after its pause.
+      return handed.length === 1
+        ? { ok: false, error: 'send-failed', cause: new Error('dropped') }
+        : sentAs(message.id);
+    });
+    outbox.start();
+    try {
+      const until = performance.now() + 5_000;
+      while (handed.length < 4 && performance.now() < until) await realPause(10);
+      expect(handed).toEqual([ids[0], ...ids]);
+      const attempts = await database()
+        .db.selectFrom('messages')
+        .select('attempts')
+        .where('id', 'in', ids)
+        .orderBy('outbox_seq')
+        .execute();
+      expect(attempts.map((a) => a.attempts)).toEqual([2, 1, 1]);
     } finally {
       await outbox.stop();
     }
@@ -299,6 +331,17 @@ describe('an outbox handing a message over', () => {
       socket.release(true); // the first fails; after its pause it goes again, before the second
       await until(() => socket.handed.length === 3, 5_000);
       expect(socket.handed).toEqual([first, first, second]);
+      // Attempts count hand-overs: the second's claim by the look ahead, let go, is not one.
+      const attempts = await db
+        .selectFrom('messages')
+        .select(['id', 'attempts'])
+        .where('id', 'in', [first, second])
+        .orderBy('outbox_seq')
+        .execute();
+      expect(attempts).toEqual([
+        { id: first, attempts: 2 },
+        { id: second, attempts: 1 },
+      ]);
     } finally {
       socket.releaseAll();
       await outbox.stop();
