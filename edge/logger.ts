@@ -8,6 +8,8 @@ export type LogFields = Record<string, unknown>;
 export interface EdgeLogger {
   /** Detail an operator turns on when needed (pino's level decides; the console logger has none). */
   debug?(fields: LogFields, message: string): void;
+  /** Whether a line at `level` would be written (pino's); absent, every level the logger has is. */
+  isLevelEnabled?(level: 'debug'): boolean;
   info(fields: LogFields, message: string): void;
   warn(fields: LogFields, message: string): void;
   error(fields: LogFields, message: string): void;

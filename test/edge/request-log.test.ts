@@ -36,6 +36,22 @@ describe('request logs', () => {
     ]);
   });
 
+  it('a fast success costs nothing when debug is off (the line is not even built)', async () => {
+    const { lines, logger } = recording();
+    let built = 0;
+    const quiet: EdgeLogger = {
+      ...logger,
+      isLevelEnabled: () => false,
+      debug: () => {
+        built++;
+      },
+    };
+    await appWith(quiet, 3).request('/ok');
+    await appWith(quiet, 3).request('/missing');
+    expect(built).toBe(0);
+    expect(lines.map((l) => [l.level, l.fields.status])).toEqual([['info', 404]]);
+  });
+
   it('an error answer and a slow request are logged at info', async () => {
     const { lines, logger } = recording();
     const app = appWith(logger, SLOW_REQUEST_MS);
