@@ -126,11 +126,15 @@ export class SessionOutbox {
     }
   }
 
-  /** Stops after the hand-over under way; those waiting for an outcome are answered undefined at once. */
+  /**
+   * Stops after the hand-over under way (a look made ahead is let go); those waiting for an outcome are
+   * answered undefined at once.
+   */
   async stop() {
     this.running = false;
     this.wake();
     await this.loop;
+    await this.letAheadGo();
     for (const waiting of this.waiters.values()) for (const resolve of waiting) resolve(undefined);
     this.waiters.clear();
   }

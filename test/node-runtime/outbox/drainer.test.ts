@@ -111,6 +111,32 @@ const heldSocket = () => {
   };
 };
 
+/** A new session's outbox on a socket that holds what it is handed, with its looks at the queue counted. */
+const heldOutbox = async (name: string) => {
+  const session = await newSession(name);
+  const { db } = database();
+  const { counted, count: looks } = counting(db, isLook);
+  const socket = heldSocket();
+  return { session, db, looks, socket, outbox: outboxOf(session, counted, socket.send) };
+};
+
+/** Waits (a while at most) for `done`. */
+const until = async (done: () => boolean, ms = 3_000) => {
+  const end = performance.now() + ms;
+  while (!done() && performance.now() < end) await realPause(10);
+};
+
+/** The attempts (hand-overs) of messages `ids`, in queue order. */
+const attemptsOf = async (ids: string[]) => {
+  const rows = await database()
+    .db.selectFrom('messages')
+    .select('attempts')
+    .where('id', 'in', ids)
+    .orderBy('outbox_seq')
+    .execute();
+  return rows.map((row) => row.attempts);
+};
+
 describe('an outbox at rest', () => {
   it('makes no statement until woken, then sends what was queued', async () => {
     const { db } = database();
@@ -212,16 +238,9 @@ describe('an outbox with several messages queued', () => {
     });
     outbox.start();
     try {
-      const until = performance.now() + 5_000;
-      while (handed.length < 4 && performance.now() < until) await realPause(10);
+      await until(() => handed.length === 4, 5_000);
       expect(handed).toEqual([ids[0], ...ids]);
-      const attempts = await database()
-        .db.selectFrom('messages')
-        .select('attempts')
-        .where('id', 'in', ids)
-        .orderBy('outbox_seq')
-        .execute();
-      expect(attempts.map((a) => a.attempts)).toEqual([2, 1, 1]);
+      expect(await attemptsOf(ids)).toEqual([2, 1, 1]);
     } finally {
       await outbox.stop();
     }
@@ -230,11 +249,7 @@ describe('an outbox with several messages queued', () => {
 
 describe('an outbox asked for the outcome of a message it holds', () => {
   it('does not look at the queue again for it (what `/api/send` asks once its message is queued)', async () => {
-    const session = await newSession('asked');
-    const { db } = database();
-    const { counted, count: looks } = counting(db, isLook);
-    const socket = heldSocket();
-    const outbox = outboxOf(session, counted, socket.send);
+    const { session, db, looks, socket, outbox } = await heldOutbox('asked');
     outbox.start();
     try {
       while (looks() < 1) await realPause(10); // its first look, at an empty queue
@@ -275,18 +290,8 @@ describe('an outbox asked for the outcome of a message it holds', () => {
 });
 
 describe('an outbox handing a message over', () => {
-  /** Waits (a while at most) for `done`. */
-  const until = async (done: () => boolean, ms = 3_000) => {
-    const end = performance.now() + ms;
-    while (!done() && performance.now() < end) await realPause(10);
-  };
-
   it('looks at the queue for what is queued meanwhile, and sends that once the hand-over went', async () => {
-    const session = await newSession('ahead');
-    const { db } = database();
-    const { counted, count: looks } = counting(db, isLook);
-    const socket = heldSocket();
-    const outbox = outboxOf(session, counted, socket.send);
+    const { session, db, looks, socket, outbox } = await heldOutbox('ahead');
     outbox.start();
     try {
       await until(() => looks() === 1); // its first look, at an empty queue
@@ -313,11 +318,7 @@ describe('an outbox handing a message over', () => {
   });
 
   it('keeps queue order when the hand-over fails: what the look ahead claimed waits behind it', async () => {
-    const session = await newSession('ahead-failed');
-    const { db } = database();
-    const { counted, count: looks } = counting(db, isLook);
-    const socket = heldSocket();
-    const outbox = outboxOf(session, counted, socket.send);
+    const { session, db, looks, socket, outbox } = await heldOutbox('ahead-failed');
     outbox.start();
     try {
       await until(() => looks() === 1);
@@ -332,16 +333,7 @@ describe('an outbox handing a message over', () => {
       await until(() => socket.handed.length === 3, 5_000);
       expect(socket.handed).toEqual([first, first, second]);
       // Attempts count hand-overs: the second's claim by the look ahead, let go, is not one.
-      const attempts = await db
-        .selectFrom('messages')
-        .select(['id', 'attempts'])
-        .where('id', 'in', [first, second])
-        .orderBy('outbox_seq')
-        .execute();
-      expect(attempts).toEqual([
-        { id: first, attempts: 2 },
-        { id: second, attempts: 1 },
-      ]);
+      expect(await attemptsOf([first, second])).toEqual([2, 1]);
     } finally {
       socket.releaseAll();
       await outbox.stop();
@@ -375,13 +367,7 @@ describe('an outbox whose session the admin paced since its last look', () => {
       const gaps = sentAt.slice(1).map((s, i) => s.at - (sentAt[i]?.at ?? 0));
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(290);
       // Each claimed once, when it went: no attempt counted for a claim that could not go.
-      const attempts = await db
-        .selectFrom('messages')
-        .select(['id', 'attempts'])
-        .where('id', 'in', ids)
-        .orderBy('outbox_seq')
-        .execute();
-      expect(attempts).toEqual(ids.map((id) => ({ id, attempts: 1 })));
+      expect(await attemptsOf(ids)).toEqual([1, 1, 1]);
     } finally {
       await outbox.stop();
     }
