@@ -31,6 +31,8 @@ const isUnpaced = (p: Pacing) =>
   p.minIntervalMs === 0 && p.jitterMs === 0 && p.typingMs === 0 && p.perChatMinIntervalMs === 0;
 /** How many outcomes no one asked for yet are kept (a few sends in flight need a handful). */
 const UNCLAIMED_OUTCOMES = 256;
+/** How long after `/api/send` asks for a message the outbox is woken if it has not taken it (see `outcome`). */
+const UNTAKEN_WAKE_MS = 100;
 /** How often an outbox whose session is away fails what expired (or, logged out, what is queued). */
 const AWAY_RECHECK_MS = 60_000;
 
@@ -85,7 +87,7 @@ export class SessionOutbox {
    * them), under the same ids.
    */
   private readonly inFlight = new Set<string>();
-  /** Claimed by the look at the queue under way and not handed over yet. */
+  /** Claimed by the look at the queue under way (or the look ahead) and not handed over yet. */
   private readonly claimed = new Set<string>();
   /** Unpaced messages are being handed over: something queued meanwhile starts the next look at once. */
   private handing = false;
@@ -157,7 +159,12 @@ export class SessionOutbox {
     // Like any look, it sees every message committed before it starts.
     this.woken = false;
     const skip = new Set([...this.inFlight, ...this.claimed]);
-    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], this.claimSize(), lease);
+    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], this.claimSize(), lease).then(
+      (claim) => {
+        for (const message of claim.messages) this.claimed.add(message.id);
+        return claim;
+      },
+    );
     this.ahead.catch(() => {}); // taken, or let go, by the loop
   }
 
@@ -166,6 +173,7 @@ export class SessionOutbox {
     const ahead = this.ahead;
     this.ahead = undefined;
     const claim = await ahead?.catch(() => undefined);
+    for (const message of claim?.messages ?? []) this.claimed.delete(message.id);
     if (claim) await this.unclaim(claim.messages);
   }
 
@@ -223,15 +231,21 @@ export class SessionOutbox {
         waiting.delete(done);
         resolve(undefined);
       }, timeoutMs);
+      // `/api/send` asks once its message is queued: the notification has usually woken the outbox, and
+      // its look (under way, or the next) takes the message. A wake at the ask was mostly one more look
+      // that found nothing; one a moment later, for a message still not taken, is the net for a lost
+      // notification. An outbox waiting out a gap or a failure's pause looks when that ends.
+      const untaken = setTimeout(() => {
+        if (this.claimed.has(id) || this.inFlight.has(id)) return;
+        if (!this.wakeUp || this.idle) this.wake();
+      }, UNTAKEN_WAKE_MS);
       const done = (outcome: Outcome | undefined) => {
         clearTimeout(timer);
+        clearTimeout(untaken);
         resolve(outcome);
       };
       waiting.add(done);
       this.waiters.set(id, waiting);
-      // `/api/send` asks once its message is queued: the outbox has usually claimed it by then (woken by
-      // the notification), and a wake now would be one more look at the queue that finds nothing.
-      if (!this.claimed.has(id) && !this.inFlight.has(id)) this.wake();
     });
   }
 
@@ -323,8 +337,9 @@ export class SessionOutbox {
             }
           }
         } finally {
-          // Handed over (in flight now), failed, or queued again: no longer in hand.
-          this.claimed.clear();
+          // Handed over (in flight now), failed, or queued again: no longer in hand (what the look ahead
+          // claimed still is).
+          for (const message of claim.messages) this.claimed.delete(message.id);
           this.handing = false;
         }
         // One did not go (it is first in the queue again), or the session went: the look made ahead

@@ -277,13 +277,38 @@ describe('an outbox asked for the outcome of a message it holds', () => {
       expect(await asked).toEqual({ status: 'sent', failure: null });
       expect(await again).toEqual({ status: 'sent', failure: null });
 
-      // A message the outbox has not claimed yet still wakes it.
+      // A message the outbox was never told of (its notification lost) still wakes it, a moment later.
       const later = await queueText(db, session.id, CHAT, 'not yet claimed');
       void outbox.outcome(later, 5_000);
       while (!socket.holding()) await realPause(10);
       expect(looks()).toBe(3);
     } finally {
       socket.releaseAll(); // stop() waits for the hand-over under way
+      await outbox.stop();
+    }
+  });
+
+  it('nor for one the look made during a hand-over has taken', async () => {
+    const { session, db, looks, socket, outbox } = await heldOutbox('asked-ahead');
+    outbox.start();
+    try {
+      await until(() => looks() === 1);
+      const first = await queueText(db, session.id, CHAT, 'first');
+      outbox.wake();
+      await until(socket.holding);
+      const second = await queueText(db, session.id, CHAT, 'second');
+      outbox.wake(); // its notification: the look ahead takes it
+      void outbox.outcome(second, 5_000); // then `/api/send` asks for it
+      await until(() => looks() === 3);
+      await realPause(300); // past the moment an ask for a message not taken wakes the outbox
+      socket.release();
+      await until(() => socket.handed.length === 2);
+      socket.release();
+      await realPause(200);
+      expect(socket.handed).toEqual([first, second]);
+      expect(looks()).toBe(3); // no look for the ask
+    } finally {
+      socket.releaseAll();
       await outbox.stop();
     }
   });
