@@ -342,6 +342,32 @@ describe('an outbox handing a message over', () => {
     }
   });
 
+  it('keeps queue order across a reconnect: what was in flight goes again before what the look ahead took', async () => {
+    const { session, db, looks, socket, outbox } = await heldOutbox('ahead-reconnect');
+    outbox.start();
+    try {
+      await until(() => looks() === 1);
+      const a = await queueText(db, session.id, CHAT, 'a');
+      outbox.wake();
+      await until(socket.holding);
+      socket.release(); // handed over: in flight, its ack not come
+      const b = await queueText(db, session.id, CHAT, 'b');
+      outbox.wake();
+      await until(() => socket.handed.length === 2);
+      const c = await queueText(db, session.id, CHAT, 'c');
+      outbox.wake();
+      await until(() => looks() === 4); // the look ahead has taken c
+
+      outbox.connected(); // a new connection: a, never acknowledged, must go again, and before c
+      socket.release();
+      await until(() => socket.handed.length === 4);
+      expect(socket.handed).toEqual([a, b, a, c]);
+    } finally {
+      socket.releaseAll();
+      await outbox.stop();
+    }
+  });
+
   it('keeps queue order when the hand-over fails: what the look ahead claimed waits behind it', async () => {
     const { session, db, looks, socket, outbox } = await heldOutbox('ahead-failed');
     outbox.start();
