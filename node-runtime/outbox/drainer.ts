@@ -14,7 +14,15 @@ import type { SessionJournal } from '../events/journal.js';
 import type { SendResult } from '../session/machine.js';
 import { sentFileOf } from '../wa/messages.js';
 import { MissingFileError } from '../wa/outgoing.js';
-import { type Claim, claimNext, pacingOf, type Queued, recordNextSend, unclaim } from './queries.js';
+import {
+  type Claim,
+  type ClaimSize,
+  claimNext,
+  pacingOf,
+  type Queued,
+  recordNextSend,
+  unclaim,
+} from './queries.js';
 
 /** Where the session stands for sending: its socket is open, it is on its way back, or it never will be. */
 export type SendReadiness = 'connected' | 'waiting' | 'logged-out';
@@ -101,10 +109,13 @@ export class SessionOutbox {
   private readonly unclaimedOutcomes = new Map<string, Outcome>();
   private readonly now: () => number;
   private readonly random: () => number;
+  /** Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go). */
+  private readonly claimSize: ClaimSize;
 
   constructor(private readonly deps: OutboxDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.claimSize = { unpaced: CLAIM_BATCH, defaultUnpaced: isUnpaced(deps.defaultPacing) };
   }
 
   start() {
@@ -159,7 +170,7 @@ export class SessionOutbox {
     // Like any look, it sees every message committed before it starts.
     this.woken = false;
     const skip = new Set([...this.inFlight, ...this.claimed]);
-    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], this.claimSize(), lease).then(
+    this.ahead = claimNext(this.deps.db, this.deps.sessionId, skip, [], this.claimSize, lease).then(
       (claim) => {
         for (const message of claim.messages) this.claimed.add(message.id);
         return claim;
@@ -289,7 +300,7 @@ export class SessionOutbox {
           this.deps.sessionId,
           this.inFlight,
           [...waiting.keys()],
-          this.claimSize(),
+          this.claimSize,
           lease,
         ));
       if (!claim.held) {
@@ -367,11 +378,6 @@ export class SessionOutbox {
         await this.sleep();
       }
     }
-  }
-
-  /** Unpaced, several go per look at the queue; paced, one (its gap decides when the next may go). */
-  private claimSize() {
-    return { unpaced: CLAIM_BATCH, defaultUnpaced: isUnpaced(this.deps.defaultPacing) };
   }
 
   /** When the session's gap after its last send ends. */

@@ -81,32 +81,27 @@ export async function claimNext(
       select pacing from sessions where id = ${sessionId}
     ), size as (
       -- Anything but four zeros (or no pacing, when the default is unpaced) claims one.
-      select coalesce((select case
+      select case when coalesce((select case
         when pacing is null then ${size.defaultUnpaced}
         else pacing->'minIntervalMs' = '0' and pacing->'jitterMs' = '0'
           and pacing->'typingMs' = '0' and pacing->'perChatMinIntervalMs' = '0'
-        end from pace), false) as unpaced
+        end from pace), false) then ${size.unpaced}::int else 1 end as n
     ), candidates as (
       select id, queue_seq from messages
       where session_id = ${sessionId} and queue_seq is not null and exists (select 1 from held)
         and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
-      order by queue_seq
-      limit (select case when unpaced then ${size.unpaced + 1}::int else 2 end from size)
+      order by queue_seq limit (select n + 1 from size)
     ), claimed as (
       update messages set attempts = attempts + 1
       where session_id = ${sessionId} and status = 'queued'
-        and id in (
-          select id from candidates order by queue_seq
-          limit (select case when unpaced then ${size.unpaced}::int else 1 end from size)
-        )
+        and id in (select id from candidates order by queue_seq limit (select n from size))
       returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
     )
     select
       exists (select 1 from held) as held,
       coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
       (select pacing from pace) as pacing,
-      (select count(*) from candidates) > (select case when unpaced then ${size.unpaced}::int else 1 end from size)
-        as more,
+      (select count(*) from candidates) > (select n from size) as more,
       (select array_agg(distinct chat_jid) from messages
         where session_id = ${sessionId} and queue_seq is not null and chat_jid = any(${waiting}::text[])
       ) as waiting_with_queued`.execute(db);

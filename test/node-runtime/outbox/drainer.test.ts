@@ -111,13 +111,25 @@ const heldSocket = () => {
   };
 };
 
-/** A new session's outbox on a socket that holds what it is handed, with its looks at the queue counted. */
+/**
+ * A new session's outbox on a socket that holds what it is handed, with its looks at the queue counted;
+ * started, past its first look (at an empty queue). `queue` queues a text and wakes the outbox, as the
+ * notification of a queued message does.
+ */
 const heldOutbox = async (name: string) => {
   const session = await newSession(name);
   const { db } = database();
   const { counted, count: looks } = counting(db, isLook);
   const socket = heldSocket();
-  return { session, db, looks, socket, outbox: outboxOf(session, counted, socket.send) };
+  const outbox = outboxOf(session, counted, socket.send);
+  outbox.start();
+  await until(() => looks() === 1);
+  const queue = async (text: string) => {
+    const id = await queueText(db, session.id, CHAT, text);
+    outbox.wake();
+    return id;
+  };
+  return { session, db, looks, socket, outbox, queue };
 };
 
 /** Waits (a while at most) for `done`. */
@@ -249,13 +261,10 @@ describe('an outbox with several messages queued', () => {
 
 describe('an outbox asked for the outcome of a message it holds', () => {
   it('does not look at the queue again for it (what `/api/send` asks once its message is queued)', async () => {
-    const { session, db, looks, socket, outbox } = await heldOutbox('asked');
-    outbox.start();
+    const { session, db, looks, socket, outbox, queue } = await heldOutbox('asked');
     try {
-      while (looks() < 1) await realPause(10); // its first look, at an empty queue
       await realPause(50);
-      const id = await queueText(db, session.id, CHAT, 'asked for');
-      outbox.wake(); // as the notification of the queued message does
+      const id = await queue('asked for');
       while (!socket.holding()) await realPause(10);
       expect(looks()).toBe(2);
 
@@ -289,15 +298,11 @@ describe('an outbox asked for the outcome of a message it holds', () => {
   });
 
   it('nor for one the look made during a hand-over has taken', async () => {
-    const { session, db, looks, socket, outbox } = await heldOutbox('asked-ahead');
-    outbox.start();
+    const { looks, socket, outbox, queue } = await heldOutbox('asked-ahead');
     try {
-      await until(() => looks() === 1);
-      const first = await queueText(db, session.id, CHAT, 'first');
-      outbox.wake();
+      const first = await queue('first');
       await until(socket.holding);
-      const second = await queueText(db, session.id, CHAT, 'second');
-      outbox.wake(); // its notification: the look ahead takes it
+      const second = await queue('second'); // its notification: the look ahead takes it
       void outbox.outcome(second, 5_000); // then `/api/send` asks for it
       await until(() => looks() === 3);
       await realPause(300); // past the moment an ask for a message not taken wakes the outbox
@@ -316,16 +321,12 @@ describe('an outbox asked for the outcome of a message it holds', () => {
 
 describe('an outbox handing a message over', () => {
   it('looks at the queue for what is queued meanwhile, and sends that once the hand-over went', async () => {
-    const { session, db, looks, socket, outbox } = await heldOutbox('ahead');
-    outbox.start();
+    const { looks, socket, outbox, queue } = await heldOutbox('ahead');
     try {
-      await until(() => looks() === 1); // its first look, at an empty queue
-      const first = await queueText(db, session.id, CHAT, 'first');
-      outbox.wake();
+      const first = await queue('first');
       await until(socket.holding);
       // Queued while the socket holds the first: its look does not wait for that hand-over to end.
-      const second = await queueText(db, session.id, CHAT, 'second');
-      outbox.wake();
+      const second = await queue('second');
       await until(() => looks() === 3);
       expect(looks()).toBe(3);
       expect(socket.handed).toEqual([first]);
@@ -343,19 +344,14 @@ describe('an outbox handing a message over', () => {
   });
 
   it('keeps queue order across a reconnect: what was in flight goes again before what the look ahead took', async () => {
-    const { session, db, looks, socket, outbox } = await heldOutbox('ahead-reconnect');
-    outbox.start();
+    const { looks, socket, outbox, queue } = await heldOutbox('ahead-reconnect');
     try {
-      await until(() => looks() === 1);
-      const a = await queueText(db, session.id, CHAT, 'a');
-      outbox.wake();
+      const a = await queue('a');
       await until(socket.holding);
       socket.release(); // handed over: in flight, its ack not come
-      const b = await queueText(db, session.id, CHAT, 'b');
-      outbox.wake();
+      const b = await queue('b');
       await until(() => socket.handed.length === 2);
-      const c = await queueText(db, session.id, CHAT, 'c');
-      outbox.wake();
+      const c = await queue('c');
       await until(() => looks() === 4); // the look ahead has taken c
 
       outbox.connected(); // a new connection: a, never acknowledged, must go again, and before c
@@ -369,15 +365,11 @@ describe('an outbox handing a message over', () => {
   });
 
   it('keeps queue order when the hand-over fails: what the look ahead claimed waits behind it', async () => {
-    const { session, db, looks, socket, outbox } = await heldOutbox('ahead-failed');
-    outbox.start();
+    const { looks, socket, outbox, queue } = await heldOutbox('ahead-failed');
     try {
-      await until(() => looks() === 1);
-      const first = await queueText(db, session.id, CHAT, 'first');
-      outbox.wake();
+      const first = await queue('first');
       await until(socket.holding);
-      const second = await queueText(db, session.id, CHAT, 'second');
-      outbox.wake();
+      const second = await queue('second');
       await until(() => looks() === 3); // the look ahead has claimed the second
 
       socket.release(true); // the first fails; after its pause it goes again, before the second
