@@ -33,7 +33,9 @@ export function recordingHooks(
       const mapped = STATUS_OF[status];
       if (!key.fromMe || !mapped) return;
       const at = timestamp > 0 ? new Date(timestamp * 1000) : new Date();
-      for (const id of ids) await journal.status(id, mapped, at).catch(closeIfMoved);
+      // Asked for together, a receipt's ids (a phone reads a chat's unread messages with one) are written
+      // in one statement; one by one, each waited for the last, and Baileys holds its receipts meanwhile.
+      await Promise.all(ids.map((id) => journal.status(id, mapped, at))).catch(closeIfMoved);
     },
   };
 }
