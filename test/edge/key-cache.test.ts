@@ -239,6 +239,59 @@ describe('changes made through this edge take effect at once', () => {
   });
 });
 
+describe('look-ups that miss together', () => {
+  /** A cache in front of the real look-up, held at the gate until `release()`; `calls()` counts reads. */
+  const gatedCache = () => {
+    const cache = new KeyCache({ ...parseEdgeConfig({ hostSecret: HOST_SECRET }).keyCache, now: clock.ms });
+    let calls = 0;
+    let release: () => void = () => {};
+    let gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const lookup = cache.wrap(async (d, dg) => {
+      calls++;
+      const record = await findKeyByDigest(d, dg);
+      await gate;
+      return record;
+    });
+    return {
+      cache,
+      lookup,
+      calls: () => calls,
+      release: () => {
+        release();
+        gate = Promise.resolve();
+      },
+    };
+  };
+
+  it('share one database read (a burst of requests with a key whose entry aged out)', async () => {
+    const { db } = fx();
+    const { key, id } = await sessionKey();
+    const digest = await digestApiKey(key);
+    const { lookup, calls, release } = gatedCache();
+    const burst = [lookup(db, digest), lookup(db, digest), lookup(db, digest)];
+    release();
+    expect((await Promise.all(burst)).map((record) => record?.id)).toEqual([id, id, id]);
+    expect(calls()).toBe(1);
+  });
+
+  it('but one that starts after an invalidation reads again, and sees the change', async () => {
+    const { db } = fx();
+    const { key, id } = await sessionKey();
+    const digest = await digestApiKey(key);
+    const { cache, lookup, calls, release } = gatedCache();
+    const before = lookup(db, digest);
+    await db.updateTable('api_keys').set({ revoked_at: clock.now() }).where('id', '=', id).execute();
+    cache.forgetKey(id);
+    const after = lookup(db, digest);
+    release();
+    expect((await before)?.revokedAt).toBeNull();
+    expect((await after)?.revokedAt).not.toBeNull();
+    expect(calls()).toBe(2);
+  });
+});
+
 describe('unknown keys and bounds', () => {
   it('remembers an unknown key for the negative TTL only', async () => {
     const { key } = await generateApiKey('session');
