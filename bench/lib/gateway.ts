@@ -93,13 +93,7 @@ export async function linkSession(
   const scannedAt = now();
   const scan = await simCall(simUrl, 'POST', '/sim/scan', { qr: scanned, phone, name: `Bench ${phone}` });
   if (scan.status !== 200) throw new Error(`scan ${name}: ${scan.status} ${JSON.stringify(scan.body)}`);
-  for (;;) {
-    const res = await api(edgeUrl, 'GET', '/api/session/status', { key });
-    if (res.status === 200 && res.body.connected === true) break;
-    if (Date.now() > deadline)
-      throw new Error(`status ${name}: never connected (${JSON.stringify(res.body)})`);
-    await sleep(opts.timed ? 10 : 100);
-  }
+  await untilConnected(edgeUrl, key, name, deadline, opts.timed ? 10 : 100);
   const connectedAt = now();
   return {
     name,
@@ -107,6 +101,23 @@ export async function linkSession(
     phone,
     ...(opts.timed ? { createToQrMs: qrAt - t0, scanToConnectedMs: connectedAt - scannedAt } : {}),
   };
+}
+
+/** Polls GET /api/session/status with `key` until the session is connected (an error past `deadline`). */
+export async function untilConnected(
+  edgeUrl: string,
+  key: string,
+  name: string,
+  deadline = Date.now() + 120_000,
+  everyMs = 100,
+): Promise<void> {
+  for (;;) {
+    const res = await api(edgeUrl, 'GET', '/api/session/status', { key });
+    if (res.status === 200 && res.body.connected === true) return;
+    if (Date.now() > deadline)
+      throw new Error(`status ${name}: never connected (${res.status} ${JSON.stringify(res.body)})`);
+    await sleep(everyMs);
+  }
 }
 
 /** What a simulated contact received and decrypted. */

@@ -9,7 +9,7 @@ import { queueMessage } from '../../edge/outbox/queries.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
-import { api, awaitDelivery, linkSession } from '../lib/gateway.js';
+import { api, awaitDelivery, type LinkedSession, linkSession, untilConnected } from '../lib/gateway.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
@@ -176,7 +176,7 @@ export async function sendThroughput(
   const split = cfg.breakdownSessions;
   result.title = '2. Send throughput';
   result.ours =
-    "POST /api/send through the edge to the session host's outbox (queued, then onWhatsApp check and sendMessage; answered at WhatsApp's ack); outbox rows: POST /api/messages (answered 202 once queued)";
+    "POST /api/send through the edge to the session host's outbox (queued, then onWhatsApp check and sendMessage; answered at WhatsApp's ack), the edge in its own process; “one process” rows: the same with the edge in the host's process, as `npm start` runs it; outbox rows: POST /api/messages (answered 202 once queued)";
   result.baseline =
     'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts; the rows "against file auth" compare with the same sockets on Baileys\' own file auth state (`useMultiFileAuthState`, what the seed and most gateways run)';
   result.params = {
@@ -187,6 +187,7 @@ export async function sendThroughput(
   const sim = await env.startSimulator();
   const simPid = sim.child.pid ?? -1;
   const ours = new Map<number, SendFigures>();
+  const together = new Map<number, SendFigures>();
   const outbox = new Map<number, SendFigures>();
   const base = new Map<number, SendFigures>();
   const fileBase = new Map<number, SendFigures>();
@@ -196,9 +197,15 @@ export async function sendThroughput(
     // Ours: one host and one edge; the largest count is linked once, smaller runs use the first sessions.
     const host = await env.startHost(sim);
     const edge = await env.startEdge();
+    let linked: LinkedSession[] = [];
+    const viaEdgeAt = (url: string) => (job: Job, text: string) =>
+      api(url, 'POST', '/api/send', {
+        key: linked[job.session]?.key,
+        body: { to: job.contact, message: text },
+      }).then((r) => r.status);
     try {
       const t0 = Date.now();
-      const linked = await pool(
+      linked = await pool(
         Array.from({ length: max }, (_, i) => i),
         10,
         (i) => linkSession(edge.url, sim.url, env.adminKey, `send-${env.tag()}`, accountPhone(1, i)),
@@ -211,11 +218,7 @@ export async function sendThroughput(
         postgres: await env.postgresPids(),
         sim: [simPid],
       });
-      const viaEdge = (job: Job, text: string) =>
-        api(edge.url, 'POST', '/api/send', {
-          key: linked[job.session]?.key,
-          body: { to: job.contact, message: text },
-        }).then((r) => r.status);
+      const viaEdge = viaEdgeAt(edge.url);
       for (const n of cfg.sessions) {
         // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
         await quiet();
@@ -319,6 +322,40 @@ export async function sendThroughput(
       await host.stop();
     }
 
+    // Ours as `npm start` runs it: the edge in the host's process (its calls to the host skip the network),
+    // on the same linked sessions, each resumed there as its first request moves it from the stopped host.
+    const stack = await env.startStack(sim);
+    try {
+      const t0 = Date.now();
+      await pool(linked, 10, (l) => untilConnected(stack.edge.url, l.key, l.name));
+      env.log(`  resumed ${linked.length} sessions in one process in ${fmt((Date.now() - t0) / 1000)} s`);
+      const groups = async () => ({
+        stack: [stack.host.proc.pid],
+        postgres: await env.postgresPids(),
+        sim: [simPid],
+      });
+      for (const n of cfg.sessions) {
+        await waitQuiet([stack.host.proc.pid, simPid]);
+        const jobs = plan(config, 1, run++, n);
+        const f = await env.profile(`send-stack-${n}-sessions`, [stack.host], () =>
+          measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+            sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)),
+          ),
+        );
+        together.set(n, f);
+        if (n === split) breakdown.push({ path: 'through the edge, one process (npm start)', f });
+        if (f.failed > 0) {
+          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
+          result.notes.push(`ours in one process, ${n} sessions: ${f.failed} sends refused (${codes}).`);
+        }
+        env.log(
+          `  ours in one process ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
+    } finally {
+      await stack.host.stop();
+    }
+
     // Baseline: the same numbers of raw sockets, in their own process.
     const raw = await env.startRaw(sim, 'raw-send');
     try {
@@ -391,6 +428,7 @@ export async function sendThroughput(
     await sim.stop();
     for (const n of cfg.sessions) {
       const o = ours.get(n);
+      const t = together.get(n);
       const q = outbox.get(n);
       const b = base.get(n);
       const fb = fileBase.get(n);
@@ -436,8 +474,29 @@ export async function sendThroughput(
           'lower',
         ),
       );
+      if (t) {
+        const one = `${label}, one process (npm start)`;
+        result.metrics.push(
+          metric(`accepted, ${one}`, 'msg/s', pick(t, 'acceptedPerS'), pick(b, 'acceptedPerS'), 'higher'),
+          metric(
+            `accepted, ${one}, against file auth`,
+            'msg/s',
+            pick(t, 'acceptedPerS'),
+            pick(fb, 'acceptedPerS'),
+            'higher',
+          ),
+          metric(
+            `CPU per message, ${one}, against file auth`,
+            'ms',
+            sumExceptSim(t.cpuPerMessage),
+            fb ? sumExceptSim(fb.cpuPerMessage) : Number.NaN,
+            'lower',
+          ),
+        );
+      }
       for (const [who, f] of [
         ['ours', o],
+        ['ours in one process', t],
         ['outbox', q],
         ['baseline', b],
         ['file-auth baseline', fb],
@@ -451,7 +510,7 @@ export async function sendThroughput(
     }
   }
   if (breakdown.length > 0) {
-    const processes = ['host', 'edge', 'postgres', 'raw', 'sim'];
+    const processes = ['host', 'edge', 'stack', 'postgres', 'raw', 'sim'];
     const cell = (f: SendFigures, k: string) =>
       k in f.cpuPerMessage ? `${fmt(f.cpuPerMessage[k])} (${fmt(f.sysPerMessage[k])})` : '';
     result.extra = [
