@@ -209,8 +209,9 @@ export class SessionOutbox {
   /** The session (re)connected: what was handed over but never acknowledged goes again. */
   connected() {
     this.inFlight.clear();
-    void this.letAheadGo(); // it skipped what was in flight, which goes again now
-    this.wake();
+    // The look ahead skipped what was in flight, which goes again now: it is let go before the next look,
+    // which would otherwise skip what it claimed too, and leave that queued with the outbox asleep.
+    void this.letAheadGo().then(() => this.wake());
   }
 
   /** An outbound message's status moved (told by the journal after commit). */

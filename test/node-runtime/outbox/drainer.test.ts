@@ -67,15 +67,22 @@ const queueTogether = (sessionId: string, texts: string[]) =>
       return ids;
     });
 
-/** `db` counting the statements it runs (those `matches`): `count()` is how many so far. */
+/**
+ * `db` counting the statements it runs (those `matches`): `count()` is how many have answered so far (a
+ * look counted is one whose claim is made, not one still under way).
+ */
 const counting = (db: Kysely<Database>, matches: (node: RootOperationNode) => boolean = () => true) => {
   let n = 0;
+  const running = new WeakSet<object>();
   const counted = db.withPlugin({
     transformQuery: (args) => {
-      if (matches(args.node)) n++;
+      if (matches(args.node)) running.add(args.queryId);
       return args.node;
     },
-    transformResult: async (args) => args.result,
+    transformResult: async (args) => {
+      if (running.delete(args.queryId)) n++;
+      return args.result;
+    },
   });
   return { counted, count: () => n };
 };
