@@ -29,6 +29,7 @@
 // isolate), so each isolate warms its own and the bound is the same.
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
+import { SharedReads } from '../../shared/shared-reads.js';
 import type { KeyLookup, KeyRecord } from './queries/api-keys.js';
 
 export interface KeyCacheOptions {
@@ -52,12 +53,6 @@ interface Entry {
   stale: boolean;
 }
 
-/** A database read of one digest under way, begun at invalidation `generation`. */
-interface Read {
-  generation: number;
-  record: Promise<KeyRecord | undefined>;
-}
-
 /** An in-memory, bounded cache of key look-ups by digest; see the top of this file for the bounds. */
 export class KeyCache {
   readonly #options: KeyCacheOptions;
@@ -66,7 +61,7 @@ export class KeyCache {
   readonly #unknown = new Map<string, number>();
   readonly #digestById = new Map<string, string>();
   #generation = 0;
-  readonly #reads = new WeakMap<Kysely<Database>, Map<string, Read>>();
+  readonly #reads = new SharedReads<KeyRecord | undefined>();
 
   constructor(options: KeyCacheOptions) {
     this.#options = options;
@@ -86,37 +81,16 @@ export class KeyCache {
       if (unknownSince !== undefined && isFresh(unknownSince, now, this.#options.negativeTtlMs)) {
         return undefined;
       }
-      // Requests with the same key that miss together share one read (a burst after the entry aged out),
-      // unless something was invalidated since it began.
-      const reads = this.#readsOn(db);
-      const reading = reads.get(id);
-      if (reading && reading.generation === this.#generation) return reading.record;
+      // Requests with the same key that miss together share one read, unless something was invalidated
+      // since it began.
       const generation = this.#generation;
-      const read = { generation, record: lookup(db, digest) };
-      reads.set(id, read);
-      try {
-        const record = await read.record;
-        // Something was invalidated while we read: what we read may be what it invalidated.
-        if (generation === this.#generation) this.#store(id, record, now);
-        return record;
-      } finally {
-        if (reads.get(id) === read) reads.delete(id);
-      }
+      const { value, joined } = this.#reads.share(db, id, generation, () => lookup(db, digest));
+      if (joined) return value;
+      const record = await value;
+      // Something was invalidated while we read: what we read may be what it invalidated.
+      if (generation === this.#generation) this.#store(id, record, now);
+      return record;
     };
-  }
-
-  /**
-   * The reads under way on one database handle. On Node and Deno that is the edge's one pool; a Worker's
-   * handle is its request's own, so there requests never share a read (a Worker may not wait on I/O that
-   * another request started).
-   */
-  #readsOn(db: Kysely<Database>): Map<string, Read> {
-    let reads = this.#reads.get(db);
-    if (!reads) {
-      reads = new Map();
-      this.#reads.set(db, reads);
-    }
-    return reads;
   }
 
   /** Whether the digest belonged to a real key when last read (fresh or not): such keys pass a block. */

@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../shared/db-schema.js';
 import { ApiError, errorBody } from '../../shared/errors.js';
 import type { HostSessionAction } from '../../shared/host-api.js';
+import { SharedReads } from '../../shared/shared-reads.js';
 import { dbOf, type EdgeContext, principalOf } from '../context.js';
 import type { EdgeLogger } from '../logger.js';
 import type { HostClient, HostReplies, HostReply, HostRequest } from './client.js';
@@ -66,36 +65,25 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   // Owners change only when a host dies (then the forward fails and the entry is dropped) or drains:
   // a few seconds of memory save a database round trip on nearly every request.
   const owners = new Map<string, { host: HostTarget; until: number }>();
-  // Requests for one session that miss together share one look-up (a burst when its entry aged out). Per
-  // database handle: on Node and Deno the edge's one pool; a Worker's is its request's own, and a Worker
-  // may not wait on I/O another request started.
-  const lookingUp = new WeakMap<Kysely<Database>, Map<string, Promise<SessionRoute>>>();
-  const ownerOf = async (c: EdgeContext, sessionId: string, shared = true): Promise<SessionRoute> => {
+  // Requests for one session that miss together share one look-up, unless a host said a session moved
+  // since it began (`moves`).
+  const lookingUp = new SharedReads<SessionRoute>();
+  let moves = 0;
+  const ownerOf = async (c: EdgeContext, sessionId: string): Promise<SessionRoute> => {
     const now = options.now().getTime();
     const known = owners.get(sessionId);
     if (known && known.until > now) return { host: known.host, moved: false };
     const db = dbOf(c);
-    let looks = lookingUp.get(db);
-    if (!looks) {
-      looks = new Map();
-      lookingUp.set(db, looks);
-    }
-    const under = looks.get(sessionId);
+    const look = lookingUp.share(db, sessionId, moves, () => routeSession(db, sessionId));
     // A move is reported to the request that made it, which starts the session on its new host.
-    if (shared && under) return under.then((route) => ({ host: route.host, moved: false }));
-    const look = routeSession(db, sessionId);
-    looks.set(sessionId, look);
-    try {
-      const found = await look;
-      if (options.routeCacheMs > 0) {
-        owners.delete(sessionId);
-        if (owners.size >= ROUTE_CACHE_SIZE) owners.delete(owners.keys().next().value ?? '');
-        owners.set(sessionId, { host: found.host, until: now + options.routeCacheMs });
-      }
-      return found;
-    } finally {
-      if (looks.get(sessionId) === look) looks.delete(sessionId);
+    if (look.joined) return look.value.then((route) => ({ host: route.host, moved: false }));
+    const found = await look.value;
+    if (options.routeCacheMs > 0) {
+      owners.delete(sessionId);
+      if (owners.size >= ROUTE_CACHE_SIZE) owners.delete(owners.keys().next().value ?? '');
+      owners.set(sessionId, { host: found.host, until: now + options.routeCacheMs });
     }
+    return found;
   };
   return {
     async openMedia(c, messageId) {
@@ -148,8 +136,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       // The host no longer runs the session (a failover or a drain moved it), or cannot take it now:
       // it did nothing. Once more, on the owner the database names now.
       owners.delete(principal.sessionId);
-      // Looked up afresh: a look-up under way may have begun before the session moved.
-      const again = await ownerOf(c, principal.sessionId, false);
+      moves++; // looked up afresh: a look-up under way may have begun before the session moved
+      const again = await ownerOf(c, principal.sessionId);
       if (again.host.id === first.host.id && !again.moved) return stillMoving(reply);
       const retried = await forward(again);
       if (!handedOver(retried)) return retried;
