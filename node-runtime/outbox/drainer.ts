@@ -18,6 +18,7 @@ import {
   type Claim,
   type ClaimSize,
   claimNext,
+  type Lease,
   pacingOf,
   type Queued,
   recordNextSend,
@@ -484,7 +485,7 @@ export class SessionOutbox {
   }
 
   /** The lease writes are fenced by: undefined when unfenced, null once this host no longer holds it. */
-  private lease(): { hostId: string; epoch: string } | undefined | null {
+  private lease(): Lease | undefined | null {
     const fence = this.deps.fence;
     if (!fence) return undefined;
     const epoch = fence.epochOf(this.deps.sessionId);

@@ -4,6 +4,9 @@ import type { Database } from '../../shared/db-schema.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, PacingSchema } from '../../shared/outbox.js';
 
+/** The session's lease as this host holds it: a write under it is refused once another host owns it. */
+export type Lease = { hostId: string; epoch: string };
+
 /** Where PostgreSQL announces, on commit, the sessions that messages were queued for (migration 0010). */
 export const OUTBOX_CHANNEL = 'outbox_queued';
 
@@ -56,7 +59,7 @@ export async function claimNext(
   skip: ReadonlySet<string>,
   waiting: readonly string[],
   size: ClaimSize,
-  lease?: { hostId: string; epoch: string },
+  lease?: Lease,
 ): Promise<Claim> {
   const { rows } = await sql<{
     claimed: {
@@ -131,7 +134,7 @@ export async function unclaim(
   db: Kysely<Database>,
   sessionId: string,
   ids: readonly string[],
-  lease?: { hostId: string; epoch: string },
+  lease?: Lease,
 ): Promise<void> {
   await db
     .updateTable('messages')
@@ -191,7 +194,7 @@ export async function recordNextSend(
   db: Kysely<Database>,
   sessionId: string,
   at: Date | null,
-  lease?: { hostId: string; epoch: string },
+  lease?: Lease,
 ): Promise<void> {
   await db
     .updateTable('sessions')
