@@ -22,6 +22,7 @@ import { RawBaileys } from './raw.js';
 const HOST_MAIN = entryOf(new URL('../../node-runtime/host/main.ts', import.meta.url));
 const EDGE_MAIN = entryOf(new URL('../procs/edge.ts', import.meta.url));
 const STACK_MAIN = entryOf(new URL('../procs/stack.ts', import.meta.url));
+const BARE_PROXY_MAIN = entryOf(new URL('../procs/bare-proxy.ts', import.meta.url));
 
 export interface BenchEnvOptions {
   /** A PostgreSQL server to make a fresh database on; default an embedded one in `dir`. */
@@ -249,6 +250,21 @@ export class BenchEnv {
       logFile: this.logFile(name),
       probe: true,
       inspectPort: this.options.cpuProfile ? await freePort() : undefined,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await proc.whileRunning(waitForHttp(`${url}/`));
+    return { url, proc, stop: async () => void (await proc.stop()) };
+  }
+
+  /** A bare proxy (bench/procs/bare-proxy.ts) sending every request to `target` with `authorization`. */
+  async startBareProxy(target: string, authorization: string): Promise<RunningEdgeProc> {
+    const name = `bench-bare-proxy-${this.tag()}`;
+    const port = await freePort();
+    const proc = new NodeProc({
+      name,
+      script: BARE_PROXY_MAIN,
+      env: { TARGET_URL: target, TARGET_AUTHORIZATION: authorization, PORT: String(port) },
+      logFile: this.logFile(name),
     });
     const url = `http://127.0.0.1:${port}`;
     await proc.whileRunning(waitForHttp(`${url}/`));

@@ -1,6 +1,7 @@
 // 1. API overhead: GET /api/session/status through the edge vs the host's own route, called directly
 // with a JWT signed here (shared/jwt.ts), at a fixed rate and at saturation; with the edge in its own
-// process, then in the host's as `npm start` runs it.
+// process, then in the host's as `npm start` runs it. A bare proxy in front of the same host route shows
+// the least any hop costs on this machine.
 import { signHostToken } from '../../shared/jwt.js';
 import type { SimProcess } from '../../test/wa-sim/process.js';
 import type { BenchConfig } from '../lib/config.js';
@@ -46,6 +47,24 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
       (name: string, unit: string, pick: (r: Measured) => number, better: 'lower' | 'higher') =>
       (x: { ours: Measured; base: Measured }) =>
         metric(name, unit, pick(x.ours), pick(x.base), better);
+    if (apart.fixed.bare && apart.sat.bare) {
+      const bare = { fixed: { ours: apart.fixed.bare, base: apart.fixed.base } };
+      const sat = { ours: apart.sat.bare, base: apart.sat.base };
+      const suffix = ', a bare proxy (the least a hop costs)';
+      result.notes.push(
+        `What a bare proxy adds at ${cfg.fixedRate} req/s: ${fmt(bare.fixed.ours.p50Ms - bare.fixed.base.p50Ms)} ms ` +
+          `at the median and ${fmt(bare.fixed.ours.p99Ms - bare.fixed.base.p99Ms)} ms at p99. The bare proxy ` +
+          '(bench/procs/bare-proxy.ts) is a Node HTTP server that sends each request to the host route with ' +
+          "the host's token over undici, as the edge's Node entry does, and nothing else: no key, no look-up, " +
+          'no middleware. Its rows are the floor for any gateway in front of the host on this machine.',
+      );
+      result.metrics.push(
+        m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(bare.fixed),
+        m(`p99 latency ${at}${suffix}`, 'ms', (r) => r.p99Ms, 'lower')(bare.fixed),
+        m(`throughput at saturation${suffix}`, 'req/s', (r) => r.okRps, 'higher')(sat),
+        m(`CPU per request at saturation${suffix}`, 'µs', (r) => r.cpuUs, 'lower')(sat),
+      );
+    }
     for (const [{ fixed, sat }, suffix] of [
       [apart, ''],
       [together, ', one process (npm start)'],
@@ -86,6 +105,8 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
 }
 
 type Measured = LoadResult & { cpuUs: number; sysUs: number };
+/** Through the edge, straight to the host, and (edge apart) through the bare proxy. */
+type Compared = { ours: Measured; base: Measured; bare?: Measured };
 
 /** Links a session through `edge`, then measures the status call through it and straight to `host`. */
 async function measureStack(
@@ -93,7 +114,7 @@ async function measureStack(
   cfg: BenchConfig['api'],
   result: ScenarioResult,
   { sim, host, edge, kind }: { sim: SimProcess; host: RunningHostProc; edge: RunningEdgeProc; kind: string },
-): Promise<{ fixed: { ours: Measured; base: Measured }; sat: { ours: Measured; base: Measured } }> {
+): Promise<{ fixed: Compared; sat: Compared }> {
   const name = `api-${env.tag()}`;
   const linked = await linkSession(edge.url, sim.url, env.adminKey, name, `6281100${env.tag()}0001`);
   const row = await env.db
@@ -117,7 +138,8 @@ async function measureStack(
     ttlSeconds: 60,
   });
   const hostTarget = { url: hostUrl, headers: { authorization: `Bearer ${token}` } };
-
+  // Edge apart only: in one process there is no hop to compare with.
+  const bare = kind === 'apart' ? await env.startBareProxy(hostUrl, `Bearer ${token}`) : undefined;
   const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
   const run = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
     const common = {
@@ -148,35 +170,41 @@ async function measureStack(
       env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () => drive(edgeTarget)),
     );
     const base = await measure([host.proc.pid, ...pg], () => drive(hostTarget));
+    const viaBare =
+      bare && (await measure([bare.proc.pid, host.proc.pid, ...pg], () => drive({ url: bare.url })));
+    const line = (who: string, r: Measured) =>
+      `${who} ${fmt(r.rps)} req/s p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms`;
     env.log(
-      `  ${label}: edge ${fmt(ours.rps)} req/s p50 ${fmt(ours.p50Ms)} ms p99 ${fmt(ours.p99Ms)} ms | host ${fmt(base.rps)} req/s p50 ${fmt(base.p50Ms)} ms p99 ${fmt(base.p99Ms)} ms`,
+      `  ${label}: ${line('edge', ours)} | ${line('host', base)}${viaBare ? ` | ${line('bare proxy', viaBare)}` : ''}`,
     );
-    for (const [who, r] of [
-      ['edge', ours],
-      ['host', base],
-    ] as const) {
+    const compared: Compared = { ours, base, ...(viaBare ? { bare: viaBare } : {}) };
+    for (const [who, r] of Object.entries(compared)) {
       if (r.non2xx > 0 || r.errors > 0) {
         result.notes.push(`${kind}, ${label}, ${who}: ${r.non2xx} non-2xx answers and ${r.errors} errors.`);
       }
     }
-    return { ours, base };
+    return compared;
   };
 
-  if (cfg.warmupSeconds > 0) {
-    // What the warm-up noted is not reported (an earlier stack's notes are).
-    const kept = result.notes.length;
-    await run('warm-up', {
+  try {
+    if (cfg.warmupSeconds > 0) {
+      // What the warm-up noted is not reported (an earlier stack's notes are).
+      const kept = result.notes.length;
+      await run('warm-up', {
+        rate: cfg.fixedRate,
+        seconds: cfg.warmupSeconds,
+        connections: fixedConnections,
+      });
+      result.notes.splice(kept);
+    }
+    const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
       rate: cfg.fixedRate,
-      seconds: cfg.warmupSeconds,
+      seconds: cfg.fixedSeconds,
       connections: fixedConnections,
     });
-    result.notes.splice(kept);
+    const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
+    return { fixed, sat };
+  } finally {
+    await bare?.stop();
   }
-  const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
-    rate: cfg.fixedRate,
-    seconds: cfg.fixedSeconds,
-    connections: fixedConnections,
-  });
-  const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
-  return { fixed, sat };
 }
