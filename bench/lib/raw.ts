@@ -55,6 +55,7 @@ export type RawCommand =
   | { command: 'link'; phones: string[]; concurrency: number }
   | { command: 'resume'; phones: string[]; concurrency: number }
   | { command: 'send'; jobs: SendJob[]; inflight: number; check?: boolean }
+  | { command: 'serve' }
   | { command: 'inbound-start' }
   | { command: 'inbound-wait'; count: number; timeoutMs: number }
   | { command: 'close' };
@@ -127,6 +128,14 @@ export class RawBaileys {
   /** `check`: ask onWhatsApp before each send, as the session host does. */
   send(jobs: SendJob[], inflight: number, check = false): Promise<RawSendResult> {
     return this.call({ command: 'send', jobs, inflight, check });
+  }
+
+  /**
+   * Serves the seed's `POST /api/send` over these sockets (`x-api-key`: the socket's index): the URL of a
+   * gateway as small as the seed, for comparison.
+   */
+  serve(): Promise<string> {
+    return this.call({ command: 'serve' });
   }
 
   /** Forgets the messages received so far and records those that arrive from now on. */

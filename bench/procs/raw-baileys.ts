@@ -2,10 +2,12 @@
 // bench over IPC. Environment: WA_WS_URL, WA_SIM_URL, WA_TRUST_ROOT (the simulator's); with RAW_AUTH_DIR,
 // Baileys' own file auth state there instead (useMultiFileAuthState, what the seed and most gateways run).
 // Commands: link (pair sockets by QR through the simulator, with timings), resume (open sockets from the
-// auth state saved in RAW_AUTH_DIR by an earlier process), send, inbound-start and
-// inbound-wait (the text messages the sockets received, with the time of each), close. Memory is
-// answered by bench/procs/probe.ts, preloaded.
+// auth state saved in RAW_AUTH_DIR by an earlier process), send, serve (the seed's `POST /api/send` over
+// HTTP), inbound-start and inbound-wait (the text messages the sockets received, with the time of each),
+// close. Memory is answered by bench/procs/probe.ts, preloaded.
+import { createServer } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   type AuthenticationState,
@@ -202,6 +204,45 @@ async function send(jobs: SendJob[], inflight: number, check: boolean): Promise<
   return { startedAt, lastAcceptedAt, accepted: ids.length, failed, ids, acceptedBy };
 }
 
+/**
+ * A gateway as small as the seed (its README's `POST /api/send`): Express and Baileys on file auth, no
+ * store, no tenancy, answered once `sendMessage` resolves. Here node:http stands in for Express, and
+ * `x-api-key` is the socket's index.
+ */
+function serve(): Promise<string> {
+  const server = createServer((req, res) => {
+    const answer = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const sock = sockets[Number(req.headers['x-api-key'])];
+    if (req.method !== 'POST' || req.url !== '/api/send' || !sock) {
+      req.resume();
+      answer(404, { success: false, error: 'not found' });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const send = async () => {
+        const { to, message } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          to?: string;
+          message?: string;
+        };
+        if (!to || !message) return answer(400, { success: false, error: 'to and message are required' });
+        const result = await sock.sendMessage(`${to}@s.whatsapp.net`, { text: message });
+        answer(200, { success: true, result });
+      };
+      send().catch((err: unknown) => answer(500, { success: false, error: String(err) }));
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
+}
+
 process.on('message', (message: unknown) => {
   const m = message as RawCommand & { type?: string; id: number };
   if (m.type !== 'raw') return;
@@ -213,6 +254,8 @@ process.on('message', (message: unknown) => {
         return resume(m.phones, m.concurrency);
       case 'send':
         return send(m.jobs, m.inflight, m.check ?? false);
+      case 'serve':
+        return serve();
       case 'inbound-start':
         arrivals = [];
         return null;

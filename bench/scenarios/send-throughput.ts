@@ -178,7 +178,7 @@ export async function sendThroughput(
   result.ours =
     "POST /api/send through the edge to the session host's outbox (queued, then onWhatsApp check and sendMessage; answered at WhatsApp's ack), the edge in its own process; “one process” rows: the same with the edge in the host's process, as `npm start` runs it; outbox rows: POST /api/messages (answered 202 once queued)";
   result.baseline =
-    'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts; the rows "against file auth" compare with the same sockets on Baileys\' own file auth state (`useMultiFileAuthState`, what the seed and most gateways run)';
+    'raw Baileys sockets with in-memory auth state in one process, `sendMessage` with the same texts to the same contacts; the rows "against file auth" compare with the same sockets on Baileys\' own file auth state (`useMultiFileAuthState`, what the seed and most gateways run); the rows "against a seed-like gateway" put an HTTP server in front of those sockets, answering `POST /api/send` once `sendMessage` resolves, as the seed did (no store, no tenancy, no ack wait)';
   result.params = {
     sessions: cfg.sessions.join(', '),
     'messages per session': cfg.sessions.map((n) => `${n}: ${cfg.messagesPerSession(n)}`).join('; '),
@@ -191,6 +191,7 @@ export async function sendThroughput(
   const outbox = new Map<number, SendFigures>();
   const base = new Map<number, SendFigures>();
   const fileBase = new Map<number, SendFigures>();
+  const seedLike = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
   try {
@@ -421,6 +422,26 @@ export async function sendThroughput(
           `  raw file ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
         );
       }
+      // The same sockets behind the seed's HTTP API: what users run before they run ours.
+      const seedUrl = await rawFile.serve();
+      const viaSeed = (job: Job, text: string) =>
+        api(seedUrl, 'POST', '/api/send', {
+          key: String(job.session),
+          body: { to: job.contact, message: text },
+        }).then((r) => r.status);
+      for (const n of cfg.sessions) {
+        await waitQuiet([rawFile.proc.pid, simPid]);
+        const jobs = plan(config, 3, run++, n);
+        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
+          sendAll(jobs, cfg.inflightPerSession, viaSeed),
+        );
+        seedLike.set(n, f);
+        if (n === split) breakdown.push({ path: 'a seed-like gateway: HTTP and Baileys on file auth', f });
+        if (f.failed > 0) result.notes.push(`seed-like gateway, ${n} sessions: ${f.failed} sends failed.`);
+        env.log(
+          `  seed-like ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+        );
+      }
     } finally {
       await rawFile.close();
     }
@@ -432,6 +453,7 @@ export async function sendThroughput(
       const q = outbox.get(n);
       const b = base.get(n);
       const fb = fileBase.get(n);
+      const sl = seedLike.get(n);
       if (!o && !b) continue;
       const label = `${n} session${n === 1 ? '' : 's'}`;
       const pick = (f: SendFigures | undefined, k: 'acceptedPerS' | 'deliveredPerS') => f?.[k] ?? Number.NaN;
@@ -474,6 +496,24 @@ export async function sendThroughput(
           'lower',
         ),
       );
+      if (sl) {
+        result.metrics.push(
+          metric(
+            `accepted, ${label}, against a seed-like gateway`,
+            'msg/s',
+            pick(o, 'acceptedPerS'),
+            pick(sl, 'acceptedPerS'),
+            'higher',
+          ),
+          metric(
+            `CPU per message, ${label}, against a seed-like gateway`,
+            'ms',
+            o ? sumExceptSim(o.cpuPerMessage) : Number.NaN,
+            sumExceptSim(sl.cpuPerMessage),
+            'lower',
+          ),
+        );
+      }
       if (t) {
         const one = `${label}, one process (npm start)`;
         result.metrics.push(
@@ -500,6 +540,7 @@ export async function sendThroughput(
         ['outbox', q],
         ['baseline', b],
         ['file-auth baseline', fb],
+        ['seed-like gateway', sl],
       ] as const) {
         if (f && !f.complete) {
           result.notes.push(

@@ -55,6 +55,18 @@ describe('bench', () => {
         expect(Number.isFinite(m.baseline)).toBe(!m.noBaseline);
       }
     }
+    // The floors beside our figures answered every request: a bare proxy in front of the host, and a
+    // gateway as small as the seed in front of raw Baileys on file auth.
+    const api = report.scenarios.find((s) => s.id === 'api');
+    expect(api?.metrics.filter((m) => m.name.endsWith('a bare proxy (the least a hop costs)'))).toHaveLength(
+      4,
+    );
+    expect(api?.notes.filter((n) => /, bare: /.test(n))).toEqual([]);
+    const send = report.scenarios.find((s) => s.id === 'send');
+    expect(send?.metrics.filter((m) => m.name.endsWith('against a seed-like gateway')).length).toBe(
+      2 * SMOKE.send.sessions.length,
+    );
+    expect(send?.notes.filter((n) => n.startsWith('seed-like gateway'))).toEqual([]);
     // Every inbound message reached the webhook receiver once, signed.
     const events = report.scenarios.find((s) => s.id === 'events');
     expect(events?.metrics.find((m) => m.name.startsWith('messages lost'))?.ours).toBe(0);
