@@ -1,5 +1,5 @@
 // Kysely types for the tables in migrations/. Types only: the edge and the hosts both query through them.
-import type { ColumnType, Generated, GeneratedAlways, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, GeneratedAlways, Selectable } from 'kysely';
 
 /** A timestamptz: read as a Date (postgres.js parses it), written as a Date or an ISO string. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -252,17 +252,9 @@ export interface Database {
 }
 
 export type Tenant = Selectable<TenantsTable>;
-export type NewTenant = Insertable<TenantsTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
-export type NewApiKey = Insertable<ApiKeysTable>;
-export type ApiKeyUpdate = Updateable<ApiKeysTable>;
 export type Session = Selectable<SessionsTable>;
-export type NewSession = Insertable<SessionsTable>;
-export type SessionUpdate = Updateable<SessionsTable>;
 export type Host = Selectable<HostsTable>;
-export type NewHost = Insertable<HostsTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
-export type NewAuditEntry = Insertable<AuditLogTable>;
 export type MessageRow = Selectable<MessagesTable>;
 export type EventRow = Selectable<EventsTable>;
-export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

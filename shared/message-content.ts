@@ -9,7 +9,6 @@ import { MAX_MESSAGE_LENGTH } from './schemas.js';
 export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 export type MediaType = (typeof MEDIA_TYPES)[number];
 export const MESSAGE_TYPES = ['text', ...MEDIA_TYPES, 'location', 'contact', 'reaction'] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 const MiB = 1024 * 1024;
 

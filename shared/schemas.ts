@@ -1,5 +1,4 @@
 import { z } from '@hono/zod-openapi';
-import { API_KEY_SCOPES } from './api-key.js';
 import { ERROR_CODES } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -47,8 +46,6 @@ export const UserJidSchema = z
   .string()
   .regex(USER_JID_PATTERN)
   .openapi({ description: 'A WhatsApp user JID', example: '62812345678@s.whatsapp.net' });
-
-export const ApiKeyScopeSchema = z.enum(API_KEY_SCOPES).openapi('ApiKeyScope');
 
 // `name` can be unknown (WhatsApp sends the push name later); the seed then left it out, as we do.
 export const UserSchema = z

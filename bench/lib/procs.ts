@@ -187,14 +187,6 @@ export async function waitForHttp(
   );
 }
 
-/** Resident set size of a process from /proc, in bytes (Linux), without touching the process. */
-export async function procRss(pid: number): Promise<number | undefined> {
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
-  const kb = status && /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
-  return kb ? Number(kb) * 1024 : undefined;
-}
-
 /**
  * Proportional set size of processes from /proc (Linux), in bytes: each page shared by n processes counts
  * 1/n, so PostgreSQL's shared buffers are counted once over all its processes.

@@ -66,9 +66,6 @@ export type HostOptions = {
   listener?: Listener;
 };
 
-/** How long SIGTERM spends handing sessions to other hosts before the rest just stop (default). */
-export const DEFAULT_DRAIN_MS = 30_000;
-
 /**
  * How long the host keeps an idle keep-alive connection open. Set here rather than left to Node's default
  * (which has changed between versions), because the edge's connection pool must close idle connections

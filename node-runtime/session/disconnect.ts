@@ -14,9 +14,6 @@
  * The machine branches on `reason`, never on numbers, because one number can mean two things (408).
  */
 
-/** What the session does about a close: stop for good, back off and retry, or reconnect at once. */
-export type DisconnectKind = 'permanent' | 'transient' | 'restart';
-
 export type PermanentReason =
   | 'logged-out'
   | 'replaced'

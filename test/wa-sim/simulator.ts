@@ -30,8 +30,6 @@ import { readQr } from './qr-image.js';
 import { handleAck, handleMessage, handleReceipt } from './relay.js';
 import { type Account, isOnWhatsApp, type LinkedDevice, pendingKey, World } from './world.js';
 
-export type FaultKind = 'drop' | 'restart-required' | 'unavailable';
-
 /** A control-API outcome: an HTTP status and a JSON body. */
 export type Outcome = { status: number; body: unknown };
 
