@@ -23,6 +23,11 @@ export interface BenchConfig {
     /** The run (one of `sessions`) whose CPU is broken down by path: raw, raw + check, host, edge. */
     breakdownSessions: number;
     deliveryTimeoutMs: number;
+    /**
+     * Sent, untimed, through each path before its measured runs: the first messages of a process run
+     * cold (JIT, caches, prepared statements), ours and the baselines alike.
+     */
+    warmup: { sessions: number; messagesPerSession: number };
   };
   memory: {
     /** Linked idle sessions on one host, measured incrementally in one process. */
@@ -64,6 +69,7 @@ export const QUICK: BenchConfig = {
     inflightPerSession: 4,
     breakdownSessions: 10,
     deliveryTimeoutMs: 120_000,
+    warmup: { sessions: 10, messagesPerSession: 20 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
   media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
@@ -89,6 +95,7 @@ export const FULL: BenchConfig = {
     inflightPerSession: 4,
     breakdownSessions: 10,
     deliveryTimeoutMs: 300_000,
+    warmup: { sessions: 10, messagesPerSession: 50 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
   media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
@@ -115,6 +122,7 @@ export const SMOKE: BenchConfig = {
     inflightPerSession: 1,
     breakdownSessions: 1,
     deliveryTimeoutMs: 60_000,
+    warmup: { sessions: 1, messagesPerSession: 1 },
   },
   memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
   media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },

@@ -48,11 +48,17 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** 13-digit numbers: side (1 ours, 2 raw), run, index; distinct per run so every inbox starts empty. */
 const accountPhone = (side: number, i: number) => `628${side}2${String(i).padStart(8, '0')}`;
-const contactPhone = (side: number, run: number, i: number) =>
-  `629${side}${run}${String(i).padStart(8, '0')}`.slice(0, 13);
+/** The contact that session `i` of run `run` sends to: every session of every run has its own. */
+export const contactPhone = (side: number, run: number, i: number) =>
+  `629${side}${String(run).padStart(3, '0')}${String(i).padStart(6, '0')}`;
 
-function plan(config: BenchConfig, side: number, run: number, sessions: number): Job[] {
-  const per = config.send.messagesPerSession(sessions);
+function plan(
+  config: BenchConfig,
+  side: number,
+  run: number,
+  sessions: number,
+  per = config.send.messagesPerSession(sessions),
+): Job[] {
   return Array.from({ length: sessions }, (_, s) => ({
     session: s,
     contact: contactPhone(side, run, s),
@@ -166,6 +172,20 @@ export const rawSend =
     };
   };
 
+/**
+ * Sends the warm-up messages through one path (its process's first messages run cold) and waits until
+ * they arrived, so that none is still on its way when a measured run starts.
+ */
+async function warmUp(
+  simUrl: string,
+  timeoutMs: number,
+  jobs: Job[],
+  send: (jobs: Job[]) => Promise<Sent>,
+): Promise<void> {
+  const sent = await send(jobs);
+  await awaitDelivery(simUrl, sent.acceptedBy, timeoutMs);
+}
+
 export async function sendThroughput(
   env: BenchEnv,
   config: BenchConfig,
@@ -183,6 +203,7 @@ export async function sendThroughput(
     sessions: cfg.sessions.join(', '),
     'messages per session': cfg.sessions.map((n) => `${n}: ${cfg.messagesPerSession(n)}`).join('; '),
     'in flight per session': cfg.inflightPerSession,
+    'warm-up per path (untimed)': `${cfg.warmup.sessions} sessions × ${cfg.warmup.messagesPerSession} messages`,
   };
   const sim = await env.startSimulator();
   const simPid = sim.child.pid ?? -1;
@@ -194,6 +215,13 @@ export async function sendThroughput(
   const seedLike = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
+  const warm = (side: number, send: (jobs: Job[]) => Promise<Sent>) =>
+    warmUp(
+      sim.url,
+      cfg.deliveryTimeoutMs,
+      plan(config, side, run++, Math.min(cfg.warmup.sessions, max), cfg.warmup.messagesPerSession),
+      send,
+    );
   try {
     // Ours: one host and one edge; the largest count is linked once, smaller runs use the first sessions.
     const host = await env.startHost(sim);
@@ -220,6 +248,7 @@ export async function sendThroughput(
         sim: [simPid],
       });
       const viaEdge = viaEdgeAt(edge.url);
+      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaEdge));
       for (const n of cfg.sessions) {
         // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
         await quiet();
@@ -246,6 +275,7 @@ export async function sendThroughput(
           key: linked[job.session]?.key,
           body: { to: job.contact, text },
         }).then((r) => r.status);
+      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaOutbox));
       for (const n of cfg.sessions) {
         await quiet();
         const jobs = plan(config, 1, run++, n);
@@ -330,6 +360,7 @@ export async function sendThroughput(
       const t0 = Date.now();
       await pool(linked, 10, (l) => untilConnected(stack.edge.url, l.key, l.name));
       env.log(`  resumed ${linked.length} sessions in one process in ${fmt((Date.now() - t0) / 1000)} s`);
+      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)));
       const groups = async () => ({
         stack: [stack.host.proc.pid],
         postgres: await env.postgresPids(),
@@ -366,6 +397,7 @@ export async function sendThroughput(
         10,
       );
       env.log(`  linked ${max} raw sockets in ${fmt((Date.now() - t0) / 1000)} s`);
+      await warm(2, (jobs) => rawSend(raw, jobs, cfg.inflightPerSession, false)());
       const groups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
       for (const n of cfg.sessions) {
         await waitQuiet([raw.proc.pid, simPid]);
@@ -403,6 +435,7 @@ export async function sendThroughput(
         10,
       );
       env.log(`  linked ${max} raw sockets on file auth in ${fmt((Date.now() - t0) / 1000)} s`);
+      await warm(3, (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false)());
       const groups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
       for (const n of cfg.sessions) {
         await waitQuiet([rawFile.proc.pid, simPid]);
@@ -429,6 +462,7 @@ export async function sendThroughput(
           key: String(job.session),
           body: { to: job.contact, message: text },
         }).then((r) => r.status);
+      await warm(3, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaSeed));
       for (const n of cfg.sessions) {
         await waitQuiet([rawFile.proc.pid, simPid]);
         const jobs = plan(config, 3, run++, n);
@@ -573,6 +607,9 @@ export async function sendThroughput(
       'divided by the messages accepted: ours = host + edge + PostgreSQL processes, baseline = the raw ' +
       "process; the simulator's share is shown in the table below and left out of the row.",
     'Every session sends to its own contact, so the first message of each run sets up a Signal session (pkmsg).',
+    'Before its measured runs, each path (ours, the outbox, one process, each baseline) sends the warm-up ' +
+      'messages above, untimed, and waits for them to arrive: the first messages of a process run cold ' +
+      '(JIT, caches, prepared statements) on both sides.',
     'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
       'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
   );
