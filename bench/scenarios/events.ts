@@ -19,7 +19,7 @@ const now = () => performance.timeOrigin + performance.now();
 /** 13-digit numbers: side (1 ours, 2 raw) and index; contacts also by run, so each run starts afresh. */
 const accountPhone = (side: number, i: number) => `627${side}0${String(i).padStart(8, '0')}`;
 const contactPhone = (side: number, run: number, i: number) =>
-  `626${side}${run}${String(i).padStart(8, '0')}`.slice(0, 13);
+  `626${side}${String(run).padStart(3, '0')}${String(i).padStart(6, '0')}`;
 
 interface Job {
   /** The account (a linked session's phone) the contact writes to. */
