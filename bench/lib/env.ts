@@ -16,7 +16,7 @@ import type { Database } from '../../shared/db-schema.js';
 import { generateSecretKey } from '../../shared/webhook-secrets.js';
 import { type SimProcess, spawnSimulator } from '../../test/wa-sim/process.js';
 import { InspectorSession } from './inspector.js';
-import { descendants, entryOf, freePort, NodeProc, waitForHttp } from './procs.js';
+import { descendants, entryOf, freePort, NodeProc, type NodeProcOptions, waitForHttp } from './procs.js';
 import { RawBaileys } from './raw.js';
 
 const HOST_MAIN = entryOf(new URL('../../node-runtime/host/main.ts', import.meta.url));
@@ -233,10 +233,8 @@ export class BenchEnv {
 
   /** The edge in its own process (bench/procs/edge.ts), over the same database. */
   async startEdge(opts: { name?: string } = {}): Promise<RunningEdgeProc> {
-    const name = opts.name ?? `bench-edge-${this.tag()}`;
-    const port = await freePort();
-    const proc = new NodeProc({
-      name,
+    const inspectPort = this.options.cpuProfile ? await freePort() : undefined;
+    return this.#startServer(opts.name ?? `bench-edge-${this.tag()}`, (port) => ({
       script: EDGE_MAIN,
       nodeFlags: EDGE_NODE_FLAGS,
       env: {
@@ -247,25 +245,26 @@ export class BenchEnv {
         LOG_LEVEL: this.options.logLevel ?? 'info',
         EDGE_CONFIG: JSON.stringify(this.options.edgeConfig ?? {}),
       },
-      logFile: this.logFile(name),
       probe: true,
-      inspectPort: this.options.cpuProfile ? await freePort() : undefined,
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await proc.whileRunning(waitForHttp(`${url}/`));
-    return { url, proc, stop: async () => void (await proc.stop()) };
+      inspectPort,
+    }));
   }
 
   /** A bare proxy (bench/procs/bare-proxy.ts) sending every request to `target` with `authorization`. */
-  async startBareProxy(target: string, authorization: string): Promise<RunningEdgeProc> {
-    const name = `bench-bare-proxy-${this.tag()}`;
-    const port = await freePort();
-    const proc = new NodeProc({
-      name,
+  startBareProxy(target: string, authorization: string): Promise<RunningEdgeProc> {
+    return this.#startServer(`bench-bare-proxy-${this.tag()}`, (port) => ({
       script: BARE_PROXY_MAIN,
       env: { TARGET_URL: target, TARGET_AUTHORIZATION: authorization, PORT: String(port) },
-      logFile: this.logFile(name),
-    });
+    }));
+  }
+
+  /** An HTTP server in a process of its own, on a free port; resolves once it answers `GET /`. */
+  async #startServer(
+    name: string,
+    options: (port: number) => Omit<NodeProcOptions, 'name' | 'logFile'>,
+  ): Promise<RunningEdgeProc> {
+    const port = await freePort();
+    const proc = new NodeProc({ name, ...options(port), logFile: this.logFile(name) });
     const url = `http://127.0.0.1:${port}`;
     await proc.whileRunning(waitForHttp(`${url}/`));
     return { url, proc, stop: async () => void (await proc.stop()) };

@@ -224,7 +224,7 @@ function serve(): Promise<string> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const send = async () => {
+      const handle = async () => {
         const { to, message } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
           to?: string;
           message?: string;
@@ -233,7 +233,7 @@ function serve(): Promise<string> {
         const result = await sock.sendMessage(`${to}@s.whatsapp.net`, { text: message });
         answer(200, { success: true, result });
       };
-      send().catch((err: unknown) => answer(500, { success: false, error: String(err) }));
+      handle().catch((err: unknown) => answer(500, { success: false, error: String(err) }));
     });
   });
   return new Promise((resolve) => {

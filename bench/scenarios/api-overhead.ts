@@ -48,19 +48,19 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
       (x: { ours: Measured; base: Measured }) =>
         metric(name, unit, pick(x.ours), pick(x.base), better);
     if (apart.fixed.bare && apart.sat.bare) {
-      const bare = { fixed: { ours: apart.fixed.bare, base: apart.fixed.base } };
+      const fixed = { ours: apart.fixed.bare, base: apart.fixed.base };
       const sat = { ours: apart.sat.bare, base: apart.sat.base };
       const suffix = ', a bare proxy (the least a hop costs)';
       result.notes.push(
-        `What a bare proxy adds at ${cfg.fixedRate} req/s: ${fmt(bare.fixed.ours.p50Ms - bare.fixed.base.p50Ms)} ms ` +
-          `at the median and ${fmt(bare.fixed.ours.p99Ms - bare.fixed.base.p99Ms)} ms at p99. The bare proxy ` +
+        `What a bare proxy adds at ${cfg.fixedRate} req/s: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms ` +
+          `at the median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99. The bare proxy ` +
           '(bench/procs/bare-proxy.ts) is a Node HTTP server that sends each request to the host route with ' +
           "the host's token over undici, as the edge's Node entry does, and nothing else: no key, no look-up, " +
           'no middleware. Its rows are the floor for any gateway in front of the host on this machine.',
       );
       result.metrics.push(
-        m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(bare.fixed),
-        m(`p99 latency ${at}${suffix}`, 'ms', (r) => r.p99Ms, 'lower')(bare.fixed),
+        m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
+        m(`p99 latency ${at}${suffix}`, 'ms', (r) => r.p99Ms, 'lower')(fixed),
         m(`throughput at saturation${suffix}`, 'req/s', (r) => r.okRps, 'higher')(sat),
         m(`CPU per request at saturation${suffix}`, 'µs', (r) => r.cpuUs, 'lower')(sat),
       );

@@ -172,20 +172,6 @@ export const rawSend =
     };
   };
 
-/**
- * Sends the warm-up messages through one path (its process's first messages run cold) and waits until
- * they arrived, so that none is still on its way when a measured run starts.
- */
-async function warmUp(
-  simUrl: string,
-  timeoutMs: number,
-  jobs: Job[],
-  send: (jobs: Job[]) => Promise<Sent>,
-): Promise<void> {
-  const sent = await send(jobs);
-  await awaitDelivery(simUrl, sent.acceptedBy, timeoutMs);
-}
-
 export async function sendThroughput(
   env: BenchEnv,
   config: BenchConfig,
@@ -215,13 +201,13 @@ export async function sendThroughput(
   const seedLike = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
-  const warm = (side: number, send: (jobs: Job[]) => Promise<Sent>) =>
-    warmUp(
-      sim.url,
-      cfg.deliveryTimeoutMs,
-      plan(config, side, run++, Math.min(cfg.warmup.sessions, max), cfg.warmup.messagesPerSession),
-      send,
-    );
+  // The warm-up through one path (its process's first messages run cold), delivered before a measured
+  // run starts.
+  const warm = async (side: number, send: (jobs: Job[]) => Promise<Sent>) => {
+    const jobs = plan(config, side, run++, Math.min(cfg.warmup.sessions, max), cfg.warmup.messagesPerSession);
+    const sent = await send(jobs);
+    await awaitDelivery(sim.url, sent.acceptedBy, cfg.deliveryTimeoutMs);
+  };
   try {
     // Ours: one host and one edge; the largest count is linked once, smaller runs use the first sessions.
     const host = await env.startHost(sim);
