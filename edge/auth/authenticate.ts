@@ -62,10 +62,18 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
       (options.bearer ? /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] : undefined);
     if (presented === undefined || presented === '') throw new ApiError('MISSING_API_KEY');
     const now = options.now();
-    const client = throttle?.clientOf(c);
+    // The client's address is worked out only when it matters: a block exists, or the key is refused.
+    let client: string | undefined;
+    let clientKnown = false;
+    const clientOf = () => {
+      if (!clientKnown) [client, clientKnown] = [throttle?.clientOf(c), true];
+      return client;
+    };
+    const blocked = throttle?.failures.anyBlocked(now.getTime()) ? clientOf() : undefined;
     const blockedMs =
-      throttle && client !== undefined ? throttle.failures.blockedFor(client, now.getTime()) : 0;
+      throttle && blocked !== undefined ? throttle.failures.blockedFor(blocked, now.getTime()) : 0;
     const refuse = (reason: Refusal, keyId?: string): never => {
+      const client = clientOf();
       let blockMs = blockedMs;
       if (blockMs === 0 && throttle && client !== undefined) {
         blockMs = throttle.failures.fail(client, now.getTime());

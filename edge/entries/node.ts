@@ -1,8 +1,9 @@
 // The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
 import { lookup } from 'node:dns/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
@@ -13,6 +14,7 @@ import { EdgeMetrics } from '../../node-runtime/metrics/edge-metrics.js';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
 import { type HostTransport, inProcessTransport, type LocalHost } from '../hosts/transport.js';
+import { isApiPath, SECURITY_HEADERS } from '../http/response-headers.js';
 
 /**
  * How long a connection to a session host may sit idle in the pool before the edge closes it. Below the
@@ -36,11 +38,20 @@ function hostConnectionPool(): Agent {
 
 /** Calls to hosts over undici's own client and the pool, without WHATWG fetch's Request and streams. */
 export function undiciTransport(pool: Agent): HostTransport {
+  // The origin of each host's URL, parsed once: the edge calls the same few hosts all the time.
+  const origins = new Map<string, string>();
   return async ({ url, method, headers, body, signal }) => {
-    const { origin, pathname, search } = new URL(url);
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
+    const prefix = slash === -1 ? url : url.slice(0, slash);
+    let origin = origins.get(prefix);
+    if (origin === undefined) {
+      origin = new URL(prefix).origin;
+      if (origins.size >= 1_000) origins.clear();
+      origins.set(prefix, origin);
+    }
     const response = await pool.request({
       origin,
-      path: pathname + search,
+      path: slash === -1 ? '/' : url.slice(slash),
       method,
       headers,
       ...(body === undefined ? {} : { body }),
@@ -57,6 +68,21 @@ export function undiciTransport(pool: Agent): HostTransport {
       stream: () => Readable.toWeb(response.body) as ReadableStream<Uint8Array>,
       header,
     };
+  };
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The response headers (http/response-headers.ts) put on Node's response before the app sees the
+ * request. Set on the app's Response instead, they make @hono/node-server build a WHATWG Headers object
+ * for every answer, which cost more than the rest of a status call's own work. A header the app sets wins.
+ */
+function withResponseHeaders(listener: Listener): Listener {
+  return (req, res) => {
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    if (isApiPath(req.url ?? '')) res.setHeader('Cache-Control', 'no-store');
+    listener(req, res);
   };
 }
 
@@ -107,6 +133,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       : undiciTransport(pool),
     ...options,
     resolveHost: options.resolveHost ?? resolveWithDns,
+    setsResponseHeaders: true,
     logger,
     // Prometheus metrics at GET /metrics (operator key), with the pool's use.
     observe:
@@ -116,7 +143,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
         return usage ? [{ pool: 'edge', ...usage }] : [];
       }),
   });
-  const server = createAdaptorServer({ fetch: app.fetch });
+  const server = createServer(withResponseHeaders(getRequestListener(app.fetch)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.hostname, () => {
@@ -144,7 +171,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive connections would hold close() open until they time out.
-        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.closeAllConnections();
       });
       await flush();
       await pool.close();

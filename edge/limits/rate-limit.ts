@@ -105,9 +105,16 @@ interface AddressRecord {
 export class FailedAuthThrottle {
   readonly #options: FailedAuthOptions;
   readonly #addresses = new Map<string, AddressRecord>();
+  /** When the last block to end ends: before then, some address may be blocked. */
+  #blocksEnd = 0;
 
   constructor(options: FailedAuthOptions) {
     this.#options = options;
+  }
+
+  /** Whether any address may be blocked now; when none is, a request's address need not be worked out. */
+  anyBlocked(now: number): boolean {
+    return this.#blocksEnd > now;
   }
 
   /** How much longer `address` is blocked (0: it is not). */
@@ -126,6 +133,7 @@ export class FailedAuthThrottle {
     if (recent.length > limit) {
       // The block is the penalty; the window starts afresh after it.
       remember(this.#addresses, address, { failures: [], blockedUntil: now + blockMs }, maxTracked);
+      this.#blocksEnd = Math.max(this.#blocksEnd, now + blockMs);
       return blockMs;
     }
     remember(this.#addresses, address, { failures: recent, blockedUntil: 0 }, maxTracked);

@@ -1,6 +1,8 @@
 // Every response says `X-Content-Type-Options: nosniff`; every API response, and above all those that
 // carry a new key or a QR code, says `Cache-Control: no-store`, errors included.
+import { Hono } from 'hono';
 import { beforeAll, expect, it } from 'vitest';
+import { responseHeaders, SECURITY_HEADERS } from '../../edge/http/response-headers.js';
 import { newSession, newTenant, TestClock } from './admin-helpers.js';
 import { useEdge } from './fixture.js';
 import type { TestEdge } from './helpers.js';
@@ -62,4 +64,29 @@ it('errors carry the same headers; public pages are not sniffed either', async (
   expect((await headersOf('/health')).nosniff).toBe('nosniff');
   expect((await headersOf('/openapi.json')).nosniff).toBe('nosniff');
   expect((await headersOf('/no-such-page')).nosniff).toBe('nosniff');
+});
+
+it('the Node entry sets every security header, on the API and off it', async () => {
+  for (const path of ['/api/session/status', '/health']) {
+    const res = await fetch(`${edge.url}${path}`);
+    await res.arrayBuffer();
+    for (const [name, value] of SECURITY_HEADERS)
+      expect([path, name, res.headers.get(name)]).toEqual([path, name, value]);
+  }
+});
+
+it('the middleware (Workers and Deno) sets the same headers, without overriding what a route set', async () => {
+  const app = new Hono()
+    .use(responseHeaders())
+    .get('/api/plain', (c) => c.json({}))
+    .get('/api/download', (c) => c.body('file', 200, { 'cache-control': 'private, no-store' }))
+    .get('/page', (c) => c.text('page'));
+  const plain = await app.request('/api/plain');
+  for (const [name, value] of SECURITY_HEADERS)
+    expect([name, plain.headers.get(name)]).toEqual([name, value]);
+  expect(plain.headers.get('cache-control')).toBe('no-store');
+  expect((await app.request('/api/download')).headers.get('cache-control')).toBe('private, no-store');
+  const page = await app.request('/page');
+  expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(page.headers.get('cache-control')).toBeNull();
 });
