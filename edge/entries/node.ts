@@ -63,7 +63,6 @@ export function undiciTransport(pool: Agent): HostTransport {
     };
     return {
       status: response.statusCode,
-      retryAfter: header('retry-after'),
       read: () => response.body.text(),
       stream: () => Readable.toWeb(response.body) as ReadableStream<Uint8Array>,
       header,

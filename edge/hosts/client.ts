@@ -223,7 +223,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
         const text = await response.read().catch(() => '');
         return {
           ok: false,
-          reply: { status: response.status, body: parseJson(text), retryAfter: response.retryAfter },
+          reply: { status: response.status, body: parseJson(text), retryAfter: retryAfterOf(response) },
         };
       }
       const headers: Record<string, string> = {};
@@ -270,7 +270,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
         status: response.status,
         body,
         ...(body === undefined && text !== '' ? { text: text.slice(0, MAX_RAW_TEXT) } : {}),
-        retryAfter: response.retryAfter,
+        retryAfter: retryAfterOf(response),
       };
     },
   };
@@ -297,6 +297,13 @@ export class HostCallError extends Error {
     this.name = 'HostCallError';
   }
 }
+
+/**
+ * Retry-After, where it means something (an error). Not read from a success: in one process a
+ * host's answer is a WHATWG Response, whose headers cost a Headers object to read.
+ */
+const retryAfterOf = (response: HostHttpResponse) =>
+  response.status < 400 ? null : response.header('retry-after');
 
 function parseJson(text: string): unknown {
   if (text === '') return undefined;

@@ -1,4 +1,4 @@
-// How the edge's calls reach a host: one request, its status, body text and Retry-After. Web-standard
+// How the edge's calls reach a host: one request, its status, body text and headers. Web-standard
 // fetch everywhere; the Node entry passes a lighter one over undici's own client (WHATWG fetch's layers
 // of Request, Headers and streams cost more than the rest of a forwarded call).
 
@@ -18,7 +18,6 @@ export type HostTransport = (request: HostHttpRequest) => Promise<HostHttpRespon
 
 export interface HostHttpResponse {
   status: number;
-  retryAfter: string | null;
   read(): Promise<string>;
   /** The body as it arrives (a file), instead of `read`. */
   stream(): ReadableStream<Uint8Array>;
@@ -31,7 +30,6 @@ export function fetchTransport(fetchFn: typeof fetch): HostTransport {
     const response = await fetchFn(url, { method, headers, ...(body === undefined ? {} : { body }), signal });
     return {
       status: response.status,
-      retryAfter: response.headers.get('retry-after'),
       read: () => response.text(),
       stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
       header: (name) => response.headers.get(name),

@@ -32,7 +32,6 @@ describe('inProcessTransport', () => {
         remote.push(r.url);
         return {
           status: 200,
-          retryAfter: null,
           read: async () => '',
           stream: () => new ReadableStream(),
           header: () => null,
@@ -40,7 +39,11 @@ describe('inProcessTransport', () => {
       },
     );
     const local = await transport(request('http://127.0.0.1:4000/internal/sessions/s/send'));
-    expect([local.status, local.retryAfter, await local.read()]).toEqual([201, '3', '{"ok":true}']);
+    expect([local.status, local.header('retry-after'), await local.read()]).toEqual([
+      201,
+      '3',
+      '{"ok":true}',
+    ]);
     expect(seen).toEqual([
       {
         url: 'http://127.0.0.1:4000/internal/sessions/s/send',
