@@ -1,6 +1,7 @@
 // Every response says `X-Content-Type-Options: nosniff`; every API response, and above all those that
 // carry a new key or a QR code, says `Cache-Control: no-store`, errors included.
 import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
 import { beforeAll, expect, it } from 'vitest';
 import { responseHeaders, SECURITY_HEADERS } from '../../edge/http/response-headers.js';
 import { newSession, newTenant, TestClock } from './admin-helpers.js';
@@ -89,4 +90,14 @@ it('the middleware (Workers and Deno) sets the same headers, without overriding 
   const page = await app.request('/page');
   expect(page.headers.get('x-content-type-options')).toBe('nosniff');
   expect(page.headers.get('cache-control')).toBeNull();
+});
+
+it("the headers are Hono's secure-headers defaults, so an upgrade that changes those shows here", async () => {
+  const res = await new Hono()
+    .use(secureHeaders())
+    .get('/', (c) => c.text(''))
+    .request('/');
+  const hono = [...res.headers].filter(([name]) => name !== 'content-type');
+  const ours = SECURITY_HEADERS.map(([name, value]) => [name.toLowerCase(), value]);
+  expect(ours.sort()).toEqual(hono.sort());
 });
