@@ -63,17 +63,11 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
     if (presented === undefined || presented === '') throw new ApiError('MISSING_API_KEY');
     const now = options.now();
     // The client's address is worked out only when it matters: a block exists, or the key is refused.
-    let client: string | undefined;
-    let clientKnown = false;
-    const clientOf = () => {
-      if (!clientKnown) [client, clientKnown] = [throttle?.clientOf(c), true];
-      return client;
-    };
-    const blocked = throttle?.failures.anyBlocked(now.getTime()) ? clientOf() : undefined;
+    const blocked = throttle?.failures.anyBlocked(now.getTime()) ? throttle.clientOf(c) : undefined;
     const blockedMs =
       throttle && blocked !== undefined ? throttle.failures.blockedFor(blocked, now.getTime()) : 0;
     const refuse = (reason: Refusal, keyId?: string): never => {
-      const client = clientOf();
+      const client = blocked ?? throttle?.clientOf(c);
       let blockMs = blockedMs;
       if (blockMs === 0 && throttle && client !== undefined) {
         blockMs = throttle.failures.fail(client, now.getTime());

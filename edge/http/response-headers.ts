@@ -20,8 +20,14 @@ export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['X-XSS-Protection', '0'],
 ];
 
-/** Whether a path's answers are the API's (private to a key): `Cache-Control: no-store`. */
-export const isApiPath = (path: string) => path.startsWith('/api/');
+const API_HEADERS: readonly (readonly [string, string])[] = [
+  ...SECURITY_HEADERS,
+  ['Cache-Control', 'no-store'],
+];
+
+/** The headers a response to `path` carries unless its route set them: the API's are private to a key. */
+export const responseHeadersFor = (path: string) =>
+  path.startsWith('/api/') ? API_HEADERS : SECURITY_HEADERS;
 
 /**
  * The headers as middleware, for entries that do not put them on the response themselves (the Node entry
@@ -32,7 +38,7 @@ export function responseHeaders(): MiddlewareHandler<EdgeEnv> {
     await next();
     // A header the route set wins (a download says `private, no-store`).
     const headers = c.res.headers;
-    for (const [name, value] of SECURITY_HEADERS) if (!headers.has(name)) headers.set(name, value);
-    if (isApiPath(c.req.path) && !headers.has('Cache-Control')) headers.set('Cache-Control', 'no-store');
+    for (const [name, value] of responseHeadersFor(c.req.path))
+      if (!headers.has(name)) headers.set(name, value);
   };
 }
