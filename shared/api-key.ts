@@ -122,10 +122,12 @@ function randomBase62(length: number): string {
   return out;
 }
 
-/** Lowercase hex of bytes. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+/** Lowercase hex of bytes (a key's digest on every request: a table, not a format per byte). */
 export function bytesToHex(bytes: Uint8Array): string {
   let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  for (const byte of bytes) out += HEX_PAIRS[byte];
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The contract of sending: the outbox (POST /api/messages), Idempotency-Key, pacing, and the WhatsApp
 // message ids the gateway gives messages when it queues them.
 import { z } from '@hono/zod-openapi';
+import { bytesToHex } from './api-key.js';
 
 /**
  * A WhatsApp message id as WhatsApp Web makes them: `3EB0` and 18 upper-case hex digits. Fixed when a
@@ -8,10 +9,7 @@ import { z } from '@hono/zod-openapi';
  */
 export function newMessageId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return `3EB0${[...bytes]
-    .map((b) => b.toString(16).padStart(2, '0'))
-    .join('')
-    .toUpperCase()}`;
+  return `3EB0${bytesToHex(bytes).toUpperCase()}`;
 }
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';

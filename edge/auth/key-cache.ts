@@ -28,6 +28,7 @@
 // Per process on Node and Deno; per isolate on Workers (the app, with its cache, is built once per
 // isolate), so each isolate warms its own and the bound is the same.
 import type { Kysely } from 'kysely';
+import { bytesToHex } from '../../shared/api-key.js';
 import type { Database } from '../../shared/db-schema.js';
 import { SharedReads } from '../../shared/shared-reads.js';
 import type { KeyLookup, KeyRecord } from './queries/api-keys.js';
@@ -70,7 +71,7 @@ export class KeyCache {
   /** `lookup` with this cache in front of it; the seam `createEdgeApp` hands to the auth middleware. */
   wrap(lookup: KeyLookup): KeyLookup {
     return async (db: Kysely<Database>, digest: Uint8Array) => {
-      const id = hex(digest);
+      const id = bytesToHex(digest);
       const now = this.#options.now();
       const entry = this.#found.get(id);
       if (entry && !entry.stale && isFresh(entry.readAt, now, this.#options.ttlMs)) {
@@ -95,7 +96,7 @@ export class KeyCache {
 
   /** Whether the digest belonged to a real key when last read (fresh or not): such keys pass a block. */
   isKnown(digest: Uint8Array): boolean {
-    const entry = this.#found.get(hex(digest));
+    const entry = this.#found.get(bytesToHex(digest));
     return entry !== undefined && isFresh(entry.readAt, this.#options.now(), this.#options.knownKeyMs);
   }
 
@@ -181,10 +182,4 @@ function evictOver(map: Map<string, unknown>, max: number): void {
     if (oldest.done) return;
     map.delete(oldest.value);
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
 }

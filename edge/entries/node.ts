@@ -25,6 +25,9 @@ import { responseHeadersFor } from '../http/response-headers.js';
  */
 export const HOST_CONNECTION_IDLE_MS = 4_000;
 
+/** How long connecting to a host may take (hosts are on the same network as the edge). */
+const HOST_CONNECT_TIMEOUT_MS = 3_000;
+
 /**
  * A pool of keep-alive connections per host for the edge's calls to session hosts. `keepAliveMaxTimeout`
  * caps the idle time the host's `Keep-Alive: timeout=...` hint could otherwise raise.
@@ -33,6 +36,9 @@ function hostConnectionPool(): Agent {
   return new Agent({
     keepAliveTimeout: HOST_CONNECTION_IDLE_MS,
     keepAliveMaxTimeout: HOST_CONNECTION_IDLE_MS,
+    // A call's own time starts once it is written (undiciTransport): a host that does not even accept
+    // the connection is given up on sooner than undici's default 10 s.
+    connect: { timeout: HOST_CONNECT_TIMEOUT_MS },
   });
 }
 
@@ -40,7 +46,7 @@ function hostConnectionPool(): Agent {
 export function undiciTransport(pool: Agent): HostTransport {
   // The origin of each host's URL, parsed once: the edge calls the same few hosts all the time.
   const origins = new Map<string, string>();
-  return async ({ url, method, headers, body, signal }) => {
+  return async ({ url, method, headers, body, timeoutMs }) => {
     const slash = url.indexOf('/', url.indexOf('//') + 2);
     const prefix = slash === -1 ? url : url.slice(0, slash);
     let origin = origins.get(prefix);
@@ -55,7 +61,10 @@ export function undiciTransport(pool: Agent): HostTransport {
       method,
       headers,
       ...(body === undefined ? {} : { body }),
-      signal,
+      // undici's own timers (shared, coarse) instead of an AbortSignal per call, which cost more than the
+      // rest of the call's bookkeeping: the answer's headers in time, then no pause in its body longer.
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
     });
     const header = (name: string) => {
       const value = response.headers[name];

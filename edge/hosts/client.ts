@@ -150,8 +150,10 @@ export function createHostClient(options: HostClientOptions): HostClient {
     tokens.set(key, { token, renewAtMs: nowMs + (options.tokenTtlSeconds * 1000) / 2 });
     return token;
   };
-  const send = async (to: HostCallTarget, request: HostRequest, signal: AbortSignal) => {
+  /** Sends the request with what is left of the call's time (`deadline`, in `Date.now()` terms). */
+  const send = async (to: HostCallTarget, request: HostRequest, deadline: number) => {
     const token = await tokenFor(to);
+    const timeoutMs = Math.max(1, deadline - Date.now());
     const base = to.host.internalUrl.replace(/\/+$/, '');
     const id = encodeURIComponent(to.sessionId);
     const path = (action: HostSessionAction) => sessionPaths[action].replace(ID_SLOT, id);
@@ -162,9 +164,9 @@ export function createHostClient(options: HostClientOptions): HostClient {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal,
+        timeoutMs,
       });
-    const get = (path: string) => options.transport({ url: base + path, method: 'GET', headers, signal });
+    const get = (path: string) => options.transport({ url: base + path, method: 'GET', headers, timeoutMs });
     switch (request.action) {
       case 'start':
         return post(path('start'), {});
@@ -203,7 +205,6 @@ export function createHostClient(options: HostClientOptions): HostClient {
 
   return {
     async openMedia(to, messageId) {
-      const signal = AbortSignal.timeout(to.timeoutMs ?? options.timeoutMs);
       const base = to.host.internalUrl.replace(/\/+$/, '');
       const path = hc<HostApp>(base).internal.sessions[':id'].messages[':messageId'].media.$path({
         param: { id: encodeURIComponent(to.sessionId), messageId: encodeURIComponent(messageId) },
@@ -214,7 +215,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
           url: base + path,
           method: 'GET',
           headers: { authorization: `Bearer ${await tokenFor(to)}` },
-          signal,
+          timeoutMs: to.timeoutMs ?? options.timeoutMs,
         });
       } catch (err) {
         throw new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(to, 'media download', err) });
@@ -234,18 +235,22 @@ export function createHostClient(options: HostClientOptions): HostClient {
       return { ok: true, body: response.stream(), headers };
     },
     async call(to, request) {
-      const signal = AbortSignal.timeout(to.timeoutMs ?? options.timeoutMs);
+      const deadline = Date.now() + (to.timeoutMs ?? options.timeoutMs);
       const unavailable = (err: unknown) =>
         // Refused, reset, DNS, TLS or timed out: for the client it is all the same, try again shortly.
         new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(to, request.action, err) });
       let response: Awaited<ReturnType<typeof send>>;
       try {
-        response = await send(to, request, signal);
+        response = await send(to, request, deadline);
       } catch (err) {
         // Closed or reset before any answer, most often a pooled connection the host closed just as it
         // was reused. A call that changes nothing when repeated goes once more, on a new connection; a
         // send or logout may have been carried out all the same, so it never does.
-        if (!IDEMPOTENT_HOST_ACTIONS.has(request.action) || signal.aborted || !isConnectionReset(err)) {
+        if (
+          !IDEMPOTENT_HOST_ACTIONS.has(request.action) ||
+          Date.now() >= deadline ||
+          !isConnectionReset(err)
+        ) {
           throw unavailable(err);
         }
         options.logger.info(
@@ -253,7 +258,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
           'host connection reset; retrying once',
         );
         try {
-          response = await send(to, request, signal);
+          response = await send(to, request, deadline);
         } catch (again) {
           throw unavailable(again);
         }

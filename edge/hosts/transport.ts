@@ -7,7 +7,8 @@ export interface HostHttpRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  signal: AbortSignal;
+  /** How long the call may take, its answer's body included. */
+  timeoutMs: number;
 }
 
 /**
@@ -26,16 +27,18 @@ export interface HostHttpResponse {
 
 /** A transport over a fetch function (Workers, Deno, tests). */
 export function fetchTransport(fetchFn: typeof fetch): HostTransport {
-  return async ({ url, method, headers, body, signal }) => {
-    const response = await fetchFn(url, { method, headers, ...(body === undefined ? {} : { body }), signal });
-    return {
-      status: response.status,
-      read: () => response.text(),
-      stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
-      header: (name) => response.headers.get(name),
-    };
+  return async ({ url, method, headers, body, timeoutMs }) => {
+    const signal = AbortSignal.timeout(timeoutMs);
+    return answerOf(await fetchFn(url, { method, headers, ...(body === undefined ? {} : { body }), signal }));
   };
 }
+
+const answerOf = (response: Response): HostHttpResponse => ({
+  status: response.status,
+  read: () => response.text(),
+  stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
+  header: (name) => response.headers.get(name),
+});
 
 /** A session host running in the edge's own process: its internal URL and its app's fetch handler. */
 export interface LocalHost {
@@ -49,17 +52,23 @@ export interface LocalHost {
  */
 export function inProcessTransport(local: LocalHost, remote: HostTransport): HostTransport {
   const prefix = `${local.url.replace(/\/+$/, '')}/`;
-  const direct = fetchTransport(async (input, { signal, ...init } = {}) => {
-    signal?.throwIfAborted();
-    // Without the signal: tying a Request to it costs more than racing it here.
-    const answer = local.fetch(new Request(input, init));
-    if (!signal) return answer;
+  const direct: HostTransport = async ({ url, method, headers, body, timeoutMs }) => {
+    const answer = local.fetch(
+      new Request(url, { method, headers, ...(body === undefined ? {} : { body }) }),
+    );
     // A timed-out call is abandoned as a network call would be; the host finishes it on its own.
-    return new Promise<Response>((resolve, reject) => {
-      const abort = () => reject(signal.reason);
-      signal.addEventListener('abort', abort, { once: true });
-      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        timeoutMs,
+      );
     });
-  });
+    try {
+      return answerOf(await Promise.race([answer, late]));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return (request) => (request.url.startsWith(prefix) ? direct(request) : remote(request));
 }

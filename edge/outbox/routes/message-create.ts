@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { ZodError } from 'zod';
+import { bytesToHex } from '../../../shared/api-key.js';
 import { ApiError } from '../../../shared/errors.js';
 import {
   MAX_INLINE_MEDIA_BYTES,
@@ -163,5 +164,5 @@ async function fromForm(form: MultipartMessageBody): Promise<{ body: OutboxMessa
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(data)));
-  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return bytesToHex(digest);
 }
