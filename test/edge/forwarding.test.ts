@@ -284,6 +284,15 @@ describe('hosts that are down, dead or gone', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
   });
 
+  it('503 HOST_UNAVAILABLE when the answer stops halfway through its body', async () => {
+    const { key } = await newSession();
+    host.answer('status', () => ({ stall: true }));
+    const started = Date.now();
+    const response = await call(edge.url, '/api/session/status', { key });
+    await expectError(response, 503, 'HOST_UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
   it('503 when the host answers 5xx without an error body, and a generic 500 for its own 500', async () => {
     const { key } = await newSession();
     host.answer('status', () => ({ status: 502, text: '<html>bad gateway</html>' }));

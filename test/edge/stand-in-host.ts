@@ -32,6 +32,8 @@ export interface CannedReply {
   headers?: Record<string, string>;
   /** Destroy the connection instead of answering, as a host closing it under the request does. */
   reset?: boolean;
+  /** Send the status and the start of the body, then nothing more (the connection stays open). */
+  stall?: boolean;
 }
 
 /** One TCP connection the stand-in accepted, with times from `performance.now()`. */
@@ -137,6 +139,10 @@ export async function startStandInHost(options: {
       return new Response(null);
     }
     const status = reply.status ?? 200;
+    if (reply.stall) {
+      const body = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"state":')) });
+      return new Response(body, { status, headers: { 'content-type': 'application/json' } });
+    }
     if (reply.text !== undefined) return new Response(reply.text, { status, headers: reply.headers });
     return new Response(JSON.stringify(reply.body), {
       status,
