@@ -31,7 +31,8 @@ export function checkMethod(app: Hono<any, any, any>): MiddlewareHandler {
     for (const path of byPath.keys()) if (!/[:*]/.test(path)) fixed.set(path, match(path));
     return (path: string) => fixed.get(path) ?? match(path);
   };
-  return async (c, next) => {
+  // Not async: a method that is allowed hands straight on (one promise fewer per request).
+  return (c, next) => {
     // Built on first use, when every route is registered.
     answers ??= build();
     const allowed = answers(c.req.path);
@@ -39,6 +40,6 @@ export function checkMethod(app: Hono<any, any, any>): MiddlewareHandler {
       // HEAD is implied by GET; listing only the methods that do something is clearer to a reader.
       throw methodNotAllowed([...allowed].filter((m) => m !== 'HEAD'));
     }
-    await next();
+    return next();
   };
 }

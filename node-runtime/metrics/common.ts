@@ -2,7 +2,8 @@
 // the database pool's use, and Node's own process metrics (prom-client's defaults).
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { RequestTally } from './request-tally.js';
 
 /** A pool's connections lent out now and how many it may open, by pool name. */
 export type PoolReading = { pool: string; inUse: number; max: number };
@@ -10,19 +11,11 @@ export type PoolReading = { pool: string; inUse: number; max: number };
 /** Registers the process, HTTP and pool metrics; answers the middleware that counts requests. */
 export function commonMetrics(registry: Registry, pools: () => PoolReading[]): MiddlewareHandler {
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
-    name: 'wa_http_requests_total',
-    help: 'Requests answered, by route pattern, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [registry],
-  });
-  const seconds = new Histogram({
-    name: 'wa_http_request_duration_seconds',
-    help: 'Time to answer a request, by route pattern and method',
-    labelNames: ['route', 'method'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  const tally = new RequestTally(
+    registry,
+    { requests: 'wa_http_requests_total', seconds: 'wa_http_request_duration_seconds' },
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
   new Gauge({
     name: 'wa_db_pool_connections_in_use',
     help: 'Database connections in use, by pool',
@@ -47,8 +40,6 @@ export function commonMetrics(registry: Registry, pools: () => PoolReading[]): M
     // The route's pattern (bounded), never its path; a path no route matched is `unmatched`.
     const pattern = routePath(c, -1);
     const route = pattern === '*' || pattern === '/*' ? 'unmatched' : pattern;
-    const method = c.req.method;
-    requests.inc({ route, method, status: String(c.res.status) });
-    seconds.observe({ route, method }, (performance.now() - started) / 1000);
+    tally.record(route, c.req.method, c.res.status, (performance.now() - started) / 1000);
   };
 }
