@@ -1,6 +1,7 @@
 // The outbox in SQL: the queued rows of the messages table, in queue order.
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
+import { GroupWriter } from '../../shared/group-writer.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, PacingSchema } from '../../shared/outbox.js';
 
@@ -43,6 +44,32 @@ export type ClaimSize = {
   defaultUnpaced: boolean;
 };
 
+/** One session's look at the queue, as `claimNext` takes it. */
+type ClaimRequest = {
+  sessionId: string;
+  skip: readonly string[];
+  waiting: readonly string[];
+  size: ClaimSize;
+  lease: Lease | undefined;
+};
+
+type ClaimRow = {
+  i: number;
+  held: boolean;
+  claimed: {
+    id: string;
+    chat_jid: string;
+    kind: string;
+    text: string | null;
+    content: OutgoingContent | null;
+    expires_at: string | null;
+    attempts: number;
+  }[];
+  pacing: unknown;
+  more: boolean;
+  waiting_with_queued: string[] | null;
+};
+
 /**
  * Claims the session's oldest queued messages that are not in `skip` (handed over on this connection)
  * and whose chat is not in `waiting` (waiting out its own gap; each chat keeps its order), counting their
@@ -51,9 +78,10 @@ export type ClaimSize = {
  * claims follows the pacing it reads, so a change by the admin since the last look is never claimed past.
  * The row locks order this against a cancel, which only takes messages never handed over. With `lease`,
  * nothing is claimed unless the host holds the session's lease under that epoch (its row locked in share
- * mode, as every fenced write does).
+ * mode, as every fenced write does). The looks of a host's sessions that come while one is under way go
+ * together in the next statement (group commit, as for their keys and statuses).
  */
-export async function claimNext(
+export function claimNext(
   db: Kysely<Database>,
   sessionId: string,
   skip: ReadonlySet<string>,
@@ -61,54 +89,104 @@ export async function claimNext(
   size: ClaimSize,
   lease?: Lease,
 ): Promise<Claim> {
-  const { rows } = await sql<{
-    claimed: {
-      id: string;
-      chat_jid: string;
-      kind: string;
-      text: string | null;
-      content: OutgoingContent | null;
-      expires_at: string | null;
-      attempts: number;
-    }[];
-    pacing: unknown;
-    more: boolean;
-    waiting_with_queued: string[] | null;
-    held: boolean;
-  }>`
-    with held as (
-      select id from sessions where id = ${sessionId}
-        ${lease ? sql`and host_id = ${lease.hostId} and lease_epoch = ${lease.epoch}` : sql``}
-      for share
-    ), pace as (
-      select pacing from sessions where id = ${sessionId}
+  return claimerOf(db).submit({ sessionId, skip: [...skip], waiting, size, lease });
+}
+
+const claimers = new WeakMap<Kysely<Database>, GroupWriter<ClaimRequest, Claim>>();
+
+function claimerOf(db: Kysely<Database>): GroupWriter<ClaimRequest, Claim> {
+  let claimer = claimers.get(db);
+  if (!claimer) {
+    claimer = new GroupWriter((requests) => claimEach(db, requests));
+    claimers.set(db, claimer);
+  }
+  return claimer;
+}
+
+/** One statement per round; a session asked for twice goes in the next round (one look sees the other's claim). */
+async function claimEach(db: Kysely<Database>, requests: ClaimRequest[]): Promise<Claim[]> {
+  const claims: Claim[] = new Array(requests.length);
+  let left = requests.map((request, i) => ({ request, i }));
+  while (left.length > 0) {
+    const round: typeof left = [];
+    const later: typeof left = [];
+    const sessions = new Set<string>();
+    for (const entry of left) {
+      if (sessions.has(entry.request.sessionId)) later.push(entry);
+      else {
+        sessions.add(entry.request.sessionId);
+        round.push(entry);
+      }
+    }
+    const rows = await claimRound(
+      db,
+      round.map((entry) => entry.request),
+    );
+    for (const [k, { i }] of round.entries()) claims[i] = claimOf(rows.get(k));
+    left = later;
+  }
+  return claims;
+}
+
+async function claimRound(db: Kysely<Database>, requests: ClaimRequest[]): Promise<Map<number, ClaimRow>> {
+  const input = requests.map((r, i) => ({
+    i,
+    session_id: r.sessionId,
+    fenced: r.lease !== undefined,
+    host_id: r.lease?.hostId ?? null,
+    epoch: r.lease?.epoch ?? null,
+    skip: r.skip,
+    waiting: r.waiting,
+    unpaced: r.size.unpaced,
+    default_unpaced: r.size.defaultUnpaced,
+  }));
+  const { rows } = await sql<ClaimRow>`
+    with req as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::text::jsonb) as r(
+        i int, session_id uuid, fenced boolean, host_id text, epoch bigint, skip text[], waiting text[],
+        unpaced int, default_unpaced boolean)
+    ), held as (
+      select s.id from sessions s join req r on r.session_id = s.id
+      where not r.fenced or (s.host_id = r.host_id and s.lease_epoch = r.epoch)
+      order by s.id
+      for share of s
     ), size as (
       -- Anything but four zeros (or no pacing, when the default is unpaced) claims one.
-      select case when coalesce((select case
-        when pacing is null then ${size.defaultUnpaced}
-        else pacing->'minIntervalMs' = '0' and pacing->'jitterMs' = '0'
-          and pacing->'typingMs' = '0' and pacing->'perChatMinIntervalMs' = '0'
-        end from pace), false) then ${size.unpaced}::int else 1 end as n
+      select r.i, r.session_id, r.skip, r.waiting, s.pacing, h.id is not null as held,
+        case when coalesce(case
+          when s.pacing is null then r.default_unpaced
+          else s.pacing->'minIntervalMs' = '0' and s.pacing->'jitterMs' = '0'
+            and s.pacing->'typingMs' = '0' and s.pacing->'perChatMinIntervalMs' = '0'
+          end, false) then r.unpaced else 1 end as n
+      from req r left join sessions s on s.id = r.session_id left join held h on h.id = r.session_id
     ), candidates as (
-      select id, queue_seq from messages
-      where session_id = ${sessionId} and queue_seq is not null and exists (select 1 from held)
-        and id <> all(${[...skip]}::text[]) and chat_jid <> all(${waiting}::text[])
-      order by queue_seq limit (select n + 1 from size)
+      select z.i, c.id, c.queue_seq, row_number() over (partition by z.i order by c.queue_seq) as rn
+      from size z cross join lateral (
+        select m.id, m.queue_seq from messages m
+        where m.session_id = z.session_id and m.queue_seq is not null and z.held
+          and m.id <> all(z.skip) and m.chat_jid <> all(z.waiting)
+        order by m.queue_seq limit z.n + 1
+      ) c
     ), claimed as (
-      update messages set attempts = attempts + 1
-      where session_id = ${sessionId} and status = 'queued'
-        and id in (select id from candidates order by queue_seq limit (select n from size))
-      returning id, chat_jid, kind, text, content, expires_at, attempts, outbox_seq
+      update messages m set attempts = m.attempts + 1
+      from candidates c join size z on z.i = c.i
+      where m.session_id = z.session_id and m.id = c.id and c.rn <= z.n and m.status = 'queued'
+      returning c.i, m.id, m.chat_jid, m.kind, m.text, m.content, m.expires_at, m.attempts, m.outbox_seq
     )
-    select
-      exists (select 1 from held) as held,
-      coalesce((select json_agg(c order by c.outbox_seq) from claimed c), '[]'::json) as claimed,
-      (select pacing from pace) as pacing,
-      (select count(*) from candidates) > (select n from size) as more,
-      (select array_agg(distinct chat_jid) from messages
-        where session_id = ${sessionId} and queue_seq is not null and chat_jid = any(${waiting}::text[])
-      ) as waiting_with_queued`.execute(db);
-  const row = rows[0];
+    select z.i, z.held,
+      coalesce((select json_agg(json_build_object('id', c.id, 'chat_jid', c.chat_jid, 'kind', c.kind,
+          'text', c.text, 'content', c.content, 'expires_at', c.expires_at, 'attempts', c.attempts)
+        order by c.outbox_seq) from claimed c where c.i = z.i), '[]'::json) as claimed,
+      z.pacing,
+      (select count(*) from candidates c where c.i = z.i) > z.n as more,
+      (select array_agg(distinct m.chat_jid) from messages m
+        where m.session_id = z.session_id and m.queue_seq is not null and m.chat_jid = any(z.waiting)
+      ) as waiting_with_queued
+    from size z`.execute(db);
+  return new Map(rows.map((row) => [row.i, row]));
+}
+
+function claimOf(row: ClaimRow | undefined): Claim {
   return {
     held: row?.held ?? false,
     messages: (row?.claimed ?? []).map((c) => ({

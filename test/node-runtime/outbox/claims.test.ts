@@ -1,0 +1,101 @@
+// The looks at the queue of a host's sessions that come while one is under way go together in the next
+// statement: each session gets its own claim, with its own skip list and fenced by its own lease. (An
+// outbox looks again only for what it does not hold: it skips what it claimed.)
+import { type Kysely, RawNode } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { claimNext } from '../../../node-runtime/outbox/queries.js';
+import type { Database } from '../../../shared/db-schema.js';
+import { queueText } from '../../helpers/outbox.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+
+const database = useTestDatabase();
+const CHAT = '628500000077@s.whatsapp.net';
+const ONE_AT_A_TIME = { unpaced: 1, defaultUnpaced: true };
+
+const newSession = async (db: Kysely<Database>, name: string, hostId: string | null = null) => {
+  const tenant = await db.insertInto('tenants').values({ name }).returning('id').executeTakeFirstOrThrow();
+  const session = await db
+    .insertInto('sessions')
+    .values({ tenant_id: tenant.id, name, host_id: hostId })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return session.id;
+};
+
+/** `db` counting its looks at the queue. */
+const countingLooks = (db: Kysely<Database>) => {
+  let looks = 0;
+  const counted = db.withPlugin({
+    transformQuery: ({ node }) => {
+      if (RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('))) looks++;
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  });
+  return { counted, looks: () => looks };
+};
+
+describe('looks at the queue made together', () => {
+  it('share statements, each claiming for its own session only', async () => {
+    const { db } = database();
+    const [a, b, c] = [await newSession(db, 'a'), await newSession(db, 'b'), await newSession(db, 'c')];
+    const queued = new Map<string, string[]>();
+    for (const session of [a, b, c]) {
+      queued.set(session, [await queueText(db, session, CHAT, '1'), await queueText(db, session, CHAT, '2')]);
+    }
+    const { counted, looks } = countingLooks(db);
+    const none = new Set<string>();
+    // The first goes at once; the other four wait for it and go together (b twice: in two rounds, so that
+    // the second sees what the first claimed).
+    const bFirst = new Set([queued.get(b)?.[0] ?? '']);
+    const claims = await Promise.all([
+      claimNext(counted, a, none, [], ONE_AT_A_TIME),
+      claimNext(counted, b, none, [], ONE_AT_A_TIME),
+      claimNext(counted, c, none, [], ONE_AT_A_TIME),
+      claimNext(counted, b, bFirst, [], ONE_AT_A_TIME),
+      claimNext(counted, a, new Set(queued.get(a)), [], ONE_AT_A_TIME),
+    ]);
+    expect(looks()).toBe(3);
+    const ids = claims.map((claim) => claim.messages.map((m) => m.id));
+    expect(ids).toEqual([
+      [queued.get(a)?.[0]],
+      [queued.get(b)?.[0]],
+      [queued.get(c)?.[0]],
+      [queued.get(b)?.[1]],
+      [],
+    ]);
+    expect(claims.map((claim) => [claim.held, claim.more])).toEqual([
+      [true, true],
+      [true, true],
+      [true, true],
+      [true, false],
+      [true, false],
+    ]);
+    // One attempt counted per claim, none twice.
+    const attempts = await db.selectFrom('messages').select(['id', 'attempts']).execute();
+    const claimed = new Set(ids.flat());
+    for (const row of attempts) expect(row.attempts).toBe(claimed.has(row.id) ? 1 : 0);
+  });
+
+  it("are fenced each by its own session's lease", async () => {
+    const { db } = database();
+    await db.insertInto('hosts').values({ id: 'host-claims', internal_url: 'http://127.0.0.1:1' }).execute();
+    const mine = await newSession(db, 'mine', 'host-claims');
+    const theirs = await newSession(db, 'theirs', 'host-claims');
+    await db.updateTable('sessions').set({ lease_epoch: '2' }).where('id', '=', theirs).execute();
+    const mineQueued = await queueText(db, mine, CHAT, 'x');
+    const held = await queueText(db, theirs, CHAT, 'y');
+    const lease = { hostId: 'host-claims', epoch: '1' };
+    await db.updateTable('sessions').set({ lease_epoch: '1' }).where('id', '=', mine).execute();
+    const none = new Set<string>();
+    const [first, ours, stale] = await Promise.all([
+      claimNext(db, mine, none, [], ONE_AT_A_TIME, lease),
+      claimNext(db, mine, new Set([mineQueued]), [], ONE_AT_A_TIME, lease),
+      claimNext(db, theirs, none, [], ONE_AT_A_TIME, lease),
+    ]);
+    expect([first.held, first.messages.length, ours.held, ours.messages.length]).toEqual([true, 1, true, 0]);
+    expect([stale.held, stale.messages]).toEqual([false, []]);
+    const row = await db.selectFrom('messages').select('attempts').where('id', '=', held).executeTakeFirst();
+    expect(row?.attempts).toBe(0);
+  });
+});
