@@ -50,3 +50,21 @@ function settle<T, R>(batch: Waiting<T, R>[], results: (R | Error)[]) {
     else w.resolve(result as R);
   });
 }
+
+/**
+ * One writer per database handle (made by `make` on first use): requests that share a handle share its
+ * group commits, and a handle no longer used takes its writer with it.
+ */
+export function writerPerHandle<H extends object, T, R>(
+  make: (handle: H) => GroupWriter<T, R>,
+): (handle: H) => GroupWriter<T, R> {
+  const writers = new WeakMap<H, GroupWriter<T, R>>();
+  return (handle) => {
+    let writer = writers.get(handle);
+    if (!writer) {
+      writer = make(handle);
+      writers.set(handle, writer);
+    }
+    return writer;
+  };
+}

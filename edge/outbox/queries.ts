@@ -6,7 +6,7 @@ import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.
 import { ApiError } from '../../shared/errors.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK } from '../../shared/events.js';
-import { GroupWriter } from '../../shared/group-writer.js';
+import { GroupWriter, writerPerHandle } from '../../shared/group-writer.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import {
   DEFAULT_TTL_SECONDS,
@@ -150,16 +150,10 @@ type NewMessage = { sender: Sender; request: QueueRequest; id: string; now: Date
  * under way go together in the next (a commit for many); a Worker's handle is its request's own, so
  * there each goes alone, as a Worker may not do I/O for another request.
  */
-const queuers = new WeakMap<Kysely<Database>, GroupWriter<NewMessage, undefined>>();
-
-function queuerOf(db: Kysely<Database>): GroupWriter<NewMessage, undefined> {
-  let queuer = queuers.get(db);
-  if (!queuer) {
-    queuer = new GroupWriter((messages) => insertMessages(db, messages));
-    queuers.set(db, queuer);
-  }
-  return queuer;
-}
+const queuerOf = writerPerHandle(
+  (db: Kysely<Database>) =>
+    new GroupWriter<NewMessage, undefined>((messages) => insertMessages(db, messages)),
+);
 
 /**
  * Inserts queued messages' rows in one statement, in the order given (their queue order). Grouped, a

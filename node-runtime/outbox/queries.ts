@@ -1,7 +1,7 @@
 // The outbox in SQL: the queued rows of the messages table, in queue order.
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
-import { GroupWriter } from '../../shared/group-writer.js';
+import { GroupWriter, writerPerHandle } from '../../shared/group-writer.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
 import { type Pacing, PacingSchema } from '../../shared/outbox.js';
 
@@ -92,16 +92,10 @@ export function claimNext(
   return claimerOf(db).submit({ sessionId, skip: [...skip], waiting, size, lease });
 }
 
-const claimers = new WeakMap<Kysely<Database>, GroupWriter<ClaimRequest, Claim>>();
-
-function claimerOf(db: Kysely<Database>): GroupWriter<ClaimRequest, Claim> {
-  let claimer = claimers.get(db);
-  if (!claimer) {
-    claimer = new GroupWriter((requests) => claimEach(db, requests));
-    claimers.set(db, claimer);
-  }
-  return claimer;
-}
+/** One per database handle: a host's pool, shared by all its sessions. */
+const claimerOf = writerPerHandle(
+  (db: Kysely<Database>) => new GroupWriter<ClaimRequest, Claim>((requests) => claimEach(db, requests)),
+);
 
 /** One statement per round; a session asked for twice goes in the next round (one look sees the other's claim). */
 async function claimEach(db: Kysely<Database>, requests: ClaimRequest[]): Promise<Claim[]> {
