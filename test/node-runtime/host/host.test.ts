@@ -171,9 +171,10 @@ describe('session host', () => {
       });
     }
     // One claim each; at most one more from the host's periodic look at idle outboxes. Before, every
-    // message took a second, empty one.
+    // message took a second, empty one. The look the connection started may still be on its way and take
+    // the first message (it is counted before it runs, and may run after that message is queued).
     const made = (looks.get(id) ?? 0) - before;
-    expect(made).toBeGreaterThanOrEqual(5);
+    expect(made).toBeGreaterThanOrEqual(4);
     expect(made).toBeLessThanOrEqual(6);
   });
 
