@@ -1,6 +1,6 @@
 // Requests answered, by route pattern, method and status, with their time: counted in plain numbers per
 // series and formatted only when scraped. prom-client's own `inc` and `observe` work the series out of a
-// label object on every call (hashing and checking it), which was 5% of a host's time on a status call.
+// label object on every call (hashing and checking it), which was about 6% of a host's busy time on a status call.
 // The two metrics are registered with prom-client's registry like its own, with the same exposition.
 import type { Metric, Registry } from 'prom-client';
 
@@ -8,12 +8,11 @@ type Labels = Record<string, string | number>;
 /** One exposed line: prom-client's shape for a metric's values. */
 type Value = { labels: Labels; value: number; metricName?: string };
 
-type Count = { labels: Labels; value: number };
 /** Per upper bound (the last one +Inf), not cumulative: made cumulative when scraped. */
 type Timing = { labels: Labels; buckets: number[]; sum: number; count: number };
 
 export class RequestTally {
-  private readonly counts = new Map<string, Count>();
+  private readonly counts = new Map<string, Value>();
   private readonly timings = new Map<string, Timing>();
 
   constructor(
@@ -21,26 +20,34 @@ export class RequestTally {
     names: { requests: string; seconds: string },
     private readonly bounds: readonly number[],
   ) {
-    const metric = (name: string, help: string, type: 'counter' | 'histogram', values: () => Value[]) => ({
-      name,
-      help,
-      type,
-      aggregator: 'sum',
-      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
-      reset: () => {
-        if (type === 'counter') this.counts.clear();
-        else this.timings.clear();
-      },
-    });
-    registry.registerMetric(
-      metric(names.requests, 'Requests answered, by route pattern, method and status', 'counter', () =>
-        [...this.counts.values()].map(({ labels, value }) => ({ labels, value })),
-      ) as unknown as Metric,
+    const register = (
+      name: string,
+      help: string,
+      type: 'counter' | 'histogram',
+      series: Map<string, unknown>,
+      values: () => Value[],
+    ) => {
+      const head = { name, help, type, aggregator: 'sum' };
+      const metric = {
+        ...head,
+        get: async () => ({ ...head, values: values() }),
+        reset: () => series.clear(),
+      };
+      registry.registerMetric(metric as unknown as Metric);
+    };
+    register(
+      names.requests,
+      'Requests answered, by route pattern, method and status',
+      'counter',
+      this.counts,
+      () => [...this.counts.values()],
     );
-    registry.registerMetric(
-      metric(names.seconds, 'Time to answer a request, by route pattern and method', 'histogram', () =>
-        [...this.timings.values()].flatMap((timing) => this.histogramLines(names.seconds, timing)),
-      ) as unknown as Metric,
+    register(
+      names.seconds,
+      'Time to answer a request, by route pattern and method',
+      'histogram',
+      this.timings,
+      () => [...this.timings.values()].flatMap((timing) => this.histogramLines(names.seconds, timing)),
     );
   }
 

@@ -140,19 +140,20 @@ async function claimRound(db: Kysely<Database>, requests: ClaimRequest[]): Promi
         i int, session_id uuid, fenced boolean, host_id text, epoch bigint, skip text[], waiting text[],
         unpaced int, default_unpaced boolean)
     ), held as (
-      select s.id from sessions s join req r on r.session_id = s.id
+      select s.id, s.pacing from sessions s join req r on r.session_id = s.id
       where not r.fenced or (s.host_id = r.host_id and s.lease_epoch = r.epoch)
       order by s.id
       for share of s
     ), size as (
       -- Anything but four zeros (or no pacing, when the default is unpaced) claims one.
-      select r.i, r.session_id, r.skip, r.waiting, s.pacing, h.id is not null as held,
+      -- A session not held claims nothing, so its pacing is not read.
+      select r.i, r.session_id, r.skip, r.waiting, h.pacing, h.id is not null as held,
         case when coalesce(case
-          when s.pacing is null then r.default_unpaced
-          else s.pacing->'minIntervalMs' = '0' and s.pacing->'jitterMs' = '0'
-            and s.pacing->'typingMs' = '0' and s.pacing->'perChatMinIntervalMs' = '0'
+          when h.pacing is null then r.default_unpaced
+          else h.pacing->'minIntervalMs' = '0' and h.pacing->'jitterMs' = '0'
+            and h.pacing->'typingMs' = '0' and h.pacing->'perChatMinIntervalMs' = '0'
           end, false) then r.unpaced else 1 end as n
-      from req r left join sessions s on s.id = r.session_id left join held h on h.id = r.session_id
+      from req r left join held h on h.id = r.session_id
     ), candidates as (
       select z.i, c.id, c.queue_seq, row_number() over (partition by z.i order by c.queue_seq) as rn
       from size z cross join lateral (
