@@ -56,14 +56,14 @@ export interface EdgeDatabase {
   close?(db: Kysely<Database>, c: EdgeContext): void | Promise<void>;
 }
 
-/** The request's database. */
+/** The request's database. (`c.get`, not `c.var`: Hono's `c.var` copies every variable per read.) */
 export function dbOf(c: EdgeContext): Kysely<Database> {
-  return c.var.db();
+  return c.get('db')();
 }
 
 /** Keeps the request's database open past the handler; the function returned closes it. */
 export function holdDbOf(c: EdgeContext): () => Promise<void> {
-  return c.var.holdDb();
+  return c.get('holdDb')();
 }
 
 /** The caller, who must hold a key of `scope`; otherwise 403 WRONG_SCOPE. */

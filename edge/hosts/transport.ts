@@ -1,6 +1,7 @@
 // How the edge's calls reach a host: one request, its status, body text and headers. Web-standard
 // fetch everywhere; the Node entry passes a lighter one over undici's own client (WHATWG fetch's layers
 // of Request, Headers and streams cost more than the rest of a forwarded call).
+import { localAnswerText, localRequest } from './local-call.js';
 
 export interface HostHttpRequest {
   url: string;
@@ -53,9 +54,7 @@ export interface LocalHost {
 export function inProcessTransport(local: LocalHost, remote: HostTransport): HostTransport {
   const prefix = `${local.url.replace(/\/+$/, '')}/`;
   const direct: HostTransport = async ({ url, method, headers, body, timeoutMs }) => {
-    const answer = local.fetch(
-      new Request(url, { method, headers, ...(body === undefined ? {} : { body }) }),
-    );
+    const answer = local.fetch(localRequest(url, method, headers, body));
     // A timed-out call is abandoned as a network call would be; the host finishes it on its own.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -65,7 +64,8 @@ export function inProcessTransport(local: LocalHost, remote: HostTransport): Hos
       );
     });
     try {
-      return answerOf(await Promise.race([answer, late]));
+      const response = await Promise.race([answer, late]);
+      return { ...answerOf(response), read: () => localAnswerText(response) };
     } finally {
       clearTimeout(timer);
     }

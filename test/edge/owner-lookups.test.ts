@@ -56,7 +56,8 @@ describe('requests for one session that miss the owner cache together', () => {
       now: () => new Date(),
     });
     const principal = { scope: 'session', tenantId, sessionId, keyId: 'k' };
-    const c = { var: { db: () => db }, get: () => principal } as unknown as EdgeContext;
+    const vars: Record<string, unknown> = { db: () => db, principal };
+    const c = { get: (name: string) => vars[name] } as unknown as EdgeContext;
 
     const burst = [1, 2, 3].map(() => forwarder.toSessionHost(c, { action: 'status' }));
     await new Promise((resolve) => setTimeout(resolve, 50)); // all three are waiting on the owner now
