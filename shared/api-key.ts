@@ -7,8 +7,8 @@
 //   confined to 32 consecutive bits, so any single-character typo or adjacent swap is rejected
 //   before any database look-up.
 //
-// Web-standard APIs (crypto.getRandomValues, TextEncoder) and pure JavaScript (@noble/hashes) only: runs
-// on Node, Workers, Deno.
+// Web-standard APIs (crypto.getRandomValues, TextEncoder) and pure JavaScript (@noble/hashes), with
+// Node's own SHA-256 where the runtime has it: runs on Node, Workers, Deno.
 
 import { sha256 } from '@noble/hashes/sha2.js';
 
@@ -95,10 +95,20 @@ export function crc32(bytes: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
+/** `crc32` of an ASCII string's bytes, read as char codes (a key's prefix and body, on every request). */
+function crc32Ascii(text: string): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < text.length; i++) {
+    crc = (CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
 const encoder = new TextEncoder();
 
+/** The checksum of a prefix and body, which are base62 (ASCII) wherever this is called. */
 function checksumOf(prefixAndBody: string): string {
-  let value = crc32(encoder.encode(prefixAndBody));
+  let value = crc32Ascii(prefixAndBody);
   let out = '';
   for (let i = 0; i < CHECKSUM_LENGTH; i++) {
     out = BASE62.charAt(value % 62) + out;
@@ -139,13 +149,20 @@ export function hexToBytes(hex: string): Uint8Array | null {
   return out;
 }
 
+type NodeHash = (algorithm: 'sha256', data: string, encoding: 'buffer') => Uint8Array;
+// Node's one-shot hash (also in Deno and Bun), found without an import a Workers bundle would resolve.
+const nodeHash = (
+  globalThis as { process?: { getBuiltinModule?: (id: string) => { hash?: NodeHash } | undefined } }
+).process?.getBuiltinModule?.('node:crypto')?.hash;
+
 /**
- * SHA-256 of the key's UTF-8 bytes (32 bytes): the only form in which keys are stored. Computed in
- * JavaScript (@noble/hashes), synchronously: every request hashes its key to look it up, and Web
- * Crypto's asynchronous digest cost about six times as much CPU for a string this short.
+ * SHA-256 of the key's UTF-8 bytes (32 bytes): the only form in which keys are stored. Synchronous,
+ * since every request hashes its key to look it up (Web Crypto's asynchronous digest cost about six
+ * times as much CPU for a string this short): Node's own hash where there is one (about 60% of the
+ * JavaScript one's time), else @noble/hashes.
  */
 export function digestApiKey(key: string): Uint8Array {
-  return sha256(encoder.encode(key));
+  return nodeHash ? new Uint8Array(nodeHash('sha256', key, 'buffer')) : sha256(encoder.encode(key));
 }
 
 /** Creates a new random key of the scope, with its digest and display prefix. */

@@ -65,6 +65,14 @@ describe('generateApiKey', () => {
 });
 
 describe('parseApiKey', () => {
+  it('accepts a key made by an earlier version (the checksum is the same CRC-32 as before)', () => {
+    expect(parseApiKey('wags_YhM7w6L0geRChItsiY9Cu8FldWshcMVpwsr8CbIDSpp117n7x')).toEqual({
+      ok: true,
+      scope: 'session',
+    });
+    expect(parseApiKey('wags_YhM7w6L0geRChItsiY9Cu8FldWshcMVpwsr8CbIDSpp117n7y').ok).toBe(false);
+  });
+
   it('rejects every single-character substitution of a sample of keys', async () => {
     for (let n = 0; n < 20; n++) {
       const { key } = await generateApiKey(API_KEY_SCOPES[n % 3] ?? 'session');
