@@ -150,7 +150,8 @@ export function hexToBytes(hex: string): Uint8Array | null {
 }
 
 type NodeHash = (algorithm: 'sha256', data: string, encoding: 'buffer') => Uint8Array;
-// Node's one-shot hash (also in Deno and Bun), found without an import a Workers bundle would resolve.
+// Node's one-shot hash, where the runtime offers Node's modules; found without an import that a Workers
+// bundle would have to resolve.
 const nodeHash = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => { hash?: NodeHash } | undefined } }
 ).process?.getBuiltinModule?.('node:crypto')?.hash;

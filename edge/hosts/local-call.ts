@@ -10,10 +10,10 @@ const encoder = new TextEncoder();
 
 /** Read-only headers over a plain record with lower-case names (the edge's client writes them so). */
 class LocalHeaders {
-  readonly #values: Map<string, string>;
+  readonly #values = new Map<string, string>();
 
   constructor(record: Record<string, string>) {
-    this.#values = new Map(Object.entries(record).map(([name, value]) => [name.toLowerCase(), value]));
+    for (const name in record) this.#values.set(name.toLowerCase(), record[name] as string);
   }
 
   get(name: string): string | null {
