@@ -1,6 +1,6 @@
 // The Node entry: the edge app on @hono/node-server. `npm start` and the tests use it.
 import { lookup } from 'node:dns/promises';
-import { createServer, type RequestListener } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
@@ -14,7 +14,7 @@ import { EdgeMetrics } from '../../node-runtime/metrics/edge-metrics.js';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
 import { type HostTransport, inProcessTransport, type LocalHost } from '../hosts/transport.js';
-import { responseHeadersFor } from '../http/response-headers.js';
+import { EdgeServerResponse } from './node-response.js';
 
 /**
  * How long a connection to a session host may sit idle in the pool before the edge closes it. Below the
@@ -79,18 +79,6 @@ export function undiciTransport(pool: Agent): HostTransport {
   };
 }
 
-/**
- * The response headers (http/response-headers.ts) put on Node's response before the app sees the
- * request. Set on the app's Response instead, they make @hono/node-server build a WHATWG Headers object
- * for every answer, which cost more than the rest of a status call's own work. A header the app sets wins.
- */
-function withResponseHeaders(listener: RequestListener): RequestListener {
-  return (req, res) => {
-    for (const [name, value] of responseHeadersFor(req.url ?? '')) res.setHeader(name, value);
-    listener(req, res);
-  };
-}
-
 /** Every address `hostname` resolves to, as the system resolver sees it (what the hosts will connect by). */
 export async function resolveWithDns(hostname: string): Promise<string[]> {
   const found = await lookup(hostname, { all: true });
@@ -148,7 +136,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
         return usage ? [{ pool: 'edge', ...usage }] : [];
       }),
   });
-  const server = createServer(withResponseHeaders(getRequestListener(app.fetch)));
+  const server = createServer({ ServerResponse: EdgeServerResponse }, getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.hostname, () => {

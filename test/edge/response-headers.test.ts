@@ -1,8 +1,13 @@
 // Every response says `X-Content-Type-Options: nosniff`; every API response, and above all those that
 // carry a new key or a QR code, says `Cache-Control: no-store`, errors included.
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { beforeAll, expect, it } from 'vitest';
+import { EdgeServerResponse } from '../../edge/entries/node-response.js';
 import { responseHeaders, SECURITY_HEADERS } from '../../edge/http/response-headers.js';
 import { newSession, newTenant, TestClock } from './admin-helpers.js';
 import { useEdge } from './fixture.js';
@@ -73,6 +78,49 @@ it('the Node entry sets every security header, on the API and off it', async () 
     await res.arrayBuffer();
     for (const [name, value] of SECURITY_HEADERS)
       expect([path, name, res.headers.get(name)]).toEqual([path, name, value]);
+  }
+});
+
+it("the Node entry's response writes each header once, and a route's own wins whatever its case", async () => {
+  const app = new Hono()
+    .get('/api/plain', (c) => c.json({ ok: true }))
+    .get('/api/download', (c) => c.body('file', 200, { 'Cache-Control': 'private, no-store' }))
+    .get('/api/framed', (c) => c.body(null, 204, { 'x-frame-options': 'DENY' }))
+    .get('/page', (c) => c.text('page'));
+  const server = createServer({ ServerResponse: EdgeServerResponse }, getRequestListener(app.fetch));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const sentHeaders = async (path: string) => {
+    const req = request({ host: '127.0.0.1', port, path });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    res.resume();
+    await once(res, 'end');
+    // Each header's values as sent: one written twice has two here (fetch would join them).
+    return { status: res.statusCode, headers: res.headersDistinct };
+  };
+  const valuesOf = (headers: NodeJS.Dict<string[]>, name: string) => headers[name] ?? [];
+  try {
+    const plain = await sentHeaders('/api/plain');
+    expect(plain.status).toBe(200);
+    for (const [name, value] of SECURITY_HEADERS)
+      expect([name, valuesOf(plain.headers, name.toLowerCase())]).toEqual([name, [value]]);
+    expect(valuesOf(plain.headers, 'cache-control')).toEqual(['no-store']);
+    expect(valuesOf(plain.headers, 'content-type')).toEqual(['application/json']);
+    expect(valuesOf(plain.headers, 'content-length')).toEqual(['11']);
+
+    const download = await sentHeaders('/api/download');
+    expect(valuesOf(download.headers, 'cache-control')).toEqual(['private, no-store']);
+    const framed = await sentHeaders('/api/framed');
+    expect(framed.status).toBe(204);
+    expect(valuesOf(framed.headers, 'x-frame-options')).toEqual(['DENY']);
+
+    const page = await sentHeaders('/page');
+    expect(valuesOf(page.headers, 'x-content-type-options')).toEqual(['nosniff']);
+    expect(valuesOf(page.headers, 'cache-control')).toEqual([]);
+  } finally {
+    server.close();
   }
 });
 
