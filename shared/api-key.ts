@@ -86,17 +86,11 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32 (IEEE 802.3, as in zlib) of the bytes. */
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** `crc32` of an ASCII string's bytes, read as char codes (a key's prefix and body, on every request). */
-function crc32Ascii(text: string): number {
+/**
+ * CRC-32 (IEEE 802.3, as in zlib) of an ASCII string's bytes, read as its char codes (a key's prefix and
+ * body, on every request: no encoded copy).
+ */
+export function crc32(text: string): number {
   let crc = 0xffffffff;
   for (let i = 0; i < text.length; i++) {
     crc = (CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
@@ -108,7 +102,7 @@ const encoder = new TextEncoder();
 
 /** The checksum of a prefix and body, which are base62 (ASCII) wherever this is called. */
 function checksumOf(prefixAndBody: string): string {
-  let value = crc32Ascii(prefixAndBody);
+  let value = crc32(prefixAndBody);
   let out = '';
   for (let i = 0; i < CHECKSUM_LENGTH; i++) {
     out = BASE62.charAt(value % 62) + out;

@@ -34,9 +34,9 @@ export function fetchTransport(fetchFn: typeof fetch): HostTransport {
   };
 }
 
-const answerOf = (response: Response): HostHttpResponse => ({
+const answerOf = (response: Response, read = () => response.text()): HostHttpResponse => ({
   status: response.status,
-  read: () => response.text(),
+  read,
   stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
   header: (name) => response.headers.get(name),
 });
@@ -65,7 +65,7 @@ export function inProcessTransport(local: LocalHost, remote: HostTransport): Hos
     });
     try {
       const response = await Promise.race([answer, late]);
-      return { ...answerOf(response), read: () => localAnswerText(response) };
+      return answerOf(response, () => localAnswerText(response));
     } finally {
       clearTimeout(timer);
     }

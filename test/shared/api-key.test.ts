@@ -200,8 +200,8 @@ describe('displayPrefixOf', () => {
 
 describe('crc32', () => {
   it('matches the standard check value', () => {
-    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
-    expect(crc32(new Uint8Array())).toBe(0);
+    expect(crc32('123456789')).toBe(0xcbf43926);
+    expect(crc32('')).toBe(0);
   });
 });
 
