@@ -3,10 +3,11 @@
 import { type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { responseHeadersFor } from '../http/response-headers.js';
 
-const lowerCased = (headers: readonly (readonly [string, string])[]) =>
-  headers.map(([name, value]) => [name.toLowerCase(), value] as const);
-const API = lowerCased(responseHeadersFor('/api/'));
-const OTHER = lowerCased(responseHeadersFor('/'));
+/** The headers as a record with lower-case names, copied for each answer. */
+const recordOf = (headers: readonly (readonly [string, string])[]): Readonly<OutgoingHttpHeaders> =>
+  Object.fromEntries(headers.map(([name, value]) => [name.toLowerCase(), value]));
+const API = recordOf(responseHeadersFor('/api/'));
+const OTHER = recordOf(responseHeadersFor('/'));
 
 /**
  * Set with `setHeader` before the app answers, the headers made Node merge the app's record into them
@@ -27,13 +28,14 @@ export class EdgeServerResponse extends ServerResponse {
     const defaults = (this.req.url ?? '').startsWith('/api/') ? API : OTHER;
     if (Array.isArray(own)) {
       // A raw [name, value, …] list (nothing in @hono/node-server passes one): Node merges it.
-      for (const [name, value] of defaults) if (!this.hasHeader(name)) this.setHeader(name, value);
+      for (const name in defaults) if (!this.hasHeader(name)) this.setHeader(name, defaults[name] as string);
       return reason === undefined
         ? super.writeHead(statusCode, own)
         : super.writeHead(statusCode, reason, own);
     }
-    const merged: OutgoingHttpHeaders = {};
-    for (const [name, value] of defaults) if (!this.hasHeader(name)) merged[name] = value;
+    const merged: OutgoingHttpHeaders = { ...defaults };
+    // One set on the response before (nothing here does) wins too: Node merges the record into those.
+    for (const name of this.getHeaderNames()) delete merged[name];
     if (own) for (const name in own) if (own[name] !== undefined) merged[name.toLowerCase()] = own[name];
     return reason === undefined
       ? super.writeHead(statusCode, merged)

@@ -1,7 +1,7 @@
 // Every response says `X-Content-Type-Options: nosniff`; every API response, and above all those that
 // carry a new key or a QR code, says `Cache-Control: no-store`, errors included.
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -86,6 +86,11 @@ it("the Node entry's response writes each header once, and a route's own wins wh
     .get('/api/plain', (c) => c.json({ ok: true }))
     .get('/api/download', (c) => c.body('file', 200, { 'Cache-Control': 'private, no-store' }))
     .get('/api/framed', (c) => c.body(null, 204, { 'x-frame-options': 'DENY' }))
+    .get('/api/preset', (c) => {
+      // Set on Node's response before the app's own headers (what a Node middleware could do).
+      (c.env as { outgoing: ServerResponse }).outgoing.setHeader('X-Frame-Options', 'DENY');
+      return c.json({});
+    })
     .get('/page', (c) => c.text('page'));
   const server = createServer({ ServerResponse: EdgeServerResponse }, getRequestListener(app.fetch));
   server.listen(0, '127.0.0.1');
@@ -115,6 +120,10 @@ it("the Node entry's response writes each header once, and a route's own wins wh
     const framed = await sentHeaders('/api/framed');
     expect(framed.status).toBe(204);
     expect(valuesOf(framed.headers, 'x-frame-options')).toEqual(['DENY']);
+
+    const preset = await sentHeaders('/api/preset');
+    expect(valuesOf(preset.headers, 'x-frame-options')).toEqual(['DENY']);
+    expect(valuesOf(preset.headers, 'cache-control')).toEqual(['no-store']);
 
     const page = await sentHeaders('/page');
     expect(valuesOf(page.headers, 'x-content-type-options')).toEqual(['nosniff']);
