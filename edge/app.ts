@@ -184,7 +184,7 @@ export function createEdge(deps: EdgeDeps): Edge {
   app.use(provideDatabase(database));
   app.use(invalidateKeyCacheOnWrites(auth.keyCache));
   app.use(recordLastUsed({ buffer: auth.lastUsed, database, now, logger }));
-  const keys = { lookup: auth.lookup, now, logger, throttle: auth.throttle };
+  const keys = { lookup: auth.lookup, now, logger, throttle: auth.throttle, checked: auth.checkedKeys };
   app.use('/api/*', authenticate(keys));
   if (deps.observe) {
     // Scrapers send a bearer token more easily than a custom header: the operator key either way.

@@ -11,6 +11,7 @@ import { ApiError } from '../../shared/errors.js';
 import { dbOf, type EdgeEnv, type Principal, principalOf } from '../context.js';
 import type { FailedAuthThrottle } from '../limits/rate-limit.js';
 import type { EdgeLogger } from '../logger.js';
+import type { CheckedKeys } from './checked-keys.js';
 import type { PeerAddress } from './client-address.js';
 import type { KeyLookup, KeyRecord } from './queries/api-keys.js';
 
@@ -22,6 +23,8 @@ export interface AuthOptions {
   throttle?: AuthThrottle;
   /** Also takes the key from `Authorization: Bearer <key>` (for scrapers), when `x-api-key` is absent. */
   bearer?: boolean;
+  /** Keys found lately, so their shape check and digest are not worked out again (checked-keys.ts). */
+  checked?: CheckedKeys;
 }
 
 export interface AuthThrottle {
@@ -55,7 +58,7 @@ type Refusal =
  * others' keys. A missing key is never counted.
  */
 export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
-  const { throttle, logger } = options;
+  const { throttle, logger, checked } = options;
   return async (c, next) => {
     const presented =
       c.req.header(API_KEY_HEADER) ??
@@ -67,6 +70,7 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
     const blockedMs =
       throttle && blocked !== undefined ? throttle.failures.blockedFor(blocked, now.getTime()) : 0;
     const refuse = (reason: Refusal, keyId?: string): never => {
+      checked?.forget(presented);
       const client = blocked ?? throttle?.clientOf(c);
       let blockMs = blockedMs;
       if (blockMs === 0 && throttle && client !== undefined) {
@@ -79,12 +83,15 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
       if (blockMs > 0) throw new ApiError('RATE_LIMITED', { retryAfterSeconds: blockMs / 1000 });
       throw new ApiError('INVALID_API_KEY');
     };
-    if (presented.length > MAX_PRESENTED_KEY_LENGTH) return refuse('malformed');
-    // Typos and junk fail here, without a database look-up.
-    const shape = classifyPresentedKey(presented);
-    if (!shape.ok) return refuse(shape.error);
-
-    const digest = digestApiKey(presented);
+    let known = checked?.get(presented);
+    if (!known) {
+      if (presented.length > MAX_PRESENTED_KEY_LENGTH) return refuse('malformed');
+      // Typos and junk fail here, without a database look-up.
+      const shape = classifyPresentedKey(presented);
+      if (!shape.ok) return refuse(shape.error);
+      known = { shape, digest: digestApiKey(presented) };
+    }
+    const { shape, digest } = known;
     // What a block saves: the database look-up for keys made up by the blocked client.
     if (blockedMs > 0 && !throttle?.isKnownKey(digest)) return refuse('client_blocked');
     const record = await options.lookup(dbOf(c), digest);
@@ -100,6 +107,7 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
     if (problem) return refuse(problem, record.id);
     const principal = principalFrom(record);
     if (!principal) return refuse('orphaned', record.id);
+    checked?.remember(presented, known);
     c.set('principal', principal);
     await next();
   };

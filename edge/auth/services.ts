@@ -6,6 +6,7 @@ import { MAX_CHECK_NUMBERS } from '../../shared/chats.js';
 import type { EdgeConfig } from '../config.js';
 import { FailedAuthThrottle, SendLimits, TokenBuckets } from '../limits/rate-limit.js';
 import type { AuthThrottle } from './authenticate.js';
+import { CheckedKeys } from './checked-keys.js';
 import { clientAddressOf, type PeerAddress } from './client-address.js';
 import { KeyCache } from './key-cache.js';
 import { LastUsedBuffer } from './last-used.js';
@@ -15,6 +16,8 @@ export interface AuthServices {
   keyCache: KeyCache;
   /** The database look-up with the cache in front. */
   lookup: KeyLookup;
+  /** Keys authenticated lately, with their shape and digest (checked-keys.ts). */
+  checkedKeys: CheckedKeys;
   lastUsed: LastUsedBuffer;
   throttle: AuthThrottle;
   sendLimits: SendLimits;
@@ -42,6 +45,8 @@ export function createAuthServices(config: EdgeConfig, deps: AuthServicesDeps): 
   return {
     keyCache,
     lookup: keyCache.wrap(deps.keyLookup ?? findKeyByDigest),
+    // With the key cache off, no key is kept in memory either.
+    checkedKeys: new CheckedKeys(config.keyCache.ttlMs === 0 ? 0 : config.keyCache.maxEntries),
     lastUsed: new LastUsedBuffer({
       intervalMs: config.lastUsed.flushSeconds * 1000,
       maxPending: config.lastUsed.maxPending,
