@@ -83,7 +83,8 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
       if (blockMs > 0) throw new ApiError('RATE_LIMITED', { retryAfterSeconds: blockMs / 1000 });
       throw new ApiError('INVALID_API_KEY');
     };
-    let known = checked?.get(presented);
+    const remembered = checked?.get(presented);
+    let known = remembered;
     if (!known) {
       if (presented.length > MAX_PRESENTED_KEY_LENGTH) return refuse('malformed');
       // Typos and junk fail here, without a database look-up.
@@ -107,7 +108,7 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<EdgeEnv> {
     if (problem) return refuse(problem, record.id);
     const principal = principalFrom(record);
     if (!principal) return refuse('orphaned', record.id);
-    checked?.remember(presented, known);
+    if (!remembered) checked?.remember(presented, known);
     c.set('principal', principal);
     await next();
   };
