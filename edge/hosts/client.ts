@@ -132,11 +132,14 @@ export function createHostClient(options: HostClientOptions): HostClient {
   // One token per host, tenant, session and scope, reused for the first half of its life (the host
   // keeps the ones it verified): signing one per call was 8% of the edge's CPU in a status call.
   const tokens = new Map<string, { token: string; renewAtMs: number }>();
-  const tokenFor = async (to: HostCallTarget) => {
+  /** A kept token as it is (no promise to wait for), or a new one signed. */
+  const tokenFor = (to: HostCallTarget): string | Promise<string> => {
     const key = `${to.host.id} ${to.tenantId} ${to.sessionId} ${to.scope}`;
     const nowMs = Date.now();
     const kept = tokens.get(key);
-    if (kept && kept.renewAtMs > nowMs) return kept.token;
+    return kept && kept.renewAtMs > nowMs ? kept.token : signToken(to, key, nowMs);
+  };
+  const signToken = async (to: HostCallTarget, key: string, nowMs: number) => {
     const token = await signHostToken({
       secret: options.secret,
       hostId: to.host.id,
@@ -152,12 +155,14 @@ export function createHostClient(options: HostClientOptions): HostClient {
   };
   /** Sends the request with what is left of the call's time (`deadline`, in `Date.now()` terms). */
   const send = async (to: HostCallTarget, request: HostRequest, deadline: number) => {
-    const token = await tokenFor(to);
+    const kept = tokenFor(to);
+    const token = typeof kept === 'string' ? kept : await kept;
     const timeoutMs = Math.max(1, deadline - Date.now());
     const base = to.host.internalUrl.replace(/\/+$/, '');
     const id = encodeURIComponent(to.sessionId);
     const path = (action: HostSessionAction) => sessionPaths[action].replace(ID_SLOT, id);
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    // Only what the host reads: every header is parsed on both sides of the hop.
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     const post = (path: string, body: unknown) =>
       options.transport({
         url: base + path,
@@ -216,6 +221,7 @@ export function createHostClient(options: HostClientOptions): HostClient {
           method: 'GET',
           headers: { authorization: `Bearer ${await tokenFor(to)}` },
           timeoutMs: to.timeoutMs ?? options.timeoutMs,
+          streamed: true,
         });
       } catch (err) {
         throw new ApiError('HOST_UNAVAILABLE', { cause: new HostCallError(to, 'media download', err) });

@@ -10,6 +10,8 @@ export interface HostHttpRequest {
   body?: string;
   /** How long the call may take, its answer's body included. */
   timeoutMs: number;
+  /** The answer is a file to pass on as it arrives (`stream`); otherwise a short body to `read`. */
+  streamed?: boolean;
 }
 
 /**
