@@ -20,7 +20,8 @@ export function limitRequestBody(
       { max, check: bodyLimit({ maxSize: max, onError }) },
     ]),
   );
-  return async (c, next) => {
+  // Not async: a request without a body hands straight on (one promise fewer per request).
+  return (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const route = streamedLarger.size ? streamedLarger.get(`${c.req.method} ${c.req.path}`) : undefined;
     const length = c.req.header('content-length');

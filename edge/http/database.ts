@@ -8,6 +8,19 @@ import type { EdgeDatabase, EdgeEnv } from '../context.js';
  * requests refused on their face (no key, malformed key, wrong method) never touch the database.
  */
 export function provideDatabase(source: EdgeDatabase): MiddlewareHandler<EdgeEnv> {
+  if (!source.close) {
+    // A pool shared by all requests (Node, Deno): nothing to close after one, so nothing to wait for.
+    const nothingToClose = async () => {};
+    return (c, next) => {
+      let opened: Kysely<Database> | undefined;
+      c.set('db', () => {
+        opened ??= source.open(c);
+        return opened;
+      });
+      c.set('holdDb', () => nothingToClose);
+      return next();
+    };
+  }
   return async (c, next) => {
     let opened: Kysely<Database> | undefined;
     let held = false;
