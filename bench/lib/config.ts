@@ -62,7 +62,7 @@ export interface BenchConfig {
 
 export const QUICK: BenchConfig = {
   mode: 'quick',
-  api: { fixedRate: 500, fixedSeconds: 8, saturationSeconds: 8, connections: 50, warmupSeconds: 2 },
+  api: { fixedRate: 500, fixedSeconds: 8, saturationSeconds: 8, connections: 50, warmupSeconds: 15 },
   send: {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 200 : n <= 10 ? 40 : 10),
@@ -88,7 +88,7 @@ export const QUICK: BenchConfig = {
 
 export const FULL: BenchConfig = {
   mode: 'full',
-  api: { fixedRate: 500, fixedSeconds: 30, saturationSeconds: 20, connections: 50, warmupSeconds: 5 },
+  api: { fixedRate: 500, fixedSeconds: 30, saturationSeconds: 20, connections: 50, warmupSeconds: 20 },
   send: {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 60),

@@ -250,11 +250,21 @@ export class BenchEnv {
     }));
   }
 
-  /** A bare proxy (bench/procs/bare-proxy.ts) sending every request to `target` with `authorization`. */
-  startBareProxy(target: string, authorization: string): Promise<RunningEdgeProc> {
+  /** A bare proxy (bench/procs/bare-proxy.ts) sending every request to `target` with a token for it. */
+  startBareProxy(
+    target: string,
+    token: { hostId: string; tenantId: string; sessionId: string },
+  ): Promise<RunningEdgeProc> {
     return this.#startServer(`bench-bare-proxy-${this.tag()}`, (port) => ({
       script: BARE_PROXY_MAIN,
-      env: { TARGET_URL: target, TARGET_AUTHORIZATION: authorization, PORT: String(port) },
+      env: {
+        TARGET_URL: target,
+        PORT: String(port),
+        TOKEN_SECRET: this.secret,
+        TOKEN_HOST_ID: token.hostId,
+        TOKEN_TENANT_ID: token.tenantId,
+        TOKEN_SESSION_ID: token.sessionId,
+      },
     }));
   }
 
