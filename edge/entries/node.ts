@@ -94,55 +94,84 @@ async function streamedCall(pool: Agent, options: Dispatcher.DispatchOptions): P
   };
 }
 
-/**
- * Resolves with the answer's status and headers; its body is read as it arrives, and `read` rejects if it
- * breaks off (as a stream's would), so "never answered" and "answered, body lost" stay apart.
- */
+/** Resolves with the answer once its status and headers are in (see `GatheredAnswer`). */
 function gatheredCall(pool: Agent, options: Dispatcher.DispatchOptions): Promise<HostHttpResponse> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let answered = false;
-    let outcome: { bytes: Buffer } | { err: Error } | undefined;
-    let settle: (() => void) | undefined;
-    const body = (): Promise<Buffer> =>
-      outcome
-        ? 'err' in outcome
-          ? Promise.reject(outcome.err)
-          : Promise.resolve(outcome.bytes)
-        : new Promise<void>((done) => {
-            settle = done;
-          }).then(body);
-    pool.dispatch(options, {
-      onRequestStart() {},
-      onResponseStart(_controller, status, headers) {
-        answered = true;
-        resolve({
-          status,
-          read: () => body().then((bytes) => bytes.toString()),
-          stream: () =>
-            new ReadableStream({
-              start: async (controller) => {
-                controller.enqueue(await body());
-                controller.close();
-              },
-            }),
-          header: (name) => headerOf(headers, name),
-        });
-      },
-      onResponseData(_controller, chunk) {
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        outcome = { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) };
-        settle?.();
-      },
-      onResponseError(_controller, err) {
-        if (!answered) return reject(err);
-        outcome = { err };
-        settle?.();
+    pool.dispatch(options, new GatheredAnswer(resolve, reject));
+  });
+}
+
+/**
+ * A short answer, gathered as it arrives: undici's handler and the answer handed to the caller in one
+ * object (a call is a few allocations, not a stream and its closures). `read` rejects if the body breaks
+ * off after the answer came (as a stream's would), so "never answered" and "answered, body lost" stay
+ * apart.
+ */
+class GatheredAnswer implements Dispatcher.DispatchHandler, HostHttpResponse {
+  status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private answered = false;
+  private outcome: { bytes: Buffer } | { err: Error } | undefined;
+  private ended: Promise<void> | undefined;
+  private settle: (() => void) | undefined;
+
+  constructor(
+    private readonly answer: (response: HostHttpResponse) => void,
+    private readonly fail: (err: Error) => void,
+  ) {}
+
+  onRequestStart() {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders) {
+    this.status = status;
+    this.headers = headers;
+    this.answered = true;
+    this.answer(this);
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer) {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd() {
+    const { chunks } = this;
+    this.outcome = { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) };
+    this.settle?.();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error) {
+    if (!this.answered) return this.fail(err);
+    this.outcome = { err };
+    this.settle?.();
+  }
+
+  read(): Promise<string> {
+    return this.body().then((bytes) => bytes.toString());
+  }
+
+  stream(): ReadableStream<Uint8Array> {
+    return new ReadableStream({
+      start: async (controller) => {
+        controller.enqueue(await this.body());
+        controller.close();
       },
     });
-  });
+  }
+
+  header(name: string): string | null {
+    return headerOf(this.headers, name);
+  }
+
+  private body(): Promise<Buffer> {
+    const { outcome } = this;
+    if (outcome) return 'err' in outcome ? Promise.reject(outcome.err) : Promise.resolve(outcome.bytes);
+    // One wait for the end, however many readers ask before it.
+    this.ended ??= new Promise<void>((done) => {
+      this.settle = done;
+    });
+    return this.ended.then(() => this.body());
+  }
 }
 
 /** Every address `hostname` resolves to, as the system resolver sees it (what the hosts will connect by). */
