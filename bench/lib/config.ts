@@ -9,7 +9,10 @@ export interface BenchConfig {
     saturationSeconds: number;
     /** Connections of the saturation run (the fixed-rate run uses a fifth of them). */
     connections: number;
+    /** Before the fixed-rate runs, at that rate. */
     warmupSeconds: number;
+    /** Before the saturation runs, at saturation. */
+    saturationWarmupSeconds: number;
     /** Smoke: a fixed number of requests per run instead of durations. */
     amount?: number;
   };
@@ -62,7 +65,14 @@ export interface BenchConfig {
 
 export const QUICK: BenchConfig = {
   mode: 'quick',
-  api: { fixedRate: 500, fixedSeconds: 8, saturationSeconds: 8, connections: 50, warmupSeconds: 15 },
+  api: {
+    fixedRate: 500,
+    fixedSeconds: 8,
+    saturationSeconds: 8,
+    connections: 50,
+    warmupSeconds: 2,
+    saturationWarmupSeconds: 15,
+  },
   send: {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 200 : n <= 10 ? 40 : 10),
@@ -88,7 +98,14 @@ export const QUICK: BenchConfig = {
 
 export const FULL: BenchConfig = {
   mode: 'full',
-  api: { fixedRate: 500, fixedSeconds: 30, saturationSeconds: 20, connections: 50, warmupSeconds: 20 },
+  api: {
+    fixedRate: 500,
+    fixedSeconds: 30,
+    saturationSeconds: 20,
+    connections: 50,
+    warmupSeconds: 5,
+    saturationWarmupSeconds: 20,
+  },
   send: {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 60),
@@ -115,7 +132,15 @@ export const FULL: BenchConfig = {
 /** Tiny numbers for the smoke test: the code paths run, the figures mean nothing. */
 export const SMOKE: BenchConfig = {
   mode: 'smoke',
-  api: { fixedRate: 50, fixedSeconds: 1, saturationSeconds: 1, connections: 5, warmupSeconds: 0, amount: 20 },
+  api: {
+    fixedRate: 50,
+    fixedSeconds: 1,
+    saturationSeconds: 1,
+    connections: 5,
+    warmupSeconds: 0,
+    saturationWarmupSeconds: 0,
+    amount: 20,
+  },
   send: {
     sessions: [1],
     messagesPerSession: () => 3,

@@ -25,7 +25,7 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
     'fixed-rate run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.fixedSeconds,
     'saturation run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.saturationSeconds,
     'connections (fixed / saturation)': `${Math.max(1, Math.round(cfg.connections / 5))} / ${cfg.connections}`,
-    'warm-up per path, at saturation, untimed (s)': cfg.warmupSeconds,
+    'warm-up per path, untimed (s), at the fixed rate / at saturation': `${cfg.warmupSeconds} / ${cfg.saturationWarmupSeconds}`,
   };
   const sim = await env.startSimulator();
   try {
@@ -96,9 +96,9 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         "counts from when it was due, so queueing behind a slow answer is counted. (autocannon's " +
         "`overallRate` fires each second's quota at once and measures bursts.) Saturation is autocannon " +
         'with the connections above, each sending its next request when the last is answered.',
-      'Before the measured runs, each path (through the edge, straight to the host, through the bare proxy) ' +
-        'is driven at saturation for the warm-up above, untimed. A process answers its first seconds at ' +
-        'saturation more slowly (JIT, heap sizes, pooled connections): in a run without it, the edge went ' +
+      'Before each measured run, each path (through the edge, straight to the host, through the bare proxy) ' +
+        'is driven the same way for the warm-up above, untimed. A process answers its first seconds at ' +
+        'saturation more slowly (JIT, heap sizes, pooled connections): without a warm-up there, the edge went ' +
         '8.3k, 9.8k, 10.0k, 9.6k, 10.5k and 10.4k req/s over six 6-second runs in a row, and the host it ' +
         'called used 62 µs per request in the first and 46 in the last. Measured first, the edge ran cold ' +
         "while the host, measured after it, had been warmed by the edge's calls.",
@@ -191,18 +191,28 @@ async function measureStack(
     return compared;
   };
 
+  // Each measured run comes after a warm-up of its own kind, untimed; what a warm-up noted is not reported.
+  const warmUp = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
+    if (opts.seconds <= 0) return;
+    const kept = result.notes.length;
+    await run(label, opts);
+    result.notes.splice(kept);
+  };
   try {
-    if (cfg.warmupSeconds > 0) {
-      // What the warm-up noted is not reported (an earlier stack's notes are).
-      const kept = result.notes.length;
-      // At saturation: every path, each in turn, as busy as it will be measured (JIT, heap sizes, pools).
-      await run('warm-up', { seconds: cfg.warmupSeconds, connections: cfg.connections });
-      result.notes.splice(kept);
-    }
+    await warmUp('warm-up', {
+      rate: cfg.fixedRate,
+      seconds: cfg.warmupSeconds,
+      connections: fixedConnections,
+    });
     const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
       rate: cfg.fixedRate,
       seconds: cfg.fixedSeconds,
       connections: fixedConnections,
+    });
+    // Every path, each in turn, as busy as it will be measured (JIT, heap sizes, pooled connections).
+    await warmUp('warm-up at saturation', {
+      seconds: cfg.saturationWarmupSeconds,
+      connections: cfg.connections,
     });
     const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
     return { fixed, sat };
