@@ -2,7 +2,7 @@
 // with a JWT signed here (shared/jwt.ts), at a fixed rate and at saturation; with the edge in its own
 // process, then in the host's as `npm start` runs it. A bare proxy in front of the same host route shows
 // the least any hop costs on this machine.
-import { signHostToken } from '../../shared/jwt.js';
+import { MAX_HOST_TOKEN_TTL_SECONDS, signHostToken } from '../../shared/jwt.js';
 import type { SimProcess } from '../../test/wa-sim/process.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv, RunningEdgeProc, RunningHostProc } from '../lib/env.js';
@@ -139,7 +139,12 @@ async function measureStack(
   // One token per run (a minute at most), as the edge reuses one per session (the host keeps the ones it
   // verified).
   const hostTarget = async () => {
-    const token = await signHostToken({ secret: env.secret, ...claims, scope: 'session', ttlSeconds: 60 });
+    const token = await signHostToken({
+      secret: env.secret,
+      ...claims,
+      scope: 'session',
+      ttlSeconds: MAX_HOST_TOKEN_TTL_SECONDS,
+    });
     return { url: hostUrl, headers: { authorization: `Bearer ${token}` } };
   };
   // Edge apart only: in one process there is no hop to compare with.

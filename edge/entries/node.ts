@@ -111,7 +111,6 @@ class GatheredAnswer implements Dispatcher.DispatchHandler, HostHttpResponse {
   status = 0;
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
-  private answered = false;
   private outcome: { bytes: Buffer } | { err: Error } | undefined;
   private ended: Promise<void> | undefined;
   private settle: (() => void) | undefined;
@@ -126,7 +125,6 @@ class GatheredAnswer implements Dispatcher.DispatchHandler, HostHttpResponse {
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders) {
     this.status = status;
     this.headers = headers;
-    this.answered = true;
     this.answer(this);
   }
 
@@ -141,7 +139,8 @@ class GatheredAnswer implements Dispatcher.DispatchHandler, HostHttpResponse {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error) {
-    if (!this.answered) return this.fail(err);
+    // No status yet: the host never answered (HTTP statuses start at 100).
+    if (this.status === 0) return this.fail(err);
     this.outcome = { err };
     this.settle?.();
   }

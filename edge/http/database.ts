@@ -8,37 +8,24 @@ import type { EdgeDatabase, EdgeEnv } from '../context.js';
  * requests refused on their face (no key, malformed key, wrong method) never touch the database.
  */
 export function provideDatabase(source: EdgeDatabase): MiddlewareHandler<EdgeEnv> {
-  if (!source.close) {
+  const { close } = source;
+  const nothingToClose = async () => {};
+  return (c, next) => {
+    let opened: Kysely<Database> | undefined;
+    c.set('db', () => (opened ??= source.open(c)));
     // A pool shared by all requests (Node, Deno): nothing to close after one, so nothing to wait for.
-    const nothingToClose = async () => {};
-    return (c, next) => {
-      let opened: Kysely<Database> | undefined;
-      c.set('db', () => {
-        opened ??= source.open(c);
-        return opened;
-      });
+    if (!close) {
       c.set('holdDb', () => nothingToClose);
       return next();
-    };
-  }
-  return async (c, next) => {
-    let opened: Kysely<Database> | undefined;
+    }
     let held = false;
-    const close = async () => {
-      if (opened && source.close) await source.close(opened, c);
+    const closeOpened = async () => {
+      if (opened) await close(opened, c);
     };
-    c.set('db', () => {
-      opened ??= source.open(c);
-      return opened;
-    });
     c.set('holdDb', () => {
       held = true;
-      return close;
+      return closeOpened;
     });
-    try {
-      await next();
-    } finally {
-      if (!held) await close();
-    }
+    return next().finally(() => (held ? undefined : closeOpened()));
   };
 }
