@@ -24,18 +24,55 @@ const remember = (jid: string, exists: boolean, found: string | null) => {
   });
 };
 
+/**
+ * The queries under way, by the numbers they ask about: a number asked again meanwhile waits for that
+ * answer. The outbox hands a session's messages over together, each checking its recipient, so a first
+ * batch to a new contact was as many queries for one number as it had messages.
+ */
+const asking = new Map<string, Promise<void>>();
+
 const userOf = (jid: string) => jid.split('@')[0]?.split(':')[0] ?? '';
 
-/** One answer per phone-number JID, in order; only those not known yet go to WhatsApp, in one query. */
-export async function checkNumbers(sock: WASocket, jids: readonly string[]): Promise<NumberAnswer[]> {
-  const now = Date.now();
-  const unknown = [...new Set(jids.filter((jid) => (known.get(jid)?.until ?? 0) <= now))];
-  if (unknown.length > 0) {
-    const found = new Map(((await sock.onWhatsApp(...unknown)) ?? []).map((r) => [userOf(r.jid), r]));
-    for (const jid of unknown) {
+/** Asks WhatsApp about `jids` in one query and remembers the answers. */
+function ask(sock: WASocket, jids: string[]): Promise<void> {
+  const query = (async () => {
+    const found = new Map(((await sock.onWhatsApp(...jids)) ?? []).map((r) => [userOf(r.jid), r]));
+    for (const jid of jids) {
       const hit = found.get(userOf(jid));
       remember(jid, !!hit?.exists, hit?.exists ? hit.jid : null);
     }
+  })().finally(() => {
+    for (const jid of jids) if (asking.get(jid) === query) asking.delete(jid);
+  });
+  for (const jid of jids) asking.set(jid, query);
+  return query;
+}
+
+const unknownOf = (jids: readonly string[]) => {
+  const now = Date.now();
+  return [...new Set(jids.filter((jid) => (known.get(jid)?.until ?? 0) <= now))];
+};
+
+/**
+ * One answer per phone-number JID, in order; only those not known yet go to WhatsApp, in one query, and
+ * those another query is already asking about wait for its answer (asked again here if it failed: it
+ * may have gone through another session's socket).
+ */
+export async function checkNumbers(sock: WASocket, jids: readonly string[]): Promise<NumberAnswer[]> {
+  const unknown = unknownOf(jids);
+  if (unknown.length > 0) {
+    const joined = new Set<Promise<void>>();
+    const fresh: string[] = [];
+    for (const jid of unknown) {
+      const pending = asking.get(jid);
+      if (pending) joined.add(pending);
+      else fresh.push(jid);
+    }
+    const own = fresh.length > 0 ? ask(sock, fresh) : undefined;
+    own?.catch(() => {}); // awaited below, after the joined ones
+    await Promise.all([...joined].map((query) => query.catch(() => undefined)));
+    const left = unknownOf(unknown.filter((jid) => !fresh.includes(jid)));
+    await Promise.all([own, left.length > 0 ? ask(sock, left) : undefined]);
   }
   return jids.map((jid) => {
     const answer = known.get(jid);
