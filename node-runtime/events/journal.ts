@@ -237,10 +237,7 @@ export class SessionJournal {
           session: this.session,
           changes: batch.changes,
         });
-        for (const message of moved) {
-          const { status, failure } = batch.changes.find((c) => c.id === message.id) ?? change;
-          this.moved.push({ id: message.id, status, failure });
-        }
+        this.moved.push(...moved);
         if (hooked) this.wrote = true;
       },
       false,

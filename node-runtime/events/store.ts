@@ -1,15 +1,10 @@
 // The message store and the event log in SQL: plain functions over a Kysely (or a transaction), so a
 // change and the event that reports it are written together.
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { Database, MessageRow } from '../../shared/db-schema.js';
+import type { Database } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
-import {
-  contentView,
-  type MediaDownload,
-  messageView,
-  type StoredContent,
-} from '../../shared/message-view.js';
+import { contentView, type MediaDownload, type StoredContent } from '../../shared/message-view.js';
 import { type Fence, heldCte, type LeaseLostError, unlessLost } from '../db/lease-fence.js';
 
 /** The session an event or a message belongs to. */
@@ -159,8 +154,11 @@ export type StatusChange = { id: string; status: MessageStatus; at: Date; failur
 /** One session's status changes, in the order they happened; the ids distinct. */
 export type StatusBatch = { session: SessionRef; changes: readonly StatusChange[] };
 
-/** What a batch moved: the messages as they are now, and whether the tenant has a webhook endpoint. */
-export type StatusesMoved = { moved: Message[]; hooked: boolean };
+/** A message whose status moved, and where it stands now. */
+export type MovedStatus = { id: string; status: MessageStatus; failure: string | null };
+
+/** What a batch moved, and whether the tenant has a webhook endpoint. */
+export type StatusesMoved = { moved: MovedStatus[]; hooked: boolean };
 
 /**
  * Moves outbound messages' statuses forward (never back; `failed` only from below `sent`) and, for each
@@ -192,7 +190,7 @@ export async function advanceStatusesWithEvents(
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
   // Left-joined to `held`: every held session answers a row, with the message columns null when none moved.
   const result = await sql<
-    (MessageRow & { hooked: boolean; ord: string; session_name: string; held_id: string }) | NothingMoved
+    (MovedStatus & { session_id: string; hooked: boolean; held_id: string }) | NothingMoved
   >`
     with held as (${heldCte(
       fence,
@@ -226,7 +224,7 @@ export async function advanceStatusesWithEvents(
         end
       from m where m.status <> 'queued' order by m.ord
     )
-    select h.id as held_id, m.*, ${hooked('m.tenant_id')} as hooked
+    select h.id as held_id, m.session_id, m.id, m.status, m.failure, ${hooked('m.tenant_id')} as hooked
     from held h left join m on m.session_id = h.id order by m.ord`.execute(db);
   const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
   const batchOf = new Map(rows.map((r) => [`${r.session.id}/${r.change.id}`, out[r.index]]));
@@ -234,7 +232,7 @@ export async function advanceStatusesWithEvents(
     if (row.id === null) continue;
     const moved = batchOf.get(`${row.session_id}/${row.id}`);
     if (!moved) continue;
-    moved.moved.push(messageView(row, row.session_name));
+    moved.moved.push({ id: row.id, status: row.status, failure: row.failure });
     moved.hooked ||= row.hooked;
   }
   const held = new Set(result.rows.map((row) => row.held_id));
