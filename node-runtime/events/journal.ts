@@ -16,6 +16,7 @@ import {
   insertMessagesWithEvents,
   keepDownload,
   type MessageInsert,
+  type MovedStatus,
   type SessionRef,
   type StatusBatch,
   type StatusChange,
@@ -70,7 +71,7 @@ export class SessionJournal {
   /** Whether the transaction under way inserted an event. */
   private wrote = false;
   /** Statuses the transaction under way moved, told once it commits. */
-  private moved: { id: string; status: MessageStatus; failure: string | null }[] = [];
+  private moved: MovedStatus[] = [];
   private pending = 0;
   /** Writes queued since the journal began (a batch may grow only while it is the last of them). */
   private enqueued = 0;
