@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { generateWebhookSecret, parseSecretKey, SecretBox } from '../../shared/webhook-secrets.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
-import { linkSession } from '../lib/gateway.js';
+import { linkSession, registerContacts } from '../lib/gateway.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import { metric, ownMetric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, quantile, sleep } from '../lib/stats.js';
@@ -140,12 +140,24 @@ async function sendSteady(simUrl: string, jobs: Job[], rate: number, count: numb
   return sent;
 }
 
-function plan(side: number, run: number, accounts: string[], perContact: number): Job[] {
-  return accounts.map((to, s) => ({
+/** One run's messages, its contacts registered with the simulator (untimed; see `registerContacts`). */
+async function plan(
+  simUrl: string,
+  side: number,
+  run: number,
+  accounts: string[],
+  perContact: number,
+): Promise<Job[]> {
+  const jobs = accounts.map((to, s) => ({
     to,
     contact: contactPhone(side, run, s),
     texts: Array.from({ length: perContact }, (_, k) => `inbound ${run}/${s}/${k} ✓`),
   }));
+  await registerContacts(
+    simUrl,
+    jobs.map((job) => job.contact),
+  );
+  return jobs;
 }
 
 async function cpuSplit(groups: Record<string, number[]>, part: 'all' | 'system' = 'all') {
@@ -404,12 +416,12 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
 
       const accounts = linked.map((l) => l.phone);
       for (const n of cfg.sessions) {
-        const jobs = plan(1, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
+        const jobs = await plan(sim.url, 1, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
         const label = `${n} session${n === 1 ? '' : 's'}`;
         ours.set(label, await oursRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)));
       }
       {
-        const jobs = plan(1, run++, accounts, Math.ceil(cfg.steadyMessages / max));
+        const jobs = await plan(sim.url, 1, run++, accounts, Math.ceil(cfg.steadyMessages / max));
         ours.set(
           steadyLabel,
           await oursRun(steadyLabel, max, () =>
@@ -484,11 +496,11 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
         return f;
       };
       for (const n of cfg.sessions) {
-        const jobs = plan(2, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
+        const jobs = await plan(sim.url, 2, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
         const label = `${n} session${n === 1 ? '' : 's'}`;
         base.set(label, await rawRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)));
       }
-      const jobs = plan(2, run++, accounts, Math.ceil(cfg.steadyMessages / max));
+      const jobs = await plan(sim.url, 2, run++, accounts, Math.ceil(cfg.steadyMessages / max));
       base.set(
         steadyLabel,
         await rawRun(steadyLabel, max, () => sendSteady(sim.url, jobs, cfg.steadyRate, cfg.steadyMessages)),
@@ -598,7 +610,7 @@ function report(
   result.notes.push(
     "To the app: messages per second from the first send to the last arrival, ours at the webhook receiver (`message.received`, matched by the payload's message id), the baseline at `messages.upsert`. Stored: ours to the commit of the last message's row in `messages` (PostgreSQL's commit timestamp); the baseline keeps nothing, so its figure there is the upsert rate again.",
     'Contacts send through the simulator (`POST /sim/contacts/:phone/messages`, encrypted there), one contact per session, ' +
-      `${cfg.inflightPerContact} sends in flight each, as fast as the simulator answers; every run uses fresh contacts, so the first message of each sets up a Signal session (pkmsg).`,
+      `${cfg.inflightPerContact} sends in flight each, as fast as the simulator answers; every run uses fresh contacts, so the first message of each sets up a Signal session (pkmsg); the contacts are registered with the simulator before the run, untimed.`,
     latencyFrom === 'commit'
       ? "Webhook latency: from the commit of the host's transaction that stored the message and wrote its event (`pg_xact_commit_timestamp`, with `track_commit_timestamp` turned on for this scenario; PostgreSQL takes it just before the commit's WAL flush) to the moment the receiver had the whole request. Not the payload's `timestamp` (`events.created_at`): that is the transaction's start, before the message row, the tenant's event lock and the commit."
       : "Webhook latency: from the event's `created_at` (the payload's `timestamp`: the start of the host's transaction) to the moment the receiver had the whole request; commit timestamps are off on this PostgreSQL server, so the transaction itself is included.",

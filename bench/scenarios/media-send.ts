@@ -4,7 +4,7 @@
 // `sendMessage`. Delivered counts images the simulated contacts downloaded, checked and decrypted.
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
-import { api, linkSession } from '../lib/gateway.js';
+import { api, linkSession, registerContacts } from '../lib/gateway.js';
 import { waitQuiet } from '../lib/procs.js';
 import { benchImage } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
@@ -50,6 +50,11 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         4,
         (i) => linkSession(edge.url, sim.url, env.adminKey, `media-${env.tag()}`, accountPhone(1, i)),
       );
+      const jobs = plan(1, cfg.sessions, cfg.perSession);
+      await registerContacts(
+        sim.url,
+        jobs.map((job) => job.contact),
+      );
       await waitQuiet([host.proc.pid, edge.proc.pid, simPid]);
       const groups = async () => ({
         host: [host.proc.pid],
@@ -63,9 +68,7 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
           body: { to: job.contact, type: 'image', caption, media: { data, mimetype: 'image/jpeg' } },
         }).then((r) => r.status);
       ours = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
-        env.profile('media-send', [host, edge], () =>
-          sendAll(plan(1, cfg.sessions, cfg.perSession), cfg.inflight, post),
-        ),
+        env.profile('media-send', [host, edge], () => sendAll(jobs, cfg.inflight, post)),
       );
       env.log(
         `  ours: delivered ${fmt(ours.deliveredPerS)} images/s (${ours.delivered}/${ours.accepted}), CPU ${fmt(sumExceptSim(ours.cpuPerMessage))} ms/image`,
@@ -80,17 +83,17 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         Array.from({ length: cfg.sessions }, (_, i) => accountPhone(2, i)),
         4,
       );
+      const jobs = plan(2, cfg.sessions, cfg.perSession);
+      await registerContacts(
+        sim.url,
+        jobs.map((job) => job.contact),
+      );
       await waitQuiet([raw.proc.pid, simPid]);
       base = await measured(
         sim.url,
         cfg.deliveryTimeoutMs,
         async () => ({ raw: [raw.proc.pid], sim: [simPid] }),
-        () =>
-          env.profile(
-            'raw-media-send',
-            [raw],
-            rawSend(raw, plan(2, cfg.sessions, cfg.perSession), cfg.inflight, false, cfg.bytes),
-          ),
+        () => env.profile('raw-media-send', [raw], rawSend(raw, jobs, cfg.inflight, false, cfg.bytes)),
       );
       env.log(
         `  raw: delivered ${fmt(base.deliveredPerS)} images/s (${base.delivered}/${base.accepted}), CPU ${fmt(sumExceptSim(base.cpuPerMessage))} ms/image`,

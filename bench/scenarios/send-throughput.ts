@@ -9,7 +9,14 @@ import { queueMessage } from '../../edge/outbox/queries.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
-import { api, awaitDelivery, type LinkedSession, linkSession, untilConnected } from '../lib/gateway.js';
+import {
+  api,
+  awaitDelivery,
+  type LinkedSession,
+  linkSession,
+  registerContacts,
+  untilConnected,
+} from '../lib/gateway.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
@@ -52,18 +59,25 @@ const accountPhone = (side: number, i: number) => `628${side}2${String(i).padSta
 export const contactPhone = (side: number, run: number, i: number) =>
   `629${side}${String(run).padStart(3, '0')}${String(i).padStart(6, '0')}`;
 
-function plan(
+/** One run's sends, its contacts registered with the simulator (untimed; see `registerContacts`). */
+async function plan(
   config: BenchConfig,
+  simUrl: string,
   side: number,
   run: number,
   sessions: number,
   per = config.send.messagesPerSession(sessions),
-): Job[] {
-  return Array.from({ length: sessions }, (_, s) => ({
+): Promise<Job[]> {
+  const jobs = Array.from({ length: sessions }, (_, s) => ({
     session: s,
     contact: contactPhone(side, run, s),
     texts: Array.from({ length: per }, (_, k) => `bench ${run}/${s}/${k} ✓`),
   }));
+  await registerContacts(
+    simUrl,
+    jobs.map((job) => job.contact),
+  );
+  return jobs;
 }
 
 /** Sends every job's texts, `inflight` at a time per session, through `post` (answers an HTTP status). */
@@ -204,7 +218,14 @@ export async function sendThroughput(
   // The warm-up through one path (its process's first messages run cold), delivered before a measured
   // run starts.
   const warm = async (side: number, send: (jobs: Job[]) => Promise<Sent>) => {
-    const jobs = plan(config, side, run++, Math.min(cfg.warmup.sessions, max), cfg.warmup.messagesPerSession);
+    const jobs = await plan(
+      config,
+      sim.url,
+      side,
+      run++,
+      Math.min(cfg.warmup.sessions, max),
+      cfg.warmup.messagesPerSession,
+    );
     const sent = await send(jobs);
     await awaitDelivery(sim.url, sent.acceptedBy, cfg.deliveryTimeoutMs);
   };
@@ -236,9 +257,9 @@ export async function sendThroughput(
       const viaEdge = viaEdgeAt(edge.url);
       await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaEdge));
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 1, run++, n);
         // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
         await quiet();
-        const jobs = plan(config, 1, run++, n);
         // Profiled over the window the CPU is counted in, up to the last delivery (so every path alike).
         const f = await env.profile(`send-${n}-sessions`, [host, edge], () =>
           measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
@@ -263,8 +284,8 @@ export async function sendThroughput(
         }).then((r) => r.status);
       await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaOutbox));
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 1, run++, n);
         await quiet();
-        const jobs = plan(config, 1, run++, n);
         // The outbox answers long before its messages go: profiled up to the last delivery.
         const f = await env.profile(`outbox-${n}-sessions`, [host, edge], () =>
           measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
@@ -325,8 +346,8 @@ export async function sendThroughput(
         await res.arrayBuffer();
         return res.status;
       };
+      const jobs = await plan(config, sim.url, 1, run++, split);
       await quiet();
-      const jobs = plan(config, 1, run++, split);
       const f = await measured(
         sim.url,
         cfg.deliveryTimeoutMs,
@@ -353,8 +374,8 @@ export async function sendThroughput(
         sim: [simPid],
       });
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 1, run++, n);
         await waitQuiet([stack.host.proc.pid, simPid]);
-        const jobs = plan(config, 1, run++, n);
         const f = await env.profile(`send-stack-${n}-sessions`, [stack.host], () =>
           measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
             sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)),
@@ -386,8 +407,8 @@ export async function sendThroughput(
       await warm(2, (jobs) => rawSend(raw, jobs, cfg.inflightPerSession, false)());
       const groups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 2, run++, n);
         await waitQuiet([raw.proc.pid, simPid]);
-        const jobs = plan(config, 2, run++, n);
         const f = await env.profile(`raw-send-${n}-sessions`, [raw], () =>
           measured(sim.url, cfg.deliveryTimeoutMs, groups, rawSend(raw, jobs, cfg.inflightPerSession, false)),
         );
@@ -399,8 +420,8 @@ export async function sendThroughput(
         );
       }
       // Raw again, with the host's onWhatsApp check before each send, to tell that check's cost apart.
+      const jobs = await plan(config, sim.url, 2, run++, split);
       await waitQuiet([raw.proc.pid, simPid]);
-      const jobs = plan(config, 2, run++, split);
       const f = await measured(
         sim.url,
         cfg.deliveryTimeoutMs,
@@ -424,8 +445,8 @@ export async function sendThroughput(
       await warm(3, (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false)());
       const groups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 3, run++, n);
         await waitQuiet([rawFile.proc.pid, simPid]);
-        const jobs = plan(config, 3, run++, n);
         const f = await env.profile(`raw-file-send-${n}-sessions`, [rawFile], () =>
           measured(
             sim.url,
@@ -450,8 +471,8 @@ export async function sendThroughput(
         }).then((r) => r.status);
       await warm(3, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaSeed));
       for (const n of cfg.sessions) {
+        const jobs = await plan(config, sim.url, 3, run++, n);
         await waitQuiet([rawFile.proc.pid, simPid]);
-        const jobs = plan(config, 3, run++, n);
         const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
           sendAll(jobs, cfg.inflightPerSession, viaSeed),
         );
@@ -592,7 +613,7 @@ export async function sendThroughput(
     'CPU per message: user + system CPU time (from /proc) from the first send until the last delivery, ' +
       'divided by the messages accepted: ours = host + edge + PostgreSQL processes, baseline = the raw ' +
       "process; the simulator's share is shown in the table below and left out of the row.",
-    'Every session sends to its own contact, so the first message of each run sets up a Signal session (pkmsg).',
+    "Every session sends to its own contact, so the first message of each run sets up a Signal session (pkmsg). The contacts are registered with the simulator before the run, untimed: a contact's keys exist on WhatsApp before anyone writes to it, and the simulator would otherwise make them (about 17 ms of its CPU each) inside the run.",
     'Before its measured runs, each path (ours, the outbox, one process, each baseline) sends the warm-up ' +
       'messages above, untimed, and waits for them to arrive: the first messages of a process run cold ' +
       '(JIT, caches, prepared statements) on both sides.',

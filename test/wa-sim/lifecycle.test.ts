@@ -40,6 +40,40 @@ describe('logout', () => {
   });
 });
 
+describe('registration', () => {
+  it('a number registered ahead keeps its account, and its pre-made keys take messages', async () => {
+    const contact = '628555000010';
+    const made = await control(server, 'PUT', `/sim/accounts/${contact}`, { name: 'Dewi' });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ phone: contact, name: 'Dewi', devices: [] });
+    const again = await control(server, 'PUT', `/sim/accounts/${contact}`);
+    expect(again.status).toBe(200);
+    expect(again.body.lid).toBe(made.body.lid);
+    const { sock } = await linkDevice(server, '628555000011');
+    await sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'to a registered number' });
+    const inbox = await eventually(async () => {
+      const got = (await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body;
+      return got.length > 0 ? got : undefined;
+    });
+    expect(inbox).toMatchObject([{ text: 'to a registered number', from: '628555000011@s.whatsapp.net' }]);
+    expect((await control(server, 'GET', `/sim/accounts/${contact}`)).body.lid).toBe(made.body.lid);
+    await endSocket(sock);
+  });
+
+  it('refuses a number not on WhatsApp, a name that is not a string, and a body that is not JSON', async () => {
+    expect(await control(server, 'PUT', '/sim/accounts/9995550001')).toEqual({
+      status: 404,
+      body: { error: 'not on WhatsApp' },
+    });
+    expect(await control(server, 'PUT', '/sim/accounts/628555000012', { name: 7 })).toEqual({
+      status: 400,
+      body: { error: 'name must be a string' },
+    });
+    expect((await control(server, 'PUT', '/sim/accounts/628555000012', '{nope')).status).toBe(400);
+    expect((await control(server, 'GET', '/sim/accounts/628555000012')).status).toBe(404);
+  });
+});
+
 describe('replacement', () => {
   it('a second socket with the same credentials closes the first with 440', async () => {
     const { sock, auth } = await linkDevice(server, '628555000003');

@@ -104,15 +104,19 @@ export class Phone {
     };
   }
 
+  /** A batch of one-time pre-keys for the server to hand out, as a phone uploads when it registers. */
+  uploadPreKeys() {
+    for (let i = 0; i < PRE_KEY_BATCH; i++) {
+      const id = this.nextPreKeyId++;
+      this.preKeys.set(id, newKeyPair());
+      this.unclaimed.push(id);
+    }
+    this.changed();
+  }
+
   /** The bundle for one key fetch; hands out each one-time pre-key once, generating more as needed. */
   bundle(): PreKeyBundle {
-    if (this.unclaimed.length === 0) {
-      for (let i = 0; i < PRE_KEY_BATCH; i++) {
-        const id = this.nextPreKeyId++;
-        this.preKeys.set(id, newKeyPair());
-        this.unclaimed.push(id);
-      }
-    }
+    if (this.unclaimed.length === 0) this.uploadPreKeys();
     // The private half stays until a pkmsg consumes it (libsignal's removePreKey).
     const keyId = this.unclaimed.shift();
     const pair = keyId === undefined ? undefined : this.preKeys.get(keyId);

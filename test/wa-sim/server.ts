@@ -90,6 +90,11 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
   if (method === 'GET' && contact?.[1] && contact[2] === 'chatstates') return sim.shownChatstates(contact[1]);
   if (method === 'GET' && contact?.[1] && contact[2] === 'sent') return sim.sentBy(contact[1]);
   if (method === 'GET' && account?.[1] && !account[2]) return sim.accountInfo(account[1]);
+  if (method === 'PUT' && account?.[1] && !account[2]) {
+    const body = await readJson(req);
+    if (!body) return { status: 400, body: { error: 'body must be a JSON object' } };
+    return sim.register(account[1], body.name);
+  }
   if (
     method !== 'POST' ||
     (account && !account[2]) ||

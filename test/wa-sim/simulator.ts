@@ -611,6 +611,20 @@ export class Simulator {
     };
   }
 
+  /**
+   * `PUT /sim/accounts/:phone` `{name?}`: the number installs WhatsApp now. Its account, its phone's keys
+   * and a first batch of pre-keys are made here instead of on first use (a contact's keys exist before
+   * anyone writes to it on WhatsApp; made lazily, they are the simulator's work inside a caller's timing).
+   */
+  register(phone: string, name: unknown): Outcome {
+    if (name !== undefined && typeof name !== 'string') return fail(400, 'name must be a string');
+    if (!isOnWhatsApp(phone)) return fail(404, 'not on WhatsApp');
+    const existed = this.world.find(phone, 's.whatsapp.net') !== undefined;
+    const account = this.world.account(phone, name) as Account;
+    if (!existed) account.device0.uploadPreKeys();
+    return { ...this.accountInfo(phone), status: existed ? 200 : 201 };
+  }
+
   /** `POST /sim/accounts/:phone/unlink`: the phone removes every linked device. */
   unlink(phone: string): Outcome {
     const account = this.world.find(phone, 's.whatsapp.net');
