@@ -23,12 +23,18 @@ export interface BenchConfig {
     messagesPerSession: (sessions: number) => number;
     /** Sends in flight per session (a customer's backend sending concurrently). */
     inflightPerSession: number;
+    /**
+     * Every path's runs are repeated this many times, the paths taking turns (the figures are medians):
+     * one run of each, minutes apart, moved 30–40% with the machine.
+     */
+    rounds: number;
     /** The run (one of `sessions`) whose CPU is broken down by path: raw, raw + check, host, edge. */
     breakdownSessions: number;
     deliveryTimeoutMs: number;
     /**
      * Sent, untimed, through each path before its measured runs: the first messages of a process run
-     * cold (JIT, caches, prepared statements), ours and the baselines alike.
+     * cold (JIT, caches, prepared statements), and so do a socket's first sends (its own devices, its
+     * first look-ups), ours and the baselines alike; every session of the largest run takes part.
      */
     warmup: { sessions: number; messagesPerSession: number };
   };
@@ -77,9 +83,10 @@ export const QUICK: BenchConfig = {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 200 : n <= 10 ? 40 : 10),
     inflightPerSession: 4,
+    rounds: 3,
     breakdownSessions: 10,
     deliveryTimeoutMs: 120_000,
-    warmup: { sessions: 10, messagesPerSession: 20 },
+    warmup: { sessions: 50, messagesPerSession: 4 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
   media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
@@ -110,9 +117,10 @@ export const FULL: BenchConfig = {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 60),
     inflightPerSession: 4,
+    rounds: 3,
     breakdownSessions: 10,
     deliveryTimeoutMs: 300_000,
-    warmup: { sessions: 10, messagesPerSession: 50 },
+    warmup: { sessions: 50, messagesPerSession: 10 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
   media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
@@ -145,6 +153,7 @@ export const SMOKE: BenchConfig = {
     sessions: [1],
     messagesPerSession: () => 3,
     inflightPerSession: 1,
+    rounds: 1,
     breakdownSessions: 1,
     deliveryTimeoutMs: 60_000,
     warmup: { sessions: 1, messagesPerSession: 1 },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { queueMessage } from '../../edge/outbox/queries.js';
 import { signHostToken } from '../../shared/jwt.js';
 import type { BenchConfig } from '../lib/config.js';
-import type { BenchEnv } from '../lib/env.js';
+import type { BenchEnv, Profilable } from '../lib/env.js';
 import {
   api,
   awaitDelivery,
@@ -20,7 +20,7 @@ import {
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
-import { fmt, pool } from '../lib/stats.js';
+import { fmt, fmtRatio, median, pool, ratio } from '../lib/stats.js';
 
 export interface SendFigures {
   accepted: number;
@@ -78,6 +78,72 @@ async function plan(
     jobs.map((job) => job.contact),
   );
   return jobs;
+}
+
+/** One way of sending, measured in rounds beside the others: its processes, and how it sends a run. */
+type SendPath = {
+  /** Its name in notes and logs. */
+  who: string;
+  /** The numbering side of its contacts (see `contactPhone`). */
+  side: number;
+  groups: () => Promise<Record<string, number[]>>;
+  send: (jobs: Job[]) => () => Promise<Sent>;
+  /** Profiled in its first round (with `--profile`). */
+  profile?: { label: (sessions: number) => string; procs: Profilable[] };
+  /** Each round's figures, by number of sessions. */
+  runs: Map<number, SendFigures[]>;
+};
+
+const path = (
+  who: string,
+  side: number,
+  groups: SendPath['groups'],
+  send: SendPath['send'],
+  profile?: SendPath['profile'],
+): SendPath => ({ who, side, groups, send, profile, runs: new Map() });
+
+/** Each figure's median over a path's rounds (CPU process by process); complete only if every round was. */
+export function medianFigures(runs: readonly SendFigures[]): SendFigures {
+  const mid = (pick: (f: SendFigures) => number) => median(runs.map(pick));
+  const byProcess = (pick: (f: SendFigures) => Record<string, number>) =>
+    Object.fromEntries(
+      [...new Set(runs.flatMap((f) => Object.keys(pick(f))))].map((k) => [k, mid((f) => pick(f)[k] ?? 0)]),
+    );
+  return {
+    accepted: mid((f) => f.accepted),
+    failed: runs.reduce((sum, f) => sum + f.failed, 0),
+    acceptedPerS: mid((f) => f.acceptedPerS),
+    delivered: mid((f) => f.delivered),
+    deliveredPerS: mid((f) => f.deliveredPerS),
+    complete: runs.every((f) => f.complete),
+    cpuPerMessage: byProcess((f) => f.cpuPerMessage),
+    sysPerMessage: byProcess((f) => f.sysPerMessage),
+  };
+}
+
+/** The targets' ratios round by round (each against the baseline measured in the same round): the spread. */
+function roundNotes(result: ScenarioResult, sessions: readonly number[], paths: readonly SendPath[]) {
+  const find = (who: string) => paths.find((p) => p.who === who);
+  const [api, outbox, mem, file] = ['ours', 'outbox', 'baseline', 'file-auth baseline'].map(find);
+  const perRound = (
+    ours: SendPath | undefined,
+    base: SendPath | undefined,
+    n: number,
+    k: 'acceptedPerS' | 'deliveredPerS',
+  ) => {
+    const a = ours?.runs.get(n) ?? [];
+    const b = base?.runs.get(n) ?? [];
+    return a.map((f, i) => fmtRatio(ratio(f[k], b[i]?.[k]))).join(', ');
+  };
+  for (const n of sessions) {
+    if (!api?.runs.get(n)?.length || (api.runs.get(n)?.length ?? 0) < 2) continue;
+    result.notes.push(
+      `Round by round, ${n} session${n === 1 ? '' : 's'} (each against the baseline of the same round): ` +
+        `\`/api/send\` accepted against file auth ${perRound(api, file, n, 'acceptedPerS')}; ` +
+        `the outbox delivered against file auth ${perRound(outbox, file, n, 'deliveredPerS')}, ` +
+        `against raw in memory ${perRound(outbox, mem, n, 'deliveredPerS')}.`,
+    );
+  }
 }
 
 /** Sends every job's texts, `inflight` at a time per session, through `post` (answers an HTTP status). */
@@ -203,6 +269,7 @@ export async function sendThroughput(
     sessions: cfg.sessions.join(', '),
     'messages per session': cfg.sessions.map((n) => `${n}: ${cfg.messagesPerSession(n)}`).join('; '),
     'in flight per session': cfg.inflightPerSession,
+    rounds: `${cfg.rounds} (the paths take turns within each; the figures are medians)`,
     'warm-up per path (untimed)': `${cfg.warmup.sessions} sessions × ${cfg.warmup.messagesPerSession} messages`,
   };
   const sim = await env.startSimulator();
@@ -229,265 +296,273 @@ export async function sendThroughput(
     const sent = await send(jobs);
     await awaitDelivery(sim.url, sent.acceptedBy, cfg.deliveryTimeoutMs);
   };
+  /** Every process that may still be busy with a run; each run starts once all are idle. */
+  const live: number[] = [simPid];
+  const quiet = () => waitQuiet(live);
+  /** One measured run through `path`, recorded in its rounds. */
+  const measure = async (path: SendPath, n: number, round: number) => {
+    const jobs = await plan(config, sim.url, path.side, run++, n);
+    // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
+    await quiet();
+    // Profiled (first round only) over the window the CPU is counted in, up to the last delivery.
+    const timed = () => measured(sim.url, cfg.deliveryTimeoutMs, path.groups, path.send(jobs));
+    const f =
+      round === 0 && path.profile
+        ? await env.profile(path.profile.label(n), path.profile.procs, timed)
+        : await timed();
+    const runs = path.runs.get(n) ?? [];
+    runs.push(f);
+    path.runs.set(n, runs);
+    if (f.failed > 0) {
+      const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
+      result.notes.push(
+        `${path.who}, ${n} sessions, round ${round + 1}: ${f.failed} sends refused or failed (${codes}).`,
+      );
+    }
+    env.log(
+      `  ${path.who} ${n} sessions, round ${round + 1}: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+    );
+  };
+  /** Each path's runs, round after round, each round in a rotated order: they share the machine's drift. */
+  const inRounds = async (paths: SendPath[]) => {
+    for (let round = 0; round < cfg.rounds; round++) {
+      for (const n of cfg.sessions) {
+        for (let i = 0; i < paths.length; i++) {
+          await measure(paths[(i + round) % paths.length] as SendPath, n, round);
+        }
+      }
+    }
+  };
+  const medians = (path: SendPath, into: Map<number, SendFigures>) => {
+    for (const [n, runs] of path.runs) into.set(n, medianFigures(runs));
+  };
+  const closing: (() => Promise<void>)[] = [];
+  let linked: LinkedSession[] = [];
+  const viaEdgeAt = (url: string) => (job: Job, text: string) =>
+    api(url, 'POST', '/api/send', {
+      key: linked[job.session]?.key,
+      body: { to: job.contact, message: text },
+    }).then((r) => r.status);
+  const paths: SendPath[] = [];
   try {
     // Ours: one host and one edge; the largest count is linked once, smaller runs use the first sessions.
     const host = await env.startHost(sim);
     const edge = await env.startEdge();
-    let linked: LinkedSession[] = [];
-    const viaEdgeAt = (url: string) => (job: Job, text: string) =>
-      api(url, 'POST', '/api/send', {
-        key: linked[job.session]?.key,
-        body: { to: job.contact, message: text },
-      }).then((r) => r.status);
-    try {
-      const t0 = Date.now();
-      linked = await pool(
-        Array.from({ length: max }, (_, i) => i),
-        10,
-        (i) => linkSession(edge.url, sim.url, env.adminKey, `send-${env.tag()}`, accountPhone(1, i)),
-      );
-      env.log(`  linked ${max} sessions through the API in ${fmt((Date.now() - t0) / 1000)} s`);
-      const quiet = () => waitQuiet([host.proc.pid, edge.proc.pid, simPid]);
-      const groups = async () => ({
-        host: [host.proc.pid],
-        edge: [edge.proc.pid],
-        postgres: await env.postgresPids(),
-        sim: [simPid],
-      });
-      const viaEdge = viaEdgeAt(edge.url);
-      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaEdge));
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 1, run++, n);
-        // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
-        await quiet();
-        // Profiled over the window the CPU is counted in, up to the last delivery (so every path alike).
-        const f = await env.profile(`send-${n}-sessions`, [host, edge], () =>
-          measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
-            sendAll(jobs, cfg.inflightPerSession, viaEdge),
-          ),
-        );
-        ours.set(n, f);
-        if (n === split) breakdown.push({ path: 'through the edge (the API)', f });
-        if (f.failed > 0) {
-          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
-          result.notes.push(`ours, ${n} sessions: ${f.failed} sends refused (${codes}).`);
-        }
-        env.log(
-          `  ours ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-      // The outbox: the same messages queued through POST /api/messages, drained by the host.
-      const viaOutbox = (job: Job, text: string) =>
-        api(edge.url, 'POST', '/api/messages', {
-          key: linked[job.session]?.key,
-          body: { to: job.contact, text },
-        }).then((r) => r.status);
-      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaOutbox));
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 1, run++, n);
-        await quiet();
-        // The outbox answers long before its messages go: profiled up to the last delivery.
-        const f = await env.profile(`outbox-${n}-sessions`, [host, edge], () =>
-          measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
-            sendAll(jobs, cfg.inflightPerSession, viaOutbox),
-          ),
-        );
-        outbox.set(n, f);
-        if (n === split) breakdown.push({ path: 'the outbox through the edge (POST /api/messages)', f });
-        if (f.failed > 0) {
-          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
-          result.notes.push(`outbox, ${n} sessions: ${f.failed} messages refused (${codes}).`);
-        }
-        env.log(
-          `  outbox ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-
-      // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
-      const ids = new Map(
-        (
-          await env.db
-            .selectFrom('sessions')
-            .select(['id', 'name', 'host_id', 'tenant_id'])
-            .where('tenant_id', '=', env.tenantId)
-            .where(
-              'name',
-              'in',
-              linked.map((l) => l.name),
-            )
-            .execute()
-        ).map((r) => [r.name, r.id]),
-      );
-      // The host sends queued messages: each is queued here first (as the edge would), untimed by the
-      // host's CPU but counted in PostgreSQL's.
-      const direct = async (job: Job, text: string) => {
-        const name = linked[job.session]?.name ?? '';
-        const id = ids.get(name) ?? '';
-        const queued = await queueMessage(
-          env.db,
-          { tenantId: env.tenantId, sessionId: id, sessionName: name },
-          { to: `${job.contact}@s.whatsapp.net`, text, leaseMs: 0 },
-          new Date(),
-        );
-        if ('replay' in queued) return 0;
-        const token = await signHostToken({
-          secret: env.secret,
-          hostId: host.id,
-          tenantId: env.tenantId,
-          sessionId: id,
-          scope: 'session',
-          ttlSeconds: 60,
-        });
-        const res = await fetch(`${host.url}/internal/sessions/${id}/send`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ messageId: queued.id }),
-        });
-        await res.arrayBuffer();
-        return res.status;
-      };
-      const jobs = await plan(config, sim.url, 1, run++, split);
-      await quiet();
-      const f = await measured(
-        sim.url,
-        cfg.deliveryTimeoutMs,
-        async () => ({ host: [host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
-        () => sendAll(jobs, cfg.inflightPerSession, direct),
-      );
-      breakdown.push({ path: 'the host called directly (no edge)', f });
-    } finally {
+    let hostRunning = true;
+    const stopHost = async () => {
+      if (!hostRunning) return;
+      hostRunning = false;
       await edge.stop();
       await host.stop();
-    }
-
-    // Ours as `npm start` runs it: the edge in the host's process (its calls to the host skip the network),
-    // on the same linked sessions, each resumed there as its first request moves it from the stopped host.
-    const stack = await env.startStack(sim);
-    try {
-      const t0 = Date.now();
-      await pool(linked, 10, (l) => untilConnected(stack.edge.url, l.key, l.name));
-      env.log(`  resumed ${linked.length} sessions in one process in ${fmt((Date.now() - t0) / 1000)} s`);
-      await warm(1, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)));
-      const groups = async () => ({
-        stack: [stack.host.proc.pid],
-        postgres: await env.postgresPids(),
-        sim: [simPid],
-      });
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 1, run++, n);
-        await waitQuiet([stack.host.proc.pid, simPid]);
-        const f = await env.profile(`send-stack-${n}-sessions`, [stack.host], () =>
-          measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
-            sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)),
-          ),
-        );
-        together.set(n, f);
-        if (n === split) breakdown.push({ path: 'through the edge, one process (npm start)', f });
-        if (f.failed > 0) {
-          const codes = [...f.sent.statuses].map(([s, c]) => `${c}× ${s}`).join(', ');
-          result.notes.push(`ours in one process, ${n} sessions: ${f.failed} sends refused (${codes}).`);
-        }
-        env.log(
-          `  ours in one process ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-    } finally {
-      await stack.host.stop();
-    }
+      const gone = new Set([host.proc.pid, edge.proc.pid]);
+      live.splice(0, live.length, ...live.filter((pid) => !gone.has(pid)));
+    };
+    closing.push(stopHost);
+    live.push(host.proc.pid, edge.proc.pid);
+    let t0 = Date.now();
+    linked = await pool(
+      Array.from({ length: max }, (_, i) => i),
+      10,
+      (i) => linkSession(edge.url, sim.url, env.adminKey, `send-${env.tag()}`, accountPhone(1, i)),
+    );
+    env.log(`  linked ${max} sessions through the API in ${fmt((Date.now() - t0) / 1000)} s`);
+    const groups = async () => ({
+      host: [host.proc.pid],
+      edge: [edge.proc.pid],
+      postgres: await env.postgresPids(),
+      sim: [simPid],
+    });
+    const viaEdge = viaEdgeAt(edge.url);
+    // The outbox: the same messages queued through POST /api/messages, drained by the host.
+    const viaOutbox = (job: Job, text: string) =>
+      api(edge.url, 'POST', '/api/messages', {
+        key: linked[job.session]?.key,
+        body: { to: job.contact, text },
+      }).then((r) => r.status);
 
     // Baseline: the same numbers of raw sockets, in their own process.
     const raw = await env.startRaw(sim, 'raw-send');
-    try {
-      const t0 = Date.now();
-      await raw.link(
-        Array.from({ length: max }, (_, i) => accountPhone(2, i)),
-        10,
-      );
-      env.log(`  linked ${max} raw sockets in ${fmt((Date.now() - t0) / 1000)} s`);
-      await warm(2, (jobs) => rawSend(raw, jobs, cfg.inflightPerSession, false)());
-      const groups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 2, run++, n);
-        await waitQuiet([raw.proc.pid, simPid]);
-        const f = await env.profile(`raw-send-${n}-sessions`, [raw], () =>
-          measured(sim.url, cfg.deliveryTimeoutMs, groups, rawSend(raw, jobs, cfg.inflightPerSession, false)),
-        );
-        base.set(n, f);
-        if (n === split) breakdown.push({ path: 'raw Baileys, sendMessage (the baseline)', f });
-        if (f.failed > 0) result.notes.push(`baseline, ${n} sessions: ${f.failed} sends failed.`);
-        env.log(
-          `  raw  ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-      // Raw again, with the host's onWhatsApp check before each send, to tell that check's cost apart.
-      const jobs = await plan(config, sim.url, 2, run++, split);
-      await waitQuiet([raw.proc.pid, simPid]);
-      const f = await measured(
-        sim.url,
-        cfg.deliveryTimeoutMs,
-        groups,
-        rawSend(raw, jobs, cfg.inflightPerSession, true),
-      );
-      breakdown.push({ path: 'raw Baileys, onWhatsApp then sendMessage (what the host does)', f });
-    } finally {
-      await raw.close();
+    closing.push(() => raw.close());
+    live.push(raw.proc.pid);
+    t0 = Date.now();
+    await raw.link(
+      Array.from({ length: max }, (_, i) => accountPhone(2, i)),
+      10,
+    );
+    env.log(`  linked ${max} raw sockets in ${fmt((Date.now() - t0) / 1000)} s`);
+    const rawGroups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
+
+    // The second baseline: raw Baileys on its own file auth state, as the seed and most gateways run it,
+    // and the same sockets behind the seed's HTTP API: what users run before they run ours.
+    const rawFile = await env.startRaw(sim, 'raw-send-file', join(env.dir, 'raw-auth'));
+    closing.push(() => rawFile.close());
+    live.push(rawFile.proc.pid);
+    t0 = Date.now();
+    await rawFile.link(
+      Array.from({ length: max }, (_, i) => accountPhone(3, i)),
+      10,
+    );
+    env.log(`  linked ${max} raw sockets on file auth in ${fmt((Date.now() - t0) / 1000)} s`);
+    const fileGroups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
+    const seedUrl = await rawFile.serve();
+    const viaSeed = (job: Job, text: string) =>
+      api(seedUrl, 'POST', '/api/send', {
+        key: String(job.session),
+        body: { to: job.contact, message: text },
+      }).then((r) => r.status);
+
+    const oursPath = path('ours', 1, groups, (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdge), {
+      label: (n) => `send-${n}-sessions`,
+      procs: [host, edge],
+    });
+    const outboxPath = path(
+      'outbox',
+      1,
+      groups,
+      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaOutbox),
+      {
+        label: (n) => `outbox-${n}-sessions`,
+        procs: [host, edge],
+      },
+    );
+    const rawPath = path(
+      'baseline',
+      2,
+      rawGroups,
+      (jobs) => rawSend(raw, jobs, cfg.inflightPerSession, false),
+      {
+        label: (n) => `raw-send-${n}-sessions`,
+        procs: [raw],
+      },
+    );
+    const filePath = path(
+      'file-auth baseline',
+      3,
+      fileGroups,
+      (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false),
+      { label: (n) => `raw-file-send-${n}-sessions`, procs: [rawFile] },
+    );
+    const seedPath = path(
+      'seed-like gateway',
+      3,
+      fileGroups,
+      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaSeed),
+    );
+    paths.push(oursPath, outboxPath, rawPath, filePath, seedPath);
+    for (const p of paths) await warm(p.side, (jobs) => p.send(jobs)());
+    await inRounds(paths);
+    medians(oursPath, ours);
+    medians(outboxPath, outbox);
+    medians(rawPath, base);
+    medians(filePath, fileBase);
+    medians(seedPath, seedLike);
+    for (const [label, p] of [
+      ['through the edge (the API)', oursPath],
+      ['the outbox through the edge (POST /api/messages)', outboxPath],
+    ] as const) {
+      const f = p.runs.get(split);
+      if (f) breakdown.push({ path: label, f: medianFigures(f) });
     }
 
-    // The second baseline: raw Baileys on its own file auth state, as the seed and most gateways run it.
-    const rawFile = await env.startRaw(sim, 'raw-send-file', join(env.dir, 'raw-auth'));
-    try {
-      const t0 = Date.now();
-      await rawFile.link(
-        Array.from({ length: max }, (_, i) => accountPhone(3, i)),
-        10,
+    // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
+    const ids = new Map(
+      (
+        await env.db
+          .selectFrom('sessions')
+          .select(['id', 'name', 'host_id', 'tenant_id'])
+          .where('tenant_id', '=', env.tenantId)
+          .where(
+            'name',
+            'in',
+            linked.map((l) => l.name),
+          )
+          .execute()
+      ).map((r) => [r.name, r.id]),
+    );
+    // The host sends queued messages: each is queued here first (as the edge would), untimed by the
+    // host's CPU but counted in PostgreSQL's.
+    const direct = async (job: Job, text: string) => {
+      const name = linked[job.session]?.name ?? '';
+      const id = ids.get(name) ?? '';
+      const queued = await queueMessage(
+        env.db,
+        { tenantId: env.tenantId, sessionId: id, sessionName: name },
+        { to: `${job.contact}@s.whatsapp.net`, text, leaseMs: 0 },
+        new Date(),
       );
-      env.log(`  linked ${max} raw sockets on file auth in ${fmt((Date.now() - t0) / 1000)} s`);
-      await warm(3, (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false)());
-      const groups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 3, run++, n);
-        await waitQuiet([rawFile.proc.pid, simPid]);
-        const f = await env.profile(`raw-file-send-${n}-sessions`, [rawFile], () =>
-          measured(
-            sim.url,
-            cfg.deliveryTimeoutMs,
-            groups,
-            rawSend(rawFile, jobs, cfg.inflightPerSession, false),
-          ),
-        );
-        fileBase.set(n, f);
-        if (n === split) breakdown.push({ path: 'raw Baileys on file auth (useMultiFileAuthState)', f });
-        if (f.failed > 0) result.notes.push(`file-auth baseline, ${n} sessions: ${f.failed} sends failed.`);
-        env.log(
-          `  raw file ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-      // The same sockets behind the seed's HTTP API: what users run before they run ours.
-      const seedUrl = await rawFile.serve();
-      const viaSeed = (job: Job, text: string) =>
-        api(seedUrl, 'POST', '/api/send', {
-          key: String(job.session),
-          body: { to: job.contact, message: text },
-        }).then((r) => r.status);
-      await warm(3, (jobs) => sendAll(jobs, cfg.inflightPerSession, viaSeed));
-      for (const n of cfg.sessions) {
-        const jobs = await plan(config, sim.url, 3, run++, n);
-        await waitQuiet([rawFile.proc.pid, simPid]);
-        const f = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
-          sendAll(jobs, cfg.inflightPerSession, viaSeed),
-        );
-        seedLike.set(n, f);
-        if (n === split) breakdown.push({ path: 'a seed-like gateway: HTTP and Baileys on file auth', f });
-        if (f.failed > 0) result.notes.push(`seed-like gateway, ${n} sessions: ${f.failed} sends failed.`);
-        env.log(
-          `  seed-like ${n} sessions: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
-        );
-      }
-    } finally {
-      await rawFile.close();
+      if ('replay' in queued) return 0;
+      const token = await signHostToken({
+        secret: env.secret,
+        hostId: host.id,
+        tenantId: env.tenantId,
+        sessionId: id,
+        scope: 'session',
+        ttlSeconds: 60,
+      });
+      const res = await fetch(`${host.url}/internal/sessions/${id}/send`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ messageId: queued.id }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    let jobs = await plan(config, sim.url, 1, run++, split);
+    await quiet();
+    const f = await measured(
+      sim.url,
+      cfg.deliveryTimeoutMs,
+      async () => ({ host: [host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
+      () => sendAll(jobs, cfg.inflightPerSession, direct),
+    );
+    breakdown.push({ path: 'the host called directly (no edge)', f });
+    // Raw again, with the host's onWhatsApp check before each send, to tell that check's cost apart.
+    jobs = await plan(config, sim.url, 2, run++, split);
+    await quiet();
+    breakdown.push({
+      path: 'raw Baileys, onWhatsApp then sendMessage (what the host does)',
+      f: await measured(
+        sim.url,
+        cfg.deliveryTimeoutMs,
+        rawGroups,
+        rawSend(raw, jobs, cfg.inflightPerSession, true),
+      ),
+    });
+    await stopHost();
+
+    // Ours as `npm start` runs it: the edge in the host's process (its calls to the host skip the network),
+    // on the same linked sessions, each resumed there as its first request moves it from the stopped host.
+    // Measured in rounds of its own, the baselines idle beside it.
+    const stack = await env.startStack(sim);
+    closing.push(() => stack.host.stop());
+    live.push(stack.host.proc.pid);
+    t0 = Date.now();
+    await pool(linked, 10, (l) => untilConnected(stack.edge.url, l.key, l.name));
+    env.log(`  resumed ${linked.length} sessions in one process in ${fmt((Date.now() - t0) / 1000)} s`);
+    const stackPath = path(
+      'ours in one process',
+      1,
+      async () => ({ stack: [stack.host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
+      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)),
+      { label: (n) => `send-stack-${n}-sessions`, procs: [stack.host] },
+    );
+    paths.push(stackPath);
+    await warm(1, (jobs) => stackPath.send(jobs)());
+    await inRounds([stackPath]);
+    medians(stackPath, together);
+    for (const [label, p] of [
+      ['through the edge, one process (npm start)', stackPath],
+      ['raw Baileys, sendMessage (the baseline)', rawPath],
+      ['raw Baileys on file auth (useMultiFileAuthState)', filePath],
+      ['a seed-like gateway: HTTP and Baileys on file auth', seedPath],
+    ] as const) {
+      const runs = p.runs.get(split);
+      if (runs) breakdown.push({ path: label, f: medianFigures(runs) });
     }
   } finally {
+    for (const close of closing.reverse()) await close().catch(() => {});
     await sim.stop();
+    roundNotes(result, cfg.sessions, paths);
     for (const n of cfg.sessions) {
       const o = ours.get(n);
       const t = together.get(n);
@@ -514,6 +589,20 @@ export async function sendThroughput(
           pick(q, 'deliveredPerS'),
           pick(b, 'deliveredPerS'),
           'higher',
+        ),
+        metric(
+          `outbox delivered, ${label}, against file auth`,
+          'msg/s',
+          pick(q, 'deliveredPerS'),
+          pick(fb, 'deliveredPerS'),
+          'higher',
+        ),
+        metric(
+          `outbox CPU per message, ${label}, against file auth`,
+          'ms',
+          q ? sumExceptSim(q.cpuPerMessage) : Number.NaN,
+          fb ? sumExceptSim(fb.cpuPerMessage) : Number.NaN,
+          'lower',
         ),
         metric(
           `CPU per message, ${label}`,
@@ -617,6 +706,11 @@ export async function sendThroughput(
     'Before its measured runs, each path (ours, the outbox, one process, each baseline) sends the warm-up ' +
       'messages above, untimed, and waits for them to arrive: the first messages of a process run cold ' +
       '(JIT, caches, prepared statements) on both sides.',
+    'Ours, the outbox and the three baselines run side by side, every process up: each round runs every ' +
+      'path once at each number of sessions, in an order that turns by one path per round, so a drift of the ' +
+      'machine falls on all of them; each figure is the median of its rounds (CPU process by process). The one-process rows run ' +
+      'their own rounds once the host and edge are stopped (their sessions move to it). The breakdown rows of ' +
+      'the host called directly and of raw Baileys with the check are single runs.',
     'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
       'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
   );
