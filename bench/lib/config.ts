@@ -117,7 +117,7 @@ export const FULL: BenchConfig = {
     sessions: [1, 10, 50],
     messagesPerSession: (n) => (n === 1 ? 1000 : n <= 10 ? 200 : 60),
     inflightPerSession: 4,
-    rounds: 3,
+    rounds: 5,
     breakdownSessions: 10,
     deliveryTimeoutMs: 300_000,
     warmup: { sessions: 50, messagesPerSession: 10 },
