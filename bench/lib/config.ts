@@ -1,4 +1,4 @@
-// How big each scenario runs in each mode. `quick` must finish in under 10 minutes on a 2-core machine.
+// How big each scenario runs in each mode. `quick` should finish in about 14 minutes on a 2-core machine.
 
 export interface BenchConfig {
   mode: string;
