@@ -341,6 +341,18 @@ export class BenchEnv {
     });
   }
 
+  /** The ids of the bench tenant's sessions named `names`, by name. */
+  async sessionIds(names: readonly string[]): Promise<Map<string, string>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'name'])
+      .where('tenant_id', '=', this.tenantId)
+      .where('name', 'in', [...names])
+      .execute();
+    return new Map(rows.map((r) => [r.name, r.id]));
+  }
+
   /**
    * The embedded PostgreSQL's processes (postmaster and backends), for CPU accounting; empty with an
    * external server, whose CPU is then not counted.

@@ -275,18 +275,7 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
           await edge.stop();
         }
       })();
-      const sessionIds = (
-        await env.db
-          .selectFrom('sessions')
-          .select('id')
-          .where('tenant_id', '=', env.tenantId)
-          .where(
-            'name',
-            'in',
-            linked.map((l) => l.name),
-          )
-          .execute()
-      ).map((r) => r.id);
+      const sessionIds = [...(await env.sessionIds(linked.map((l) => l.name))).values()];
 
       // The tenant's endpoint, as the API would store it: secret sealed with the hosts' key, all events.
       const secret = generateWebhookSecret();

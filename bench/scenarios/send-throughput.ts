@@ -380,29 +380,26 @@ export async function sendThroughput(
         body: { to: job.contact, text },
       }).then((r) => r.status);
 
+    /** Raw Baileys sockets in a process of their own, `max` of them linked to side `side`'s numbers. */
+    const startLinkedRaw = async (name: string, side: number, authDir?: string) => {
+      const started = await env.startRaw(sim, name, authDir);
+      closing.push(() => started.close());
+      live.push(started.proc.pid);
+      const t0 = Date.now();
+      await started.link(
+        Array.from({ length: max }, (_, i) => accountPhone(side, i)),
+        10,
+      );
+      env.log(`  linked ${max} raw sockets (${name}) in ${fmt((Date.now() - t0) / 1000)} s`);
+      return started;
+    };
     // Baseline: the same numbers of raw sockets, in their own process.
-    const raw = await env.startRaw(sim, 'raw-send');
-    closing.push(() => raw.close());
-    live.push(raw.proc.pid);
-    t0 = Date.now();
-    await raw.link(
-      Array.from({ length: max }, (_, i) => accountPhone(2, i)),
-      10,
-    );
-    env.log(`  linked ${max} raw sockets in ${fmt((Date.now() - t0) / 1000)} s`);
+    const raw = await startLinkedRaw('raw-send', 2);
     const rawGroups = async () => ({ raw: [raw.proc.pid], sim: [simPid] });
 
     // The second baseline: raw Baileys on its own file auth state, as the seed and most gateways run it,
     // and the same sockets behind the seed's HTTP API: what users run before they run ours.
-    const rawFile = await env.startRaw(sim, 'raw-send-file', join(env.dir, 'raw-auth'));
-    closing.push(() => rawFile.close());
-    live.push(rawFile.proc.pid);
-    t0 = Date.now();
-    await rawFile.link(
-      Array.from({ length: max }, (_, i) => accountPhone(3, i)),
-      10,
-    );
-    env.log(`  linked ${max} raw sockets on file auth in ${fmt((Date.now() - t0) / 1000)} s`);
+    const rawFile = await startLinkedRaw('raw-send-file', 3, join(env.dir, 'raw-auth'));
     const fileGroups = async () => ({ raw: [rawFile.proc.pid], sim: [simPid] });
     const seedUrl = await rawFile.serve();
     const viaSeed = (job: Job, text: string) =>
@@ -465,20 +462,7 @@ export async function sendThroughput(
     }
 
     // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
-    const ids = new Map(
-      (
-        await env.db
-          .selectFrom('sessions')
-          .select(['id', 'name', 'host_id', 'tenant_id'])
-          .where('tenant_id', '=', env.tenantId)
-          .where(
-            'name',
-            'in',
-            linked.map((l) => l.name),
-          )
-          .execute()
-      ).map((r) => [r.name, r.id]),
-    );
+    const ids = await env.sessionIds(linked.map((l) => l.name));
     // The host sends queued messages: each is queued here first (as the edge would), untimed by the
     // host's CPU but counted in PostgreSQL's.
     const direct = async (job: Job, text: string) => {
