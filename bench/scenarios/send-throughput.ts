@@ -103,7 +103,7 @@ const path = (
 ): SendPath => ({ who, side, groups, send, profile, runs: new Map() });
 
 /** Each figure's median over a path's rounds (CPU process by process); complete only if every round was. */
-export function medianFigures(runs: readonly SendFigures[]): SendFigures {
+function medianFigures(runs: readonly SendFigures[]): SendFigures {
   const mid = (pick: (f: SendFigures) => number) => median(runs.map(pick));
   const byProcess = (pick: (f: SendFigures) => Record<string, number>) =>
     Object.fromEntries(
@@ -136,7 +136,7 @@ function roundNotes(result: ScenarioResult, sessions: readonly number[], paths: 
     return a.map((f, i) => fmtRatio(ratio(f[k], b[i]?.[k]))).join(', ');
   };
   for (const n of sessions) {
-    if (!api?.runs.get(n)?.length || (api.runs.get(n)?.length ?? 0) < 2) continue;
+    if ((api?.runs.get(n)?.length ?? 0) < 2) continue; // one round: its figures are in the table
     result.notes.push(
       `Round by round, ${n} session${n === 1 ? '' : 's'} (each against the baseline of the same round): ` +
         `\`/api/send\` accepted against file auth ${perRound(api, file, n, 'acceptedPerS')}; ` +
