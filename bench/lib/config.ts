@@ -13,6 +13,12 @@ export interface BenchConfig {
     warmupSeconds: number;
     /** Before the saturation runs, at saturation. */
     saturationWarmupSeconds: number;
+    /**
+     * Each measured run is split into this many rounds, the edge, the direct call and the bare proxy
+     * taking turns (the figures are medians): measured one after another once each, a drift of the
+     * machine fell on one of them.
+     */
+    rounds: number;
     /** Smoke: a fixed number of requests per run instead of durations. */
     amount?: number;
   };
@@ -73,11 +79,12 @@ export const QUICK: BenchConfig = {
   mode: 'quick',
   api: {
     fixedRate: 500,
-    fixedSeconds: 8,
-    saturationSeconds: 8,
+    fixedSeconds: 9,
+    saturationSeconds: 12,
     connections: 50,
     warmupSeconds: 2,
     saturationWarmupSeconds: 15,
+    rounds: 3,
   },
   send: {
     sessions: [1, 10, 50],
@@ -112,6 +119,7 @@ export const FULL: BenchConfig = {
     connections: 50,
     warmupSeconds: 5,
     saturationWarmupSeconds: 20,
+    rounds: 3,
   },
   send: {
     sessions: [1, 10, 50],
@@ -147,6 +155,7 @@ export const SMOKE: BenchConfig = {
     connections: 5,
     warmupSeconds: 0,
     saturationWarmupSeconds: 0,
+    rounds: 1,
     amount: 20,
   },
   send: {

@@ -11,7 +11,7 @@ import { type LoadResult, load } from '../lib/load.js';
 import { paced } from '../lib/paced.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
-import { fmt } from '../lib/stats.js';
+import { fmt, median } from '../lib/stats.js';
 
 export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: ScenarioResult): Promise<void> {
   const cfg = config.api;
@@ -24,6 +24,7 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
     'fixed rate (req/s)': cfg.fixedRate,
     'fixed-rate run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.fixedSeconds,
     'saturation run (s)': cfg.amount ? `${cfg.amount} requests` : cfg.saturationSeconds,
+    rounds: `${cfg.rounds} (each run split into them; the paths take turns within each; the figures are medians)`,
     'connections (fixed / saturation)': `${Math.max(1, Math.round(cfg.connections / 5))} / ${cfg.connections}`,
     'warm-up per path, untimed (s), at the fixed rate / at saturation': `${cfg.warmupSeconds} / ${cfg.saturationWarmupSeconds}`,
   };
@@ -112,6 +113,25 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
 }
 
 type Measured = LoadResult & { cpuUs: number; sysUs: number };
+
+/** Each rate, latency and CPU figure's median over the rounds; counts summed. */
+function medianOf(runs: readonly Measured[]): Measured {
+  const mid = (pick: (m: Measured) => number) => median(runs.map(pick));
+  const sum = (pick: (m: Measured) => number) => runs.reduce((total, m) => total + pick(m), 0);
+  return {
+    rps: mid((m) => m.rps),
+    okRps: mid((m) => m.okRps),
+    p50Ms: mid((m) => m.p50Ms),
+    p99Ms: mid((m) => m.p99Ms),
+    meanMs: mid((m) => m.meanMs),
+    cpuUs: mid((m) => m.cpuUs),
+    sysUs: mid((m) => m.sysUs),
+    requests: sum((m) => m.requests),
+    non2xx: sum((m) => m.non2xx),
+    errors: sum((m) => m.errors),
+    seconds: sum((m) => m.seconds),
+  };
+}
 /** Through the edge, straight to the host, and (edge apart) through the bare proxy. */
 type Compared = { ours: Measured; base: Measured; bare?: Measured };
 
@@ -150,10 +170,15 @@ async function measureStack(
   // Edge apart only: in one process there is no hop to compare with.
   const bare = kind === 'apart' ? await env.startBareProxy(hostUrl, claims) : undefined;
   const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
-  const run = async (label: string, opts: { rate?: number; seconds: number; connections: number }) => {
+  const run = async (
+    label: string,
+    opts: { rate?: number; seconds: number; connections: number },
+    rounds = 1,
+  ) => {
+    const seconds = Math.max(1, opts.seconds / rounds);
     const common = {
       connections: opts.connections,
-      duration: opts.seconds,
+      duration: seconds,
       ...(opts.rate ? { rate: opts.rate } : {}),
       ...(cfg.amount ? { amount: cfg.amount } : {}),
     };
@@ -171,17 +196,43 @@ async function measureStack(
         ? paced({
             ...target,
             rate: opts.rate,
-            seconds: cfg.amount ? cfg.amount / opts.rate : opts.seconds,
+            seconds: cfg.amount ? cfg.amount / opts.rate : seconds,
             connections: opts.connections,
           })
         : load({ ...target, ...common });
-    const ours = await measure([...procs.map((p) => p.proc.pid), ...pg], () =>
-      env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () => drive(edgeTarget)),
-    );
     const direct = await hostTarget();
-    const base = await measure([host.proc.pid, ...pg], () => drive(direct));
-    const viaBare =
-      bare && (await measure([bare.proc.pid, host.proc.pid, ...pg], () => drive({ url: bare.url })));
+    // In rounds, each path once per round in an order that turns by one: a drift of the machine falls on
+    // all of them, and each figure is the median of its rounds.
+    const paths = [
+      {
+        who: 'ours',
+        go: (round: number) =>
+          measure([...procs.map((p) => p.proc.pid), ...pg], () =>
+            round === 0
+              ? env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () => drive(edgeTarget))
+              : drive(edgeTarget),
+          ),
+      },
+      { who: 'base', go: () => measure([host.proc.pid, ...pg], () => drive(direct)) },
+      ...(bare
+        ? [
+            {
+              who: 'bare',
+              go: () => measure([bare.proc.pid, host.proc.pid, ...pg], () => drive({ url: bare.url })),
+            },
+          ]
+        : []),
+    ];
+    const runs = new Map<string, Measured[]>(paths.map((p) => [p.who, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < paths.length; i++) {
+        const path = paths[(i + round) % paths.length] as (typeof paths)[number];
+        runs.get(path.who)?.push(await path.go(round));
+      }
+    }
+    const ours = medianOf(runs.get('ours') ?? []);
+    const base = medianOf(runs.get('base') ?? []);
+    const viaBare = bare ? medianOf(runs.get('bare') ?? []) : undefined;
     const line = (who: string, r: Measured) =>
       `${who} ${fmt(r.rps)} req/s p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms`;
     env.log(
@@ -209,17 +260,21 @@ async function measureStack(
       seconds: cfg.warmupSeconds,
       connections: fixedConnections,
     });
-    const fixed = await run(`fixed ${cfg.fixedRate} req/s`, {
-      rate: cfg.fixedRate,
-      seconds: cfg.fixedSeconds,
-      connections: fixedConnections,
-    });
+    const fixed = await run(
+      `fixed ${cfg.fixedRate} req/s`,
+      { rate: cfg.fixedRate, seconds: cfg.fixedSeconds, connections: fixedConnections },
+      cfg.rounds,
+    );
     // Every path, each in turn, as busy as it will be measured (JIT, heap sizes, pooled connections).
     await warmUp('warm-up at saturation', {
       seconds: cfg.saturationWarmupSeconds,
       connections: cfg.connections,
     });
-    const sat = await run('saturation', { seconds: cfg.saturationSeconds, connections: cfg.connections });
+    const sat = await run(
+      'saturation',
+      { seconds: cfg.saturationSeconds, connections: cfg.connections },
+      cfg.rounds,
+    );
     return { fixed, sat };
   } finally {
     await bare?.stop();
