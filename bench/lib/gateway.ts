@@ -41,15 +41,15 @@ export async function simCall(simUrl: string, method: string, path: string, body
 }
 
 /**
- * Registers the numbers with the simulator before they are written to, untimed: a contact's account and
+ * Registers the jobs' contacts with the simulator before they are written to, untimed: a contact's account and
  * keys exist on WhatsApp long before anyone writes to it, while the simulator, left to itself, makes them
  * on first use, inside whichever run touches the number first.
  */
-export async function registerContacts(simUrl: string, phones: readonly string[]): Promise<void> {
-  for (const phone of phones) {
-    const { status } = await simCall(simUrl, 'PUT', `/sim/accounts/${phone}`);
+export async function registerContacts(simUrl: string, jobs: readonly { contact: string }[]): Promise<void> {
+  for (const { contact } of jobs) {
+    const { status } = await simCall(simUrl, 'PUT', `/sim/accounts/${contact}`);
     if (status !== 200 && status !== 201)
-      throw new Error(`registering ${phone} with the simulator: ${status}`);
+      throw new Error(`registering ${contact} with the simulator: ${status}`);
   }
 }
 

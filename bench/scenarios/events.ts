@@ -153,10 +153,7 @@ async function plan(
     contact: contactPhone(side, run, s),
     texts: Array.from({ length: perContact }, (_, k) => `inbound ${run}/${s}/${k} ✓`),
   }));
-  await registerContacts(
-    simUrl,
-    jobs.map((job) => job.contact),
-  );
+  await registerContacts(simUrl, jobs);
   return jobs;
 }
 

@@ -51,10 +51,7 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         (i) => linkSession(edge.url, sim.url, env.adminKey, `media-${env.tag()}`, accountPhone(1, i)),
       );
       const jobs = plan(1, cfg.sessions, cfg.perSession);
-      await registerContacts(
-        sim.url,
-        jobs.map((job) => job.contact),
-      );
+      await registerContacts(sim.url, jobs);
       await waitQuiet([host.proc.pid, edge.proc.pid, simPid]);
       const groups = async () => ({
         host: [host.proc.pid],
@@ -84,10 +81,7 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         4,
       );
       const jobs = plan(2, cfg.sessions, cfg.perSession);
-      await registerContacts(
-        sim.url,
-        jobs.map((job) => job.contact),
-      );
+      await registerContacts(sim.url, jobs);
       await waitQuiet([raw.proc.pid, simPid]);
       base = await measured(
         sim.url,

@@ -73,10 +73,7 @@ async function plan(
     contact: contactPhone(side, run, s),
     texts: Array.from({ length: per }, (_, k) => `bench ${run}/${s}/${k} ✓`),
   }));
-  await registerContacts(
-    simUrl,
-    jobs.map((job) => job.contact),
-  );
+  await registerContacts(simUrl, jobs);
   return jobs;
 }
 
@@ -94,7 +91,7 @@ type SendPath = {
   runs: Map<number, SendFigures[]>;
 };
 
-const path = (
+const sendPath = (
   who: string,
   side: number,
   groups: SendPath['groups'],
@@ -120,6 +117,12 @@ function medianFigures(runs: readonly SendFigures[]): SendFigures {
     sysPerMessage: byProcess((f) => f.sysPerMessage),
   };
 }
+
+/** A path's figures at `sessions`, the medians of its rounds; undefined when it has none. */
+const medianOf = (path: SendPath | undefined, sessions: number): SendFigures | undefined => {
+  const runs = path?.runs.get(sessions);
+  return runs?.length ? medianFigures(runs) : undefined;
+};
 
 /** The targets' ratios round by round (each against the baseline measured in the same round): the spread. */
 function roundNotes(result: ScenarioResult, sessions: readonly number[], paths: readonly SendPath[]) {
@@ -274,26 +277,20 @@ export async function sendThroughput(
   };
   const sim = await env.startSimulator();
   const simPid = sim.child.pid ?? -1;
-  const ours = new Map<number, SendFigures>();
-  const together = new Map<number, SendFigures>();
-  const outbox = new Map<number, SendFigures>();
-  const base = new Map<number, SendFigures>();
-  const fileBase = new Map<number, SendFigures>();
-  const seedLike = new Map<number, SendFigures>();
   const breakdown: { path: string; f: SendFigures }[] = [];
   let run = 0;
   // The warm-up through one path (its process's first messages run cold), delivered before a measured
   // run starts.
-  const warm = async (side: number, send: (jobs: Job[]) => Promise<Sent>) => {
+  const warm = async (path: SendPath) => {
     const jobs = await plan(
       config,
       sim.url,
-      side,
+      path.side,
       run++,
       Math.min(cfg.warmup.sessions, max),
       cfg.warmup.messagesPerSession,
     );
-    const sent = await send(jobs);
+    const sent = await path.send(jobs)();
     await awaitDelivery(sim.url, sent.acceptedBy, cfg.deliveryTimeoutMs);
   };
   /** Every process that may still be busy with a run; each run starts once all are idle. */
@@ -332,9 +329,6 @@ export async function sendThroughput(
         }
       }
     }
-  };
-  const medians = (path: SendPath, into: Map<number, SendFigures>) => {
-    for (const [n, runs] of path.runs) into.set(n, medianFigures(runs));
   };
   const closing: (() => Promise<void>)[] = [];
   let linked: LinkedSession[] = [];
@@ -408,11 +402,17 @@ export async function sendThroughput(
         body: { to: job.contact, message: text },
       }).then((r) => r.status);
 
-    const oursPath = path('ours', 1, groups, (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdge), {
-      label: (n) => `send-${n}-sessions`,
-      procs: [host, edge],
-    });
-    const outboxPath = path(
+    const oursPath = sendPath(
+      'ours',
+      1,
+      groups,
+      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdge),
+      {
+        label: (n) => `send-${n}-sessions`,
+        procs: [host, edge],
+      },
+    );
+    const outboxPath = sendPath(
       'outbox',
       1,
       groups,
@@ -422,7 +422,7 @@ export async function sendThroughput(
         procs: [host, edge],
       },
     );
-    const rawPath = path(
+    const rawPath = sendPath(
       'baseline',
       2,
       rawGroups,
@@ -432,33 +432,28 @@ export async function sendThroughput(
         procs: [raw],
       },
     );
-    const filePath = path(
+    const filePath = sendPath(
       'file-auth baseline',
       3,
       fileGroups,
       (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false),
       { label: (n) => `raw-file-send-${n}-sessions`, procs: [rawFile] },
     );
-    const seedPath = path(
+    const seedPath = sendPath(
       'seed-like gateway',
       3,
       fileGroups,
       (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaSeed),
     );
     paths.push(oursPath, outboxPath, rawPath, filePath, seedPath);
-    for (const p of paths) await warm(p.side, (jobs) => p.send(jobs)());
+    for (const p of paths) await warm(p);
     await inRounds(paths);
-    medians(oursPath, ours);
-    medians(outboxPath, outbox);
-    medians(rawPath, base);
-    medians(filePath, fileBase);
-    medians(seedPath, seedLike);
     for (const [label, p] of [
       ['through the edge (the API)', oursPath],
       ['the outbox through the edge (POST /api/messages)', outboxPath],
     ] as const) {
-      const f = p.runs.get(split);
-      if (f) breakdown.push({ path: label, f: medianFigures(f) });
+      const f = medianOf(p, split);
+      if (f) breakdown.push({ path: label, f });
     }
 
     // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
@@ -523,7 +518,7 @@ export async function sendThroughput(
     t0 = Date.now();
     await pool(linked, 10, (l) => untilConnected(stack.edge.url, l.key, l.name));
     env.log(`  resumed ${linked.length} sessions in one process in ${fmt((Date.now() - t0) / 1000)} s`);
-    const stackPath = path(
+    const stackPath = sendPath(
       'ours in one process',
       1,
       async () => ({ stack: [stack.host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
@@ -531,29 +526,33 @@ export async function sendThroughput(
       { label: (n) => `send-stack-${n}-sessions`, procs: [stack.host] },
     );
     paths.push(stackPath);
-    await warm(1, (jobs) => stackPath.send(jobs)());
+    await warm(stackPath);
     await inRounds([stackPath]);
-    medians(stackPath, together);
     for (const [label, p] of [
       ['through the edge, one process (npm start)', stackPath],
       ['raw Baileys, sendMessage (the baseline)', rawPath],
       ['raw Baileys on file auth (useMultiFileAuthState)', filePath],
       ['a seed-like gateway: HTTP and Baileys on file auth', seedPath],
     ] as const) {
-      const runs = p.runs.get(split);
-      if (runs) breakdown.push({ path: label, f: medianFigures(runs) });
+      const f = medianOf(p, split);
+      if (f) breakdown.push({ path: label, f });
     }
   } finally {
     for (const close of closing.reverse()) await close().catch(() => {});
     await sim.stop();
     roundNotes(result, cfg.sessions, paths);
     for (const n of cfg.sessions) {
-      const o = ours.get(n);
-      const t = together.get(n);
-      const q = outbox.get(n);
-      const b = base.get(n);
-      const fb = fileBase.get(n);
-      const sl = seedLike.get(n);
+      const of = (who: string) =>
+        medianOf(
+          paths.find((p) => p.who === who),
+          n,
+        );
+      const o = of('ours');
+      const t = of('ours in one process');
+      const q = of('outbox');
+      const b = of('baseline');
+      const fb = of('file-auth baseline');
+      const sl = of('seed-like gateway');
       if (!o && !b) continue;
       const label = `${n} session${n === 1 ? '' : 's'}`;
       const pick = (f: SendFigures | undefined, k: 'acceptedPerS' | 'deliveredPerS') => f?.[k] ?? Number.NaN;
