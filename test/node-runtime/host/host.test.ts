@@ -178,6 +178,59 @@ describe('session host', () => {
     expect(made).toBeLessThanOrEqual(6);
   });
 
+  it("fetches a new contact's devices and keys while its number is being checked", async () => {
+    const id = await newSession('first-contact');
+    await call(id, 'start');
+    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
+    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000003', name: 'Wulan' });
+    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const contact = '628900000097';
+    const fetches = sim.sim.keyFetches;
+    const release = sim.sim.holdNumberChecks();
+    try {
+      const messageId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'pertama');
+      const sent = call(id, 'send', { body: { messageId } });
+      // The contact's pre-keys are asked for while the check of its number has no answer yet. Before, the
+      // send waited for that answer, then asked for its devices, then for their keys.
+      await eventually(() => (sim.sim.keyFetches > fetches ? true : undefined));
+      release();
+      expect((await sent).body).toEqual({ id: messageId, status: 'sent' });
+    } finally {
+      release();
+    }
+    await eventually(async () => {
+      const inbox = (await control(sim, 'GET', `/sim/contacts/${contact}/messages`)).body as {
+        text: string;
+      }[];
+      return inbox.some((m) => m.text === 'pertama') ? true : undefined;
+    });
+  });
+
+  it('asks for no devices of a number known not to be on WhatsApp', async () => {
+    const id = await newSession('not-on-whatsapp');
+    await call(id, 'start');
+    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
+    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000004', name: 'Tika' });
+    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const stranger = '9990002222@s.whatsapp.net';
+    const first = await queueText(database().db, id, stranger, 'x');
+    expect((await call(id, 'send', { body: { messageId: first } })).body.code).toBe(
+      'RECIPIENT_NOT_ON_WHATSAPP',
+    );
+    // Known now not to be on WhatsApp: a second send asks about the number again (a "no" is not trusted for
+    // a send), and for no devices.
+    for (let last = -1; last !== sim.sim.usyncQueries; ) {
+      last = sim.sim.usyncQueries;
+      await new Promise((r) => setTimeout(r, 300)); // the socket's own queries after login are over
+    }
+    const queries = sim.sim.usyncQueries;
+    const second = await queueText(database().db, id, stranger, 'y');
+    expect((await call(id, 'send', { body: { messageId: second } })).body.code).toBe(
+      'RECIPIENT_NOT_ON_WHATSAPP',
+    );
+    expect(sim.sim.usyncQueries).toBe(queries + 1);
+  });
+
   it('answers a send while not linked with SESSION_NOT_AUTHENTICATED', async () => {
     const id = await newSession('unlinked');
     const messageId = await queueText(database().db, id, '628900000099@s.whatsapp.net', 'x');
