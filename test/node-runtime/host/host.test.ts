@@ -74,6 +74,16 @@ const call = async (
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
+/** A session of the host, linked by QR to `phone`, and connected. */
+const linkedSession = async (name: string, phone: string, pushName: string) => {
+  const id = await newSession(name);
+  await call(id, 'start');
+  const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
+  await control(sim, 'POST', '/sim/scan', { qr, phone, name: pushName });
+  await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+  return id;
+};
+
 beforeAll(async () => {
   sim = await startSimulator();
   const { db } = database();
@@ -157,11 +167,7 @@ describe('session host', () => {
   });
 
   it('looks at the outbox once per message sent one at a time', async () => {
-    const id = await newSession('one-look');
-    await call(id, 'start');
-    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
-    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000002', name: 'Sari' });
-    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const id = await linkedSession('one-look', '628900000002', 'Sari');
     const before = looks.get(id) ?? 0;
     for (let i = 0; i < 5; i++) {
       const messageId = await queueText(database().db, id, '628900000098@s.whatsapp.net', `one ${i}`);
@@ -179,11 +185,7 @@ describe('session host', () => {
   });
 
   it("fetches a new contact's devices and keys while its number is being checked", async () => {
-    const id = await newSession('first-contact');
-    await call(id, 'start');
-    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
-    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000003', name: 'Wulan' });
-    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const id = await linkedSession('first-contact', '628900000003', 'Wulan');
     const contact = '628900000097';
     const fetches = sim.sim.keyFetches;
     const release = sim.sim.holdNumberChecks();
@@ -207,11 +209,7 @@ describe('session host', () => {
   });
 
   it('asks for no devices of a number known not to be on WhatsApp', async () => {
-    const id = await newSession('not-on-whatsapp');
-    await call(id, 'start');
-    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
-    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000004', name: 'Tika' });
-    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
+    const id = await linkedSession('not-on-whatsapp', '628900000004', 'Tika');
     const stranger = '9990002222@s.whatsapp.net';
     const first = await queueText(database().db, id, stranger, 'x');
     expect((await call(id, 'send', { body: { messageId: first } })).body.code).toBe(
