@@ -80,12 +80,6 @@ export async function checkNumbers(sock: WASocket, jids: readonly string[]): Pro
   });
 }
 
-/** What is remembered about `jid` and still trusted: on WhatsApp or not, or undefined if unknown. */
-export const knownOnWhatsApp = (jid: string): boolean | undefined => {
-  const answer = known.get(jid);
-  return answer && answer.until > Date.now() ? answer.exists : undefined;
-};
-
 /** Whether a send may go to `jid`: a remembered "not on WhatsApp" is asked again, a positive is trusted. */
 export async function isOnWhatsApp(sock: WASocket, jid: string): Promise<boolean> {
   const answer = known.get(jid);

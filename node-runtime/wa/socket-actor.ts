@@ -16,7 +16,6 @@ import {
   type SocketActorLogic,
 } from '../session/machine.js';
 import type { AuthStore } from './auth-store.js';
-import { prepareSessions } from './contact-sessions.js';
 import { isOnWhatsApp } from './number-check.js';
 import { baileysMessage } from './outgoing.js';
 import { recordingHooks, recordServerAcks } from './recorder.js';
@@ -207,35 +206,36 @@ type Batched = { command: SendCommand; reply: SendCommand['reply'] };
  * transaction, and their stanzas leave, in order, once it has committed (Baileys' `afterCommit`,
  * patches/). One session's sends are otherwise one commit each, under the key lock, which caps its rate.
  * A single one goes as it always did, in a transaction of its own.
- *
- * The numbers are checked first (Baileys would otherwise send to no device and report success; a query
- * to WhatsApp must not hold the key lock), and beside them a new contact's devices and Signal sessions
- * are fetched (see prepareSessions; if that fails, the send asks for them itself).
  */
 const sendTogether = async (sock: WASocket, sends: Batched[]) => {
-  const prepared = prepareSessions(
-    sock,
-    sends.map(({ command }) => command.to),
-  ).catch(() => undefined);
-  const [onWhatsApp] = await Promise.all([
-    Promise.all(sends.map(({ command }) => isOnWhatsApp(sock, command.to).catch((cause: unknown) => cause))),
-    prepared,
-  ]);
-  const sendChecked = (i: number): Promise<SendResult> => {
-    const known = onWhatsApp[i];
-    if (known === false) return Promise.resolve({ ok: false, error: 'not-on-whatsapp' });
-    if (known !== true) return Promise.resolve({ ok: false, error: 'send-failed', cause: known });
-    return sendMessage(sock, (sends[i] as Batched).command).catch((cause: unknown) => ({
-      ok: false as const,
-      error: 'send-failed' as const,
-      cause,
-    }));
-  };
-  if (sends.length === 1) return (sends[0] as Batched).reply(await sendChecked(0));
+  if (sends.length === 1) {
+    const [{ command, reply }] = sends as [Batched];
+    return send(sock, command).then(reply, (cause: unknown) =>
+      reply({ ok: false, error: 'send-failed', cause }),
+    );
+  }
+  // The numbers first: a query to WhatsApp must not hold the key lock.
+  const onWhatsApp = await Promise.all(
+    sends.map(({ command }) => isOnWhatsApp(sock, command.to).catch((cause: unknown) => cause)),
+  );
   const results: SendResult[] = [];
   try {
     await sock.authState.keys.transaction(async () => {
-      for (let i = 0; i < sends.length; i++) results[i] = await sendChecked(i);
+      for (const [i, { command }] of sends.entries()) {
+        const known = onWhatsApp[i];
+        if (known !== true) {
+          results[i] =
+            known === false
+              ? { ok: false, error: 'not-on-whatsapp' }
+              : { ok: false, error: 'send-failed', cause: known };
+          continue;
+        }
+        results[i] = await sendMessage(sock, command).catch((cause: unknown) => ({
+          ok: false as const,
+          error: 'send-failed' as const,
+          cause,
+        }));
+      }
     }, sock.authState.creds.me?.id ?? '');
   } catch (cause) {
     // The commit, or a stanza after it, failed: which ones left is not known. They stay queued and go
@@ -245,6 +245,17 @@ const sendTogether = async (sock: WASocket, sends: Batched[]) => {
     }
   }
   for (const [i, { reply }] of sends.entries()) reply(results[i] ?? { ok: false, error: 'send-failed' });
+};
+
+/**
+ * Sends a text under the id the outbox gave it (a resend after a crash carries the same one, so the
+ * recipient shows it once), after checking the number is on WhatsApp (Baileys would otherwise send to no
+ * device and report success).
+ */
+const send = async (sock: WASocket, command: SendCommand) => {
+  if (!(await isOnWhatsApp(sock, command.to)))
+    return { ok: false as const, error: 'not-on-whatsapp' as const };
+  return sendMessage(sock, command);
 };
 
 /** Baileys' sendMessage for a command whose recipient is known to be on WhatsApp. */

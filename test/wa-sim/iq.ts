@@ -35,9 +35,6 @@ export const handleIq = (
       ]);
     case 'usync':
       sim.usyncQueries++;
-      if (sim.numberChecksHeld && child(child(first, 'query'), 'contact')) {
-        return void sim.numberChecksHeld.then(() => reply(usync(sim, first)));
-      }
       return reply(usync(sim, first));
     case 'md':
       if (first?.tag === 'remove-companion-device') {

@@ -87,11 +87,6 @@ export class Simulator {
   replacements = 0;
   /** Privacy (trusted-contact) tokens the linked devices asked to issue: tests count them per send. */
   privacyTokenIssues = 0;
-  /**
-   * While set, number checks (usync queries with the contact protocol) are answered once it settles, as a
-   * slow WhatsApp would: tests see what a client does while one is under way (holdNumberChecks).
-   */
-  numberChecksHeld: Promise<void> | undefined;
   /** Answer the next scan with a device identity signed by a key that is not the phone's. */
   private forgeNextPairing = false;
   private unavailableUntil = 0;
@@ -653,19 +648,6 @@ export class Simulator {
   }
 
   /** `POST /sim/faults`. */
-  /** Holds every number check from now until the function returned is called (in-process tests). */
-  holdNumberChecks(): () => void {
-    let resolve = () => {};
-    const promise = new Promise<void>((r) => {
-      resolve = r;
-    });
-    this.numberChecksHeld = promise;
-    return () => {
-      if (this.numberChecksHeld === promise) this.numberChecksHeld = undefined;
-      resolve();
-    };
-  }
-
   fault(kind: unknown, phone: unknown, ms: unknown): Outcome {
     if (phone !== undefined && (typeof phone !== 'string' || !/^\d+$/.test(phone))) {
       return fail(400, 'phone must be digits');

@@ -74,16 +74,6 @@ const call = async (
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
-/** A session of the host, linked by QR to `phone`, and connected. */
-const linkedSession = async (name: string, phone: string, pushName: string) => {
-  const id = await newSession(name);
-  await call(id, 'start');
-  const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
-  await control(sim, 'POST', '/sim/scan', { qr, phone, name: pushName });
-  await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
-  return id;
-};
-
 beforeAll(async () => {
   sim = await startSimulator();
   const { db } = database();
@@ -167,7 +157,11 @@ describe('session host', () => {
   });
 
   it('looks at the outbox once per message sent one at a time', async () => {
-    const id = await linkedSession('one-look', '628900000002', 'Sari');
+    const id = await newSession('one-look');
+    await call(id, 'start');
+    const qr = await eventually(async () => (await call(id, 'qr')).body.qr as string | undefined);
+    await control(sim, 'POST', '/sim/scan', { qr, phone: '628900000002', name: 'Sari' });
+    await eventually(async () => ((await call(id, 'status')).body.connected ? true : undefined));
     const before = looks.get(id) ?? 0;
     for (let i = 0; i < 5; i++) {
       const messageId = await queueText(database().db, id, '628900000098@s.whatsapp.net', `one ${i}`);
@@ -182,51 +176,6 @@ describe('session host', () => {
     const made = (looks.get(id) ?? 0) - before;
     expect(made).toBeGreaterThanOrEqual(4);
     expect(made).toBeLessThanOrEqual(6);
-  });
-
-  it("fetches a new contact's devices and keys while its number is being checked", async () => {
-    const id = await linkedSession('first-contact', '628900000003', 'Wulan');
-    const contact = '628900000097';
-    const fetches = sim.sim.keyFetches;
-    const release = sim.sim.holdNumberChecks();
-    try {
-      const messageId = await queueText(database().db, id, `${contact}@s.whatsapp.net`, 'pertama');
-      const sent = call(id, 'send', { body: { messageId } });
-      // The contact's pre-keys are asked for while the check of its number has no answer yet. Before, the
-      // send waited for that answer, then asked for its devices, then for their keys.
-      await eventually(() => (sim.sim.keyFetches > fetches ? true : undefined));
-      release();
-      expect((await sent).body).toEqual({ id: messageId, status: 'sent' });
-    } finally {
-      release();
-    }
-    await eventually(async () => {
-      const inbox = (await control(sim, 'GET', `/sim/contacts/${contact}/messages`)).body as {
-        text: string;
-      }[];
-      return inbox.some((m) => m.text === 'pertama') ? true : undefined;
-    });
-  });
-
-  it('asks for no devices of a number known not to be on WhatsApp', async () => {
-    const id = await linkedSession('not-on-whatsapp', '628900000004', 'Tika');
-    const stranger = '9990002222@s.whatsapp.net';
-    const first = await queueText(database().db, id, stranger, 'x');
-    expect((await call(id, 'send', { body: { messageId: first } })).body.code).toBe(
-      'RECIPIENT_NOT_ON_WHATSAPP',
-    );
-    // Known now not to be on WhatsApp: a second send asks about the number again (a "no" is not trusted for
-    // a send), and for no devices.
-    for (let last = -1; last !== sim.sim.usyncQueries; ) {
-      last = sim.sim.usyncQueries;
-      await new Promise((r) => setTimeout(r, 300)); // the socket's own queries after login are over
-    }
-    const queries = sim.sim.usyncQueries;
-    const second = await queueText(database().db, id, stranger, 'y');
-    expect((await call(id, 'send', { body: { messageId: second } })).body.code).toBe(
-      'RECIPIENT_NOT_ON_WHATSAPP',
-    );
-    expect(sim.sim.usyncQueries).toBe(queries + 1);
   });
 
   it('answers a send while not linked with SESSION_NOT_AUTHENTICATED', async () => {
