@@ -402,43 +402,21 @@ export async function sendThroughput(
         body: { to: job.contact, message: text },
       }).then((r) => r.status);
 
-    const oursPath = sendPath(
-      'ours',
-      1,
-      groups,
-      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdge),
-      {
-        label: (n) => `send-${n}-sessions`,
+    // Through the edge, to the API (`via`) named `label`; raw sockets (`sock`) with their own groups.
+    const apiPath = (who: string, via: typeof viaEdge, label: string) =>
+      sendPath(who, 1, groups, (jobs) => () => sendAll(jobs, cfg.inflightPerSession, via), {
+        label: (n) => `${label}-${n}-sessions`,
         procs: [host, edge],
-      },
-    );
-    const outboxPath = sendPath(
-      'outbox',
-      1,
-      groups,
-      (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaOutbox),
-      {
-        label: (n) => `outbox-${n}-sessions`,
-        procs: [host, edge],
-      },
-    );
-    const rawPath = sendPath(
-      'baseline',
-      2,
-      rawGroups,
-      (jobs) => rawSend(raw, jobs, cfg.inflightPerSession, false),
-      {
-        label: (n) => `raw-send-${n}-sessions`,
-        procs: [raw],
-      },
-    );
-    const filePath = sendPath(
-      'file-auth baseline',
-      3,
-      fileGroups,
-      (jobs) => rawSend(rawFile, jobs, cfg.inflightPerSession, false),
-      { label: (n) => `raw-file-send-${n}-sessions`, procs: [rawFile] },
-    );
+      });
+    const rawPathOf = (who: string, sock: typeof raw, side: number, of: SendPath['groups'], label: string) =>
+      sendPath(who, side, of, (jobs) => rawSend(sock, jobs, cfg.inflightPerSession, false), {
+        label: (n) => `${label}-${n}-sessions`,
+        procs: [sock],
+      });
+    const oursPath = apiPath('ours', viaEdge, 'send');
+    const outboxPath = apiPath('outbox', viaOutbox, 'outbox');
+    const rawPath = rawPathOf('baseline', raw, 2, rawGroups, 'raw-send');
+    const filePath = rawPathOf('file-auth baseline', rawFile, 3, fileGroups, 'raw-file-send');
     const seedPath = sendPath(
       'seed-like gateway',
       3,
