@@ -41,6 +41,7 @@ import {
 } from '../session/machine.js';
 import { type AuthStore, createAuthStore, type KeyWriter, keyWriter } from '../wa/auth-store.js';
 import { checkNumbers } from '../wa/number-check.js';
+import { sentRowOf } from '../wa/resend.js';
 import { makeSocketActor, type WaConnection } from '../wa/socket-actor.js';
 import { claimOrphans, handOver, ownedLeases } from './handover.js';
 import type { Beat } from './registry.js';
@@ -211,6 +212,7 @@ export class SessionHost {
             this.ending.add(tracked);
           },
           journal: (id) => this.journal(id),
+          sentRow: (sessionId, id) => sentRowOf(deps.db, sessionId, id),
         }),
         wipeAuth: fromPromise<void, WipeAuthInput>(async ({ input }) => {
           await (await this.store(input.sessionId)).clear();

@@ -19,6 +19,7 @@ import type { AuthStore } from './auth-store.js';
 import { isOnWhatsApp } from './number-check.js';
 import { baileysMessage } from './outgoing.js';
 import { recordingHooks, recordServerAcks } from './recorder.js';
+import { resentMessage, type SentRow } from './resend.js';
 
 export type WaConnection = {
   /** WhatsApp's WebSocket URL; set only to point at the simulator (WA_WS_URL). */
@@ -72,6 +73,8 @@ export const makeSocketActor = (deps: {
   onEnding?: (ended: Promise<void>) => void;
   /** Where the session's messages, receipts and their events are written. */
   journal: (sessionId: string) => SessionJournal;
+  /** A message the session sent, from the store: what a recipient's retry receipt asks for again. */
+  sentRow: (sessionId: string, id: string) => Promise<SentRow | undefined>;
 }): SocketActorLogic =>
   defineSocketActor(({ input, sendBack, receive }) => {
     const logger = deps.logger.child({ sessionId: input.sessionId });
@@ -90,6 +93,13 @@ export const makeSocketActor = (deps: {
         forgetUntypedPairingCode(store);
         sock = makeWASocket({
           ...recordingHooks(() => sock, journal),
+          // A recipient's phone that could not decrypt a message asks for it again; Baileys sends it once
+          // more, on a new Signal session, with what this returns.
+          getMessage: async ({ id }) => {
+            const row = id ? await deps.sentRow(input.sessionId, id) : undefined;
+            logger.info({ messageId: id, found: !!row }, 'a recipient asked for a message again');
+            return row && id ? resentMessage(row, id, sock?.user?.id ?? '') : undefined;
+          },
           auth: store.state,
           // Baileys' own log repeats what the session states say (a 515 after pairing is an "error" there);
           // it is shown only when debugging.

@@ -245,6 +245,80 @@ describe('sending every kind through the outbox', () => {
   });
 });
 
+describe('a contact whose phone cannot decrypt what we sent', () => {
+  const fault = (body: Record<string, unknown>) =>
+    fetch(`${sim.url}/sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  /** The message's status once it left (`sent` or further), else undefined. */
+  const sent = async (id: string) => {
+    const status = (await api(edge.url, 'GET', `/api/messages/${id}`, { key })).body.message?.status;
+    return status === 'queued' ? undefined : (status as string);
+  };
+
+  it('asks again (a retry receipt), and each kind comes again from the store, the same, on a new session', async () => {
+    const contact = '6285510000009';
+    const first = await queue({ to: contact, text: 'hello' });
+    await inboxEntry(contact, first);
+    // The contact answers, so the account's next messages go on that session as plain `msg`.
+    await storedInGateway(await contactSends(contact, { text: 'hi' }));
+    // The contact's phone lost its sessions and is switched off for a while: what we send it now waits.
+    expect((await fault({ kind: 'sessions-lost', phone: contact })).status).toBe(200);
+    expect((await fault({ kind: 'phone-away', phone: contact, ms: 6_000 })).status).toBe(200);
+    const image = png(2_000);
+    const reply = await queue({
+      to: contact,
+      text: 'see @Budi',
+      replyTo: first,
+      mentions: ['6281234567890'],
+    });
+    const photo = await queue({
+      to: contact,
+      type: 'image',
+      media: { data: image.toString('base64') },
+      caption: 'the map',
+    });
+    const place = await queue({
+      to: contact,
+      type: 'location',
+      location: { latitude: -6.1754, longitude: 106.8272, name: 'Monas' },
+    });
+    for (const id of [reply, photo, place]) {
+      await until(async () => (await sent(id)) ?? undefined);
+    }
+    // Meanwhile the account's socket is cut and comes back: the new socket has none of them in Baileys'
+    // own cache of recent messages, so the retries below are answered from the store.
+    expect((await fault({ kind: 'drop', phone: PHONE })).status).toBe(200);
+    await until(async () =>
+      (await api(edge.url, 'GET', '/api/session/status', { key })).body.connected ? true : undefined,
+    );
+    // Back, the phone cannot decrypt any of them and asks again; each came again, on a new session.
+    expect(await inboxEntry(contact, reply)).toMatchObject({
+      enc: 'pkmsg',
+      text: 'see @Budi',
+      quoted: first,
+      mentions: ['6281234567890@s.whatsapp.net'],
+    });
+    expect(await inboxEntry(contact, photo)).toMatchObject({
+      enc: 'pkmsg',
+      type: 'image',
+      caption: 'the map',
+      size: image.length,
+      sha256: sha256(image),
+    });
+    expect(await inboxEntry(contact, place)).toMatchObject({
+      enc: 'pkmsg',
+      type: 'location',
+      location: { latitude: -6.1754, longitude: 106.8272, name: 'Monas' },
+    });
+    for (const id of [reply, photo, place]) {
+      await until(async () => ((await sent(id)) === 'delivered' ? true : undefined));
+    }
+  });
+});
+
 describe('what is refused before anything is queued', () => {
   const refused = async (body: Record<string, unknown>) => {
     const res = await api(edge.url, 'POST', '/api/messages', { key, body: { to: '6285520000001', ...body } });

@@ -1,6 +1,6 @@
 import { type BinaryNode, jidDecode, type proto } from '@whiskeysockets/baileys';
 import { buildContent, type ContactContent, describeContent } from './content.js';
-import { child, childBytes, uintBE, unixTime } from './nodes.js';
+import { bigEndian, child, childBytes, uintBE, unixTime } from './nodes.js';
 import type { PreKeyBundle } from './phone.js';
 import { newMessageId, type Simulator } from './simulator.js';
 import {
@@ -15,6 +15,8 @@ import {
 
 /** A phone answers this many retry receipts for one message, then gives up on that device. */
 const MAX_RESENDS = 5;
+/** A phone asks a device this many times for a message it cannot decrypt (Baileys' own limit), then not. */
+const MAX_RETRIES_ASKED = 5;
 
 /** How a contact's stanzas name it: by phone number (`pn`, the default) or by LID. */
 export type Addressing = 'pn' | 'lid';
@@ -58,15 +60,16 @@ export const sendReceipt = (
 };
 
 /**
- * A contact's phone got message `id` from `sender` (decrypted, or not when `message` is undefined).
- * The first copy goes into its inbox; a resend only counts as one more delivery. Each decrypted copy
+ * A contact's phone got message `id` from `sender`'s `device` (decrypted, or not when `message` is
+ * undefined). The first copy goes into its inbox; a resend only counts as one more delivery; a first copy
+ * it could not decrypt is asked for again. Each decrypted copy
  * is answered with a delivery receipt, unless the phone already sent a read or played receipt for
  * that id: a status never goes back.
  */
 export const receiveFromDevice = (
   sim: Simulator,
   contact: Account,
-  sender: Account,
+  { account: sender, device }: { account: Account; device: LinkedDevice },
   id: string,
   enc: string,
   message: proto.IMessage | undefined,
@@ -75,7 +78,8 @@ export const receiveFromDevice = (
   const from = pnJid(sender);
   let entry = contact.inbox.find((m) => m.id === id && m.from === from);
   if (entry) entry.deliveries++;
-  else if (message) {
+  else if (!message) return askAgain(sim, contact, sender, device, id);
+  else {
     const details = describeContent(sim.media, message);
     entry = {
       from,
@@ -88,9 +92,35 @@ export const receiveFromDevice = (
       ...(details ? { details } : {}),
     };
     contact.inbox.push(entry);
-  } else return;
+  }
   sim.world.changed();
   if (message && entry.receipt === 'delivery') sendReceipt(sim, contact, sender, 'delivery', [id], chat);
+};
+
+/**
+ * A contact's phone could not decrypt message `id` from a linked device of `sender`: as WhatsApp's phones
+ * do, it asks that device for it again (`<receipt type="retry">` with its registration id; the server
+ * relays it), and the device encrypts it once more, on a new session. The keys a phone may add from the
+ * second request on are left out: the device then fetches the phone's bundle from the server instead.
+ */
+export const askAgain = (
+  sim: Simulator,
+  contact: Account,
+  sender: Account,
+  device: LinkedDevice,
+  id: string,
+) => {
+  const count = sim.countRetryAsked(`${contact.phone}/${address(sender, device.id)}/${id}`);
+  if (count > MAX_RETRIES_ASKED) return;
+  const t = unixTime();
+  sim.deliver(device, {
+    tag: 'receipt',
+    attrs: { from: pnJid(contact), id, t, type: 'retry' },
+    content: [
+      { tag: 'retry', attrs: { count: String(count), id, t, v: '1' } },
+      { tag: 'registration', attrs: {}, content: bigEndian(contact.device0.registrationId, 4) },
+    ],
+  });
 };
 
 /** What a contact's read or played receipt call comes to: which ids it carried and which it skipped. */

@@ -206,6 +206,43 @@ describe('messages from a contact to Baileys', () => {
     });
   });
 
+  it('asks again for a message its phone cannot decrypt: Baileys sends it once more, on a new session, from what its app kept', async () => {
+    const contact = '628444000007';
+    const kept = new Map<string, proto.IMessage>();
+    const bob = await linkDevice(server, '628222000002', 'Bob', {
+      getMessage: async (key) => (key.id ? kept.get(key.id) : undefined),
+    });
+    const send = async (text: string) => {
+      const sent = await bob.sock.sendMessage(`${contact}@s.whatsapp.net`, { text });
+      if (sent?.key.id && sent.message) kept.set(sent.key.id, sent.message);
+      return sent?.key.id;
+    };
+    const before = await send('before');
+    expect((await receivedBy(contact, before)).enc).toBe('pkmsg');
+    const loss = await control(server, 'POST', '/sim/faults', { kind: 'sessions-lost', phone: contact });
+    expect(loss.body).toEqual({ kind: 'sessions-lost', affected: 1 });
+    const asked = rawStanzas(bob.sock, 'receipt');
+    const after = await send('after');
+    // The phone has no session for the device's `msg`: it asks, and the copy comes on a new session.
+    const got = await receivedBy(contact, after);
+    expect(got).toMatchObject({ text: 'after', enc: 'pkmsg' });
+    const retry = asked.find((r) => r.attrs.id === after && r.attrs.type === 'retry');
+    expect(retry?.attrs.from).toBe(`${contact}@s.whatsapp.net`);
+    expect(child(retry, 'retry')?.attrs.count).toBe('1');
+    expect(child(retry, 'registration')?.content).toBeInstanceOf(Uint8Array);
+    // The new session carries what comes next.
+    expect((await receivedBy(contact, await send('later'))).text).toBe('later');
+    await endSocket(bob.sock);
+  });
+
+  it('refuses a sessions-lost fault without the phone of an account: 400', async () => {
+    for (const phone of [undefined, '628999999999']) {
+      const res = await control(server, 'POST', '/sim/faults', { kind: 'sessions-lost', phone });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('sessions-lost needs the phone of an account');
+    }
+  });
+
   it('refuses bad control calls: unknown account 404, missing text 400, bad phone 400', async () => {
     expect(
       (

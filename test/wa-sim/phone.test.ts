@@ -28,3 +28,24 @@ describe('a phone answering a retry receipt that carries the device keys', () =>
     });
   });
 });
+
+describe('a phone that fails to decrypt a message', () => {
+  it('keeps its session as it was: a forged copy does not use up the key of the real one', async () => {
+    const phone = new Phone(newKeyPair());
+    const device = new Phone(newKeyPair());
+    const first = await device.encrypt('phone.0', { conversation: 'hello' }, () => phone.bundle());
+    await phone.decrypt('device.0', first.type, first.ciphertext);
+    const reply = await phone.encrypt('device.0', { conversation: 'hi' }, () => undefined);
+    await device.decrypt('phone.0', reply.type, reply.ciphertext);
+    const real = await device.encrypt('phone.0', { conversation: 'real' }, () => undefined);
+    expect(real.type).toBe('msg');
+    // The same counter and ratchet key, a MAC that does not match: libsignal takes the message key out of
+    // the chain before it checks the MAC.
+    const forged = Buffer.from(real.ciphertext);
+    forged[forged.length - 1] = (forged.at(-1) ?? 0) ^ 0xff;
+    await expect(phone.decrypt('device.0', 'msg', forged)).rejects.toThrow();
+    expect(await phone.decrypt('device.0', real.type, real.ciphertext)).toMatchObject({
+      conversation: 'real',
+    });
+  });
+});

@@ -5,13 +5,7 @@ import {
   proto,
   unpadRandomMax16,
 } from '@whiskeysockets/baileys';
-import {
-  ProtocolAddress,
-  SessionBuilder,
-  SessionCipher,
-  type SessionRecord,
-  type SignalStorage,
-} from 'libsignal';
+import { ProtocolAddress, SessionBuilder, SessionCipher, SessionRecord, type SignalStorage } from 'libsignal';
 import { type KeyPair, newKeyPair } from './certificates.js';
 
 /** A pre-key bundle as served to key fetches: what a peer needs to open a Signal session. */
@@ -78,7 +72,12 @@ export class Phone {
       this.sessions = new Map();
     }
     this.storage = {
-      loadSession: async (id) => this.sessions.get(id),
+      // A copy, as a stored record is: libsignal changes what it loads while it tries to decrypt (a ratchet
+      // step, a used message key) and stores it only when it succeeds.
+      loadSession: async (id) => {
+        const record = this.sessions.get(id);
+        return record && SessionRecord.deserialize(record.serialize());
+      },
       storeSession: async (id, record) => {
         this.sessions.set(id, record);
         this.changed();
@@ -162,6 +161,12 @@ export class Phone {
       delete open.pendingPreKey;
       this.changed();
     }
+  }
+
+  /** Loses every Signal session (keeps its identity and pre-keys), as a phone restored from an old backup. */
+  forgetSessions() {
+    this.sessions.clear();
+    this.changed();
   }
 
   /** Decrypts an `enc` payload from `address` and returns the message it carries. */

@@ -41,12 +41,17 @@ export const handleMessage = async (
     if (!owner || !ciphertext) continue;
     const deviceId = decoded.device ?? 0;
     if (deviceId === 0) {
-      const message = await owner.device0
-        .decrypt(address(sender, senderDevice.id), enc.attrs.type ?? '', ciphertext)
-        .catch(() => undefined);
-      // The sender's own phone gets a copy (deviceSentMessage); only a contact's phone keeps an inbox
-      // and answers with receipts.
-      if (owner !== sender) receiveFromDevice(sim, owner, sender, id, enc.attrs.type ?? '', message, chat);
+      const read = async () => {
+        const message = await owner.device0
+          .decrypt(address(sender, senderDevice.id), enc.attrs.type ?? '', ciphertext)
+          .catch(() => undefined);
+        // The sender's own phone gets a copy (deviceSentMessage); only a contact's phone keeps an inbox
+        // and answers with receipts.
+        if (owner === sender) return;
+        const from = { account: sender, device: senderDevice };
+        receiveFromDevice(sim, owner, from, id, enc.attrs.type ?? '', message, chat);
+      };
+      if (owner === sender || !sim.holdWhileAway(owner.phone, read)) await read();
       continue;
     }
     const device = owner.devices.get(deviceId);

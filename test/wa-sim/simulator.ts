@@ -96,6 +96,9 @@ export class Simulator {
    * it could not decrypt (not saved: after a restart such a request goes unanswered).
    */
   private readonly sentByContacts = new Map<string, proto.IMessage>();
+  private readonly retriesAsked = new Map<string, number>();
+  /** Phones that are away (switched off, no signal): what devices send them waits for their return. */
+  private readonly away = new Map<string, (() => Promise<void>)[]>();
   private readonly sentFiles = new Map<string, Buffer>();
   /** "typing…" and its end, as each contact's phone was shown them (not saved: WhatsApp keeps none). */
   private readonly chatstates = new Map<string, { from: string; state: string; at: string }[]>();
@@ -291,6 +294,25 @@ export class Simulator {
 
   noteNack(id: string, error: string) {
     this.troubleOf(id).nacks.push(error);
+  }
+
+  /** Holds `read` (a phone reading what a device sent it) while `phone` is away: true when held. */
+  holdWhileAway(phone: string, read: () => Promise<void>): boolean {
+    const held = this.away.get(phone);
+    held?.push(read);
+    return held !== undefined;
+  }
+
+  /** The retry receipts a contact's phone sent for one message from one device so far, this one counted. */
+  countRetryAsked(key: string): number {
+    const count = (this.retriesAsked.get(key) ?? 0) + 1;
+    this.retriesAsked.delete(key); // re-inserted last: the oldest go first past the bound
+    this.retriesAsked.set(key, count);
+    if (this.retriesAsked.size > MAX_REMEMBERED) {
+      const oldest = this.retriesAsked.keys().next().value;
+      if (oldest !== undefined) this.retriesAsked.delete(oldest);
+    }
+    return count;
   }
 
   /** Keeps what contact `phone` sent as `id`, for a retry receipt; the oldest go past a bound. */
@@ -668,8 +690,28 @@ export class Simulator {
       this.forgeNextPairing = true;
     } else if (kind === 'media-expired') {
       this.media.expireAll();
+    } else if (kind === 'phone-away') {
+      const account = typeof phone === 'string' ? this.world.find(phone, 's.whatsapp.net') : undefined;
+      if (!account || typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > 600_000) {
+        return fail(400, 'phone-away needs the phone of an account and ms between 1 and 600000');
+      }
+      if (!this.away.has(account.phone)) this.away.set(account.phone, []);
+      setTimeout(async () => {
+        const held = this.away.get(account.phone) ?? [];
+        this.away.delete(account.phone);
+        for (const read of held) await read();
+      }, ms).unref();
+      return { status: 200, body: { kind, affected: 1 } };
+    } else if (kind === 'sessions-lost') {
+      const account = typeof phone === 'string' ? this.world.find(phone, 's.whatsapp.net') : undefined;
+      if (!account) return fail(400, 'sessions-lost needs the phone of an account');
+      account.device0.forgetSessions();
+      return { status: 200, body: { kind, affected: 1 } };
     } else {
-      return fail(400, 'kind must be drop, restart-required, unavailable, forged-pairing or media-expired');
+      return fail(
+        400,
+        'kind must be drop, restart-required, unavailable, forged-pairing, media-expired, sessions-lost or phone-away',
+      );
     }
     return { status: 200, body: { kind, affected: targets.length } };
   }
