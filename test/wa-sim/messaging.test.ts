@@ -243,6 +243,39 @@ describe('messages from a contact to Baileys', () => {
     }
   });
 
+  it('a phone away reads what devices sent it, in order, once it is back', async () => {
+    const contact = '628444000008';
+    const first = await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'one' });
+    await receivedBy(contact, first?.key.id);
+    const away = await control(server, 'POST', '/sim/faults', {
+      kind: 'phone-away',
+      phone: contact,
+      ms: 1_500,
+    });
+    expect(away.body).toEqual({ kind: 'phone-away', affected: 1 });
+    const sent = [];
+    for (const text of ['two', 'three'])
+      sent.push((await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text }))?.key.id);
+    expect((await inbox(contact)).map((m) => m.text)).toEqual(['one']);
+    await receivedBy(contact, sent[1]);
+    expect((await inbox(contact)).map((m) => m.text)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('refuses a phone-away fault without an account or a time from 1 ms to 10 minutes: 400', async () => {
+    for (const body of [
+      { ms: 1000 },
+      { phone: '628999999999', ms: 1000 },
+      { phone: ALICE },
+      { phone: ALICE, ms: 0 },
+      { phone: ALICE, ms: 600_001 },
+      { phone: ALICE, ms: '1000' },
+    ]) {
+      const res = await control(server, 'POST', '/sim/faults', { kind: 'phone-away', ...body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error).toBe('phone-away needs the phone of an account and ms between 1 and 600000');
+    }
+  });
+
   it('refuses bad control calls: unknown account 404, missing text 400, bad phone 400', async () => {
     expect(
       (

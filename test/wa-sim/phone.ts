@@ -72,12 +72,7 @@ export class Phone {
       this.sessions = new Map();
     }
     this.storage = {
-      // A copy, as a stored record is: libsignal changes what it loads while it tries to decrypt (a ratchet
-      // step, a used message key) and stores it only when it succeeds.
-      loadSession: async (id) => {
-        const record = this.sessions.get(id);
-        return record && SessionRecord.deserialize(record.serialize());
-      },
+      loadSession: async (id) => this.sessions.get(id),
       storeSession: async (id, record) => {
         this.sessions.set(id, record);
         this.changed();
@@ -175,15 +170,27 @@ export class Phone {
   }
 
   private async decryptNow(address: string, type: string, ciphertext: Uint8Array): Promise<proto.IMessage> {
-    const cipher = new SessionCipher(this.storage, toProtocolAddress(address));
-    const padded =
-      type === 'pkmsg'
-        ? await cipher.decryptPreKeyWhisperMessage(ciphertext)
-        : type === 'msg'
-          ? await cipher.decryptWhisperMessage(ciphertext)
-          : undefined;
-    if (!padded) throw new Error(`unsupported enc type ${type}`);
-    return proto.Message.decode(unpadRandomMax16(padded));
+    const addr = toProtocolAddress(address);
+    // libsignal changes the record it loaded while it tries (a ratchet step, a used message key) and
+    // stores it only once it succeeds: a phone's stored record stays as it was when it fails. The records
+    // here are the live objects, so a failed attempt puts the one from before back.
+    const before = this.sessions.get(addr.toString())?.serialize();
+    try {
+      const cipher = new SessionCipher(this.storage, addr);
+      const padded =
+        type === 'pkmsg'
+          ? await cipher.decryptPreKeyWhisperMessage(ciphertext)
+          : type === 'msg'
+            ? await cipher.decryptWhisperMessage(ciphertext)
+            : undefined;
+      if (!padded) throw new Error(`unsupported enc type ${type}`);
+      return proto.Message.decode(unpadRandomMax16(padded));
+    } catch (err) {
+      if (before) this.sessions.set(addr.toString(), SessionRecord.deserialize(before));
+      else this.sessions.delete(addr.toString());
+      this.changed(); // a save may have caught the record mid-attempt
+      throw err;
+    }
   }
 
   /**
