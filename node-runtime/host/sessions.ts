@@ -213,6 +213,7 @@ export class SessionHost {
           },
           journal: (id) => this.journal(id),
           sentRow: (sessionId, id) => sentRowOf(deps.db, sessionId, id),
+          onAskedAgain: () => deps.metrics?.askedAgain.inc(),
         }),
         wipeAuth: fromPromise<void, WipeAuthInput>(async ({ input }) => {
           await (await this.store(input.sessionId)).clear();

@@ -28,6 +28,11 @@ export class HostMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly askedAgain = new Counter({
+    name: 'wa_messages_asked_again_total',
+    help: "Retry receipts: a recipient's device could not decrypt a message we sent and asked for it again",
+    registers: [this.registry],
+  });
   readonly received = new Counter({
     name: 'wa_messages_received_total',
     help: 'Messages from contacts stored (each once, however often WhatsApp delivered it)',

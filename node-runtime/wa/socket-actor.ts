@@ -75,6 +75,8 @@ export const makeSocketActor = (deps: {
   journal: (sessionId: string) => SessionJournal;
   /** A message the session sent, from the store: what a recipient's retry receipt asks for again. */
   sentRow: (sessionId: string, id: string) => Promise<SentRow | undefined>;
+  /** Told of each retry receipt (metrics). */
+  onAskedAgain?: () => void;
 }): SocketActorLogic =>
   defineSocketActor(({ input, sendBack, receive }) => {
     const logger = deps.logger.child({ sessionId: input.sessionId });
@@ -118,6 +120,7 @@ export const makeSocketActor = (deps: {
         });
         const current = sock;
         recordServerAcks(current, journal, logger);
+        current.ws.on('CB:receipt,type:retry', () => deps.onAskedAgain?.());
         current.ev.on('creds.update', () => {
           store.saveCreds().catch((err) => logger.error({ err }, 'saving creds failed'));
         });

@@ -316,6 +316,9 @@ describe('a contact whose phone cannot decrypt what we sent', () => {
     for (const id of [reply, photo, place]) {
       await until(async () => ((await sent(id)) === 'delivered' ? true : undefined));
     }
+    // An operator sees recipients asking again (the phone asked once for each).
+    const metrics = await (await fetch(`${backend().host.url}/metrics`)).text();
+    expect(Number(/^wa_messages_asked_again_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
   });
 });
 
