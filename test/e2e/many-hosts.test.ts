@@ -235,8 +235,8 @@ describe('many hosts', () => {
     await allConnected();
     expect(new Set((await ownersOf()).values())).toEqual(new Set(['host-a']));
     // Each account and the contact exchange a first message before the load: two phones opening Signal
-    // sessions to each other at the same instant is a race real phones settle with retry receipts, which
-    // the simulator's contact does not send (not what this test is about).
+    // sessions to each other at the same instant is a race settled by retry receipts (resends), which
+    // this test is not about.
     for (const s of linked) {
       const queued = await api(edge.url, 'POST', '/api/messages', {
         key: s.key,
@@ -296,9 +296,6 @@ describe('many hosts', () => {
     await expectOneDeviceEach();
   });
 
-  // Skipped until a loss is found and fixed: in one full CI run (under load), a message a contact sent
-  // during the drain was never stored (the check of every inbound message timed out). It passed in every
-  // run of this file alone.
   it('draining moves every session off one by one while messages flow; undrain takes new sessions again', async () => {
     await startHost('host-c');
     const replacedBefore = sim.sim.replacements;
