@@ -96,10 +96,11 @@ export const makeSocketActor = (deps: {
         sock = makeWASocket({
           ...recordingHooks(() => sock, journal),
           // A recipient's phone that could not decrypt a message asks for it again; Baileys sends it once
-          // more, on a new Signal session, with what this returns.
+          // more, on a new Signal session, with what this returns. (Baileys also asks when a vote on a poll
+          // comes in: we send no polls, so there is none.)
           getMessage: async ({ id }) => {
             const row = id ? await deps.sentRow(input.sessionId, id) : undefined;
-            logger.info({ messageId: id, found: !!row }, 'a recipient asked for a message again');
+            logger.info({ messageId: id, found: !!row }, 'a message we sent, asked for again');
             return row && id ? resentMessage(row, id, sock?.user?.id ?? '') : undefined;
           },
           auth: store.state,
