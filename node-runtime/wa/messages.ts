@@ -55,7 +55,8 @@ export async function partyOf(sock: WASocket, jid: string, alt: string | null | 
 const seconds = (t: WAMessage['messageTimestamp']) =>
   typeof t === 'number' ? t : t && typeof t === 'object' && 'toNumber' in t ? t.toNumber() : Number(t ?? 0);
 
-const MEDIA_FIELDS = [
+/** Each kind of file and the field of `proto.Message` that carries it. */
+export const MEDIA_FIELDS = [
   ['imageMessage', 'image'],
   ['videoMessage', 'video'],
   ['audioMessage', 'audio'],

@@ -79,7 +79,7 @@ export function baileysMessage(outgoing: Outgoing): {
  * author: the account itself when `fromMe`, else the chat's other party) and its text. The store keeps
  * text, not the whole message, so a quoted file shows as its caption.
  */
-function quotedMessage(
+export function quotedMessage(
   replyTo: NonNullable<OutgoingContent['replyTo']>,
 ): NonNullable<MiscMessageGenerationOptions['quoted']> {
   return {

@@ -5,9 +5,10 @@
 import { generateWAMessageContent, generateWAMessageFromContent, type proto } from '@whiskeysockets/baileys';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../shared/db-schema.js';
-import type { MediaType, OutgoingContent } from '../../shared/message-content.js';
+import type { OutgoingContent } from '../../shared/message-content.js';
 import type { MediaDownload } from '../../shared/message-view.js';
-import { baileysMessage } from './outgoing.js';
+import { MEDIA_FIELDS } from './messages.js';
+import { baileysMessage, quotedMessage } from './outgoing.js';
 
 /** What the store keeps of a message we sent: what was queued, and the file's keys once it went up. */
 export type SentRow = {
@@ -37,14 +38,6 @@ export async function sentRowOf(
   return row && !row.content.deletedAt ? row : undefined;
 }
 
-const MEDIA_FIELDS: Record<MediaType, keyof proto.IMessage> = {
-  image: 'imageMessage',
-  video: 'videoMessage',
-  audio: 'audioMessage',
-  document: 'documentMessage',
-  sticker: 'stickerMessage',
-};
-
 const bytes = (base64: string | undefined) => (base64 ? Buffer.from(base64, 'base64') : undefined);
 
 /**
@@ -58,7 +51,7 @@ export async function resentMessage(
   userJid: string,
 ): Promise<proto.IMessage | undefined> {
   const { kind, text, content } = row;
-  const mediaField = MEDIA_FIELDS[kind as MediaType] as keyof proto.IMessage | undefined;
+  const mediaField = MEDIA_FIELDS.find(([, type]) => type === kind)?.[0];
   let message: proto.IMessage;
   let quoted: Parameters<typeof generateWAMessageFromContent>[2]['quoted'];
   if (mediaField) {
@@ -81,7 +74,7 @@ export async function resentMessage(
         ...mentions,
       },
     };
-    quoted = baileysQuoted(row);
+    quoted = content.replyTo && quotedMessage(content.replyTo);
   } else {
     const built = baileysMessage({ kind, text, content });
     message = await generateWAMessageContent(built.content, {
@@ -95,9 +88,3 @@ export async function resentMessage(
     ...(quoted ? { quoted } : {}),
   }).message as proto.IMessage;
 }
-
-/** The quoted message of a reply, as `baileysMessage` gives it for a text. */
-const baileysQuoted = (row: SentRow) =>
-  row.content.replyTo
-    ? baileysMessage({ kind: 'text', text: '', content: { replyTo: row.content.replyTo } }).options.quoted
-    : undefined;

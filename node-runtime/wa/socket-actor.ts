@@ -99,9 +99,10 @@ export const makeSocketActor = (deps: {
           // more, on a new Signal session, with what this returns. (Baileys also asks when a vote on a poll
           // comes in: we send no polls, so there is none.)
           getMessage: async ({ id }) => {
-            const row = id ? await deps.sentRow(input.sessionId, id) : undefined;
+            if (!id) return undefined;
+            const row = await deps.sentRow(input.sessionId, id);
             logger.info({ messageId: id, found: !!row }, 'a message we sent, asked for again');
-            return row && id ? resentMessage(row, id, sock?.user?.id ?? '') : undefined;
+            return row && resentMessage(row, id, sock?.user?.id ?? '');
           },
           auth: store.state,
           // Baileys' own log repeats what the session states say (a 515 after pairing is an "error" there);

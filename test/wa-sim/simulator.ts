@@ -306,22 +306,13 @@ export class Simulator {
   /** The retry receipts a contact's phone sent for one message from one device so far, this one counted. */
   countRetryAsked(key: string): number {
     const count = (this.retriesAsked.get(key) ?? 0) + 1;
-    this.retriesAsked.delete(key); // re-inserted last: the oldest go first past the bound
-    this.retriesAsked.set(key, count);
-    if (this.retriesAsked.size > MAX_REMEMBERED) {
-      const oldest = this.retriesAsked.keys().next().value;
-      if (oldest !== undefined) this.retriesAsked.delete(oldest);
-    }
+    keepBounded(this.retriesAsked, key, count, MAX_REMEMBERED);
     return count;
   }
 
   /** Keeps what contact `phone` sent as `id`, for a retry receipt; the oldest go past a bound. */
   rememberSent(phone: string, id: string, message: proto.IMessage) {
-    this.sentByContacts.set(`${phone}/${id}`, message);
-    if (this.sentByContacts.size > MAX_REMEMBERED) {
-      const oldest = this.sentByContacts.keys().next().value;
-      if (oldest !== undefined) this.sentByContacts.delete(oldest);
-    }
+    keepBounded(this.sentByContacts, `${phone}/${id}`, message, MAX_REMEMBERED);
   }
 
   sentMessage(phone: string, id: string): proto.IMessage | undefined {
@@ -333,11 +324,7 @@ export class Simulator {
    * that finds WhatsApp's copy gone asks the phone to upload it again (in memory; the oldest go first).
    */
   rememberSentFile(phone: string, id: string, file: Buffer) {
-    this.sentFiles.set(`${phone}/${id}`, file);
-    if (this.sentFiles.size > MAX_REMEMBERED_FILES) {
-      const oldest = this.sentFiles.keys().next().value;
-      if (oldest !== undefined) this.sentFiles.delete(oldest);
-    }
+    keepBounded(this.sentFiles, `${phone}/${id}`, file, MAX_REMEMBERED_FILES);
   }
 
   sentFile(phone: string, id: string): Buffer | undefined {
@@ -675,6 +662,8 @@ export class Simulator {
       return fail(400, 'phone must be digits');
     }
     const targets = [...this.connections].filter((c) => phone === undefined || c.account?.phone === phone);
+    // The account the phone-away and sessions-lost faults are about.
+    const account = typeof phone === 'string' ? this.world.find(phone, 's.whatsapp.net') : undefined;
     if (kind === 'drop') {
       for (const c of targets) c.terminate();
     } else if (kind === 'restart-required') {
@@ -691,7 +680,6 @@ export class Simulator {
     } else if (kind === 'media-expired') {
       this.media.expireAll();
     } else if (kind === 'phone-away') {
-      const account = typeof phone === 'string' ? this.world.find(phone, 's.whatsapp.net') : undefined;
       if (!account || typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > 600_000) {
         return fail(400, 'phone-away needs the phone of an account and ms between 1 and 600000');
       }
@@ -703,7 +691,6 @@ export class Simulator {
       }, ms).unref();
       return { status: 200, body: { kind, affected: 1 } };
     } else if (kind === 'sessions-lost') {
-      const account = typeof phone === 'string' ? this.world.find(phone, 's.whatsapp.net') : undefined;
       if (!account) return fail(400, 'sessions-lost needs the phone of an account');
       account.device0.forgetSessions();
       return { status: 200, body: { kind, affected: 1 } };
@@ -726,6 +713,16 @@ export class Simulator {
 /** The `addressing` option: absent means `pn`; undefined when it is neither. */
 const readAddressing = (value: unknown): Addressing | undefined =>
   value === undefined ? 'pn' : value === 'pn' || value === 'lid' ? value : undefined;
+
+/** Sets `key` as the newest entry of `map`; past `max` entries the oldest goes. */
+const keepBounded = <K, V>(map: Map<K, V>, key: K, value: V, max: number) => {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+};
 
 /** A new random message id, in the shape WhatsApp uses. */
 export const newMessageId = () => `3EB0${randomBytes(10).toString('hex').toUpperCase()}`;
