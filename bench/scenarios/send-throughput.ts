@@ -33,6 +33,8 @@ export interface SendFigures {
   cpuPerMessage: Record<string, number>;
   /** The kernel (system) part of it. */
   sysPerMessage: Record<string, number>;
+  /** The share of the span its event loop was busy, by process that reports it (`wa_event_loop_busy_seconds_total`). */
+  loopBusy: Record<string, number>;
 }
 
 export interface Sent {
@@ -84,6 +86,8 @@ type SendPath = {
   /** The numbering side of its contacts (see `contactPhone`). */
   side: number;
   groups: () => Promise<Record<string, number[]>>;
+  /** The metrics URLs of its processes that count their event loop's busy time, by process. */
+  loops?: Record<string, string>;
   send: (jobs: Job[]) => () => Promise<Sent>;
   /** Profiled in its first round (with `--profile`). */
   profile?: { label: (sessions: number) => string; procs: Profilable[] };
@@ -97,7 +101,8 @@ const sendPath = (
   groups: SendPath['groups'],
   send: SendPath['send'],
   profile?: SendPath['profile'],
-): SendPath => ({ who, side, groups, send, profile, runs: new Map() });
+  loops?: SendPath['loops'],
+): SendPath => ({ who, side, groups, loops, send, profile, runs: new Map() });
 
 /** Each figure's median over a path's rounds (CPU process by process); complete only if every round was. */
 function medianFigures(runs: readonly SendFigures[]): SendFigures {
@@ -115,6 +120,7 @@ function medianFigures(runs: readonly SendFigures[]): SendFigures {
     complete: runs.every((f) => f.complete),
     cpuPerMessage: byProcess((f) => f.cpuPerMessage),
     sysPerMessage: byProcess((f) => f.sysPerMessage),
+    loopBusy: byProcess((f) => f.loopBusy),
   };
 }
 
@@ -198,14 +204,27 @@ async function cpuSplit(
 export const sumExceptSim = (cpu: Record<string, number>) =>
   Object.entries(cpu).reduce((a, [k, v]) => (k === 'sim' ? a : a + v), 0);
 
+/** Each process's event loop busy time so far, in seconds, and when it was read (ms). */
+async function loopsBusy(loops: Record<string, string>) {
+  const out: Record<string, { busy: number; at: number }> = {};
+  for (const [name, url] of Object.entries(loops)) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('wa_event_loop_busy_seconds_total '));
+    if (line) out[name] = { busy: Number(line.slice(line.lastIndexOf(' ') + 1)), at: now() };
+  }
+  return out;
+}
+
 /** Runs one send: CPU of `groups` from the first send until the last delivery, and the rates. */
 export async function measured(
   simUrl: string,
   timeoutMs: number,
   groups: () => Promise<Record<string, number[]>>,
   send: () => Promise<Sent>,
+  loops: Record<string, string> = {},
 ): Promise<SendFigures & { sent: Sent }> {
   const pids = await groups();
+  const loop0 = await loopsBusy(loops);
   const cpu0 = await cpuSplit(pids);
   const sys0 = await cpuSplit(pids, 'system');
   const sent = await send();
@@ -213,6 +232,12 @@ export async function measured(
   const delivery = await awaitDelivery(simUrl, sent.acceptedBy, timeoutMs);
   const cpu1 = await cpuSplit(pids);
   const sys1 = await cpuSplit(pids, 'system');
+  const loop1 = await loopsBusy(loops);
+  const loopBusy: Record<string, number> = {};
+  for (const [name, end] of Object.entries(loop1)) {
+    const start = loop0[name];
+    if (start && end.at > start.at) loopBusy[name] = (end.busy - start.busy) / ((end.at - start.at) / 1000);
+  }
   const cpuPerMessage: Record<string, number> = {};
   const sysPerMessage: Record<string, number> = {};
   for (const name of Object.keys(cpu0)) {
@@ -225,6 +250,7 @@ export async function measured(
     sent,
     cpuPerMessage,
     sysPerMessage,
+    loopBusy,
     accepted: sent.accepted,
     failed: sent.failed,
     acceptedPerS: sent.accepted > 0 ? sent.accepted / acceptSeconds : 0,
@@ -302,7 +328,7 @@ export async function sendThroughput(
     // Freshly linked sessions keep working for a while (history sync, pre-key upload): not timed here.
     await quiet();
     // Profiled (first round only) over the window the CPU is counted in, up to the last delivery.
-    const timed = () => measured(sim.url, cfg.deliveryTimeoutMs, path.groups, path.send(jobs));
+    const timed = () => measured(sim.url, cfg.deliveryTimeoutMs, path.groups, path.send(jobs), path.loops);
     const f =
       round === 0 && path.profile
         ? await env.profile(path.profile.label(n), path.profile.procs, timed)
@@ -317,7 +343,11 @@ export async function sendThroughput(
       );
     }
     env.log(
-      `  ${path.who} ${n} sessions, round ${round + 1}: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg`,
+      `  ${path.who} ${n} sessions, round ${round + 1}: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg${Object.entries(
+        f.loopBusy,
+      )
+        .map(([k, v]) => `, ${k}'s loop busy ${fmt(v * 100)}%`)
+        .join('')}`,
     );
   };
   /** Each path's runs, round after round, each round in a rotated order: they share the machine's drift. */
@@ -404,10 +434,14 @@ export async function sendThroughput(
 
     // Through the edge, to the API (`via`) named `label`; raw sockets (`sock`) with their own groups.
     const apiPath = (who: string, via: typeof viaEdge, label: string) =>
-      sendPath(who, 1, groups, (jobs) => () => sendAll(jobs, cfg.inflightPerSession, via), {
-        label: (n) => `${label}-${n}-sessions`,
-        procs: [host, edge],
-      });
+      sendPath(
+        who,
+        1,
+        groups,
+        (jobs) => () => sendAll(jobs, cfg.inflightPerSession, via),
+        { label: (n) => `${label}-${n}-sessions`, procs: [host, edge] },
+        { host: host.url },
+      );
     const rawPathOf = (who: string, sock: typeof raw, side: number, of: SendPath['groups'], label: string) =>
       sendPath(who, side, of, (jobs) => rawSend(sock, jobs, cfg.inflightPerSession, false), {
         label: (n) => `${label}-${n}-sessions`,
@@ -471,6 +505,7 @@ export async function sendThroughput(
       cfg.deliveryTimeoutMs,
       async () => ({ host: [host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
       () => sendAll(jobs, cfg.inflightPerSession, direct),
+      { host: host.url },
     );
     breakdown.push({ path: 'the host called directly (no edge)', f });
     // Raw again, with the host's onWhatsApp check before each send, to tell that check's cost apart.
@@ -502,6 +537,7 @@ export async function sendThroughput(
       async () => ({ stack: [stack.host.proc.pid], postgres: await env.postgresPids(), sim: [simPid] }),
       (jobs) => () => sendAll(jobs, cfg.inflightPerSession, viaEdgeAt(stack.edge.url)),
       { label: (n) => `send-stack-${n}-sessions`, procs: [stack.host] },
+      { stack: stack.host.url },
     );
     paths.push(stackPath);
     await warm(stackPath);
@@ -645,14 +681,19 @@ export async function sendThroughput(
     const processes = ['host', 'edge', 'stack', 'postgres', 'raw', 'sim'];
     const cell = (f: SendFigures, k: string) =>
       k in f.cpuPerMessage ? `${fmt(f.cpuPerMessage[k])} (${fmt(f.sysPerMessage[k])})` : '';
+    // The host's loop, or the one process's that runs host and edge together.
+    const loop = (f: SendFigures) => {
+      const busy = f.loopBusy.host ?? f.loopBusy.stack;
+      return busy === undefined ? '' : `${fmt(busy * 100)}%`;
+    };
     result.extra = [
-      `**Where a message's CPU goes** (${split} session${split === 1 ? '' : 's'}, ${cfg.inflightPerSession} in flight each): CPU ms per message by process, from /proc, with the kernel's part in parentheses.`,
+      `**Where a message's CPU goes** (${split} session${split === 1 ? '' : 's'}, ${cfg.inflightPerSession} in flight each): CPU ms per message by process, from /proc, with the kernel's part in parentheses; and how busy the host's event loop was over the same span (\`wa_event_loop_busy_seconds_total\`; time the host waited for a CPU inside a callback counts as busy).`,
       '',
-      `| path | accepted msg/s | ${processes.join(' | ')} | total without sim |`,
-      `|---|---:|${processes.map(() => '---:').join('|')}|---:|`,
+      `| path | accepted msg/s | ${processes.join(' | ')} | total without sim | host's loop busy |`,
+      `|---|---:|${processes.map(() => '---:').join('|')}|---:|---:|`,
       ...breakdown.map(
         ({ path, f }) =>
-          `| ${path} | ${fmt(f.acceptedPerS)} | ${processes.map((k) => cell(f, k)).join(' | ')} | ${fmt(sumExceptSim(f.cpuPerMessage))} (${fmt(sumExceptSim(f.sysPerMessage))}) |`,
+          `| ${path} | ${fmt(f.acceptedPerS)} | ${processes.map((k) => cell(f, k)).join(' | ')} | ${fmt(sumExceptSim(f.cpuPerMessage))} (${fmt(sumExceptSim(f.sysPerMessage))}) | ${loop(f)} |`,
       ),
     ];
   }

@@ -251,6 +251,7 @@ describe('events end to end', () => {
     expect(sum('wa_db_pool_connections_max', 'pool="sessions"')).toBeGreaterThan(0);
     expect(text).toMatch(/^wa_db_pool_connections_in_use\{pool="sessions"\} \d+$/m);
     expect(sum('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(sum('wa_event_loop_busy_seconds_total')).toBeGreaterThan(0);
     // Labels are patterns and states, never ids: no session UUID, phone number or session name.
     const labels = text
       .split('\n')
@@ -287,6 +288,7 @@ describe('events end to end', () => {
     );
     expect(text).toMatch(/^wa_db_pool_connections_max\{pool="edge"\} [1-9]/m);
     expect(text).toMatch(/^wa_db_pool_connections_in_use\{pool="edge"\} \d+$/m);
+    expect(text).toMatch(/^wa_event_loop_busy_seconds_total \d+(\.\d+)?(e[-+]?\d+)?$/m);
     // Paths with ids are counted under their pattern, never their own path.
     expect(text).not.toMatch(/route="[^"]*(kasir|[0-9a-f]{8}-[0-9a-f]{4}-|evt_)/);
   });
