@@ -14,6 +14,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type ApiKeyScope, isApiKeyScope, timingSafeEqual } from './api-key.js';
 import { fromBase64url, toBase64url } from './base64url.js';
+import { setNewest } from './bounded-map.js';
 
 export const HOST_TOKEN_ISSUER = 'edge';
 export const HOST_TOKEN_ALG = 'HS256';
@@ -108,8 +109,7 @@ export class VerifiedTokens {
       for (const [known, kept] of this.#byToken) if (expired(kept, nowMs)) this.#byToken.delete(known);
     }
     // The oldest goes first: a full map means tokens are reused less than the edge could, nothing worse.
-    if (this.#byToken.size >= this.#max) this.#byToken.delete(this.#byToken.keys().next().value ?? '');
-    this.#byToken.set(token, claims);
+    setNewest(this.#byToken, token, claims, this.#max);
   }
 
   get size(): number {

@@ -4,6 +4,7 @@
 // comes out. It says nothing about validity: every request still goes through the key cache and all its
 // checks. In this process's memory only, never logged or stored; bounded, oldest first out.
 import type { PresentedKeyClass } from '../../shared/api-key.js';
+import { setNewest } from '../../shared/bounded-map.js';
 
 export interface CheckedKey {
   shape: Extract<PresentedKeyClass, { ok: true }>;
@@ -25,11 +26,7 @@ export class CheckedKeys {
 
   remember(key: string, checked: CheckedKey): void {
     if (this.#max === 0 || this.#entries.has(key)) return;
-    if (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(key, checked);
+    setNewest(this.#entries, key, checked, this.#max);
   }
 
   forget(key: string): void {

@@ -29,6 +29,7 @@
 // isolate), so each isolate warms its own and the bound is the same.
 import type { Kysely } from 'kysely';
 import { bytesToHex } from '../../shared/api-key.js';
+import { setNewest } from '../../shared/bounded-map.js';
 import type { Database } from '../../shared/db-schema.js';
 import { SharedReads } from '../../shared/shared-reads.js';
 import type { KeyLookup, KeyRecord } from './queries/api-keys.js';
@@ -142,8 +143,7 @@ export class KeyCache {
   #store(id: string, record: KeyRecord | undefined, readAt: number): void {
     if (record === undefined) {
       this.#delete(id);
-      touch(this.#unknown, id, readAt);
-      evictOver(this.#unknown, this.#options.maxNegativeEntries);
+      setNewest(this.#unknown, id, readAt, this.#options.maxNegativeEntries);
       return;
     }
     this.#unknown.delete(id);
@@ -174,12 +174,4 @@ function isFresh(since: number, now: number, ttlMs: number): boolean {
 function touch<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
-}
-
-function evictOver(map: Map<string, unknown>, max: number): void {
-  while (map.size > max) {
-    const oldest = map.keys().next();
-    if (oldest.done) return;
-    map.delete(oldest.value);
-  }
 }

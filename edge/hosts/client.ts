@@ -7,6 +7,7 @@ import { hc, type InferRequestType, type InferResponseType } from 'hono/client';
 import type { z } from 'zod';
 import type { HostApp } from '../../node-runtime/host/app.js';
 import type { ApiKeyScope } from '../../shared/api-key.js';
+import { setNewest } from '../../shared/bounded-map.js';
 import type { HostCheckBodySchema, HostPresenceBodySchema, HostReadBodySchema } from '../../shared/chats.js';
 import { ApiError } from '../../shared/errors.js';
 import { type HostSessionAction, IDEMPOTENT_HOST_ACTIONS } from '../../shared/host-api.js';
@@ -148,9 +149,8 @@ export function createHostClient(options: HostClientOptions): HostClient {
       scope: to.scope,
       ttlSeconds: options.tokenTtlSeconds,
     });
-    tokens.delete(key);
-    if (tokens.size >= MAX_KEPT_TOKENS) tokens.delete(tokens.keys().next().value ?? '');
-    tokens.set(key, { token, renewAtMs: nowMs + (options.tokenTtlSeconds * 1000) / 2 });
+    const renewAtMs = nowMs + (options.tokenTtlSeconds * 1000) / 2;
+    setNewest(tokens, key, { token, renewAtMs }, MAX_KEPT_TOKENS);
     return token;
   };
   /** Sends the request with what is left of the call's time (`deadline`, in `Date.now()` terms). */

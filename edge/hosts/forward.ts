@@ -1,3 +1,4 @@
+import { setNewest } from '../../shared/bounded-map.js';
 import { ApiError, errorBody } from '../../shared/errors.js';
 import type { HostSessionAction } from '../../shared/host-api.js';
 import { SharedReads } from '../../shared/shared-reads.js';
@@ -79,9 +80,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     if (look.joined) return look.value.then((route) => ({ host: route.host, moved: false }));
     const found = await look.value;
     if (options.routeCacheMs > 0) {
-      owners.delete(sessionId);
-      if (owners.size >= ROUTE_CACHE_SIZE) owners.delete(owners.keys().next().value ?? '');
-      owners.set(sessionId, { host: found.host, until: now + options.routeCacheMs });
+      setNewest(owners, sessionId, { host: found.host, until: now + options.routeCacheMs }, ROUTE_CACHE_SIZE);
     }
     return found;
   };

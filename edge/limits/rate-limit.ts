@@ -4,6 +4,8 @@
 // these keep a single machine honest and blunt a flood at any instance. Every map is bounded, least
 // recently seen first out: forgetting an idle client only ever errs on the generous side.
 
+import { setNewest } from '../../shared/bounded-map.js';
+
 /** Waits are in milliseconds; 0 means "go ahead". */
 export type WaitMs = number;
 
@@ -39,7 +41,7 @@ export class TokenBuckets {
   take(name: string, now: number, count = 1): void {
     const bucket = this.#refilled(name, now);
     bucket.tokens -= count;
-    remember(this.#buckets, name, bucket, this.#options.maxTracked);
+    setNewest(this.#buckets, name, bucket, this.#options.maxTracked);
   }
 
   #refilled(name: string, now: number): Bucket {
@@ -132,21 +134,11 @@ export class FailedAuthThrottle {
     recent.push(now);
     if (recent.length > limit) {
       // The block is the penalty; the window starts afresh after it.
-      remember(this.#addresses, address, { failures: [], blockedUntil: now + blockMs }, maxTracked);
+      setNewest(this.#addresses, address, { failures: [], blockedUntil: now + blockMs }, maxTracked);
       this.#blocksEnd = Math.max(this.#blocksEnd, now + blockMs);
       return blockMs;
     }
-    remember(this.#addresses, address, { failures: recent, blockedUntil: 0 }, maxTracked);
+    setNewest(this.#addresses, address, { failures: recent, blockedUntil: 0 }, maxTracked);
     return 0;
-  }
-}
-
-function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > max) {
-    const oldest = map.keys().next();
-    if (oldest.done) return;
-    map.delete(oldest.value);
   }
 }

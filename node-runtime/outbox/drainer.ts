@@ -5,6 +5,7 @@
 
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { setNewest } from '../../shared/bounded-map.js';
 import type { Database } from '../../shared/db-schema.js';
 import type { MessageStatus } from '../../shared/events.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
@@ -221,10 +222,7 @@ export class SessionOutbox {
     this.inFlight.delete(id);
     const waiting = this.waiters.get(id);
     if (!waiting) {
-      if (this.unclaimedOutcomes.size >= UNCLAIMED_OUTCOMES) {
-        this.unclaimedOutcomes.delete(this.unclaimedOutcomes.keys().next().value as string);
-      }
-      this.unclaimedOutcomes.set(id, { status, failure });
+      setNewest(this.unclaimedOutcomes, id, { status, failure }, UNCLAIMED_OUTCOMES);
       return;
     }
     this.waiters.delete(id);

@@ -21,6 +21,7 @@ import {
   type SignalKeyStore,
 } from '@whiskeysockets/baileys';
 import { type Kysely, sql } from 'kysely';
+import { setNewest } from '../../shared/bounded-map.js';
 import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { GroupWriter } from '../../shared/group-writer.js';
 import {
@@ -386,12 +387,7 @@ class LruCache {
   }
 
   set(key: string, value: unknown): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    setNewest(this.entries, key, value, this.max);
   }
 
   clear(): void {

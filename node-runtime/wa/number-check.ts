@@ -3,6 +3,7 @@
 // and POST /api/contacts/check asks for up to 50 at once. Bulk lookups are what gets numbers banned, so
 // every answer is kept a while.
 import type { WASocket } from '@whiskeysockets/baileys';
+import { setNewest } from '../../shared/bounded-map.js';
 
 /** How long an answer is trusted: numbers rarely leave WhatsApp (a send to one that did fails there). */
 const ON_WHATSAPP_TTL_MS = 10 * 60_000;
@@ -15,13 +16,8 @@ export type NumberAnswer = { jid: string; exists: boolean; found: string | null 
 const known = new Map<string, { exists: boolean; found: string | null; until: number }>();
 
 const remember = (jid: string, exists: boolean, found: string | null) => {
-  known.delete(jid);
-  if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value ?? '');
-  known.set(jid, {
-    exists,
-    found,
-    until: Date.now() + (exists ? ON_WHATSAPP_TTL_MS : NOT_ON_WHATSAPP_TTL_MS),
-  });
+  const until = Date.now() + (exists ? ON_WHATSAPP_TTL_MS : NOT_ON_WHATSAPP_TTL_MS);
+  setNewest(known, jid, { exists, found, until }, MAX_KNOWN);
 };
 
 /**
