@@ -1,4 +1,5 @@
 import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
 import makeWASocket, {
   Browsers,
   fetchLatestWaWebVersion,
@@ -236,6 +237,8 @@ const sendTogether = async (sock: WASocket, sends: Batched[]) => {
   const results: SendResult[] = [];
   try {
     await sock.authState.keys.transaction(async () => {
+      // First of what runs after the commit, before the stanzas' sends.
+      await sock.authState.keys.afterCommit(async () => writeTogether(sock));
       for (const [i, { command }] of sends.entries()) {
         const known = onWhatsApp[i];
         if (known !== true) {
@@ -260,6 +263,19 @@ const sendTogether = async (sock: WASocket, sends: Batched[]) => {
     }
   }
   for (const [i, { reply }] of sends.entries()) reply(results[i] ?? { ok: false, error: 'send-failed' });
+};
+
+/**
+ * Holds the socket's writes until the end of this tick: the stanzas a commit releases (their sends are
+ * started together, patches/) leave in one write, one system call and one wake-up of WhatsApp's side,
+ * rather than one each. On a busy host each of those writes could hand the CPU to the process it woke.
+ */
+export const writeTogether = (sock: WASocket) => {
+  // Baileys' WebSocketClient keeps the `ws` socket, which keeps the TCP one.
+  const tcp = (sock.ws as unknown as { socket?: { _socket?: Socket } | null }).socket?._socket;
+  if (!tcp || tcp.destroyed) return;
+  tcp.cork();
+  process.nextTick(() => tcp.uncork());
 };
 
 /**

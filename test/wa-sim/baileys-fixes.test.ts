@@ -1,7 +1,10 @@
 // Baileys bugs the gateway patches (patches/@whiskeysockets+baileys+*.patch), each shown against the
 // simulator: every test here fails on unpatched Baileys.
+
+import type { Socket } from 'node:net';
 import { Curve, type WAMessage, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTogether } from '../../node-runtime/wa/socket-actor.js';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
 import { newKeyPair } from './certificates.js';
 import { control, endSocket, eventually, type Linked, linkDevice, startTestSimulator } from './fixtures.js';
@@ -74,6 +77,87 @@ describe('sends inside one key-store transaction', () => {
     } finally {
       await endSocket(alice.sock);
     }
+  });
+});
+
+/** Counts the system writes of a socket's TCP connection: how many chunks each carried. */
+const countWrites = (sock: WASocket) => {
+  const tcp = (sock.ws as unknown as { socket: { _socket: Socket } }).socket._socket as Socket & {
+    _write(chunk: unknown, encoding: string, cb: (err?: Error | null) => void): void;
+    _writev(chunks: unknown[], cb: (err?: Error | null) => void): void;
+  };
+  const writes: number[] = [];
+  const one = tcp._write.bind(tcp);
+  const many = tcp._writev.bind(tcp);
+  tcp._write = (chunk, encoding, cb) => {
+    writes.push(1);
+    one(chunk, encoding, cb);
+  };
+  tcp._writev = (chunks, cb) => {
+    writes.push(chunks.length);
+    many(chunks, cb);
+  };
+  return writes;
+};
+
+describe('what waits for a key-store transaction to commit', () => {
+  let alice: Linked;
+  const contact = '628777000042';
+  const inbox = async () =>
+    ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
+      (m) => m.text,
+    );
+  beforeAll(async () => {
+    alice = await linkDevice(server, '628777000041', 'Alice');
+    // A first message opens the Signal session, so the sends below are plain ratchet steps.
+    await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'hello' });
+    await eventually(async () => ((await inbox()).length === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 200)); // its privacy token's write, fire-and-forget
+  });
+  afterAll(() => endSocket(alice.sock));
+
+  it('is called in order after the commit, none waiting for the one before', async () => {
+    const { authState } = alice.sock;
+    const called: string[] = [];
+    let letFirstEnd: () => void = () => {};
+    const tx = authState.keys.transaction(async () => {
+      await authState.keys.afterCommit(async () => {
+        called.push('first');
+        // Ends only once the second has been called: waiting for it before the second would never end.
+        await new Promise<void>((resolve) => {
+          letFirstEnd = resolve;
+        });
+      });
+      await authState.keys.afterCommit(async () => {
+        called.push('second');
+        letFirstEnd();
+      });
+    }, authState.creds.me?.id ?? '');
+    const stuck = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`only ${called.join(', ')} called`)), 2_000),
+    );
+    await Promise.race([tx, stuck]);
+    expect(called).toEqual(['first', 'second']);
+  });
+
+  it("the stanzas of sends made inside one leave in one write when the socket's writes are held (writeTogether)", async () => {
+    const { authState } = alice.sock;
+    const writes = countWrites(alice.sock);
+    await authState.keys.transaction(async () => {
+      await authState.keys.afterCommit(async () => writeTogether(alice.sock));
+      for (const text of ['one', 'two', 'three']) {
+        await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text });
+      }
+      writes.length = 0; // what the sends wrote before the commit (device queries) is not counted
+    }, authState.creds.me?.id ?? '');
+    // One system write of the three frames (without the hold: three writes of one frame each).
+    expect(writes).toEqual([3]);
+    expect(await eventually(async () => ((await inbox()).length === 4 ? inbox() : undefined))).toEqual([
+      'hello',
+      'one',
+      'two',
+      'three',
+    ]);
   });
 });
 
