@@ -216,17 +216,28 @@ export { sleep };
 
 /**
  * CPU time a process has used so far, in ms (Linux /proc; clock ticks of 10 ms): user + system, or only
- * the system (kernel) part.
+ * the system (kernel) part; with `children`, that of its children that ended (and were waited for) too.
  */
-export async function procCpuMs(pid: number, part: 'all' | 'system' = 'all'): Promise<number | undefined> {
+export async function procCpuMs(
+  pid: number,
+  part: 'all' | 'system' = 'all',
+  { children = false } = {},
+): Promise<number | undefined> {
   const { readFile } = await import('node:fs/promises');
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!stat) return undefined;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state is field 3, utime 14 and stime 15 (1-based), so indexes 11 and 12 here.
-  const user = Number(fields[11]);
-  const system = Number(fields[12]);
-  return (part === 'system' ? system : user + system) * 10;
+  // After the command: state is field 3, utime 14, stime 15, cutime 16 and cstime 17 (1-based), so
+  // indexes 11 to 14 here.
+  const [user, system, childUser, childSystem] = fields.slice(11, 15).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const own = part === 'system' ? system : user + system;
+  const ended = children ? (part === 'system' ? childSystem : childUser + childSystem) : 0;
+  return (own + ended) * 10;
 }
 
 /**
@@ -283,6 +294,7 @@ export async function descendants(root: number): Promise<{ pid: number; comm: st
 /** CPU ms used so far by these processes together (those that are gone count as 0). */
 export async function cpuMsOf(pids: number[], part: 'all' | 'system' = 'all'): Promise<number> {
   let sum = 0;
-  for (const pid of pids) sum += (await procCpuMs(pid, part)) ?? 0;
+  // A child that ended counts in its parent's: a database connection closed during a run keeps its CPU.
+  for (const pid of pids) sum += (await procCpuMs(pid, part, { children: true })) ?? 0;
   return sum;
 }

@@ -230,8 +230,11 @@ export async function measured(
   const sent = await send();
   // Only what was accepted can arrive.
   const delivery = await awaitDelivery(simUrl, sent.acceptedBy, timeoutMs);
-  const cpu1 = await cpuSplit(pids);
-  const sys1 = await cpuSplit(pids, 'system');
+  // Listed again: a database connection opened during the run counts from its start (one closed counts
+  // in its parent's, see cpuMsOf).
+  const pidsAfter = await groups();
+  const cpu1 = await cpuSplit(pidsAfter);
+  const sys1 = await cpuSplit(pidsAfter, 'system');
   const loop1 = await loopsBusy(loops);
   const loopBusy: Record<string, number> = {};
   for (const [name, end] of Object.entries(loop1)) {
