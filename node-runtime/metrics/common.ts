@@ -61,8 +61,9 @@ function eventLoopBusy(registry: Registry) {
     registers: [registry],
     collect() {
       const busy = performance.eventLoopUtilization().active / 1000;
-      if (busy > counted) this.inc(busy - counted);
-      counted = Math.max(counted, busy);
+      if (busy <= counted) return;
+      this.inc(busy - counted);
+      counted = busy;
     },
   });
 }

@@ -1,6 +1,5 @@
 // Baileys bugs the gateway patches (patches/@whiskeysockets+baileys+*.patch), each shown against the
 // simulator: every test here fails on unpatched Baileys.
-
 import type { Socket } from 'node:net';
 import { Curve, type WAMessage, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,14 +35,17 @@ describe('privacy tokens', () => {
   });
 });
 
+/** The texts a simulated contact has received, oldest first. */
+const inboxOf = async (contact: string) =>
+  ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
+    (m) => m.text,
+  );
+
 describe('sends inside one key-store transaction', () => {
   it('commit their keys once, and their stanzas leave after that commit, in order', async () => {
     const alice = await linkDevice(server, '628777000031', 'Alice');
     const contact = '628777000032';
-    const inbox = async () =>
-      ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
-        (m) => m.text,
-      );
+    const inbox = () => inboxOf(contact);
     try {
       // A first message opens the Signal session, so the three below are plain ratchet steps.
       await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'hello' });
@@ -103,10 +105,7 @@ const countWrites = (sock: WASocket) => {
 describe('what waits for a key-store transaction to commit', () => {
   let alice: Linked;
   const contact = '628777000042';
-  const inbox = async () =>
-    ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
-      (m) => m.text,
-    );
+  const inbox = () => inboxOf(contact);
   beforeAll(async () => {
     alice = await linkDevice(server, '628777000041', 'Alice');
     // A first message opens the Signal session, so the sends below are plain ratchet steps.
@@ -174,12 +173,10 @@ describe('a socket started again on the same auth state', () => {
       const fetches = server.sim.keyFetches;
       await sock.sendMessage(`${contact}@s.whatsapp.net`, { text: 'after' });
       const inbox = await eventually(async () => {
-        const got = (await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as {
-          text: string;
-        }[];
+        const got = await inboxOf(contact);
         return got.length >= 2 ? got : undefined;
       });
-      expect(inbox.map((m) => m.text)).toEqual(['before', 'after']);
+      expect(inbox).toEqual(['before', 'after']);
       expect(server.sim.keyFetches).toBe(fetches);
     } finally {
       await endSocket(sock);
