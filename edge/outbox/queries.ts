@@ -2,6 +2,7 @@
 // table, with the WhatsApp id it will carry) in the same transaction that takes its key, so a key never
 // points at nothing and a message is never queued twice for one key.
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import { insertEvent } from '../../shared/event-log.js';
@@ -35,6 +36,11 @@ export type QueueRequest = {
   fetched?: { id: string } | undefined;
   ttlSeconds?: number | undefined;
   idempotency?: IdempotentRequest | undefined;
+  /**
+   * `/api/send`: the client hears back only once a later synchronous commit made the row durable with it
+   * (its keys' before it leaves, or its failure), so the row's own INSERT need not wait for the disk.
+   */
+  answeredLater?: boolean;
   /** The answer to keep for the key at once (the outbox route); without it the key is held for `leaseMs`. */
   answer?: (id: string) => StoredAnswer;
   leaseMs: number;
@@ -177,7 +183,11 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
       ${column((m) => m.now.toISOString())}::timestamptz[], ${column((m) => expiresAt(m.request, m.now).toISOString())}::timestamptz[]
     ) with ordinality as m(session_id, id, tenant_id, chat_jid, kind, text, content, at, expires_at, ord)
     left join sessions s on s.id = m.session_id
-    order by m.ord`.execute(db);
+    order by m.ord
+    returning ${asyncCommitIf(
+      db,
+      messages.every((m) => m.request.answeredLater),
+    )}`.execute(db);
   return messages.map(() => undefined);
 }
 

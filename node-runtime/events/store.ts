@@ -1,6 +1,7 @@
 // The message store and the event log in SQL: plain functions over a Kysely (or a transaction), so a
 // change and the event that reports it are written together.
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
 import { newEventId } from '../../shared/event-log.js';
 import { MESSAGE_STATUS_RANK, type Message, type MessageStatus } from '../../shared/events.js';
@@ -224,7 +225,11 @@ export async function advanceStatusesWithEvents(
         end
       from m where m.status <> 'queued' order by m.ord
     )
-    select h.id as held_id, m.session_id, m.id, m.status, m.failure, ${hooked('m.tenant_id')} as hooked
+    select h.id as held_id, m.session_id, m.id, m.status, m.failure, ${hooked('m.tenant_id')} as hooked,
+      ${asyncCommitIf(
+        db,
+        rows.every((r) => r.change.status === 'sent'),
+      )} as async_commit
     from held h left join m on m.session_id = h.id order by m.ord`.execute(db);
   const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
   const batchOf = new Map(rows.map((r) => [`${r.session.id}/${r.change.id}`, out[r.index]]));

@@ -1,5 +1,6 @@
 // The outbox in SQL: the queued rows of the messages table, in queue order.
 import { type Kysely, sql } from 'kysely';
+import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
 import { GroupWriter, writerPerHandle } from '../../shared/group-writer.js';
 import type { OutgoingContent } from '../../shared/message-content.js';
@@ -176,7 +177,10 @@ async function claimRound(db: Kysely<Database>, requests: ClaimRequest[]): Promi
       (select count(*) from candidates c where c.i = z.i) > z.n as more,
       (select array_agg(distinct m.chat_jid) from messages m
         where m.session_id = z.session_id and m.queue_seq is not null and m.chat_jid = any(z.waiting)
-      ) as waiting_with_queued
+      ) as waiting_with_queued,
+      -- A claim only counts attempts: a hand-over follows the synchronous commit of the message's keys,
+      -- which puts this commit on disk with it, and a claim lost with PostgreSQL resends under the same id.
+      ${asyncCommitIf(db, true)} as async_commit
     from size z`.execute(db);
   return new Map(rows.map((row) => [row.i, row]));
 }

@@ -81,7 +81,7 @@ export function registerSend(app: EdgeApp, { forwarder, now, config }: EdgeServi
       const queued = await queueMessage(
         dbOf(c),
         sender,
-        { to: jid, text: message, idempotency, leaseMs: sendLeaseMs(config) },
+        { to: jid, text: message, idempotency, leaseMs: sendLeaseMs(config), answeredLater: true },
         now(),
       );
       if ('replay' in queued) return replay(c, queued.replay) as never;
