@@ -36,11 +36,30 @@ export type MessageChange = {
   at: Date;
 };
 
-/** Writes the status changes of all of a host's sessions, those that queue up together in one statement. */
-export type StatusWriter = GroupWriter<StatusBatch, StatusesMoved>;
+/** Whether a change is WhatsApp's ack, whose commit need not wait for the disk (store.ts says why). */
+const isAck = (change: StatusChange) => change.status === 'sent';
 
-export const statusWriter = (db: Kysely<Database>, fence?: Fence): StatusWriter =>
-  new GroupWriter<StatusBatch, StatusesMoved>((batches) => advanceStatusesWithEvents(db, batches, fence));
+/**
+ * Writes the status changes of all of a host's sessions, those that queue up together in one statement:
+ * acks with acks and the rest (receipts, failures) with the rest, since a statement with both waits
+ * for the disk.
+ */
+export class StatusWriter {
+  private readonly acks: GroupWriter<StatusBatch, StatusesMoved>;
+  private readonly others: GroupWriter<StatusBatch, StatusesMoved>;
+
+  constructor(db: Kysely<Database>, fence?: Fence) {
+    const write = (batches: StatusBatch[]) => advanceStatusesWithEvents(db, batches, fence);
+    this.acks = new GroupWriter<StatusBatch, StatusesMoved>(write);
+    this.others = new GroupWriter<StatusBatch, StatusesMoved>(write);
+  }
+
+  submit(batch: StatusBatch): Promise<StatusesMoved> {
+    return (batch.changes.every(isAck) ? this.acks : this.others).submit(batch);
+  }
+}
+
+export const statusWriter = (db: Kysely<Database>, fence?: Fence) => new StatusWriter(db, fence);
 
 /** Stores the messages all of a host's sessions hear, those that queue up together in one statement. */
 export type MessageWriter = GroupWriter<MessageInsert, { hooked: boolean } | undefined>;
@@ -224,7 +243,12 @@ export class SessionJournal {
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
     const change = { id, status, at, failure };
     const open = this.openStatuses;
-    if (open && open.seq === this.enqueued && !open.changes.some((c) => c.id === id)) {
+    if (
+      open &&
+      open.seq === this.enqueued &&
+      !open.changes.some((c) => c.id === id) &&
+      open.changes.every((c) => isAck(c) === isAck(change))
+    ) {
       open.changes.push(change);
       return open.written;
     }
