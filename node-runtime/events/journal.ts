@@ -14,6 +14,7 @@ import { type Fence, holdLease, LeaseLostError, lostLease } from '../db/lease-fe
 import {
   advanceStatusesWithEvents,
   insertMessagesWithEvents,
+  isAck,
   keepDownload,
   type MessageInsert,
   type MovedStatus,
@@ -36,13 +37,10 @@ export type MessageChange = {
   at: Date;
 };
 
-/** Whether a change is WhatsApp's ack, whose commit need not wait for the disk (store.ts says why). */
-const isAck = (change: StatusChange) => change.status === 'sent';
-
 /**
  * Writes the status changes of all of a host's sessions, those that queue up together in one statement:
- * acks with acks and the rest (receipts, failures) with the rest, since a statement with both waits
- * for the disk.
+ * acks with acks and the rest (receipts, failures) with the rest: a statement of acks only commits
+ * without waiting for the disk (advanceStatusesWithEvents), one with both waits.
  */
 export class StatusWriter {
   private readonly acks: GroupWriter<StatusBatch, StatusesMoved>;

@@ -152,6 +152,9 @@ export async function insertMessagesWithEvents(
 /** One outbound message's status to move forward. */
 export type StatusChange = { id: string; status: MessageStatus; at: Date; failure: string | null };
 
+/** Whether a change is WhatsApp's ack of a message we sent (`sent`). */
+export const isAck = (change: StatusChange) => change.status === 'sent';
+
 /** One session's status changes, in the order they happened; the ids distinct. */
 export type StatusBatch = { session: SessionRef; changes: readonly StatusChange[] };
 
@@ -166,7 +169,9 @@ export type StatusesMoved = { moved: MovedStatus[]; hooked: boolean };
  * that moved, writes its event (`message.sent` with the message, or `message.status`; none for
  * `queued`), in the order given: all in one statement, so acks and receipts that arrive together, from
  * any of the host's sessions, cost one round trip and one commit. Answers one result per batch. With a
- * fence, only for the sessions whose leases this host holds, checked in the same statement.
+ * fence, only for the sessions whose leases this host holds, checked in the same statement. A statement
+ * of acks only commits without waiting for the disk (shared/async-commit.ts): an ack lost with
+ * PostgreSQL leaves its message queued, and it goes again under its id.
  *
  * Events go in tenant by tenant (`byTenant`); a session's own changes keep their order.
  */
@@ -228,7 +233,7 @@ export async function advanceStatusesWithEvents(
     select h.id as held_id, m.session_id, m.id, m.status, m.failure, ${hooked('m.tenant_id')} as hooked,
       ${asyncCommitIf(
         db,
-        rows.every((r) => r.change.status === 'sent'),
+        rows.every((r) => isAck(r.change)),
       )} as async_commit
     from held h left join m on m.session_id = h.id order by m.ord`.execute(db);
   const out = batches.map((): StatusesMoved => ({ moved: [], hooked: false }));
