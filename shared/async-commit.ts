@@ -12,7 +12,7 @@ import { sql } from 'kysely';
  * asynchronously (`set_config(..., true)` lasts until the end of the transaction, so the connection's
  * next statement commits as configured again). Inside a transaction (`db` is one) it is always a null:
  * the setting would reach the transaction's other writes. The column is there either way, so a
- * statement keeps one shape (and one prepared plan).
+ * statement's rows keep one shape.
  */
 export const asyncCommitIf = (db: { readonly isTransaction: boolean }, relaxed: boolean) =>
   relaxed && !db.isTransaction

@@ -12,7 +12,7 @@ import { writeKeys } from '../../node-runtime/wa/auth-store.js';
 import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
 import { queueText } from '../helpers/outbox.js';
-import { useTestDatabase } from '../helpers/postgres.js';
+import { insertTenantSession, useTestDatabase } from '../helpers/postgres.js';
 
 const database = useTestDatabase();
 const CHAT = '628500000088@s.whatsapp.net';
@@ -23,18 +23,8 @@ beforeAll(async () => {
   one = createDb(database().url, { max: 1 });
   await sql`set synchronous_commit = on`.execute(one);
   await sql`create table commit_probe (n int)`.execute(one);
-  const { db } = database();
-  const tenant = await db
-    .insertInto('tenants')
-    .values({ name: 't' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const row = await db
-    .insertInto('sessions')
-    .values({ tenant_id: tenant.id, name: 's' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  session = { id: row.id, tenantId: tenant.id, name: 's' };
+  const { tenantId, sessionId } = await insertTenantSession(database().db, 't', 's');
+  session = { id: sessionId, tenantId, name: 's' };
 });
 
 afterAll(async () => {
