@@ -49,6 +49,11 @@ export interface BenchConfig {
     sessions: number[];
     /** Quiet time after linking, once the process is idle, before memory is read. */
     settleMs: number;
+    /**
+     * Ours also waits until its host has been quiet long enough to give a burst's memory back
+     * (node-runtime/memory/give-back.ts), as it does in production a little after linking.
+     */
+    giveBack: boolean;
     linkConcurrency: number;
   };
   /** Images of `bytes` each, sent by `sessions` sessions, `perSession` each, `inflight` at a time. */
@@ -97,7 +102,7 @@ export const QUICK: BenchConfig = {
     deliveryTimeoutMs: 120_000,
     warmup: { sessions: 50, messagesPerSession: 4 },
   },
-  memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
+  memory: { sessions: [50, 200, 500], settleMs: 2_000, giveBack: true, linkConcurrency: 16 },
   media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
@@ -132,7 +137,7 @@ export const FULL: BenchConfig = {
     deliveryTimeoutMs: 300_000,
     warmup: { sessions: 50, messagesPerSession: 10 },
   },
-  memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
+  memory: { sessions: [50, 200, 500], settleMs: 10_000, giveBack: true, linkConcurrency: 16 },
   media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
@@ -169,7 +174,7 @@ export const SMOKE: BenchConfig = {
     deliveryTimeoutMs: 60_000,
     warmup: { sessions: 1, messagesPerSession: 1 },
   },
-  memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
+  memory: { sessions: [1], settleMs: 0, giveBack: false, linkConcurrency: 1 },
   media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },
   pairing: { sessions: 1 },
   cold: { runs: 1 },

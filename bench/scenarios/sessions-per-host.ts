@@ -3,6 +3,7 @@
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
+import { GIVE_BACK } from '../../node-runtime/memory/give-back.js';
 import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
@@ -41,13 +42,16 @@ export async function sessionsPerHost(
   result: ScenarioResult,
 ): Promise<void> {
   const cfg = config.memory;
+  // The host gives memory back after `quietSamples` quiet samples; the first may start up to a sample late.
+  const giveBackMs = cfg.giveBack ? GIVE_BACK.sampleMs * (GIVE_BACK.quietSamples + 1) + 2_000 : 0;
+  const oursSettleMs = Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000, giveBackMs);
   result.title = '3. Sessions per host: memory per linked idle session';
   result.ours =
     'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL); the whole stack adds the edge (its own process) and PostgreSQL; "one process": the largest N again on a host with the edge in its process, as `npm start` runs them';
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
-    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${Math.max(cfg.settleMs / 1000, POOL_IDLE_SECONDS + 1)}, so idle database connections are closed)`,
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${cfg.giveBack ? ' and the host has been quiet long enough to give the memory of the linking back' : ''})`,
     'linking concurrency': cfg.linkConcurrency,
   };
   const sim = await env.startSimulator();
@@ -110,8 +114,9 @@ export async function sessionsPerHost(
         const linkSeconds = (Date.now() - t0) / 1000;
         linked = n;
         await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
-        // At rest, as a deployment would be: connections the linking used and no longer needs are closed.
-        await sleep(Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000));
+        // At rest, as a deployment would be: connections the linking used and no longer needs are closed,
+        // and the host has given the linking's memory back.
+        await sleep(oursSettleMs);
         const memory = await host.proc.memory();
         const { stack, parts } = await stackOf(memory, edge);
         ours.push({ sessions: n, memory, stack, parts, linkSeconds });
@@ -138,7 +143,7 @@ export async function sessionsPerHost(
       );
       const linkSeconds = (Date.now() - t0) / 1000;
       await waitQuiet([stack.host.proc.pid, sim.child.pid ?? -1]);
-      await sleep(Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000));
+      await sleep(oursSettleMs);
       const memory = await stack.host.proc.memory();
       const { stack: whole, parts } = await stackOf(memory, undefined);
       together = { sessions: last, memory, stack: whole, parts, linkSeconds };
@@ -275,6 +280,11 @@ export async function sessionsPerHost(
     'Memory is read inside each process (process.memoryUsage) after two full GCs (--expose-gc), once the ' +
       'process has been idle (under 5% of a core for a second) and then the quiet time above. Per session = ' +
       '(value now − value with none) ÷ sessions.',
+    'Ours gives back what a burst left (node-runtime/memory/give-back.ts): V8 keeps the pages a garbage ' +
+      'collection frees, and an ordinary GC, such as the two above, does not return them; the host asks V8 for ' +
+      'a last-resort collection, which does, once it has been quiet for about half a minute with much to give ' +
+      'back, and the wait above lets it. The raw baseline runs no such thing: its process keeps the pages its ' +
+      'linking freed, as any Node process does.',
     'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +
       'the process. The RSS and JS heap rows are the host process alone; the "whole stack" rows add the ' +
       "edge's own pages (its unique set size, after full GCs: the pages of the node binary that host and " +

@@ -8,6 +8,7 @@ import { SecretBox } from '../../shared/webhook-secrets.js';
 import { type Listener, poolUsage } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
 import { MediaDownloader } from '../media/url-fetch.js';
+import { holdMemoryGiveBack } from '../memory/give-back.js';
 import { HostMetrics } from '../metrics/host-metrics.js';
 import { OUTBOX_CHANNEL } from '../outbox/queries.js';
 import { StartupError } from '../startup-error.js';
@@ -249,6 +250,14 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   worker?.start();
   const stopRetention = keepRetention(opts.db, opts.retentionDays ?? DEFAULT_RETENTION_DAYS, logger);
+  const releaseGiveBack = holdMemoryGiveBack(({ freedBytes, pauseMs }) => {
+    metrics.memoryGiveBacks.inc();
+    if (freedBytes > 0) metrics.memoryGivenBack.inc(freedBytes);
+    logger.info(
+      { freedMiB: Math.round(freedBytes / 2 ** 20), pauseMs: Math.round(pauseMs) },
+      'gave unused memory back to the system',
+    );
+  });
   logger.info({ url, resumed }, 'session host started');
   return {
     url,
@@ -257,6 +266,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     async close({ drainMs }: { drainMs?: number } = {}) {
       whatsapp.stop();
       stopRetention();
+      releaseGiveBack();
       clearTimeout(claimTimer);
       if (drainMs !== undefined && drainMs > 0) {
         stoppingDrain = true;

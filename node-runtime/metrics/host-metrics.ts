@@ -51,6 +51,16 @@ export class HostMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly memoryGiveBacks = new Counter({
+    name: 'wa_memory_give_backs_total',
+    help: 'Times the process gave the memory of a past burst back to the system once quiet (memory/give-back.ts)',
+    registers: [this.registry],
+  });
+  readonly memoryGivenBack = new Counter({
+    name: 'wa_memory_given_back_bytes_total',
+    help: 'Resident memory those give-backs freed',
+    registers: [this.registry],
+  });
   private sources: HostMetricSources | undefined;
 
   constructor() {
