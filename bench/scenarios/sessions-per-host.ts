@@ -3,7 +3,6 @@
 // each, after a quiet period and a full GC; per session = (RSS now - RSS with none) / sessions.
 import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
-import { GIVE_BACK } from '../../node-runtime/memory/give-back.js';
 import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
@@ -42,16 +41,27 @@ export async function sessionsPerHost(
   result: ScenarioResult,
 ): Promise<void> {
   const cfg = config.memory;
-  // The host gives memory back after `quietSamples` quiet samples; the first may start up to a sample late.
-  const giveBackMs = cfg.giveBack ? GIVE_BACK.sampleMs * (GIVE_BACK.quietSamples + 1) + 2_000 : 0;
-  const oursSettleMs = Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000, giveBackMs);
+  const oursSettleMs = Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000);
+  /**
+   * At rest, as a deployment would be: connections the linking used and no longer needs are closed, and
+   * (`giveBack`) the host has given back the memory the linking left, once quiet long enough (its
+   * give-backs counted past `before`; a minute at most).
+   */
+  const atRest = async (hostUrl: string, before: number) => {
+    const settled = sleep(oursSettleMs);
+    if (cfg.giveBack) {
+      const until = Date.now() + 60_000;
+      while ((await giveBacksOf(hostUrl)) <= before && Date.now() < until) await sleep(1_000);
+    }
+    await settled;
+  };
   result.title = '3. Sessions per host: memory per linked idle session';
   result.ours =
     'one session host process (node-runtime/host/main.ts) with N sessions linked through the API (auth state in PostgreSQL); the whole stack adds the edge (its own process) and PostgreSQL; "one process": the largest N again on a host with the edge in its process, as `npm start` runs them';
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
-    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${cfg.giveBack ? ' and the host has been quiet long enough to give the memory of the linking back' : ''})`,
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${cfg.giveBack ? ', and until the host has given back the memory the linking left (node-runtime/memory/give-back.ts; a minute at most)' : ''})`,
     'linking concurrency': cfg.linkConcurrency,
   };
   const sim = await env.startSimulator();
@@ -105,6 +115,7 @@ export async function sessionsPerHost(
       stack0 = (await stackOf(ours0, edge)).stack;
       let linked = 0;
       for (const n of cfg.sessions) {
+        const givenBefore = await giveBacksOf(host.url);
         const t0 = Date.now();
         await pool(
           Array.from({ length: n - linked }, (_, k) => linked + k),
@@ -114,9 +125,7 @@ export async function sessionsPerHost(
         const linkSeconds = (Date.now() - t0) / 1000;
         linked = n;
         await waitQuiet([host.proc.pid, sim.child.pid ?? -1]);
-        // At rest, as a deployment would be: connections the linking used and no longer needs are closed,
-        // and the host has given the linking's memory back.
-        await sleep(oursSettleMs);
+        await atRest(host.url, givenBefore);
         const memory = await host.proc.memory();
         const { stack, parts } = await stackOf(memory, edge);
         ours.push({ sessions: n, memory, stack, parts, linkSeconds });
@@ -135,6 +144,7 @@ export async function sessionsPerHost(
     await env.restartPostgres();
     const stack = await env.startStack(sim);
     try {
+      const givenBefore = await giveBacksOf(stack.host.url);
       const t0 = Date.now();
       await pool(
         Array.from({ length: last }, (_, i) => i),
@@ -143,7 +153,7 @@ export async function sessionsPerHost(
       );
       const linkSeconds = (Date.now() - t0) / 1000;
       await waitQuiet([stack.host.proc.pid, sim.child.pid ?? -1]);
-      await sleep(oursSettleMs);
+      await atRest(stack.host.url, givenBefore);
       const memory = await stack.host.proc.memory();
       const { stack: whole, parts } = await stackOf(memory, undefined);
       together = { sessions: last, memory, stack: whole, parts, linkSeconds };
@@ -282,7 +292,7 @@ export async function sessionsPerHost(
       '(value now − value with none) ÷ sessions.',
     'Ours gives back what a burst left (node-runtime/memory/give-back.ts): V8 keeps the pages a garbage ' +
       'collection frees, and an ordinary GC, such as the two above, does not return them; the host asks V8 for ' +
-      'a last-resort collection, which does, once it has been quiet for about half a minute with much to give ' +
+      'a last-resort collection, which does, once it has been quiet for twenty seconds with much to give ' +
       'back, and the wait above lets it. The raw baseline runs no such thing: its process keeps the pages its ' +
       'linking freed, as any Node process does.',
     'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +
@@ -296,4 +306,10 @@ export async function sessionsPerHost(
     'Linking rate: sessions created, paired by QR and connected per second, with the linking concurrency ' +
       'above (ours: create, QR image through the API, the simulator decodes it, status polled every 100 ms).',
   );
+}
+
+/** How many times the host gave memory back (its `wa_memory_give_backs_total`). */
+async function giveBacksOf(hostUrl: string): Promise<number> {
+  const text = await (await fetch(`${hostUrl}/metrics`)).text();
+  return Number(/^wa_memory_give_backs_total (\d+)$/m.exec(text)?.[1] ?? 0);
 }

@@ -96,6 +96,8 @@ export type RunningHost = {
   close(options?: { drainMs?: number }): Promise<void>;
 };
 
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
 /** Starts a session host: internal API, registration and heartbeat, and resumes its linked sessions. */
 export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   applyTrustRoot(opts.wa.trustRoot);
@@ -250,13 +252,25 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   });
   worker?.start();
   const stopRetention = keepRetention(opts.db, opts.retentionDays ?? DEFAULT_RETENTION_DAYS, logger);
-  const releaseGiveBack = holdMemoryGiveBack(({ freedBytes, pauseMs }) => {
-    metrics.memoryGiveBacks.inc();
-    if (freedBytes > 0) metrics.memoryGivenBack.inc(freedBytes);
-    logger.info(
-      { freedMiB: Math.round(freedBytes / 2 ** 20), pauseMs: Math.round(pauseMs) },
-      'gave unused memory back to the system',
-    );
+  const releaseGiveBack = holdMemoryGiveBack({
+    gaveBack: ({ freedBytes, pauseMs }) => {
+      metrics.memoryGiveBacks.inc();
+      if (freedBytes > 0) metrics.memoryGivenBack.inc(freedBytes);
+      logger.info(
+        { freedMiB: mib(freedBytes), pauseMs: Math.round(pauseMs) },
+        'gave unused memory back to the system',
+      );
+    },
+    sampled: ({ busy, unusedBytes, floorBytes, quietSamples }) =>
+      logger.debug(
+        {
+          busy: Number(busy.toFixed(3)),
+          unusedMiB: mib(unusedBytes),
+          floorMiB: mib(floorBytes),
+          quietSamples,
+        },
+        'memory looked at',
+      ),
   });
   logger.info({ url, resumed }, 'session host started');
   return {

@@ -7,7 +7,7 @@
 // collection that lets go stops the process for a few hundred ms and drops its compiled code (the next
 // requests compile it again), so it runs only when there is much to give back and nothing is going on.
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const MiB = 1024 * 1024;
@@ -19,21 +19,33 @@ export type GiveBackOptions = {
   quietSamples: number;
   busyBelow: number;
   /**
-   * How far the memory outside V8's heap and Node's buffers must have grown over its lowest point since
-   * the last give-back: the pages V8 holds unused count there, not in the heap's size.
+   * How far the resident memory holding nothing live (`unused` below) must have grown over its lowest
+   * point since the last give-back.
    */
   minGrowthBytes: number;
+  /** The least time between two give-backs, whatever happens. */
+  minGapMs: number;
 };
 
 export const GIVE_BACK: GiveBackOptions = {
-  sampleMs: 10_000,
-  quietSamples: 3,
+  sampleMs: 5_000,
+  quietSamples: 4,
   busyBelow: 0.1,
   minGrowthBytes: 64 * MiB,
+  minGapMs: 60_000,
 };
 
 /** What one give-back freed, as the process's resident set saw it, and how long it stopped the process. */
 export type GivenBack = { freedBytes: number; pauseMs: number };
+
+/** One look: how busy the loop was since the last, and the memory holding nothing live against its floor. */
+export type MemorySample = { busy: number; unusedBytes: number; floorBytes: number; quietSamples: number };
+
+export type GiveBackListener = {
+  gaveBack(given: GivenBack): void;
+  /** Every look, given back or not (for a debug log). */
+  sampled?(sample: MemorySample): void;
+};
 
 type LastResortGc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
@@ -45,22 +57,30 @@ function lastResortGc(): LastResortGc {
   return runInNewContext('gc') as LastResortGc;
 }
 
-/** The resident memory V8's heap and Node's buffers do not account for. */
-function outsideHeap(): number {
+/**
+ * The resident memory beyond V8's live objects and Node's buffers: the old generation's free space, the
+ * pages V8 keeps for later, and the process's own (its code, native state). Only the first two come
+ * back. The young generation's free space is left out: V8 sizes it to the traffic and it fills again
+ * with the next request.
+ */
+function unused(): number {
   const heap = getHeapStatistics();
-  return process.memoryUsage.rss() - heap.total_physical_size - heap.external_memory;
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  const youngFree = young ? young.space_size - young.space_used_size : 0;
+  return process.memoryUsage.rss() - heap.used_heap_size - heap.external_memory - youngFree;
 }
 
 /** Watches the memory and the event loop, and gives memory back when both say so. */
 export class MemoryGiveBack {
-  private floor = outsideHeap();
+  private floor = unused();
+  private last = Number.NEGATIVE_INFINITY;
   private quiet = 0;
   private loop = performance.eventLoopUtilization();
   private readonly timer: NodeJS.Timeout;
   private gc: LastResortGc | undefined;
 
   constructor(
-    private readonly onGiveBack: (given: GivenBack) => void,
+    private readonly listener: GiveBackListener,
     private readonly options: GiveBackOptions = GIVE_BACK,
   ) {
     this.timer = setInterval(() => this.sample(), options.sampleMs);
@@ -72,47 +92,58 @@ export class MemoryGiveBack {
   }
 
   private sample() {
-    const now = performance.eventLoopUtilization();
-    const busy = performance.eventLoopUtilization(now, this.loop).utilization;
-    this.loop = now;
-    const outside = outsideHeap();
-    this.floor = Math.min(this.floor, outside);
+    const loop = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(loop, this.loop).utilization;
+    this.loop = loop;
+    const left = unused();
+    this.floor = Math.min(this.floor, left);
     this.quiet = busy < this.options.busyBelow ? this.quiet + 1 : 0;
-    if (this.quiet < this.options.quietSamples || outside - this.floor < this.options.minGrowthBytes) return;
+    this.listener.sampled?.({ busy, unusedBytes: left, floorBytes: this.floor, quietSamples: this.quiet });
+    const due =
+      this.quiet >= this.options.quietSamples &&
+      left - this.floor >= this.options.minGrowthBytes &&
+      performance.now() - this.last >= this.options.minGapMs;
+    if (!due) return;
     this.gc ??= lastResortGc();
     const before = process.memoryUsage.rss();
     const started = performance.now();
     this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-    const pauseMs = performance.now() - started;
-    this.floor = outsideHeap(); // what stays outside the heap is native memory of its own: not again
+    this.last = performance.now();
+    const pauseMs = this.last - started;
+    this.floor = unused(); // what such a collection leaves is the process's own: not again for that
     this.quiet = 0;
     this.loop = performance.eventLoopUtilization(); // the collection itself is not traffic
-    this.onGiveBack({ freedBytes: before - process.memoryUsage.rss(), pauseMs });
+    this.listener.gaveBack({ freedBytes: before - process.memoryUsage.rss(), pauseMs });
   }
 }
 
-let shared: { giveBack: MemoryGiveBack; holders: Set<(given: GivenBack) => void> } | undefined;
+let shared: { giveBack: MemoryGiveBack; listeners: Set<GiveBackListener> } | undefined;
 
 /**
  * One watcher per process, however many hosts run in it (tests, `npm start`): every holder hears of
- * every give-back. Returns the release; the last release stops the watcher.
+ * every look and give-back. Returns the release; the last release stops the watcher.
  */
-export function holdMemoryGiveBack(onGiveBack: (given: GivenBack) => void): () => void {
+export function holdMemoryGiveBack(listener: GiveBackListener): () => void {
   if (!shared) {
-    const holders = new Set<(given: GivenBack) => void>();
+    const listeners = new Set<GiveBackListener>();
     shared = {
-      holders,
-      giveBack: new MemoryGiveBack((given) => {
-        for (const hear of holders) hear(given);
+      listeners,
+      giveBack: new MemoryGiveBack({
+        gaveBack: (given) => {
+          for (const l of listeners) l.gaveBack(given);
+        },
+        sampled: (sample) => {
+          for (const l of listeners) l.sampled?.(sample);
+        },
       }),
     };
   }
   const held = shared;
-  const holder = (given: GivenBack) => onGiveBack(given); // its own entry, even for the same function
-  held.holders.add(holder);
+  const own = { ...listener }; // its own entry, even for a listener held twice
+  held.listeners.add(own);
   return () => {
-    held.holders.delete(holder);
-    if (held.holders.size > 0 || shared !== held) return;
+    held.listeners.delete(own);
+    if (held.listeners.size > 0 || shared !== held) return;
     held.giveBack.stop();
     shared = undefined;
   };

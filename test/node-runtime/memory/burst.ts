@@ -11,12 +11,16 @@ const MiB = 1024 * 1024;
 const given: GivenBack[] = [];
 const giveBack =
   watched === 'watched'
-    ? new MemoryGiveBack((g) => given.push(g), {
-        sampleMs: 100,
-        quietSamples: 3,
-        busyBelow: 0.5,
-        minGrowthBytes: 64 * MiB,
-      })
+    ? new MemoryGiveBack(
+        { gaveBack: (g) => given.push(g) },
+        {
+          sampleMs: 100,
+          quietSamples: 3,
+          busyBelow: 0.5,
+          minGrowthBytes: 64 * MiB,
+          minGapMs: 0,
+        },
+      )
     : undefined;
 
 // The burst: some 300 MiB of small objects, dropped, then an ordinary full collection (as V8 runs by
