@@ -2,6 +2,11 @@
 
 export interface BenchConfig {
   mode: string;
+  /**
+   * After linking many sessions, wait for the host to give the burst's memory back (bench/lib/give-back.ts)
+   * before measuring, as a deployment runs long after its linking.
+   */
+  awaitGiveBack: boolean;
   api: {
     /** Requests per second of the fixed-rate run. */
     fixedRate: number;
@@ -49,11 +54,6 @@ export interface BenchConfig {
     sessions: number[];
     /** Quiet time after linking, once the process is idle, before memory is read. */
     settleMs: number;
-    /**
-     * Ours also waits until its host has been quiet long enough to give a burst's memory back
-     * (node-runtime/memory/give-back.ts), as it does in production a little after linking.
-     */
-    giveBack: boolean;
     linkConcurrency: number;
   };
   /** Images of `bytes` each, sent by `sessions` sessions, `perSession` each, `inflight` at a time. */
@@ -82,6 +82,7 @@ export interface BenchConfig {
 
 export const QUICK: BenchConfig = {
   mode: 'quick',
+  awaitGiveBack: true,
   api: {
     fixedRate: 500,
     fixedSeconds: 9,
@@ -102,7 +103,7 @@ export const QUICK: BenchConfig = {
     deliveryTimeoutMs: 120_000,
     warmup: { sessions: 50, messagesPerSession: 4 },
   },
-  memory: { sessions: [50, 200, 500], settleMs: 2_000, giveBack: true, linkConcurrency: 16 },
+  memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
   media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
@@ -119,6 +120,7 @@ export const QUICK: BenchConfig = {
 
 export const FULL: BenchConfig = {
   mode: 'full',
+  awaitGiveBack: true,
   api: {
     fixedRate: 500,
     fixedSeconds: 30,
@@ -137,7 +139,7 @@ export const FULL: BenchConfig = {
     deliveryTimeoutMs: 300_000,
     warmup: { sessions: 50, messagesPerSession: 10 },
   },
-  memory: { sessions: [50, 200, 500], settleMs: 10_000, giveBack: true, linkConcurrency: 16 },
+  memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
   media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
@@ -155,6 +157,7 @@ export const FULL: BenchConfig = {
 /** Tiny numbers for the smoke test: the code paths run, the figures mean nothing. */
 export const SMOKE: BenchConfig = {
   mode: 'smoke',
+  awaitGiveBack: false,
   api: {
     fixedRate: 50,
     fixedSeconds: 1,
@@ -174,7 +177,7 @@ export const SMOKE: BenchConfig = {
     deliveryTimeoutMs: 60_000,
     warmup: { sessions: 1, messagesPerSession: 1 },
   },
-  memory: { sessions: [1], settleMs: 0, giveBack: false, linkConcurrency: 1 },
+  memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
   media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },
   pairing: { sessions: 1 },
   cold: { runs: 1 },

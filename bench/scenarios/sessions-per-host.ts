@@ -7,6 +7,7 @@ import { POOL_IDLE_SECONDS } from '../../shared/db-pool.js';
 import type { BenchConfig } from '../lib/config.js';
 import { BENCH_APPLICATION, type BenchEnv, type RunningEdgeProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
+import { giveBacksOf, untilGivenBack } from '../lib/give-back.js';
 import { type MemoryUsage, procsPss, procUss, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, sleep } from '../lib/stats.js';
@@ -44,15 +45,12 @@ export async function sessionsPerHost(
   const oursSettleMs = Math.max(cfg.settleMs, (POOL_IDLE_SECONDS + 1) * 1000);
   /**
    * At rest, as a deployment would be: connections the linking used and no longer needs are closed, and
-   * (`giveBack`) the host has given back the memory the linking left, once quiet long enough (its
+   * (`awaitGiveBack`) the host has given back the memory the linking left, once quiet long enough (its
    * give-backs counted past `before`; a minute at most).
    */
   const atRest = async (hostUrl: string, before: number) => {
     const settled = sleep(oursSettleMs);
-    if (cfg.giveBack) {
-      const until = Date.now() + 60_000;
-      while ((await giveBacksOf(hostUrl)) <= before && Date.now() < until) await sleep(1_000);
-    }
+    if (config.awaitGiveBack) await untilGivenBack(hostUrl, before);
     await settled;
   };
   result.title = '3. Sessions per host: memory per linked idle session';
@@ -61,7 +59,7 @@ export async function sessionsPerHost(
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
-    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${cfg.giveBack ? ', and until the host has given back the memory the linking left (node-runtime/memory/give-back.ts; a minute at most)' : ''})`,
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${config.awaitGiveBack ? ', and until the host has given back the memory the linking left (node-runtime/memory/give-back.ts; a minute at most)' : ''})`,
     'linking concurrency': cfg.linkConcurrency,
   };
   const sim = await env.startSimulator();
@@ -306,10 +304,4 @@ export async function sessionsPerHost(
     'Linking rate: sessions created, paired by QR and connected per second, with the linking concurrency ' +
       'above (ours: create, QR image through the API, the simulator decodes it, status polled every 100 ms).',
   );
-}
-
-/** How many times the host gave memory back (its `wa_memory_give_backs_total`). */
-async function giveBacksOf(hostUrl: string): Promise<number> {
-  const text = await (await fetch(`${hostUrl}/metrics`)).text();
-  return Number(/^wa_memory_give_backs_total (\d+)$/m.exec(text)?.[1] ?? 0);
 }
