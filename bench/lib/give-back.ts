@@ -10,7 +10,7 @@ export async function giveBacksOf(hostUrl: string): Promise<number> {
 }
 
 /** Waits until the host has given memory back more than `before` times; false if not within `timeoutMs`. */
-export async function untilGivenBack(hostUrl: string, before: number, timeoutMs = 60_000): Promise<boolean> {
+export async function untilGivenBack(hostUrl: string, before: number, timeoutMs = 120_000): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if ((await giveBacksOf(hostUrl)) > before) return true;

@@ -727,7 +727,7 @@ export async function sendThroughput(
     'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
       'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
     'Before the warm-up, the host (and later the one-process stack) has given back the memory its linking ' +
-      'left (node-runtime/memory/give-back.ts, once quiet for twenty seconds), as a deployment does long before ' +
+      'left (node-runtime/memory/give-back.ts, once quiet for a minute), as a deployment does long before ' +
       'it sends: that collection pauses the process and drops its compiled code, and in a measured run it ' +
       'would be counted there. Once during this scenario, a host quiet between its runs could give memory back ' +
       'again; the host log says so.',

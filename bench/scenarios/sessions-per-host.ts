@@ -46,7 +46,7 @@ export async function sessionsPerHost(
   /**
    * At rest, as a deployment would be: connections the linking used and no longer needs are closed, and
    * (`awaitGiveBack`) the host has given back the memory the linking left, once quiet long enough (its
-   * give-backs counted past `before`; a minute at most).
+   * give-backs counted past `before`; two minutes at most).
    */
   const atRest = async (hostUrl: string, before: number) => {
     const settled = sleep(oursSettleMs);
@@ -59,7 +59,7 @@ export async function sessionsPerHost(
   result.baseline = 'one process with N raw Baileys sockets, auth state in memory';
   result.params = {
     sessions: cfg.sessions.join(', '),
-    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${config.awaitGiveBack ? ', and until the host has given back the memory the linking left (node-runtime/memory/give-back.ts; a minute at most)' : ''})`,
+    'quiet time before reading (s)': `until idle, then ${cfg.settleMs / 1000} (ours: ${oursSettleMs / 1000}, so idle database connections are closed${config.awaitGiveBack ? ', and until the host has given back the memory the linking left (node-runtime/memory/give-back.ts; two minutes at most)' : ''})`,
     'linking concurrency': cfg.linkConcurrency,
   };
   const sim = await env.startSimulator();
@@ -290,7 +290,7 @@ export async function sessionsPerHost(
       '(value now − value with none) ÷ sessions.',
     'Ours gives back what a burst left (node-runtime/memory/give-back.ts): V8 keeps the pages a garbage ' +
       'collection frees, and an ordinary GC, such as the two above, does not return them; the host asks V8 for ' +
-      'a last-resort collection, which does, once it has been quiet for twenty seconds with much to give ' +
+      'a last-resort collection, which does, once it has been quiet for a minute with much to give ' +
       'back, and the wait above lets it. The raw baseline runs no such thing: its process keeps the pages its ' +
       'linking freed, as any Node process does.',
     'Ours keeps the Signal keys in PostgreSQL with an LRU cache in front; the baseline keeps every key in ' +

@@ -29,7 +29,7 @@ export type GiveBackOptions = {
 
 export const GIVE_BACK: GiveBackOptions = {
   sampleMs: 5_000,
-  quietSamples: 4,
+  quietSamples: 12,
   busyBelow: 0.1,
   minGrowthBytes: 64 * MiB,
   minGapMs: 60_000,
