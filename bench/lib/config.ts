@@ -19,6 +19,12 @@ export interface BenchConfig {
     /** Before the saturation runs, at saturation. */
     saturationWarmupSeconds: number;
     /**
+     * Before each fixed-rate round of each path, at the rate, on the connections it measures with,
+     * untimed: with the paths taking turns, each round began on processes idle for the others' rounds,
+     * and its first tenth of a second stalled (20–80 ms) in most runs through a proxy.
+     */
+    leadInSeconds: number;
+    /**
      * Each measured run is split into this many rounds, the edge, the direct call and the bare proxy
      * taking turns (the figures are medians): measured one after another once each, a drift of the
      * machine fell on one of them.
@@ -90,6 +96,7 @@ export const QUICK: BenchConfig = {
     connections: 50,
     warmupSeconds: 2,
     saturationWarmupSeconds: 15,
+    leadInSeconds: 1,
     rounds: 3,
   },
   send: {
@@ -128,6 +135,7 @@ export const FULL: BenchConfig = {
     connections: 50,
     warmupSeconds: 5,
     saturationWarmupSeconds: 20,
+    leadInSeconds: 1,
     rounds: 3,
   },
   send: {
@@ -165,6 +173,7 @@ export const SMOKE: BenchConfig = {
     connections: 5,
     warmupSeconds: 0,
     saturationWarmupSeconds: 0,
+    leadInSeconds: 0,
     rounds: 1,
     amount: 20,
   },

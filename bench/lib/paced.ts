@@ -14,34 +14,44 @@ export interface PacedOptions {
   seconds: number;
   /** Keep-alive connections the requests share. */
   connections: number;
+  /**
+   * Seconds at the same rate, on the same connections, before the measured requests, untimed: the run
+   * then starts in the steady state rather than on processes that sat idle.
+   */
+  leadInSeconds?: number;
+  /** Called when the first measured request is due (after the lead-in). */
+  onMeasuring?: () => void;
 }
 
 export async function paced(opts: PacedOptions): Promise<LoadResult> {
   const { origin, pathname, search } = new URL(opts.url);
   const pool = new Pool(origin, { connections: opts.connections, pipelining: 1 });
-  const total = Math.round(opts.rate * opts.seconds);
+  const leadIn = Math.round(opts.rate * (opts.leadInSeconds ?? 0));
+  const total = leadIn + Math.round(opts.rate * opts.seconds);
   const latencies = new Samples();
   let non2xx = 0;
   let errors = 0;
   let issued = 0;
   const inFlight = new Set<Promise<void>>();
   const start = performance.now() + 5;
-  const one = async (due: number) => {
+  const one = async (due: number, counted: boolean) => {
     try {
       const res = await pool.request({ path: pathname + search, method: 'GET', headers: opts.headers });
       await res.body.dump();
+      if (!counted) return;
       if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - due);
       else non2xx++;
     } catch {
-      errors++;
+      if (counted) errors++;
     }
   };
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
       while (issued < total && start + (issued * 1000) / opts.rate <= now) {
-        const due = start + (issued++ * 1000) / opts.rate;
-        const p = one(due).finally(() => inFlight.delete(p));
+        if (issued === leadIn) opts.onMeasuring?.();
+        const due = start + (issued * 1000) / opts.rate;
+        const p = one(due, issued++ >= leadIn).finally(() => inFlight.delete(p));
         inFlight.add(p);
       }
       if (issued >= total) return resolve();
@@ -51,7 +61,7 @@ export async function paced(opts: PacedOptions): Promise<LoadResult> {
     setTimeout(tick, Math.max(0, start - performance.now()));
   });
   await Promise.all(inFlight);
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = (performance.now() - start) / 1000 - leadIn / opts.rate;
   await pool.close();
   const values = latencies.values();
   return {

@@ -27,6 +27,7 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
     rounds: `${cfg.rounds} (each run split into them; the paths take turns within each; the figures are medians)`,
     'connections (fixed / saturation)': `${Math.max(1, Math.round(cfg.connections / 5))} / ${cfg.connections}`,
     'warm-up per path, untimed (s), at the fixed rate / at saturation': `${cfg.warmupSeconds} / ${cfg.saturationWarmupSeconds}`,
+    'lead-in per fixed-rate round, untimed (s)': cfg.leadInSeconds,
   };
   const sim = await env.startSimulator();
   try {
@@ -102,7 +103,10 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         'saturation more slowly (JIT, heap sizes, pooled connections): without a warm-up there, the edge went ' +
         '8.3k, 9.8k, 10.0k, 9.6k, 10.5k and 10.4k req/s over six 6-second runs in a row, and the host it ' +
         'called used 62 µs per request in the first and 46 in the last. Measured first, the edge ran cold ' +
-        "while the host, measured after it, had been warmed by the edge's calls.",
+        "while the host, measured after it, had been warmed by the edge's calls. Each fixed-rate round also " +
+        'begins with the lead-in above, at the rate on the same connections, untimed (its CPU too): the paths ' +
+        "take turns, so each round started on processes idle through the others' rounds, and most rounds " +
+        'through a proxy stalled 20–80 ms in their first tenth of a second, which a steady 500 req/s never sees.',
       'The load generator runs in the bench process, on the same 2 cores as the edge, the host, PostgreSQL and ' +
         'the simulator: at saturation the figures are what this one machine does with all of them, not a ' +
         'server in isolation.',
@@ -183,23 +187,34 @@ async function measureStack(
       ...(cfg.amount ? { amount: cfg.amount } : {}),
     };
     const pg = await env.postgresPids();
-    const measure = async (pids: number[], work: () => Promise<LoadResult>) => {
-      const [all0, sys0] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
-      const r = await work();
-      const [all1, sys1] = [await cpuMsOf(pids), await cpuMsOf(pids, 'system')];
+    // CPU counts from the first measured request (after a fixed-rate run's lead-in).
+    const measure = async (pids: number[], work: (onMeasuring: () => void) => Promise<LoadResult>) => {
+      const read = () => Promise.all([cpuMsOf(pids), cpuMsOf(pids, 'system')]);
+      let from: ReturnType<typeof read> | undefined;
+      const r = await work(() => {
+        from = read();
+      });
+      const [all0, sys0] = await (from ?? Promise.reject(new Error('the run measured nothing')));
+      const [all1, sys1] = await read();
       const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
       return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
     };
     // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
-    const drive = (target: { url: string; headers?: Record<string, string> }) =>
-      opts.rate
-        ? paced({
+    const drive =
+      (target: { url: string; headers?: Record<string, string> }) => (onMeasuring: () => void) => {
+        if (opts.rate) {
+          return paced({
             ...target,
             rate: opts.rate,
             seconds: cfg.amount ? cfg.amount / opts.rate : seconds,
             connections: opts.connections,
-          })
-        : load({ ...target, ...common });
+            leadInSeconds: cfg.leadInSeconds,
+            onMeasuring,
+          });
+        }
+        onMeasuring();
+        return load({ ...target, ...common });
+      };
     const direct = await hostTarget();
     // In rounds, each path once per round in an order that turns by one: a drift of the machine falls on
     // all of them, and each figure is the median of its rounds.
@@ -207,18 +222,20 @@ async function measureStack(
       {
         who: 'ours',
         go: (round: number) =>
-          measure([...procs.map((p) => p.proc.pid), ...pg], () =>
+          measure([...procs.map((p) => p.proc.pid), ...pg], (onMeasuring) =>
             round === 0
-              ? env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () => drive(edgeTarget))
-              : drive(edgeTarget),
+              ? env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () =>
+                  drive(edgeTarget)(onMeasuring),
+                )
+              : drive(edgeTarget)(onMeasuring),
           ),
       },
-      { who: 'base', go: () => measure([host.proc.pid, ...pg], () => drive(direct)) },
+      { who: 'base', go: () => measure([host.proc.pid, ...pg], drive(direct)) },
       ...(bare
         ? [
             {
               who: 'bare',
-              go: () => measure([bare.proc.pid, host.proc.pid, ...pg], () => drive({ url: bare.url })),
+              go: () => measure([bare.proc.pid, host.proc.pid, ...pg], drive({ url: bare.url })),
             },
           ]
         : []),
