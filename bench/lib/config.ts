@@ -21,7 +21,7 @@ export interface BenchConfig {
     /**
      * Before each fixed-rate round of each path, at the rate, on the connections it measures with,
      * untimed: with the paths taking turns, each round began on processes idle for the others' rounds,
-     * and its first tenth of a second stalled (20–80 ms) in most runs through a proxy.
+     * and most rounds through the edge stalled 10–30 ms in their first 150 ms.
      */
     leadInSeconds: number;
     /**

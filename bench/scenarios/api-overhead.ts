@@ -106,7 +106,7 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         "while the host, measured after it, had been warmed by the edge's calls. Each fixed-rate round also " +
         'begins with the lead-in above, at the rate on the same connections, untimed (its CPU too): the paths ' +
         "take turns, so each round started on processes idle through the others' rounds, and most rounds " +
-        'through a proxy stalled 20–80 ms in their first tenth of a second, which a steady 500 req/s never sees.',
+        'through the edge stalled 10–30 ms in their first 150 ms, which a steady 500 req/s never sees.',
       'The load generator runs in the bench process, on the same 2 cores as the edge, the host, PostgreSQL and ' +
         'the simulator: at saturation the figures are what this one machine does with all of them, not a ' +
         'server in isolation.',
