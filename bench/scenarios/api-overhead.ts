@@ -187,34 +187,30 @@ async function measureStack(
       ...(cfg.amount ? { amount: cfg.amount } : {}),
     };
     const pg = await env.postgresPids();
-    // CPU counts from the first measured request (after a fixed-rate run's lead-in).
+    // CPU counts from the start, or from the first measured request when the run says (after a lead-in).
     const measure = async (pids: number[], work: (onMeasuring: () => void) => Promise<LoadResult>) => {
       const read = () => Promise.all([cpuMsOf(pids), cpuMsOf(pids, 'system')]);
-      let from: ReturnType<typeof read> | undefined;
+      let from = read();
       const r = await work(() => {
         from = read();
       });
-      const [all0, sys0] = await (from ?? Promise.reject(new Error('the run measured nothing')));
+      const [all0, sys0] = await from;
       const [all1, sys1] = await read();
       const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
       return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
     };
     // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
-    const drive =
-      (target: { url: string; headers?: Record<string, string> }) => (onMeasuring: () => void) => {
-        if (opts.rate) {
-          return paced({
+    const drive = (target: { url: string; headers?: Record<string, string> }) => (onMeasuring: () => void) =>
+      opts.rate
+        ? paced({
             ...target,
             rate: opts.rate,
             seconds: cfg.amount ? cfg.amount / opts.rate : seconds,
             connections: opts.connections,
             leadInSeconds: cfg.leadInSeconds,
             onMeasuring,
-          });
-        }
-        onMeasuring();
-        return load({ ...target, ...common });
-      };
+          })
+        : load({ ...target, ...common });
     const direct = await hostTarget();
     // In rounds, each path once per round in an order that turns by one: a drift of the machine falls on
     // all of them, and each figure is the median of its rounds.
