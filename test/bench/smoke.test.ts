@@ -51,8 +51,11 @@ describe('bench', () => {
           // A figure with nothing to compare it with (webhook latency) says so.
           ...(m.noBaseline ? { noBaseline: true } : {}),
         });
-        expect(Number.isFinite(m.ours)).toBe(true);
-        expect(Number.isFinite(m.baseline)).toBe(!m.noBaseline);
+        // Named, so a figure that came out empty says which one it is.
+        expect(Number.isFinite(m.ours), `${s.id}: ${m.name}, ours = ${m.ours}`).toBe(true);
+        expect(Number.isFinite(m.baseline), `${s.id}: ${m.name}, baseline = ${m.baseline}`).toBe(
+          !m.noBaseline,
+        );
       }
     }
     // The floors beside our figures answered every request: a bare proxy in front of the host, and a
