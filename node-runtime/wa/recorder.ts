@@ -34,8 +34,7 @@ export function recordingHooks(
       if (!key.fromMe || !mapped) return;
       const at = timestamp > 0 ? new Date(timestamp * 1000) : new Date();
       // Asked for together, a receipt's ids (a phone reads a chat's unread messages with one) are written
-      // in one statement. Baileys hands over the receipts behind this one while it is written (in order):
-      // those join one batch in the journal, and each is acked once its own write is done.
+      // in one statement; one by one, each waited for the last, and Baileys holds its receipts meanwhile.
       await Promise.all(ids.map((id) => journal.status(id, mapped, at))).catch(closeIfMoved);
     },
   };

@@ -1,7 +1,7 @@
 // Baileys bugs the gateway patches (patches/@whiskeysockets+baileys+*.patch), each shown against the
 // simulator: every test here fails on unpatched Baileys.
 import type { Socket } from 'node:net';
-import { Curve, proto, type WAMessage, type WASocket } from '@whiskeysockets/baileys';
+import { Curve, type WAMessage, type WASocket } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTogether } from '../../node-runtime/wa/socket-actor.js';
 import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from './baileys-client.js';
@@ -40,15 +40,6 @@ const inboxOf = async (contact: string) =>
   ((await control(server, 'GET', `/sim/contacts/${contact}/messages`)).body as { text: string }[]).map(
     (m) => m.text,
   );
-
-/** The first linked device of `phone` as the simulator sees it (`pending`: stanzas it has not acked). */
-const deviceOf = async (phone: string) =>
-  (
-    (await control(server, 'GET', `/sim/accounts/${phone}`)).body.devices as {
-      pending: number;
-      connected: boolean;
-    }[]
-  )[0];
 
 describe('sends inside one key-store transaction', () => {
   it('commit their keys once, and their stanzas leave after that commit, in order', async () => {
@@ -246,6 +237,14 @@ describe('signatures', () => {
 });
 
 describe('a crash between decrypting a message and acknowledging it', () => {
+  const deviceOf = async (phone: string) =>
+    (
+      (await control(server, 'GET', `/sim/accounts/${phone}`)).body.devices as {
+        pending: number;
+        connected: boolean;
+      }[]
+    )[0];
+
   /**
    * A linked device of `phone` and a way to start it with a store that calls `hook` for each message
    * before its receipt. (Not waiting for "open": Baileys buffers it during a first sync.)
@@ -312,49 +311,6 @@ describe('a crash between decrypting a message and acknowledging it', () => {
     expect(server.sim.trouble.get(id)?.nacks).toEqual(['487']);
     expect(stored).toEqual([]);
     await endSocket(second);
-  });
-});
-
-describe('receipts waiting for the store', () => {
-  it('are handed to it in order while its write is under way, and each is acked once its own write is done', async () => {
-    const phone = '628777000040';
-    const contact = '628777000041';
-    const { READ } = proto.WebMessageInfo.Status;
-    /** The read receipts the store was handed, each with the write it is still doing. */
-    const handed: { id: string; done: () => void }[] = [];
-    const alice = await linkDevice(server, phone, 'Alice', {
-      beforeReceiptAck: async ({ ids, status }) => {
-        if (status !== READ) return;
-        await new Promise<void>((done) => handed.push({ id: ids[0] ?? '', done }));
-      },
-    });
-    const pending = async () => (await deviceOf(phone))?.pending;
-    try {
-      const ids: string[] = [];
-      for (const text of ['satu', 'dua', 'tiga']) {
-        const sent = await alice.sock.sendMessage(`${contact}@s.whatsapp.net`, { text });
-        ids.push(sent?.key.id ?? '');
-      }
-      await eventually(async () => ((await inboxOf(contact)).length === 3 ? true : undefined));
-      await eventually(async () => ((await pending()) === 0 ? true : undefined)); // the delivery receipts
-      for (const id of ids) {
-        expect(
-          (await control(server, 'POST', `/sim/contacts/${contact}/read`, { to: phone, ids: [id] })).status,
-        ).toBe(200);
-      }
-      // Unpatched, the second waits for the first write under Baileys' receipt lock.
-      await eventually(() => (handed.length === 3 ? true : undefined));
-      expect(handed.map((h) => h.id)).toEqual(ids);
-      expect(await pending()).toBe(3); // none acked: WhatsApp keeps them all
-      handed[2]?.done();
-      handed[1]?.done();
-      await eventually(async () => ((await pending()) === 1 ? true : undefined));
-      handed[0]?.done();
-      await eventually(async () => ((await pending()) === 0 ? true : undefined));
-    } finally {
-      for (const h of handed) h.done();
-      await endSocket(alice.sock);
-    }
   });
 });
 
