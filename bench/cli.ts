@@ -11,7 +11,7 @@ import { mergeIntoDocument, renderReport } from './lib/report.js';
 import { runBench, SCENARIO_IDS, type ScenarioId } from './main.js';
 
 const USAGE = `npm run bench [-- options]
-  --quick                 about 20 minutes on 2 cores; default is the full run
+  --quick                 about 27 minutes on 2 cores; default is the full run
   --only=a,b              scenarios: ${SCENARIO_IDS.join(', ')}
   --out=FILE              Markdown report (default BENCHMARKS.md; with --profile, none unless given)
   --json=FILE             the results as JSON too
@@ -28,7 +28,7 @@ scenario runs our stack and then its baseline in the same run, and every figure 
 (ours ÷ baseline). For latency, time and memory a ratio above 1 is our overhead; for throughput a ratio
 below 1 is.
 
-Run it with \`npm run bench -- --quick\` (about 20 minutes on 2 cores) or \`npm run bench\` (the full run). The
+Run it with \`npm run bench -- --quick\` (about 27 minutes on 2 cores) or \`npm run bench\` (the full run). The
 code is in \`bench/\`; the generated part below is replaced on every run, the rest of this file is kept.
 
 {{generated}}
