@@ -98,4 +98,30 @@ describe('looks at the queue made together', () => {
     const row = await db.selectFrom('messages').select('attempts').where('id', '=', held).executeTakeFirst();
     expect(row?.attempts).toBe(0);
   });
+
+  it('claim past many in flight, in queue order, and tell which waiting chats still have messages', async () => {
+    const { db } = database();
+    const session = await newSession(db, 'busy');
+    const other = '628500000088@s.whatsapp.net';
+    const ids: string[] = [];
+    for (let k = 0; k < 60; k++) ids.push(await queueText(db, session, CHAT, String(k)));
+    const waitingOne = await queueText(db, session, other, 'waits');
+    const unpaced = { unpaced: 8, defaultUnpaced: true };
+    // Fifty handed over and not acknowledged yet: skipped, as a look on the same connection does.
+    const inFlight = new Set(ids.slice(0, 50));
+    const claim = await claimNext(db, session, inFlight, [other], unpaced);
+    expect(claim.messages.map((m) => m.id)).toEqual(ids.slice(50, 58));
+    expect([claim.held, claim.more, claim.waitingWithQueued]).toEqual([true, true, [other]]);
+    // No chat waiting: nothing to tell, and the waiting chat's message is claimable again.
+    const next = await claimNext(db, session, new Set([...inFlight, ...ids.slice(50, 58)]), [], unpaced);
+    expect(next.messages.map((m) => m.id)).toEqual([...ids.slice(58), waitingOne]);
+    expect([next.more, next.waitingWithQueued]).toEqual([false, []]);
+    const attempts = await db
+      .selectFrom('messages')
+      .select(['id', 'attempts'])
+      .where('session_id', '=', session)
+      .execute();
+    const claimed = new Set([...ids.slice(50), waitingOne]);
+    for (const row of attempts) expect([row.id, row.attempts]).toEqual([row.id, claimed.has(row.id) ? 1 : 0]);
+  });
 });
