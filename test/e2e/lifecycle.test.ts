@@ -17,6 +17,13 @@ import { api, linkByQr, until } from './flow.js';
 let sim: SimServer;
 let dataDir: string;
 const running: NpmScript[] = [];
+/** Directories made for one test, removed with the rest once the scripts that use them have stopped. */
+const scratch: string[] = [];
+const scratchDir = async (prefix: string) => {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
 
 const startGateway = async (env: Record<string, string> = {}) => {
   const started = await startNpmScript('start', {
@@ -57,7 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const script of running) await script.signal('SIGINT');
   await sim?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  for (const dir of [dataDir, ...scratch]) await rm(dir, { recursive: true, force: true });
 });
 
 it('Ctrl-C and kill -9 with linked sessions: each next start resumes them with no QR', async () => {
@@ -179,7 +186,7 @@ it('the sandbox after kill -9: its simulated network kept its world, the session
 });
 
 it('a start whose port is taken says so in one line, makes no keys and leaves nothing running', async () => {
-  const holder = await startGateway({ DATA_DIR: await mkdtemp(join(tmpdir(), 'wa-gateway-holder-')) });
+  const holder = await startGateway({ DATA_DIR: await scratchDir('wa-gateway-holder-') });
   const port = new URL(holder.url).port;
   const fresh = await mkdtemp(join(tmpdir(), 'wa-gateway-taken-'));
   const failed = await startNpmScript('start', { DATA_DIR: fresh, PORT: port, WA_WS_URL: sim.wsUrl }).then(
@@ -201,7 +208,7 @@ it('a start whose port is taken says so in one line, makes no keys and leaves no
 
 it('a data directory that cannot be made is one line with the fix, no stack trace', async () => {
   // A path under a regular file can never be a directory, whoever runs this (root included).
-  const file = join(await mkdtemp(join(tmpdir(), 'wa-gateway-file-')), 'not-a-dir');
+  const file = join(await scratchDir('wa-gateway-file-'), 'not-a-dir');
   await writeFile(file, 'x');
   const failed = await startNpmScript('start', { DATA_DIR: join(file, 'data') }).then(
     () => 'started',
