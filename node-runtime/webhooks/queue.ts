@@ -3,6 +3,7 @@
 // and expires if the worker dies, so another takes over: at least once). Within an endpoint, deliveries
 // go out one at a time in event order.
 import { type Kysely, sql } from 'kysely';
+import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
 
@@ -187,34 +188,54 @@ export type AttemptRecord = {
  * Writes one attempt to the log and moves its delivery on, in one statement (a data-modifying CTE):
  * atomic on its own, one round trip instead of four (BEGIN, the two writes, COMMIT) per delivery.
  */
-export async function recordAttempt(db: Kysely<Database>, attempt: AttemptRecord): Promise<void> {
-  await db
-    .with('attempt', (qb) =>
-      qb.insertInto('webhook_attempts').values({
-        delivery_id: attempt.delivery.id,
-        endpoint_id: attempt.endpointId,
-        // The endpoint's lease holder is its only writer: max + 1 cannot race.
-        seq: sql<string>`(SELECT coalesce(max(seq), 0) + 1 FROM webhook_attempts WHERE endpoint_id = ${attempt.endpointId})`,
-        event_id: attempt.delivery.eventId,
-        attempted_at: attempt.at,
-        status_code: attempt.statusCode,
-        latency_ms: attempt.latencyMs,
-        error: attempt.error,
-        outcome: attempt.outcome,
-        next_attempt_at: attempt.nextAttemptAt,
-      }),
+export const recordAttempt = (db: Kysely<Database>, attempt: AttemptRecord): Promise<void> =>
+  recordAttempts(db, attempt.endpointId, [attempt]);
+
+/**
+ * Writes one endpoint's attempts to the log, numbered in the order given, and moves their deliveries
+ * on, all in one statement. Attempts that all delivered commit without waiting for the disk
+ * (shared/async-commit.ts): if PostgreSQL itself crashes before the WAL writer flushes them, those
+ * deliveries are pending again and go once more, under the same `webhook-id`, as at least once allows.
+ */
+export async function recordAttempts(
+  db: Kysely<Database>,
+  endpointId: string,
+  attempts: readonly AttemptRecord[],
+): Promise<void> {
+  const column = <T>(pick: (attempt: AttemptRecord) => T) => attempts.map(pick);
+  const statusOf = (a: AttemptRecord) =>
+    a.outcome === 'delivered' ? 'delivered' : a.outcome === 'dead' ? 'dead' : 'pending';
+  await sql`
+    with a as (
+      select * from unnest(
+        ${column((a) => a.delivery.id)}::bigint[], ${column((a) => a.delivery.eventId)}::text[],
+        ${column((a) => a.at.toISOString())}::timestamptz[], ${column((a) => a.statusCode)}::int[],
+        ${column((a) => a.latencyMs)}::int[], ${column((a) => a.error)}::text[],
+        ${column((a) => a.outcome)}::text[], ${column((a) => a.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+        ${column((a) => a.delivery.attempts + 1)}::int[],
+        ${column((a) => (a.delivery.firstAttemptAt ?? a.at).toISOString())}::timestamptz[],
+        ${column(statusOf)}::text[], ${column((a) => a.park ?? null)}::boolean[]
+      ) with ordinality as a(delivery_id, event_id, at, status_code, latency_ms, error, outcome,
+        next_attempt_at, attempts, first_attempt_at, status, park, ord)
+    ), logged as (
+      -- The endpoint's lease holder is its only writer, one statement at a time: max + n cannot race.
+      insert into webhook_attempts (delivery_id, endpoint_id, seq, event_id, attempted_at, status_code,
+        latency_ms, error, outcome, next_attempt_at)
+      select a.delivery_id, ${endpointId}::uuid, last.seq + a.ord, a.event_id, a.at, a.status_code,
+        a.latency_ms, a.error, a.outcome, a.next_attempt_at
+      from a, (select coalesce(max(seq), 0) as seq from webhook_attempts
+        where endpoint_id = ${endpointId}::uuid) last
+      order by a.ord
+    ), moved as (
+      update webhook_deliveries d set attempts = a.attempts, first_attempt_at = a.first_attempt_at,
+        status = a.status, delivered_at = case when a.status = 'delivered' then a.at end,
+        next_attempt_at = coalesce(a.next_attempt_at, a.at), parked = coalesce(a.park, d.parked)
+      from a where d.id = a.delivery_id
     )
-    .updateTable('webhook_deliveries')
-    .set({
-      attempts: attempt.delivery.attempts + 1,
-      first_attempt_at: attempt.delivery.firstAttemptAt ?? attempt.at,
-      status: attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending',
-      delivered_at: attempt.outcome === 'delivered' ? attempt.at : null,
-      next_attempt_at: attempt.nextAttemptAt ?? attempt.at,
-      ...(attempt.park === undefined ? {} : { parked: attempt.park }),
-    })
-    .where('id', '=', attempt.delivery.id)
-    .execute();
+    select ${asyncCommitIf(
+      db,
+      attempts.every((a) => a.outcome === 'delivered'),
+    )} as async_commit`.execute(db);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   releaseEndpoint,
   renewLease,
 } from './queue.js';
+import { DeliveredRecords } from './records.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './schedule.js';
 
 const LEASE_MS = 30_000;
@@ -129,17 +130,22 @@ export class WebhookWorker {
     const secrets = await this.secretsOf(endpoint);
     let failingSince = endpoint.failingSince;
     let leasedAt = this.now().getTime();
+    const records = new DeliveredRecords(db, endpoint.id);
     const release = async (nextAttemptAt: Date) => {
+      await records.settled();
       const parked = await nextParkedAttempt(db, endpoint.id);
       const next = parked && parked < nextAttemptAt ? parked : nextAttemptAt;
       await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: next, failingSince });
     };
     let upcoming: DueDelivery[] = [];
     while (this.running) {
-      if (upcoming.length === 0) upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
+      if (upcoming.length === 0) {
+        await records.settled();
+        upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
+      }
       const delivery = upcoming.shift();
       if (!delivery) return release(this.now());
-      const outcome = await this.attempt(endpoint, delivery, secrets);
+      const outcome = await this.attempt(endpoint, delivery, secrets, records);
       // What was looked up assumed each went through: after one that did not, look again.
       if (outcome !== 'delivered') upcoming = [];
       if (outcome === 'delivered') {
@@ -163,7 +169,7 @@ export class WebhookWorker {
           // The head failed: hold everything after it, unless it alone is the problem.
           if (
             delivery.attempts + 1 >= this.policy.probeAfterFailures &&
-            (await this.probe(endpoint, delivery, secrets))
+            (await this.probe(endpoint, delivery, secrets, records))
           ) {
             failingSince = null;
             continue;
@@ -174,9 +180,12 @@ export class WebhookWorker {
       // Renewed only once half of it is gone: one write per delivery would double the worker's writes.
       if (this.now().getTime() - leasedAt >= LEASE_MS / 2) {
         leasedAt = this.now().getTime();
-        if (!(await renewLease(db, endpoint.id, owner, new Date(leasedAt + LEASE_MS)))) return;
+        if (!(await renewLease(db, endpoint.id, owner, new Date(leasedAt + LEASE_MS)))) {
+          return records.settled();
+        }
       }
     }
+    await records.settled();
     await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: this.now(), failingSince });
   }
 
@@ -185,10 +194,16 @@ export class WebhookWorker {
    * head alone fails: it is set aside to retry on its own, and the rest flows in order. If not, the
    * endpoint is down: everything waits, in order.
    */
-  private async probe(endpoint: ClaimedEndpoint, head: DueDelivery, secrets: string[]): Promise<boolean> {
+  private async probe(
+    endpoint: ClaimedEndpoint,
+    head: DueDelivery,
+    secrets: string[],
+    records: DeliveredRecords,
+  ): Promise<boolean> {
     const next = await deliveryAfter(this.options.db, endpoint.id, head.eventSeq);
     if (!next) return false;
-    const outcome = await this.attempt(endpoint, next, secrets);
+    const outcome = await this.attempt(endpoint, next, secrets, records);
+    await records.settled();
     if (outcome !== 'delivered') return false;
     await this.options.db
       .updateTable('webhook_deliveries')
@@ -198,11 +213,15 @@ export class WebhookWorker {
     return true;
   }
 
-  /** One POST and its record. */
+  /**
+   * One POST and its record: a delivered one's goes to `records`, written behind the next POST; any
+   * other waits for those before it and is written before the outcome is acted on.
+   */
   private async attempt(
     endpoint: ClaimedEndpoint,
     delivery: DueDelivery,
     secrets: string[],
+    records: DeliveredRecords,
   ): Promise<'delivered' | 'disabled' | 'dead' | { nextAttemptAt: Date }> {
     const { db, poster } = this.options;
     const at = this.now();
@@ -223,10 +242,11 @@ export class WebhookWorker {
       latencyMs: Math.round(seconds * 1000),
     };
     if (result.ok) {
-      await recordAttempt(db, { ...base, error: null, outcome: 'delivered', nextAttemptAt: null });
+      records.add({ ...base, error: null, outcome: 'delivered', nextAttemptAt: null });
       this.options.onAttempt?.('delivered', seconds);
       return 'delivered';
     }
+    await records.settled();
     if (result.status === 410) {
       await recordAttempt(db, { ...base, error: result.error, outcome: 'disabled', nextAttemptAt: null });
       this.options.onAttempt?.('disabled', seconds);

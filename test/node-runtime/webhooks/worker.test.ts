@@ -161,6 +161,100 @@ describe('webhook deliveries', () => {
     expect(lookUps).toBeLessThanOrEqual(6);
   });
 
+  it("the next delivery goes while the last one's record waits; the records that queued go in one statement", async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const ids: string[] = [];
+    for (let n = 0; n < 6; n++) ids.push(await qrEvent(n));
+    const first = await database()
+      .db.selectFrom('webhook_deliveries')
+      .select('id')
+      .where('endpoint_id', '=', id)
+      .orderBy('event_seq')
+      .executeTakeFirstOrThrow();
+    let recordStatements = 0;
+    const counted = database().db.withPlugin({
+      transformQuery: (args) => {
+        if (JSON.stringify(args.node).includes('insert into webhook_attempts')) recordStatements++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const worker = new WebhookWorker({
+      db: counted,
+      owner: 'worker-records-behind',
+      secrets: box,
+      poster: new WebhookPoster({ allowPrivate: true, timeoutMs: 10_000 }),
+      logger: pino({ level: 'silent' }),
+      policy: FAST,
+    });
+    // The first delivery's row is locked elsewhere: its record cannot be written until the lock goes.
+    await database()
+      .db.transaction()
+      .execute(async (trx) => {
+        await sql`select 1 from webhook_deliveries where id = ${first.id} for update`.execute(trx);
+        worker.start();
+        workers.push(worker);
+        await eventually(async () => (receiver.received.length >= 6 ? true : undefined));
+        expect(await attemptsOf(id)).toEqual([]);
+      });
+    const log = await eventually(async () => {
+      const attempts = await attemptsOf(id);
+      return attempts.length === 6 ? attempts : undefined;
+    });
+    expect(receiver.received.map((r) => r.id)).toEqual(ids);
+    expect(log.map((a) => [a.seq, a.event_id, a.outcome])).toEqual(
+      ids.map((eventId, i) => [String(i + 1), eventId, 'delivered']),
+    );
+    // The first record alone, then the five that queued behind it together.
+    expect(recordStatements).toBe(2);
+    const rows = await database()
+      .db.selectFrom('webhook_deliveries')
+      .select(['status', 'attempts'])
+      .where('endpoint_id', '=', id)
+      .execute();
+    expect(rows).toEqual(ids.map(() => ({ status: 'delivered', attempts: 1 })));
+  });
+
+  it('records that cannot be written lose nothing: those deliveries go again once the endpoint is taken again', async () => {
+    const { db } = database();
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    await sql`create or replace function refuse_attempt_log() returns trigger language plpgsql as $$
+      begin raise exception 'the attempt log is read-only today'; end $$`.execute(db);
+    await sql`create trigger refuse_attempt_log before insert on webhook_attempts
+      for each row execute function refuse_attempt_log()`.execute(db);
+    const ids: string[] = [];
+    try {
+      for (let n = 0; n < 3; n++) ids.push(await qrEvent(n));
+      startWorker();
+      await eventually(async () => (receiver.received.length >= 1 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await sql`drop trigger refuse_attempt_log on webhook_attempts`.execute(db);
+    }
+    const tried = receiver.received.length;
+    expect(tried).toBeLessThanOrEqual(ids.length); // nothing went twice while its record failed
+    expect(await attemptsOf(id)).toEqual([]);
+    // The worker's lease on the endpoint runs out (as if its 30 s had passed): the next round takes it.
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ lease_until: new Date(0) })
+      .where('id', '=', id)
+      .execute();
+    const log = await eventually(async () => {
+      const attempts = await attemptsOf(id);
+      return attempts.length === ids.length ? attempts : undefined;
+    });
+    expect(log.map((a) => a.event_id)).toEqual(ids);
+    // Every event arrived, first in order; those whose records were lost came again, under the same id.
+    const firstSeen = receiver.received.map((r) => r.id).filter((x, i, all) => all.indexOf(x) === i);
+    expect(firstSeen).toEqual(ids);
+    expect(receiver.received.length).toBeGreaterThan(tried);
+  });
+
   it('a receiver that is down for a while gets everything, in order, once it is back; the log shows each attempt', async () => {
     let down = true;
     const receiver = await startReceiver(() => (down ? 503 : 200));
