@@ -61,7 +61,7 @@ interface RunFigures {
   /** Ours: rows in `messages` and `message.received` events for the run's ids. */
   storedRows?: number;
   events?: number;
-  /** Ours: PostgreSQL write transactions (each a WAL flush at commit) and WAL bytes, per message. */
+  /** Ours: PostgreSQL write transactions (most of them a WAL flush at commit) and WAL bytes, per message. */
   writesPerMessage?: number;
   walPerMessage?: number;
   /** Ours: the worker's time from one delivery attempt to the next (ms), and each POST's own time. */
@@ -625,7 +625,7 @@ function report(
           `| ${path} | ${f.sent.sentAt.size} | ${fmt(f.acceptedPerS)} | ${fmt(f.arrivedPerS)} | ${path.startsWith('ours') ? fmt(f.storedPerS) : ''} | ${f.lost} | ${f.duplicates} | ${pair(f.endToEnd)} |`,
       ),
       '',
-      "**Ours, where the time goes** (ms, p50 / p99): the host's transaction that stores a message and writes its event, from its start (`created_at`) to its commit (waits for the tenant's event lock included); the webhook latency; PostgreSQL write transactions (each one a WAL flush at commit) and WAL per message, over the whole run (the Signal key store's writes included); the worker's time from one delivery attempt to the next and the POST's own share of it (one endpoint's deliveries go one at a time); the worker's deliveries per second while the run's messages were still being stored (first send to the last commit) and after that.",
+      "**Ours, where the time goes** (ms, p50 / p99): the host's transaction that stores a message and writes its event, from its start (`created_at`) to its commit (waits for the tenant's event lock included); the webhook latency; PostgreSQL write transactions (each one a WAL flush at commit, but for the webhook worker's records of delivered attempts) and WAL per message, over the whole run (the Signal key store's writes included); the worker's time from one delivery attempt to the next and the POST's own share of it (one endpoint's deliveries go one at a time); the worker's deliveries per second while the run's messages were still being stored (first send to the last commit) and after that.",
       '',
       '| run | transaction | webhook latency | write transactions / msg | WAL KiB / msg | attempt to attempt | POST | deliveries/s while storing | after |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
