@@ -36,9 +36,9 @@ let sessionId: string;
 const workers: WebhookWorker[] = [];
 const closers: (() => Promise<void>)[] = [];
 
-const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000) => {
+const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = database().db) => {
   const worker = new WebhookWorker({
-    db: database().db,
+    db,
     owner: `worker-${workers.length}`,
     secrets: box,
     poster: new WebhookPoster({ allowPrivate: true, timeoutMs }),
@@ -144,16 +144,7 @@ describe('webhook deliveries', () => {
       },
       transformResult: async (args) => args.result,
     });
-    const worker = new WebhookWorker({
-      db: counted,
-      owner: 'worker-look-ahead',
-      secrets: box,
-      poster: new WebhookPoster({ allowPrivate: true, timeoutMs: 10_000 }),
-      logger: pino({ level: 'silent' }),
-      policy: FAST,
-    });
-    worker.start();
-    workers.push(worker);
+    startWorker(FAST, 10_000, counted);
     await eventually(async () => (receiver.received.length >= 40 ? true : undefined));
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.map((r) => r.id)).toEqual(ids);
@@ -181,21 +172,12 @@ describe('webhook deliveries', () => {
       },
       transformResult: async (args) => args.result,
     });
-    const worker = new WebhookWorker({
-      db: counted,
-      owner: 'worker-records-behind',
-      secrets: box,
-      poster: new WebhookPoster({ allowPrivate: true, timeoutMs: 10_000 }),
-      logger: pino({ level: 'silent' }),
-      policy: FAST,
-    });
     // The first delivery's row is locked elsewhere: its record cannot be written until the lock goes.
     await database()
       .db.transaction()
       .execute(async (trx) => {
         await sql`select 1 from webhook_deliveries where id = ${first.id} for update`.execute(trx);
-        worker.start();
-        workers.push(worker);
+        startWorker(FAST, 10_000, counted);
         await eventually(async () => (receiver.received.length >= 6 ? true : undefined));
         expect(await attemptsOf(id)).toEqual([]);
       });
