@@ -240,7 +240,7 @@ export async function recordAttempts(
 
 /**
  * Gives the endpoint back: no lease, and not claimed again before `nextAttemptAt` (the failing head's
- * next attempt, or a set-aside delivery's, whichever is first).
+ * next attempt) or a set-aside delivery's, whichever is first; one statement.
  */
 export async function releaseEndpoint(
   db: Kysely<Database>,
@@ -250,27 +250,24 @@ export async function releaseEndpoint(
 ): Promise<void> {
   await db
     .updateTable('webhook_endpoints')
-    .set({
+    .set((eb) => ({
       lease_owner: null,
       lease_until: null,
-      next_attempt_at: fields.nextAttemptAt,
+      // least() skips the null of an endpoint with nothing set aside.
+      next_attempt_at: eb.fn<Date>('least', [
+        sql`${fields.nextAttemptAt}::timestamptz`,
+        eb
+          .selectFrom('webhook_deliveries')
+          .select((d) => d.fn.min('next_attempt_at').as('next'))
+          .where('endpoint_id', '=', endpointId)
+          .where('status', '=', 'pending')
+          .where('parked', '=', true),
+      ]),
       failing_since: fields.failingSince,
-    })
+    }))
     .where('id', '=', endpointId)
     .where('lease_owner', '=', owner)
     .execute();
-}
-
-/** The earliest time a set-aside delivery of the endpoint is due, if any. */
-export async function nextParkedAttempt(db: Kysely<Database>, endpointId: string): Promise<Date | undefined> {
-  const row = await db
-    .selectFrom('webhook_deliveries')
-    .select((eb) => eb.fn.min('next_attempt_at').as('next'))
-    .where('endpoint_id', '=', endpointId)
-    .where('status', '=', 'pending')
-    .where('parked', '=', true)
-    .executeTakeFirst();
-  return row?.next ?? undefined;
 }
 
 /** Disables an endpoint for good (until an admin enables it again) and says so in a `webhook.disabled` event. */

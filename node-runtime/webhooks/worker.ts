@@ -14,7 +14,6 @@ import {
   deliveryAfter,
   disableEndpoint,
   dueDeliveries,
-  nextParkedAttempt,
   recordAttempt,
   releaseEndpoint,
   renewLease,
@@ -133,9 +132,7 @@ export class WebhookWorker {
     const records = new DeliveredRecords(db, endpoint.id);
     const release = async (nextAttemptAt: Date) => {
       await records.settled();
-      const parked = await nextParkedAttempt(db, endpoint.id);
-      const next = parked && parked < nextAttemptAt ? parked : nextAttemptAt;
-      await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: next, failingSince });
+      await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt, failingSince });
     };
     let upcoming: DueDelivery[] = [];
     while (this.running) {
@@ -185,8 +182,7 @@ export class WebhookWorker {
         }
       }
     }
-    await records.settled();
-    await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt: this.now(), failingSince });
+    await release(this.now());
   }
 
   /**

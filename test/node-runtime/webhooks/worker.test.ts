@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
-import { recordAttempt } from '../../../node-runtime/webhooks/queue.js';
+import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
 import { WebhookWorker } from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
@@ -470,5 +470,51 @@ describe('the delivery log', () => {
       await sql`drop trigger refuse_delivery_update on webhook_deliveries`.execute(db);
     }
     expect(await attemptsOf(endpointId)).toEqual([]);
+  });
+});
+
+describe('giving an endpoint back', () => {
+  it("sets its next claim to the given time or a set-aside delivery's, whichever is first", async () => {
+    const { db } = database();
+    const { id } = await endpoint('https://example.com/hook');
+    await qrEvent(1);
+    const lease = () =>
+      db
+        .updateTable('webhook_endpoints')
+        .set({ lease_owner: 'me', lease_until: new Date(Date.now() + 30_000) })
+        .where('id', '=', id)
+        .execute();
+    const row = () =>
+      db
+        .selectFrom('webhook_endpoints')
+        .select(['next_attempt_at', 'lease_owner'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+    const nextClaim = async () => (await row()).next_attempt_at.toISOString();
+    const at = (s: string) => new Date(`2030-01-01T00:00:${s}Z`);
+    const failingSince = null;
+
+    // Nothing set aside: the time given.
+    await lease();
+    await releaseEndpoint(db, id, 'me', { nextAttemptAt: at('30'), failingSince });
+    expect(await nextClaim()).toBe(at('30').toISOString());
+
+    // A set-aside delivery due at :20: it comes first, unless the time given is earlier.
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ parked: true, next_attempt_at: at('20') })
+      .where('endpoint_id', '=', id)
+      .execute();
+    await lease();
+    await releaseEndpoint(db, id, 'me', { nextAttemptAt: at('30'), failingSince });
+    expect(await nextClaim()).toBe(at('20').toISOString());
+    await lease();
+    await releaseEndpoint(db, id, 'me', { nextAttemptAt: at('10'), failingSince });
+    expect(await nextClaim()).toBe(at('10').toISOString());
+
+    // Only the lease holder gives it back.
+    await lease();
+    await releaseEndpoint(db, id, 'someone else', { nextAttemptAt: at('05'), failingSince });
+    expect(await row()).toMatchObject({ next_attempt_at: at('10'), lease_owner: 'me' });
   });
 });
