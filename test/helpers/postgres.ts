@@ -1,7 +1,7 @@
 // A database of its own for each test file, on the server test/global-setup.ts started (or on
 // DATABASE_URL's server), so files run in parallel and nothing is left behind.
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, RootOperationNode } from 'kysely';
 import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createDb } from '../../node-runtime/db/connect.js';
@@ -102,4 +102,23 @@ export async function insertTenantSession(
       .executeTakeFirstOrThrow()
   ).id;
   return { tenantId, sessionId };
+}
+
+/**
+ * `db` counting the statements it sends that `matches` picks out (all of them by default): `count()` is
+ * how many so far.
+ */
+export function countingStatements(
+  db: Kysely<Database>,
+  matches: (node: RootOperationNode) => boolean = () => true,
+) {
+  let n = 0;
+  const counted = db.withPlugin({
+    transformQuery: ({ node }) => {
+      if (matches(node)) n++;
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  });
+  return { counted, count: () => n };
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { claimNext } from '../../../node-runtime/outbox/queries.js';
 import type { Database } from '../../../shared/db-schema.js';
 import { queueText } from '../../helpers/outbox.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { countingStatements, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 const CHAT = '628500000077@s.whatsapp.net';
@@ -24,15 +24,11 @@ const newSession = async (db: Kysely<Database>, name: string, hostId: string | n
 
 /** `db` counting its looks at the queue. */
 const countingLooks = (db: Kysely<Database>) => {
-  let looks = 0;
-  const counted = db.withPlugin({
-    transformQuery: ({ node }) => {
-      if (RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('))) looks++;
-      return node;
-    },
-    transformResult: async ({ result }) => result,
-  });
-  return { counted, looks: () => looks };
+  const { counted, count } = countingStatements(
+    db,
+    (node) => RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as (')),
+  );
+  return { counted, looks: count };
 };
 
 describe('looks at the queue made together', () => {

@@ -1,30 +1,15 @@
 // What a socket hears is written to the session's journal before WhatsApp is told: here, the receipts
 // for the session's own messages, on the real database.
 import { proto, type WASocket } from '@whiskeysockets/baileys';
-import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SessionJournal } from '../../../node-runtime/events/journal.js';
 import { recordingHooks } from '../../../node-runtime/wa/recorder.js';
-import type { Database } from '../../../shared/db-schema.js';
 import { queueText } from '../../helpers/outbox.js';
-import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
+import { countingStatements, insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 const contact = '628111@s.whatsapp.net';
-
-/** `db` counting the statements it runs: `count()` is how many so far. */
-const counting = (db: Kysely<Database>) => {
-  let n = 0;
-  const counted = db.withPlugin({
-    transformQuery: (args) => {
-      n++;
-      return args.node;
-    },
-    transformResult: async (args) => args.result,
-  });
-  return { counted, count: () => n };
-};
 
 describe('a receipt for several of the session’s messages', () => {
   it('moves them all in one statement (a phone reads a chat’s unread messages with one receipt)', async () => {
@@ -32,7 +17,7 @@ describe('a receipt for several of the session’s messages', () => {
     const { tenantId, sessionId } = await insertTenantSession(db, 'recorder', 'recorder-s');
     const ids: string[] = [];
     for (const text of ['one', 'two', 'three']) ids.push(await queueText(db, sessionId, contact, text));
-    const { counted, count } = counting(db);
+    const { counted, count } = countingStatements(db);
     const journal = new SessionJournal(
       { db: counted, hostId: 'h', logger: pino({ level: 'silent' }) },
       { id: sessionId, tenantId, name: 'recorder-s' },

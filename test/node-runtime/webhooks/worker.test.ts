@@ -17,7 +17,7 @@ import {
   parseSecretKey,
   SecretBox,
 } from '../../../shared/webhook-secrets.js';
-import { insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
+import { countingStatements, insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
 import { eventually } from '../../wa-sim/fixtures.js';
 
@@ -133,23 +133,16 @@ describe('webhook deliveries', () => {
     await endpoint(receiver.url);
     const ids: string[] = [];
     for (let n = 0; n < 40; n++) ids.push(await qrEvent(n)); // queued before the worker starts
-    let lookUps = 0;
-    const counted = database().db.withPlugin({
-      transformQuery: (args) => {
-        const node = args.node;
-        if (node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('"webhook_deliveries"')) {
-          lookUps++;
-        }
-        return node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { counted, count: lookUps } = countingStatements(
+      database().db,
+      (node) => node.kind === 'SelectQueryNode' && JSON.stringify(node.from).includes('"webhook_deliveries"'),
+    );
     startWorker(FAST, 10_000, counted);
     await eventually(async () => (receiver.received.length >= 40 ? true : undefined));
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.map((r) => r.id)).toEqual(ids);
-    // 40 deliveries: two look-ups of 32 and 8, one finding nothing, and the parked check at release.
-    expect(lookUps).toBeLessThanOrEqual(6);
+    // 40 deliveries: two look-ups of 32 and 8, and one finding nothing.
+    expect(lookUps()).toBeLessThanOrEqual(6);
   });
 
   it("the next delivery goes while the last one's record waits; the records that queued go in one statement", async () => {
@@ -164,14 +157,9 @@ describe('webhook deliveries', () => {
       .where('endpoint_id', '=', id)
       .orderBy('event_seq')
       .executeTakeFirstOrThrow();
-    let recordStatements = 0;
-    const counted = database().db.withPlugin({
-      transformQuery: (args) => {
-        if (JSON.stringify(args.node).includes('insert into webhook_attempts')) recordStatements++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { counted, count: recordStatements } = countingStatements(database().db, (node) =>
+      JSON.stringify(node).includes('insert into webhook_attempts'),
+    );
     // The first delivery's row is locked elsewhere: its record cannot be written until the lock goes.
     await database()
       .db.transaction()
@@ -190,7 +178,7 @@ describe('webhook deliveries', () => {
       ids.map((eventId, i) => [String(i + 1), eventId, 'delivered']),
     );
     // The first record alone, then the five that queued behind it together.
-    expect(recordStatements).toBe(2);
+    expect(recordStatements()).toBe(2);
     const rows = await database()
       .db.selectFrom('webhook_deliveries')
       .select(['status', 'attempts'])
