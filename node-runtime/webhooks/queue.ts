@@ -127,6 +127,11 @@ const dueOf = (row: DeliveryRow | undefined): DueDelivery | undefined =>
     createdAt: row.created_at,
   };
 
+const lookAhead = (db: Kysely<Database>, endpointId: string, limit: number) =>
+  deliveries(db, endpointId).clearLimit().limit(limit).select('d.next_attempt_at');
+
+type LookedRow = Awaited<ReturnType<ReturnType<typeof lookAhead>['execute']>>[number];
+
 /**
  * The deliveries to try next, in order. The first is the oldest one not set aside (the head: everything
  * after it waits, so order holds) when it is due, else the oldest set-aside one that is due; after a
@@ -140,12 +145,37 @@ export async function dueDeliveries(
   now: Date,
   limit: number,
 ): Promise<DueDelivery[]> {
-  const rows = await deliveries(db, endpointId)
-    .clearLimit()
-    .limit(limit)
-    .select('d.next_attempt_at')
-    .execute();
-  const due = (row: (typeof rows)[number]) => row.next_attempt_at <= now;
+  return dueAmong(await lookAhead(db, endpointId, limit).execute(), now);
+}
+
+/**
+ * `dueDeliveries`, and in the same statement the endpoint given back (as `releaseEndpoint` does, at
+ * `now`) if none of what it finds is due: an endpoint that may have emptied its queue is not looked at
+ * once more and then given back. `released` is false when something is due or the lease is not `owner`'s.
+ */
+export async function dueOrRelease(
+  db: Kysely<Database>,
+  endpoint: { id: string; owner: string; failingSince: Date | null },
+  now: Date,
+  limit: number,
+): Promise<{ due: DueDelivery[]; released: boolean }> {
+  const release = releasing(db, endpoint.id, endpoint.owner, {
+    nextAttemptAt: now,
+    failingSince: endpoint.failingSince,
+  })
+    .where(sql<boolean>`not exists (select 1 from looked where next_attempt_at <= ${now}::timestamptz)`)
+    .returning('id');
+  const { rows } = await sql<Partial<LookedRow> & { released: boolean }>`
+    with looked as (${lookAhead(db, endpoint.id, limit)}), released as (${release})
+    select looked.*, exists (select 1 from released) as released
+    from (select 1) as one left join looked on true
+    order by looked.event_seq`.execute(db);
+  const looked = rows.filter((row): row is LookedRow & { released: boolean } => row.id != null);
+  return { due: dueAmong(looked, now), released: rows[0]?.released === true };
+}
+
+function dueAmong(rows: LookedRow[], now: Date): DueDelivery[] {
+  const due = (row: LookedRow) => row.next_attempt_at <= now;
   const head = rows.findIndex((row) => !row.parked);
   const first = rows.findIndex((row, i) => (row.parked || i === head) && due(row));
   if (first === -1) return [];
@@ -248,7 +278,16 @@ export async function releaseEndpoint(
   owner: string,
   fields: { nextAttemptAt: Date; failingSince: Date | null },
 ): Promise<void> {
-  await db
+  await releasing(db, endpointId, owner, fields).execute();
+}
+
+const releasing = (
+  db: Kysely<Database>,
+  endpointId: string,
+  owner: string,
+  fields: { nextAttemptAt: Date; failingSince: Date | null },
+) =>
+  db
     .updateTable('webhook_endpoints')
     .set((eb) => ({
       lease_owner: null,
@@ -266,9 +305,7 @@ export async function releaseEndpoint(
       failing_since: fields.failingSince,
     }))
     .where('id', '=', endpointId)
-    .where('lease_owner', '=', owner)
-    .execute();
-}
+    .where('lease_owner', '=', owner);
 
 /** Disables an endpoint for good (until an admin enables it again) and says so in a `webhook.disabled` event. */
 export async function disableEndpoint(

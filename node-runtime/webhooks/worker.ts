@@ -14,6 +14,7 @@ import {
   deliveryAfter,
   disableEndpoint,
   dueDeliveries,
+  dueOrRelease,
   recordAttempt,
   releaseEndpoint,
   renewLease,
@@ -39,6 +40,8 @@ export type WorkerOptions = {
   now?: () => Date;
   /** Told of each attempt: its outcome and how long the endpoint took to answer (metrics). */
   onAttempt?: (outcome: 'delivered' | 'failed' | 'dead' | 'disabled', seconds: number) => void;
+  /** How long an idle worker waits before it looks for due deliveries unwoken; default 1 s. */
+  pollMs?: number;
 };
 
 /** The body of a delivery: `{type, timestamp, data}`, the Standard Webhooks payload shape. */
@@ -55,6 +58,8 @@ export class WebhookWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** Wakes so far: a round that began before the last one may have missed what it was for. */
+  private wakes = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
@@ -81,6 +86,7 @@ export class WebhookWorker {
 
   /** Something was just written that may need delivering. */
   wake() {
+    this.wakes += 1;
     this.wakeUp?.();
   }
 
@@ -94,6 +100,7 @@ export class WebhookWorker {
   private async run() {
     while (this.running) {
       let claimed: ClaimedEndpoint[] = [];
+      const wakes = this.wakes;
       try {
         claimed = await claimEndpoints(
           this.options.db,
@@ -106,13 +113,16 @@ export class WebhookWorker {
       } catch (err) {
         this.options.logger.warn({ err }, 'webhook worker: a round failed');
       }
-      if (claimed.length === 0 && this.running) await this.idle();
+      // Claimed again at once only if something may be due that this round did not take: it took all the
+      // endpoints it may, or an event was written since its claim. Otherwise the next poll or wake does.
+      const more = claimed.length === CONCURRENT_ENDPOINTS || this.wakes !== wakes;
+      if (!more && this.running) await this.idle();
     }
   }
 
   private idle() {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, POLL_MS);
+      const timer = setTimeout(done, this.options.pollMs ?? POLL_MS);
       function done() {
         clearTimeout(timer);
         resolve();
@@ -135,16 +145,34 @@ export class WebhookWorker {
       await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt, failingSince });
     };
     let upcoming: DueDelivery[] = [];
+    /** The last look reached the end of the queue (and what it found went): the endpoint may be done. */
+    let atEnd = false;
     while (this.running) {
       if (upcoming.length === 0) {
         await records.settled();
-        upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
+        if (atEnd) {
+          // The look that may find nothing gives the endpoint back itself: one statement, not two.
+          const look = await dueOrRelease(
+            db,
+            { id: endpoint.id, owner, failingSince },
+            this.now(),
+            LOOK_AHEAD,
+          );
+          if (look.released) return;
+          upcoming = look.due;
+        } else {
+          upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
+        }
+        atEnd = upcoming.length < LOOK_AHEAD;
       }
       const delivery = upcoming.shift();
       if (!delivery) return release(this.now());
       const outcome = await this.attempt(endpoint, delivery, secrets, records);
       // What was looked up assumed each went through: after one that did not, look again.
-      if (outcome !== 'delivered') upcoming = [];
+      if (outcome !== 'delivered') {
+        upcoming = [];
+        atEnd = false;
+      }
       if (outcome === 'delivered') {
         failingSince = null;
       } else if (outcome === 'disabled') {

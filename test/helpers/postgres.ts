@@ -105,20 +105,25 @@ export async function insertTenantSession(
 }
 
 /**
- * `db` counting the statements it sends that `matches` picks out (all of them by default): `count()` is
- * how many so far.
+ * `db` counting the statements it runs that `matches` picks out (all of them by default): `count()` is
+ * how many have answered so far.
  */
 export function countingStatements(
   db: Kysely<Database>,
   matches: (node: RootOperationNode) => boolean = () => true,
 ) {
   let n = 0;
+  // Counted once run: a query built into another statement (a subquery in `sql`) is transformed too.
+  const matching = new Set<string>();
   const counted = db.withPlugin({
-    transformQuery: ({ node }) => {
-      if (matches(node)) n++;
+    transformQuery: ({ node, queryId }) => {
+      if (matches(node)) matching.add(queryId.queryId);
       return node;
     },
-    transformResult: async ({ result }) => result,
+    transformResult: async ({ result, queryId }) => {
+      if (matching.delete(queryId.queryId)) n++;
+      return result;
+    },
   });
   return { counted, count: () => n };
 }

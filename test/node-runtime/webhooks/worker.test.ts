@@ -36,7 +36,7 @@ let sessionId: string;
 const workers: WebhookWorker[] = [];
 const closers: (() => Promise<void>)[] = [];
 
-const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = database().db) => {
+const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = database().db, pollMs?: number) => {
   const worker = new WebhookWorker({
     db,
     owner: `worker-${workers.length}`,
@@ -44,6 +44,7 @@ const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = databa
     poster: new WebhookPoster({ allowPrivate: true, timeoutMs }),
     logger: pino({ level: 'silent' }),
     policy,
+    ...(pollMs ? { pollMs } : {}),
   });
   worker.start();
   workers.push(worker);
@@ -185,6 +186,64 @@ describe('webhook deliveries', () => {
       .where('endpoint_id', '=', id)
       .execute();
     expect(rows).toEqual(ids.map(() => ({ status: 'delivered', attempts: 1 })));
+  });
+
+  it('one delivery at rest costs four statements: the claim, a look, its record and a look that gives the endpoint back', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const eventId = await qrEvent(1);
+    const { counted, count } = countingStatements(database().db);
+    // No polls: whatever the worker does after the delivery, it does on its own.
+    startWorker(FAST, 10_000, counted, 60_000);
+    await eventually(async () => receiver.received[0]);
+    await eventually(async () => {
+      const row = await database()
+        .db.selectFrom('webhook_endpoints')
+        .select('lease_owner')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return row.lease_owner === null ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received.map((r) => r.id)).toEqual([eventId]);
+    // Freeing the leases of an earlier run, then the four; before, a look that found nothing, the endpoint
+    // given back and a claim that found nothing followed the record.
+    expect(count()).toBe(5);
+    const [attempt] = await attemptsOf(id);
+    expect(attempt?.outcome).toBe('delivered');
+  });
+
+  it('an event written while the worker claims goes at once, not at the next poll', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url);
+    let worker: WebhookWorker | undefined;
+    let armed = false;
+    let written: string | undefined;
+    const claims = new Set<string>();
+    // The event commits, and the worker is woken, after the claim's statement ran and before it answers.
+    const db = database().db.withPlugin({
+      transformQuery: ({ node, queryId }) => {
+        if (JSON.stringify(node).includes('SKIP LOCKED')) claims.add(queryId.queryId);
+        return node;
+      },
+      transformResult: async ({ result, queryId }) => {
+        if (armed && claims.has(queryId.queryId)) {
+          armed = false;
+          written = await qrEvent(1);
+          worker?.wake();
+        }
+        return result;
+      },
+    });
+    worker = startWorker(FAST, 10_000, db, 60_000);
+    await eventually(async () => (claims.size > 0 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 100)); // idle now, until woken
+    armed = true;
+    worker.wake();
+    const got = await eventually(async () => receiver.received[0], 5_000);
+    expect(got.id).toBe(written);
   });
 
   it('records that cannot be written lose nothing: those deliveries go again once the endpoint is taken again', async () => {
