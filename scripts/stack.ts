@@ -6,7 +6,13 @@ import { edgeConfigFrom } from '../edge/entries/env.js';
 import { startEdge } from '../edge/entries/node.js';
 import { ensureDefaultTenant, ensureOperatorKey } from '../edge/tenancy/bootstrap.js';
 import { hostSettingsOf, type StackConfig } from '../node-runtime/config.js';
-import { closeDb, createDb, createLeaseDb, createListener } from '../node-runtime/db/connect.js';
+import {
+  closeDb,
+  createDb,
+  createLeaseDb,
+  createListener,
+  hostConnectionName,
+} from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
 import { startHost } from '../node-runtime/host/server.js';
 import { StartupError } from '../node-runtime/startup-error.js';
@@ -88,10 +94,14 @@ export const startStack = async (
       databaseUrl = pg.url;
       started.push(pg.stop);
     }
-    const db = createDb(databaseUrl);
+    // Named as the host's: the webhook worker knows the events it was woken for already (worker.ts).
+    const db = createDb(databaseUrl, { applicationName: hostConnectionName(config.HOST_ID) });
     started.push(() => closeDb(db));
     // The webhook worker's own connections: message writes must not starve deliveries.
-    const webhookDb = createDb(databaseUrl, { max: 2 });
+    const webhookDb = createDb(databaseUrl, {
+      max: 2,
+      applicationName: `${hostConnectionName(config.HOST_ID)} webhooks`,
+    });
     started.push(() => closeDb(webhookDb));
     const leaseDb = createLeaseDb(databaseUrl, config.HOST_ID, config.HOST_LEASE_SECONDS);
     started.push(() => closeDb(leaseDb));

@@ -79,12 +79,18 @@ class CountingDialect extends PostgresJSDialect {
   }
 }
 
+/** How a session host's connections begin their name (`application_name`). */
+export const HOST_CONNECTION_PREFIX = 'wa-host ';
+
+/** The name of a session host's main pool, which writes its sessions' events. */
+export const hostConnectionName = (hostId: string) => `${HOST_CONNECTION_PREFIX}${hostId}`;
+
 /**
  * A session host's pool: named after the host in pg_stat_activity, and no transaction left open past a
  * lease (a paused host's locks go away by the time its sessions are claimed).
  */
 export const hostDbOptions = (hostId: string, leaseSeconds: number): DbOptions => ({
-  applicationName: `wa-host ${hostId}`,
+  applicationName: hostConnectionName(hostId),
   idleInTransactionMs: leaseSeconds * 1000,
 });
 
@@ -96,7 +102,7 @@ export const createLeaseDb = (url: string, hostId: string, leaseSeconds: number)
   createDb(url, {
     ...hostDbOptions(hostId, leaseSeconds),
     max: 3,
-    applicationName: `wa-host ${hostId} lease`,
+    applicationName: `${hostConnectionName(hostId)} lease`,
   });
 
 /**

@@ -105,8 +105,8 @@ export class SessionJournal {
       db: Kysely<Database>;
       hostId: string;
       logger: Logger;
-      /** Told after an event was committed (to wake the webhook worker). */
-      onEvent?: () => void;
+      /** Told after an event of a tenant with a webhook endpoint was committed, with the tenant (wakes the webhook worker). */
+      onEvent?: (tenantId: string) => void;
       /** Told after an outbound message's status was committed (the outbox waits on it). */
       onStatus?: (id: string, status: MessageStatus, failure: string | null) => void;
       /** Told of each message stored for the first time (not a redelivery), after it was committed. */
@@ -414,7 +414,7 @@ export class SessionJournal {
               await work(trx);
             });
           } else await work(this.deps.db);
-          if (this.wrote) this.deps.onEvent?.();
+          if (this.wrote) this.deps.onEvent?.(this.session.tenantId);
           for (const m of this.moved) this.deps.onStatus?.(m.id, m.status, m.failure);
           return;
         } catch (err) {

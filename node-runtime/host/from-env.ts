@@ -1,7 +1,14 @@
 import { pino } from 'pino';
 import { parseSecretKey } from '../../shared/webhook-secrets.js';
 import { HostConfigSchema, hostSettingsOf, parseConfig, waConnectionOf } from '../config.js';
-import { closeDb, createDb, createLeaseDb, createListener, hostDbOptions } from '../db/connect.js';
+import {
+  closeDb,
+  createDb,
+  createLeaseDb,
+  createListener,
+  hostConnectionName,
+  hostDbOptions,
+} from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { type RunningHost, startHost } from './server.js';
 
@@ -23,7 +30,7 @@ export async function startConfiguredHost(env: NodeJS.ProcessEnv): Promise<Confi
   // The webhook worker's own connections: message writes must not starve deliveries.
   const webhookDb = createDb(config.DATABASE_URL, {
     max: 2,
-    applicationName: `wa-host ${config.HOST_ID} webhooks`,
+    applicationName: `${hostConnectionName(config.HOST_ID)} webhooks`,
   });
   const leaseDb = createLeaseDb(config.DATABASE_URL, config.HOST_ID, config.HOST_LEASE_SECONDS);
   const listener = createListener(config.DATABASE_URL);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../shared/db-schema.js';
 import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
-import { type Listener, poolUsage } from '../db/connect.js';
+import { hostConnectionName, type Listener, poolUsage } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
 import { MediaDownloader } from '../media/url-fetch.js';
 import { holdMemoryGiveBack } from '../memory/give-back.js';
@@ -15,7 +15,7 @@ import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { WebhookPoster } from '../webhooks/http.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
-import { WebhookWorker } from '../webhooks/worker.js';
+import { WEBHOOK_CHANNEL, WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
 import { HANDOVER_CHANNEL, ownedLeases } from './handover.js';
 import { type Beat, DEFAULT_LEASE_MS, type Registration, registerHost } from './registry.js';
@@ -131,7 +131,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     hostId: opts.hostId,
     wa,
     logger,
-    onEvent: () => worker?.wake(),
+    onEvent: (tenantId) => worker?.wake(tenantId),
     pacing: opts.pacing,
     downloader,
     // Nothing starts before the host holds its lease, nor once it could not renew it.
@@ -244,6 +244,10 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     if (to === opts.hostId) void lease.renew();
   });
   const unlistenOutbox = await opts.listener?.listen(OUTBOX_CHANNEL, (id) => sessions.outboxQueued(id));
+  // Deliveries other hosts queued, for endpoints this host's worker may hold (its own woke it already).
+  const ownWriter = hostConnectionName(opts.hostId);
+  const unlistenWebhooks =
+    worker && (await opts.listener?.listen(WEBHOOK_CHANNEL, (payload) => worker.heard(payload, ownWriter)));
   sessions.watchOutboxes(opts.outboxPollMs);
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
@@ -297,6 +301,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       }
       await unlisten?.().catch(() => undefined);
       await unlistenOutbox?.().catch(() => undefined);
+      await unlistenWebhooks?.().catch(() => undefined);
       await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
       serving = false;

@@ -179,8 +179,8 @@ export class SessionHost {
       hostId: string;
       wa: WaConnection;
       logger: Logger;
-      /** Told after an event was written (to wake the webhook worker). */
-      onEvent?: () => void;
+      /** Told after an event of a tenant with a webhook endpoint was written, with the tenant (wakes the webhook worker). */
+      onEvent?: (tenantId: string) => void;
       /** Pacing of sessions whose tenant admin set none (default: DEFAULT_PACING). */
       pacing?: Pacing;
       /** Downloads media URLs for messages (default: public https only). */

@@ -15,6 +15,20 @@ export type ClaimedEndpoint = {
   previousSecret: Uint8Array | null;
   previousUntil: Date | null;
   failingSince: Date | null;
+  /** The tenant's enabled endpoints when this one was claimed (the worker knows when it holds them all). */
+  tenantEndpoints: number;
+};
+
+/**
+ * An endpoint as its lease holder (`owner`) claimed it. Every look at its deliveries finds nothing once it
+ * is no longer so: disabled, deleted, taken by another worker, or its URL or secrets changed by an admin.
+ * The worker then gives it back, and its next claim reads it afresh.
+ */
+export type HeldEndpoint = Pick<
+  ClaimedEndpoint,
+  'id' | 'url' | 'secret' | 'previousSecret' | 'previousUntil'
+> & {
+  owner: string;
 };
 
 export type DueDelivery = {
@@ -46,6 +60,7 @@ export async function claimEndpoints(
     previous_secret: Uint8Array | null;
     previous_until: Date | null;
     failing_since: Date | null;
+    tenant_endpoints: number;
   }>`
     UPDATE webhook_endpoints AS e
     SET lease_owner = ${owner}, lease_until = ${until}
@@ -62,7 +77,9 @@ export async function claimEndpoints(
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING e.id, e.tenant_id, e.url, e.secret, e.previous_secret, e.previous_until, e.failing_since
+    RETURNING e.id, e.tenant_id, e.url, e.secret, e.previous_secret, e.previous_until, e.failing_since,
+      (SELECT count(*)::int FROM webhook_endpoints AS t WHERE t.tenant_id = e.tenant_id AND t.enabled)
+        AS tenant_endpoints
   `.execute(db);
   return rows.rows.map((r) => ({
     id: r.id,
@@ -72,6 +89,7 @@ export async function claimEndpoints(
     previousSecret: r.previous_secret,
     previousUntil: r.previous_until,
     failingSince: r.failing_since,
+    tenantEndpoints: r.tenant_endpoints,
   }));
 }
 
@@ -92,7 +110,14 @@ export async function renewLease(
   return result.numUpdatedRows > 0n;
 }
 
-const deliveries = (db: Kysely<Database>, endpointId: string) =>
+/** Whether the endpoint row `table` names is as `endpoint` was claimed: the same URL and secrets. */
+const asClaimed = (endpoint: HeldEndpoint, table: string) => sql<boolean>`(
+  ${sql.ref(`${table}.url`)} = ${endpoint.url}
+  and ${sql.ref(`${table}.secret`)} = ${endpoint.secret}
+  and ${sql.ref(`${table}.previous_secret`)} is not distinct from ${endpoint.previousSecret}::bytea
+  and ${sql.ref(`${table}.previous_until`)} is not distinct from ${endpoint.previousUntil}::timestamptz)`;
+
+const deliveries = (db: Kysely<Database>, endpoint: HeldEndpoint) =>
   db
     .selectFrom('webhook_deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
@@ -107,8 +132,18 @@ const deliveries = (db: Kysely<Database>, endpointId: string) =>
       'ev.data',
       'ev.created_at',
     ])
-    .where('d.endpoint_id', '=', endpointId)
+    .where('d.endpoint_id', '=', endpoint.id)
     .where('d.status', '=', 'pending')
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('webhook_endpoints as e')
+          .select(sql`1`.as('held'))
+          .where('e.id', '=', endpoint.id)
+          .where('e.enabled', '=', true)
+          .where('e.lease_owner', '=', endpoint.owner)
+          .where(asClaimed(endpoint, 'e')),
+      ),
+    )
     .orderBy('d.event_seq')
     .limit(1);
 
@@ -127,8 +162,8 @@ const dueOf = (row: DeliveryRow | undefined): DueDelivery | undefined =>
     createdAt: row.created_at,
   };
 
-const lookAhead = (db: Kysely<Database>, endpointId: string, limit: number) =>
-  deliveries(db, endpointId).clearLimit().limit(limit).select('d.next_attempt_at');
+const lookAhead = (db: Kysely<Database>, endpoint: HeldEndpoint, limit: number) =>
+  deliveries(db, endpoint).clearLimit().limit(limit).select('d.next_attempt_at');
 
 type LookedRow = Awaited<ReturnType<ReturnType<typeof lookAhead>['execute']>>[number];
 
@@ -141,37 +176,44 @@ type LookedRow = Awaited<ReturnType<ReturnType<typeof lookAhead>['execute']>>[nu
  */
 export async function dueDeliveries(
   db: Kysely<Database>,
-  endpointId: string,
+  endpoint: HeldEndpoint,
   now: Date,
   limit: number,
 ): Promise<DueDelivery[]> {
-  return dueAmong(await lookAhead(db, endpointId, limit).execute(), now);
+  return dueAmong(await lookAhead(db, endpoint, limit).execute(), now);
 }
 
 /**
  * `dueDeliveries`, and in the same statement the endpoint given back (as `releaseEndpoint` does, at
  * `now`) if none of what it finds is due: an endpoint that may have emptied its queue is not looked at
- * once more and then given back. `released` is false when something is due or the lease is not `owner`'s.
+ * once more and then given back. `released` is false when something is due or the lease is not `owner`'s;
+ * `changed`, that it was given back because it is no longer as claimed (its next claim reads it afresh).
  */
 export async function dueOrRelease(
   db: Kysely<Database>,
-  endpoint: { id: string; owner: string; failingSince: Date | null },
+  endpoint: HeldEndpoint & { failingSince: Date | null },
   now: Date,
   limit: number,
-): Promise<{ due: DueDelivery[]; released: boolean }> {
+): Promise<{ due: DueDelivery[]; released: boolean; changed: boolean }> {
   const release = releasing(db, endpoint.id, endpoint.owner, {
     nextAttemptAt: now,
     failingSince: endpoint.failingSince,
   })
     .where(sql<boolean>`not exists (select 1 from looked where next_attempt_at <= ${now}::timestamptz)`)
-    .returning('id');
-  const { rows } = await sql<Partial<LookedRow> & { released: boolean }>`
-    with looked as (${lookAhead(db, endpoint.id, limit)}), released as (${release})
-    select looked.*, exists (select 1 from released) as released
+    .returning(sql<boolean>`not ${asClaimed(endpoint, 'webhook_endpoints')}`.as('changed'));
+  const { rows } = await sql<Partial<LookedRow> & { released: boolean; changed: boolean | null }>`
+    with looked as (${lookAhead(db, endpoint, limit)}), released as (${release})
+    select looked.*, exists (select 1 from released) as released, (select changed from released) as changed
     from (select 1) as one left join looked on true
     order by looked.event_seq`.execute(db);
-  const looked = rows.filter((row): row is LookedRow & { released: boolean } => row.id != null);
-  return { due: dueAmong(looked, now), released: rows[0]?.released === true };
+  const looked = rows.filter(
+    (row): row is LookedRow & { released: boolean; changed: boolean } => row.id != null,
+  );
+  return {
+    due: dueAmong(looked, now),
+    released: rows[0]?.released === true,
+    changed: rows[0]?.changed === true,
+  };
 }
 
 function dueAmong(rows: LookedRow[], now: Date): DueDelivery[] {
@@ -192,10 +234,10 @@ function dueAmong(rows: LookedRow[], now: Date): DueDelivery[] {
 /** The first delivery waiting behind `seq` (not set aside), to probe an endpoint with. */
 export async function deliveryAfter(
   db: Kysely<Database>,
-  endpointId: string,
+  endpoint: HeldEndpoint,
   seq: string,
 ): Promise<DueDelivery | undefined> {
-  const row = await deliveries(db, endpointId)
+  const row = await deliveries(db, endpoint)
     .where('d.parked', '=', false)
     .where('d.event_seq', '>', seq)
     .executeTakeFirst();

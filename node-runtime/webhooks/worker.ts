@@ -1,11 +1,14 @@
 // The webhook worker every session host runs: claims endpoints with deliveries due, posts them signed
 // (Standard Webhooks), in event order per endpoint, and records every attempt. Woken at once when this
-// host writes an event, and every second regardless (events from other hosts, retries coming due).
+// host writes an event, and every second regardless (events from other hosts, retries coming due). An
+// endpoint that has caught up stays claimed for a moment, waiting for its tenant's next event: a steady
+// trickle costs a look and a record per event, not also a claim and a release.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { Database } from '../../shared/db-schema.js';
 import type { SecretBox } from '../../shared/webhook-secrets.js';
+import { HOST_CONNECTION_PREFIX } from '../db/connect.js';
 import type { WebhookPoster } from './http.js';
 import {
   type ClaimedEndpoint,
@@ -15,6 +18,7 @@ import {
   disableEndpoint,
   dueDeliveries,
   dueOrRelease,
+  type HeldEndpoint,
   recordAttempt,
   releaseEndpoint,
   renewLease,
@@ -28,6 +32,12 @@ const POLL_MS = 1_000;
 const CONCURRENT_ENDPOINTS = 8;
 /** Deliveries looked up at once for an endpoint that keeps up (each still goes after the one before). */
 const LOOK_AHEAD = 32;
+/** Where hosts hear that deliveries were queued (migrations/0011_webhook_notify.sql). */
+export const WEBHOOK_CHANNEL = 'webhook_due';
+/** Caught-up endpoints kept leased at once, waiting for their next event (they hold no slot meanwhile). */
+const WAITING_ENDPOINTS = 64;
+/** Least time between two claims a wake asks for after one that found nothing (a burst's wakes, coalesced). */
+const CLAIM_GAP_MS = 20;
 
 export type WorkerOptions = {
   db: Kysely<Database>;
@@ -42,6 +52,8 @@ export type WorkerOptions = {
   onAttempt?: (outcome: 'delivered' | 'failed' | 'dead' | 'disabled', seconds: number) => void;
   /** How long an idle worker waits before it looks for due deliveries unwoken; default 1 s. */
   pollMs?: number;
+  /** How long a caught-up endpoint stays claimed for more before it is given back; default 1 s, at most 7.5 s. */
+  waitMs?: number;
 };
 
 /** The body of a delivery: `{type, timestamp, data}`, the Standard Webhooks payload shape. */
@@ -52,14 +64,36 @@ export const payloadOf = (delivery: Pick<DueDelivery, 'type' | 'data' | 'created
 export const signatureOf = (secrets: string[], id: string, at: Date, payload: string) =>
   secrets.map((secret) => new Webhook(secret).sign(id, at, payload)).join(' ');
 
+/** An endpoint this worker holds the lease of, worked on or waiting for its next event. */
+type Held = {
+  tenantId: string;
+  /** Its tenant's enabled endpoints when it was claimed. */
+  tenantEndpoints: number;
+  /** Wakes for its tenant so far, and as of its last look: one that came while it looked is not missed. */
+  wakes: number;
+  looked: number;
+  /** Whether it holds one of the worker's slots (it does not while it waits). */
+  slot: boolean;
+  /** Set while it waits: ends the wait. */
+  nudge?: () => void;
+};
+
 export class WebhookWorker {
   private readonly policy: RetryPolicy;
   private readonly now: () => Date;
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
-  /** Wakes so far: a round that began before the last one may have missed what it was for. */
+  /** Wakes that may need a claim so far: a claim that began before the last one may have missed it. */
   private wakes = 0;
+  private readonly held = new Map<string, Held>();
+  private readonly works = new Set<Promise<void>>();
+  /** Slots taken (CONCURRENT_ENDPOINTS in all), and the waiting endpoints woken to work, in turn for one. */
+  private working = 0;
+  private readonly slotQueue: (() => void)[] = [];
+  private waiting = 0;
+  /** The last claim took as many endpoints as it could, or could take none: a freed slot may find more. */
+  private backlog = false;
 
   constructor(private readonly options: WorkerOptions) {
     this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
@@ -84,39 +118,82 @@ export class WebhookWorker {
       );
   }
 
-  /** Something was just written that may need delivering. */
-  wake() {
+  /**
+   * Something was just written that may need delivering: for `tenantId`'s endpoints if given (any tenant's
+   * if not). The tenant's endpoints held here look again; the others are claimed (if `claim`), unless
+   * every one of the tenant's endpoints is held here already.
+   */
+  wake(tenantId?: string, claim = true) {
+    let mine = 0;
+    for (const held of this.held.values()) {
+      if (tenantId !== undefined && held.tenantId !== tenantId) continue;
+      held.wakes += 1;
+      held.nudge?.();
+      mine = Math.max(mine, held.tenantEndpoints);
+    }
+    if (!claim || (tenantId !== undefined && mine > 0 && this.heldOf(tenantId) >= mine)) return;
+    this.askForClaim();
+  }
+
+  /**
+   * PostgreSQL's notice that deliveries were queued (WEBHOOK_CHANNEL): `<tenant id> <writer>`, the writer
+   * being the connection's application name. Those `ownWriter` wrote woke this worker already. Another
+   * host's wake its own worker, which claims them: here they only stir the tenant's endpoints held here.
+   */
+  heard(payload: string, ownWriter: string) {
+    const space = payload.indexOf(' ');
+    const tenantId = space === -1 ? payload : payload.slice(0, space);
+    const writer = space === -1 ? '' : payload.slice(space + 1);
+    if (writer === ownWriter) return;
+    this.wake(tenantId, !writer.startsWith(HOST_CONNECTION_PREFIX));
+  }
+
+  private askForClaim() {
     this.wakes += 1;
     this.wakeUp?.();
   }
 
-  /** Stops claiming; deliveries under way finish (each is bounded by its timeout). */
+  private heldOf(tenantId: string) {
+    let n = 0;
+    for (const held of this.held.values()) if (held.tenantId === tenantId) n++;
+    return n;
+  }
+
+  /** Stops claiming; deliveries under way finish (each is bounded by its timeout), leases are given back. */
   async stop() {
     this.running = false;
     this.wake();
     await this.loop;
+    while (this.works.size > 0) await Promise.all(this.works);
   }
 
+  /** Claims endpoints with something due into the free slots, whenever woken, a slot frees up, or a poll. */
   private async run() {
+    let lastEmptyClaim = Number.NEGATIVE_INFINITY;
     while (this.running) {
-      let claimed: ClaimedEndpoint[] = [];
       const wakes = this.wakes;
-      try {
-        claimed = await claimEndpoints(
-          this.options.db,
-          this.options.owner,
-          this.now(),
-          LEASE_MS,
-          CONCURRENT_ENDPOINTS,
-        );
-        await Promise.all(claimed.map((endpoint) => this.work(endpoint)));
-      } catch (err) {
-        this.options.logger.warn({ err }, 'webhook worker: a round failed');
+      const free = CONCURRENT_ENDPOINTS - this.working;
+      this.backlog = free === 0;
+      if (free > 0) {
+        // A burst's wakes ask for a claim each: after one that found nothing, they wait a moment together.
+        const gap = lastEmptyClaim + CLAIM_GAP_MS - performance.now();
+        if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+        if (!this.running) break;
+        this.working += free;
+        let claimed: ClaimedEndpoint[] = [];
+        try {
+          claimed = await claimEndpoints(this.options.db, this.options.owner, this.now(), LEASE_MS, free);
+        } catch (err) {
+          this.options.logger.warn({ err }, 'webhook worker: a claim failed');
+        }
+        for (let i = claimed.length; i < free; i++) this.freeSlot();
+        for (const endpoint of claimed) this.hold(endpoint);
+        this.backlog = claimed.length === free;
+        lastEmptyClaim = claimed.length === 0 ? performance.now() : Number.NEGATIVE_INFINITY;
       }
-      // Claimed again at once only if something may be due that this round did not take: it took all the
-      // endpoints it may, or an event was written since its claim. Otherwise the next poll or wake does.
-      const more = claimed.length === CONCURRENT_ENDPOINTS || this.wakes !== wakes;
-      if (!more && this.running) await this.idle();
+      // Claimed again at once only if an event was written since this claim began. Otherwise the next
+      // wake, a freed slot (after a claim that filled them all) or the next poll.
+      if (this.wakes === wakes && this.running) await this.idle();
     }
   }
 
@@ -133,84 +210,180 @@ export class WebhookWorker {
     });
   }
 
-  /** Delivers what is due to one endpoint, in order, until it is done or fails. */
-  private async work(endpoint: ClaimedEndpoint) {
-    const { db, owner, logger } = this.options;
-    const secrets = await this.secretsOf(endpoint);
-    let failingSince = endpoint.failingSince;
-    let leasedAt = this.now().getTime();
-    const records = new DeliveredRecords(db, endpoint.id);
-    const release = async (nextAttemptAt: Date) => {
-      await records.settled();
-      await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt, failingSince });
+  /** Works on a claimed endpoint, in a slot the claim took for it, until it is given back. */
+  private hold(endpoint: ClaimedEndpoint) {
+    const held: Held = {
+      tenantId: endpoint.tenantId,
+      tenantEndpoints: endpoint.tenantEndpoints,
+      wakes: 0,
+      looked: 0,
+      slot: true,
     };
-    let upcoming: DueDelivery[] = [];
-    /** The last look reached the end of the queue (and what it found went): the endpoint may be done. */
-    let atEnd = false;
-    while (this.running) {
-      if (upcoming.length === 0) {
-        await records.settled();
-        if (atEnd) {
-          // The look that may find nothing gives the endpoint back itself: one statement, not two.
-          const look = await dueOrRelease(
-            db,
-            { id: endpoint.id, owner, failingSince },
-            this.now(),
-            LOOK_AHEAD,
-          );
-          if (look.released) return;
-          upcoming = look.due;
-        } else {
-          upcoming = await dueDeliveries(db, endpoint.id, this.now(), LOOK_AHEAD);
-        }
-        atEnd = upcoming.length < LOOK_AHEAD;
-      }
-      const delivery = upcoming.shift();
-      if (!delivery) return release(this.now());
-      const outcome = await this.attempt(endpoint, delivery, secrets, records);
-      // What was looked up assumed each went through: after one that did not, look again.
-      if (outcome !== 'delivered') {
-        upcoming = [];
-        atEnd = false;
-      }
-      if (outcome === 'delivered') {
-        failingSince = null;
-      } else if (outcome === 'disabled') {
-        return;
-      } else if (outcome === 'dead') {
-        this.options.logger.warn(
-          { webhookId: endpoint.id, eventId: delivery.eventId },
-          'webhook delivery given up',
-        );
-      } else {
-        failingSince ??= this.now();
-        if (this.now().getTime() - failingSince.getTime() >= this.policy.disableAfterMs) {
-          const days = Math.round(this.policy.disableAfterMs / 86_400_000);
-          await disableEndpoint(db, endpoint, `every delivery failed for ${days} days`);
-          logger.warn({ webhookId: endpoint.id }, 'webhook endpoint disabled: failing for too long');
-          return;
-        }
-        if (!delivery.parked) {
-          // The head failed: hold everything after it, unless it alone is the problem.
-          if (
-            delivery.attempts + 1 >= this.policy.probeAfterFailures &&
-            (await this.probe(endpoint, delivery, secrets, records))
-          ) {
-            failingSince = null;
-            continue;
-          }
-          return release(outcome.nextAttemptAt);
-        }
-      }
-      // Renewed only once half of it is gone: one write per delivery would double the worker's writes.
-      if (this.now().getTime() - leasedAt >= LEASE_MS / 2) {
-        leasedAt = this.now().getTime();
-        if (!(await renewLease(db, endpoint.id, owner, new Date(leasedAt + LEASE_MS)))) {
-          return records.settled();
-        }
+    this.held.set(endpoint.id, held);
+    const work = this.work(endpoint, held)
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err, webhookId: endpoint.id }, 'webhook worker: an endpoint failed'),
+      )
+      .finally(() => this.works.delete(work));
+    this.works.add(work);
+  }
+
+  /** Back in a slot, once one is free (the waiting endpoints woken to work take them in turn). */
+  private async enterSlot(held: Held) {
+    if (held.slot) return;
+    if (this.working < CONCURRENT_ENDPOINTS) this.working += 1;
+    else await new Promise<void>((resolve) => this.slotQueue.push(resolve));
+    held.slot = true;
+  }
+
+  private leaveSlot(held: Held) {
+    if (!held.slot) return;
+    held.slot = false;
+    this.freeSlot();
+  }
+
+  private freeSlot() {
+    const next = this.slotQueue.shift();
+    if (next) return next();
+    this.working -= 1;
+    if (this.backlog) this.wakeUp?.();
+  }
+
+  /**
+   * Caught up: out of its slot, still leased, the endpoint waits for its tenant's next event until `until`,
+   * and looks at its queue each time one comes. What it finds due, back in a slot; nothing once the wait
+   * is over (or the worker stops, or too many wait already).
+   */
+  private async waitForMore(endpoint: HeldEndpoint, held: Held, until: number): Promise<DueDelivery[]> {
+    while (this.running && this.waiting < WAITING_ENDPOINTS && performance.now() < until) {
+      this.leaveSlot(held);
+      if (!(await this.nudged(held, until)) || !this.running) break;
+      held.looked = held.wakes;
+      const due = await dueDeliveries(this.options.db, endpoint, this.now(), LOOK_AHEAD);
+      if (due.length > 0) {
+        await this.enterSlot(held);
+        return due;
       }
     }
-    await release(this.now());
+    return [];
+  }
+
+  /** Whether a wake for its tenant came (since its last look) before `until`. */
+  private nudged(held: Held, until: number): Promise<boolean> {
+    if (held.wakes !== held.looked) return Promise.resolve(true);
+    this.waiting += 1;
+    return new Promise<boolean>((resolve) => {
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        held.nudge = undefined;
+        this.waiting -= 1;
+        resolve(woken);
+      };
+      const timer = setTimeout(() => done(false), Math.max(0, until - performance.now()));
+      held.nudge = () => done(true);
+    });
+  }
+
+  /**
+   * Delivers what is due to one endpoint, in order. Once caught up, it waits a moment for more, leased
+   * (at a low rate that saves a claim and a release per event), then gives the endpoint back.
+   */
+  private async work(endpoint: ClaimedEndpoint, held: Held) {
+    const { db, owner, logger } = this.options;
+    // Well inside the lease, which is renewed only as deliveries go.
+    const waitMs = Math.min(this.options.waitMs ?? POLL_MS, LEASE_MS / 4);
+    const mine: HeldEndpoint = { ...endpoint, owner };
+    let changed = false;
+    const records = new DeliveredRecords(db, endpoint.id);
+    try {
+      const secrets = await this.secretsOf(endpoint);
+      let failingSince = endpoint.failingSince;
+      let leasedAt = this.now().getTime();
+      const release = async (nextAttemptAt: Date) => {
+        await records.settled();
+        await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt, failingSince });
+      };
+      let upcoming: DueDelivery[] = [];
+      /** The last look reached the end of the queue (and what it found went): the endpoint may be done. */
+      let atEnd = false;
+      /** Until when a caught-up endpoint waits for more (set once it catches up). */
+      let waitUntil: number | undefined;
+      while (this.running) {
+        if (upcoming.length === 0) {
+          await records.settled();
+          if (atEnd) {
+            waitUntil ??= performance.now() + waitMs;
+            upcoming = await this.waitForMore(mine, held, waitUntil);
+            if (!this.running) break;
+          }
+          if (upcoming.length === 0) {
+            held.looked = held.wakes;
+            if (atEnd) {
+              // The look that may find nothing gives the endpoint back itself: one statement, not two.
+              const look = await dueOrRelease(db, { ...mine, failingSince }, this.now(), LOOK_AHEAD);
+              if (look.released) {
+                changed = look.changed;
+                return;
+              }
+              upcoming = look.due;
+            } else {
+              upcoming = await dueDeliveries(db, mine, this.now(), LOOK_AHEAD);
+            }
+            if (upcoming.length > 0) await this.enterSlot(held);
+          }
+          atEnd = upcoming.length < LOOK_AHEAD;
+          if (upcoming.length > 0) waitUntil = undefined;
+        }
+        const delivery = upcoming.shift();
+        if (!delivery) return await release(this.now());
+        const outcome = await this.attempt(endpoint, delivery, secrets, records);
+        // What was looked up assumed each went through: after one that did not, look again.
+        if (outcome !== 'delivered') {
+          upcoming = [];
+          atEnd = false;
+        }
+        if (outcome === 'delivered') {
+          failingSince = null;
+        } else if (outcome === 'disabled') {
+          return;
+        } else if (outcome === 'dead') {
+          logger.warn({ webhookId: endpoint.id, eventId: delivery.eventId }, 'webhook delivery given up');
+        } else {
+          failingSince ??= this.now();
+          if (this.now().getTime() - failingSince.getTime() >= this.policy.disableAfterMs) {
+            const days = Math.round(this.policy.disableAfterMs / 86_400_000);
+            await disableEndpoint(db, endpoint, `every delivery failed for ${days} days`);
+            logger.warn({ webhookId: endpoint.id }, 'webhook endpoint disabled: failing for too long');
+            return;
+          }
+          if (!delivery.parked) {
+            // The head failed: hold everything after it, unless it alone is the problem.
+            if (
+              delivery.attempts + 1 >= this.policy.probeAfterFailures &&
+              (await this.probe(mine, endpoint, delivery, secrets, records))
+            ) {
+              failingSince = null;
+              continue;
+            }
+            return await release(outcome.nextAttemptAt);
+          }
+        }
+        // Renewed only once half of it is gone: one write per delivery would double the worker's writes.
+        if (this.now().getTime() - leasedAt >= LEASE_MS / 2) {
+          leasedAt = this.now().getTime();
+          if (!(await renewLease(db, endpoint.id, owner, new Date(leasedAt + LEASE_MS)))) {
+            return await records.settled();
+          }
+        }
+      }
+      await release(this.now());
+    } finally {
+      this.held.delete(endpoint.id);
+      this.leaveSlot(held);
+      // Given back, what came since its last look, or what it did not deliver as it was changed, is
+      // claimed now.
+      if (held.wakes !== held.looked || changed) this.askForClaim();
+    }
   }
 
   /**
@@ -219,12 +392,13 @@ export class WebhookWorker {
    * endpoint is down: everything waits, in order.
    */
   private async probe(
+    mine: HeldEndpoint,
     endpoint: ClaimedEndpoint,
     head: DueDelivery,
     secrets: string[],
     records: DeliveredRecords,
   ): Promise<boolean> {
-    const next = await deliveryAfter(this.options.db, endpoint.id, head.eventSeq);
+    const next = await deliveryAfter(this.options.db, mine, head.eventSeq);
     if (!next) return false;
     const outcome = await this.attempt(endpoint, next, secrets, records);
     await records.settled();

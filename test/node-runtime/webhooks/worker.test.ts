@@ -1,15 +1,16 @@
 // The webhook worker against real HTTP receivers: signed deliveries a Standard Webhooks verifier accepts,
 // in event order, retried while the receiver is down and all delivered once it is back, a bad delivery
 // set aside instead of holding the rest, no redirects, timeouts, 410 disabling the endpoint.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, createDb, createListener, hostConnectionName } from '../../../node-runtime/db/connect.js';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
-import { WebhookWorker } from '../../../node-runtime/webhooks/worker.js';
+import { WEBHOOK_CHANNEL, WebhookWorker, type WorkerOptions } from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
 import {
   generateSecretKey,
@@ -36,7 +37,12 @@ let sessionId: string;
 const workers: WebhookWorker[] = [];
 const closers: (() => Promise<void>)[] = [];
 
-const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = database().db, pollMs?: number) => {
+const startWorker = (
+  policy: RetryPolicy = FAST,
+  timeoutMs = 10_000,
+  db = database().db,
+  timing: Pick<WorkerOptions, 'pollMs' | 'waitMs'> = {},
+) => {
   const worker = new WebhookWorker({
     db,
     owner: `worker-${workers.length}`,
@@ -44,7 +50,7 @@ const startWorker = (policy: RetryPolicy = FAST, timeoutMs = 10_000, db = databa
     poster: new WebhookPoster({ allowPrivate: true, timeoutMs }),
     logger: pino({ level: 'silent' }),
     policy,
-    ...(pollMs ? { pollMs } : {}),
+    ...timing,
   });
   worker.start();
   workers.push(worker);
@@ -188,14 +194,14 @@ describe('webhook deliveries', () => {
     expect(rows).toEqual(ids.map(() => ({ status: 'delivered', attempts: 1 })));
   });
 
-  it('one delivery at rest costs four statements: the claim, a look, its record and a look that gives the endpoint back', async () => {
+  it('one delivery at rest costs four statements: the claim, a look, its record and, after a wait for more, a look that gives the endpoint back', async () => {
     const receiver = await startReceiver();
     closers.push(receiver.close);
     const { id } = await endpoint(receiver.url);
     const eventId = await qrEvent(1);
     const { counted, count } = countingStatements(database().db);
     // No polls: whatever the worker does after the delivery, it does on its own.
-    startWorker(FAST, 10_000, counted, 60_000);
+    startWorker(FAST, 10_000, counted, { pollMs: 60_000 });
     await eventually(async () => receiver.received[0]);
     await eventually(async () => {
       const row = await database()
@@ -237,13 +243,134 @@ describe('webhook deliveries', () => {
         return result;
       },
     });
-    worker = startWorker(FAST, 10_000, db, 60_000);
+    worker = startWorker(FAST, 10_000, db, { pollMs: 60_000 });
     await eventually(async () => (claims.size > 0 ? true : undefined));
     await new Promise((r) => setTimeout(r, 100)); // idle now, until woken
     armed = true;
     worker.wake();
     const got = await eventually(async () => receiver.received[0], 5_000);
     expect(got.id).toBe(written);
+  });
+
+  it("a caught-up endpoint waits, leased, for its tenant's next event: each costs a look and its record, no claim or release", async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const { counted: db, count: statements } = countingStatements(database().db);
+    const { counted, count: claims } = countingStatements(db, (node) =>
+      JSON.stringify(node).includes('SKIP LOCKED'),
+    );
+    const worker = startWorker(FAST, 10_000, counted, { pollMs: 60_000, waitMs: 5_000 });
+    const recorded = (n: number) =>
+      eventually(async () => ((await attemptsOf(id)).length === n ? true : undefined));
+    // As the host does: the event's commit wakes the worker, for its tenant.
+    const delivered = async (n: number) => {
+      const eventId = await qrEvent(n);
+      worker.wake(tenantId);
+      await eventually(async () => receiver.received.find((r) => r.id === eventId));
+      return eventId;
+    };
+    const ids = [await delivered(0)];
+    await recorded(1);
+    const before = { statements: statements(), claims: claims() };
+    for (let n = 1; n <= 5; n++) ids.push(await delivered(n));
+    await recorded(6);
+    expect(receiver.received.map((r) => r.id)).toEqual(ids);
+    // Before, each event also cost a claim and a look that gave the endpoint back: four statements.
+    expect(statements() - before.statements).toBe(5 * 2);
+    expect(claims() - before.claims).toBe(0);
+    const leaseOf = async () =>
+      (
+        await database()
+          .db.selectFrom('webhook_endpoints')
+          .select('lease_owner')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).lease_owner;
+    expect(await leaseOf()).not.toBeNull();
+    // A wake for another tenant does not stir it: one claim, for that tenant's endpoints, and no look.
+    const mark = statements();
+    worker.wake(randomUUID());
+    await eventually(async () => (claims() > before.claims ? true : undefined));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(statements() - mark).toBe(1);
+    // Stopping gives it back.
+    await worker.stop();
+    expect(await leaseOf()).toBeNull();
+  });
+
+  it('an endpoint changed while it waits is read afresh: the next event goes to its new URL, signed with its new secret', async () => {
+    const before = await startReceiver();
+    const after = await startReceiver();
+    closers.push(before.close, after.close);
+    const { id } = await endpoint(before.url);
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs: 500 });
+    const first = await qrEvent(0);
+    worker.wake(tenantId);
+    await eventually(async () => before.received[0]);
+    const secret = generateWebhookSecret();
+    await database()
+      .db.updateTable('webhook_endpoints')
+      .set({ url: after.url, secret: await box.seal(secret) })
+      .where('id', '=', id)
+      .execute();
+    const second = await qrEvent(1);
+    worker.wake(tenantId);
+    const got = await eventually(async () => after.received[0], 5_000);
+    expect(got.id).toBe(second);
+    expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(before.received.map((r) => r.id)).toEqual([first]);
+  });
+
+  it("an endpoint waiting here hears another host's event from PostgreSQL, at once", async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url);
+    const waitMs = 5_000;
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs });
+    const listener = createListener(database().url);
+    closers.push(() => listener.close());
+    await listener.listen(WEBHOOK_CHANNEL, (payload) => worker.heard(payload, hostConnectionName('here')));
+    const first = await qrEvent(0);
+    worker.wake(tenantId);
+    await eventually(async () => receiver.received[0]);
+    // Another host writes the next event and wakes its own worker, not this one.
+    const elsewhere = createDb(database().url, { max: 1, applicationName: hostConnectionName('elsewhere') });
+    closers.push(() => closeDb(elsewhere));
+    const written = Date.now();
+    const { id: second } = await insertEvent(
+      elsewhere,
+      { tenantId, sessionId, sessionName: 's' },
+      'session.qr',
+      {
+        sessionId: 's',
+        qr: 'qr-elsewhere',
+      },
+    );
+    const got = await eventually(async () => receiver.received[1]);
+    expect(receiver.received.map((r) => r.id)).toEqual([first, second]);
+    // Not at the end of the wait, when the endpoint would have looked once more before giving itself back.
+    expect(got.at - written).toBeLessThan(waitMs / 2);
+  });
+
+  it('endpoints waiting for more hold no slot: a ninth is worked on while eight wait', async () => {
+    const receivers = await Promise.all(Array.from({ length: 9 }, () => startReceiver()));
+    for (const receiver of receivers) closers.push(receiver.close);
+    const ids: string[] = [];
+    for (const receiver of receivers) ids.push((await endpoint(receiver.url)).id);
+    const eventId = await qrEvent(0); // for every endpoint: eight are claimed at once, at most
+    startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs: 5_000 });
+    await eventually(async () =>
+      receivers.every((r) => r.received.length === 1 && r.received[0]?.id === eventId) ? true : undefined,
+    );
+    // The ninth went while the eight before it still waited, leased, for more.
+    const leased = await database()
+      .db.selectFrom('webhook_endpoints')
+      .select('lease_owner')
+      .where('id', 'in', ids)
+      .execute();
+    expect(leased.map((row) => row.lease_owner !== null)).toEqual(ids.map(() => true));
   });
 
   it('records that cannot be written lose nothing: those deliveries go again once the endpoint is taken again', async () => {
