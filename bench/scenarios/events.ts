@@ -89,6 +89,13 @@ async function postToSim(simUrl: string, contact: string, to: string, text: stri
 }
 
 /** Every contact sends its texts, `inflight` at a time, as fast as the simulator answers. */
+/** Retry receipts and nacks the simulator has relayed so far. */
+async function simTrouble(simUrl: string): Promise<{ retries: number; nacks: number }> {
+  const res = await fetch(`${simUrl}/sim/health`);
+  const health = (await res.json()) as { trouble?: { retries: number; nacks: number } };
+  return health.trouble ?? { retries: 0, nacks: 0 };
+}
+
 async function sendBurst(simUrl: string, jobs: Job[], inflight: number): Promise<Sent> {
   const sent: Sent = { startedAt: now(), lastAnsweredAt: 0, sentAt: new Map(), failed: 0 };
   await Promise.all(
@@ -243,6 +250,8 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
   let signatures = { checked: 0, verified: 0 };
   let failedAttempts = 0;
   let otherDeliveries = 0;
+  /** Runs in which the receiving side asked for messages again or refused them. */
+  const troubled: string[] = [];
   let latencyFrom: 'commit' | 'created_at' = 'created_at';
   let run = 0;
   const steadyLabel = `${cfg.steadyRate} msg/s`;
@@ -251,6 +260,17 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
   const committed = await env.commitTimestamps(true);
   if (committed) latencyFrom = 'commit';
   const sim = await env.startSimulator();
+  // A message the receiver could not decrypt costs a retry receipt and a second encryption on each side.
+  const countingTrouble = async <T>(who: string, label: string, run: () => Promise<T>): Promise<T> => {
+    const before = await simTrouble(sim.url);
+    const value = await run();
+    const after = await simTrouble(sim.url);
+    const retries = after.retries - before.retries;
+    const nacks = after.nacks - before.nacks;
+    if (retries > 0 || nacks > 0)
+      troubled.push(`${who}, ${label}: ${retries} retry receipts, ${nacks} nacks`);
+    return value;
+  };
   const simPid = sim.child.pid ?? -1;
   try {
     const host = await env.startHost(sim);
@@ -404,14 +424,19 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
       for (const n of cfg.sessions) {
         const jobs = await plan(sim.url, 1, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
         const label = `${n} session${n === 1 ? '' : 's'}`;
-        ours.set(label, await oursRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)));
+        ours.set(
+          label,
+          await countingTrouble('ours', label, () =>
+            oursRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)),
+          ),
+        );
       }
       {
         const jobs = await plan(sim.url, 1, run++, accounts, Math.ceil(cfg.steadyMessages / max));
         ours.set(
           steadyLabel,
-          await oursRun(steadyLabel, max, () =>
-            sendSteady(sim.url, jobs, cfg.steadyRate, cfg.steadyMessages),
+          await countingTrouble('ours', steadyLabel, () =>
+            oursRun(steadyLabel, max, () => sendSteady(sim.url, jobs, cfg.steadyRate, cfg.steadyMessages)),
           ),
         );
       }
@@ -484,12 +509,19 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
       for (const n of cfg.sessions) {
         const jobs = await plan(sim.url, 2, run++, accounts.slice(0, n), cfg.messagesPerSession(n));
         const label = `${n} session${n === 1 ? '' : 's'}`;
-        base.set(label, await rawRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)));
+        base.set(
+          label,
+          await countingTrouble('raw Baileys', label, () =>
+            rawRun(label, n, () => sendBurst(sim.url, jobs, cfg.inflightPerContact)),
+          ),
+        );
       }
       const jobs = await plan(sim.url, 2, run++, accounts, Math.ceil(cfg.steadyMessages / max));
       base.set(
         steadyLabel,
-        await rawRun(steadyLabel, max, () => sendSteady(sim.url, jobs, cfg.steadyRate, cfg.steadyMessages)),
+        await countingTrouble('raw Baileys', steadyLabel, () =>
+          rawRun(steadyLabel, max, () => sendSteady(sim.url, jobs, cfg.steadyRate, cfg.steadyMessages)),
+        ),
       );
     } finally {
       await raw.close();
@@ -502,6 +534,11 @@ export async function events(env: BenchEnv, config: BenchConfig, result: Scenari
   result.notes.push(
     `Signatures: ${signatures.verified} of ${signatures.checked} deliveries verified with standardwebhooks' ` +
       '`Webhook.verify` and the endpoint secret (every delivery, checked after each run).',
+  );
+  result.notes.push(
+    `Messages the linked device asked for again (retry receipts) or refused (nacks), as the simulator relayed them: ${
+      troubled.length > 0 ? troubled.join('; ') : 'none, in any run'
+    }.`,
   );
   if (failedAttempts > 0)
     result.notes.push(`${failedAttempts} delivery attempts did not succeed (webhook_attempts).`);

@@ -309,6 +309,9 @@ describe('a crash between decrypting a message and acknowledging it', () => {
     // Its keys were used up: Baileys cannot decrypt the copy and says so (487), and WhatsApp drops it.
     await eventually(async () => ((await deviceOf('628777000012'))?.pending === 0 ? true : undefined));
     expect(server.sim.trouble.get(id)?.nacks).toEqual(['487']);
+    // Counted where a bench can see it, outside the simulator's process.
+    const health = (await (await fetch(`${server.url}/sim/health`)).json()) as { trouble: { nacks: number } };
+    expect(health.trouble.nacks).toBeGreaterThanOrEqual(1);
     expect(stored).toEqual([]);
     await endSocket(second);
   });

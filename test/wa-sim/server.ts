@@ -72,6 +72,7 @@ const route = async (server: SimServer, req: IncomingMessage): Promise<Outcome> 
         mediaCa: server.mediaCa,
         connections: sim.connectionCount,
         accounts: sim.world.accountCount,
+        trouble: sim.troubleCount(),
         memory: {
           rss: mem.rss,
           heapUsed: mem.heapUsed,

@@ -280,6 +280,17 @@ export class Simulator {
     return entry;
   }
 
+  /** Messages some device asked for again (retry receipts) or refused (nacks), and how many of each, so far. */
+  troubleCount(): { messages: number; retries: number; nacks: number } {
+    let retries = 0;
+    let nacks = 0;
+    for (const entry of this.trouble.values()) {
+      retries += entry.retries;
+      nacks += entry.nacks.length;
+    }
+    return { messages: this.trouble.size, retries, nacks };
+  }
+
   noteRetry(device: LinkedDevice, id: string) {
     this.troubleOf(id).retries++;
     const asked = this.resends.get(device) ?? new Set();
