@@ -24,10 +24,7 @@ export type ClaimedEndpoint = {
  * is no longer so: disabled, deleted, taken by another worker, or its URL or secrets changed by an admin.
  * The worker then gives it back, and its next claim reads it afresh.
  */
-export type HeldEndpoint = Pick<
-  ClaimedEndpoint,
-  'id' | 'url' | 'secret' | 'previousSecret' | 'previousUntil'
-> & {
+export type HeldEndpoint = Pick<ClaimedEndpoint, 'id' | 'url' | 'secret' | 'previousSecret'> & {
   owner: string;
 };
 
@@ -110,12 +107,14 @@ export async function renewLease(
   return result.numUpdatedRows > 0n;
 }
 
-/** Whether the endpoint row `table` names is as `endpoint` was claimed: the same URL and secrets. */
+/**
+ * Whether the endpoint row `table` names is as `endpoint` was claimed: the same URL and secrets. (Not the
+ * old secret's end: it changes only with the secrets, and a time read back may have lost precision.)
+ */
 const asClaimed = (endpoint: HeldEndpoint, table: string) => sql<boolean>`(
   ${sql.ref(`${table}.url`)} = ${endpoint.url}
   and ${sql.ref(`${table}.secret`)} = ${endpoint.secret}
-  and ${sql.ref(`${table}.previous_secret`)} is not distinct from ${endpoint.previousSecret}::bytea
-  and ${sql.ref(`${table}.previous_until`)} is not distinct from ${endpoint.previousUntil}::timestamptz)`;
+  and ${sql.ref(`${table}.previous_secret`)} is not distinct from ${endpoint.previousSecret}::bytea)`;
 
 const deliveries = (db: Kysely<Database>, endpoint: HeldEndpoint) =>
   db
