@@ -11,6 +11,7 @@ import {
   createDb,
   createLeaseDb,
   createListener,
+  createWebhookDb,
   hostConnectionName,
 } from '../node-runtime/db/connect.js';
 import { migrateToLatest } from '../node-runtime/db/migrate.js';
@@ -97,11 +98,7 @@ export const startStack = async (
     // Named as the host's: the webhook worker knows the events it was woken for already (worker.ts).
     const db = createDb(databaseUrl, { applicationName: hostConnectionName(config.HOST_ID) });
     started.push(() => closeDb(db));
-    // The webhook worker's own connections: message writes must not starve deliveries.
-    const webhookDb = createDb(databaseUrl, {
-      max: 2,
-      applicationName: `${hostConnectionName(config.HOST_ID)} webhooks`,
-    });
+    const webhookDb = createWebhookDb(databaseUrl, config.HOST_ID);
     started.push(() => closeDb(webhookDb));
     const leaseDb = createLeaseDb(databaseUrl, config.HOST_ID, config.HOST_LEASE_SECONDS);
     started.push(() => closeDb(leaseDb));

@@ -105,6 +105,10 @@ export const createLeaseDb = (url: string, hostId: string, leaseSeconds: number)
     applicationName: `${hostConnectionName(hostId)} lease`,
   });
 
+/** The webhook worker's own connections: message writes must not starve deliveries. */
+export const createWebhookDb = (url: string, hostId: string): Kysely<Database> =>
+  createDb(url, { max: 2, applicationName: `${hostConnectionName(hostId)} webhooks` });
+
 /**
  * Closes the pool, giving up after `timeoutMs`: a write queued while Baileys' sockets end can leave a
  * reserved connection behind, and a shutdown must not hang on it.

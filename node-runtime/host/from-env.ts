@@ -6,7 +6,7 @@ import {
   createDb,
   createLeaseDb,
   createListener,
-  hostConnectionName,
+  createWebhookDb,
   hostDbOptions,
 } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -27,11 +27,7 @@ export interface ConfiguredHost {
 export async function startConfiguredHost(env: NodeJS.ProcessEnv): Promise<ConfiguredHost> {
   const config = parseConfig(HostConfigSchema, env);
   const db = createDb(config.DATABASE_URL, hostDbOptions(config.HOST_ID, config.HOST_LEASE_SECONDS));
-  // The webhook worker's own connections: message writes must not starve deliveries.
-  const webhookDb = createDb(config.DATABASE_URL, {
-    max: 2,
-    applicationName: `${hostConnectionName(config.HOST_ID)} webhooks`,
-  });
+  const webhookDb = createWebhookDb(config.DATABASE_URL, config.HOST_ID);
   const leaseDb = createLeaseDb(config.DATABASE_URL, config.HOST_ID, config.HOST_LEASE_SECONDS);
   const listener = createListener(config.DATABASE_URL);
   const closeDatabase = async () => {

@@ -64,6 +64,17 @@ export const payloadOf = (delivery: Pick<DueDelivery, 'type' | 'data' | 'created
 export const signatureOf = (secrets: string[], id: string, at: Date, payload: string) =>
   secrets.map((secret) => new Webhook(secret).sign(id, at, payload)).join(' ');
 
+/** True once `arm`'s callback is called, false after `ms`, whichever comes first. */
+function wakeable(ms: number, arm: (wake: () => void) => void): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    arm(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 /** An endpoint this worker holds the lease of, worked on or waiting for its next event. */
 type Held = {
   tenantId: string;
@@ -124,14 +135,16 @@ export class WebhookWorker {
    * every one of the tenant's endpoints is held here already.
    */
   wake(tenantId?: string, claim = true) {
-    let mine = 0;
+    let heldHere = 0;
+    let tenantHas = 0;
     for (const held of this.held.values()) {
       if (tenantId !== undefined && held.tenantId !== tenantId) continue;
       held.wakes += 1;
       held.nudge?.();
-      mine = Math.max(mine, held.tenantEndpoints);
+      heldHere += 1;
+      tenantHas = Math.max(tenantHas, held.tenantEndpoints);
     }
-    if (!claim || (tenantId !== undefined && mine > 0 && this.heldOf(tenantId) >= mine)) return;
+    if (!claim || (tenantId !== undefined && heldHere > 0 && heldHere >= tenantHas)) return;
     this.askForClaim();
   }
 
@@ -151,12 +164,6 @@ export class WebhookWorker {
   private askForClaim() {
     this.wakes += 1;
     this.wakeUp?.();
-  }
-
-  private heldOf(tenantId: string) {
-    let n = 0;
-    for (const held of this.held.values()) if (held.tenantId === tenantId) n++;
-    return n;
   }
 
   /** Stops claiming; deliveries under way finish (each is bounded by its timeout), leases are given back. */
@@ -198,13 +205,8 @@ export class WebhookWorker {
   }
 
   private idle() {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.options.pollMs ?? POLL_MS);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
+    return wakeable(this.options.pollMs ?? POLL_MS, (wake) => {
+      this.wakeUp = wake;
     }).finally(() => {
       this.wakeUp = undefined;
     });
@@ -272,15 +274,11 @@ export class WebhookWorker {
   private nudged(held: Held, until: number): Promise<boolean> {
     if (held.wakes !== held.looked) return Promise.resolve(true);
     this.waiting += 1;
-    return new Promise<boolean>((resolve) => {
-      const done = (woken: boolean) => {
-        clearTimeout(timer);
-        held.nudge = undefined;
-        this.waiting -= 1;
-        resolve(woken);
-      };
-      const timer = setTimeout(() => done(false), Math.max(0, until - performance.now()));
-      held.nudge = () => done(true);
+    return wakeable(Math.max(0, until - performance.now()), (wake) => {
+      held.nudge = wake;
+    }).finally(() => {
+      held.nudge = undefined;
+      this.waiting -= 1;
     });
   }
 
