@@ -90,6 +90,17 @@ export async function claimEndpoints(
   }));
 }
 
+/** How many enabled endpoints `tenantId` has. */
+export async function enabledEndpointsOf(db: Kysely<Database>, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('webhook_endpoints')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .where('enabled', '=', true)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 /** Keeps a lease alive while its holder works. False when it was lost (expired and taken). */
 export async function renewLease(
   db: Kysely<Database>,

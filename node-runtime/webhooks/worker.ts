@@ -18,6 +18,7 @@ import {
   disableEndpoint,
   dueDeliveries,
   dueOrRelease,
+  enabledEndpointsOf,
   type HeldEndpoint,
   recordAttempt,
   releaseEndpoint,
@@ -34,6 +35,8 @@ const CONCURRENT_ENDPOINTS = 8;
 const LOOK_AHEAD = 32;
 /** Where hosts hear that deliveries were queued (migrations/0011_webhook_notify.sql). */
 export const WEBHOOK_CHANNEL = 'webhook_due';
+/** Where hosts hear that a tenant's endpoints were added, removed, or turned on or off (migration 0012). */
+export const ENDPOINTS_CHANNEL = 'webhook_endpoints';
 /** Caught-up endpoints kept leased at once, waiting for their next event (they hold no slot meanwhile). */
 const WAITING_ENDPOINTS = 64;
 /** Least time between two claims a wake asks for after one that found nothing (a burst's wakes, coalesced). */
@@ -78,7 +81,7 @@ function wakeable(ms: number, arm: (wake: () => void) => void): Promise<boolean>
 /** An endpoint this worker holds the lease of, worked on or waiting for its next event. */
 type Held = {
   tenantId: string;
-  /** Its tenant's enabled endpoints when it was claimed. */
+  /** Its tenant's enabled endpoints when it (or another of its tenant's) was claimed, or they changed. */
   tenantEndpoints: number;
   /** Wakes for its tenant so far, and as of its last look: one that came while it looked is not missed. */
   wakes: number;
@@ -161,6 +164,41 @@ export class WebhookWorker {
     this.wake(tenantId, !writer.startsWith(HOST_CONNECTION_PREFIX));
   }
 
+  /**
+   * PostgreSQL's notice that `tenantId`'s endpoints changed (ENDPOINTS_CHANNEL). The ones held here count
+   * them again: otherwise a wake for the tenant's next event would skip the claim a new endpoint needs,
+   * and its first deliveries would wait for the poll.
+   */
+  async endpointsChanged(tenantId: string) {
+    if (!this.holdsAnyOf(tenantId)) return;
+    let count: number;
+    try {
+      count = await enabledEndpointsOf(this.options.db, tenantId);
+    } catch (err) {
+      this.options.logger.warn({ err }, 'webhook worker: counting endpoints failed');
+      return;
+    }
+    const before = this.countFor(tenantId, count);
+    // An event may have been written, its claim skipped, while this counted.
+    if (count > before) this.askForClaim();
+  }
+
+  private holdsAnyOf(tenantId: string) {
+    for (const held of this.held.values()) if (held.tenantId === tenantId) return true;
+    return false;
+  }
+
+  /** Sets the tenant's endpoint count on every one of its endpoints held here; answers the largest before. */
+  private countFor(tenantId: string, count: number) {
+    let before = 0;
+    for (const held of this.held.values()) {
+      if (held.tenantId !== tenantId) continue;
+      before = Math.max(before, held.tenantEndpoints);
+      held.tenantEndpoints = count;
+    }
+    return before;
+  }
+
   private askForClaim() {
     this.wakes += 1;
     this.wakeUp?.();
@@ -214,6 +252,8 @@ export class WebhookWorker {
 
   /** Works on a claimed endpoint, in a slot the claim took for it, until it is given back. */
   private hold(endpoint: ClaimedEndpoint) {
+    // The claim counted the tenant's endpoints afresh: the others held here take its count too.
+    this.countFor(endpoint.tenantId, endpoint.tenantEndpoints);
     const held: Held = {
       tenantId: endpoint.tenantId,
       tenantEndpoints: endpoint.tenantEndpoints,

@@ -10,7 +10,12 @@ import { closeDb, createDb, createListener, hostConnectionName } from '../../../
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
-import { WEBHOOK_CHANNEL, WebhookWorker, type WorkerOptions } from '../../../node-runtime/webhooks/worker.js';
+import {
+  ENDPOINTS_CHANNEL,
+  WEBHOOK_CHANNEL,
+  WebhookWorker,
+  type WorkerOptions,
+} from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
 import {
   generateSecretKey,
@@ -352,6 +357,39 @@ describe('webhook deliveries', () => {
     expect(receiver.received.map((r) => r.id)).toEqual([first, second]);
     // Not at the end of the wait, when the endpoint would have looked once more before giving itself back.
     expect(got.at - written).toBeLessThan(waitMs / 2);
+  });
+
+  it("an endpoint added while the tenant's only other one waits here gets the next event at once", async () => {
+    const first = await startReceiver();
+    const added = await startReceiver();
+    closers.push(first.close, added.close);
+    await endpoint(first.url);
+    const waitMs = 5_000;
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs });
+    const listener = createListener(database().url);
+    closers.push(() => listener.close());
+    const notices: string[] = [];
+    await listener.listen(ENDPOINTS_CHANNEL, (changed) => {
+      notices.push(changed);
+      void worker.endpointsChanged(changed);
+    });
+    const before = await qrEvent(0);
+    worker.wake(tenantId);
+    await eventually(async () => first.received[0]);
+    // Held and caught up, the first endpoint waits: the worker counted one endpoint for the tenant.
+    await endpoint(added.url);
+    await new Promise((r) => setTimeout(r, 200)); // the notice and the count
+    const written = Date.now();
+    const next = await qrEvent(1);
+    worker.wake(tenantId); // as the journal does once the event is written
+    const got = await eventually(async () => added.received[0], 10_000);
+    expect(got.id).toBe(next);
+    // Claimed at the wake, not once the first endpoint gave itself back at the end of its wait.
+    expect(got.at - written).toBeLessThan(waitMs / 2);
+    await eventually(async () => first.received[1]);
+    expect(first.received.map((r) => r.id)).toEqual([before, next]);
+    // The endpoint added said so; the worker's own writes to endpoints (leases, releases) did not.
+    expect(notices).toEqual([tenantId]);
   });
 
   it('endpoints waiting for more hold no slot: a ninth is worked on while eight wait', async () => {
