@@ -119,7 +119,7 @@ export const QUICK: BenchConfig = {
   failover: { sessions: 100, timeoutMs: 120_000 },
   events: {
     sessions: [1, 10],
-    messagesPerSession: (n) => (n === 1 ? 200 : 50),
+    messagesPerSession: (n) => (n === 1 ? 400 : 50),
     inflightPerContact: 4,
     steadyRate: 20,
     steadyMessages: 160,
