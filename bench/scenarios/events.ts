@@ -88,7 +88,6 @@ async function postToSim(simUrl: string, contact: string, to: string, text: stri
   return body.id;
 }
 
-/** Every contact sends its texts, `inflight` at a time, as fast as the simulator answers. */
 /** Retry receipts and nacks the simulator has relayed so far. */
 async function simTrouble(simUrl: string): Promise<{ retries: number; nacks: number }> {
   const res = await fetch(`${simUrl}/sim/health`);
@@ -96,6 +95,7 @@ async function simTrouble(simUrl: string): Promise<{ retries: number; nacks: num
   return health.trouble ?? { retries: 0, nacks: 0 };
 }
 
+/** Every contact sends its texts, `inflight` at a time, as fast as the simulator answers. */
 async function sendBurst(simUrl: string, jobs: Job[], inflight: number): Promise<Sent> {
   const sent: Sent = { startedAt: now(), lastAnsweredAt: 0, sentAt: new Map(), failed: 0 };
   await Promise.all(
