@@ -35,7 +35,7 @@ const CONCURRENT_ENDPOINTS = 8;
 const LOOK_AHEAD = 32;
 /** Where hosts hear that deliveries were queued (migrations/0011_webhook_notify.sql). */
 export const WEBHOOK_CHANNEL = 'webhook_due';
-/** Where hosts hear that a tenant's endpoints were added, removed, or turned on or off (migration 0012). */
+/** Where hosts hear that a tenant's endpoints were added, removed, turned on or off (0012) or moved (0013). */
 export const ENDPOINTS_CHANNEL = 'webhook_endpoints';
 /** Caught-up endpoints kept leased at once, waiting for their next event (they hold no slot meanwhile). */
 const WAITING_ENDPOINTS = 64;
@@ -165,22 +165,21 @@ export class WebhookWorker {
   }
 
   /**
-   * PostgreSQL's notice that `tenantId`'s endpoints changed (ENDPOINTS_CHANNEL). The ones held here count
-   * them again: otherwise a wake for the tenant's next event would skip the claim a new endpoint needs,
-   * and its first deliveries would wait for the poll.
+   * PostgreSQL's notice that `tenantId`'s endpoints changed (ENDPOINTS_CHANNEL): one added, removed, turned
+   * on or off, or given a new URL. The ones held here count them again: otherwise a wake for the tenant's
+   * next event would skip the claim a new endpoint needs. And one claim follows whatever changed: an
+   * endpoint turned on again, or moved to a new URL, has its deliveries due now, and no event wakes
+   * anyone for them.
    */
   async endpointsChanged(tenantId: string) {
-    if (!this.holdsAnyOf(tenantId)) return;
-    let count: number;
-    try {
-      count = await enabledEndpointsOf(this.options.db, tenantId);
-    } catch (err) {
-      this.options.logger.warn({ err }, 'webhook worker: counting endpoints failed');
-      return;
+    if (this.holdsAnyOf(tenantId)) {
+      try {
+        this.countFor(tenantId, await enabledEndpointsOf(this.options.db, tenantId));
+      } catch (err) {
+        this.options.logger.warn({ err }, 'webhook worker: counting endpoints failed');
+      }
     }
-    const before = this.countFor(tenantId, count);
-    // An event may have been written, its claim skipped, while this counted.
-    if (count > before) this.askForClaim();
+    this.askForClaim();
   }
 
   private holdsAnyOf(tenantId: string) {
@@ -188,15 +187,9 @@ export class WebhookWorker {
     return false;
   }
 
-  /** Sets the tenant's endpoint count on every one of its endpoints held here; answers the largest before. */
+  /** Sets the tenant's endpoint count on every one of its endpoints held here. */
   private countFor(tenantId: string, count: number) {
-    let before = 0;
-    for (const held of this.held.values()) {
-      if (held.tenantId !== tenantId) continue;
-      before = Math.max(before, held.tenantEndpoints);
-      held.tenantEndpoints = count;
-    }
-    return before;
+    for (const held of this.held.values()) if (held.tenantId === tenantId) held.tenantEndpoints = count;
   }
 
   private askForClaim() {

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { updateEndpoint } from '../../../edge/webhooks/queries/endpoints.js';
 import { closeDb, createDb, createListener, hostConnectionName } from '../../../node-runtime/db/connect.js';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
@@ -87,6 +88,34 @@ const attemptsOf = (endpointId: string) =>
     .where('endpoint_id', '=', endpointId)
     .orderBy('id')
     .execute();
+
+/** Wires `worker` to PostgreSQL's endpoint notices, as the host does; answers the notices heard. */
+const hearEndpointChanges = async (worker: WebhookWorker) => {
+  const listener = createListener(database().url);
+  closers.push(() => listener.close());
+  const notices: string[] = [];
+  await listener.listen(ENDPOINTS_CHANNEL, (changed) => {
+    notices.push(changed);
+    void worker.endpointsChanged(changed);
+  });
+  return notices;
+};
+
+/** Endpoint `id` as a run of failures leaves it: its retry, and its deliveries', an hour away. */
+const backingOff = async (id: string, endpointChanges: { enabled?: boolean } = {}) => {
+  const { db } = database();
+  const later = new Date(Date.now() + 3_600_000);
+  await db
+    .updateTable('webhook_endpoints')
+    .set({ ...endpointChanges, next_attempt_at: later, failing_since: new Date(Date.now() - 60_000) })
+    .where('id', '=', id)
+    .execute();
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: later })
+    .where('endpoint_id', '=', id)
+    .execute();
+};
 
 beforeAll(async () => {
   ({ tenantId, sessionId } = await insertTenantSession(database().db, 't', 's'));
@@ -366,13 +395,7 @@ describe('webhook deliveries', () => {
     await endpoint(first.url);
     const waitMs = 5_000;
     const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs });
-    const listener = createListener(database().url);
-    closers.push(() => listener.close());
-    const notices: string[] = [];
-    await listener.listen(ENDPOINTS_CHANNEL, (changed) => {
-      notices.push(changed);
-      void worker.endpointsChanged(changed);
-    });
+    const notices = await hearEndpointChanges(worker);
     const before = await qrEvent(0);
     worker.wake(tenantId);
     await eventually(async () => first.received[0]);
@@ -389,6 +412,55 @@ describe('webhook deliveries', () => {
     await eventually(async () => first.received[1]);
     expect(first.received.map((r) => r.id)).toEqual([before, next]);
     // The endpoint added said so; the worker's own writes to endpoints (leases, releases) did not.
+    expect(notices).toEqual([tenantId]);
+  });
+
+  it('an endpoint turned on again gets what waited for it at once, though no event wakes anyone', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const waited = await qrEvent(0);
+    await backingOff(id, { enabled: false }); // as the worker leaves one it disabled
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    const notices = await hearEndpointChanges(worker);
+    await new Promise((r) => setTimeout(r, 300)); // the worker's first claim finds nothing to take
+    expect(receiver.received).toEqual([]);
+    // As PATCH {enabled: true} does (edge/webhooks/lifecycle.ts): one transaction, one notice on commit.
+    const turnedOn = Date.now();
+    await database()
+      .db.transaction()
+      .execute((trx) =>
+        updateEndpoint(trx, id, {
+          enabled: true,
+          disabled_reason: null,
+          failing_since: null,
+          resumeNow: true,
+        }),
+      );
+    const got = await eventually(async () => receiver.received[0]);
+    expect(got.id).toBe(waited);
+    expect(got.at - turnedOn).toBeLessThan(5_000); // not at the next poll, a minute away
+    expect(notices).toEqual([tenantId]);
+  });
+
+  it('an endpoint given a new URL gets the retries that waited for the old one there, at once', async () => {
+    const old = await startReceiver();
+    const moved = await startReceiver();
+    closers.push(old.close, moved.close);
+    const { id } = await endpoint(old.url);
+    const waited = await qrEvent(0);
+    await backingOff(id);
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    const notices = await hearEndpointChanges(worker);
+    await new Promise((r) => setTimeout(r, 300));
+    const movedAt = Date.now();
+    await database()
+      .db.transaction()
+      .execute((trx) => updateEndpoint(trx, id, { url: moved.url, failing_since: null, resumeNow: true }));
+    const got = await eventually(async () => moved.received[0]);
+    expect(got.id).toBe(waited);
+    expect(got.at - movedAt).toBeLessThan(5_000);
+    expect(old.received).toEqual([]);
     expect(notices).toEqual([tenantId]);
   });
 
