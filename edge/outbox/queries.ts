@@ -15,6 +15,7 @@ import {
   newMessageId,
   RETRYABLE_FAILURES,
 } from '../../shared/outbox.js';
+import { tellDeliveriesQueued } from '../../shared/webhook-notices.js';
 import { type IdempotentRequest, sameRequest } from './idempotency.js';
 
 /** The session sending, as its key names it. */
@@ -336,6 +337,7 @@ export async function cancelUnsent(
         at: now.toISOString(),
       },
     );
+    await tellDeliveriesQueued(trx, sender.tenantId);
     return { chat: cancelled.chat_jid };
   });
 }

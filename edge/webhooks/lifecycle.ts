@@ -5,6 +5,7 @@ import type { Database, JsonValue } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
 import { insertEvent } from '../../shared/event-log.js';
 import { EVENT_ID_PATTERN, type EventType } from '../../shared/events.js';
+import { tellDeliveriesQueued } from '../../shared/webhook-notices.js';
 import { recordAudit } from '../tenancy/queries/audit.js';
 import { findTenantSession } from '../tenancy/queries/sessions.js';
 import { insertDelivery, replayEvent, replaySince } from './queries/deliveries.js';
@@ -213,6 +214,7 @@ export async function sendTestEvent(db: Db, actor: WebhookActor, id: string): Pr
       { webhookId: id, message: TEST_EVENT_MESSAGE },
     );
     await insertDelivery(trx, id, event);
+    await tellDeliveriesQueued(trx, actor.tenantId);
     await audit(trx, actor, 'webhook.test', id, { eventId: event.id });
     return event.id;
   });
@@ -241,6 +243,7 @@ export async function replayWebhook(
       replayed = await replaySince(trx, actor.tenantId, id, what.since);
     }
     await wakeEndpoint(trx, id);
+    await tellDeliveriesQueued(trx, actor.tenantId);
     await audit(trx, actor, 'webhook.replay', id, {
       ...('eventId' in what ? { eventId: what.eventId } : { since: what.since.toISOString() }),
       replayed,

@@ -14,8 +14,9 @@ import { OUTBOX_CHANNEL } from '../outbox/queries.js';
 import { StartupError } from '../startup-error.js';
 import { applyTrustRoot, resolveWaVersion, type WaConnection } from '../wa/socket-actor.js';
 import { WebhookPoster } from '../webhooks/http.js';
+import { hearWebhookNotices } from '../webhooks/notices.js';
 import type { RetryPolicy } from '../webhooks/schedule.js';
-import { ENDPOINTS_CHANNEL, WEBHOOK_CHANNEL, WebhookWorker } from '../webhooks/worker.js';
+import { WebhookWorker } from '../webhooks/worker.js';
 import { createHostApp } from './app.js';
 import { HANDOVER_CHANNEL, ownedLeases } from './handover.js';
 import { type Beat, DEFAULT_LEASE_MS, type Registration, registerHost } from './registry.js';
@@ -247,10 +248,7 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
   // Deliveries other hosts queued, for endpoints this host's worker may hold (its own woke it already).
   const ownWriter = hostConnectionName(opts.hostId);
   const unlistenWebhooks =
-    worker && (await opts.listener?.listen(WEBHOOK_CHANNEL, (payload) => worker.heard(payload, ownWriter)));
-  const unlistenEndpoints =
-    worker &&
-    (await opts.listener?.listen(ENDPOINTS_CHANNEL, (tenantId) => void worker.endpointsChanged(tenantId)));
+    worker && opts.listener && (await hearWebhookNotices(worker, opts.listener, ownWriter));
   sessions.watchOutboxes(opts.outboxPollMs);
   const whatsapp = watchWhatsApp({
     url: wa.wsUrl,
@@ -305,7 +303,6 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       await unlisten?.().catch(() => undefined);
       await unlistenOutbox?.().catch(() => undefined);
       await unlistenWebhooks?.().catch(() => undefined);
-      await unlistenEndpoints?.().catch(() => undefined);
       await lease.stop();
       // No new requests from here on (they would start sessions again); those under way finish.
       serving = false;

@@ -33,10 +33,6 @@ const POLL_MS = 1_000;
 const CONCURRENT_ENDPOINTS = 8;
 /** Deliveries looked up at once for an endpoint that keeps up (each still goes after the one before). */
 const LOOK_AHEAD = 32;
-/** Where hosts hear that deliveries were queued (migrations/0011_webhook_notify.sql). */
-export const WEBHOOK_CHANNEL = 'webhook_due';
-/** Where hosts hear that a tenant's endpoints were added, removed, turned on or off (0012) or moved (0013). */
-export const ENDPOINTS_CHANNEL = 'webhook_endpoints';
 /** Caught-up endpoints kept leased at once, waiting for their next event (they hold no slot meanwhile). */
 const WAITING_ENDPOINTS = 64;
 /** Least time between two claims a wake asks for after one that found nothing (a burst's wakes, coalesced). */
@@ -152,9 +148,10 @@ export class WebhookWorker {
   }
 
   /**
-   * PostgreSQL's notice that deliveries were queued (WEBHOOK_CHANNEL): `<tenant id> <writer>`, the writer
-   * being the connection's application name. Those `ownWriter` wrote woke this worker already. Another
-   * host's wake its own worker, which claims them: here they only stir the tenant's endpoints held here.
+   * PostgreSQL's notice that deliveries were queued (shared/webhook-notices.ts): `<tenant id> <writer>`, the
+   * writer being the connection's application name, or the edge's own notices' `EDGE_WRITER`. Those
+   * `ownWriter` wrote woke this worker already. Another host's wake its own worker, which claims them: here
+   * they only stir the tenant's endpoints held here. Anyone else's (the edge's) woke no one: claimed here.
    */
   heard(payload: string, ownWriter: string) {
     const space = payload.indexOf(' ');
@@ -165,7 +162,7 @@ export class WebhookWorker {
   }
 
   /**
-   * PostgreSQL's notice that `tenantId`'s endpoints changed (ENDPOINTS_CHANNEL): one added, removed, turned
+   * PostgreSQL's notice that `tenantId`'s endpoints changed (shared/webhook-notices.ts): one added, removed, turned
    * on or off, or given a new URL. The ones held here count them again: otherwise a wake for the tenant's
    * next event would skip the claim a new endpoint needs. And one claim follows whatever changed: an
    * endpoint turned on again, or moved to a new URL, has its deliveries due now, and no event wakes

@@ -1,12 +1,15 @@
 // The rows the edge writes, worked by the hosts' real webhook worker: a test event, a rotation's two
 // signatures, a replay, a disabled endpoint held and resumed. Checked at a real receiver with an
-// independent verifier (the standardwebhooks package).
+// independent verifier (the standardwebhooks package). The worker does not poll: each reaches it on
+// PostgreSQL's notice, as soon as the edge's transaction commits.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createListener, hostConnectionName, type Listener } from '../../node-runtime/db/connect.js';
 import { WebhookPoster } from '../../node-runtime/webhooks/http.js';
+import { hearWebhookNotices } from '../../node-runtime/webhooks/notices.js';
 import { WebhookWorker } from '../../node-runtime/webhooks/worker.js';
 import type { DeliveryAttemptInfo, WebhookSecretResponse } from '../../shared/webhook-schemas.js';
 import { parseSecretKey, SecretBox } from '../../shared/webhook-secrets.js';
@@ -29,6 +32,7 @@ let url: string;
 const received: Received[] = [];
 let worker: WebhookWorker;
 let poster: WebhookPoster;
+let listener: Listener;
 
 beforeAll(async () => {
   ({ edge, admin } = fx());
@@ -51,12 +55,16 @@ beforeAll(async () => {
     secrets: new SecretBox(parseSecretKey(webhooks.secretKey)),
     poster,
     logger: pino({ level: 'silent' }),
+    pollMs: 60_000, // nothing is found by polling: what arrives came on a notice
   });
   worker.start();
+  listener = createListener(fx().database.url);
+  await hearWebhookNotices(worker, listener, hostConnectionName('test'));
 });
 
 afterAll(async () => {
   await worker?.stop();
+  await listener?.close();
   await poster?.close();
   await new Promise((resolve) => receiver?.close(resolve));
 });

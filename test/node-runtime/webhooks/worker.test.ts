@@ -6,18 +6,16 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cancelUnsent, queueMessage } from '../../../edge/outbox/queries.js';
 import { updateEndpoint } from '../../../edge/webhooks/queries/endpoints.js';
 import { closeDb, createDb, createListener, hostConnectionName } from '../../../node-runtime/db/connect.js';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
+import { hearWebhookNotices } from '../../../node-runtime/webhooks/notices.js';
 import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
-import {
-  ENDPOINTS_CHANNEL,
-  WEBHOOK_CHANNEL,
-  WebhookWorker,
-  type WorkerOptions,
-} from '../../../node-runtime/webhooks/worker.js';
+import { WebhookWorker, type WorkerOptions } from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
+import { ENDPOINTS_CHANNEL, WEBHOOK_CHANNEL } from '../../../shared/webhook-notices.js';
 import {
   generateSecretKey,
   generateWebhookSecret,
@@ -89,10 +87,16 @@ const attemptsOf = (endpointId: string) =>
     .orderBy('id')
     .execute();
 
-/** Wires `worker` to PostgreSQL's endpoint notices, as the host does; answers the notices heard. */
-const hearEndpointChanges = async (worker: WebhookWorker) => {
+/** A listener on the test database, closed after the test. */
+const listenerFor = () => {
   const listener = createListener(database().url);
   closers.push(() => listener.close());
+  return listener;
+};
+
+/** Wires `worker` to PostgreSQL's endpoint notices, as the host does; answers the notices heard. */
+const hearEndpointChanges = async (worker: WebhookWorker) => {
+  const listener = listenerFor();
   const notices: string[] = [];
   await listener.listen(ENDPOINTS_CHANNEL, (changed) => {
     notices.push(changed);
@@ -462,6 +466,33 @@ describe('webhook deliveries', () => {
     expect(got.at - movedAt).toBeLessThan(5_000);
     expect(old.received).toEqual([]);
     expect(notices).toEqual([tenantId]);
+  });
+
+  it("a message cancelled by an edge in the host's process (npm start) is told at once, though its connection is the host's", async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url, { events: ['message.status'] });
+    const here = hostConnectionName('here');
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    await hearWebhookNotices(worker, listenerFor(), here);
+    // The edge shares the host's pool, named as the host: the fan-out's own notice is skipped as the host's.
+    const shared = createDb(database().url, { max: 1, applicationName: here });
+    closers.push(() => closeDb(shared));
+    const sender = { tenantId, sessionId, sessionName: 's' };
+    const queued = await queueMessage(
+      shared,
+      sender,
+      { to: '628123@s.whatsapp.net', text: 'x', leaseMs: 0 },
+      new Date(),
+    );
+    if (!('id' in queued)) throw new Error('not queued');
+    const { id } = queued;
+    await new Promise((r) => setTimeout(r, 300)); // the worker's first claim has come and gone
+    const cancelledAt = Date.now();
+    expect(await cancelUnsent(shared, sender, id, 'cancelled', new Date())).toBeDefined();
+    const got = await eventually(async () => receiver.received[0]);
+    expect(JSON.parse(got.body)).toMatchObject({ type: 'message.status', data: { id, status: 'cancelled' } });
+    expect(got.at - cancelledAt).toBeLessThan(5_000); // not at the next poll, a minute away
   });
 
   it('endpoints waiting for more hold no slot: a ninth is worked on while eight wait', async () => {
