@@ -6,7 +6,10 @@ import type { Database } from './db-schema.js';
 
 /** Deliveries were queued for a tenant: `<tenant id> <writer>` (migrations/0011_webhook_notify.sql). */
 export const WEBHOOK_CHANNEL = 'webhook_due';
-/** A tenant's endpoints were added, removed, turned on or off (0012) or moved (0013): the tenant's id. */
+/**
+ * A tenant's endpoints were added, removed, turned on or off (0012), or given a new URL or secret (0013):
+ * the tenant's id.
+ */
 export const ENDPOINTS_CHANNEL = 'webhook_endpoints';
 /**
  * The writer the edge's own notices name. In one process (`npm start`) the edge's connections are named

@@ -84,6 +84,8 @@ type Held = {
   looked: number;
   /** Whether it holds one of the worker's slots (it does not while it waits). */
   slot: boolean;
+  /** Its tenant's endpoints changed: it may be one of them, so it waits no more before its next look. */
+  changed?: boolean;
   /** Set while it waits: ends the wait. */
   nudge?: () => void;
 };
@@ -162,11 +164,11 @@ export class WebhookWorker {
   }
 
   /**
-   * PostgreSQL's notice that `tenantId`'s endpoints changed (shared/webhook-notices.ts): one added, removed, turned
-   * on or off, or given a new URL. The ones held here count them again: otherwise a wake for the tenant's
-   * next event would skip the claim a new endpoint needs. And one claim follows whatever changed: an
-   * endpoint turned on again, or moved to a new URL, has its deliveries due now, and no event wakes
-   * anyone for them.
+   * PostgreSQL's notice that `tenantId`'s endpoints changed (shared/webhook-notices.ts): one added, removed,
+   * turned on or off, or given a new URL or secret. The ones held here count them again (otherwise a wake
+   * for the tenant's next event would skip the claim a new endpoint needs), and stop waiting: the next
+   * look of one that changed gives it back, to be claimed afresh. And one claim follows whatever changed:
+   * an endpoint turned on again, or moved, has deliveries due now, and no event wakes anyone for them.
    */
   async endpointsChanged(tenantId: string) {
     if (this.holdsAnyOf(tenantId)) {
@@ -174,6 +176,11 @@ export class WebhookWorker {
         this.countFor(tenantId, await enabledEndpointsOf(this.options.db, tenantId));
       } catch (err) {
         this.options.logger.warn({ err }, 'webhook worker: counting endpoints failed');
+      }
+      for (const held of this.held.values()) {
+        if (held.tenantId !== tenantId) continue;
+        held.changed = true;
+        held.nudge?.();
       }
     }
     this.askForClaim();
@@ -288,8 +295,9 @@ export class WebhookWorker {
    */
   private async waitForMore(endpoint: HeldEndpoint, held: Held, until: number): Promise<DueDelivery[]> {
     while (this.running && this.waiting < WAITING_ENDPOINTS && performance.now() < until) {
+      if (held.changed) break; // the look that gives it back if it is no longer as claimed, now
       this.leaveSlot(held);
-      if (!(await this.nudged(held, until)) || !this.running) break;
+      if (!(await this.nudged(held, until)) || !this.running || held.changed) break;
       held.looked = held.wakes;
       const due = await dueDeliveries(this.options.db, endpoint, this.now(), LOOK_AHEAD);
       if (due.length > 0) {
@@ -297,6 +305,7 @@ export class WebhookWorker {
         return due;
       }
     }
+    held.changed = false;
     return [];
   }
 

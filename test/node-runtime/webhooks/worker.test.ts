@@ -361,6 +361,32 @@ describe('webhook deliveries', () => {
     expect(before.received.map((r) => r.id)).toEqual([first]);
   });
 
+  it('an endpoint given a new secret while it waits is given back at once: the next event is signed with it, without waiting out the wait', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const waitMs = 5_000;
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000, waitMs });
+    const notices = await hearEndpointChanges(worker);
+    await qrEvent(0);
+    worker.wake(tenantId);
+    await eventually(async () => receiver.received[0]);
+    // Caught up, it waits for the tenant's next event. The secret is rotated meanwhile (as rotate-secret).
+    const secret = generateWebhookSecret();
+    await database()
+      .db.transaction()
+      .execute(async (trx) => updateEndpoint(trx, id, { secret: await box.seal(secret) }));
+    await new Promise((r) => setTimeout(r, 200)); // the notice, and the look that gives it back
+    const written = Date.now();
+    const next = await qrEvent(1);
+    worker.wake(tenantId);
+    const got = await eventually(async () => receiver.received[1]);
+    expect(got.id).toBe(next);
+    expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toBeTruthy();
+    expect(got.at - written).toBeLessThan(waitMs / 2); // not once the wait ran out
+    expect(notices).toEqual([tenantId]);
+  });
+
   it("an endpoint waiting here hears another host's event from PostgreSQL, at once", async () => {
     const receiver = await startReceiver();
     closers.push(receiver.close);
