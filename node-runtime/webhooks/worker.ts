@@ -371,6 +371,12 @@ export class WebhookWorker {
           atEnd = upcoming.length < LOOK_AHEAD;
           if (upcoming.length > 0) waitUntil = undefined;
         }
+        if (held.changed) {
+          // What was looked up may be for an old URL or secret: the look that gives it back if so, first.
+          upcoming = [];
+          atEnd = true;
+          continue;
+        }
         const delivery = upcoming.shift();
         if (!delivery) return await release(this.now());
         const outcome = await this.attempt(endpoint, delivery, secrets, records);

@@ -387,6 +387,32 @@ describe('webhook deliveries', () => {
     expect(notices).toEqual([tenantId]);
   });
 
+  it('an endpoint given a new URL while its deliveries flow sends the next ones there, not what it looked up for the old one', async () => {
+    const old = await startReceiver(() => ({ status: 200, delayMs: 150 }));
+    const moved = await startReceiver();
+    closers.push(old.close, moved.close);
+    const { id } = await endpoint(old.url);
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) ids.push(await qrEvent(n));
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    await hearEndpointChanges(worker);
+    await eventually(async () => old.received[0]); // all eight looked up at once; the first is on its way
+    await database()
+      .db.transaction()
+      .execute((trx) => updateEndpoint(trx, id, { url: moved.url, resumeNow: true }));
+    await eventually(async () => {
+      const seen = new Set([...old.received, ...moved.received].map((r) => r.id));
+      return seen.size === ids.length ? true : undefined;
+    });
+    // The one in flight at the change (and at most one more) went to the old URL; the rest to the new, in order.
+    expect(old.received.length).toBeLessThanOrEqual(2);
+    const sentOld = old.received.map((r) => r.id);
+    expect(sentOld).toEqual(ids.slice(0, sentOld.length));
+    expect(moved.received.map((r) => r.id).filter((x) => !sentOld.includes(x))).toEqual(
+      ids.slice(sentOld.length),
+    );
+  });
+
   it("an endpoint waiting here hears another host's event from PostgreSQL, at once", async () => {
     const receiver = await startReceiver();
     closers.push(receiver.close);
