@@ -12,8 +12,9 @@ export const WEBHOOK_CHANNEL = 'webhook_due';
  */
 export const ENDPOINTS_CHANNEL = 'webhook_endpoints';
 /**
- * The writer the edge's own notices name. In one process (`npm start`) the edge's connections are named
- * as the host's, whose worker skips its own writers' notices: it was woken as it wrote. The edge wakes no one.
+ * The writer the edge's own notices name. No worker is woken for what the edge writes, but in one process
+ * (`npm start`) its connections are named as the host's, and a worker skips the notices of its own host's
+ * writers (it was woken as they wrote).
  */
 export const EDGE_WRITER = 'edge';
 
