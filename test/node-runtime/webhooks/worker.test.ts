@@ -413,6 +413,39 @@ describe('webhook deliveries', () => {
     );
   });
 
+  it('an endpoint disabled while its deliveries flow stops before the next one; turned on again, the rest go in order', async () => {
+    const receiver = await startReceiver(() => ({ status: 200, delayMs: 150 }));
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) ids.push(await qrEvent(n));
+    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    await hearEndpointChanges(worker);
+    await eventually(async () => receiver.received[0]); // all eight looked up at once; the first is on its way
+    const turn = (enabled: boolean) =>
+      database()
+        .db.transaction()
+        .execute((trx) =>
+          updateEndpoint(
+            trx,
+            id,
+            enabled
+              ? { enabled, disabled_reason: null, resumeNow: true }
+              : { enabled, disabled_reason: 'admin' },
+          ),
+        );
+    await turn(false);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = receiver.received.map((r) => r.id);
+    expect(before.length).toBeLessThanOrEqual(2); // the one in flight at the change, at most one more
+    await turn(true);
+    await eventually(async () =>
+      new Set(receiver.received.map((r) => r.id)).size === ids.length ? true : undefined,
+    );
+    const firstSeen = receiver.received.map((r) => r.id).filter((x, i, all) => all.indexOf(x) === i);
+    expect(firstSeen).toEqual(ids);
+  });
+
   it("an endpoint waiting here hears another host's event from PostgreSQL, at once", async () => {
     const receiver = await startReceiver();
     closers.push(receiver.close);
