@@ -31,6 +31,20 @@ export function serverUrl(): string {
   return url;
 }
 
+/** How long a test database's pool may take to close before what keeps it open is shown and ended. */
+const POOL_CLOSE_GRACE_MS = 10_000;
+
+/** Whether `promise` is still pending after `ms`. */
+const outlasts = (promise: Promise<unknown>, ms: number) =>
+  new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    const settled = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    promise.then(settled, settled);
+  });
+
 /** Creates a fresh database, migrated unless `migrate: false`. */
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const admin = serverUrl();
@@ -42,7 +56,19 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await db.destroy();
+    // A pool closes once its queries end. One left waiting (on a lock a test left held, say) would keep
+    // it open for good: say what it waits for, cancel it, and drop the database without waiting further
+    // (as closeDb gives up on a pool; FORCE ends its connections).
+    const closed = db.destroy();
+    if (await outlasts(closed, POOL_CLOSE_GRACE_MS)) {
+      const waiting = await withAdmin(
+        admin,
+        (sql) => sql`SELECT pid, application_name, wait_event_type, wait_event, left(query, 200) AS query,
+            pg_cancel_backend(pid) AS cancelled
+          FROM pg_stat_activity WHERE datname = ${name} AND state = 'active'`,
+      );
+      console.warn(`test database ${name}: its pool was still open after ${POOL_CLOSE_GRACE_MS} ms`, waiting);
+    }
     await withAdmin(admin, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   };
   try {
