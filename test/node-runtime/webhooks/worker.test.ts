@@ -105,6 +105,22 @@ const hearEndpointChanges = async (worker: WebhookWorker) => {
   return notices;
 };
 
+/**
+ * Eight events for a slow endpoint (150 ms a delivery), worked by a worker that hears endpoint notices and
+ * does not poll; resolves once all eight are looked up and the first is on its way.
+ */
+const flowing = async () => {
+  const receiver = await startReceiver(() => ({ status: 200, delayMs: 150 }));
+  closers.push(receiver.close);
+  const { id } = await endpoint(receiver.url);
+  const ids: string[] = [];
+  for (let n = 0; n < 8; n++) ids.push(await qrEvent(n));
+  const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+  await hearEndpointChanges(worker);
+  await eventually(async () => receiver.received[0]);
+  return { receiver, id, ids };
+};
+
 /** Endpoint `id` as a run of failures leaves it: its retry, and its deliveries', an hour away. */
 const backingOff = async (id: string, endpointChanges: { enabled?: boolean } = {}) => {
   const { db } = database();
@@ -388,15 +404,9 @@ describe('webhook deliveries', () => {
   });
 
   it('an endpoint given a new URL while its deliveries flow sends the next ones there, not what it looked up for the old one', async () => {
-    const old = await startReceiver(() => ({ status: 200, delayMs: 150 }));
     const moved = await startReceiver();
-    closers.push(old.close, moved.close);
-    const { id } = await endpoint(old.url);
-    const ids: string[] = [];
-    for (let n = 0; n < 8; n++) ids.push(await qrEvent(n));
-    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
-    await hearEndpointChanges(worker);
-    await eventually(async () => old.received[0]); // all eight looked up at once; the first is on its way
+    closers.push(moved.close);
+    const { receiver: old, id, ids } = await flowing();
     await database()
       .db.transaction()
       .execute((trx) => updateEndpoint(trx, id, { url: moved.url, resumeNow: true }));
@@ -414,14 +424,7 @@ describe('webhook deliveries', () => {
   });
 
   it('an endpoint disabled while its deliveries flow stops before the next one; turned on again, the rest go in order', async () => {
-    const receiver = await startReceiver(() => ({ status: 200, delayMs: 150 }));
-    closers.push(receiver.close);
-    const { id } = await endpoint(receiver.url);
-    const ids: string[] = [];
-    for (let n = 0; n < 8; n++) ids.push(await qrEvent(n));
-    const worker = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
-    await hearEndpointChanges(worker);
-    await eventually(async () => receiver.received[0]); // all eight looked up at once; the first is on its way
+    const { receiver, id, ids } = await flowing();
     const turn = (enabled: boolean) =>
       database()
         .db.transaction()
