@@ -29,7 +29,8 @@ export async function fileOf(
     .where('id', '=', id)
     .where('session_id', '=', sessionId)
     .executeTakeFirst();
-  return row && Buffer.from(row.data);
+  // The driver hands bytea over as a Buffer of its own: a view of it, not a copy of a megabyte.
+  return row && Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
 }
 
 /** How long a downloaded file waits for its message before it is swept. */

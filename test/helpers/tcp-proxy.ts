@@ -8,6 +8,8 @@ export type TcpProxy = {
   /** Drops every connection and refuses new ones until `restore`. */
   cut(): void;
   restore(): void;
+  /** Bytes the clients have sent towards PostgreSQL so far. */
+  bytesToServer(): number;
   close(): Promise<void>;
 };
 
@@ -15,6 +17,7 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
   const target = new URL(url);
   const sockets = new Set<Socket>();
   let down = false;
+  let toServer = 0;
   const server = createServer((client) => {
     if (down) return client.destroy();
     const upstream = new Socket();
@@ -24,6 +27,9 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => undefined);
     }
+    client.on('data', (chunk: Buffer) => {
+      toServer += chunk.length;
+    });
     client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -42,6 +48,7 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
     restore() {
       down = false;
     },
+    bytesToServer: () => toServer,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

@@ -1,0 +1,56 @@
+// Files wait in PostgreSQL as bytea (outbox_media) until they are sent. patches/postgres+3.4.9.patch (item
+// 8) sends a bytea parameter as its bytes rather than as hex text twice its size, and reads a bytea column
+// without decoding its hex as UTF-8 first. The values must come back exactly as they went in.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { closeDb, createDb } from '../../../node-runtime/db/connect.js';
+import { useTestDatabase } from '../../helpers/postgres.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
+
+const database = useTestDatabase();
+const MiB = 1024 * 1024;
+
+it('a megabyte of bytea goes to PostgreSQL as about a megabyte, and comes back the same', async () => {
+  const proxy = await startTcpProxy(database().url);
+  const db = createDb(proxy.url, { max: 1 });
+  try {
+    await sql`create table files (id int primary key, data bytea not null)`.execute(db);
+    const file = randomBytes(MiB);
+    const before = proxy.bytesToServer();
+    await sql`insert into files values (1, ${file})`.execute(db);
+    // Hex would be 2 MiB and more: the statement and the rest of the message are a few hundred bytes.
+    expect(proxy.bytesToServer() - before).toBeLessThan(MiB + 4096);
+
+    // A plain Uint8Array (what the edge decodes base64 into), and a bytea compared in a WHERE.
+    const view = new Uint8Array(file.buffer, file.byteOffset + 10, 1000);
+    await sql`insert into files values (2, ${view})`.execute(db);
+    const found = await sql<{ id: number }>`select id from files where data = ${view}`.execute(db);
+    expect(found.rows).toEqual([{ id: 2 }]);
+
+    const rows = await sql<{ id: number; data: Buffer; length: number }>`
+      select id, data, octet_length(data) as length from files order by id`.execute(db);
+    expect(rows.rows.map((r) => r.length)).toEqual([MiB, 1000]);
+    expect(Buffer.isBuffer(rows.rows[0]?.data)).toBe(true);
+    expect(rows.rows[0]?.data.equals(file)).toBe(true);
+    expect(rows.rows[1]?.data.equals(Buffer.from(view))).toBe(true);
+  } finally {
+    await closeDb(db);
+    await proxy.close();
+  }
+});
+
+it('bytea parameters beside text ones, and an empty and a null bytea, keep their values', async () => {
+  const db = database().db;
+  await sql`create table pairs (id int primary key, label text, data bytea)`.execute(db);
+  await sql`insert into pairs values (1, ${'ü'}, ${Buffer.from([0, 255, 10])}), (2, ${'x'}, ${new Uint8Array(0)}), (3, ${'y'}, ${null})`.execute(
+    db,
+  );
+  const rows = await sql<{ label: string; data: Buffer | null; hex: string | null }>`
+    select label, data, encode(data, 'hex') as hex from pairs order by id`.execute(db);
+  expect(rows.rows.map((r) => [r.label, r.hex, r.data && [...r.data]])).toEqual([
+    ['ü', '00ff0a', [0, 255, 10]],
+    ['x', '', []],
+    ['y', null, null],
+  ]);
+});
