@@ -142,9 +142,11 @@ async function prepareMedia(
   return { to, kind: type, text, content, file: { data, mimetype: baseMimetype(mimetype) } };
 }
 
-/** A character base64 does not use (padding aside). Searching for one is linear; matching a whole
- * megabyte against `^[A-Za-z0-9+/]*={0,2}$` took milliseconds per file. */
-const NOT_BASE64 = /[^A-Za-z0-9+/]/;
+/**
+ * A character base64 does not use; where padding may stand is checked apart. With `=` in the class, V8
+ * searches a megabyte in 1–2 ms; without it (`[^A-Za-z0-9+/]`, on the text short of its padding), 8–9.
+ */
+const NOT_BASE64 = /[^A-Za-z0-9+/=]/;
 
 /**
  * The bytes of `media.data`: plain base64, or a `data:` URL (whose MIME type then counts as declared).
@@ -156,11 +158,13 @@ function decodeData(text: string): { data: Uint8Array; mimetype?: string } {
   const encoded = /\s/.test(raw) ? raw.replace(/\s+/g, '') : raw;
   let end = encoded.length;
   while (end > 0 && encoded.charCodeAt(end - 1) === 61 /* = */) end--;
+  const firstPad = encoded.indexOf('=');
   if (
     end === 0 ||
     encoded.length % 4 !== 0 ||
     encoded.length - end > 2 ||
-    NOT_BASE64.test(encoded.slice(0, end))
+    (firstPad !== -1 && firstPad < end) ||
+    NOT_BASE64.test(encoded)
   ) {
     throw new ApiError('MEDIA_DATA_INVALID');
   }

@@ -196,6 +196,42 @@ describe('POST /api/messages', () => {
     expect(host.calls).toEqual([]);
   });
 
+  it('a file inline in base64: malformed base64 is 400 MEDIA_DATA_INVALID with nothing queued; wrapped lines, padding and a data: URL are fine', async () => {
+    const { key, uuid } = await newSession();
+    const db = fx().db;
+    const image = (data: string) => ({
+      to: '6281234567890',
+      type: 'image',
+      media: { data, mimetype: 'image/png' },
+    });
+    for (const data of [
+      'QU=DQUJD', // padding before the end
+      'QUJDQQ', // unpadded: not a multiple of four
+      'QUJDQ===', // three padding characters
+      'QUJ!QUJD', // not base64 at all
+      'QUJD-_JD', // base64url's alphabet, not base64's
+      '====',
+      'data:image/png;base64,',
+    ]) {
+      const response = await expectNoDbChange(db, () =>
+        call(edge.url, '/api/messages', { key, json: image(data) }),
+      );
+      await expectError(response, 400, 'MEDIA_DATA_INVALID');
+    }
+    const bytes = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 37) % 256));
+    const encoded = bytes.toString('base64');
+    const wrapped = encoded.replace(/.{20}/g, '$&\r\n');
+    for (const data of [encoded, wrapped, `data:image/png;base64,${encoded}`]) {
+      expect((await post('/api/messages', key, image(data))).status).toBe(202);
+    }
+    const stored = await db
+      .selectFrom('outbox_media')
+      .select('data')
+      .where('session_id', '=', uuid)
+      .execute();
+    expect(stored.map((row) => Buffer.from(row.data).equals(bytes))).toEqual([true, true, true]);
+  });
+
   it('400 INVALID_JSON for a body that is not JSON, 415 for a form', async () => {
     const { key } = await newSession();
     const db = fx().db;
