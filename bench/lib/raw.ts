@@ -8,10 +8,20 @@ export interface LinkTiming {
   scanToConnectedMs: number;
 }
 
-/** A JPEG-looking file of `bytes` (its first bytes are a JPEG's; the rest is noise, as a photo is to a cipher). */
+/**
+ * A JPEG-looking file of `bytes`: its first bytes are a JPEG's, the rest pseudo-random noise (the same in
+ * every run), which no compressor shrinks, as it cannot shrink a photo's compressed data.
+ */
 export function benchImage(bytes: number): Buffer {
   const image = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) image[i] = (i * 2654435761) >>> 24;
+  let x = 2463534242;
+  for (let i = 0; i < bytes; i++) {
+    // xorshift32
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    image[i] = x & 0xff;
+  }
   image.set([0xff, 0xd8, 0xff, 0xe0], 0);
   return image;
 }
