@@ -10,6 +10,8 @@ export type TcpProxy = {
   restore(): void;
   /** Bytes the clients have sent towards PostgreSQL so far. */
   bytesToServer(): number;
+  /** Bytes PostgreSQL has sent back to the clients so far. */
+  bytesToClients(): number;
   close(): Promise<void>;
 };
 
@@ -18,6 +20,7 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let down = false;
   let toServer = 0;
+  let toClients = 0;
   const server = createServer((client) => {
     if (down) return client.destroy();
     const upstream = new Socket();
@@ -29,6 +32,9 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
     }
     client.on('data', (chunk: Buffer) => {
       toServer += chunk.length;
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      toClients += chunk.length;
     });
     client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
@@ -49,6 +55,7 @@ export async function startTcpProxy(url: string): Promise<TcpProxy> {
       down = false;
     },
     bytesToServer: () => toServer,
+    bytesToClients: () => toClients,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

@@ -1,6 +1,7 @@
 // Files wait in PostgreSQL as bytea (outbox_media) until they are sent. patches/postgres+3.4.9.patch (item
-// 8) sends a bytea parameter as its bytes rather than as hex text twice its size, and reads a bytea column
-// without decoding its hex as UTF-8 first. The values must come back exactly as they went in.
+// 8) sends a bytea parameter as its bytes rather than as hex text twice its size, and asks for a bytea
+// column in binary once its statement's columns are known (the first run of a statement still reads hex,
+// without decoding it as UTF-8 first). The values must come back exactly as they went in.
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 const database = useTestDatabase();
 const MiB = 1024 * 1024;
 
-it('a megabyte of bytea goes to PostgreSQL as about a megabyte, and comes back the same', async () => {
+it('a megabyte of bytea goes to PostgreSQL and back as about a megabyte, and comes back the same', async () => {
   const proxy = await startTcpProxy(database().url);
   const db = createDb(proxy.url, { max: 1 });
   try {
@@ -28,12 +29,20 @@ it('a megabyte of bytea goes to PostgreSQL as about a megabyte, and comes back t
     const found = await sql<{ id: number }>`select id from files where data = ${view}`.execute(db);
     expect(found.rows).toEqual([{ id: 2 }]);
 
-    const rows = await sql<{ id: number; data: Buffer; length: number }>`
-      select id, data, octet_length(data) as length from files order by id`.execute(db);
-    expect(rows.rows.map((r) => r.length)).toEqual([MiB, 1000]);
-    expect(Buffer.isBuffer(rows.rows[0]?.data)).toBe(true);
-    expect(rows.rows[0]?.data.equals(file)).toBe(true);
-    expect(rows.rows[1]?.data.equals(Buffer.from(view))).toBe(true);
+    const read = async () => {
+      const from = proxy.bytesToClients();
+      const rows = await sql<{ id: number; data: Buffer; length: number }>`
+        select id, data, octet_length(data) as length from files order by id`.execute(db);
+      expect(rows.rows.map((r) => r.length)).toEqual([MiB, 1000]);
+      expect(Buffer.isBuffer(rows.rows[0]?.data)).toBe(true);
+      expect(rows.rows[0]?.data.equals(file)).toBe(true);
+      expect(rows.rows[1]?.data.equals(Buffer.from(view))).toBe(true);
+      return proxy.bytesToClients() - from;
+    };
+    // The first run describes the statement and reads hex; from the second on, the bytes themselves.
+    expect(await read()).toBeGreaterThan(2 * MiB);
+    expect(await read()).toBeLessThan(MiB + 4096);
+    expect(await read()).toBeLessThan(MiB + 4096);
   } finally {
     await closeDb(db);
     await proxy.close();
@@ -46,11 +55,14 @@ it('bytea parameters beside text ones, and an empty and a null bytea, keep their
   await sql`insert into pairs values (1, ${'ü'}, ${Buffer.from([0, 255, 10])}), (2, ${'x'}, ${new Uint8Array(0)}), (3, ${'y'}, ${null})`.execute(
     db,
   );
-  const rows = await sql<{ label: string; data: Buffer | null; hex: string | null }>`
-    select label, data, encode(data, 'hex') as hex from pairs order by id`.execute(db);
-  expect(rows.rows.map((r) => [r.label, r.hex, r.data && [...r.data]])).toEqual([
-    ['ü', '00ff0a', [0, 255, 10]],
-    ['x', '', []],
-    ['y', null, null],
-  ]);
+  // Twice: in text the first time, in binary after.
+  for (let run = 0; run < 2; run++) {
+    const rows = await sql<{ label: string; data: Buffer | null; hex: string | null }>`
+      select label, data, encode(data, 'hex') as hex from pairs order by id`.execute(db);
+    expect(rows.rows.map((r) => [r.label, r.hex, r.data && [...r.data]])).toEqual([
+      ['ü', '00ff0a', [0, 255, 10]],
+      ['x', '', []],
+      ['y', null, null],
+    ]);
+  }
 });
