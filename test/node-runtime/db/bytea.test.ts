@@ -1,7 +1,9 @@
 // Files wait in PostgreSQL as bytea (outbox_media) until they are sent. patches/postgres+3.4.9.patch (item
 // 8) sends a bytea parameter as its bytes rather than as hex text twice its size, and asks for a bytea
-// column in binary once its statement's columns are known (the first run of a statement still reads hex,
-// without decoding it as UTF-8 first). The values must come back exactly as they went in.
+// column in binary once its statement's columns are known: from the first run of a statement with
+// parameters (described before it is bound), from the second of one without (described and run in one
+// go; its first run reads hex, without decoding it as UTF-8 first). The values must come back exactly as
+// they went in.
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
@@ -39,10 +41,21 @@ it('a megabyte of bytea goes to PostgreSQL and back as about a megabyte, and com
       expect(rows.rows[1]?.data.equals(Buffer.from(view))).toBe(true);
       return proxy.bytesToClients() - from;
     };
-    // The first run describes the statement and reads hex; from the second on, the bytes themselves.
+    // Without parameters, the first run describes the statement and reads hex; from the second on, the
+    // bytes themselves.
     expect(await read()).toBeGreaterThan(2 * MiB);
     expect(await read()).toBeLessThan(MiB + 4096);
     expect(await read()).toBeLessThan(MiB + 4096);
+
+    // With parameters (how the hosts read a file), the bytes themselves from the first run on.
+    const readOne = async () => {
+      const from = proxy.bytesToClients();
+      const rows = await sql<{ data: Buffer }>`select data from files where id = ${1}`.execute(db);
+      expect(rows.rows[0]?.data.equals(file)).toBe(true);
+      return proxy.bytesToClients() - from;
+    };
+    expect(await readOne()).toBeLessThan(MiB + 4096);
+    expect(await readOne()).toBeLessThan(MiB + 4096);
   } finally {
     await closeDb(db);
     await proxy.close();
