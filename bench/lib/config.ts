@@ -62,8 +62,18 @@ export interface BenchConfig {
     settleMs: number;
     linkConcurrency: number;
   };
-  /** Images of `bytes` each, sent by `sessions` sessions, `perSession` each, `inflight` at a time. */
-  media: { sessions: number; perSession: number; bytes: number; inflight: number; deliveryTimeoutMs: number };
+  /**
+   * Images of `bytes` each, sent by `sessions` sessions, `perSession` each, `inflight` at a time, after
+   * `warmupPerSession` each, untimed.
+   */
+  media: {
+    sessions: number;
+    perSession: number;
+    warmupPerSession: number;
+    bytes: number;
+    inflight: number;
+    deliveryTimeoutMs: number;
+  };
   pairing: { sessions: number };
   cold: { runs: number };
   /**
@@ -113,7 +123,14 @@ export const QUICK: BenchConfig = {
     warmup: { sessions: 50, messagesPerSession: 4 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 2_000, linkConcurrency: 16 },
-  media: { sessions: 2, perSession: 8, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 120_000 },
+  media: {
+    sessions: 2,
+    perSession: 8,
+    warmupPerSession: 8,
+    bytes: 1024 * 1024,
+    inflight: 2,
+    deliveryTimeoutMs: 120_000,
+  },
   pairing: { sessions: 7 },
   cold: { runs: 1 },
   failover: { sessions: 100, timeoutMs: 120_000 },
@@ -150,7 +167,14 @@ export const FULL: BenchConfig = {
     warmup: { sessions: 50, messagesPerSession: 10 },
   },
   memory: { sessions: [50, 200, 500], settleMs: 10_000, linkConcurrency: 16 },
-  media: { sessions: 4, perSession: 20, bytes: 1024 * 1024, inflight: 2, deliveryTimeoutMs: 300_000 },
+  media: {
+    sessions: 4,
+    perSession: 20,
+    warmupPerSession: 8,
+    bytes: 1024 * 1024,
+    inflight: 2,
+    deliveryTimeoutMs: 300_000,
+  },
   pairing: { sessions: 31 },
   cold: { runs: 5 },
   failover: { sessions: 100, timeoutMs: 120_000 },
@@ -189,7 +213,14 @@ export const SMOKE: BenchConfig = {
     warmup: { sessions: 1, messagesPerSession: 1 },
   },
   memory: { sessions: [1], settleMs: 0, linkConcurrency: 1 },
-  media: { sessions: 1, perSession: 2, bytes: 64 * 1024, inflight: 1, deliveryTimeoutMs: 60_000 },
+  media: {
+    sessions: 1,
+    perSession: 2,
+    warmupPerSession: 1,
+    bytes: 64 * 1024,
+    inflight: 1,
+    deliveryTimeoutMs: 60_000,
+  },
   pairing: { sessions: 1 },
   cold: { runs: 1 },
   failover: { sessions: 2, leaseSeconds: 2, timeoutMs: 60_000 },

@@ -4,14 +4,14 @@
 // `sendMessage`. Delivered counts images the simulated contacts downloaded, checked and decrypted.
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
-import { api, linkSession, registerContacts } from '../lib/gateway.js';
+import { api, awaitDelivery, linkSession, registerContacts } from '../lib/gateway.js';
 import { waitQuiet } from '../lib/procs.js';
 import { benchImage } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool } from '../lib/stats.js';
 import { type Job, measured, rawSend, type SendFigures, sendAll, sumExceptSim } from './send-throughput.js';
 
-/** 13-digit numbers apart from the other scenarios': side (1 ours, 2 raw), index. */
+/** 13-digit numbers apart from the other scenarios': side (1 ours, 2 raw, 3 and 4 their warm-ups), index. */
 const accountPhone = (side: number, i: number) => `628${side}7${String(i).padStart(8, '0')}`;
 const contactPhone = (side: number, i: number) => `629${side}7${String(i).padStart(8, '0')}`;
 
@@ -21,6 +21,25 @@ const plan = (side: number, sessions: number, perSession: number): Job[] =>
     contact: contactPhone(side, s),
     texts: Array.from({ length: perSession }, (_, k) => `image ${s}/${k}`),
   }));
+
+/**
+ * Images through one side, untimed, delivered before its measured run (to other contacts, so that run
+ * still sets up each contact's Signal session). A process's first images run cold on both sides, and ours
+ * open the database connections a burst needs and prepare their statements on each: without a warm-up,
+ * a quick run's 16 images cost ours about 145 ms of CPU each and raw Baileys 35; after 16 untimed ones,
+ * 85 and 21.
+ */
+async function warmUp(
+  simUrl: string,
+  side: number,
+  cfg: BenchConfig['media'],
+  send: (jobs: Job[]) => Promise<{ acceptedBy: Map<string, number> }>,
+): Promise<void> {
+  const jobs = plan(side, cfg.sessions, cfg.warmupPerSession);
+  await registerContacts(simUrl, jobs);
+  const sent = await send(jobs);
+  await awaitDelivery(simUrl, sent.acceptedBy, cfg.deliveryTimeoutMs);
+}
 
 export async function mediaSend(env: BenchEnv, config: BenchConfig, result: ScenarioResult): Promise<void> {
   const cfg = config.media;
@@ -34,6 +53,7 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
     'images per session': cfg.perSession,
     'image size (bytes)': cfg.bytes,
     'in flight per session': cfg.inflight,
+    'warm-up per side, to other contacts (untimed)': `${cfg.warmupPerSession} images per session`,
   };
   const image = benchImage(cfg.bytes);
   const data = image.toString('base64');
@@ -50,6 +70,12 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         4,
         (i) => linkSession(edge.url, sim.url, env.adminKey, `media-${env.tag()}`, accountPhone(1, i)),
       );
+      const post = (job: Job, caption: string) =>
+        api(edge.url, 'POST', '/api/messages', {
+          key: linked[job.session]?.key,
+          body: { to: job.contact, type: 'image', caption, media: { data, mimetype: 'image/jpeg' } },
+        }).then((r) => r.status);
+      await warmUp(sim.url, 3, cfg, (jobs) => sendAll(jobs, cfg.inflight, post));
       const jobs = plan(1, cfg.sessions, cfg.perSession);
       await registerContacts(sim.url, jobs);
       await waitQuiet([host.proc.pid, edge.proc.pid, simPid]);
@@ -59,11 +85,6 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         postgres: await env.postgresPids(),
         sim: [simPid],
       });
-      const post = (job: Job, caption: string) =>
-        api(edge.url, 'POST', '/api/messages', {
-          key: linked[job.session]?.key,
-          body: { to: job.contact, type: 'image', caption, media: { data, mimetype: 'image/jpeg' } },
-        }).then((r) => r.status);
       ours = await measured(sim.url, cfg.deliveryTimeoutMs, groups, () =>
         env.profile('media-send', [host, edge], () => sendAll(jobs, cfg.inflight, post)),
       );
@@ -80,6 +101,7 @@ export async function mediaSend(env: BenchEnv, config: BenchConfig, result: Scen
         Array.from({ length: cfg.sessions }, (_, i) => accountPhone(2, i)),
         4,
       );
+      await warmUp(sim.url, 4, cfg, (jobs) => rawSend(raw, jobs, cfg.inflight, false, cfg.bytes)());
       const jobs = plan(2, cfg.sessions, cfg.perSession);
       await registerContacts(sim.url, jobs);
       await waitQuiet([raw.proc.pid, simPid]);
