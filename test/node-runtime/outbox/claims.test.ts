@@ -1,10 +1,12 @@
 // The looks at the queue of a host's sessions that come while one is under way go together in the next
 // statement: each session gets its own claim, with its own skip list and fenced by its own lease. (An
 // outbox looks again only for what it does not hold: it skips what it claimed.)
-import { type Kysely, RawNode } from 'kysely';
+import { type Kysely, RawNode, sql } from 'kysely';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { claimNext } from '../../../node-runtime/outbox/queries.js';
 import type { Database } from '../../../shared/db-schema.js';
+import { MESSAGE_STATUS_RANK } from '../../../shared/events.js';
 import { queueText } from '../../helpers/outbox.js';
 import { countingStatements, useTestDatabase } from '../../helpers/postgres.js';
 
@@ -119,5 +121,44 @@ describe('looks at the queue made together', () => {
       .execute();
     const claimed = new Set([...ids.slice(50), waitingOne]);
     for (const row of attempts) expect([row.id, row.attempts]).toEqual([row.id, claimed.has(row.id) ? 1 : 0]);
+  });
+});
+
+describe('a look at the queue', () => {
+  it('finds what it claims by key, not by reading the whole messages table', async () => {
+    const { db, url } = database();
+    const session = await newSession(db, 'history');
+    // A session with history: thousands of messages that left the queue, and one queued.
+    await sql`insert into messages (session_id, id, tenant_id, direction, chat_jid, kind, text, sent_at,
+        status, status_rank, status_at, source, outbox_seq)
+      select s.id, 'old-' || g, s.tenant_id, 'out', ${CHAT}, 'text', 'old', now(), 'read', ${MESSAGE_STATUS_RANK.read}, now(), 'api',
+        nextval('messages_outbox_seq')
+      from sessions s cross join generate_series(1, 5000) g where s.id = ${session}`.execute(db);
+    const queued = await queueText(db, session, CHAT, 'new');
+    await sql`analyze messages`.execute(db);
+
+    // The claim's statement as the host sends it, planned as a prepared statement's generic plan.
+    let statement: string | undefined;
+    const capturing = db.withPlugin({
+      transformQuery: ({ node, queryId }) => {
+        if (RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('))) {
+          statement = db.getExecutor().compileQuery(node, queryId).sql;
+        }
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    });
+    const claim = await claimNext(capturing, session, new Set(), [], ONE_AT_A_TIME);
+    expect(claim.messages.map((m) => m.id)).toEqual([queued]);
+    expect(statement).toBeDefined();
+    const client = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await client.unsafe(`explain (generic_plan) ${statement}`).simple();
+      const plan = rows.map((row) => String(Object.values(row)[0])).join('\n');
+      expect(plan).toContain('Update on messages');
+      expect(plan).not.toMatch(/Seq Scan on (messages|sessions)/);
+    } finally {
+      await client.end();
+    }
   });
 });
