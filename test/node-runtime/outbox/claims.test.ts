@@ -1,7 +1,7 @@
 // The looks at the queue of a host's sessions that come while one is under way go together in the next
 // statement: each session gets its own claim, with its own skip list and fenced by its own lease. (An
 // outbox looks again only for what it does not hold: it skips what it claimed.)
-import { type Kysely, RawNode, sql } from 'kysely';
+import { type Kysely, RawNode, type RootOperationNode, sql } from 'kysely';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { claimNext } from '../../../node-runtime/outbox/queries.js';
@@ -24,12 +24,13 @@ const newSession = async (db: Kysely<Database>, name: string, hostId: string | n
   return session.id;
 };
 
+/** Whether a statement is a look at the queue (a claim). */
+const isLook = (node: RootOperationNode) =>
+  RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('));
+
 /** `db` counting its looks at the queue. */
 const countingLooks = (db: Kysely<Database>) => {
-  const { counted, count } = countingStatements(
-    db,
-    (node) => RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as (')),
-  );
+  const { counted, count } = countingStatements(db, isLook);
   return { counted, looks: count };
 };
 
@@ -141,7 +142,7 @@ describe('a look at the queue', () => {
     let statement: string | undefined;
     const capturing = db.withPlugin({
       transformQuery: ({ node, queryId }) => {
-        if (RawNode.is(node) && node.sqlFragments.some((f) => f.includes('candidates as ('))) {
+        if (isLook(node)) {
           statement = db.getExecutor().compileQuery(node, queryId).sql;
         }
         return node;
