@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GroupWriter } from '../../shared/group-writer.js';
 
 describe('GroupWriter', () => {
-  it('writes a lone item at once, and those submitted meanwhile together in the next write', async () => {
+  it('writes a lone item in its turn, and those submitted meanwhile together in the next write', async () => {
     const writes: number[][] = [];
     let release = () => {};
     const writer = new GroupWriter<number, string>(async (items) => {
@@ -13,13 +13,30 @@ describe('GroupWriter', () => {
       return items.map((n) => `done ${n}`);
     });
     const first = writer.submit(1);
-    expect(writes).toEqual([[1]]); // not held back for company
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toEqual([[1]]); // not held back past its turn of the event loop
     const later = [writer.submit(2), writer.submit(3), writer.submit(4)];
     await new Promise((r) => setImmediate(r));
     expect(writes).toHaveLength(1); // one write at a time
     release();
     expect(await Promise.all([first, ...later])).toEqual(['done 1', 'done 2', 'done 3', 'done 4']);
     expect(writes).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('writes together what the callbacks of one turn of the event loop submit', async () => {
+    const writes: number[][] = [];
+    const writer = new GroupWriter<number, number>(async (items) => {
+      writes.push(items);
+      return items;
+    });
+    // Two timers due together run in one turn, as the data of many sockets does under load; a write
+    // submitted by the first must not leave before the second's.
+    const submitted: Promise<number>[] = [];
+    setTimeout(() => submitted.push(writer.submit(1)), 0);
+    setTimeout(() => void Promise.resolve().then(() => submitted.push(writer.submit(2))), 0);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await Promise.all(submitted)).toEqual([1, 2]);
+    expect(writes).toEqual([[1, 2]]);
   });
 
   it('caps a batch at its size', async () => {
@@ -30,7 +47,7 @@ describe('GroupWriter', () => {
       return items;
     }, 2);
     await Promise.all([1, 2, 3, 4, 5].map((n) => writer.submit(n)));
-    expect(writes).toEqual([[1], [2, 3], [4, 5]]);
+    expect(writes).toEqual([[1, 2], [3, 4], [5]]);
   });
 
   it('fails only the item that cannot be written: the others of its batch go again alone', async () => {
@@ -43,6 +60,7 @@ describe('GroupWriter', () => {
       return items.map((n) => n * 2);
     });
     const first = writer.submit(1);
+    await new Promise((r) => setImmediate(r)); // the first write is under way
     const batch = [writer.submit(12), writer.submit(13), writer.submit(14)];
     release();
     await first;

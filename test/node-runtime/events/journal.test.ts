@@ -158,11 +158,10 @@ describe('message writes', () => {
       c.messages([heard('z-1')]),
       a.messages([heard('x-2')]),
     ]);
-    // The first goes at once; b's two and c's, which came meanwhile, together in the next; a's second
-    // waits for a's first (its journal keeps its order), so it goes after.
+    // Heard in one turn: a's first, b's two and c's go together; a's second waits for a's first (its
+    // journal keeps its order), so it goes after.
     expect(statements).toEqual([
-      ['journal-s/x-1'],
-      ['journal-o/y-1', 'journal-o/y-2', 'journal-t/z-1'],
+      ['journal-s/x-1', 'journal-o/y-1', 'journal-o/y-2', 'journal-t/z-1'],
       ['journal-s/x-2'],
     ]);
     const events = await db
