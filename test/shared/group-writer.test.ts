@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { GroupWriter } from '../../shared/group-writer.js';
 
+/** Resolves once the callbacks of this turn of the event loop (an idle writer's start among them) have run. */
+const turnEnds = () => new Promise((r) => setImmediate(r));
+
 describe('GroupWriter', () => {
   it('writes a lone item in its turn, and those submitted meanwhile together in the next write', async () => {
     const writes: number[][] = [];
@@ -13,10 +16,10 @@ describe('GroupWriter', () => {
       return items.map((n) => `done ${n}`);
     });
     const first = writer.submit(1);
-    await new Promise((r) => setImmediate(r));
+    await turnEnds();
     expect(writes).toEqual([[1]]); // not held back past its turn of the event loop
     const later = [writer.submit(2), writer.submit(3), writer.submit(4)];
-    await new Promise((r) => setImmediate(r));
+    await turnEnds();
     expect(writes).toHaveLength(1); // one write at a time
     release();
     expect(await Promise.all([first, ...later])).toEqual(['done 1', 'done 2', 'done 3', 'done 4']);
@@ -43,7 +46,7 @@ describe('GroupWriter', () => {
     const writes: number[][] = [];
     const writer = new GroupWriter<number, number>(async (items) => {
       writes.push(items);
-      await new Promise((r) => setImmediate(r));
+      await turnEnds();
       return items;
     }, 2);
     await Promise.all([1, 2, 3, 4, 5].map((n) => writer.submit(n)));
@@ -60,7 +63,7 @@ describe('GroupWriter', () => {
       return items.map((n) => n * 2);
     });
     const first = writer.submit(1);
-    await new Promise((r) => setImmediate(r)); // the first write is under way
+    await turnEnds(); // the first write is under way
     const batch = [writer.submit(12), writer.submit(13), writer.submit(14)];
     release();
     await first;

@@ -1,6 +1,7 @@
-// The looks at the queue of a host's sessions that come while one is under way go together in the next
-// statement: each session gets its own claim, with its own skip list and fenced by its own lease. (An
-// outbox looks again only for what it does not hold: it skips what it claimed.)
+// The looks at the queue of a host's sessions that come in one turn of the event loop, or while one is
+// under way, go together in one statement: each session gets its own claim, with its own skip list and
+// fenced by its own lease. (An outbox looks again only for what it does not hold: it skips what it
+// claimed.)
 import { type Kysely, RawNode, type RootOperationNode, sql } from 'kysely';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
