@@ -32,12 +32,18 @@ describe('GroupWriter', () => {
       writes.push(items);
       return items;
     });
-    // Two timers due together run in one turn, as the data of many sockets does under load; a write
-    // submitted by the first must not leave before the second's.
+    // Two callbacks of one turn (immediates queued together run in one go, as the data of many sockets
+    // does under load); a write submitted by the first must not leave before the second's.
     const submitted: Promise<number>[] = [];
-    setTimeout(() => submitted.push(writer.submit(1)), 0);
-    setTimeout(() => void Promise.resolve().then(() => submitted.push(writer.submit(2))), 0);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise<void>((done) => {
+      setImmediate(() => submitted.push(writer.submit(1)));
+      setImmediate(() =>
+        queueMicrotask(() => {
+          submitted.push(writer.submit(2));
+          done();
+        }),
+      );
+    });
     expect(await Promise.all(submitted)).toEqual([1, 2]);
     expect(writes).toEqual([[1, 2]]);
   });
