@@ -67,13 +67,13 @@ describe('messages queued together', () => {
 
   it('one the database refuses (its session is gone) fails alone; the others are queued', async () => {
     const gone: Sender = { ...sender, sessionId: randomUUID() };
-    const first = queueMessage(logged.db, sender, request('lead'), new Date());
-    const together = [
+    // Asked in one turn, the four share an INSERT, which the database refuses; each then goes alone.
+    const results = await Promise.allSettled([
+      queueMessage(logged.db, sender, request('lead'), new Date()),
       queueMessage(logged.db, sender, request('ok-1'), new Date()),
       queueMessage(logged.db, gone, request('refused'), new Date()),
       queueMessage(logged.db, sender, request('ok-2'), new Date()),
-    ];
-    const results = await Promise.allSettled([first, ...together]);
+    ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     const texts = await fx()
       .db.selectFrom('messages')
