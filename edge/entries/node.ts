@@ -10,6 +10,7 @@ import pino from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { poolUsage } from '../../node-runtime/db/connect.js';
+import { hostChannels } from '../../node-runtime/host-calls/client.js';
 import { EdgeMetrics } from '../../node-runtime/metrics/edge-metrics.js';
 import type { Database } from '../../shared/db-schema.js';
 import { createEdge, type EdgeApp, type EdgeDeps } from '../app.js';
@@ -212,12 +213,13 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const listen = ListenSchema.parse({ port: options.port, hostname: options.hostname });
   const logger = options.logger ?? pino({ name: 'edge' });
   const pool = hostConnectionPool();
+  const channels = hostChannels(undiciTransport(pool), { connectTimeoutMs: HOST_CONNECT_TIMEOUT_MS });
   const { app, flush } = createEdge({
     // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
     peerAddress: (c) => getConnInfo(c).remote.address,
     hostTransport: options.localHost
-      ? inProcessTransport(options.localHost, undiciTransport(pool))
-      : undiciTransport(pool),
+      ? inProcessTransport(options.localHost, channels.transport)
+      : channels.transport,
     ...options,
     resolveHost: options.resolveHost ?? resolveWithDns,
     setsResponseHeaders: true,
@@ -261,6 +263,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
         server.closeAllConnections();
       });
       await flush();
+      await channels.close();
       await pool.close();
     },
   };

@@ -1,6 +1,7 @@
-// A call handed to a host in this process, without undici's WHATWG objects either way. Its Request
-// converts and copies the headers, makes an AbortController and a body stream; reading an answer's text
-// builds a Response, encodes the string and streams it back. In a status call in one process the two
+// A call handed to a host app without undici's WHATWG objects either way: from an edge in the same
+// process, or off an edge's call channel (node-runtime/host-calls). undici's Request converts and copies
+// the headers, makes an AbortController and a body stream; reading an answer's text builds a Response,
+// encodes the string and streams it back. In a status call in one process the two
 // were a fifth of the busy time, more than the host's own answer.
 
 /** Never aborted: a timed-out in-process call is abandoned, and the host finishes it on its own. */

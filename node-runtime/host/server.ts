@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
@@ -7,6 +8,7 @@ import type { Pacing } from '../../shared/outbox.js';
 import { SecretBox } from '../../shared/webhook-secrets.js';
 import { hostConnectionName, type Listener, poolUsage } from '../db/connect.js';
 import { keepRetention } from '../events/retention.js';
+import { serveCalls } from '../host-calls/server.js';
 import { MediaDownloader } from '../media/url-fetch.js';
 import { holdMemoryGiveBack } from '../memory/give-back.js';
 import { HostMetrics } from '../metrics/host-metrics.js';
@@ -177,6 +179,8 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
     if (!serving) throw new TypeError('fetch failed: the session host has stopped');
     return app.fetch(request);
   };
+  // The edge's calls over its kept channels, handed to the app the same way.
+  const calls = serveCalls(server as Server, async (request) => app.fetch(request), logger);
   // Draining (by an operator, or SIGTERM): one hand-off run at a time, stopped when undrained.
   let drainWanted = false;
   let stoppingDrain = false;
@@ -307,12 +311,15 @@ export const startHost = async (opts: HostOptions): Promise<RunningHost> => {
       // No new requests from here on (they would start sessions again); those under way finish.
       serving = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The channels' calls under way finish as the connections' requests do; the server waits for both.
+      const callsClosed = calls.close();
       await sessions.stopAll();
       // Every socket is closed: other hosts may take the sessions at once.
       await lease.release().catch((err: unknown) => logger.warn({ err }, 'releasing the lease failed'));
       await worker?.stop();
       await webhooks?.poster.close();
       await downloader.close();
+      await callsClosed;
       await closed;
       logger.info('session host stopped');
     },

@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../node-runtime/host/server.js';
+import { hostChannels } from '../../../node-runtime/host-calls/client.js';
 import { HOST_HEALTH_PATH, hostSessionPath } from '../../../shared/host-api.js';
 import { signHostToken } from '../../../shared/jwt.js';
 import { useTestDatabase } from '../../helpers/postgres.js';
@@ -94,5 +95,64 @@ it('answers its health route without a token, as declared', async () => {
   expect({ status: response.status, body: await response.json() }).toEqual({
     status: 200,
     body: { hostId: HOST_ID, sessions: 0 },
+  });
+});
+
+describe("over the edge's call channel, the host checks what it checks over HTTP", () => {
+  // HTTP is not there to fall back on: every call below goes over the channel.
+  const channels = () =>
+    hostChannels(
+      async () => {
+        throw new Error('called over HTTP');
+      },
+      { connectTimeoutMs: 1_000 },
+    );
+  const over = async (
+    channel: ReturnType<typeof channels>,
+    headers: Record<string, string>,
+    body: string,
+  ) => {
+    const answer = await channel.transport({
+      url: host.url + hostSessionPath(SESSION_ID, 'send'),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      timeoutMs: 5_000,
+    });
+    return { status: answer.status, body: JSON.parse(await answer.read()) as { code?: string } };
+  };
+
+  it('no token, or one signed with another secret: 401, and no session is touched', async () => {
+    const channel = channels();
+    expect(await over(channel, {}, '{}')).toEqual({
+      status: 401,
+      body: expect.objectContaining({ code: 'INVALID_HOST_TOKEN' }),
+    });
+    const forged = await signHostToken({
+      secret: 'another-secret-0123456789abcdef-0123456789',
+      hostId: HOST_ID,
+      tenantId: '00000000-0000-4000-8000-000000000002',
+      sessionId: SESSION_ID,
+      scope: 'session',
+      ttlSeconds: 30,
+    });
+    expect((await over(channel, { authorization: `Bearer ${forged}` }, '{}')).status).toBe(401);
+    expect(host.sessions.size).toBe(0);
+    await channel.close();
+  });
+
+  it('a body that is not HostSendBody: 400 VALIDATION_ERROR, as over HTTP', async () => {
+    const channel = channels();
+    const body = JSON.stringify({ to: '6281234567890', message: 'x' });
+    expect(await over(channel, { authorization: `Bearer ${await token()}` }, body)).toEqual({
+      status: 400,
+      body: expect.objectContaining({ code: 'VALIDATION_ERROR' }),
+    });
+    expect(await over(channel, { authorization: `Bearer ${await token()}` }, '{"to":')).toEqual({
+      status: 400,
+      body: expect.objectContaining({ code: 'INVALID_JSON' }),
+    });
+    expect(host.sessions.size).toBe(0);
+    await channel.close();
   });
 });
