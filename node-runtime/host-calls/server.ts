@@ -25,6 +25,8 @@ export function serveCalls(
   const channels = new Set<Channel>();
   let open = true;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // An upgraded socket is the listener's own: an error on it unheard would end the process.
+    socket.on('error', () => socket.destroy());
     if (req.url !== CALLS_PATH || req.headers.upgrade?.toLowerCase() !== CALLS_PROTOCOL) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -69,7 +71,6 @@ class Channel {
     });
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => socket.destroy());
     // The edge ended its side (it stops, or its channel was idle): calls under way are not answered.
     socket.on('end', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.take(chunk));
@@ -137,6 +138,7 @@ function parseCall(line: string): [number, string, string, Record<string, string
     path.startsWith('//') ||
     typeof headers !== 'object' ||
     headers === null ||
+    Array.isArray(headers) ||
     Object.values(headers).some((value) => typeof value !== 'string') ||
     (body !== null && typeof body !== 'string')
   ) {

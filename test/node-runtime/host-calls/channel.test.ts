@@ -256,6 +256,8 @@ describe('the host refuses what is not a call', () => {
     ['a path to another host', `${JSON.stringify([1, 'GET', '//evil.example/echo/x', {}, null])}\n`],
     ['a method it does not take', `${JSON.stringify([1, 'DELETE', '/echo/x', {}, null])}\n`],
     ['a header that is not text', `${JSON.stringify([1, 'GET', '/echo/x', { a: 1 }, null])}\n`],
+    ['headers that are a list', `${JSON.stringify([1, 'GET', '/echo/x', ['a'], null])}\n`],
+    ['a body that is not text', `${JSON.stringify([1, 'POST', '/echo/x', {}, { a: 1 }])}\n`],
     ['a line longer than a channel takes', 'x'.repeat(MAX_LINE_BYTES + 10)],
   ])('%s: the channel is closed and nothing is run', async (_, bytes) => {
     const host = await startHost();
