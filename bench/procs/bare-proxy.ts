@@ -1,7 +1,8 @@
-// The least a hop in front of the host costs, for the bench: a bare Node HTTP server that sends every
-// request to one host URL over undici's Agent (as the edge's Node entry does) with a token for the host
-// (signed afresh every half of its life, as the edge does) and hands back the answer. No key, no look-up,
-// no middleware: what any proxy, ours or another, must do at the least.
+// The least an HTTP hop in front of the host costs, for the bench: a bare Node HTTP server that sends
+// every request to one host URL over undici's Agent (as the edge's Node entry did before its call
+// channels) with a token for the host (signed afresh every half of its life, as the edge does) and hands
+// back the answer. No key, no look-up, no middleware: what any proxy that makes one HTTP request per call
+// must do at the least.
 // Environment: TARGET_URL, PORT, and the token's TOKEN_SECRET, TOKEN_HOST_ID, TOKEN_TENANT_ID,
 // TOKEN_SESSION_ID.
 import { createServer } from 'node:http';

@@ -58,8 +58,9 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
         `What a bare proxy adds at ${cfg.fixedRate} req/s: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms ` +
           `at the median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99. The bare proxy ` +
           '(bench/procs/bare-proxy.ts) is a Node HTTP server that sends each request to the host route with ' +
-          "the host's token over undici, as the edge's Node entry does, and nothing else: no key, no look-up, " +
-          'no middleware. Its rows are the floor for any gateway in front of the host on this machine.',
+          "the host's token over undici, as the edge's Node entry did before its calls to a host went over " +
+          'one kept channel (BENCHMARKS.md, forty-third round), and nothing else: no key, no look-up, no ' +
+          'middleware. Its rows are the floor for a hop that sends each call as an HTTP request of its own.',
       );
       result.metrics.push(
         m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
