@@ -8,9 +8,11 @@ import {
   type AnswerLine,
   CALLS_PATH,
   CALLS_PROTOCOL,
+  type CallLine,
   LineReader,
   LineWriter,
-  MAX_LINE_BYTES,
+  MAX_ANSWER_BYTES,
+  MAX_CALL_BYTES,
 } from './wire.js';
 
 export interface HostChannels {
@@ -19,8 +21,8 @@ export interface HostChannels {
   close(): Promise<void>;
 }
 
-/** Bodies longer than this go over HTTP: a channel's line must stay well under MAX_LINE_BYTES. */
-const MAX_CHANNEL_BODY = MAX_LINE_BYTES / 4;
+/** Bodies longer than this go over HTTP: a call's line must stay well under MAX_CALL_BYTES. */
+const MAX_CHANNEL_BODY = MAX_CALL_BYTES / 4;
 
 /** A host that answered the upgrade with 404 (it has no channels) is called over HTTP for this long. */
 const NO_CHANNEL_FOR_MS = 60_000;
@@ -76,18 +78,22 @@ export function hostChannels(http: HostTransport, options: { connectTimeoutMs: n
   };
 }
 
+/** Each host URL's origin, parsed once: the edge calls the same few hosts all the time. */
+const origins = new Map<string, { hostname: string; port: number }>();
+
 /** Where a call goes over a channel: plain `http` URLs only. */
 function channelTarget(url: string) {
   if (!url.startsWith('http://')) return undefined;
   const slash = url.indexOf('/', 'http://'.length);
   const origin = slash === -1 ? url : url.slice(0, slash);
-  const { hostname, port } = new URL(origin);
-  return {
-    origin,
-    hostname: hostname.replace(/^\[|\]$/g, ''),
-    port: Number(port || 80),
-    path: slash === -1 ? '/' : url.slice(slash),
-  };
+  let parsed = origins.get(origin);
+  if (!parsed) {
+    const { hostname, port } = new URL(origin);
+    parsed = { hostname: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 80) };
+    if (origins.size >= 1_000) origins.clear();
+    origins.set(origin, parsed);
+  }
+  return { origin, ...parsed, path: slash === -1 ? '/' : url.slice(slash) };
 }
 
 /** The host answered the upgrade with 404: it takes no channels. */
@@ -147,7 +153,8 @@ class Channel {
         this.endIfDone();
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      writer.push(JSON.stringify([id, method, path, headers, body ?? null]));
+      const line: CallLine = [id, method, path, headers, body ?? null];
+      writer.push(JSON.stringify(line));
     });
   }
 
@@ -217,7 +224,7 @@ class Channel {
     });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
-    const reader = new LineReader((line) => this.answer(line));
+    const reader = new LineReader(MAX_ANSWER_BYTES, (line) => this.answer(line));
     const take = (chunk: Buffer) => {
       try {
         if (!reader.push(chunk)) throw new Error('an answer longer than a channel takes');

@@ -6,7 +6,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { localAnswerText, localRequest } from '../../edge/hosts/local-call.js';
 import { ApiError, errorBody } from '../../shared/errors.js';
-import { type AnswerLine, CALLS_PATH, CALLS_PROTOCOL, LineReader, LineWriter } from './wire.js';
+import {
+  type AnswerLine,
+  CALLS_PATH,
+  CALLS_PROTOCOL,
+  LineReader,
+  LineWriter,
+  MAX_CALL_BYTES,
+} from './wire.js';
 
 export interface CallsServer {
   /**
@@ -55,7 +62,7 @@ export function serveCalls(
 class BadLine extends Error {}
 
 class Channel {
-  private readonly reader = new LineReader((line) => this.call(line));
+  private readonly reader = new LineReader(MAX_CALL_BYTES, (line) => this.call(line));
   private readonly writer: LineWriter;
   private underWay = 0;
   private closing = false;

@@ -8,8 +8,11 @@ import { StringDecoder } from 'node:string_decoder';
 export const CALLS_PATH = '/internal/calls';
 export const CALLS_PROTOCOL = 'wa-gateway-calls/1';
 
-/** The longest line either side accepts; a call with a longer body goes over HTTP. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+/** The longest call a host takes; a call with a longer body goes over HTTP. */
+export const MAX_CALL_BYTES = 1024 * 1024;
+
+/** The longest answer the edge takes (from a host it trusts: a bound on memory, not a check). */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /** `[id, method, path, headers, body]`: a call, as the host app would get it over HTTP. */
 export type CallLine = [number, 'GET' | 'POST', string, Record<string, string>, string | null];
@@ -22,7 +25,10 @@ export class LineReader {
   private readonly decoder = new StringDecoder('utf8');
   private rest = '';
 
-  constructor(private readonly onLine: (line: string) => void) {}
+  constructor(
+    private readonly maxLength: number,
+    private readonly onLine: (line: string) => void,
+  ) {}
 
   push(chunk: Buffer): boolean {
     const text = this.rest + this.decoder.write(chunk);
@@ -32,7 +38,7 @@ export class LineReader {
       start = end + 1;
     }
     this.rest = start === 0 ? text : text.slice(start);
-    return this.rest.length <= MAX_LINE_BYTES;
+    return this.rest.length <= this.maxLength;
   }
 }
 

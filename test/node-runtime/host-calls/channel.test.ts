@@ -14,7 +14,7 @@ import {
   CALLS_PATH,
   CALLS_PROTOCOL,
   LineWriter,
-  MAX_LINE_BYTES,
+  MAX_CALL_BYTES,
 } from '../../../node-runtime/host-calls/wire.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,6 +36,7 @@ function app(seen: string[]) {
       await sleep(Number(c.req.param('ms')));
       return c.json({ slept: true });
     })
+    .get('/big/:bytes', (c) => c.json({ text: 'x'.repeat(Number(c.req.param('bytes'))) }))
     .get('/busy', (c) => c.json({ code: 'HOST_UNAVAILABLE' }, 503, { 'retry-after': '7' }))
     .get('/throws', () => {
       throw new Error('broken route');
@@ -152,6 +153,15 @@ describe('calls over a channel', () => {
     await close();
   });
 
+  it("takes an answer longer than a call may be (a host's answer is not bounded like a call)", async () => {
+    const host = await startHost();
+    const { call, overHttp, close } = client();
+    const answer = await call(`${host.url}/big/${2 * MAX_CALL_BYTES}`);
+    expect(JSON.parse(await answer.read()).text).toHaveLength(2 * MAX_CALL_BYTES);
+    expect(overHttp).toHaveLength(0);
+    await close();
+  });
+
   it('gives up on a call that takes too long; the next call goes over a new channel if nothing was heard', async () => {
     const host = await startHost();
     const { call, close } = client();
@@ -191,7 +201,7 @@ describe('calls over a channel', () => {
   it('files, long bodies and TLS hosts go over HTTP', async () => {
     const host = await startHost();
     const { call, overHttp, close } = client();
-    const long = 'x'.repeat(MAX_LINE_BYTES);
+    const long = 'x'.repeat(MAX_CALL_BYTES);
     const answer = await call(`${host.url}/echo/long`, { method: 'POST', body: long });
     expect(JSON.parse(await answer.read()).body).toBe(long);
     await call(`${host.url}/echo/file`, { streamed: true });
@@ -258,7 +268,7 @@ describe('the host refuses what is not a call', () => {
     ['a header that is not text', `${JSON.stringify([1, 'GET', '/echo/x', { a: 1 }, null])}\n`],
     ['headers that are a list', `${JSON.stringify([1, 'GET', '/echo/x', ['a'], null])}\n`],
     ['a body that is not text', `${JSON.stringify([1, 'POST', '/echo/x', {}, { a: 1 }])}\n`],
-    ['a line longer than a channel takes', 'x'.repeat(MAX_LINE_BYTES + 10)],
+    ['a line longer than a channel takes', 'x'.repeat(MAX_CALL_BYTES + 10)],
   ])('%s: the channel is closed and nothing is run', async (_, bytes) => {
     const host = await startHost();
     const channel = await rawChannel(host);
