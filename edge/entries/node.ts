@@ -213,7 +213,17 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const listen = ListenSchema.parse({ port: options.port, hostname: options.hostname });
   const logger = options.logger ?? pino({ name: 'edge' });
   const pool = hostConnectionPool();
-  const channels = hostChannels(undiciTransport(pool), { connectTimeoutMs: HOST_CONNECT_TIMEOUT_MS });
+  // Prometheus metrics at GET /metrics (operator key), with the pool's use and the calls to hosts.
+  const metrics = options.observe
+    ? undefined
+    : new EdgeMetrics(() => {
+        const usage = poolUsage(options.db);
+        return usage ? [{ pool: 'edge', ...usage }] : [];
+      });
+  const channels = hostChannels(undiciTransport(pool), {
+    connectTimeoutMs: HOST_CONNECT_TIMEOUT_MS,
+    ...(metrics ? { observe: metrics.hostCalls } : {}),
+  });
   const { app, flush } = createEdge({
     // The socket's peer: the only address here a client cannot choose (a proxy's header is opt-in).
     peerAddress: (c) => getConnInfo(c).remote.address,
@@ -224,13 +234,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     resolveHost: options.resolveHost ?? resolveWithDns,
     setsResponseHeaders: true,
     logger,
-    // Prometheus metrics at GET /metrics (operator key), with the pool's use.
-    observe:
-      options.observe ??
-      new EdgeMetrics(() => {
-        const usage = poolUsage(options.db);
-        return usage ? [{ pool: 'edge', ...usage }] : [];
-      }),
+    observe: options.observe ?? metrics,
   });
   const server = createServer({ ServerResponse: EdgeServerResponse }, getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,13 @@ import {
   MAX_CALL_BYTES,
 } from './wire.js';
 
+/** Told of every call and every channel opened, for the edge's metrics. */
+export interface HostCallsObserver {
+  call(via: 'channel' | 'http'): void;
+  /** `refused`: the host takes no channels (404); its calls go over HTTP. */
+  opened(outcome: 'opened' | 'refused' | 'failed'): void;
+}
+
 export interface HostChannels {
   transport: HostTransport;
   /** Each channel closes once its calls under way are answered (or timed out). */
@@ -28,7 +35,15 @@ const MAX_CHANNEL_BODY = MAX_CALL_BYTES / 4;
 const NO_CHANNEL_FOR_MS = 60_000;
 
 /** Calls to hosts over channels, or over `http` where a channel will not do. */
-export function hostChannels(http: HostTransport, options: { connectTimeoutMs: number }): HostChannels {
+export function hostChannels(
+  http: HostTransport,
+  options: { connectTimeoutMs: number; observe?: HostCallsObserver },
+): HostChannels {
+  const observe = options.observe;
+  const overHttp: HostTransport = (request) => {
+    observe?.call('http');
+    return http(request);
+  };
   /** The channel new calls to each host go over. */
   const channels = new Map<string, Channel>();
   /** Every channel not closed yet, those retired included. */
@@ -44,12 +59,16 @@ export function hostChannels(http: HostTransport, options: { connectTimeoutMs: n
       (request.body !== undefined && request.body.length > MAX_CHANNEL_BODY) ||
       (withoutChannel.get(target.origin) ?? 0) > Date.now()
     ) {
-      return http(request);
+      return overHttp(request);
     }
     let channel = channels.get(target.origin);
     if (!channel || channel.gone) {
-      const made = new Channel(target.hostname, target.port, options.connectTimeoutMs, () =>
-        live.delete(made),
+      const made = new Channel(
+        target.hostname,
+        target.port,
+        options.connectTimeoutMs,
+        () => live.delete(made),
+        observe,
       );
       live.add(made);
       channels.set(target.origin, made);
@@ -66,7 +85,7 @@ export function hostChannels(http: HostTransport, options: { connectTimeoutMs: n
     } catch (err) {
       if (!(err instanceof NoChannel)) throw err;
       withoutChannel.set(target.origin, Date.now() + NO_CHANNEL_FOR_MS);
-      return http(request);
+      return overHttp(request);
     }
   };
   return {
@@ -126,6 +145,7 @@ class Channel {
     private readonly port: number,
     private readonly connectTimeoutMs: number,
     private readonly ended: () => void,
+    private readonly observe: HostCallsObserver | undefined,
   ) {}
 
   async call(
@@ -155,6 +175,7 @@ class Channel {
       this.pending.set(id, { resolve, reject, timer });
       const line: CallLine = [id, method, path, headers, body ?? null];
       writer.push(JSON.stringify(line));
+      this.observe?.call('channel');
     });
   }
 
@@ -197,6 +218,7 @@ class Channel {
         clearTimeout(timer);
         this.gone = true;
         this.ended();
+        this.observe?.opened(err instanceof NoChannel ? 'refused' : 'failed');
         reject(err);
       };
       req.on('error', fail);
@@ -211,6 +233,7 @@ class Channel {
       req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
         clearTimeout(timer);
         this.attach(socket, head);
+        this.observe?.opened('opened');
         resolve(socket);
       });
       req.end();

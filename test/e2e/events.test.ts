@@ -286,6 +286,10 @@ describe('events end to end', () => {
     expect(text).toMatch(
       /^wa_http_request_duration_seconds_count\{route="\/api\/session\/create",method="POST"\} [1-9]/m,
     );
+    // Its calls to the host went over one kept channel.
+    expect(text).toMatch(/^wa_host_calls_total\{via="channel"\} [1-9]/m);
+    expect(text).toMatch(/^wa_host_channels_opened_total\{outcome="opened"\} [1-9]/m);
+    expect(text).not.toMatch(/^wa_host_calls_total\{via="http"\} [1-9]/m);
     expect(text).toMatch(/^wa_db_pool_connections_max\{pool="edge"\} [1-9]/m);
     expect(text).toMatch(/^wa_db_pool_connections_in_use\{pool="edge"\} \d+$/m);
     expect(text).toMatch(/^wa_event_loop_busy_seconds_total \d+(\.\d+)?(e[-+]?\d+)?$/m);

@@ -96,10 +96,15 @@ function client() {
       header: (name) => response.headers.get(name),
     };
   };
-  const channels = hostChannels(http, { connectTimeoutMs: 1_000 });
+  // What the edge's metrics are told.
+  const told: string[] = [];
+  const channels = hostChannels(http, {
+    connectTimeoutMs: 1_000,
+    observe: { call: (via) => told.push(`call ${via}`), opened: (outcome) => told.push(outcome) },
+  });
   const call = (url: string, init: Partial<HostHttpRequest> = {}) =>
     channels.transport({ url, method: 'GET', headers: {}, timeoutMs: 2_000, ...init });
-  return { call, overHttp, close: () => channels.close() };
+  return { call, overHttp, told, close: () => channels.close() };
 }
 
 afterEach(async () => {
@@ -109,7 +114,7 @@ afterEach(async () => {
 describe('calls over a channel', () => {
   it('carries many calls at once over one connection, each answered with its own answer', async () => {
     const host = await startHost();
-    const { call, overHttp, close } = client();
+    const { call, overHttp, told, close } = client();
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         call(`${host.url}/echo/${i}?q=${i}`, {
@@ -133,6 +138,7 @@ describe('calls over a channel', () => {
     // Later calls reuse it.
     expect((await call(`${host.url}/echo/again`)).status).toBe(200);
     expect(host.upgrades()).toBe(1);
+    expect(told).toEqual(['opened', ...Array.from({ length: 41 }, () => 'call channel')]);
     await close();
   });
 
@@ -190,10 +196,11 @@ describe('calls over a channel', () => {
 
   it('a host without channels (an older version) is called over HTTP, without asking again each time', async () => {
     const host = await startHost({ channels: false });
-    const { call, overHttp, close } = client();
+    const { call, overHttp, told, close } = client();
     expect((await call(`${host.url}/echo/1`)).status).toBe(200);
     expect((await call(`${host.url}/echo/2`)).status).toBe(200);
     expect(overHttp.map((r) => r.url)).toEqual([`${host.url}/echo/1`, `${host.url}/echo/2`]);
+    expect(told).toEqual(['refused', 'call http', 'call http']);
     expect(host.seen).toEqual(['/echo/1', '/echo/2']);
     await close();
   });
@@ -220,9 +227,10 @@ describe('calls over a channel', () => {
     const url = host.url;
     await host.close();
     open.splice(0);
-    const { call, overHttp, close } = client();
+    const { call, overHttp, told, close } = client();
     await expect(call(`${url}/echo/x`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(overHttp).toHaveLength(0);
+    expect(told).toEqual(['failed']);
     await close();
   });
 });
