@@ -298,3 +298,31 @@ export async function cpuMsOf(pids: number[], part: 'all' | 'system' = 'all'): P
   for (const pid of pids) sum += (await procCpuMs(pid, part, { children: true })) ?? 0;
   return sum;
 }
+
+/**
+ * What the scheduler counted for a process so far, summed over its threads: time on a CPU and time
+ * runnable but waiting for one (µs), and how often its threads were switched out, by choice (waiting for
+ * I/O) or preempted. Exact where /proc's CPU times are split by ticks, and the only place the wait shows.
+ */
+export type Scheduled = { runUs: number; waitUs: number; switches: number; preempted: number };
+
+export async function scheduledOf(pid: number): Promise<Scheduled> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const total: Scheduled = { runUs: 0, waitUs: 0, switches: 0, preempted: 0 };
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+    const dir = `/proc/${pid}/task/${tid}`;
+    // A thread that ends meanwhile is skipped: Node's threads live as long as the process.
+    const [stat, status] = await Promise.all([
+      readFile(`${dir}/schedstat`, 'utf8').catch(() => ''),
+      readFile(`${dir}/status`, 'utf8').catch(() => ''),
+    ]);
+    const [run, wait] = stat.split(' ').map(Number);
+    const voluntary = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    const preempted = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    total.runUs += (run ?? 0) / 1000;
+    total.waitUs += (wait ?? 0) / 1000;
+    total.switches += voluntary + preempted;
+    total.preempted += preempted;
+  }
+  return total;
+}

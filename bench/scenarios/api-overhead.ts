@@ -9,7 +9,7 @@ import type { BenchEnv, RunningEdgeProc, RunningHostProc } from '../lib/env.js';
 import { linkSession } from '../lib/gateway.js';
 import { type LoadResult, load } from '../lib/load.js';
 import { paced } from '../lib/paced.js';
-import { cpuMsOf, waitQuiet } from '../lib/procs.js';
+import { cpuMsOf, type Scheduled, scheduledOf, waitQuiet } from '../lib/procs.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
 import { fmt, median } from '../lib/stats.js';
 
@@ -76,6 +76,8 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
       result.notes.push(
         `What the edge adds at ${cfg.fixedRate} req/s${suffix}: ${fmt(fixed.ours.p50Ms - fixed.base.p50Ms)} ms ` +
           `at the median and ${fmt(fixed.ours.p99Ms - fixed.base.p99Ms)} ms at p99 (ours minus the direct call).`,
+        scheduledNote(`at ${cfg.fixedRate} req/s${suffix}`, fixed),
+        scheduledNote(`at saturation${suffix}`, sat),
       );
       result.metrics.push(
         m(`p50 latency ${at}${suffix}`, 'ms', (r) => r.p50Ms, 'lower')(fixed),
@@ -117,7 +119,10 @@ export async function apiOverhead(env: BenchEnv, config: BenchConfig, result: Sc
   }
 }
 
-type Measured = LoadResult & { cpuUs: number; sysUs: number };
+/** What the scheduler counted per request for each process of a path (`Scheduled`, divided by the requests). */
+type PerProcess = Record<string, Scheduled>;
+
+type Measured = LoadResult & { cpuUs: number; sysUs: number; scheduled: PerProcess };
 
 /** Each rate, latency and CPU figure's median over the rounds; counts summed. */
 function medianOf(runs: readonly Measured[]): Measured {
@@ -131,6 +136,15 @@ function medianOf(runs: readonly Measured[]): Measured {
     meanMs: mid((m) => m.meanMs),
     cpuUs: mid((m) => m.cpuUs),
     sysUs: mid((m) => m.sysUs),
+    scheduled: Object.fromEntries(
+      Object.keys(runs[0]?.scheduled ?? {}).map((name) => {
+        const of = (field: keyof Scheduled) => mid((m) => m.scheduled[name]?.[field] ?? 0);
+        return [
+          name,
+          { runUs: of('runUs'), waitUs: of('waitUs'), switches: of('switches'), preempted: of('preempted') },
+        ];
+      }),
+    ),
     requests: sum((m) => m.requests),
     non2xx: sum((m) => m.non2xx),
     errors: sum((m) => m.errors),
@@ -139,6 +153,34 @@ function medianOf(runs: readonly Measured[]): Measured {
 }
 /** Through the edge, straight to the host, and (edge apart) through the bare proxy. */
 type Compared = { ours: Measured; base: Measured; bare?: Measured };
+
+/**
+ * Each path's processes, per request: where a hop's time goes when the CPU it used does not add up to its
+ * latency (a process woken per request waits for a CPU, and is switched out again, on every call).
+ */
+function scheduledNote(label: string, compared: Compared): string {
+  const paths: [string, Measured | undefined][] = [
+    ['through the edge', compared.ours],
+    ['straight to the host', compared.base],
+    ['through the bare proxy', compared.bare],
+  ];
+  const told = paths.flatMap(([path, m]) =>
+    m
+      ? [
+          `${path}: ${Object.entries(m.scheduled)
+            .map(
+              ([name, s]) =>
+                `${name} ${fmt(s.runUs)} / ${fmt(s.waitUs)} µs, ${fmt(s.switches)} (${fmt(s.preempted)})`,
+            )
+            .join(', ')}`,
+        ]
+      : [],
+  );
+  return (
+    `Per request ${label}, as the scheduler counted each process (µs on a CPU / µs runnable but waiting ` +
+    `for one, times switched out (of which preempted); /proc/<pid>/task/*/schedstat): ${told.join('; ')}.`
+  );
+}
 
 /** Links a session through `edge`, then measures the status call through it and straight to `host`. */
 async function measureStack(
@@ -175,6 +217,8 @@ async function measureStack(
   // Edge apart only: in one process there is no hop to compare with.
   const bare = kind === 'apart' ? await env.startBareProxy(hostUrl, claims) : undefined;
   const fixedConnections = Math.max(1, Math.round(cfg.connections / 5));
+  const ourProcesses: Record<string, number> =
+    kind === 'apart' ? { edge: edge.proc.pid, host: host.proc.pid } : { 'edge and host': host.proc.pid };
   const run = async (
     label: string,
     opts: { rate?: number; seconds: number; connections: number },
@@ -189,16 +233,38 @@ async function measureStack(
     };
     const pg = await env.postgresPids();
     // CPU counts from the start, or from the first measured request when the run says (after a lead-in).
-    const measure = async (pids: number[], work: (onMeasuring: () => void) => Promise<LoadResult>) => {
-      const read = () => Promise.all([cpuMsOf(pids), cpuMsOf(pids, 'system')]);
+    // `watched`: the path's own processes by name, whose scheduling is told apart.
+    const measure = async (
+      pids: number[],
+      watched: Record<string, number>,
+      work: (onMeasuring: () => void) => Promise<LoadResult>,
+    ) => {
+      const names = Object.keys(watched);
+      const read = () =>
+        Promise.all([
+          cpuMsOf(pids),
+          cpuMsOf(pids, 'system'),
+          Promise.all(names.map((name) => scheduledOf(watched[name] ?? -1))),
+        ]);
       let from = read();
       const r = await work(() => {
         from = read();
       });
-      const [all0, sys0] = await from;
-      const [all1, sys1] = await read();
-      const per = (ms: number) => (ms * 1000) / Math.max(1, r.requests);
-      return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0) };
+      const [all0, sys0, sched0] = await from;
+      const [all1, sys1, sched1] = await read();
+      const requests = Math.max(1, r.requests);
+      const per = (ms: number) => (ms * 1000) / requests;
+      const scheduled: PerProcess = {};
+      names.forEach((name, i) => {
+        const [a, b] = [sched0[i], sched1[i]] as [Scheduled, Scheduled];
+        scheduled[name] = {
+          runUs: (b.runUs - a.runUs) / requests,
+          waitUs: (b.waitUs - a.waitUs) / requests,
+          switches: (b.switches - a.switches) / requests,
+          preempted: (b.preempted - a.preempted) / requests,
+        };
+      });
+      return { ...r, cpuUs: per(all1 - all0), sysUs: per(sys1 - sys0), scheduled };
     };
     // A fixed rate is evenly paced (open loop); saturation is autocannon's closed loop.
     const drive = (target: { url: string; headers?: Record<string, string> }) => (onMeasuring: () => void) =>
@@ -219,7 +285,7 @@ async function measureStack(
       {
         who: 'ours',
         go: (round: number) =>
-          measure([...procs.map((p) => p.proc.pid), ...pg], (onMeasuring) =>
+          measure([...procs.map((p) => p.proc.pid), ...pg], ourProcesses, (onMeasuring) =>
             round === 0
               ? env.profile(`api-${kind === 'apart' ? '' : 'stack-'}${label}`, procs, () =>
                   drive(edgeTarget)(onMeasuring),
@@ -227,12 +293,17 @@ async function measureStack(
               : drive(edgeTarget)(onMeasuring),
           ),
       },
-      { who: 'base', go: () => measure([host.proc.pid, ...pg], drive(direct)) },
+      { who: 'base', go: () => measure([host.proc.pid, ...pg], { host: host.proc.pid }, drive(direct)) },
       ...(bare
         ? [
             {
               who: 'bare',
-              go: () => measure([bare.proc.pid, host.proc.pid, ...pg], drive({ url: bare.url })),
+              go: () =>
+                measure(
+                  [bare.proc.pid, host.proc.pid, ...pg],
+                  { 'bare proxy': bare.proc.pid, host: host.proc.pid },
+                  drive({ url: bare.url }),
+                ),
             },
           ]
         : []),

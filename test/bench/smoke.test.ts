@@ -65,6 +65,13 @@ describe('bench', () => {
       4,
     );
     expect(api?.notes.filter((n) => /, bare: /.test(n))).toEqual([]);
+    // What the scheduler counted, per process of each path: the edge and the host apart, the two in one
+    // process, each on a CPU for some time per request.
+    const scheduled = api?.notes.filter((n) => n.startsWith('Per request at')) ?? [];
+    expect(scheduled).toHaveLength(4);
+    expect(scheduled[0]).toMatch(/through the edge: edge [1-9][\d.,]* \/ [\d.,]+ µs, .*, host [1-9]/);
+    expect(scheduled[0]).toMatch(/through the bare proxy: bare proxy [1-9]/);
+    expect(scheduled[2]).toMatch(/through the edge: edge and host [1-9]/);
     const send = report.scenarios.find((s) => s.id === 'send');
     expect(send?.metrics.filter((m) => m.name.endsWith('against a seed-like gateway')).length).toBe(
       2 * SMOKE.send.sessions.length,
