@@ -239,12 +239,12 @@ async function measureStack(
       watched: Record<string, number>,
       work: (onMeasuring: () => void) => Promise<LoadResult>,
     ) => {
-      const names = Object.keys(watched);
+      const named = Object.entries(watched);
       const read = () =>
         Promise.all([
           cpuMsOf(pids),
           cpuMsOf(pids, 'system'),
-          Promise.all(names.map((name) => scheduledOf(watched[name] ?? -1))),
+          Promise.all(named.map(([, pid]) => scheduledOf(pid))),
         ]);
       let from = read();
       const r = await work(() => {
@@ -255,7 +255,7 @@ async function measureStack(
       const requests = Math.max(1, r.requests);
       const per = (ms: number) => (ms * 1000) / requests;
       const scheduled: PerProcess = {};
-      names.forEach((name, i) => {
+      named.forEach(([name], i) => {
         const [a, b] = [sched0[i], sched1[i]] as [Scheduled, Scheduled];
         scheduled[name] = {
           runUs: (b.runUs - a.runUs) / requests,

@@ -65,7 +65,7 @@ export class LineWriter {
 
   private readonly flush = () => {
     this.scheduled = false;
-    const text = this.lines.length === 1 ? `${this.lines[0]}\n` : `${this.lines.join('\n')}\n`;
+    const text = `${this.lines.join('\n')}\n`;
     this.lines = [];
     this.write(text);
     const after = this.after;
