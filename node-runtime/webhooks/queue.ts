@@ -40,6 +40,13 @@ export type DueDelivery = {
   createdAt: Date;
 };
 
+/**
+ * The bound of what is due at `now`, for SQL. JavaScript's clock has milliseconds and PostgreSQL's `now()`
+ * microseconds: a delivery written in the millisecond the worker read its clock is due (as it is once read
+ * back into a Date), so what is due is `< now + 1 ms`, not `<= now`, or its wake would find nothing.
+ */
+const dueBefore = (now: Date) => new Date(now.getTime() + 1);
+
 /** Takes up to `limit` endpoints that have a delivery due and no live lease, for `leaseMs`. */
 export async function claimEndpoints(
   db: Kysely<Database>,
@@ -49,6 +56,7 @@ export async function claimEndpoints(
   limit: number,
 ): Promise<ClaimedEndpoint[]> {
   const until = new Date(now.getTime() + leaseMs);
+  const due = dueBefore(now);
   const rows = await sql<{
     id: string;
     tenant_id: string;
@@ -64,11 +72,11 @@ export async function claimEndpoints(
     WHERE e.id IN (
       SELECT c.id FROM webhook_endpoints AS c
       WHERE c.enabled
-        AND c.next_attempt_at <= ${now}
+        AND c.next_attempt_at < ${due}
         AND (c.lease_until IS NULL OR c.lease_until < ${now})
         AND EXISTS (
           SELECT 1 FROM webhook_deliveries AS d
-          WHERE d.endpoint_id = c.id AND d.status = 'pending' AND d.next_attempt_at <= ${now}
+          WHERE d.endpoint_id = c.id AND d.status = 'pending' AND d.next_attempt_at < ${due}
         )
       ORDER BY c.next_attempt_at
       LIMIT ${limit}
@@ -209,7 +217,9 @@ export async function dueOrRelease(
     nextAttemptAt: now,
     failingSince: endpoint.failingSince,
   })
-    .where(sql<boolean>`not exists (select 1 from looked where next_attempt_at <= ${now}::timestamptz)`)
+    .where(
+      sql<boolean>`not exists (select 1 from looked where next_attempt_at < ${dueBefore(now)}::timestamptz)`,
+    )
     .returning(sql<boolean>`not ${asClaimed(endpoint, 'webhook_endpoints')}`.as('changed'));
   const { rows } = await sql<Partial<LookedRow> & { released: boolean; changed: boolean | null }>`
     with looked as (${lookAhead(db, endpoint, limit)}), released as (${release})

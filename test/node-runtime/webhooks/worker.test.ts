@@ -11,7 +11,12 @@ import { updateEndpoint } from '../../../edge/webhooks/queries/endpoints.js';
 import { closeDb, createDb, createListener, hostConnectionName } from '../../../node-runtime/db/connect.js';
 import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { hearWebhookNotices } from '../../../node-runtime/webhooks/notices.js';
-import { recordAttempt, releaseEndpoint } from '../../../node-runtime/webhooks/queue.js';
+import {
+  claimEndpoints,
+  dueOrRelease,
+  recordAttempt,
+  releaseEndpoint,
+} from '../../../node-runtime/webhooks/queue.js';
 import type { RetryPolicy } from '../../../node-runtime/webhooks/schedule.js';
 import { WebhookWorker, type WorkerOptions } from '../../../node-runtime/webhooks/worker.js';
 import { insertEvent } from '../../../shared/event-log.js';
@@ -919,5 +924,30 @@ describe('giving an endpoint back', () => {
     await lease();
     await releaseEndpoint(db, id, 'someone else', { nextAttemptAt: at('05'), failingSince });
     expect(await row()).toMatchObject({ next_attempt_at: at('10'), lease_owner: 'me' });
+  });
+});
+
+describe('what is due', () => {
+  // JavaScript's clock has milliseconds, PostgreSQL's `now()` microseconds: a delivery written in the same
+  // millisecond the worker reads its clock is due, or its wake would find nothing and wait for a poll.
+  it("includes a delivery written within the worker's clock's millisecond, in the claim and in the look that may give the endpoint back", async () => {
+    const { db } = database();
+    const { id } = await endpoint('https://example.com/hook');
+    await qrEvent(1);
+    const at = new Date('2030-01-01T00:00:10.123Z');
+    await db.updateTable('webhook_endpoints').set({ next_attempt_at: at }).where('id', '=', id).execute();
+    await sql`update webhook_deliveries set next_attempt_at = '2030-01-01T00:00:10.123456Z'
+      where endpoint_id = ${id}`.execute(db);
+
+    const claimed = await claimEndpoints(db, 'me', at, 30_000, 8);
+    expect(claimed.map((e) => e.id)).toEqual([id]);
+    const held = { ...(claimed[0] as (typeof claimed)[number]), owner: 'me', failingSince: null };
+    const look = await dueOrRelease(db, held, at, 32);
+    expect(look).toMatchObject({ released: false, changed: false });
+    expect(look.due).toHaveLength(1);
+    // A millisecond earlier, neither is due: the endpoint is given back.
+    expect(await claimEndpoints(db, 'other', new Date(at.getTime() - 1), 30_000, 8)).toEqual([]);
+    const early = await dueOrRelease(db, held, new Date(at.getTime() - 1), 32);
+    expect(early).toMatchObject({ due: [], released: true });
   });
 });
