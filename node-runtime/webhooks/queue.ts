@@ -41,13 +41,14 @@ export type DueDelivery = {
 };
 
 /**
- * The bound of what is due at `now`, for SQL. JavaScript's clock has milliseconds and PostgreSQL's `now()`
- * microseconds: a delivery written in the millisecond the worker read its clock is due (as it is once read
- * back into a Date), so what is due is `< now + 1 ms`, not `<= now`, or its wake would find nothing.
+ * What is due is decided by PostgreSQL's clock, the one that stamped each delivery (`now()` when its
+ * event was written). A host's own clock has milliseconds, not microseconds, and on another machine it
+ * may run behind the database's: a delivery written just before a wake would not yet be due by it, and
+ * would wait for the next poll.
  */
-const dueBefore = (now: Date) => new Date(now.getTime() + 1);
+const due = (column: string) => sql<boolean>`${sql.ref(column)} <= now()`;
 
-/** Takes up to `limit` endpoints that have a delivery due and no live lease, for `leaseMs`. */
+/** Takes up to `limit` endpoints that have a delivery due and no live lease (as of `now`), for `leaseMs`. */
 export async function claimEndpoints(
   db: Kysely<Database>,
   owner: string,
@@ -56,7 +57,6 @@ export async function claimEndpoints(
   limit: number,
 ): Promise<ClaimedEndpoint[]> {
   const until = new Date(now.getTime() + leaseMs);
-  const due = dueBefore(now);
   const rows = await sql<{
     id: string;
     tenant_id: string;
@@ -72,11 +72,11 @@ export async function claimEndpoints(
     WHERE e.id IN (
       SELECT c.id FROM webhook_endpoints AS c
       WHERE c.enabled
-        AND c.next_attempt_at < ${due}
+        AND ${due('c.next_attempt_at')}
         AND (c.lease_until IS NULL OR c.lease_until < ${now})
         AND EXISTS (
           SELECT 1 FROM webhook_deliveries AS d
-          WHERE d.endpoint_id = c.id AND d.status = 'pending' AND d.next_attempt_at < ${due}
+          WHERE d.endpoint_id = c.id AND d.status = 'pending' AND ${due('d.next_attempt_at')}
         )
       ORDER BY c.next_attempt_at
       LIMIT ${limit}
@@ -181,7 +181,7 @@ const dueOf = (row: DeliveryRow | undefined): DueDelivery | undefined =>
   };
 
 const lookAhead = (db: Kysely<Database>, endpoint: HeldEndpoint, limit: number) =>
-  deliveries(db, endpoint).clearLimit().limit(limit).select('d.next_attempt_at');
+  deliveries(db, endpoint).clearLimit().limit(limit).select(due('d.next_attempt_at').as('due'));
 
 type LookedRow = Awaited<ReturnType<ReturnType<typeof lookAhead>['execute']>>[number];
 
@@ -195,10 +195,9 @@ type LookedRow = Awaited<ReturnType<ReturnType<typeof lookAhead>['execute']>>[nu
 export async function dueDeliveries(
   db: Kysely<Database>,
   endpoint: HeldEndpoint,
-  now: Date,
   limit: number,
 ): Promise<DueDelivery[]> {
-  return dueAmong(await lookAhead(db, endpoint, limit).execute(), now);
+  return dueAmong(await lookAhead(db, endpoint, limit).execute());
 }
 
 /**
@@ -217,9 +216,7 @@ export async function dueOrRelease(
     nextAttemptAt: now,
     failingSince: endpoint.failingSince,
   })
-    .where(
-      sql<boolean>`not exists (select 1 from looked where next_attempt_at < ${dueBefore(now)}::timestamptz)`,
-    )
+    .where(sql<boolean>`not exists (select 1 from looked where due)`)
     .returning(sql<boolean>`not ${asClaimed(endpoint, 'webhook_endpoints')}`.as('changed'));
   const { rows } = await sql<Partial<LookedRow> & { released: boolean; changed: boolean | null }>`
     with looked as (${lookAhead(db, endpoint, limit)}), released as (${release})
@@ -230,22 +227,21 @@ export async function dueOrRelease(
     (row): row is LookedRow & { released: boolean; changed: boolean } => row.id != null,
   );
   return {
-    due: dueAmong(looked, now),
+    due: dueAmong(looked),
     released: rows[0]?.released === true,
     changed: rows[0]?.changed === true,
   };
 }
 
-function dueAmong(rows: LookedRow[], now: Date): DueDelivery[] {
-  const due = (row: LookedRow) => row.next_attempt_at <= now;
+function dueAmong(rows: LookedRow[]): DueDelivery[] {
   const head = rows.findIndex((row) => !row.parked);
-  const first = rows.findIndex((row, i) => (row.parked || i === head) && due(row));
+  const first = rows.findIndex((row, i) => (row.parked || i === head) && row.due);
   if (first === -1) return [];
   if (first !== head) return [dueOf(rows[first]) as DueDelivery];
   const chain: DueDelivery[] = [];
   for (const row of rows.slice(head)) {
     if (row.parked) continue; // set aside: retried on its own, in a later look
-    if (!due(row)) break;
+    if (!row.due) break;
     chain.push(dueOf(row) as DueDelivery);
   }
   return chain;

@@ -299,7 +299,7 @@ export class WebhookWorker {
       this.leaveSlot(held);
       if (!(await this.nudged(held, until)) || !this.running || held.changed) break;
       held.looked = held.wakes;
-      const due = await dueDeliveries(this.options.db, endpoint, this.now(), LOOK_AHEAD);
+      const due = await dueDeliveries(this.options.db, endpoint, LOOK_AHEAD);
       if (due.length > 0) {
         await this.enterSlot(held);
         return due;
@@ -364,7 +364,7 @@ export class WebhookWorker {
               }
               upcoming = look.due;
             } else {
-              upcoming = await dueDeliveries(db, mine, this.now(), LOOK_AHEAD);
+              upcoming = await dueDeliveries(db, mine, LOOK_AHEAD);
             }
             if (upcoming.length > 0) await this.enterSlot(held);
           }

@@ -13,6 +13,7 @@ import { WebhookPoster } from '../../../node-runtime/webhooks/http.js';
 import { hearWebhookNotices } from '../../../node-runtime/webhooks/notices.js';
 import {
   claimEndpoints,
+  dueDeliveries,
   dueOrRelease,
   recordAttempt,
   releaseEndpoint,
@@ -928,26 +929,33 @@ describe('giving an endpoint back', () => {
 });
 
 describe('what is due', () => {
-  // JavaScript's clock has milliseconds, PostgreSQL's `now()` microseconds: a delivery written in the same
-  // millisecond the worker reads its clock is due, or its wake would find nothing and wait for a poll.
-  it("includes a delivery written within the worker's clock's millisecond, in the claim and in the look that may give the endpoint back", async () => {
+  // A host's clock has milliseconds, and on another machine it may run behind or ahead of PostgreSQL's,
+  // which stamps each delivery: a delivery just written would wait for a poll if the host's clock ruled.
+  it("is decided by the database's clock: a host whose clock runs behind claims what was just written; one ahead, nothing early", async () => {
     const { db } = database();
     const { id } = await endpoint('https://example.com/hook');
     await qrEvent(1);
-    const at = new Date('2030-01-01T00:00:10.123Z');
-    await db.updateTable('webhook_endpoints').set({ next_attempt_at: at }).where('id', '=', id).execute();
-    await sql`update webhook_deliveries set next_attempt_at = '2030-01-01T00:00:10.123456Z'
-      where endpoint_id = ${id}`.execute(db);
-
-    const claimed = await claimEndpoints(db, 'me', at, 30_000, 8);
+    const behind = new Date(Date.now() - 10_000);
+    const claimed = await claimEndpoints(db, 'me', behind, 30_000, 8);
     expect(claimed.map((e) => e.id)).toEqual([id]);
     const held = { ...(claimed[0] as (typeof claimed)[number]), owner: 'me', failingSince: null };
-    const look = await dueOrRelease(db, held, at, 32);
+    expect(await dueDeliveries(db, held, 32)).toHaveLength(1);
+    const look = await dueOrRelease(db, held, behind, 32);
     expect(look).toMatchObject({ released: false, changed: false });
     expect(look.due).toHaveLength(1);
-    // A millisecond earlier, neither is due: the endpoint is given back.
-    expect(await claimEndpoints(db, 'other', new Date(at.getTime() - 1), 30_000, 8)).toEqual([]);
-    const early = await dueOrRelease(db, held, new Date(at.getTime() - 1), 32);
-    expect(early).toMatchObject({ due: [], released: true });
+
+    // Its retry an hour away by the database's clock: a host an hour and more ahead finds nothing due,
+    // and the look gives the endpoint back.
+    await sql`update webhook_deliveries set next_attempt_at = now() + interval '1 hour'
+      where endpoint_id = ${id}`.execute(db);
+    const ahead = new Date(Date.now() + 7_200_000);
+    expect(await dueDeliveries(db, held, 32)).toEqual([]);
+    expect(await dueOrRelease(db, held, ahead, 32)).toMatchObject({ due: [], released: true });
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ next_attempt_at: new Date() })
+      .where('id', '=', id)
+      .execute();
+    expect(await claimEndpoints(db, 'other', ahead, 30_000, 8)).toEqual([]);
   });
 });
