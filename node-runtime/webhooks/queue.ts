@@ -201,19 +201,18 @@ export async function dueDeliveries(
 }
 
 /**
- * `dueDeliveries`, and in the same statement the endpoint given back (as `releaseEndpoint` does, at
- * `now`) if none of what it finds is due: an endpoint that may have emptied its queue is not looked at
+ * `dueDeliveries`, and in the same statement the endpoint given back (as `releaseEndpoint` does, from
+ * now on) if none of what it finds is due: an endpoint that may have emptied its queue is not looked at
  * once more and then given back. `released` is false when something is due or the lease is not `owner`'s;
  * `changed`, that it was given back because it is no longer as claimed (its next claim reads it afresh).
  */
 export async function dueOrRelease(
   db: Kysely<Database>,
   endpoint: HeldEndpoint & { failingSince: Date | null },
-  now: Date,
   limit: number,
 ): Promise<{ due: DueDelivery[]; released: boolean; changed: boolean }> {
   const release = releasing(db, endpoint.id, endpoint.owner, {
-    nextAttemptAt: now,
+    nextAttemptAt: 'now',
     failingSince: endpoint.failingSince,
   })
     .where(sql<boolean>`not exists (select 1 from looked where due)`)
@@ -326,15 +325,18 @@ export async function recordAttempts(
     )} as async_commit`.execute(db);
 }
 
+/** When a given-back endpoint may be claimed again: a retry's time, or `now` by the database's clock. */
+export type NextAttempt = Date | 'now';
+
 /**
  * Gives the endpoint back: no lease, and not claimed again before `nextAttemptAt` (the failing head's
- * next attempt) or a set-aside delivery's, whichever is first; one statement.
+ * next attempt, or now) or a set-aside delivery's, whichever is first; one statement.
  */
 export async function releaseEndpoint(
   db: Kysely<Database>,
   endpointId: string,
   owner: string,
-  fields: { nextAttemptAt: Date; failingSince: Date | null },
+  fields: { nextAttemptAt: NextAttempt; failingSince: Date | null },
 ): Promise<void> {
   await releasing(db, endpointId, owner, fields).execute();
 }
@@ -343,7 +345,7 @@ const releasing = (
   db: Kysely<Database>,
   endpointId: string,
   owner: string,
-  fields: { nextAttemptAt: Date; failingSince: Date | null },
+  fields: { nextAttemptAt: NextAttempt; failingSince: Date | null },
 ) =>
   db
     .updateTable('webhook_endpoints')
@@ -352,7 +354,7 @@ const releasing = (
       lease_until: null,
       // least() skips the null of an endpoint with nothing set aside.
       next_attempt_at: eb.fn<Date>('least', [
-        sql`${fields.nextAttemptAt}::timestamptz`,
+        fields.nextAttemptAt === 'now' ? sql<Date>`now()` : sql<Date>`${fields.nextAttemptAt}::timestamptz`,
         eb
           .selectFrom('webhook_deliveries')
           .select((d) => d.fn.min('next_attempt_at').as('next'))

@@ -20,6 +20,7 @@ import {
   dueOrRelease,
   enabledEndpointsOf,
   type HeldEndpoint,
+  type NextAttempt,
   recordAttempt,
   releaseEndpoint,
   renewLease,
@@ -336,7 +337,7 @@ export class WebhookWorker {
       const secrets = await this.secretsOf(endpoint);
       let failingSince = endpoint.failingSince;
       let leasedAt = this.now().getTime();
-      const release = async (nextAttemptAt: Date) => {
+      const release = async (nextAttemptAt: NextAttempt) => {
         await records.settled();
         await releaseEndpoint(db, endpoint.id, owner, { nextAttemptAt, failingSince });
       };
@@ -357,7 +358,7 @@ export class WebhookWorker {
             held.looked = held.wakes;
             if (atEnd) {
               // The look that may find nothing gives the endpoint back itself: one statement, not two.
-              const look = await dueOrRelease(db, { ...mine, failingSince }, this.now(), LOOK_AHEAD);
+              const look = await dueOrRelease(db, { ...mine, failingSince }, LOOK_AHEAD);
               if (look.released) {
                 changed = look.changed;
                 return;
@@ -378,7 +379,7 @@ export class WebhookWorker {
           continue;
         }
         const delivery = upcoming.shift();
-        if (!delivery) return await release(this.now());
+        if (!delivery) return await release('now');
         const outcome = await this.attempt(endpoint, delivery, secrets, records);
         // What was looked up assumed each went through: after one that did not, look again.
         if (outcome !== 'delivered') {
@@ -419,7 +420,7 @@ export class WebhookWorker {
           }
         }
       }
-      await release(this.now());
+      await release('now');
     } finally {
       this.held.delete(endpoint.id);
       this.leaveSlot(held);

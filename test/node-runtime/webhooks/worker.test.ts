@@ -940,22 +940,23 @@ describe('what is due', () => {
     expect(claimed.map((e) => e.id)).toEqual([id]);
     const held = { ...(claimed[0] as (typeof claimed)[number]), owner: 'me', failingSince: null };
     expect(await dueDeliveries(db, held, 32)).toHaveLength(1);
-    const look = await dueOrRelease(db, held, behind, 32);
+    const look = await dueOrRelease(db, held, 32);
     expect(look).toMatchObject({ released: false, changed: false });
     expect(look.due).toHaveLength(1);
 
-    // Its retry an hour away by the database's clock: a host an hour and more ahead finds nothing due,
-    // and the look gives the endpoint back.
+    // Its retry an hour away by the database's clock: a host two hours ahead finds nothing due, and the
+    // look gives the endpoint back from now on by the database's clock, not the host's.
     await sql`update webhook_deliveries set next_attempt_at = now() + interval '1 hour'
       where endpoint_id = ${id}`.execute(db);
     const ahead = new Date(Date.now() + 7_200_000);
     expect(await dueDeliveries(db, held, 32)).toEqual([]);
-    expect(await dueOrRelease(db, held, ahead, 32)).toMatchObject({ due: [], released: true });
-    await db
-      .updateTable('webhook_endpoints')
-      .set({ next_attempt_at: new Date() })
-      .where('id', '=', id)
-      .execute();
+    expect(await dueOrRelease(db, held, 32)).toMatchObject({ due: [], released: true });
+    const { rows } = await sql<{ now: boolean }>`select next_attempt_at <= now() as now
+      from webhook_endpoints where id = ${id}`.execute(db);
+    expect(rows).toEqual([{ now: true }]);
     expect(await claimEndpoints(db, 'other', ahead, 30_000, 8)).toEqual([]);
+    // Once due by the database's clock, a host behind it claims it.
+    await sql`update webhook_deliveries set next_attempt_at = now() where endpoint_id = ${id}`.execute(db);
+    expect((await claimEndpoints(db, 'other', behind, 30_000, 8)).map((e) => e.id)).toEqual([id]);
   });
 });
