@@ -41,22 +41,25 @@ export type DueDelivery = {
 };
 
 /**
- * What is due is decided by PostgreSQL's clock, the one that stamped each delivery (`now()` when its
- * event was written). A host's own clock has milliseconds, not microseconds, and on another machine it
- * may run behind the database's: a delivery written just before a wake would not yet be due by it, and
- * would wait for the next poll.
+ * The queue runs by PostgreSQL's clock, the one that stamped each delivery (`now()` when its event was
+ * written): what is due, leases, and when an endpoint given back may be claimed again. A host's own clock
+ * has milliseconds, not microseconds, and on another machine it may run behind or ahead of the database's:
+ * a delivery written just before a wake would not be due by it, and would wait for the next poll; leases
+ * taken by hosts with different clocks would overlap. (Retries are still timed by the host's clock: a skew
+ * moves a retry by that much.)
  */
 const due = (column: string) => sql<boolean>`${sql.ref(column)} <= now()`;
 
-/** Takes up to `limit` endpoints that have a delivery due and no live lease (as of `now`), for `leaseMs`. */
+/** How long a lease runs from now, by the database's clock. */
+const leaseFor = (leaseMs: number) => sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`;
+
+/** Takes up to `limit` endpoints that have a delivery due and no live lease, for `leaseMs`. */
 export async function claimEndpoints(
   db: Kysely<Database>,
   owner: string,
-  now: Date,
   leaseMs: number,
   limit: number,
 ): Promise<ClaimedEndpoint[]> {
-  const until = new Date(now.getTime() + leaseMs);
   const rows = await sql<{
     id: string;
     tenant_id: string;
@@ -68,12 +71,12 @@ export async function claimEndpoints(
     tenant_endpoints: number;
   }>`
     UPDATE webhook_endpoints AS e
-    SET lease_owner = ${owner}, lease_until = ${until}
+    SET lease_owner = ${owner}, lease_until = ${leaseFor(leaseMs)}
     WHERE e.id IN (
       SELECT c.id FROM webhook_endpoints AS c
       WHERE c.enabled
         AND ${due('c.next_attempt_at')}
-        AND (c.lease_until IS NULL OR c.lease_until < ${now})
+        AND (c.lease_until IS NULL OR c.lease_until < now())
         AND EXISTS (
           SELECT 1 FROM webhook_deliveries AS d
           WHERE d.endpoint_id = c.id AND d.status = 'pending' AND ${due('d.next_attempt_at')}
@@ -109,16 +112,16 @@ export async function enabledEndpointsOf(db: Kysely<Database>, tenantId: string)
   return Number(row?.n ?? 0);
 }
 
-/** Keeps a lease alive while its holder works. False when it was lost (expired and taken). */
+/** Keeps a lease alive, `leaseMs` from now, while its holder works. False when it was lost (expired and taken). */
 export async function renewLease(
   db: Kysely<Database>,
   endpointId: string,
   owner: string,
-  until: Date,
+  leaseMs: number,
 ): Promise<boolean> {
   const result = await db
     .updateTable('webhook_endpoints')
-    .set({ lease_until: until })
+    .set({ lease_until: leaseFor(leaseMs) })
     .where('id', '=', endpointId)
     .where('lease_owner', '=', owner)
     .where('enabled', '=', true)

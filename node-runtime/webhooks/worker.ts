@@ -225,7 +225,7 @@ export class WebhookWorker {
         this.working += free;
         let claimed: ClaimedEndpoint[] = [];
         try {
-          claimed = await claimEndpoints(this.options.db, this.options.owner, this.now(), LEASE_MS, free);
+          claimed = await claimEndpoints(this.options.db, this.options.owner, LEASE_MS, free);
         } catch (err) {
           this.options.logger.warn({ err }, 'webhook worker: a claim failed');
         }
@@ -415,7 +415,7 @@ export class WebhookWorker {
         // Renewed only once half of it is gone: one write per delivery would double the worker's writes.
         if (this.now().getTime() - leasedAt >= LEASE_MS / 2) {
           leasedAt = this.now().getTime();
-          if (!(await renewLease(db, endpoint.id, owner, new Date(leasedAt + LEASE_MS)))) {
+          if (!(await renewLease(db, endpoint.id, owner, LEASE_MS))) {
             return await records.settled();
           }
         }

@@ -51,7 +51,7 @@ const startWorker = (
   policy: RetryPolicy = FAST,
   timeoutMs = 10_000,
   db = database().db,
-  timing: Pick<WorkerOptions, 'pollMs' | 'waitMs'> = {},
+  timing: Pick<WorkerOptions, 'pollMs' | 'waitMs' | 'now'> = {},
 ) => {
   const worker = new WebhookWorker({
     db,
@@ -928,35 +928,74 @@ describe('giving an endpoint back', () => {
   });
 });
 
-describe('what is due', () => {
-  // A host's clock has milliseconds, and on another machine it may run behind or ahead of PostgreSQL's,
-  // which stamps each delivery: a delivery just written would wait for a poll if the host's clock ruled.
-  it("is decided by the database's clock: a host whose clock runs behind claims what was just written; one ahead, nothing early", async () => {
+describe("the database's clock", () => {
+  // PostgreSQL stamps each delivery; a host's clock has milliseconds, and on another machine it may run
+  // behind or ahead: the queue goes by the database's clock, or a wake would miss what was just written.
+  const hourMs = 3_600_000;
+  const leaseLive = async (id: string) =>
+    (
+      await sql<{ live: boolean }>`select coalesce(lease_until > now(), false) as live
+        from webhook_endpoints where id = ${id}`.execute(database().db)
+    ).rows[0]?.live;
+
+  it('decides what is due, and from when an endpoint given back may be claimed again', async () => {
     const { db } = database();
     const { id } = await endpoint('https://example.com/hook');
     await qrEvent(1);
-    const behind = new Date(Date.now() - 10_000);
-    const claimed = await claimEndpoints(db, 'me', behind, 30_000, 8);
+    const claimed = await claimEndpoints(db, 'me', 30_000, 8);
     expect(claimed.map((e) => e.id)).toEqual([id]);
+    expect(await leaseLive(id)).toBe(true);
     const held = { ...(claimed[0] as (typeof claimed)[number]), owner: 'me', failingSince: null };
     expect(await dueDeliveries(db, held, 32)).toHaveLength(1);
     const look = await dueOrRelease(db, held, 32);
     expect(look).toMatchObject({ released: false, changed: false });
     expect(look.due).toHaveLength(1);
 
-    // Its retry an hour away by the database's clock: a host two hours ahead finds nothing due, and the
-    // look gives the endpoint back from now on by the database's clock, not the host's.
+    // Its retry an hour away: nothing is due, and the look gives the endpoint back, from now on.
     await sql`update webhook_deliveries set next_attempt_at = now() + interval '1 hour'
       where endpoint_id = ${id}`.execute(db);
-    const ahead = new Date(Date.now() + 7_200_000);
     expect(await dueDeliveries(db, held, 32)).toEqual([]);
     expect(await dueOrRelease(db, held, 32)).toMatchObject({ due: [], released: true });
     const { rows } = await sql<{ now: boolean }>`select next_attempt_at <= now() as now
       from webhook_endpoints where id = ${id}`.execute(db);
     expect(rows).toEqual([{ now: true }]);
-    expect(await claimEndpoints(db, 'other', ahead, 30_000, 8)).toEqual([]);
-    // Once due by the database's clock, a host behind it claims it.
+    expect(await claimEndpoints(db, 'other', 30_000, 8)).toEqual([]);
     await sql`update webhook_deliveries set next_attempt_at = now() where endpoint_id = ${id}`.execute(db);
-    expect((await claimEndpoints(db, 'other', behind, 30_000, 8)).map((e) => e.id)).toEqual([id]);
+    expect((await claimEndpoints(db, 'other', 30_000, 8)).map((e) => e.id)).toEqual([id]);
+  });
+
+  it('a worker whose clock runs an hour behind delivers a new event at once, under a lease that is live by the database', async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    const { id } = await endpoint(receiver.url);
+    const worker = startWorker(FAST, 10_000, database().db, {
+      pollMs: 60_000,
+      waitMs: 5_000,
+      now: () => new Date(Date.now() - hourMs),
+    });
+    const first = await qrEvent(0);
+    worker.wake(tenantId);
+    await eventually(async () => receiver.received.find((r) => r.id === first), 5_000);
+    // Waiting for more, it holds the endpoint: no other host may take it meanwhile.
+    expect(await leaseLive(id)).toBe(true);
+  });
+
+  it("a worker whose clock runs an hour ahead gives its endpoint back from now: another host's worker takes the next event at once", async () => {
+    const receiver = await startReceiver();
+    closers.push(receiver.close);
+    await endpoint(receiver.url);
+    const ahead = startWorker(FAST, 10_000, database().db, {
+      pollMs: 60_000,
+      now: () => new Date(Date.now() + hourMs),
+    });
+    const first = await qrEvent(0);
+    ahead.wake(tenantId);
+    await eventually(async () => receiver.received.find((r) => r.id === first), 5_000);
+    await ahead.stop();
+    const other = startWorker(FAST, 10_000, database().db, { pollMs: 60_000 });
+    const second = await qrEvent(1);
+    other.wake(tenantId);
+    await eventually(async () => receiver.received.find((r) => r.id === second), 5_000);
+    expect(receiver.received.map((r) => r.id)).toEqual([first, second]);
   });
 });
