@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { setDraining } from '../../edge/hosts/queries/hosts.js';
 import type { Database } from '../../shared/db-schema.js';
+import { fromNow } from '../db/clock.js';
 import { StartupError } from '../startup-error.js';
 import { ownedLeases } from './handover.js';
 import type { WhatsAppReachability } from './whatsapp-probe.js';
@@ -26,8 +27,6 @@ const reachabilityColumns = (r: WhatsAppReachability) => ({
   whatsapp_error: r.status === 'unreachable' ? r.error : null,
   whatsapp_checked_at: r.status === 'unknown' ? null : r.checkedAt,
 });
-
-const leaseFor = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
 
 export type HostRegistration = {
   id: string;
@@ -78,7 +77,7 @@ export const registerHost = async (
         internal_url: host.internalUrl,
         max_sessions: maxSessions,
         instance,
-        lease_until: leaseFor(leaseMs),
+        lease_until: fromNow(leaseMs),
         ...unknown,
       })
       .onConflict((oc) =>
@@ -91,7 +90,7 @@ export const registerHost = async (
             draining: false,
             started_at: sql`now()`,
             instance,
-            lease_until: leaseFor(leaseMs),
+            lease_until: fromNow(leaseMs),
             ...unknown,
           })
           .where(sql<boolean>`hosts.lease_until is null or hosts.lease_until < now()`),
@@ -134,7 +133,7 @@ export const registerHost = async (
     const started = performance.now();
     const renewed = await db
       .updateTable('hosts')
-      .set({ heartbeat_at: sql`now()`, lease_until: leaseFor(leaseMs) })
+      .set({ heartbeat_at: sql`now()`, lease_until: fromNow(leaseMs) })
       .where('id', '=', host.id)
       .where('instance', '=', instance)
       .returning([

@@ -6,6 +6,7 @@ import { type Kysely, sql } from 'kysely';
 import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
 import { insertEvent } from '../../shared/event-log.js';
+import { fromNow } from '../db/clock.js';
 
 export type ClaimedEndpoint = {
   id: string;
@@ -50,9 +51,6 @@ export type DueDelivery = {
  */
 const due = (column: string) => sql<boolean>`${sql.ref(column)} <= now()`;
 
-/** How long a lease runs from now, by the database's clock. */
-const leaseFor = (leaseMs: number) => sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`;
-
 /** Takes up to `limit` endpoints that have a delivery due and no live lease, for `leaseMs`. */
 export async function claimEndpoints(
   db: Kysely<Database>,
@@ -71,7 +69,7 @@ export async function claimEndpoints(
     tenant_endpoints: number;
   }>`
     UPDATE webhook_endpoints AS e
-    SET lease_owner = ${owner}, lease_until = ${leaseFor(leaseMs)}
+    SET lease_owner = ${owner}, lease_until = ${fromNow(leaseMs)}
     WHERE e.id IN (
       SELECT c.id FROM webhook_endpoints AS c
       WHERE c.enabled
@@ -121,7 +119,7 @@ export async function renewLease(
 ): Promise<boolean> {
   const result = await db
     .updateTable('webhook_endpoints')
-    .set({ lease_until: leaseFor(leaseMs) })
+    .set({ lease_until: fromNow(leaseMs) })
     .where('id', '=', endpointId)
     .where('lease_owner', '=', owner)
     .where('enabled', '=', true)
