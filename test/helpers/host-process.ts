@@ -7,6 +7,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const HOST_MAIN = fileURLToPath(new URL('../../node-runtime/host/main.ts', import.meta.url));
+/** The last lines a host logged (at HOST_LOG_LEVEL, warn by default), kept to explain a failure. */
+const LOG_LINES_KEPT = 2_000;
+const logs = new WeakMap<ChildProcess, string[]>();
+
+/** What the host logged lately, oldest first. */
+export const hostLogOf = (child: ChildProcess): readonly string[] => logs.get(child) ?? [];
 
 export type HostProcessOptions = {
   databaseUrl: string;
@@ -40,9 +46,13 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Chi
   // read afterwards.
   const logDir = process.env.HOST_LOG_DIR;
   if (logDir) child.stdout?.pipe(createWriteStream(join(logDir, `${options.hostId}-${child.pid}.log`)));
+  const lines: string[] = [];
+  logs.set(child, lines);
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`host exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > LOG_LINES_KEPT) lines.shift();
       const ready = line.startsWith('{') ? (JSON.parse(line) as { hostId?: string; url?: string }) : {};
       if (ready.hostId === options.hostId && ready.url) resolve();
     });
