@@ -63,7 +63,9 @@ export async function claimOrphans(db: Kysely<Database>, hostId: string): Promis
       where h.lease_until <= now() and h.id <> ${hostId}
       order by s.id
       limit ${share}
-      for update of s skip locked
+      -- Not FOR UPDATE: that would also skip a session a message or key is being written for meanwhile
+      -- (their foreign keys share-lock its row), the busiest ones first.
+      for no key update of s skip locked
       for share of h
     )
     returning id`.execute(db);

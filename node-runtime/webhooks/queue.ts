@@ -1,7 +1,7 @@
-// The delivery queue in SQL. Work is claimed per endpoint with a lease (FOR UPDATE SKIP LOCKED picks
-// endpoints no other worker holds; the lease, not a long transaction, keeps them while HTTP calls run,
-// and expires if the worker dies, so another takes over: at least once). Within an endpoint, deliveries
-// go out one at a time in event order.
+// The delivery queue in SQL. Work is claimed per endpoint with a lease (FOR NO KEY UPDATE SKIP LOCKED
+// picks endpoints no other worker is claiming; the lease, not a long transaction, keeps them while HTTP
+// calls run, and expires if the worker dies, so another takes over: at least once). Within an endpoint,
+// deliveries go out one at a time in event order.
 import { type Kysely, sql } from 'kysely';
 import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database } from '../../shared/db-schema.js';
@@ -81,7 +81,9 @@ export async function claimEndpoints(
         )
       ORDER BY c.next_attempt_at
       LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
+      -- Not FOR UPDATE: that would also skip an endpoint whose deliveries an event is writing meanwhile
+      -- (their foreign key share-locks its row).
+      FOR NO KEY UPDATE SKIP LOCKED
     )
     RETURNING e.id, e.tenant_id, e.url, e.secret, e.previous_secret, e.previous_until, e.failing_since,
       (SELECT count(*)::int FROM webhook_endpoints AS t WHERE t.tenant_id = e.tenant_id AND t.enabled)

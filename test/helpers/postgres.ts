@@ -153,3 +153,34 @@ export function countingStatements(
   });
   return { counted, count: () => n };
 }
+
+/**
+ * Runs `work` in a transaction and keeps it open, with the locks it took, until `commit()`: what another
+ * client writing meanwhile does to a statement under test.
+ */
+export async function openTransaction(
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<unknown>,
+): Promise<{ commit(): Promise<void> }> {
+  let end = () => {};
+  const ended = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  let started = () => {};
+  const worked = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const running = db.transaction().execute(async (trx) => {
+    await work(trx);
+    started();
+    await ended;
+  });
+  // A failed `work` rejects here rather than leaving the caller waiting.
+  await Promise.race([worked, running]);
+  return {
+    commit() {
+      end();
+      return running;
+    },
+  };
+}

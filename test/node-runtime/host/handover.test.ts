@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { claimOrphans } from '../../../node-runtime/host/handover.js';
-import { useTestDatabase } from '../../helpers/postgres.js';
+import { openTransaction, useTestDatabase } from '../../helpers/postgres.js';
 
 const database = useTestDatabase();
 let tenantId: string;
@@ -97,6 +97,42 @@ describe('claiming the sessions of a lapsed host', () => {
     ]);
     expect(new Set([...(first ?? []), ...(second ?? [])]).size).toBe(12);
     expect((first?.length ?? 0) + (second?.length ?? 0)).toBe(12);
+    expect(await load()).toEqual({ b: 12 });
+  });
+
+  it('takes a session a client is writing to meanwhile (a message queued for it holds its row for a moment)', async () => {
+    await host('dead', { live: false });
+    await sessions('dead', 12);
+    await host('b');
+    const { db } = database();
+    const busy = await db
+      .selectFrom('sessions')
+      .select('id')
+      .where('host_id', '=', 'dead')
+      .executeTakeFirstOrThrow();
+    // A client has queued a message for it and not committed yet: the message's foreign key holds the
+    // session's row against a change of its key, not against a move to another host.
+    const writing = await openTransaction(db, (trx) =>
+      trx
+        .insertInto('messages')
+        .values({
+          session_id: busy.id,
+          id: 'QUEUED-MEANWHILE',
+          tenant_id: tenantId,
+          direction: 'out',
+          chat_jid: '628100000001@s.whatsapp.net',
+          kind: 'text',
+          text: 'hi',
+          sent_at: new Date(),
+          status: 'queued',
+        })
+        .execute(),
+    );
+    try {
+      expect(await claimOrphans(db, 'b')).toContain(busy.id);
+    } finally {
+      await writing.commit();
+    }
     expect(await load()).toEqual({ b: 12 });
   });
 });

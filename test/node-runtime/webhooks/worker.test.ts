@@ -28,7 +28,12 @@ import {
   parseSecretKey,
   SecretBox,
 } from '../../../shared/webhook-secrets.js';
-import { countingStatements, insertTenantSession, useTestDatabase } from '../../helpers/postgres.js';
+import {
+  countingStatements,
+  insertTenantSession,
+  openTransaction,
+  useTestDatabase,
+} from '../../helpers/postgres.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
 import { eventually } from '../../wa-sim/fixtures.js';
 
@@ -925,6 +930,25 @@ describe('giving an endpoint back', () => {
     await lease();
     await releaseEndpoint(db, id, 'someone else', { nextAttemptAt: at('05'), failingSince });
     expect(await row()).toMatchObject({ next_attempt_at: at('10'), lease_owner: 'me' });
+  });
+});
+
+describe('claiming an endpoint', () => {
+  it("is not put off by an event being written for its tenant meanwhile (its deliveries' foreign key holds the endpoint's row only against a change of key)", async () => {
+    const { db } = database();
+    const { id } = await endpoint('https://example.com/hook');
+    await qrEvent(1);
+    const writing = await openTransaction(db, (trx) =>
+      insertEvent(trx, { tenantId, sessionId, sessionName: 's' }, 'session.qr', {
+        sessionId: 's',
+        qr: 'qr-2',
+      }),
+    );
+    try {
+      expect((await claimEndpoints(db, 'me', 30_000, 8)).map((e) => e.id)).toEqual([id]);
+    } finally {
+      await writing.commit();
+    }
   });
 });
 
