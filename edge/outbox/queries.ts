@@ -57,12 +57,18 @@ export async function queueMessage(
   request: QueueRequest,
   now: Date,
 ): Promise<Queued> {
-  if (!request.idempotency && !request.file && !request.fetched) {
+  if (!request.file && !request.fetched) {
     // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case, and the
     // messages of requests that arrive together share it.
     const id = newMessageId();
-    await queuerOf(db).submit({ sender, request, id, now });
-    return { id, resumed: false };
+    if (!request.idempotency) {
+      await queuerOf(db).submit({ sender, request, id, now });
+      return { id, resumed: false };
+    }
+    // A key used for the first time (most are): taken, and its message queued, in one statement. A key
+    // used before is looked at in a transaction, below.
+    const key = keyRecord(sender, request, request.idempotency, id, now);
+    if ((await insertMessages(db, [{ sender, request, id, now }], key)) > 0) return { id, resumed: false };
   }
   // A key freed by a request that failed retryably can vanish between the insert and the read: once more.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -81,8 +87,6 @@ async function queueOnce(
   const id = newMessageId();
   const { idempotency } = request;
   if (idempotency) {
-    const lockedUntil = request.answer ? null : new Date(now.getTime() + request.leaseMs);
-    const answer = request.answer?.(id);
     await trx
       .deleteFrom('idempotency_keys')
       .where('session_id', '=', sender.sessionId)
@@ -92,15 +96,7 @@ async function queueOnce(
     // A concurrent first use of the key waits here until that transaction ends.
     const taken = await trx
       .insertInto('idempotency_keys')
-      .values({
-        session_id: sender.sessionId,
-        key: idempotency.key,
-        request_hash: idempotency.hash,
-        message_id: id,
-        response_status: answer?.status ?? null,
-        response_body: answer?.body ?? null,
-        locked_until: lockedUntil,
-      })
+      .values(keyRecord(sender, request, idempotency, id, now))
       .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
       .returning('key')
       .executeTakeFirst();
@@ -159,18 +155,67 @@ type NewMessage = { sender: Sender; request: QueueRequest; id: string; now: Date
  */
 const queuerOf = writerPerHandle(
   (db: Kysely<Database>) =>
-    new GroupWriter<NewMessage, undefined>((messages) => insertMessages(db, messages)),
+    new GroupWriter<NewMessage, undefined>(async (messages) => {
+      await insertMessages(db, messages);
+      return messages.map(() => undefined);
+    }),
 );
 
+/** A key's record as its first request takes it. */
+type KeyRecord = {
+  session_id: string;
+  key: string;
+  request_hash: Uint8Array;
+  message_id: string;
+  response_status: number | null;
+  response_body: JsonValue | null;
+  locked_until: Date | null;
+};
+
+/** Held until the answer is kept (`/api/send`), or with the answer at once (the outbox route). */
+function keyRecord(
+  sender: Sender,
+  request: QueueRequest,
+  idempotency: IdempotentRequest,
+  id: string,
+  now: Date,
+): KeyRecord {
+  const answer = request.answer?.(id);
+  return {
+    session_id: sender.sessionId,
+    key: idempotency.key,
+    request_hash: idempotency.hash,
+    message_id: id,
+    response_status: answer?.status ?? null,
+    response_body: answer?.body ?? null,
+    locked_until: answer ? null : new Date(now.getTime() + request.leaseMs),
+  };
+}
+
 /**
- * Inserts queued messages' rows in one statement, in the order given (their queue order). Grouped, a
- * message the statement cannot take (its session deleted meanwhile) fails the statement; the group
- * writer then inserts each alone, so only that one fails.
+ * Inserts queued messages' rows in one statement, in the order given (their queue order); how many went
+ * in. Grouped, a message the statement cannot take (its session deleted meanwhile) fails the statement;
+ * the group writer then inserts each alone, so only that one fails. With `key` (for one message), the
+ * statement takes the key first, and queues nothing if an earlier request holds it.
  */
-async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Promise<undefined[]> {
+async function insertMessages(
+  db: Kysely<Database>,
+  messages: NewMessage[],
+  key?: KeyRecord,
+): Promise<number> {
   const column = <T>(pick: (m: NewMessage) => T) => messages.map(pick);
+  const taken = key
+    ? sql`with taken as (
+        insert into idempotency_keys (session_id, key, request_hash, message_id, response_status,
+          response_body, locked_until)
+        values (${key.session_id}, ${key.key}, ${key.request_hash}, ${key.message_id},
+          ${key.response_status}, ${key.response_body}::jsonb, ${key.locked_until})
+        on conflict (session_id, key) do nothing
+        returning 1
+      )`
+    : sql``;
   // Volatile nextval() is evaluated after the ORDER BY, so the queue order is the array order.
-  await sql`
+  const { rows } = await sql`${taken}
     insert into messages (session_id, id, tenant_id, direction, chat_jid, sender_jid, kind, text, content,
       sent_at, status, status_rank, status_at, source, outbox_seq, expires_at)
     select m.session_id, m.id, m.tenant_id, 'out', m.chat_jid, s.account_jid, m.kind, m.text,
@@ -184,12 +229,13 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
       ${column((m) => m.now.toISOString())}::timestamptz[], ${column((m) => expiresAt(m.request, m.now).toISOString())}::timestamptz[]
     ) with ordinality as m(session_id, id, tenant_id, chat_jid, kind, text, content, at, expires_at, ord)
     left join sessions s on s.id = m.session_id
+    ${key ? sql`where exists (select from taken)` : sql``}
     order by m.ord
     returning ${asyncCommitIf(
       db,
       messages.every((m) => m.request.answeredLater),
     )}`.execute(db);
-  return messages.map(() => undefined);
+  return rows.length;
 }
 
 const expiresAt = (request: QueueRequest, now: Date) =>

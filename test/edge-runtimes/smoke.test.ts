@@ -151,6 +151,31 @@ describe.each(RUNTIMES)('the edge on %s', (name, start) => {
     );
   });
 
+  it('queues a message under an Idempotency-Key once: the same request again replays its answer', async () => {
+    const tenantId = await createTenant(database.db, { name: `keyed-${name}` });
+    const sessionId = await createSessionRow(database.db, { tenantId, name: 'keyed', hostId: host.id });
+    const key = await createKey(database.db, 'session', { tenantId, sessionId });
+    const send = () =>
+      call(edge.url, '/api/messages', {
+        key,
+        json: { to: '6281234567890', text: `keyed on ${name}` },
+        headers: { 'Idempotency-Key': `smoke-${name}` },
+      });
+    const first = await send();
+    expect(first.status).toBe(202);
+    const queued = (await first.json()) as { id: string };
+    const again = await send();
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(queued);
+    const rows = await database.db
+      .selectFrom('messages')
+      .select(['id', 'status'])
+      .where('session_id', '=', sessionId)
+      .execute();
+    expect(rows).toEqual([{ id: queued.id, status: 'queued' }]);
+  });
+
   it('registers a webhook (its secret sealed with WebCrypto), queues a test event, and serves the event log', async () => {
     const created = await call(edge.url, '/api/admin/webhooks', {
       key: admin,

@@ -1,8 +1,10 @@
 // Messages queued together (POST /api/messages and /api/send without a key or a file) share one INSERT
 // and one commit on the edge's pool, on the real database: each keeps its own fields, the queue order is
-// the order they were asked in, and one the database refuses fails alone.
+// the order they were asked in, and one the database refuses fails alone. A message with a key used for
+// the first time is one statement too.
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { idempotentRequest } from '../../edge/outbox/idempotency.js';
 import { queueMessage, type Sender } from '../../edge/outbox/queries.js';
 import { useEdge } from './fixture.js';
 import { createSessionRow } from './helpers.js';
@@ -83,5 +85,82 @@ describe('messages queued together', () => {
       .orderBy('outbox_seq')
       .execute();
     expect(texts.map((t) => t.text)).toEqual(['lead', 'ok-1', 'ok-2']);
+  });
+});
+
+describe('a message with an Idempotency-Key', () => {
+  const keyRow = (key: string) =>
+    fx()
+      .db.selectFrom('idempotency_keys')
+      .selectAll()
+      .where('session_id', '=', sender.sessionId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+
+  it('used for the first time: the key is taken and the message queued in one statement', async () => {
+    const body = { to: '6281234567890@s.whatsapp.net', message: 'keyed' };
+    const idempotency = await idempotentRequest('first-use', 'POST /api/send', body);
+    const before = logged.statements.length;
+    const now = new Date();
+    const queued = await queueMessage(
+      logged.db,
+      sender,
+      { to: body.to, text: body.message, idempotency, leaseMs: 30_000, answeredLater: true },
+      now,
+    );
+    expect(logged.statements.length - before).toBe(1);
+    expect(queued).toEqual({ id: expect.any(String), resumed: false });
+    const id = 'id' in queued ? queued.id : '';
+    // Held for the request (`/api/send` answers later), pointing at its message, which is queued.
+    const key = await keyRow('first-use');
+    expect(key).toMatchObject({ message_id: id, response_status: null, response_body: null });
+    expect(Buffer.from(key?.request_hash ?? []).equals(Buffer.from(idempotency.hash))).toBe(true);
+    expect(key?.locked_until?.getTime()).toBe(now.getTime() + 30_000);
+    const row = await fx()
+      .db.selectFrom('messages')
+      .select(['text', 'status'])
+      .where('session_id', '=', sender.sessionId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    expect(row).toEqual({ text: 'keyed', status: 'queued' });
+
+    // The same request again: the key is held, so it is refused, and nothing more is queued.
+    const again = queueMessage(
+      logged.db,
+      sender,
+      { to: body.to, text: body.message, idempotency, leaseMs: 30_000, answeredLater: true },
+      new Date(),
+    );
+    await expect(again).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE' });
+    const keyed = await fx()
+      .db.selectFrom('messages')
+      .select('id')
+      .where('session_id', '=', sender.sessionId)
+      .where('text', '=', 'keyed')
+      .execute();
+    expect(keyed).toHaveLength(1);
+  });
+
+  it('with its answer kept at once (the outbox route): a second use replays it', async () => {
+    const body = { to: '6281234567890@s.whatsapp.net', text: 'answered' };
+    const idempotency = await idempotentRequest('answered-at-once', 'POST /api/messages', body);
+    const request = {
+      to: body.to,
+      text: body.text,
+      idempotency,
+      leaseMs: 30_000,
+      answer: (id: string) => ({ status: 202, body: { id, status: 'queued' } }),
+    };
+    const first = await queueMessage(logged.db, sender, request, new Date());
+    const id = 'id' in first ? first.id : '';
+    expect(await keyRow('answered-at-once')).toMatchObject({
+      message_id: id,
+      response_status: 202,
+      response_body: { id, status: 'queued' },
+      locked_until: null,
+    });
+    expect(await queueMessage(logged.db, sender, request, new Date())).toEqual({
+      replay: { status: 202, body: { id, status: 'queued' } },
+    });
   });
 });
