@@ -16,7 +16,7 @@ export async function api(
   base: string,
   method: string,
   path: string,
-  opts: { key?: string; body?: unknown } = {},
+  opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: Json }> {
   const res = await request(`${base}${path}`, {
     dispatcher: client,
@@ -24,6 +24,7 @@ export async function api(
     headers: {
       ...(opts.key ? { 'x-api-key': opts.key } : {}),
       ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
     },
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
   });

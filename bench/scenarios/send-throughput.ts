@@ -475,6 +475,28 @@ export async function sendThroughput(
       const f = medianOf(p, split);
       if (f) breakdown.push({ path: label, f });
     }
+    // The outbox again, each message under an Idempotency-Key of its own (each key's first use), as a
+    // client that retries safely sends it.
+    const keyTag = env.tag();
+    let keys = 0;
+    const viaOutboxKeyed = (job: Job, text: string) =>
+      api(edge.url, 'POST', '/api/messages', {
+        key: linked[job.session]?.key,
+        body: { to: job.contact, text },
+        headers: { 'Idempotency-Key': `bench-${keyTag}-${keys++}` },
+      }).then((r) => r.status);
+    const keyedJobs = await plan(config, sim.url, 1, run++, split);
+    await quiet();
+    breakdown.push({
+      path: 'the outbox, each message with an Idempotency-Key',
+      f: await measured(
+        sim.url,
+        cfg.deliveryTimeoutMs,
+        groups,
+        () => sendAll(keyedJobs, cfg.inflightPerSession, viaOutboxKeyed),
+        { host: host.url },
+      ),
+    });
 
     // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
     const ids = await env.sessionIds(linked.map((l) => l.name));
@@ -723,7 +745,8 @@ export async function sendThroughput(
       'path once at each number of sessions, in an order that turns by one path per round, so a drift of the ' +
       'machine falls on all of them; each figure is the median of its rounds (CPU process by process). The one-process rows run ' +
       'their own rounds once the host and edge are stopped (their sessions move to it). The breakdown rows of ' +
-      'the host called directly and of raw Baileys with the check are single runs.',
+      'the outbox with an Idempotency-Key per message (each key new), of the host called directly and of raw ' +
+      'Baileys with the check are single runs.',
     'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
       'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
     'Before the warm-up, the host (and later the one-process stack) has given back the memory its linking ' +

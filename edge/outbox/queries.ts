@@ -2,6 +2,7 @@
 // table, with the WhatsApp id it will carry) in the same transaction that takes its key, so a key never
 // points at nothing and a message is never queued twice for one key.
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { bytesToHex } from '../../shared/api-key.js';
 import { asyncCommitIf } from '../../shared/async-commit.js';
 import type { Database, JsonValue, MessagesTable } from '../../shared/db-schema.js';
 import { ApiError } from '../../shared/errors.js';
@@ -59,16 +60,11 @@ export async function queueMessage(
 ): Promise<Queued> {
   if (!request.file && !request.fetched) {
     // One INSERT is atomic on its own: no BEGIN and COMMIT round trips for the common case, and the
-    // messages of requests that arrive together share it.
+    // messages of requests that arrive together share it. So does a key used for the first time (most
+    // are): taken by the same statement. A key used before is looked at in a transaction, below.
     const id = newMessageId();
-    if (!request.idempotency) {
-      await queuerOf(db).submit({ sender, request, id, now });
-      return { id, resumed: false };
-    }
-    // A key used for the first time (most are): taken, and its message queued, in one statement. A key
-    // used before is looked at in a transaction, below.
-    const key = keyRecord(sender, request, request.idempotency, id, now);
-    if ((await insertMessages(db, [{ sender, request, id, now }], key)) > 0) return { id, resumed: false };
+    const key = request.idempotency && keyRecord(sender, request, request.idempotency, id, now);
+    if (await queuerOf(db).submit({ sender, request, id, now, key })) return { id, resumed: false };
   }
   // A key freed by a request that failed retryably can vanish between the insert and the read: once more.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -145,8 +141,14 @@ async function reuseKey(
   return { id, resumed: id === record.message_id };
 }
 
-/** A message to queue, with the id it will carry and when it was asked for. */
-type NewMessage = { sender: Sender; request: QueueRequest; id: string; now: Date };
+/** A message to queue, with the id it will carry, when it was asked for, and its key's record if any. */
+type NewMessage = {
+  sender: Sender;
+  request: QueueRequest;
+  id: string;
+  now: Date;
+  key?: KeyRecord | undefined;
+};
 
 /**
  * One writer per database handle: on Node the edge's one pool, so messages queued while an INSERT is
@@ -155,9 +157,9 @@ type NewMessage = { sender: Sender; request: QueueRequest; id: string; now: Date
  */
 const queuerOf = writerPerHandle(
   (db: Kysely<Database>) =>
-    new GroupWriter<NewMessage, undefined>(async (messages) => {
-      await insertMessages(db, messages);
-      return messages.map(() => undefined);
+    new GroupWriter<NewMessage, boolean>(async (messages) => {
+      const queued = await insertMessages(db, messages);
+      return messages.map((m) => queued.has(m.id));
     }),
 );
 
@@ -193,29 +195,37 @@ function keyRecord(
 }
 
 /**
- * Inserts queued messages' rows in one statement, in the order given (their queue order); how many went
- * in. Grouped, a message the statement cannot take (its session deleted meanwhile) fails the statement;
- * the group writer then inserts each alone, so only that one fails. With `key` (for one message), the
- * statement takes the key first, and queues nothing if an earlier request holds it.
+ * Inserts queued messages' rows in one statement, in the order given (their queue order); the ids queued.
+ * Grouped, a message the statement cannot take (its session deleted meanwhile) fails the statement; the
+ * group writer then inserts each alone, so only that one fails. The statement takes the messages' keys
+ * first: a message whose key an earlier request holds is not queued.
  */
-async function insertMessages(
-  db: Kysely<Database>,
-  messages: NewMessage[],
-  key?: KeyRecord,
-): Promise<number> {
+async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Promise<Set<string>> {
   const column = <T>(pick: (m: NewMessage) => T) => messages.map(pick);
-  const taken = key
-    ? sql`with taken as (
-        insert into idempotency_keys (session_id, key, request_hash, message_id, response_status,
-          response_body, locked_until)
-        values (${key.session_id}, ${key.key}, ${key.request_hash}, ${key.message_id},
-          ${key.response_status}, ${key.response_body}::jsonb, ${key.locked_until})
-        on conflict (session_id, key) do nothing
-        returning 1
-      )`
-    : sql``;
+  // Keys in one order on every edge, so two statements taking the same keys wait rather than deadlock.
+  const keyed = messages
+    .flatMap((m) => (m.key ? [m.key] : []))
+    .sort((a, b) => compare(a.session_id, b.session_id) || compare(a.key, b.key));
+  const keyColumn = <T>(pick: (k: KeyRecord) => T) => keyed.map(pick);
+  // Hashes as hex and answers as JSON text: arrays of those go as text[] whatever the driver.
+  const taken =
+    keyed.length > 0
+      ? sql`with taken as (
+          insert into idempotency_keys (session_id, key, request_hash, message_id, response_status,
+            response_body, locked_until)
+          select session_id, key, decode(hash, 'hex'), message_id, status, body::jsonb, locked_until
+          from unnest(${keyColumn((k) => k.session_id)}::uuid[], ${keyColumn((k) => k.key)}::text[],
+            ${keyColumn((k) => bytesToHex(k.request_hash))}::text[], ${keyColumn((k) => k.message_id)}::text[],
+            ${keyColumn((k) => k.response_status)}::smallint[],
+            ${keyColumn((k) => (k.response_body === null ? null : JSON.stringify(k.response_body)))}::text[],
+            ${keyColumn((k) => k.locked_until?.toISOString() ?? null)}::timestamptz[]
+          ) as k(session_id, key, hash, message_id, status, body, locked_until)
+          on conflict (session_id, key) do nothing
+          returning session_id, message_id
+        )`
+      : sql``;
   // Volatile nextval() is evaluated after the ORDER BY, so the queue order is the array order.
-  const { rows } = await sql`${taken}
+  const { rows } = await sql<{ id: string }>`${taken}
     insert into messages (session_id, id, tenant_id, direction, chat_jid, sender_jid, kind, text, content,
       sent_at, status, status_rank, status_at, source, outbox_seq, expires_at)
     select m.session_id, m.id, m.tenant_id, 'out', m.chat_jid, s.account_jid, m.kind, m.text,
@@ -229,14 +239,21 @@ async function insertMessages(
       ${column((m) => m.now.toISOString())}::timestamptz[], ${column((m) => expiresAt(m.request, m.now).toISOString())}::timestamptz[]
     ) with ordinality as m(session_id, id, tenant_id, chat_jid, kind, text, content, at, expires_at, ord)
     left join sessions s on s.id = m.session_id
-    ${key ? sql`where exists (select from taken)` : sql``}
+    ${
+      keyed.length > 0
+        ? sql`where m.id <> all(${keyColumn((k) => k.message_id)}::text[])
+            or exists (select from taken t where t.session_id = m.session_id and t.message_id = m.id)`
+        : sql``
+    }
     order by m.ord
-    returning ${asyncCommitIf(
+    returning id, ${asyncCommitIf(
       db,
       messages.every((m) => m.request.answeredLater),
     )}`.execute(db);
-  return rows.length;
+  return new Set(rows.map((row) => row.id));
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 const expiresAt = (request: QueueRequest, now: Date) =>
   new Date(now.getTime() + (request.ttlSeconds ?? DEFAULT_TTL_SECONDS) * 1000);

@@ -27,7 +27,8 @@ beforeAll(async () => {
   sender = { tenantId, sessionId, sessionName: 'together' };
 });
 
-const inserts = () => logged.statements.filter((s) => /^\s*insert into "?messages"?\s/i.test(s)).length;
+/** Statements that queue messages (a key's first use takes the key in the same one). */
+const inserts = () => logged.statements.filter((s) => /\binsert into "?messages"?\s/i.test(s)).length;
 const request = (text: string, to = '6281234567890@s.whatsapp.net') => ({ to, text, leaseMs: 30_000 });
 
 describe('messages queued together', () => {
@@ -162,5 +163,34 @@ describe('a message with an Idempotency-Key', () => {
     expect(await queueMessage(logged.db, sender, request, new Date())).toEqual({
       replay: { status: 202, body: { id, status: 'queued' } },
     });
+  });
+
+  it('asked together, messages with keys and without go in one INSERT; a key asked twice queues once', async () => {
+    const keyed = async (key: string, text: string) => ({
+      ...request(text),
+      idempotency: await idempotentRequest(key, 'POST /api/messages', { text }),
+      answer: (id: string) => ({ status: 202, body: { id } }),
+    });
+    const asked = [
+      await keyed('together-a', 'a'),
+      request('plain'),
+      await keyed('together-b', 'b'),
+      await keyed('together-a', 'a'),
+    ];
+    const before = inserts();
+    const queued = await Promise.all(asked.map((r) => queueMessage(logged.db, sender, r, new Date())));
+    expect(inserts() - before).toBe(1);
+    const [a, plain, b, again] = queued;
+    for (const q of [a, plain, b]) expect(q).toEqual({ id: expect.any(String), resumed: false });
+    // The second use of the key found the first's answer.
+    expect(again).toEqual({ replay: { status: 202, body: { id: a && 'id' in a ? a.id : '' } } });
+    const texts = await fx()
+      .db.selectFrom('messages')
+      .select('text')
+      .where('session_id', '=', sender.sessionId)
+      .where('text', 'in', ['a', 'plain', 'b'])
+      .orderBy('outbox_seq')
+      .execute();
+    expect(texts.map((t) => t.text)).toEqual(['a', 'plain', 'b']);
   });
 });

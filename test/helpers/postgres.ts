@@ -166,13 +166,13 @@ export async function openTransaction(
   const ended = new Promise<void>((resolve) => {
     end = resolve;
   });
-  let started = () => {};
+  let workDone = () => {};
   const worked = new Promise<void>((resolve) => {
-    started = resolve;
+    workDone = resolve;
   });
   const running = db.transaction().execute(async (trx) => {
     await work(trx);
-    started();
+    workDone();
     await ended;
   });
   // A failed `work` rejects here rather than leaving the caller waiting.
