@@ -1,6 +1,6 @@
 // The outbox and Idempotency-Key records in SQL. A message is queued (a `queued` row of the messages
-// table, with the WhatsApp id it will carry) in the same transaction that takes its key, so a key never
-// points at nothing and a message is never queued twice for one key.
+// table, with the WhatsApp id it will carry) by the same statement or transaction that takes its key, so a
+// key never points at nothing and a message is never queued twice for one key.
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { bytesToHex } from '../../shared/api-key.js';
 import { asyncCommitIf } from '../../shared/async-commit.js';
@@ -215,7 +215,8 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
             response_body, locked_until)
           select session_id, key, decode(hash, 'hex'), message_id, status, body::jsonb, locked_until
           from unnest(${keyColumn((k) => k.session_id)}::uuid[], ${keyColumn((k) => k.key)}::text[],
-            ${keyColumn((k) => bytesToHex(k.request_hash))}::text[], ${keyColumn((k) => k.message_id)}::text[],
+            ${keyColumn((k) => bytesToHex(k.request_hash))}::text[],
+            ${keyColumn((k) => k.message_id)}::text[],
             ${keyColumn((k) => k.response_status)}::smallint[],
             ${keyColumn((k) => (k.response_body === null ? null : JSON.stringify(k.response_body)))}::text[],
             ${keyColumn((k) => k.locked_until?.toISOString() ?? null)}::timestamptz[]

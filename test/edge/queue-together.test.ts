@@ -1,7 +1,7 @@
-// Messages queued together (POST /api/messages and /api/send without a key or a file) share one INSERT
+// Messages queued together (POST /api/messages and /api/send without a file) share one INSERT
 // and one commit on the edge's pool, on the real database: each keeps its own fields, the queue order is
-// the order they were asked in, and one the database refuses fails alone. A message with a key used for
-// the first time is one statement too.
+// the order they were asked in, and one the database refuses fails alone. Messages with keys used for the
+// first time go in that INSERT too, which takes their keys.
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { idempotentRequest } from '../../edge/outbox/idempotency.js';
