@@ -210,19 +210,20 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
   // Hashes as hex and answers as JSON text: arrays of those go as text[] whatever the driver.
   const taken =
     keyed.length > 0
-      ? sql`with taken as (
-          insert into idempotency_keys (session_id, key, request_hash, message_id, response_status,
-            response_body, locked_until)
-          select session_id, key, decode(hash, 'hex'), message_id, status, body::jsonb, locked_until
-          from unnest(${keyColumn((k) => k.session_id)}::uuid[], ${keyColumn((k) => k.key)}::text[],
+      ? sql`with k as (
+          select * from unnest(${keyColumn((k) => k.session_id)}::uuid[], ${keyColumn((k) => k.key)}::text[],
             ${keyColumn((k) => bytesToHex(k.request_hash))}::text[],
             ${keyColumn((k) => k.message_id)}::text[],
             ${keyColumn((k) => k.response_status)}::smallint[],
             ${keyColumn((k) => (k.response_body === null ? null : JSON.stringify(k.response_body)))}::text[],
             ${keyColumn((k) => k.locked_until?.toISOString() ?? null)}::timestamptz[]
           ) as k(session_id, key, hash, message_id, status, body, locked_until)
+        ), taken as (
+          insert into idempotency_keys (session_id, key, request_hash, message_id, response_status,
+            response_body, locked_until)
+          select session_id, key, decode(hash, 'hex'), message_id, status, body::jsonb, locked_until from k
           on conflict (session_id, key) do nothing
-          returning session_id, message_id
+          returning message_id
         )`
       : sql``;
   // Volatile nextval() is evaluated after the ORDER BY, so the queue order is the array order.
@@ -242,8 +243,7 @@ async function insertMessages(db: Kysely<Database>, messages: NewMessage[]): Pro
     left join sessions s on s.id = m.session_id
     ${
       keyed.length > 0
-        ? sql`where m.id <> all(${keyColumn((k) => k.message_id)}::text[])
-            or exists (select from taken t where t.session_id = m.session_id and t.message_id = m.id)`
+        ? sql`where m.id not in (select message_id from k) or m.id in (select message_id from taken)`
         : sql``
     }
     order by m.ord
