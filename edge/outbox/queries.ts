@@ -324,18 +324,42 @@ export function findOutbound(db: Kysely<Database>, sessionId: string, id: string
 }
 
 /** Keeps the key's answer (replayed from now on) and lets go of it. */
-export async function keepAnswer(
+export function keepAnswer(
   db: Kysely<Database>,
   sessionId: string,
   key: string,
   answer: StoredAnswer,
 ): Promise<void> {
-  await db
-    .updateTable('idempotency_keys')
-    .set({ response_status: answer.status, response_body: answer.body, locked_until: null })
-    .where('session_id', '=', sessionId)
-    .where('key', '=', key)
-    .execute();
+  return keeperOf(db).submit({ sessionId, key, answer });
+}
+
+type KeptAnswer = { sessionId: string; key: string; answer: StoredAnswer };
+
+/**
+ * Answers kept while one UPDATE is under way go together in the next, as queued messages do: on Node's
+ * one pool, `/api/send`'s answers with keys cost one statement and one commit per group, not one each.
+ */
+const keeperOf = writerPerHandle(
+  (db: Kysely<Database>) =>
+    new GroupWriter<KeptAnswer, void>(async (kept) => {
+      await keepAnswers(db, kept);
+      return kept.map(() => undefined);
+    }),
+);
+
+/**
+ * One UPDATE for many keys' answers. Unsorted: only the request holding a key keeps its answer, so no
+ * other statement waits on these rows.
+ */
+async function keepAnswers(db: Kysely<Database>, kept: KeptAnswer[]): Promise<void> {
+  const column = <T>(pick: (k: KeptAnswer) => T) => kept.map(pick);
+  // Answers as JSON text: an array of those goes as text[] whatever the driver.
+  await sql`update idempotency_keys i
+    set response_status = a.status, response_body = a.body::jsonb, locked_until = null
+    from unnest(${column((k) => k.sessionId)}::uuid[], ${column((k) => k.key)}::text[],
+      ${column((k) => k.answer.status)}::smallint[], ${column((k) => JSON.stringify(k.answer.body))}::text[]
+    ) as a(session_id, key, status, body)
+    where i.session_id = a.session_id and i.key = a.key`.execute(db);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { idempotentRequest } from '../../edge/outbox/idempotency.js';
-import { queueMessage, type Sender } from '../../edge/outbox/queries.js';
+import { keepAnswer, queueMessage, type Sender } from '../../edge/outbox/queries.js';
 import { useEdge } from './fixture.js';
 import { createSessionRow } from './helpers.js';
 import { type LoggedDb, loggedDb } from './query-log.js';
@@ -192,5 +192,38 @@ describe('a message with an Idempotency-Key', () => {
       .orderBy('outbox_seq')
       .execute();
     expect(texts.map((t) => t.text)).toEqual(['a', 'plain', 'b']);
+  });
+
+  it("`/api/send`'s answers kept together go in one UPDATE, each to its own key, and are replayed", async () => {
+    const held = await Promise.all(
+      ['kept-a', 'kept-b', 'kept-c'].map(async (key) => {
+        const body = { to: '6281234567890@s.whatsapp.net', message: key };
+        const idempotency = await idempotentRequest(key, 'POST /api/send', body);
+        return {
+          key,
+          request: { to: body.to, text: key, idempotency, leaseMs: 30_000, answeredLater: true },
+        };
+      }),
+    );
+    const ids: string[] = [];
+    for (const h of held) {
+      const queued = await queueMessage(logged.db, sender, h.request, new Date());
+      ids.push('id' in queued ? queued.id : '');
+    }
+    const updates = () => logged.statements.filter((s) => /^update "?idempotency_keys"?\s/i.test(s)).length;
+    const before = updates();
+    const answerOf = (i: number) => ({ status: 200, body: { success: true, result: { id: ids[i] ?? '' } } });
+    // Kept in one turn of the event loop, as answers arriving together are.
+    await Promise.all(held.map((h, i) => keepAnswer(logged.db, sender.sessionId, h.key, answerOf(i))));
+    expect(updates() - before).toBe(1);
+    for (const [i, h] of held.entries()) {
+      expect(await keyRow(h.key)).toMatchObject({
+        message_id: ids[i],
+        response_status: 200,
+        response_body: answerOf(i).body,
+        locked_until: null,
+      });
+      expect(await queueMessage(logged.db, sender, h.request, new Date())).toEqual({ replay: answerOf(i) });
+    }
   });
 });
