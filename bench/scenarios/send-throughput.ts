@@ -21,7 +21,7 @@ import { giveBacksOf, untilGivenBack } from '../lib/give-back.js';
 import { cpuMsOf, waitQuiet } from '../lib/procs.js';
 import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
-import { fmt, fmtRatio, median, pool, ratio } from '../lib/stats.js';
+import { fmt, fmtRatio, median, pool, ratio, sleep } from '../lib/stats.js';
 
 export interface SendFigures {
   accepted: number;
@@ -36,6 +36,8 @@ export interface SendFigures {
   sysPerMessage: Record<string, number>;
   /** The share of the span its event loop was busy, by process that reports it (`wa_event_loop_busy_seconds_total`). */
   loopBusy: Record<string, number>;
+  /** How long after the last delivery the processes were still busy (counted in the CPU above), ms. */
+  settledMs: number;
 }
 
 export interface Sent {
@@ -121,6 +123,7 @@ function medianFigures(runs: readonly SendFigures[]): SendFigures {
     complete: runs.every((f) => f.complete),
     cpuPerMessage: byProcess((f) => f.cpuPerMessage),
     sysPerMessage: byProcess((f) => f.sysPerMessage),
+    settledMs: mid((f) => f.settledMs),
     loopBusy: byProcess((f) => f.loopBusy),
   };
 }
@@ -216,7 +219,37 @@ async function loopsBusy(loops: Record<string, string>) {
   return out;
 }
 
-/** Runs one send: CPU of `groups` from the first send until the last delivery, and the rates. */
+/** A look at the processes' CPU every this often, after the last delivery, until one finds them idle. */
+const SETTLE_LOOK_MS = 200;
+/** Idle: together under this share of a core since the last look (timers, a lease renewal). */
+const SETTLE_IDLE_SHARE = 0.05;
+const SETTLE_TIMEOUT_MS = 60_000;
+
+/**
+ * The CPU of `groups` once their work is done: read every SETTLE_LOOK_MS until a look finds them idle
+ * since the one before, whose reading it returns (the idle span itself is not counted). A delivery
+ * leaves work behind: the receipt it brings back is recorded (a status write and its event), and a
+ * stack with a backlog still has it to do when the last message arrives.
+ */
+async function cpuOnceSettled(pids: Record<string, number[]>, after: number) {
+  const read = async () => ({ all: await cpuSplit(pids), system: await cpuSplit(pids, 'system'), at: now() });
+  let last = await read();
+  while (last.at - after < SETTLE_TIMEOUT_MS) {
+    await sleep(SETTLE_LOOK_MS);
+    const next = await read();
+    const used = sumAll(next.all) - sumAll(last.all);
+    if (used / (next.at - last.at) < SETTLE_IDLE_SHARE) break;
+    last = next;
+  }
+  return last;
+}
+
+const sumAll = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0);
+
+/**
+ * Runs one send: CPU of `groups` from the first send until they are idle after the last delivery, and
+ * the rates.
+ */
 export async function measured(
   simUrl: string,
   timeoutMs: number,
@@ -234,9 +267,9 @@ export async function measured(
   // Listed again: a database connection opened during the run counts from its start (one closed counts
   // in its parent's, see cpuMsOf).
   const pidsAfter = await groups();
-  const cpu1 = await cpuSplit(pidsAfter);
-  const sys1 = await cpuSplit(pidsAfter, 'system');
   const loop1 = await loopsBusy(loops);
+  const deliveredAt = now();
+  const { all: cpu1, system: sys1, at: settledAt } = await cpuOnceSettled(pidsAfter, deliveredAt);
   const loopBusy: Record<string, number> = {};
   for (const [name, end] of Object.entries(loop1)) {
     const start = loop0[name];
@@ -255,6 +288,7 @@ export async function measured(
     cpuPerMessage,
     sysPerMessage,
     loopBusy,
+    settledMs: settledAt - deliveredAt,
     accepted: sent.accepted,
     failed: sent.failed,
     acceptedPerS: sent.accepted > 0 ? sent.accepted / acceptSeconds : 0,
@@ -347,7 +381,7 @@ export async function sendThroughput(
       );
     }
     env.log(
-      `  ${path.who} ${n} sessions, round ${round + 1}: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg${Object.entries(
+      `  ${path.who} ${n} sessions, round ${round + 1}: accepted ${fmt(f.acceptedPerS)}/s, delivered ${fmt(f.deliveredPerS)}/s (${f.delivered}/${f.accepted}), CPU ${fmt(sumExceptSim(f.cpuPerMessage))} ms/msg (idle ${fmt(f.settledMs / 1000)} s after the last delivery)${Object.entries(
         f.loopBusy,
       )
         .map(([k, v]) => `, ${k}'s loop busy ${fmt(v * 100)}%`)
@@ -475,28 +509,33 @@ export async function sendThroughput(
       const f = medianOf(p, split);
       if (f) breakdown.push({ path: label, f });
     }
-    // The outbox again, each message under an Idempotency-Key of its own (each key's first use), as a
-    // client that retries safely sends it.
+    // The outbox and `/api/send` again, each message under an Idempotency-Key of its own (each key's
+    // first use), as a client that retries safely sends it.
     const keyTag = env.tag();
     let keys = 0;
-    const viaOutboxKeyed = (job: Job, text: string) =>
-      api(edge.url, 'POST', '/api/messages', {
+    const keyed = (path: '/api/messages' | '/api/send') => (job: Job, text: string) =>
+      api(edge.url, 'POST', path, {
         key: linked[job.session]?.key,
-        body: { to: job.contact, text },
+        body: path === '/api/send' ? { to: job.contact, message: text } : { to: job.contact, text },
         headers: { 'Idempotency-Key': `bench-${keyTag}-${keys++}` },
       }).then((r) => r.status);
-    const keyedJobs = await plan(config, sim.url, 1, run++, split);
-    await quiet();
-    breakdown.push({
-      path: 'the outbox, each message with an Idempotency-Key',
-      f: await measured(
-        sim.url,
-        cfg.deliveryTimeoutMs,
-        groups,
-        () => sendAll(keyedJobs, cfg.inflightPerSession, viaOutboxKeyed),
-        { host: host.url },
-      ),
-    });
+    for (const [label, path] of [
+      ['the outbox, each message with an Idempotency-Key', '/api/messages'],
+      ['through the edge, each message with an Idempotency-Key', '/api/send'],
+    ] as const) {
+      const keyedJobs = await plan(config, sim.url, 1, run++, split);
+      await quiet();
+      breakdown.push({
+        path: label,
+        f: await measured(
+          sim.url,
+          cfg.deliveryTimeoutMs,
+          groups,
+          () => sendAll(keyedJobs, cfg.inflightPerSession, keyed(path)),
+          { host: host.url },
+        ),
+      });
+    }
 
     // The host on its own, called as the edge calls it, with a JWT signed here (not counted).
     const ids = await env.sessionIds(linked.map((l) => l.name));
@@ -720,13 +759,13 @@ export async function sendThroughput(
       return busy === undefined ? '' : `${fmt(busy * 100)}%`;
     };
     result.extra = [
-      `**Where a message's CPU goes** (${split} session${split === 1 ? '' : 's'}, ${cfg.inflightPerSession} in flight each): CPU ms per message by process, from /proc, with the kernel's part in parentheses; and how busy the host's event loop was over the same span (\`wa_event_loop_busy_seconds_total\`; time the host waited for a CPU inside a callback counts as busy).`,
+      `**Where a message's CPU goes** (${split} session${split === 1 ? '' : 's'}, ${cfg.inflightPerSession} in flight each): CPU ms per message by process, from /proc, with the kernel's part in parentheses; how busy the host's event loop was from the first send to the last delivery (\`wa_event_loop_busy_seconds_total\`; time the host waited for a CPU inside a callback counts as busy); and how long after the last delivery the processes were still at work (counted in their CPU).`,
       '',
-      `| path | accepted msg/s | ${processes.join(' | ')} | total without sim | host's loop busy |`,
-      `|---|---:|${processes.map(() => '---:').join('|')}|---:|---:|`,
+      `| path | accepted msg/s | ${processes.join(' | ')} | total without sim | host's loop busy | busy after the last delivery (s) |`,
+      `|---|---:|${processes.map(() => '---:').join('|')}|---:|---:|---:|`,
       ...breakdown.map(
         ({ path, f }) =>
-          `| ${path} | ${fmt(f.acceptedPerS)} | ${processes.map((k) => cell(f, k)).join(' | ')} | ${fmt(sumExceptSim(f.cpuPerMessage))} (${fmt(sumExceptSim(f.sysPerMessage))}) | ${loop(f)} |`,
+          `| ${path} | ${fmt(f.acceptedPerS)} | ${processes.map((k) => cell(f, k)).join(' | ')} | ${fmt(sumExceptSim(f.cpuPerMessage))} (${fmt(sumExceptSim(f.sysPerMessage))}) | ${loop(f)} | ${fmt(f.settledMs / 1000)} |`,
       ),
     ];
   }
@@ -734,9 +773,12 @@ export async function sendThroughput(
     'Accepted: messages answered with success (HTTP 200, 202 for the outbox, or sendMessage resolved) per second from the first ' +
       'send to the last answer. Delivered: messages the simulated contacts decrypted per second from the first ' +
       "send to the last decryption (the simulator's timestamp; same machine, same clock).",
-    'CPU per message: user + system CPU time (from /proc) from the first send until the last delivery, ' +
-      'divided by the messages accepted: ours = host + edge + PostgreSQL processes, baseline = the raw ' +
-      "process; the simulator's share is shown in the table below and left out of the row.",
+    'CPU per message: user + system CPU time (from /proc) from the first send until the processes are idle ' +
+      `after the last delivery (a look every ${SETTLE_LOOK_MS} ms finds them together under ${SETTLE_IDLE_SHARE * 100}% ` +
+      'of a core; the idle span is not counted), divided by the messages accepted: ours = host + edge + ' +
+      "PostgreSQL processes, baseline = the raw process; the simulator's share is shown in the table below " +
+      'and left out of the row. Until the forty-seventh round the count stopped at the last delivery, before ' +
+      'a stack with a backlog (the outbox) had recorded the receipts the deliveries brought back.',
     "Every session sends to its own contact, so the first message of each run sets up a Signal session (pkmsg). The contacts are registered with the simulator before the run, untimed: a contact's keys exist on WhatsApp before anyone writes to it, and the simulator would otherwise make them (about 17 ms of its CPU each) inside the run.",
     'Before its measured runs, each path (ours, the outbox, one process, each baseline) sends the warm-up ' +
       'messages above, untimed, and waits for them to arrive: the first messages of a process run cold ' +
@@ -745,7 +787,8 @@ export async function sendThroughput(
       'path once at each number of sessions, in an order that turns by one path per round, so a drift of the ' +
       'machine falls on all of them; each figure is the median of its rounds (CPU process by process). The one-process rows run ' +
       'their own rounds once the host and edge are stopped (their sessions move to it). The breakdown rows of ' +
-      'the outbox with an Idempotency-Key per message (each key new), of the host called directly and of raw ' +
+      'the outbox and of `/api/send` with an Idempotency-Key per message (each key new), of the host called ' +
+      'directly and of raw ' +
       'Baileys with the check are single runs.',
     'Each run starts once the processes are idle (under 5% of a core for a second): freshly linked sessions ' +
       'keep working for a while (history sync, pre-key upload), which is not what is timed here.',
