@@ -9,7 +9,7 @@ import { generateWebhookSecret, parseSecretKey, SecretBox } from '../../shared/w
 import type { BenchConfig } from '../lib/config.js';
 import type { BenchEnv } from '../lib/env.js';
 import { linkSession, registerContacts } from '../lib/gateway.js';
-import { cpuMsOf, waitQuiet } from '../lib/procs.js';
+import { cpuOnceSettled, cpuSplit, waitQuiet } from '../lib/procs.js';
 import { metric, ownMetric, type ScenarioResult } from '../lib/report.js';
 import { fmt, pool, quantile, sleep } from '../lib/stats.js';
 import { WebhookReceiver } from '../lib/webhook-receiver.js';
@@ -164,13 +164,7 @@ async function plan(
   return jobs;
 }
 
-async function cpuSplit(groups: Record<string, number[]>, part: 'all' | 'system' = 'all') {
-  const out: Record<string, number> = {};
-  for (const [name, pids] of Object.entries(groups)) out[name] = await cpuMsOf(pids, part);
-  return out;
-}
-
-/** CPU of `groups` around `work`, per message. */
+/** CPU of `groups` from the start of `work` until they are idle after it, per message. */
 async function withCpu<T>(
   groups: Record<string, number[]>,
   work: () => Promise<T>,
@@ -179,8 +173,7 @@ async function withCpu<T>(
   const cpu0 = await cpuSplit(groups);
   const sys0 = await cpuSplit(groups, 'system');
   const value = await work();
-  const cpu1 = await cpuSplit(groups);
-  const sys1 = await cpuSplit(groups, 'system');
+  const { all: cpu1, system: sys1 } = await cpuOnceSettled(groups, Date.now());
   const n = Math.max(1, messages(value));
   const cpuPerMessage: Record<string, number> = {};
   const sysPerMessage: Record<string, number> = {};
@@ -639,7 +632,7 @@ function report(
       : "Webhook latency: from the event's `created_at` (the payload's `timestamp`: the start of the host's transaction) to the moment the receiver had the whole request; commit timestamps are off on this PostgreSQL server, so the transaction itself is included.",
     'Raw Baileys has no webhooks and no store: the latency rows marked "no baseline" have nothing to compare with. The end-to-end rows compare like with like: the contact\'s send to the app having the message (ours: the webhook arrived; raw: `messages.upsert`).',
     `The steady run sends ${cfg.steadyMessages} messages at ${cfg.steadyRate}/s in all, round robin over the sessions, each send on its own schedule, so the latency is the pipeline's, not a queue's.`,
-    "CPU per message: user + system CPU time (from /proc) from the first send until the last arrival, divided by the messages sent: ours = host + PostgreSQL (the edge is not on this path and is not running), baseline = the raw process; the simulator's share is in the table below and left out of the row.",
+    "CPU per message: user + system CPU time (from /proc) from the first send until the processes are idle after the last arrival (as in the send scenario; the idle span is not counted), divided by the messages sent: ours = host + PostgreSQL (the edge is not on this path and is not running), baseline = the raw process; the simulator's share is in the table below and left out of the row.",
   );
 
   const rows: { path: string; f: RunFigures }[] = [];

@@ -18,10 +18,10 @@ import {
   untilConnected,
 } from '../lib/gateway.js';
 import { giveBacksOf, untilGivenBack } from '../lib/give-back.js';
-import { cpuMsOf, waitQuiet } from '../lib/procs.js';
+import { CPU_SETTLE, cpuOnceSettled, cpuSplit, waitQuiet } from '../lib/procs.js';
 import type { RawBaileys } from '../lib/raw.js';
 import { metric, type ScenarioResult } from '../lib/report.js';
-import { fmt, fmtRatio, median, pool, ratio, sleep } from '../lib/stats.js';
+import { fmt, fmtRatio, median, pool, ratio } from '../lib/stats.js';
 
 export interface SendFigures {
   accepted: number;
@@ -196,15 +196,6 @@ export async function sendAll(
   return sent;
 }
 
-async function cpuSplit(
-  groups: Record<string, number[]>,
-  part: 'all' | 'system' = 'all',
-): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const [name, pids] of Object.entries(groups)) out[name] = await cpuMsOf(pids, part);
-  return out;
-}
-
 export const sumExceptSim = (cpu: Record<string, number>) =>
   Object.entries(cpu).reduce((a, [k, v]) => (k === 'sim' ? a : a + v), 0);
 
@@ -218,33 +209,6 @@ async function loopsBusy(loops: Record<string, string>) {
   }
   return out;
 }
-
-/** A look at the processes' CPU every this often, after the last delivery, until one finds them idle. */
-const SETTLE_LOOK_MS = 200;
-/** Idle: together under this share of a core since the last look (timers, a lease renewal). */
-const SETTLE_IDLE_SHARE = 0.05;
-const SETTLE_TIMEOUT_MS = 60_000;
-
-/**
- * The CPU of `groups` once their work is done: read every SETTLE_LOOK_MS until a look finds them idle
- * since the one before, whose reading it returns (the idle span itself is not counted). A delivery
- * leaves work behind: the receipt it brings back is recorded (a status write and its event), and a
- * stack with a backlog still has it to do when the last message arrives.
- */
-async function cpuOnceSettled(pids: Record<string, number[]>, after: number) {
-  const read = async () => ({ all: await cpuSplit(pids), system: await cpuSplit(pids, 'system'), at: now() });
-  let last = await read();
-  while (last.at - after < SETTLE_TIMEOUT_MS) {
-    await sleep(SETTLE_LOOK_MS);
-    const next = await read();
-    const used = sumAll(next.all) - sumAll(last.all);
-    if (used / (next.at - last.at) < SETTLE_IDLE_SHARE) break;
-    last = next;
-  }
-  return last;
-}
-
-const sumAll = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0);
 
 /**
  * Runs one send: CPU of `groups` from the first send until they are idle after the last delivery, and
@@ -268,7 +232,7 @@ export async function measured(
   // in its parent's, see cpuMsOf).
   const pidsAfter = await groups();
   const loop1 = await loopsBusy(loops);
-  const deliveredAt = now();
+  const deliveredAt = Date.now();
   const { all: cpu1, system: sys1, at: settledAt } = await cpuOnceSettled(pidsAfter, deliveredAt);
   const loopBusy: Record<string, number> = {};
   for (const [name, end] of Object.entries(loop1)) {
@@ -774,7 +738,7 @@ export async function sendThroughput(
       'send to the last answer. Delivered: messages the simulated contacts decrypted per second from the first ' +
       "send to the last decryption (the simulator's timestamp; same machine, same clock).",
     'CPU per message: user + system CPU time (from /proc) from the first send until the processes are idle ' +
-      `after the last delivery (a look every ${SETTLE_LOOK_MS} ms finds them together under ${SETTLE_IDLE_SHARE * 100}% ` +
+      `after the last delivery (a look every ${CPU_SETTLE.lookMs} ms finds them together under ${CPU_SETTLE.idleShare * 100}% ` +
       'of a core; the idle span is not counted), divided by the messages accepted: ours = host + edge + ' +
       "PostgreSQL processes, baseline = the raw process; the simulator's share is shown in the table below " +
       'and left out of the row. Until the forty-seventh round the count stopped at the last delivery, before ' +
