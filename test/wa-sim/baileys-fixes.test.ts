@@ -8,6 +8,7 @@ import { closeCode, connect, memoryAuthState, nextUpdate, trustSimulator } from 
 import { newKeyPair } from './certificates.js';
 import { control, endSocket, eventually, type Linked, linkDevice, startTestSimulator } from './fixtures.js';
 import type { SimServer } from './server.js';
+import { pendingKey } from './world.js';
 
 let server: SimServer;
 beforeAll(async () => {
@@ -314,6 +315,45 @@ describe('a crash between decrypting a message and acknowledging it', () => {
     expect(health.trouble.nacks).toBeGreaterThanOrEqual(1);
     expect(stored).toEqual([]);
     await endSocket(second);
+  });
+});
+
+describe("receipts for the account's own messages", () => {
+  it('reach the store without waiting for the one before it; each is acknowledged only after its own', async () => {
+    const phone = '628777000051';
+    /** Of `ids`, the delivery receipts WhatsApp delivered to the device and holds until it acknowledges them. */
+    const unacked = (ids: string[]) => {
+      const [device] = server.sim.world.account(phone)?.devices.values() ?? [];
+      return ids.filter((id) => device?.pending.has(pendingKey('receipt', id, 'delivery'))).length;
+    };
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const stored: string[] = [];
+    const alice = await linkDevice(server, phone, 'Alice', {
+      beforeReceiptAck: async ({ ids }) => {
+        stored.push(...ids);
+        await held; // a slow store
+      },
+    });
+    try {
+      const ids: string[] = [];
+      for (const text of ['satu', 'dua', 'tiga']) {
+        const sent = await alice.sock.sendMessage('628777000052@s.whatsapp.net', { text });
+        ids.push(sent?.key.id ?? '');
+      }
+      // Every delivery receipt reached the store while the first was still being written: a store
+      // writes those that come together together (one commit), not one after another.
+      await eventually(() => (ids.every((id) => stored.includes(id)) ? true : undefined));
+      // WhatsApp still holds all three: none was acknowledged before the store had it.
+      expect(unacked(ids)).toBe(3);
+      release();
+      await eventually(() => (unacked(ids) === 0 ? true : undefined));
+    } finally {
+      release();
+      await endSocket(alice.sock);
+    }
   });
 });
 
