@@ -78,7 +78,7 @@ export type StateChange = {
   reason: string | null;
 };
 
-type OpenStatuses = { seq: number; changes: StatusChange[]; written: Promise<void> };
+type OpenStatuses = { seq: number; acks: boolean; changes: StatusChange[]; written: Promise<void> };
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -90,10 +90,12 @@ export class SessionJournal {
   /** Statuses the transaction under way moved, told once it commits. */
   private moved: MovedStatus[] = [];
   private pending = 0;
-  /** Writes queued since the journal began (a batch may grow only while it is the last of them). */
+  /** Writes queued since the journal began. */
   private enqueued = 0;
-  /** Status changes queued and not under way yet, which later changes may join. */
-  private openStatuses: OpenStatuses | undefined;
+  /** The last queued write that is not a status batch (a batch may grow only while none follows it). */
+  private lastOtherSeq = 0;
+  /** Status batches queued and not under way yet, at most one of acks and one of the rest, which later changes may join. */
+  private openStatuses: OpenStatuses[] = [];
   private readonly statuses: StatusWriter;
   private readonly inserts: MessageWriter;
   private closed = false;
@@ -235,27 +237,37 @@ export class SessionJournal {
 
   /**
    * A receipt moved an outbound message forward (delivered, read, played), or it failed. Changes that
-   * queue up behind a write under way, with nothing else queued after them, go together in one batch,
-   * which the host's status writer may join with other sessions' batches in one statement.
+   * queue up behind a write under way go together, acks in one batch and the rest in another, as long
+   * as no other kind of write was queued after them; the host's status writer may join each with other
+   * sessions' batches in one statement.
    */
   status(id: string, status: MessageStatus, at: Date, failure: string | null = null): Promise<void> {
     const change = { id, status, at, failure };
-    const open = this.openStatuses;
+    const acks = isAck(change);
+    // Acks and receipts take turns as they come (each message's ack, then its receipt). A change joins
+    // the open batch of its kind even with one of the other kind queued after it, which is about other
+    // messages: a message's changes stay in the order they came.
+    const open = this.openStatuses.find((b) => b.acks === acks);
     if (
       open &&
-      open.seq === this.enqueued &&
-      !open.changes.some((c) => c.id === id) &&
-      open.changes.every((c) => isAck(c) === isAck(change))
+      open.seq > this.lastOtherSeq &&
+      !this.openStatuses.some((b) => b.seq >= open.seq && b.changes.some((c) => c.id === id))
     ) {
       open.changes.push(change);
       return open.written;
     }
-    const batch: OpenStatuses = { seq: this.enqueued + 1, changes: [change], written: Promise.resolve() };
-    this.openStatuses = batch;
+    const batch: OpenStatuses = {
+      seq: this.enqueued + 1,
+      acks,
+      changes: [change],
+      written: Promise.resolve(),
+    };
+    this.openStatuses = [...this.openStatuses.filter((b) => b.acks !== acks), batch];
     batch.written = this.enqueue(
       'status',
       async () => {
-        if (this.openStatuses === batch) this.openStatuses = undefined; // under way: no more joins it
+        // Under way: no more joins it.
+        this.openStatuses = this.openStatuses.filter((b) => b !== batch);
         const { moved, hooked } = await this.statuses.submit({
           session: this.session,
           changes: batch.changes,
@@ -399,6 +411,7 @@ export class SessionJournal {
   ): Promise<void> {
     this.pending++;
     this.enqueued++;
+    if (what !== 'status') this.lastOtherSeq = this.enqueued;
     const fence = this.deps.fence;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {

@@ -112,6 +112,28 @@ describe('status writes', () => {
     expect(told).toEqual([`${ids[1]}:sent`, `${ids[0]}:sent`, `${ids[2]}:failed`, `${ids[1]}:delivered`]);
   });
 
+  it('acks and receipts that take turns go in two statements, not one each; each message keeps its order', async () => {
+    const ids = await Promise.all(
+      [1, 2, 3].map((n) => queueText(database().db, session.id, contact, `t${n}`)),
+    );
+    const journal = newJournal();
+    const from = await lastSeq();
+    const at = new Date();
+    // As a busy session hears them: each message's ack, then its delivery receipt.
+    await Promise.all(
+      ids.flatMap((id) => [journal.status(id, 'sent', at), journal.status(id, 'delivered', at)]),
+    );
+    const events = await eventsAfter(from);
+    expect(events.map((e) => e.about)).toEqual([
+      ...ids.map((id) => `${id}:sent`),
+      ...ids.map((id) => `${id}:delivered`),
+    ]);
+    // The acks in one transaction (no wait for the disk), the receipts in the next.
+    expect(new Set(events.slice(0, 3).map((e) => e.tx)).size).toBe(1);
+    expect(new Set(events.slice(3).map((e) => e.tx)).size).toBe(1);
+    expect(events[3]?.tx).not.toBe(events[0]?.tx);
+  });
+
   it('a change never joins a batch queued before another write: the events keep their order', async () => {
     const ids = await Promise.all([1, 2].map((n) => queueText(database().db, session.id, contact, `n${n}`)));
     const journal = newJournal();
