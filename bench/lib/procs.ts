@@ -346,19 +346,20 @@ export const CPU_SETTLE = { lookMs: 200, idleShare: 0.05, timeoutMs: 60_000 };
 const sumAll = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0);
 
 /**
- * The CPU of `groups` once their work is done, read every CPU_SETTLE.lookMs from `after` (epoch ms) until
- * a look finds them idle since the one before, whose reading it returns: the idle span is not counted.
+ * The CPU of `groups` once their work is done, read every CPU_SETTLE.lookMs until a look finds them idle
+ * since the one before, whose reading it returns (`at`: when, epoch ms): the idle span is not counted.
  * The last message's arrival leaves work behind (the receipts it brings back are recorded, a webhook's
  * delivery is written), and a stack with a backlog still has it to do then.
  */
-export async function cpuOnceSettled(groups: Record<string, number[]>, after: number) {
+export async function cpuOnceSettled(groups: Record<string, number[]>) {
   const read = async () => ({
     all: await cpuSplit(groups),
     system: await cpuSplit(groups, 'system'),
     at: Date.now(),
   });
   let last = await read();
-  while (last.at - after < CPU_SETTLE.timeoutMs) {
+  const started = last.at;
+  while (last.at - started < CPU_SETTLE.timeoutMs) {
     await sleep(CPU_SETTLE.lookMs);
     const next = await read();
     if ((sumAll(next.all) - sumAll(last.all)) / (next.at - last.at) < CPU_SETTLE.idleShare) break;

@@ -173,7 +173,7 @@ async function withCpu<T>(
   const cpu0 = await cpuSplit(groups);
   const sys0 = await cpuSplit(groups, 'system');
   const value = await work();
-  const { all: cpu1, system: sys1 } = await cpuOnceSettled(groups, Date.now());
+  const { all: cpu1, system: sys1 } = await cpuOnceSettled(groups);
   const n = Math.max(1, messages(value));
   const cpuPerMessage: Record<string, number> = {};
   const sysPerMessage: Record<string, number> = {};

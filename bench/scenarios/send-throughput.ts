@@ -233,7 +233,7 @@ export async function measured(
   const pidsAfter = await groups();
   const loop1 = await loopsBusy(loops);
   const deliveredAt = Date.now();
-  const { all: cpu1, system: sys1, at: settledAt } = await cpuOnceSettled(pidsAfter, deliveredAt);
+  const { all: cpu1, system: sys1, at: settledAt } = await cpuOnceSettled(pidsAfter);
   const loopBusy: Record<string, number> = {};
   for (const [name, end] of Object.entries(loop1)) {
     const start = loop0[name];

@@ -92,9 +92,10 @@ export class SessionJournal {
   private pending = 0;
   /** Writes queued since the journal began. */
   private enqueued = 0;
-  /** The last queued write that is not a status batch (a batch may grow only while none follows it). */
-  private lastOtherSeq = 0;
-  /** Status batches queued and not under way yet, at most one of acks and one of the rest, which later changes may join. */
+  /**
+   * Status batches queued and not under way yet, at most one of acks and one of the rest, which later
+   * changes may join; none once another kind of write is queued after them.
+   */
   private openStatuses: OpenStatuses[] = [];
   private readonly statuses: StatusWriter;
   private readonly inserts: MessageWriter;
@@ -248,11 +249,7 @@ export class SessionJournal {
     // the open batch of its kind even with one of the other kind queued after it, which is about other
     // messages: a message's changes stay in the order they came.
     const open = this.openStatuses.find((b) => b.acks === acks);
-    if (
-      open &&
-      open.seq > this.lastOtherSeq &&
-      !this.openStatuses.some((b) => b.seq >= open.seq && b.changes.some((c) => c.id === id))
-    ) {
+    if (open && !this.openStatuses.some((b) => b.seq >= open.seq && b.changes.some((c) => c.id === id))) {
       open.changes.push(change);
       return open.written;
     }
@@ -411,7 +408,8 @@ export class SessionJournal {
   ): Promise<void> {
     this.pending++;
     this.enqueued++;
-    if (what !== 'status') this.lastOtherSeq = this.enqueued;
+    // Nothing queued before this write may grow past it.
+    if (what !== 'status') this.openStatuses = [];
     const fence = this.deps.fence;
     const run = async () => {
       for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
